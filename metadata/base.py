@@ -1,0 +1,191 @@
+"""The metadata store interface: topics, partitions, the batch index, producers, brokers.
+
+The store is the sequencer: `commit_flush` assigns offsets to the batches of one flushed
+object in one transaction, so any broker may append to any partition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+from uuid import UUID
+
+
+class MetadataError(Exception):
+    """Base of the errors a store raises for a request it refuses."""
+
+
+class TopicExistsError(MetadataError):
+    pass
+
+
+class UnknownTopicError(MetadataError):
+    pass
+
+
+class InvalidPartitionsError(MetadataError):
+    """A partition count that does not grow the topic."""
+
+
+class OffsetOutOfRangeError(MetadataError):
+    """An offset beyond the high watermark (DeleteRecords)."""
+
+
+class MetadataUnavailableError(MetadataError):
+    """The store could not be reached; the caller may retry later."""
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    topic_id: UUID
+    name: str
+    partitions: int
+    configs: Mapping[str, str] = field(default_factory=dict)  # only configs set explicitly
+
+
+@dataclass(frozen=True)
+class PartitionState:
+    log_start_offset: int
+    high_watermark: int
+
+
+@dataclass(frozen=True)
+class BrokerInfo:
+    broker_id: int
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class ChunkAppend:
+    """One record batch of a flushed object, to be given offsets."""
+
+    topic_id: UUID
+    partition: int
+    position: int  # byte position in the object
+    length: int
+    record_count: int  # last offset delta + 1
+    max_timestamp: int
+    producer_id: int = -1  # -1: not idempotent
+    producer_epoch: int = -1
+    base_sequence: int = -1
+
+
+class AppendError:
+    """Why a chunk was refused; the values are Kafka error codes."""
+
+    UNKNOWN_TOPIC_OR_PARTITION = 3
+    OUT_OF_ORDER_SEQUENCE_NUMBER = 45
+    INVALID_PRODUCER_EPOCH = 47
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    base_offset: int  # -1 when refused
+    log_start_offset: int
+    error_code: int = 0  # 0 or one of AppendError
+    duplicate: bool = False  # a retried batch: base_offset is the one it got the first time
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """A byte range of an object holding the batches with offsets base_offset..last_offset."""
+
+    base_offset: int
+    last_offset: int
+    object_key: str
+    position: int
+    length: int
+    max_timestamp: int
+
+
+class MetadataStore(Protocol):
+    async def start(self) -> None:
+        """Connect and apply pending migrations."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def check(self) -> None:
+        """Raise MetadataUnavailableError unless the store answers (readiness)."""
+        ...
+
+    async def register_broker(self, broker: BrokerInfo) -> None:
+        """Insert or refresh this broker, with the heartbeat time set to now."""
+        ...
+
+    async def live_brokers(self, max_age_ms: int) -> list[BrokerInfo]:
+        """Brokers whose heartbeat is at most max_age_ms old, by id."""
+        ...
+
+    async def create_topic(self, name: str, partitions: int, configs: Mapping[str, str]) -> TopicInfo:
+        """TopicExistsError if the name is taken."""
+        ...
+
+    async def get_topic(self, name: str) -> TopicInfo | None: ...
+
+    async def get_topic_by_id(self, topic_id: UUID) -> TopicInfo | None: ...
+
+    async def list_topics(self) -> list[TopicInfo]:
+        """All topics, by name."""
+        ...
+
+    async def delete_topic(self, name: str) -> TopicInfo:
+        """Remove the topic, its partitions, index rows and producer state; UnknownTopicError if absent."""
+        ...
+
+    async def add_partitions(self, name: str, count: int) -> TopicInfo:
+        """Grow to `count` partitions; InvalidPartitionsError unless count > current."""
+        ...
+
+    async def set_topic_configs(self, name: str, configs: Mapping[str, str]) -> TopicInfo:
+        """Replace the explicitly set configs of a topic."""
+        ...
+
+    async def partition_states(self, topic_id: UUID) -> list[PartitionState]:
+        """One state per partition, in partition order; empty for an unknown topic."""
+        ...
+
+    async def commit_flush(self, object_key: str, object_size: int, chunks: Sequence[ChunkAppend]) -> list[AppendResult]:
+        """Record the object and give every chunk its offsets, in one transaction.
+
+        Chunks of one partition get consecutive offsets in the order given, starting at the
+        high watermark. Idempotent chunks (producer_id >= 0) are checked against the producer's
+        last five batches on that partition: a retried batch is a duplicate answered with its
+        first base offset and not indexed again; a newer epoch must start at sequence 0; an
+        older epoch is INVALID_PRODUCER_EPOCH; any other gap is OUT_OF_ORDER_SEQUENCE_NUMBER.
+        Partition rows are locked in (topic id, partition) order so concurrent commits serialise.
+        """
+        ...
+
+    async def find_index(self, topic_id: UUID, partition: int, from_offset: int, limit: int) -> list[IndexEntry]:
+        """Up to `limit` entries with last_offset >= from_offset, ascending."""
+        ...
+
+    async def find_by_timestamp(self, topic_id: UUID, partition: int, timestamp: int) -> IndexEntry | None:
+        """The first entry (by offset) whose max_timestamp >= timestamp."""
+        ...
+
+    async def max_timestamp_entry(self, topic_id: UUID, partition: int) -> IndexEntry | None:
+        """The entry holding the partition's largest timestamp (the earliest such entry)."""
+        ...
+
+    async def set_log_start_offset(self, topic_id: UUID, partition: int, offset: int) -> PartitionState:
+        """Advance the log start (never back); drop index entries wholly below it.
+
+        OffsetOutOfRangeError if offset > high watermark; UnknownTopicError if no such partition.
+        """
+        ...
+
+    async def allocate_producer_id(self) -> int:
+        """A producer id never handed out before, by any broker."""
+        ...
+
+    async def unreferenced_objects(self) -> list[str]:
+        """Recorded objects that no index entry references any more."""
+        ...
+
+    async def forget_objects(self, keys: Sequence[str]) -> None:
+        """Drop object records (after the objects were deleted from the object store)."""
+        ...

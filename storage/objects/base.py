@@ -1,0 +1,42 @@
+"""The object store interface: what the partition log needs from S3, a folder or memory."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+
+class ObjectNotFoundError(KeyError):
+    """The key names no object."""
+
+
+class ObjectStoreUnavailableError(Exception):
+    """The store could not be reached or failed; the caller may retry later."""
+
+
+class ObjectStore(Protocol):
+    """Immutable objects by key. Keys are '/'-separated relative paths without '..'."""
+
+    async def put(self, key: str, data: bytes | memoryview) -> None:
+        """Store `data` under `key`, durably (per the store's policy) before returning; replaces any object."""
+        ...
+
+    async def get(self, key: str, start: int = 0, end: int | None = None) -> bytes:
+        """The bytes [start, end) of an object (end None: to its end); ObjectNotFoundError if absent."""
+        ...
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        """Delete objects; keys that name no object are ignored."""
+        ...
+
+    async def list(self, prefix: str = "") -> list[str]:
+        """Keys starting with `prefix`, sorted."""
+        ...
+
+    async def check(self) -> None:
+        """Raise ObjectStoreUnavailableError unless the store answers (readiness)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and threads."""
+        ...

@@ -1,0 +1,102 @@
+"""decode(encode(x)) == x for every declared API, version and direction, frames and headers included."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from protocol import wire
+from protocol.codec import ApiCodec
+from protocol.errors import EncodeError
+from protocol.registry import APIS
+from tests.protocol.strategies import message_value
+
+CASES = [
+    pytest.param(api, version, id=f"{api.name}-v{version}")
+    for api in sorted(APIS.values(), key=lambda api: api.key)
+    for version in range(api.min_version, api.max_version + 1)
+]
+
+ROUND_TRIP = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.mark.parametrize(("api", "version"), CASES)
+@ROUND_TRIP
+@given(data=st.data())
+def test_request_round_trip(api: ApiCodec, version: int, data: st.DataObject) -> None:
+    body = data.draw(message_value(api.request, version))
+    client_id = data.draw(st.none() | st.text(max_size=8))
+    correlation_id = data.draw(st.integers(-(2**31), 2**31 - 1))
+    frame = wire.encode_request(api, version, correlation_id, client_id, body)
+    decoded = wire.decode_request(frame[4:])
+    assert isinstance(decoded, wire.Request)
+    assert decoded.api is api and decoded.version == version
+    assert decoded.header.correlation_id == correlation_id
+    assert decoded.header.client_id == client_id
+    assert decoded.body == body
+
+
+@pytest.mark.parametrize(("api", "version"), CASES)
+@ROUND_TRIP
+@given(data=st.data())
+def test_response_round_trip(api: ApiCodec, version: int, data: st.DataObject) -> None:
+    body = data.draw(message_value(api.response, version))
+    correlation_id = data.draw(st.integers(-(2**31), 2**31 - 1))
+    frame = wire.encode_response(api, version, correlation_id, body)
+    assert int.from_bytes(frame[:4], "big", signed=True) == len(frame) - 4
+    assert wire.decode_response(api, version, frame[4:]) == (correlation_id, body)
+
+
+def _absent_fields(api: ApiCodec, version: int) -> list[tuple[str, str, Any]]:
+    """Top-level fields a version cannot carry, with a value that is not their default."""
+    found = []
+    for direction, codec in (("request", api.request), ("response", api.response)):
+        default = codec.cls()
+        for field in codec.fields:
+            if version in field.versions:
+                continue
+            if field.is_array:
+                other: Any = [] if getattr(default, field.name) is None else None
+            elif field.type in ("string",):
+                other = "not-the-default"
+            elif field.type in ("int8", "int16", "int32", "int64", "uint16", "uint32"):
+                other = 1 if getattr(default, field.name) != 1 else 2
+            elif field.type == "bool":
+                other = not getattr(default, field.name)
+            else:
+                continue
+            found.append((direction, field.name, other))
+    return found
+
+
+@pytest.mark.parametrize(("api", "version"), CASES)
+def test_field_the_version_cannot_carry_is_an_encode_error(api: ApiCodec, version: int) -> None:
+    for direction, name, value in _absent_fields(api, version):
+        codec = api.request if direction == "request" else api.response
+        message = codec.cls(**{name: value})
+        with pytest.raises(EncodeError, match=name):
+            if direction == "request":
+                wire.encode_request(api, version, 1, None, message)
+            else:
+                wire.encode_response(api, version, 1, message)
+
+
+@pytest.mark.parametrize(("api", "version"), CASES)
+def test_compiled_codecs_never_fall_back_to_linked_instances(api: ApiCodec, version: int) -> None:
+    for codec in (api.request, api.response):
+        source = codec.compiled(version).source
+        assert "linkedparsers[" not in source
+        assert "linkedbuilders[" not in source
+
+
+def test_every_api_the_issue_names_is_registered_with_its_versions() -> None:
+    expected = {
+        18: (0, 3), 3: (0, 12), 0: (3, 9), 1: (4, 12), 2: (1, 7), 10: (0, 4), 11: (0, 9), 14: (0, 5),
+        12: (0, 4), 13: (0, 5), 8: (2, 8), 9: (1, 8), 15: (0, 5), 16: (0, 4), 42: (0, 2), 19: (2, 7),
+        20: (1, 6), 37: (0, 3), 32: (1, 4), 33: (0, 2), 44: (0, 1), 21: (0, 2), 22: (0, 4), 60: (0, 1),
+        23: (2, 4), 17: (0, 1), 36: (0, 2),
+    }  # fmt: skip
+    assert {key: (api.min_version, api.max_version) for key, api in APIS.items()} == expected
