@@ -1,0 +1,55 @@
+"""ListOffsets (key 2), versions 1-7.
+
+Our declaration of Kafka's ListOffsetsRequest/Response fields. v1 (our floor) returns a single
+timestamp/offset pair per partition; v2 adds the isolation level and throttle time; v4 the
+leader epochs; v6 is the first flexible version; v7 allows the max-timestamp query (same wire shape).
+"""
+
+from protocol.registry import register
+from protocol.schema import F, declare
+
+LIST_OFFSETS = register(
+    declare(
+        2,
+        "ListOffsets",
+        versions=(1, 7),
+        flexible="6+",
+        request=[
+            F("replica_id", "int32"),
+            F("isolation_level", "int8", "2+"),
+            F(
+                "topics",
+                "[]ListOffsetsTopic",
+                "0+",
+                F("name", "string"),
+                F(
+                    "partitions",
+                    "[]ListOffsetsPartition",
+                    "0+",
+                    F("partition_index", "int32"),
+                    F("current_leader_epoch", "int32", "4+", default=-1),
+                    F("timestamp", "int64"),
+                ),
+            ),
+        ],
+        response=[
+            F("throttle_time_ms", "int32", "2+"),
+            F(
+                "topics",
+                "[]ListOffsetsTopicResponse",
+                "0+",
+                F("name", "string"),
+                F(
+                    "partitions",
+                    "[]ListOffsetsPartitionResponse",
+                    "0+",
+                    F("partition_index", "int32"),
+                    F("error_code", "int16"),
+                    F("timestamp", "int64", "1+", default=-1),
+                    F("offset", "int64", "1+", default=-1),
+                    F("leader_epoch", "int32", "4+", default=-1),
+                ),
+            ),
+        ],
+    )
+)
