@@ -147,7 +147,9 @@ class MetadataStore(Protocol):
         """One state per partition, in partition order; empty for an unknown topic."""
         ...
 
-    async def commit_flush(self, object_key: str, object_size: int, chunks: Sequence[ChunkAppend]) -> list[AppendResult]:
+    async def commit_flush(
+        self, object_key: str, object_size: int, chunks: Sequence[ChunkAppend]
+    ) -> list[AppendResult]:
         """Record the object and give every chunk its offsets, in one transaction.
 
         Chunks of one partition get consecutive offsets in the order given, starting at the
@@ -175,6 +177,22 @@ class MetadataStore(Protocol):
         """Advance the log start (never back); drop index entries wholly below it.
 
         OffsetOutOfRangeError if offset > high watermark; UnknownTopicError if no such partition.
+        """
+        ...
+
+    async def replace_index(
+        self,
+        topic_id: UUID,
+        partition: int,
+        old: Sequence[IndexEntry],
+        new: Sequence[IndexEntry],
+        object_key: str,
+        object_size: int,
+    ) -> bool:
+        """Swap index entries for ones covering the same offsets in a new object (compaction).
+
+        In one transaction: if every `old` entry still exists unchanged, delete them, insert
+        `new` and record the object; otherwise change nothing and return False.
         """
         ...
 

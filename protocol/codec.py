@@ -174,6 +174,8 @@ class StructCodec(c.Construct):  # type: ignore[misc]
         tagged: list[tuple[int, str]] = []
         for field, construct, tag in self.parts:
             if construct is None:
+                if field.ignorable:
+                    continue
                 lines.append(
                     f"    if message.{field.name} != {self._default_source(code, field)}:\n"
                     f"        raise EncodeError({_cannot_carry(self.cls, field, self.version)!r})"

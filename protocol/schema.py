@@ -82,6 +82,7 @@ class Field:
     tagged: VersionRange
     fields: tuple[Field, ...]
     flexible: VersionRange | None  # a field-level override of the message's flexible versions
+    ignorable: bool  # a version without the field drops its value silently instead of failing
 
     @property
     def is_array(self) -> bool:
@@ -106,6 +107,7 @@ def F(
     tag: int | None = None,
     tagged: str | None = None,
     flexible: str | None = None,
+    ignorable: bool = False,
 ) -> Field:
     """Declare a field. Positional arguments after `versions` are the fields of a struct type."""
     element = type[2:] if type.startswith("[]") else type
@@ -125,6 +127,7 @@ def F(
         tagged=VersionRange.parse(tagged if tagged is not None else (versions if tag is not None else "none")),
         fields=tuple(fields),
         flexible=None if flexible is None else VersionRange.parse(flexible),
+        ignorable=ignorable,
     )
 
 

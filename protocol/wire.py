@@ -75,8 +75,12 @@ class UnsupportedRequest:
     api: ApiCodec | None  # None when the key is unknown
 
 
-def decode_request(frame: bytes) -> Request | UnsupportedRequest:
-    """Decode one request frame (without its size prefix)."""
+def decode_request(frame: bytes, allow_trailing: bool = False) -> Request | UnsupportedRequest:
+    """Decode one request frame (without its size prefix).
+
+    Bytes after the body are a ProtocolError unless `allow_trailing`: Kafka brokers ignore
+    them, and librdkafka 2.x sends three after an all-topics Metadata v12 request.
+    """
     if len(frame) < _KEY_VERSION_CORRELATION.size:
         raise ProtocolError(f"request frame of {len(frame)} bytes is shorter than a header")
     api_key, version, correlation_id = _KEY_VERSION_CORRELATION.unpack_from(frame)
@@ -89,7 +93,8 @@ def decode_request(frame: bytes) -> Request | UnsupportedRequest:
         body = api.request.parse(io, version)
     except struct.error as exc:
         raise ProtocolError(f"{api.name} v{version} request truncated: {exc}") from None
-    _expect_end(io, len(frame), api, version)
+    if not allow_trailing:
+        _expect_end(io, len(frame), api, version)
     return Request(api, version, header, body)
 
 

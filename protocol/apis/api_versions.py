@@ -15,8 +15,8 @@ API_VERSIONS = register(
         versions=(0, 3),
         flexible="3+",
         request=[
-            F("client_software_name", "string", "3+"),
-            F("client_software_version", "string", "3+"),
+            F("client_software_name", "string", "3+", ignorable=True),
+            F("client_software_version", "string", "3+", ignorable=True),
         ],
         response=[
             F("error_code", "int16"),
@@ -28,7 +28,7 @@ API_VERSIONS = register(
                 F("min_version", "int16"),
                 F("max_version", "int16"),
             ),
-            F("throttle_time_ms", "int32", "1+"),
+            F("throttle_time_ms", "int32", "1+", ignorable=True),
             F(
                 "supported_features",
                 "[]SupportedFeatureKey",
@@ -37,8 +37,9 @@ API_VERSIONS = register(
                 F("min_version", "int16", "3+"),
                 F("max_version", "int16", "3+"),
                 tag=0,
+                ignorable=True,
             ),
-            F("finalized_features_epoch", "int64", "3+", tag=1, default=-1),
+            F("finalized_features_epoch", "int64", "3+", tag=1, default=-1, ignorable=True),
             F(
                 "finalized_features",
                 "[]FinalizedFeatureKey",
@@ -47,8 +48,9 @@ API_VERSIONS = register(
                 F("max_version_level", "int16", "3+"),
                 F("min_version_level", "int16", "3+"),
                 tag=2,
+                ignorable=True,
             ),
-            F("zk_migration_ready", "bool", "3+", tag=3, default=False),
+            F("zk_migration_ready", "bool", "3+", tag=3, default=False, ignorable=True),
         ],
     )
 )

@@ -22,19 +22,19 @@ DELETE_TOPICS = register(
                 F("name", "string", "6+", nullable="6+", default=None),
                 F("topic_id", "uuid", "6+"),
             ),
-            F("topic_names", "[]string", "0-5"),
+            F("topic_names", "[]string", "0-5", ignorable=True),
             F("timeout_ms", "int32"),
         ],
         response=[
-            F("throttle_time_ms", "int32", "1+"),
+            F("throttle_time_ms", "int32", "1+", ignorable=True),
             F(
                 "responses",
                 "[]DeletableTopicResult",
                 "0+",
                 F("name", "string", "0+", nullable="6+"),
-                F("topic_id", "uuid", "6+"),
+                F("topic_id", "uuid", "6+", ignorable=True),
                 F("error_code", "int16"),
-                F("error_message", "string", "5+", nullable="5+", default=None),
+                F("error_message", "string", "5+", nullable="5+", default=None, ignorable=True),
             ),
         ],
     )

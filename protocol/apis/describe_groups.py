@@ -19,7 +19,7 @@ DESCRIBE_GROUPS = register(
             F("include_authorized_operations", "bool", "3+"),
         ],
         response=[
-            F("throttle_time_ms", "int32", "1+"),
+            F("throttle_time_ms", "int32", "1+", ignorable=True),
             F(
                 "groups",
                 "[]DescribedGroup",
@@ -34,7 +34,7 @@ DESCRIBE_GROUPS = register(
                     "[]DescribedGroupMember",
                     "0+",
                     F("member_id", "string"),
-                    F("group_instance_id", "string", "4+", nullable="4+", default=None),
+                    F("group_instance_id", "string", "4+", nullable="4+", default=None, ignorable=True),
                     F("client_id", "string"),
                     F("client_host", "string"),
                     F("member_metadata", "bytes"),

@@ -20,9 +20,9 @@ FIND_COORDINATOR = register(
             F("coordinator_keys", "[]string", "4+"),
         ],
         response=[
-            F("throttle_time_ms", "int32", "1+"),
+            F("throttle_time_ms", "int32", "1+", ignorable=True),
             F("error_code", "int16", "0-3"),
-            F("error_message", "string", "1-3", nullable="1-3"),
+            F("error_message", "string", "1-3", nullable="1-3", ignorable=True),
             F("node_id", "int32", "0-3"),
             F("host", "string", "0-3"),
             F("port", "int32", "0-3"),
@@ -35,7 +35,7 @@ FIND_COORDINATOR = register(
                 F("host", "string", "4+"),
                 F("port", "int32", "4+"),
                 F("error_code", "int16", "4+"),
-                F("error_message", "string", "4+", nullable="4+"),
+                F("error_message", "string", "4+", nullable="4+", ignorable=True),
             ),
         ],
     )

@@ -20,7 +20,7 @@ HEARTBEAT = register(
             F("group_instance_id", "string", "3+", nullable="3+", default=None),
         ],
         response=[
-            F("throttle_time_ms", "int32", "1+"),
+            F("throttle_time_ms", "int32", "1+", ignorable=True),
             F("error_code", "int16"),
         ],
     )

@@ -21,7 +21,7 @@ INIT_PRODUCER_ID = register(
             F("producer_epoch", "int16", "3+", default=-1),
         ],
         response=[
-            F("throttle_time_ms", "int32"),
+            F("throttle_time_ms", "int32", ignorable=True),
             F("error_code", "int16"),
             F("producer_id", "int64", "0+", default=-1),
             F("producer_epoch", "int16"),

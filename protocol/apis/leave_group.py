@@ -23,11 +23,11 @@ LEAVE_GROUP = register(
                 "3+",
                 F("member_id", "string", "3+"),
                 F("group_instance_id", "string", "3+", nullable="3+", default=None),
-                F("reason", "string", "5+", nullable="5+", default=None),
+                F("reason", "string", "5+", nullable="5+", default=None, ignorable=True),
             ),
         ],
         response=[
-            F("throttle_time_ms", "int32", "1+"),
+            F("throttle_time_ms", "int32", "1+", ignorable=True),
             F("error_code", "int16"),
             F(
                 "members",

@@ -17,7 +17,7 @@ LIST_GROUPS = register(
             F("states_filter", "[]string", "4+"),
         ],
         response=[
-            F("throttle_time_ms", "int32", "1+"),
+            F("throttle_time_ms", "int32", "1+", ignorable=True),
             F("error_code", "int16"),
             F(
                 "groups",
@@ -25,7 +25,7 @@ LIST_GROUPS = register(
                 "0+",
                 F("group_id", "string"),
                 F("protocol_type", "string"),
-                F("group_state", "string", "4+"),
+                F("group_state", "string", "4+", ignorable=True),
             ),
         ],
     )

@@ -27,13 +27,13 @@ LIST_OFFSETS = register(
                     "[]ListOffsetsPartition",
                     "0+",
                     F("partition_index", "int32"),
-                    F("current_leader_epoch", "int32", "4+", default=-1),
+                    F("current_leader_epoch", "int32", "4+", default=-1, ignorable=True),
                     F("timestamp", "int64"),
                 ),
             ),
         ],
         response=[
-            F("throttle_time_ms", "int32", "2+"),
+            F("throttle_time_ms", "int32", "2+", ignorable=True),
             F(
                 "topics",
                 "[]ListOffsetsTopicResponse",

@@ -16,10 +16,10 @@ OFFSET_COMMIT = register(
         flexible="8+",
         request=[
             F("group_id", "string"),
-            F("generation_id_or_member_epoch", "int32", "1+", default=-1),
-            F("member_id", "string", "1+"),
+            F("generation_id_or_member_epoch", "int32", "1+", default=-1, ignorable=True),
+            F("member_id", "string", "1+", ignorable=True),
             F("group_instance_id", "string", "7+", nullable="7+", default=None),
-            F("retention_time_ms", "int64", "2-4", default=-1),
+            F("retention_time_ms", "int64", "2-4", default=-1, ignorable=True),
             F(
                 "topics",
                 "[]OffsetCommitRequestTopic",
@@ -31,13 +31,13 @@ OFFSET_COMMIT = register(
                     "0+",
                     F("partition_index", "int32"),
                     F("committed_offset", "int64"),
-                    F("committed_leader_epoch", "int32", "6+", default=-1),
+                    F("committed_leader_epoch", "int32", "6+", default=-1, ignorable=True),
                     F("committed_metadata", "string", nullable="0+"),
                 ),
             ),
         ],
         response=[
-            F("throttle_time_ms", "int32", "3+"),
+            F("throttle_time_ms", "int32", "3+", ignorable=True),
             F(
                 "topics",
                 "[]OffsetCommitResponseTopic",

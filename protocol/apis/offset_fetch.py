@@ -41,7 +41,7 @@ OFFSET_FETCH = register(
             F("require_stable", "bool", "7+", default=False),
         ],
         response=[
-            F("throttle_time_ms", "int32", "3+"),
+            F("throttle_time_ms", "int32", "3+", ignorable=True),
             F(
                 "topics",
                 "[]OffsetFetchResponseTopic",
@@ -53,12 +53,12 @@ OFFSET_FETCH = register(
                     "0-7",
                     F("partition_index", "int32", "0-7"),
                     F("committed_offset", "int64", "0-7"),
-                    F("committed_leader_epoch", "int32", "5-7", default=-1),
+                    F("committed_leader_epoch", "int32", "5-7", default=-1, ignorable=True),
                     F("metadata", "string", "0-7", nullable="0-7"),
                     F("error_code", "int16", "0-7"),
                 ),
             ),
-            F("error_code", "int16", "2-7", default=0),
+            F("error_code", "int16", "2-7", default=0, ignorable=True),
             F(
                 "groups",
                 "[]OffsetFetchResponseGroup",
@@ -75,7 +75,7 @@ OFFSET_FETCH = register(
                         "8+",
                         F("partition_index", "int32", "8+"),
                         F("committed_offset", "int64", "8+"),
-                        F("committed_leader_epoch", "int32", "8+", default=-1),
+                        F("committed_leader_epoch", "int32", "8+", default=-1, ignorable=True),
                         F("metadata", "string", "8+", nullable="8+"),
                         F("error_code", "int16", "8+"),
                     ),

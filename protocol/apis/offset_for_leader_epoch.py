@@ -15,7 +15,7 @@ OFFSET_FOR_LEADER_EPOCH = register(
         versions=(2, 4),
         flexible="4+",
         request=[
-            F("replica_id", "int32", "3+", default=-2),
+            F("replica_id", "int32", "3+", default=-2, ignorable=True),
             F(
                 "topics",
                 "[]OffsetForLeaderTopic",
@@ -26,13 +26,13 @@ OFFSET_FOR_LEADER_EPOCH = register(
                     "[]OffsetForLeaderPartition",
                     "0+",
                     F("partition", "int32"),
-                    F("current_leader_epoch", "int32", "2+", default=-1),
+                    F("current_leader_epoch", "int32", "2+", default=-1, ignorable=True),
                     F("leader_epoch", "int32"),
                 ),
             ),
         ],
         response=[
-            F("throttle_time_ms", "int32", "2+"),
+            F("throttle_time_ms", "int32", "2+", ignorable=True),
             F(
                 "topics",
                 "[]OffsetForLeaderTopicResult",
@@ -44,7 +44,7 @@ OFFSET_FOR_LEADER_EPOCH = register(
                     "0+",
                     F("error_code", "int16"),
                     F("partition", "int32"),
-                    F("leader_epoch", "int32", "1+", default=-1),
+                    F("leader_epoch", "int32", "1+", default=-1, ignorable=True),
                     F("end_offset", "int64", "0+", default=-1),
                 ),
             ),

@@ -20,7 +20,7 @@ SASL_AUTHENTICATE = register(
             F("error_code", "int16"),
             F("error_message", "string", "0+", nullable="0+"),
             F("auth_bytes", "bytes"),
-            F("session_lifetime_ms", "int64", "1+", default=0),
+            F("session_lifetime_ms", "int64", "1+", default=0, ignorable=True),
         ],
     )
 )

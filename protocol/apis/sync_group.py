@@ -18,8 +18,8 @@ SYNC_GROUP = register(
             F("generation_id", "int32"),
             F("member_id", "string"),
             F("group_instance_id", "string", "3+", nullable="3+", default=None),
-            F("protocol_type", "string", "5+", nullable="5+", default=None),
-            F("protocol_name", "string", "5+", nullable="5+", default=None),
+            F("protocol_type", "string", "5+", nullable="5+", default=None, ignorable=True),
+            F("protocol_name", "string", "5+", nullable="5+", default=None, ignorable=True),
             F(
                 "assignments",
                 "[]SyncGroupRequestAssignment",
@@ -29,10 +29,10 @@ SYNC_GROUP = register(
             ),
         ],
         response=[
-            F("throttle_time_ms", "int32", "1+"),
+            F("throttle_time_ms", "int32", "1+", ignorable=True),
             F("error_code", "int16"),
-            F("protocol_type", "string", "5+", nullable="5+", default=None),
-            F("protocol_name", "string", "5+", nullable="5+", default=None),
+            F("protocol_type", "string", "5+", nullable="5+", default=None, ignorable=True),
+            F("protocol_name", "string", "5+", nullable="5+", default=None, ignorable=True),
             F("assignment", "bytes"),
         ],
     )

@@ -50,13 +50,13 @@ def test_response_round_trip(api: ApiCodec, version: int, data: st.DataObject) -
     assert wire.decode_response(api, version, frame[4:]) == (correlation_id, body)
 
 
-def _absent_fields(api: ApiCodec, version: int) -> list[tuple[str, str, Any]]:
+def _absent_fields(api: ApiCodec, version: int, ignorable: bool) -> list[tuple[str, str, Any]]:
     """Top-level fields a version cannot carry, with a value that is not their default."""
     found = []
     for direction, codec in (("request", api.request), ("response", api.response)):
         default = codec.cls()
         for field in codec.fields:
-            if version in field.versions:
+            if version in field.versions or field.ignorable != ignorable:
                 continue
             if field.is_array:
                 other: Any = [] if getattr(default, field.name) is None else None
@@ -74,7 +74,7 @@ def _absent_fields(api: ApiCodec, version: int) -> list[tuple[str, str, Any]]:
 
 @pytest.mark.parametrize(("api", "version"), CASES)
 def test_field_the_version_cannot_carry_is_an_encode_error(api: ApiCodec, version: int) -> None:
-    for direction, name, value in _absent_fields(api, version):
+    for direction, name, value in _absent_fields(api, version, ignorable=False):
         codec = api.request if direction == "request" else api.response
         message = codec.cls(**{name: value})
         with pytest.raises(EncodeError, match=name):
@@ -82,6 +82,21 @@ def test_field_the_version_cannot_carry_is_an_encode_error(api: ApiCodec, versio
                 wire.encode_request(api, version, 1, None, message)
             else:
                 wire.encode_response(api, version, 1, message)
+
+
+@pytest.mark.parametrize(("api", "version"), CASES)
+def test_ignorable_field_the_version_cannot_carry_is_dropped(api: ApiCodec, version: int) -> None:
+    """As Kafka's "ignorable" fields: a newer field set by a handler vanishes in older versions."""
+    for direction, name, value in _absent_fields(api, version, ignorable=True):
+        codec = api.request if direction == "request" else api.response
+        message = codec.cls(**{name: value})
+        if direction == "request":
+            decoded = wire.decode_request(wire.encode_request(api, version, 1, None, message)[4:])
+            assert isinstance(decoded, wire.Request)
+            body = decoded.body
+        else:
+            body = wire.decode_response(api, version, wire.encode_response(api, version, 1, message)[4:])[1]
+        assert getattr(body, name) == getattr(codec.cls(), name)
 
 
 @pytest.mark.parametrize(("api", "version"), CASES)

@@ -1,0 +1,1 @@
+"""The broker: asyncio listener, request handlers, CLI and HTTP endpoints."""

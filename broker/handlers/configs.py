@@ -1,0 +1,453 @@
+"""DescribeConfigs v1-4, AlterConfigs v0-2, IncrementalAlterConfigs v0-1: topic and broker configs.
+
+Resources: TOPIC (2) and BROKER (4). A broker is named by its id, str(broker_id); "" names
+the cluster-wide dynamic defaults, of which there are none (an empty list).
+
+DescribeConfigs: for a topic, every config of TOPIC_CONFIGS with its effective value and its
+config_source: DYNAMIC_TOPIC_CONFIG (1) when set on the topic, STATIC_BROKER_CONFIG (4) when
+the broker's own default (a flag) differs from Kafka's, DEFAULT_CONFIG (5) otherwise. For
+this broker, a read-only set of the settings it runs with (broker.id, num.partitions,
+auto.create.topics.enable, message.max.bytes, socket.request.max.bytes, log.dirs, listeners,
+the log.* defaults of topic configs...). `configuration_keys` filters (null or empty: all);
+synonyms come when asked (v1+), most specific first, the entry itself included;
+config_type (v3+) is Kafka's type of each config (BOOLEAN 1, STRING 2, INT 3, SHORT 4,
+LONG 5, LIST 7); documentation (v3+) is null.
+
+AlterConfigs replaces the whole set of configs set on a topic with the given ones (null
+values are dropped, as Kafka does). IncrementalAlterConfigs applies operations to it: SET 0,
+DELETE 1, APPEND 2 and SUBTRACT 3 (these two only for LIST configs, i.e. cleanup.policy, on
+the effective value). Every change is checked before any is written, and the new set is
+written at once (metadata.set_topic_configs). validate_only checks and writes nothing.
+Broker configs cannot be altered: they come from flags and STREAMHOUSE_* variables.
+
+Errors, per resource (with a message): INVALID_REQUEST (42) for an unsupported resource type,
+a malformed or foreign broker id, any alteration of broker configs, a resource or config name
+listed twice, an unknown operation; INVALID_TOPIC_EXCEPTION (17) for a bad topic name;
+UNKNOWN_TOPIC_OR_PARTITION (3) for an absent topic; INVALID_CONFIG (40) for an unknown config
+name, a bad value (cleanup.policy=compact is refused: compaction is not supported yet), a null
+value to SET, APPEND/SUBTRACT on a config that is not a list.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from broker.topics import TOPIC_CONFIGS, config_error, effective_config, topic_name_error
+from metadata.base import TopicInfo, UnknownTopicError
+from protocol.apis.alter_configs import ALTER_CONFIGS
+from protocol.apis.describe_configs import DESCRIBE_CONFIGS
+from protocol.apis.incremental_alter_configs import INCREMENTAL_ALTER_CONFIGS
+from protocol.errors import ErrorCode
+
+if TYPE_CHECKING:
+    from broker.app import Broker
+    from broker.server import Connection
+    from protocol.wire import Request
+
+
+class ResourceType(enum.IntEnum):
+    """Kafka's ConfigResource.Type ids."""
+
+    UNKNOWN = 0
+    TOPIC = 2
+    BROKER = 4
+    BROKER_LOGGER = 8
+
+
+class ConfigSource(enum.IntEnum):
+    """Kafka's DescribeConfigsResponse.ConfigSource ids."""
+
+    UNKNOWN = 0
+    DYNAMIC_TOPIC_CONFIG = 1
+    DYNAMIC_BROKER_CONFIG = 2
+    DYNAMIC_DEFAULT_BROKER_CONFIG = 3
+    STATIC_BROKER_CONFIG = 4
+    DEFAULT_CONFIG = 5
+
+
+class ConfigType(enum.IntEnum):
+    """Kafka's DescribeConfigsResponse.ConfigType ids (ConfigDef.Type)."""
+
+    UNKNOWN = 0
+    BOOLEAN = 1
+    STRING = 2
+    INT = 3
+    SHORT = 4
+    LONG = 5
+    DOUBLE = 6
+    LIST = 7
+    CLASS = 8
+    PASSWORD = 9
+
+
+class Operation(enum.IntEnum):
+    """IncrementalAlterConfigs operations (Kafka's AlterConfigOp.OpType ids)."""
+
+    SET = 0
+    DELETE = 1
+    APPEND = 2
+    SUBTRACT = 3
+
+
+# Kafka's type of each topic config (LogConfig); configs not listed here get one from their spec.
+TOPIC_CONFIG_TYPES: dict[str, ConfigType] = {
+    "cleanup.policy": ConfigType.LIST,
+    "retention.ms": ConfigType.LONG,
+    "retention.bytes": ConfigType.LONG,
+    "max.message.bytes": ConfigType.INT,
+    "message.timestamp.type": ConfigType.STRING,
+    "segment.bytes": ConfigType.INT,
+    "segment.ms": ConfigType.LONG,
+    "min.insync.replicas": ConfigType.INT,
+    "compression.type": ConfigType.STRING,
+    "delete.retention.ms": ConfigType.LONG,
+    "min.compaction.lag.ms": ConfigType.LONG,
+    "message.timestamp.difference.max.ms": ConfigType.LONG,
+    "unclean.leader.election.enable": ConfigType.BOOLEAN,
+}
+
+# The broker config that gives each topic config its default (Kafka's synonyms).
+BROKER_SYNONYMS: dict[str, str] = {
+    "cleanup.policy": "log.cleanup.policy",
+    "retention.ms": "log.retention.ms",
+    "retention.bytes": "log.retention.bytes",
+    "max.message.bytes": "message.max.bytes",
+    "message.timestamp.type": "log.message.timestamp.type",
+    "segment.bytes": "log.segment.bytes",
+    "segment.ms": "log.roll.ms",
+    "min.insync.replicas": "min.insync.replicas",
+    "compression.type": "compression.type",
+    "delete.retention.ms": "log.cleaner.delete.retention.ms",
+    "min.compaction.lag.ms": "log.cleaner.min.compaction.lag.ms",
+    "message.timestamp.difference.max.ms": "log.message.timestamp.difference.max.ms",
+    "unclean.leader.election.enable": "unclean.leader.election.enable",
+}
+
+BROKER_READ_ONLY_MESSAGE = (
+    "broker configs are read-only here: set them with `streamhouse serve` flags or STREAMHOUSE_* "
+    "environment variables and restart the broker"
+)
+
+
+@dataclass(frozen=True)
+class Synonym:
+    name: str
+    value: str | None
+    source: ConfigSource
+
+
+@dataclass(frozen=True)
+class ConfigValue:
+    """One config of a resource as DescribeConfigs (and CreateTopics v5+) report it."""
+
+    name: str
+    value: str | None
+    source: ConfigSource
+    config_type: ConfigType
+    read_only: bool
+    synonyms: tuple[Synonym, ...]
+
+
+def topic_config_type(name: str) -> ConfigType:
+    known = TOPIC_CONFIG_TYPES.get(name)
+    if known is not None:
+        return known
+    allowed = TOPIC_CONFIGS[name].allowed
+    if allowed is None:
+        return ConfigType.LONG
+    return ConfigType.BOOLEAN if set(allowed) == {"true", "false"} else ConfigType.STRING
+
+
+def topic_config_values(broker: Broker, topic: TopicInfo) -> list[ConfigValue]:
+    """Every topic config with its effective value, source and synonyms."""
+    return [_topic_config_value(name, topic.configs, broker.broker_defaults) for name in TOPIC_CONFIGS]
+
+
+def _topic_config_value(name: str, explicit: Mapping[str, str], broker_defaults: Mapping[str, str]) -> ConfigValue:
+    default = TOPIC_CONFIGS[name].default
+    broker_name = BROKER_SYNONYMS.get(name, name)
+    synonyms: list[Synonym] = []
+    # Same precedence as effective_config: set on the topic, else the broker's default, else Kafka's.
+    if explicit.get(name):
+        synonyms.append(Synonym(name, explicit[name], ConfigSource.DYNAMIC_TOPIC_CONFIG))
+    broker_value = broker_defaults.get(name)
+    if broker_value and broker_value != default:
+        synonyms.append(Synonym(broker_name, broker_value, ConfigSource.STATIC_BROKER_CONFIG))
+    synonyms.append(Synonym(broker_name, default, ConfigSource.DEFAULT_CONFIG))
+    effective = synonyms[0]
+    return ConfigValue(name, effective.value, effective.source, topic_config_type(name), False, tuple(synonyms))
+
+
+def broker_config_values(broker: Broker) -> list[ConfigValue]:
+    """The settings this broker runs with, all read-only (they come from flags at start-up)."""
+    config = broker.config
+    static: list[tuple[str, str, ConfigType]] = [
+        ("broker.id", str(config.broker_id), ConfigType.INT),
+        ("num.partitions", str(config.num_partitions), ConfigType.INT),
+        ("auto.create.topics.enable", "true" if config.auto_create_topics else "false", ConfigType.BOOLEAN),
+        ("message.max.bytes", str(config.message_max_bytes), ConfigType.INT),
+        ("socket.request.max.bytes", str(config.socket_request_max_bytes), ConfigType.INT),
+        ("log.dirs", str(Path(config.data_dir).resolve()), ConfigType.STRING),
+        ("listeners", f"PLAINTEXT://{config.host}:{broker.port}", ConfigType.STRING),
+        ("advertised.listeners", f"PLAINTEXT://{config.client_host}:{broker.port}", ConfigType.STRING),
+    ]
+    defaults: list[tuple[str, str, ConfigType]] = [("default.replication.factor", "1", ConfigType.INT)]
+    listed = {name for name, _, _ in static}
+    for topic_name, broker_name in BROKER_SYNONYMS.items():
+        if broker_name not in listed and topic_name in TOPIC_CONFIGS:
+            listed.add(broker_name)
+            defaults.append((broker_name, TOPIC_CONFIGS[topic_name].default, topic_config_type(topic_name)))
+    values = []
+    for entries, source in ((static, ConfigSource.STATIC_BROKER_CONFIG), (defaults, ConfigSource.DEFAULT_CONFIG)):
+        for name, value, config_type in entries:
+            values.append(ConfigValue(name, value, source, config_type, True, (Synonym(name, value, source),)))
+    return values
+
+
+def broker_name_error(broker: Broker, name: str) -> str | None:
+    """Why a BROKER resource name does not name this broker (or the cluster default ""), or None."""
+    if name == "":
+        return None
+    try:
+        broker_id = int(name)
+    except ValueError:
+        return f"broker id must be an integer, but it is: {name!r}"
+    if broker_id != broker.config.broker_id:
+        return f"unexpected broker id, expected {broker.config.broker_id} or empty string, but received {name}"
+    return None
+
+
+async def fresh_topic(broker: Broker, name: str) -> TopicInfo | None:
+    """A topic read from the metadata store (not the cache, which another broker may have outdated)."""
+    topic = await broker.metadata.get_topic(name)
+    if topic is None:
+        broker.topics.forget(name)
+    else:
+        broker.topics.put(topic)
+    return topic
+
+
+class _RefusedError(Exception):
+    """A resource's request cannot be honoured: its error code and message."""
+
+    def __init__(self, error: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.error = error
+        self.message = message
+
+
+def _unsupported_type(resource_type: int) -> _RefusedError:
+    return _RefusedError(
+        ErrorCode.INVALID_REQUEST, f"resource type {resource_type} is not supported: use TOPIC (2) or BROKER (4)"
+    )
+
+
+async def _existing_topic(broker: Broker, name: str) -> TopicInfo:
+    problem = topic_name_error(name)
+    if problem is not None:
+        raise _RefusedError(ErrorCode.INVALID_TOPIC_EXCEPTION, problem)
+    topic = await fresh_topic(broker, name)
+    if topic is None:
+        raise _RefusedError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {name!r} does not exist")
+    return topic
+
+
+def _check_broker_name(broker: Broker, name: str) -> None:
+    problem = broker_name_error(broker, name)
+    if problem is not None:
+        raise _RefusedError(ErrorCode.INVALID_REQUEST, problem)
+
+
+def _duplicates(items: Iterable[Any]) -> set[Any]:
+    return {item for item, count in Counter(items).items() if count > 1}
+
+
+# -- DescribeConfigs -------------------------------------------------------------
+
+DescribeResponse: Any = DESCRIBE_CONFIGS.Response
+DescribeResult: Any = DescribeResponse.DescribeConfigsResult
+DescribeEntry: Any = DescribeResult.DescribeConfigsResourceResult
+DescribeSynonym: Any = DescribeEntry.DescribeConfigsSynonym
+
+
+async def handle_describe_configs(broker: Broker, request: Request, connection: Connection) -> Any:
+    body = request.body
+    results = []
+    for resource in body.resources:
+        result = DescribeResult(
+            error_code=ErrorCode.NONE,
+            error_message=None,
+            resource_type=resource.resource_type,
+            resource_name=resource.resource_name,
+        )
+        try:
+            values = await _described_values(broker, resource.resource_type, resource.resource_name)
+        except _RefusedError as refused:
+            result.error_code, result.error_message = refused.error, refused.message
+        else:
+            keys = resource.configuration_keys
+            if keys:
+                wanted = set(keys)
+                values = [value for value in values if value.name in wanted]
+            result.configs = [_describe_entry(value, request.version, body.include_synonyms) for value in values]
+        results.append(result)
+    return DescribeResponse(results=results)
+
+
+async def _described_values(broker: Broker, resource_type: int, name: str) -> list[ConfigValue]:
+    if resource_type == ResourceType.TOPIC:
+        return topic_config_values(broker, await _existing_topic(broker, name))
+    if resource_type == ResourceType.BROKER:
+        _check_broker_name(broker, name)
+        # "" names the cluster-wide dynamic broker defaults: there are none.
+        return broker_config_values(broker) if name else []
+    raise _unsupported_type(resource_type)
+
+
+def _describe_entry(value: ConfigValue, version: int, include_synonyms: bool) -> Any:
+    entry = DescribeEntry(
+        name=value.name,
+        value=value.value,
+        read_only=value.read_only,
+        config_source=int(value.source),
+        is_sensitive=False,
+    )
+    if include_synonyms:
+        entry.synonyms = [
+            DescribeSynonym(name=synonym.name, value=synonym.value, source=int(synonym.source))
+            for synonym in value.synonyms
+        ]
+    if version >= 3:
+        entry.config_type = int(value.config_type)
+        entry.documentation = None
+    return entry
+
+
+# -- AlterConfigs and IncrementalAlterConfigs ------------------------------------
+
+AlterResponse: Any = ALTER_CONFIGS.Response
+AlterResult: Any = AlterResponse.AlterConfigsResourceResponse
+IncrementalResponse: Any = INCREMENTAL_ALTER_CONFIGS.Response
+IncrementalResult: Any = IncrementalResponse.AlterConfigsResourceResponse
+
+
+async def handle_alter_configs(broker: Broker, request: Request, connection: Connection) -> Any:
+    responses = await _alter_all(broker, request.body, incremental=False, result_class=AlterResult)
+    return AlterResponse(responses=responses)
+
+
+async def handle_incremental_alter_configs(broker: Broker, request: Request, connection: Connection) -> Any:
+    responses = await _alter_all(broker, request.body, incremental=True, result_class=IncrementalResult)
+    return IncrementalResponse(responses=responses)
+
+
+async def _alter_all(broker: Broker, body: Any, *, incremental: bool, result_class: Any) -> list[Any]:
+    repeated = _duplicates((resource.resource_type, resource.resource_name) for resource in body.resources)
+    results = []
+    for resource in body.resources:
+        result = result_class(
+            error_code=ErrorCode.NONE,
+            error_message=None,
+            resource_type=resource.resource_type,
+            resource_name=resource.resource_name,
+        )
+        try:
+            if (resource.resource_type, resource.resource_name) in repeated:
+                raise _RefusedError(ErrorCode.INVALID_REQUEST, "resource listed more than once in the request")
+            await _alter_resource(broker, resource, incremental, body.validate_only)
+        except _RefusedError as refused:
+            result.error_code, result.error_message = refused.error, refused.message
+        results.append(result)
+    return results
+
+
+async def _alter_resource(broker: Broker, resource: Any, incremental: bool, validate_only: bool) -> None:
+    repeated = _duplicates(config.name for config in resource.configs)
+    if repeated:
+        raise _RefusedError(ErrorCode.INVALID_REQUEST, f"config listed more than once: {', '.join(sorted(repeated))}")
+    if resource.resource_type == ResourceType.BROKER:
+        _check_broker_name(broker, resource.resource_name)
+        if resource.configs:
+            raise _RefusedError(ErrorCode.INVALID_REQUEST, BROKER_READ_ONLY_MESSAGE)
+        return
+    if resource.resource_type != ResourceType.TOPIC:
+        raise _unsupported_type(resource.resource_type)
+    topic = await _existing_topic(broker, resource.resource_name)
+    if incremental:
+        configs = _apply_operations(topic, resource.configs, broker.broker_defaults)
+    else:
+        configs = _replacement(resource.configs)
+    if validate_only:
+        return
+    try:
+        updated = await broker.metadata.set_topic_configs(topic.name, configs)
+    except UnknownTopicError:
+        broker.topics.forget(topic.name)
+        raise _RefusedError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {topic.name!r} does not exist") from None
+    broker.topics.put(updated)
+
+
+def _replacement(entries: Iterable[Any]) -> dict[str, str]:
+    """AlterConfigs: the given configs become the topic's whole explicit set."""
+    configs: dict[str, str] = {}
+    for entry in entries:
+        _check_config(entry.name, entry.value)
+        if entry.value is not None:  # Kafka drops null values here
+            configs[entry.name] = entry.value
+    return configs
+
+
+def _apply_operations(topic: TopicInfo, entries: Iterable[Any], broker_defaults: Mapping[str, str]) -> dict[str, str]:
+    """IncrementalAlterConfigs: the topic's explicit set with each operation applied."""
+    configs = dict(topic.configs)
+    for entry in entries:
+        name, value = entry.name, entry.value
+        try:
+            operation = Operation(entry.config_operation)
+        except ValueError:
+            raise _RefusedError(
+                ErrorCode.INVALID_REQUEST,
+                f"unknown config operation {entry.config_operation} for {name}: "
+                "use SET 0, DELETE 1, APPEND 2 or SUBTRACT 3",
+            ) from None
+        _check_config(name, None)
+        if operation is Operation.DELETE:
+            configs.pop(name, None)
+            continue
+        if value is None:
+            raise _RefusedError(ErrorCode.INVALID_CONFIG, f"{operation.name} of {name} needs a value, not null")
+        if operation is Operation.SET:
+            _check_config(name, value)
+            configs[name] = value
+            continue
+        if topic_config_type(name) is not ConfigType.LIST:
+            raise _RefusedError(ErrorCode.INVALID_CONFIG, f"cannot {operation.name} to {name}: its type is not LIST")
+        current = TopicInfo(topic.topic_id, topic.name, topic.partitions, configs)
+        items = [item for item in effective_config(current, name, broker_defaults).split(",") if item]
+        given = [item.strip() for item in value.split(",") if item.strip()]
+        if operation is Operation.APPEND:
+            items += [item for item in dict.fromkeys(given) if item not in items]
+        else:
+            items = [item for item in items if item not in given]
+        joined = ",".join(items)
+        _check_config(name, joined)
+        configs[name] = joined
+    return configs
+
+
+def _check_config(name: str, value: str | None) -> None:
+    problem = config_error(name, value)
+    if problem is not None:
+        raise _RefusedError(ErrorCode.INVALID_CONFIG, problem)
+
+
+HANDLES = {
+    DESCRIBE_CONFIGS.key: handle_describe_configs,
+    ALTER_CONFIGS.key: handle_alter_configs,
+    INCREMENTAL_ALTER_CONFIGS.key: handle_incremental_alter_configs,
+}

@@ -1,0 +1,82 @@
+"""CreatePartitions v0-3: grow topics to a larger partition count.
+
+New partitions start empty (log start 0, high watermark 0). validate_only checks and
+changes nothing. Replica assignments are not supported (every broker serves every
+partition): clients must send null assignments.
+
+Errors, per topic, with an error_message: INVALID_REQUEST (42) for a topic listed twice;
+UNKNOWN_TOPIC_OR_PARTITION (3) for an absent topic (or an invalid name, which no topic has);
+INVALID_REPLICA_ASSIGNMENT (39) for non-null assignments; INVALID_PARTITIONS (37) for a
+count that does not grow the topic.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from broker.topics import topic_name_error
+from metadata.base import InvalidPartitionsError, UnknownTopicError
+from protocol.apis.create_partitions import CREATE_PARTITIONS
+from protocol.errors import ErrorCode
+
+if TYPE_CHECKING:
+    from broker.app import Broker
+    from broker.server import Connection
+    from protocol.wire import Request
+
+Response: Any = CREATE_PARTITIONS.Response
+Result: Any = Response.CreatePartitionsTopicResult
+
+
+async def handle_create_partitions(broker: Broker, request: Request, connection: Connection) -> Any:
+    body = request.body
+    counts = Counter(topic.name for topic in body.topics)
+    results = []
+    for wanted in body.topics:
+        error: ErrorCode
+        message: str | None
+        if counts[wanted.name] > 1:
+            error, message = ErrorCode.INVALID_REQUEST, f"topic {wanted.name!r} is listed more than once"
+        else:
+            error, message = await _grow(broker, wanted, body.validate_only)
+        results.append(Result(name=wanted.name, error_code=error, error_message=message))
+    return Response(results=results)
+
+
+async def _grow(broker: Broker, wanted: Any, validate_only: bool) -> tuple[ErrorCode, str | None]:
+    name, count = wanted.name, wanted.count
+    unknown = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {name!r} does not exist"
+    if topic_name_error(name) is not None:
+        return unknown
+    topic = await broker.metadata.get_topic(name)
+    if topic is None:
+        broker.topics.forget(name)
+        return unknown
+    if wanted.assignments is not None:
+        return (
+            ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+            "replica assignments are not supported: every broker serves every partition; send null assignments",
+        )
+    if count == topic.partitions:
+        return ErrorCode.INVALID_PARTITIONS, f"topic {name!r} already has {topic.partitions} partitions"
+    if count < topic.partitions:
+        return (
+            ErrorCode.INVALID_PARTITIONS,
+            f"topic {name!r} has {topic.partitions} partitions, more than the requested {count}; "
+            "partitions cannot be removed",
+        )
+    if validate_only:
+        return ErrorCode.NONE, None
+    try:
+        grown = await broker.metadata.add_partitions(name, count)
+    except UnknownTopicError:
+        broker.topics.forget(name)
+        return unknown
+    except InvalidPartitionsError as exc:
+        return ErrorCode.INVALID_PARTITIONS, str(exc) or f"topic {name!r} already has {count} or more partitions"
+    broker.topics.put(grown)
+    return ErrorCode.NONE, None
+
+
+HANDLES = {CREATE_PARTITIONS.key: handle_create_partitions}

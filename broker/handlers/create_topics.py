@@ -1,0 +1,148 @@
+"""CreateTopics v2-7: create topics with a partition count and configs, one copy of each partition.
+
+num_partitions -1 takes the broker's default (--num-partitions); replication_factor -1 or 1
+is accepted (storage is shared and durable: there is one copy as far as clients can tell).
+validate_only checks everything and creates nothing, answering as if it had (topic id zero).
+From v5 a created topic's result carries num_partitions, replication_factor 1 and every
+config with its value and source (as DescribeConfigs reports them); v7 adds the topic id.
+
+Errors, per topic, with an error_message: INVALID_REQUEST (42) for a name listed twice in
+the request or a manual replica assignment (not supported: every broker serves every
+partition); INVALID_TOPIC_EXCEPTION (17) for a bad name; TOPIC_ALREADY_EXISTS (36);
+INVALID_REPLICATION_FACTOR (38) for anything but -1 or 1; INVALID_PARTITIONS (37) for a
+count below 1 other than -1; INVALID_CONFIG (40) for an unknown config, a bad or null value
+(cleanup.policy=compact is refused: compaction is not supported yet).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from broker.handlers.configs import topic_config_values
+from broker.topics import config_error, topic_name_error
+from metadata.base import TopicExistsError, TopicInfo
+from protocol.apis.create_topics import CREATE_TOPICS
+from protocol.errors import ErrorCode
+
+if TYPE_CHECKING:
+    from broker.app import Broker
+    from broker.server import Connection
+    from protocol.wire import Request
+
+NO_TOPIC_ID = UUID(int=0)
+
+Response: Any = CREATE_TOPICS.Response
+Result: Any = Response.CreatableTopicResult
+ResultConfig: Any = Result.CreatableTopicConfigs
+
+
+class _RefusedError(Exception):
+    def __init__(self, error: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.error = error
+        self.message = message
+
+
+async def handle_create_topics(broker: Broker, request: Request, connection: Connection) -> Any:
+    body = request.body
+    counts = Counter(topic.name for topic in body.topics)
+    results = []
+    for wanted in body.topics:
+        try:
+            if counts[wanted.name] > 1:
+                raise _RefusedError(ErrorCode.INVALID_REQUEST, f"topic {wanted.name!r} is listed more than once")
+            topic = await _create(broker, wanted, body.validate_only)
+        except _RefusedError as refused:
+            results.append(Result(name=wanted.name, error_code=refused.error, error_message=refused.message))
+        else:
+            results.append(_success(broker, topic, request.version))
+    return Response(topics=results)
+
+
+async def _create(broker: Broker, wanted: Any, validate_only: bool) -> TopicInfo:
+    name = wanted.name
+    problem = topic_name_error(name)
+    if problem is not None:
+        raise _RefusedError(ErrorCode.INVALID_TOPIC_EXCEPTION, problem)
+    if await broker.metadata.get_topic(name) is not None:
+        raise _RefusedError(ErrorCode.TOPIC_ALREADY_EXISTS, f"topic {name!r} already exists")
+    if wanted.assignments:
+        raise _RefusedError(
+            ErrorCode.INVALID_REQUEST,
+            "manual replica assignment is not supported: every broker serves every partition; "
+            "give num_partitions (or -1) and replication_factor -1 or 1 instead",
+        )
+    partitions = _partition_count(broker, wanted.num_partitions)
+    _check_replication_factor(wanted.replication_factor)
+    configs = _configs(wanted.configs)
+    if validate_only:
+        return TopicInfo(NO_TOPIC_ID, name, partitions, configs)
+    try:
+        topic = await broker.metadata.create_topic(name, partitions, configs)
+    except TopicExistsError:
+        raise _RefusedError(ErrorCode.TOPIC_ALREADY_EXISTS, f"topic {name!r} already exists") from None
+    broker.topics.put(topic)
+    return topic
+
+
+def _partition_count(broker: Broker, requested: int) -> int:
+    if requested == -1:
+        return broker.config.num_partitions
+    if requested < 1:
+        raise _RefusedError(
+            ErrorCode.INVALID_PARTITIONS,
+            f"number of partitions must be at least 1, or -1 for the default, not {requested}",
+        )
+    return int(requested)
+
+
+def _check_replication_factor(requested: int) -> None:
+    if requested in (-1, 1):
+        return
+    if requested < 1:
+        message = f"replication factor must be larger than 0, or -1 to use the default value, not {requested}"
+    else:
+        message = f"replication factor {requested} is not supported: data lives once in shared storage; use 1 or -1"
+    raise _RefusedError(ErrorCode.INVALID_REPLICATION_FACTOR, message)
+
+
+def _configs(entries: list[Any]) -> dict[str, str]:
+    names = Counter(entry.name for entry in entries)
+    repeated = sorted(name for name, count in names.items() if count > 1)
+    if repeated:
+        raise _RefusedError(ErrorCode.INVALID_REQUEST, f"config listed more than once: {', '.join(repeated)}")
+    nulls = [entry.name for entry in entries if entry.value is None]
+    if nulls:
+        raise _RefusedError(ErrorCode.INVALID_CONFIG, f"null value not supported for topic configs: {', '.join(nulls)}")
+    configs: dict[str, str] = {}
+    for entry in entries:
+        problem = config_error(entry.name, entry.value)
+        if problem is not None:
+            raise _RefusedError(ErrorCode.INVALID_CONFIG, problem)
+        configs[entry.name] = entry.value
+    return configs
+
+
+def _success(broker: Broker, topic: TopicInfo, version: int) -> Any:
+    result = Result(name=topic.name, error_code=ErrorCode.NONE, error_message=None)
+    if version >= 5:
+        result.num_partitions = topic.partitions
+        result.replication_factor = 1
+        result.configs = [
+            ResultConfig(
+                name=value.name,
+                value=value.value,
+                read_only=False,
+                config_source=int(value.source),
+                is_sensitive=False,
+            )
+            for value in topic_config_values(broker, topic)
+        ]
+    if version >= 7:
+        result.topic_id = topic.topic_id
+    return result
+
+
+HANDLES = {CREATE_TOPICS.key: handle_create_topics}

@@ -1,0 +1,92 @@
+"""DeleteTopics v1-6: delete topics by name (v1-6) or by topic id (v6).
+
+A deleted topic loses its partitions, index rows and producer state in the metadata store
+at once (metadata.delete_topic); its objects are collected later by maintenance. This
+broker's topic cache and partition-log state for it are dropped.
+
+Errors, per topic (error_message from v5): UNKNOWN_TOPIC_OR_PARTITION (3) for an absent
+name; UNKNOWN_TOPIC_ID (100) for an absent id; INVALID_REQUEST (42) for a name or id listed
+twice, an entry with both a name and an id, or with neither.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from metadata.base import TopicInfo, UnknownTopicError
+from protocol.apis.delete_topics import DELETE_TOPICS
+from protocol.errors import ErrorCode
+
+if TYPE_CHECKING:
+    from broker.app import Broker
+    from broker.server import Connection
+    from protocol.wire import Request
+
+NO_TOPIC_ID = UUID(int=0)
+
+Response: Any = DELETE_TOPICS.Response
+Result: Any = Response.DeletableTopicResult
+
+
+async def handle_delete_topics(broker: Broker, request: Request, connection: Connection) -> Any:
+    version = request.version
+    body = request.body
+    if version >= 6:
+        wanted: list[tuple[str | None, UUID]] = [(topic.name, topic.topic_id) for topic in body.topics]
+    else:
+        wanted = [(name, NO_TOPIC_ID) for name in body.topic_names]
+    names = Counter(name for name, _ in wanted if name is not None)
+    ids = Counter(topic_id for name, topic_id in wanted if name is None and topic_id != NO_TOPIC_ID)
+    results = []
+    for name, topic_id in wanted:
+        error, message = ErrorCode.NONE, None
+        if name is not None and topic_id != NO_TOPIC_ID:
+            error, message = ErrorCode.INVALID_REQUEST, "give a topic name or a topic id, not both"
+        elif name is None and topic_id == NO_TOPIC_ID:
+            error, message = ErrorCode.INVALID_REQUEST, "neither a topic name nor a topic id was given"
+        elif name is not None and names[name] > 1:
+            error, message = ErrorCode.INVALID_REQUEST, f"topic {name!r} is listed more than once"
+        elif name is None and ids[topic_id] > 1:
+            error, message = ErrorCode.INVALID_REQUEST, f"topic id {topic_id} is listed more than once"
+        elif name is None:
+            found = await broker.metadata.get_topic_by_id(topic_id)
+            if found is None:
+                error, message = ErrorCode.UNKNOWN_TOPIC_ID, f"no topic has id {topic_id}"
+            else:
+                name = found.name
+        if error == ErrorCode.NONE and name is not None:
+            deleted = await _delete(broker, name)
+            if deleted is None:
+                if topic_id != NO_TOPIC_ID:  # deleted by someone else since we looked it up
+                    error, message = ErrorCode.UNKNOWN_TOPIC_ID, f"no topic has id {topic_id}"
+                else:
+                    error, message = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {name!r} does not exist"
+            else:
+                topic_id = deleted.topic_id
+        results.append(_result(version, name, topic_id, error, message))
+    return Response(responses=results)
+
+
+async def _delete(broker: Broker, name: str) -> TopicInfo | None:
+    try:
+        topic = await broker.metadata.delete_topic(name)
+    except UnknownTopicError:
+        broker.topics.forget(name)
+        return None
+    broker.topics.forget(name)
+    broker.log.forget_topic(topic.topic_id)
+    return topic
+
+
+def _result(version: int, name: str | None, topic_id: UUID, error: ErrorCode, message: str | None) -> Any:
+    result = Result(name=name, error_code=error)
+    if version >= 5:
+        result.error_message = message
+    if version >= 6:
+        result.topic_id = topic_id
+    return result
+
+
+HANDLES = {DELETE_TOPICS.key: handle_delete_topics}

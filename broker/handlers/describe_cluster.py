@@ -1,0 +1,52 @@
+"""DescribeCluster v0-1: the cluster id, the controller and the brokers, as Metadata reports them.
+
+The brokers are this broker (as in Metadata); the controller is this broker; the cluster id
+is metadata.CLUSTER_ID. cluster_authorized_operations is always -2147483648 ("not
+provided"): there are no ACLs yet. endpoint_type (v1) is 1, brokers.
+
+Errors: MISMATCHED_ENDPOINT_TYPE (114) when v1 asks for controllers (2), which a broker
+endpoint does not list; UNSUPPORTED_ENDPOINT_TYPE (115) for any other endpoint type.
+(Kafka answers INVALID_REQUEST (42) to v0 for these, but v0 cannot carry an endpoint type.)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from broker.handlers.metadata import CLUSTER_ID, UNKNOWN_AUTHORIZED_OPERATIONS
+from protocol.apis.describe_cluster import DESCRIBE_CLUSTER
+from protocol.errors import ErrorCode
+
+if TYPE_CHECKING:
+    from broker.app import Broker
+    from broker.server import Connection
+    from protocol.wire import Request
+
+BROKERS_ENDPOINT = 1
+CONTROLLERS_ENDPOINT = 2
+
+Response: Any = DESCRIBE_CLUSTER.Response
+BrokerEntry: Any = Response.DescribeClusterBroker
+
+
+async def handle_describe_cluster(broker: Broker, request: Request, connection: Connection) -> Any:
+    endpoint_type = request.body.endpoint_type if request.version >= 1 else BROKERS_ENDPOINT
+    if endpoint_type != BROKERS_ENDPOINT:
+        if endpoint_type == CONTROLLERS_ENDPOINT:
+            error = ErrorCode.MISMATCHED_ENDPOINT_TYPE
+            message = "the request was sent to an endpoint of type BROKER, but it asked for one of type CONTROLLER"
+        else:
+            error, message = ErrorCode.UNSUPPORTED_ENDPOINT_TYPE, f"unsupported endpoint type {endpoint_type}"
+        return Response(error_code=error, error_message=message, cluster_id="")
+    info = broker.info
+    return Response(
+        error_code=ErrorCode.NONE,
+        error_message=None,
+        cluster_id=CLUSTER_ID,
+        controller_id=broker.config.broker_id,
+        brokers=[BrokerEntry(broker_id=info.broker_id, host=info.host, port=info.port, rack=None)],
+        cluster_authorized_operations=UNKNOWN_AUTHORIZED_OPERATIONS,
+    )
+
+
+HANDLES = {DESCRIBE_CLUSTER.key: handle_describe_cluster}

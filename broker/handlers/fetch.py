@@ -1,0 +1,82 @@
+"""Fetch v4-12: committed batches from the partition log, with long polling.
+
+Each partition returns the batches from the one holding fetch_offset on, up to
+partition_max_bytes, and the whole response up to max_bytes, except that the first batch
+of the response is always whole even when larger (KIP-74), so consumers never stall.
+The request waits up to max_wait_ms until min_bytes are available, woken by commits.
+Fetch sessions are not kept: session_id 0 tells clients to send full fetches.
+There are no transactions, so last_stable_offset is the high watermark.
+
+Errors per partition: UNKNOWN_TOPIC_OR_PARTITION (3); OFFSET_OUT_OF_RANGE (1) for an
+offset below the log start or above the high watermark.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from protocol.apis.fetch import FETCH
+from protocol.errors import ErrorCode
+
+if TYPE_CHECKING:
+    from broker.app import Broker
+    from broker.server import Connection
+    from protocol.wire import Request
+
+Response: Any = FETCH.Response
+TopicResponse: Any = Response.FetchableTopicResponse
+PartitionData: Any = TopicResponse.PartitionData
+
+
+async def handle_fetch(broker: Broker, request: Request, connection: Connection) -> Any:
+    body = request.body
+    deadline = time.monotonic() + max(body.max_wait_ms, 0) / 1000
+    while True:
+        topics, size, keys, failed = await _read_once(broker, body)
+        remaining = deadline - time.monotonic()
+        if size >= body.min_bytes or failed or remaining <= 0 or not keys:
+            return Response(error_code=ErrorCode.NONE, session_id=0, responses=topics)
+        await broker.log.wait_for_append(keys, remaining)
+
+
+async def _read_once(broker: Broker, body: Any) -> tuple[list[Any], int, list[Any], bool]:
+    budget = body.max_bytes if body.max_bytes > 0 else 2**31 - 1
+    size = 0
+    failed = False
+    keys = []
+    topics = []
+    for fetch_topic in body.topics:
+        topic = await broker.topics.get(fetch_topic.topic)
+        partitions = []
+        for wanted in fetch_topic.partitions:
+            # Empty, not null, records: kafka-python cannot read a null record set.
+            entry = PartitionData(
+                partition_index=wanted.partition, high_watermark=-1, last_stable_offset=-1, records=b""
+            )
+            partitions.append(entry)
+            if topic is None or not 0 <= wanted.partition < topic.partitions:
+                entry.error_code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+                failed = True
+                continue
+            state = await broker.log.state(topic.topic_id, wanted.partition)
+            entry.high_watermark = entry.last_stable_offset = state.high_watermark
+            entry.log_start_offset = state.log_start_offset
+            if not state.log_start_offset <= wanted.fetch_offset <= state.high_watermark:
+                entry.error_code = ErrorCode.OFFSET_OUT_OF_RANGE
+                failed = True
+                continue
+            keys.append((topic.topic_id, wanted.partition))
+            if wanted.fetch_offset == state.high_watermark:
+                continue
+            limit = min(wanted.partition_max_bytes, budget - size)
+            # Only the response's first batch may exceed the limits (KIP-74).
+            chunks = await broker.log.read(topic.topic_id, wanted.partition, wanted.fetch_offset, limit, size == 0)
+            if chunks:
+                entry.records = b"".join(chunks)
+                size += len(entry.records)
+        topics.append(TopicResponse(topic=fetch_topic.topic, partitions=partitions))
+    return topics, size, keys, failed
+
+
+HANDLES = {FETCH.key: handle_fetch}

@@ -1,0 +1,96 @@
+"""ListOffsets v1-7: earliest, latest, max-timestamp and by-timestamp offsets of partitions.
+
+timestamp -2: the log start offset; -1: the high watermark; -3 (v7): the offset and time of
+the record with the largest timestamp; >= 0: the first record whose timestamp is at least
+the one asked, read from the batch the index points to. Nothing found: offset -1 and
+timestamp -1, as Kafka answers. Errors: UNKNOWN_TOPIC_OR_PARTITION (3).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from metadata.base import IndexEntry
+from protocol.apis.list_offsets import LIST_OFFSETS
+from protocol.errors import ErrorCode
+from protocol.records import iter_batches, iter_records
+
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    from broker.app import Broker
+    from broker.server import Connection
+    from protocol.wire import Request
+
+LATEST = -1
+EARLIEST = -2
+MAX_TIMESTAMP = -3
+
+Response: Any = LIST_OFFSETS.Response
+TopicResponse: Any = Response.ListOffsetsTopicResponse
+PartitionResponse: Any = TopicResponse.ListOffsetsPartitionResponse
+
+
+async def handle_list_offsets(broker: Broker, request: Request, connection: Connection) -> Any:
+    topics = []
+    for wanted_topic in request.body.topics:
+        topic = await broker.topics.get(wanted_topic.name)
+        partitions = []
+        for wanted in wanted_topic.partitions:
+            if topic is None or not 0 <= wanted.partition_index < topic.partitions:
+                partitions.append(
+                    PartitionResponse(
+                        partition_index=wanted.partition_index, error_code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+                    )
+                )
+                continue
+            offset, timestamp = await _lookup(broker, topic.topic_id, wanted.partition_index, wanted.timestamp)
+            partitions.append(
+                PartitionResponse(
+                    partition_index=wanted.partition_index,
+                    timestamp=timestamp,
+                    offset=offset,
+                    leader_epoch=0 if request.version >= 4 else -1,  # not ignorable: v4+ only
+                )
+            )
+        topics.append(TopicResponse(name=wanted_topic.name, partitions=partitions))
+    return Response(topics=topics)
+
+
+async def _lookup(broker: Broker, topic_id: UUID, partition: int, timestamp: int) -> tuple[int, int]:
+    """(offset, timestamp) for one partition and one asked timestamp."""
+    state = await broker.log.state(topic_id, partition)
+    if timestamp == EARLIEST:
+        return state.log_start_offset, -1
+    if timestamp == LATEST:
+        return state.high_watermark, -1
+    if timestamp == MAX_TIMESTAMP:
+        entry = await broker.metadata.max_timestamp_entry(topic_id, partition)
+        target = None if entry is None else entry.max_timestamp
+    elif timestamp >= 0:
+        entry = await broker.metadata.find_by_timestamp(topic_id, partition, timestamp)
+        target = timestamp
+    else:
+        return -1, -1
+    if entry is None or target is None:
+        return -1, -1
+    return await _first_record_at(broker, entry, target, state.log_start_offset, exact=timestamp == MAX_TIMESTAMP)
+
+
+async def _first_record_at(
+    broker: Broker, entry: IndexEntry, target: int, log_start: int, exact: bool
+) -> tuple[int, int]:
+    """The first record of an index entry whose timestamp is >= target (== target when exact)."""
+    data = await broker.log.read_entry(entry)
+    for header, batch in iter_batches(data, verify_crc=False):
+        if header.max_timestamp < target:
+            continue
+        for record in iter_records(header, batch):
+            if record.offset < log_start:
+                continue
+            if record.timestamp == target or (not exact and record.timestamp > target):
+                return record.offset, record.timestamp
+    return -1, -1
+
+
+HANDLES = {LIST_OFFSETS.key: handle_list_offsets}

@@ -1,0 +1,139 @@
+"""Produce v3-9: validate record batches and append them, still compressed, to the partition log.
+
+acks 0 gets no response; acks 1 and -1 are answered once the batches are committed
+(object written and offsets assigned in the metadata store): with one copy of the data
+in durable storage, "leader" and "all replicas" are the same thing.
+
+Errors per partition: INVALID_REQUIRED_ACKS (21) for acks other than 0, 1, -1;
+UNKNOWN_TOPIC_OR_PARTITION (3) for an absent topic (when not auto-created) or partition;
+INVALID_TOPIC_EXCEPTION (17) for a bad name; CORRUPT_MESSAGE (2) for a CRC mismatch or
+malformed batch; INVALID_RECORD (87) for an empty record set; MESSAGE_TOO_LARGE (10) for
+a batch above the topic's max.message.bytes; OUT_OF_ORDER_SEQUENCE_NUMBER (45) and
+INVALID_PRODUCER_EPOCH (47) from the idempotence checks; KAFKA_STORAGE_ERROR (56,
+retriable) when the flush failed; REQUEST_TIMED_OUT (7) when it took longer than timeout_ms.
+A topic with message.timestamp.type=LogAppendTime gets the commit time in each batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from broker.topics import effective_config
+from metadata.base import AppendResult
+from protocol.apis.produce import PRODUCE
+from protocol.errors import ErrorCode, ProtocolError
+from protocol.records import CorruptBatchError, iter_batches, set_log_append_time
+from storage.log import StorageError
+
+if TYPE_CHECKING:
+    from broker.app import Broker
+    from broker.server import Connection
+    from protocol.wire import Request
+
+Response: Any = PRODUCE.Response
+TopicResponse: Any = Response.TopicProduceResponse
+PartitionResponse: Any = TopicResponse.PartitionProduceResponse
+
+
+class _Outcome:
+    """What happened to one partition of the request: an error now, or appends to wait for."""
+
+    def __init__(self, index: int, error: ErrorCode = ErrorCode.NONE, message: str | None = None) -> None:
+        self.index = index
+        self.error = error
+        self.message = message
+        self.appends: list[asyncio.Future[AppendResult]] = []
+        self.log_append_time = -1
+
+
+async def handle_produce(broker: Broker, request: Request, connection: Connection) -> Any:
+    body = request.body
+    outcomes: list[tuple[str, list[_Outcome]]] = []
+    # Appends of one connection must reach the log in request order (clients pipeline).
+    async with connection.produce_lock:
+        for topic_data in body.topic_data:
+            outcomes.append((topic_data.name, await _append_topic(broker, body.acks, topic_data)))
+    if body.acks == 0:
+        return None
+    waits = [append for _, partitions in outcomes for outcome in partitions for append in outcome.appends]
+    if waits:
+        await asyncio.wait(waits, timeout=max(body.timeout_ms, 1) / 1000)
+    return Response(
+        responses=[
+            TopicResponse(name=name, partition_responses=[_partition_response(outcome) for outcome in partitions])
+            for name, partitions in outcomes
+        ]
+    )
+
+
+async def _append_topic(broker: Broker, acks: int, topic_data: Any) -> list[_Outcome]:
+    if acks not in (0, 1, -1):
+        return [_Outcome(p.index, ErrorCode.INVALID_REQUIRED_ACKS) for p in topic_data.partition_data]
+    auto_create = broker.config.num_partitions if broker.config.auto_create_topics else None
+    topic, error = await broker.topics.resolve(topic_data.name, auto_create)
+    if topic is None:
+        return [_Outcome(p.index, error) for p in topic_data.partition_data]
+    max_bytes = int(effective_config(topic, "max.message.bytes", broker.broker_defaults))
+    append_time = effective_config(topic, "message.timestamp.type", broker.broker_defaults) == "LogAppendTime"
+    outcomes = []
+    for partition_data in topic_data.partition_data:
+        outcome = _Outcome(partition_data.index)
+        outcomes.append(outcome)
+        if not 0 <= partition_data.index < topic.partitions:
+            outcome.error = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+            continue
+        records = partition_data.records
+        if not records:
+            outcome.error, outcome.message = ErrorCode.INVALID_RECORD, "no record batch"
+            continue
+        try:
+            batches = list(iter_batches(records))
+        except CorruptBatchError as exc:
+            outcome.error, outcome.message = ErrorCode.CORRUPT_MESSAGE, str(exc)
+            continue
+        except ProtocolError as exc:
+            outcome.error, outcome.message = ErrorCode.CORRUPT_MESSAGE, str(exc)
+            continue
+        too_large = next((len(view) for _, view in batches if len(view) > max_bytes), None)
+        if too_large is not None:
+            outcome.error = ErrorCode.MESSAGE_TOO_LARGE
+            outcome.message = f"batch of {too_large} bytes is above max.message.bytes={max_bytes}"
+            continue
+        if append_time:
+            outcome.log_append_time = time.time_ns() // 1_000_000
+        for header, view in batches:
+            data = bytes(view)
+            if append_time:
+                data, header = set_log_append_time(data, outcome.log_append_time)
+            outcome.appends.append(broker.log.append(topic.topic_id, partition_data.index, data, header))
+    return outcomes
+
+
+def _partition_response(outcome: _Outcome) -> Any:
+    response = PartitionResponse(index=outcome.index, error_code=outcome.error, error_message=outcome.message)
+    if outcome.error or not outcome.appends:
+        response.base_offset = -1
+        return response
+    if not all(append.done() for append in outcome.appends):
+        response.error_code, response.base_offset = ErrorCode.REQUEST_TIMED_OUT, -1
+        return response
+    failures = [append.exception() for append in outcome.appends if append.exception() is not None]
+    if failures:
+        response.error_code = ErrorCode.KAFKA_STORAGE_ERROR
+        response.error_message = str(failures[0]) if isinstance(failures[0], StorageError) else "append failed"
+        response.base_offset = -1
+        return response
+    results = [append.result() for append in outcome.appends]
+    refused = next((result for result in results if result.error_code), None)
+    if refused is not None:
+        response.error_code, response.base_offset = refused.error_code, -1
+        return response
+    response.base_offset = results[0].base_offset
+    response.log_start_offset = results[-1].log_start_offset
+    response.log_append_time_ms = outcome.log_append_time
+    return response
+
+
+HANDLES = {PRODUCE.key: handle_produce}

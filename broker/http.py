@@ -1,0 +1,64 @@
+"""The broker's HTTP endpoint on --metrics-port: GET /health (200 while the process runs).
+
+A minimal HTTP/1.0-style responder on asyncio streams: one request per connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from broker.app import Broker
+
+log = logging.getLogger(__name__)
+
+_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 400: "Bad Request"}
+
+
+class HttpServer:
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        self.port = broker.config.metrics_port
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        if self.port < 0:
+            return
+        self._server = await asyncio.start_server(self._serve, self.broker.config.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request_line = await asyncio.wait_for(reader.readline(), 10)
+            while (await asyncio.wait_for(reader.readline(), 10)).strip():
+                pass  # headers are not needed
+            status, body = self._route(request_line.decode("latin-1").split())
+            payload = json.dumps(body).encode()
+            writer.write(
+                f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
+                + payload
+            )
+            await writer.drain()
+        except (TimeoutError, ConnectionError, UnicodeDecodeError) as exc:
+            log.debug("HTTP client dropped: %s", exc)
+        finally:
+            writer.close()
+
+    def _route(self, parts: list[str]) -> tuple[int, dict[str, object]]:
+        if len(parts) < 2:
+            return 400, {"error": "bad request line"}
+        method, path = parts[0], parts[1].split("?", 1)[0]
+        if method != "GET":
+            return 405, {"error": "only GET"}
+        if path == "/health":
+            return 200, {"status": "ok", "broker_id": self.broker.config.broker_id}
+        return 404, {"error": f"no such endpoint: {path}"}

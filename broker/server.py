@@ -1,0 +1,133 @@
+"""The Kafka listener: size-prefixed frames in, responses out in request order per connection.
+
+Requests of one connection run concurrently (clients pipeline), and each response is
+written as soon as it and every response before it are ready. A malformed frame, a
+frame over `socket.request.max.bytes`, an unknown API or an unsupported version of
+any API but ApiVersions closes that connection alone, as Kafka does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from broker.handlers import HANDLERS
+from broker.handlers.api_versions import api_versions_body
+from protocol import wire
+from protocol.errors import ErrorCode, ProtocolError
+from protocol.registry import APIS
+
+if TYPE_CHECKING:
+    from broker.app import Broker
+
+log = logging.getLogger(__name__)
+
+MAX_IN_FLIGHT = 64  # requests of one connection being handled before we stop reading from it
+
+
+def unsupported_api_versions_response(correlation_id: int) -> bytes:
+    """ApiVersions of an unknown version: a v0 answer with UNSUPPORTED_VERSION and our ranges."""
+    body = api_versions_body(ErrorCode.UNSUPPORTED_VERSION)
+    return wire.encode_response(APIS[wire.API_VERSIONS_KEY], 0, correlation_id, body)
+
+
+class Connection(asyncio.Protocol):
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        self.decoder = wire.FrameDecoder(broker.config.socket_request_max_bytes)
+        self.transport: asyncio.Transport | None = None
+        self.peer = "?"
+        self.in_flight: deque[asyncio.Future[bytes | None]] = deque()
+        self.produce_lock = asyncio.Lock()  # keeps a connection's appends in arrival order
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # a TCP transport (uvloop's is not a subclass)
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+        self.broker.connections.add(self)
+        log.info("connection from %s", self.peer)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.broker.connections.discard(self)
+        for future in self.in_flight:
+            future.cancel()
+        self.in_flight.clear()
+        log.info("connection from %s closed%s", self.peer, f": {exc}" if exc else "")
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            frames = self.decoder.feed(data)
+        except ProtocolError as exc:
+            self.close(f"bad frame: {exc}")
+            return
+        for frame in frames:
+            if self.closed:
+                return
+            self._dispatch(frame)
+
+    def close(self, reason: str) -> None:
+        log.warning("closing connection from %s: %s", self.peer, reason)
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    def _dispatch(self, frame: bytes) -> None:
+        try:
+            request = wire.decode_request(frame, allow_trailing=True)
+        except ProtocolError as exc:
+            self.close(f"malformed request: {exc}")
+            return
+        if isinstance(request, wire.UnsupportedRequest):
+            if request.api_key != wire.API_VERSIONS_KEY:
+                what = "unknown API key" if request.api is None else "unsupported version of"
+                self.close(f"{what} {request.api_key} v{request.api_version}")
+                return
+            ready: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+            ready.set_result(unsupported_api_versions_response(request.correlation_id))
+            self._queue(ready)
+            return
+        if request.api.key not in HANDLERS:
+            self.close(f"{request.api.name} is not served yet")
+            return
+        log.debug(
+            "%s v%d from %s (correlation %d)", request.api.name, request.version, self.peer, request.correlation_id
+        )
+        self._queue(asyncio.ensure_future(self._handle(request)))
+
+    async def _handle(self, request: wire.Request) -> bytes | None:
+        body: Any = await self.broker.handle(request, self)
+        if body is None:
+            return None
+        return wire.encode_response(request.api, request.version, request.correlation_id, body)
+
+    def _queue(self, future: asyncio.Future[bytes | None]) -> None:
+        self.in_flight.append(future)
+        future.add_done_callback(self._write_ready)
+        if len(self.in_flight) >= MAX_IN_FLIGHT and self.transport is not None:
+            self.transport.pause_reading()
+
+    def _write_ready(self, _: asyncio.Future[bytes | None]) -> None:
+        """Write every finished response at the head of the queue, in request order."""
+        while self.in_flight and self.in_flight[0].done():
+            future = self.in_flight.popleft()
+            if future.cancelled() or self.closed:
+                continue
+            error = future.exception()
+            if error is not None:
+                log.error("request from %s failed", self.peer, exc_info=error)
+                self.close("internal error")
+                return
+            response = future.result()
+            if response is not None and self.transport is not None:
+                self.transport.write(response)
+        if len(self.in_flight) < MAX_IN_FLIGHT and self.transport is not None and not self.closed:
+            self.transport.resume_reading()
+
+    async def drain(self) -> None:
+        """Wait for every request already received to be answered."""
+        if self.in_flight:
+            await asyncio.gather(*self.in_flight, return_exceptions=True)

@@ -1,0 +1,128 @@
+"""Topics as the broker sees them: names, configs with their defaults, a cache over the metadata store."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from metadata.base import MetadataStore, TopicExistsError, TopicInfo
+from protocol.errors import ErrorCode
+
+_LEGAL_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
+
+
+def topic_name_error(name: str | None) -> str | None:
+    """Why a topic name is invalid (Kafka's rules), or None when it is valid."""
+    if not name:
+        return "topic name is empty"
+    if name in (".", ".."):
+        return f"topic name cannot be {name!r}"
+    if not _LEGAL_NAME.fullmatch(name):
+        return f"topic name {name!r} is longer than 249 characters or has characters other than [a-zA-Z0-9._-]"
+    return None
+
+
+@dataclass(frozen=True)
+class ConfigSpec:
+    default: str
+    allowed: tuple[str, ...] | None = None  # None: any integer
+    minimum: int = -1
+
+
+# Topic configs we honour or accept, with Kafka's defaults.
+TOPIC_CONFIGS: dict[str, ConfigSpec] = {
+    "cleanup.policy": ConfigSpec("delete", ("delete",)),
+    "retention.ms": ConfigSpec("604800000"),
+    "retention.bytes": ConfigSpec("-1"),
+    "max.message.bytes": ConfigSpec("1048588", minimum=0),
+    "message.timestamp.type": ConfigSpec("CreateTime", ("CreateTime", "LogAppendTime")),
+    "segment.bytes": ConfigSpec("1073741824", minimum=14),
+    "segment.ms": ConfigSpec("604800000", minimum=1),
+    "min.insync.replicas": ConfigSpec("1", minimum=1),
+    "compression.type": ConfigSpec("producer", ("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd")),
+    "delete.retention.ms": ConfigSpec("86400000", minimum=0),
+    "min.compaction.lag.ms": ConfigSpec("0", minimum=0),
+    "message.timestamp.difference.max.ms": ConfigSpec("9223372036854775807", minimum=0),
+    "unclean.leader.election.enable": ConfigSpec("false", ("true", "false")),
+}
+
+
+def config_error(name: str, value: str | None) -> str | None:
+    """Why a topic config cannot be set to `value`, or None when it can."""
+    spec = TOPIC_CONFIGS.get(name)
+    if spec is None:
+        return f"unknown topic config {name!r}"
+    if value is None:
+        return None
+    if spec.allowed is not None:
+        if name == "cleanup.policy" and "compact" in value:
+            return "cleanup.policy=compact is not supported yet; use delete"
+        if value not in spec.allowed:
+            return f"{name} must be one of {', '.join(spec.allowed)}"
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        return f"{name} must be an integer"
+    if number < spec.minimum:
+        return f"{name} must be at least {spec.minimum}"
+    return None
+
+
+def effective_config(topic: TopicInfo, name: str, broker_defaults: Mapping[str, str]) -> str:
+    """A topic config's value: set on the topic, else the broker's default, else Kafka's."""
+    return topic.configs.get(name) or broker_defaults.get(name) or TOPIC_CONFIGS[name].default
+
+
+class TopicCache:
+    """Topic look-ups by name and id, cached; this broker's own changes invalidate it."""
+
+    def __init__(self, metadata: MetadataStore) -> None:
+        self.metadata = metadata
+        self._by_name: dict[str, TopicInfo] = {}
+
+    async def get(self, name: str) -> TopicInfo | None:
+        topic = self._by_name.get(name)
+        if topic is None:
+            topic = await self.metadata.get_topic(name)
+            if topic is not None:
+                self._by_name[name] = topic
+        return topic
+
+    async def create(self, name: str, partitions: int, configs: Mapping[str, str]) -> TopicInfo:
+        """Create a topic; if another request created it first, return that one."""
+        try:
+            topic = await self.metadata.create_topic(name, partitions, configs)
+        except TopicExistsError:
+            existing = await self.metadata.get_topic(name)
+            if existing is None:
+                raise
+            topic = existing
+        self._by_name[name] = topic
+        return topic
+
+    async def resolve(self, name: str, auto_create_partitions: int | None) -> tuple[TopicInfo | None, ErrorCode]:
+        """A topic by name, created with that many partitions when absent and a count is given.
+
+        Errors: INVALID_TOPIC_EXCEPTION for a bad name; UNKNOWN_TOPIC_OR_PARTITION when absent.
+        """
+        if topic_name_error(name) is not None:
+            return None, ErrorCode.INVALID_TOPIC_EXCEPTION
+        topic = await self.get(name)
+        if topic is None and auto_create_partitions is not None:
+            topic = await self.create(name, auto_create_partitions, {})
+        if topic is None:
+            return None, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+        return topic, ErrorCode.NONE
+
+    def put(self, topic: TopicInfo) -> None:
+        self._by_name[topic.name] = topic
+
+    def forget(self, name: str) -> None:
+        self._by_name.pop(name, None)
+
+    async def all(self) -> list[TopicInfo]:
+        topics = await self.metadata.list_topics()
+        self._by_name = {topic.name: topic for topic in topics}
+        return topics

@@ -1,0 +1,83 @@
+"""The offset assignment of commit_flush, shared by every backend.
+
+A backend reads the partitions and producer states a flush touches (in the sorted key order
+given here, the lock order), lets `plan_commit` decide every chunk's fate, then writes the plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from metadata.base import AppendError, AppendResult, ChunkAppend, IndexEntry, PartitionState
+from metadata.producers import ProducerState, appended, check_sequence
+
+PartitionKey = tuple[UUID, int]  # (topic id, partition)
+ProducerKey = tuple[UUID, int, int]  # (topic id, partition, producer id)
+
+
+def partition_keys(chunks: Sequence[ChunkAppend]) -> list[PartitionKey]:
+    """The partitions of a flush, in lock order."""
+    return sorted({(chunk.topic_id, chunk.partition) for chunk in chunks})
+
+
+def producer_keys(chunks: Sequence[ChunkAppend], partitions: Mapping[PartitionKey, object]) -> list[ProducerKey]:
+    """The idempotent producers of a flush on existing partitions, in lock order."""
+    return sorted(
+        {
+            (chunk.topic_id, chunk.partition, chunk.producer_id)
+            for chunk in chunks
+            if chunk.producer_id >= 0 and (chunk.topic_id, chunk.partition) in partitions
+        }
+    )
+
+
+@dataclass
+class CommitPlan:
+    """What a flush changes; the maps hold only changed partitions and producers."""
+
+    results: list[AppendResult] = field(default_factory=list)
+    entries: list[tuple[UUID, int, IndexEntry]] = field(default_factory=list)
+    partitions: dict[PartitionKey, PartitionState] = field(default_factory=dict)
+    producers: dict[ProducerKey, ProducerState] = field(default_factory=dict)
+
+
+def plan_commit(
+    object_key: str,
+    chunks: Sequence[ChunkAppend],
+    partitions: Mapping[PartitionKey, PartitionState],
+    producers: Mapping[ProducerKey, ProducerState],
+) -> CommitPlan:
+    """Give each chunk, in order, its offsets or its refusal, against the states read."""
+    plan = CommitPlan()
+    for chunk in chunks:
+        key = (chunk.topic_id, chunk.partition)
+        state = plan.partitions.get(key) or partitions.get(key)
+        if state is None:
+            plan.results.append(AppendResult(-1, 0, AppendError.UNKNOWN_TOPIC_OR_PARTITION))
+            continue
+        producer_key = (*key, chunk.producer_id)
+        producer = plan.producers.get(producer_key) or producers.get(producer_key)
+        if chunk.producer_id >= 0:
+            verdict = check_sequence(producer, chunk.producer_epoch, chunk.base_sequence, chunk.record_count)
+            if verdict.duplicate_offset is not None:
+                plan.results.append(AppendResult(verdict.duplicate_offset, state.log_start_offset, duplicate=True))
+                continue
+            if verdict.error_code:
+                plan.results.append(AppendResult(-1, state.log_start_offset, verdict.error_code))
+                continue
+            plan.producers[producer_key] = appended(
+                producer, chunk.producer_epoch, chunk.base_sequence, chunk.record_count, state.high_watermark
+            )
+        base_offset = state.high_watermark
+        last_offset = base_offset + chunk.record_count - 1
+        plan.partitions[key] = PartitionState(state.log_start_offset, last_offset + 1)
+        plan.entries.append(
+            (
+                *key,
+                IndexEntry(base_offset, last_offset, object_key, chunk.position, chunk.length, chunk.max_timestamp),
+            )
+        )
+        plan.results.append(AppendResult(base_offset, state.log_start_offset))
+    return plan

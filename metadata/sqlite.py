@@ -1,0 +1,498 @@
+"""The embedded metadata store: one SQLite file (WAL, synchronous=FULL) through aiosqlite.
+
+One connection, guarded by an asyncio lock, serves the whole process; every write is one
+BEGIN IMMEDIATE transaction, so several processes sharing the file serialise on SQLite's
+write lock (waiting up to `busy_timeout_ms` for it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager, suppress
+from pathlib import Path
+from typing import Any, TypeVar
+from uuid import UUID
+
+import aiosqlite
+
+from metadata.base import (
+    AppendResult,
+    BrokerInfo,
+    ChunkAppend,
+    IndexEntry,
+    InvalidPartitionsError,
+    MetadataUnavailableError,
+    OffsetOutOfRangeError,
+    PartitionState,
+    TopicExistsError,
+    TopicInfo,
+    UnknownTopicError,
+)
+from metadata.commit import PartitionKey, ProducerKey, partition_keys, plan_commit, producer_keys
+from metadata.migrations import SCHEMA_MIGRATIONS_DDL, Migration, backend_migrations
+from metadata.producers import ProducerState
+
+# Primary result codes (the low byte of extended ones) meaning the database cannot be used now.
+_UNAVAILABLE_CODES = {
+    sqlite3.SQLITE_BUSY,
+    sqlite3.SQLITE_LOCKED,
+    sqlite3.SQLITE_READONLY,
+    sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_FULL,
+    sqlite3.SQLITE_CANTOPEN,
+    sqlite3.SQLITE_PROTOCOL,
+}
+# Keys per `(VALUES ...)` look-up, within the oldest SQLite limit of 999 bound parameters.
+_KEYS_PER_QUERY = 300
+_TOPIC_COLUMNS = "topic_id, name, partitions, configs"
+_INDEX_COLUMNS = "base_offset, last_offset, object_key, position, length, max_timestamp"
+_INSERT_INDEX = f"INSERT INTO batch_index (topic_id, partition, {_INDEX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_RECORD_OBJECT = "INSERT OR IGNORE INTO objects (object_key, size, created_ms) VALUES (?, ?, ?)"
+
+T = TypeVar("T")
+Row = Any  # a sqlite3 row: a tuple of column values
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _unavailable(exc: sqlite3.Error) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and (exc.sqlite_errorcode & 0xFF) in _UNAVAILABLE_CODES
+
+
+def _statements(script: str) -> list[str]:
+    """Split an SQL script into statements (executescript would commit our open transaction)."""
+    statements: list[str] = []
+    pending = ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            statements.append(pending)
+            pending = ""
+    return [statement for statement in statements if statement.strip(" \t\r\n;")]
+
+
+def _topic(row: Row) -> TopicInfo:
+    return TopicInfo(UUID(hex=row[0]), row[1], row[2], json.loads(row[3]))
+
+
+def _entry(row: Row) -> IndexEntry:
+    return IndexEntry(*row)
+
+
+def _values(keys: int, width: int) -> str:
+    row = "(" + ", ".join("?" * width) + ")"
+    return ", ".join([row] * keys)
+
+
+def _index_row(topic_id: UUID, partition: int, e: IndexEntry) -> tuple[Any, ...]:
+    return (topic_id.hex, partition, e.base_offset, e.last_offset, e.object_key, e.position, e.length, e.max_timestamp)
+
+
+def _batches(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), _KEYS_PER_QUERY):
+        yield items[start : start + _KEYS_PER_QUERY]
+
+
+@contextmanager
+def _translated(path: str) -> Iterator[None]:
+    """Raise MetadataUnavailableError for SQLite errors meaning the database cannot be used now."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        if _unavailable(exc):
+            raise MetadataUnavailableError(f"metadata database {path}: {exc}") from exc
+        raise
+
+
+class SqliteMetadataStore:
+    """MetadataStore on SQLite; `path` is a file (its folder is created) or ":memory:"."""
+
+    def __init__(self, path: str, busy_timeout_ms: int = 5000) -> None:
+        self.path = path
+        self.busy_timeout_ms = busy_timeout_ms
+        self._db: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    # -- life cycle ----------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._db is not None:
+            return
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            db = await aiosqlite.connect(self.path, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise MetadataUnavailableError(f"cannot open {self.path}: {exc}") from exc
+        try:
+            with _translated(self.path):
+                await db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+                await db.execute("PRAGMA journal_mode = WAL")
+                # NORMAL may lose the last commits on power loss; produce acks promise durability.
+                await db.execute("PRAGMA synchronous = FULL")
+            self._db = db
+            await self._migrate()
+        except BaseException:
+            self._db = None
+            await db.close()
+            raise
+
+    async def close(self) -> None:
+        async with self._lock:
+            if self._db is not None:
+                db, self._db = self._db, None
+                await db.close()
+
+    async def check(self) -> None:
+        async with self._read() as db:
+            await db.execute_fetchall("SELECT 1")
+
+    async def _migrate(self) -> None:
+        async with self._transaction() as db:
+            await db.execute(SCHEMA_MIGRATIONS_DDL)
+        for migration in backend_migrations("sqlite"):
+            await self._apply(migration)
+
+    async def _apply(self, migration: Migration) -> None:
+        async with self._transaction() as db:
+            # Checked inside the transaction: another process may have applied it meanwhile.
+            done = await db.execute_fetchall("SELECT 1 FROM schema_migrations WHERE version = ?", (migration.version,))
+            if list(done):
+                return
+            for statement in _statements(migration.sql):
+                await db.execute(statement)
+            await db.execute(
+                "INSERT INTO schema_migrations (version, applied_ms) VALUES (?, ?)", (migration.version, _now_ms())
+            )
+
+    # -- connection and transactions -----------------------------------------
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            db = self._connection()
+            with _translated(self.path):
+                yield db
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One BEGIN IMMEDIATE ... COMMIT, rolled back if the body or the commit fails."""
+        async with self._lock:
+            db = self._connection()
+            with _translated(self.path):
+                try:
+                    await db.execute("BEGIN IMMEDIATE")
+                    yield db
+                    await db.execute("COMMIT")
+                except BaseException:
+                    # Even when no transaction seems open: a cancelled call's BEGIN is still queued
+                    # on the connection's thread and runs before this ROLLBACK.
+                    with suppress(sqlite3.Error):
+                        await db.execute("ROLLBACK")
+                    raise
+
+    def _connection(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise MetadataUnavailableError("the metadata store is not started")
+        return self._db
+
+    # -- brokers -------------------------------------------------------------
+
+    async def register_broker(self, broker: BrokerInfo) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "INSERT INTO brokers (broker_id, host, port, heartbeat_ms) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (broker_id) DO UPDATE"
+                " SET host = excluded.host, port = excluded.port, heartbeat_ms = excluded.heartbeat_ms",
+                (broker.broker_id, broker.host, broker.port, _now_ms()),
+            )
+
+    async def live_brokers(self, max_age_ms: int) -> list[BrokerInfo]:
+        async with self._read() as db:
+            rows = await db.execute_fetchall(
+                "SELECT broker_id, host, port FROM brokers WHERE heartbeat_ms >= ? ORDER BY broker_id",
+                (_now_ms() - max_age_ms,),
+            )
+        return [BrokerInfo(*row) for row in rows]
+
+    # -- topics --------------------------------------------------------------
+
+    async def create_topic(self, name: str, partitions: int, configs: Mapping[str, str]) -> TopicInfo:
+        if partitions < 1:
+            raise InvalidPartitionsError(f"a topic needs at least one partition, not {partitions}")
+        topic = TopicInfo(uuid.uuid4(), name, partitions, dict(configs))
+        async with self._transaction() as db:
+            if await self._topic_row(db, name) is not None:
+                raise TopicExistsError(name)
+            await db.execute(
+                "INSERT INTO topics (topic_id, name, partitions, configs, created_ms) VALUES (?, ?, ?, ?, ?)",
+                (topic.topic_id.hex, name, partitions, json.dumps(topic.configs, sort_keys=True), _now_ms()),
+            )
+            await self._insert_partitions(db, topic.topic_id.hex, range(partitions))
+        return topic
+
+    async def get_topic(self, name: str) -> TopicInfo | None:
+        async with self._read() as db:
+            row = await self._topic_row(db, name)
+        return None if row is None else _topic(row)
+
+    async def get_topic_by_id(self, topic_id: UUID) -> TopicInfo | None:
+        async with self._read() as db:
+            rows = list(
+                await db.execute_fetchall(f"SELECT {_TOPIC_COLUMNS} FROM topics WHERE topic_id = ?", (topic_id.hex,))
+            )
+        return _topic(rows[0]) if rows else None
+
+    async def list_topics(self) -> list[TopicInfo]:
+        async with self._read() as db:
+            rows = await db.execute_fetchall(f"SELECT {_TOPIC_COLUMNS} FROM topics ORDER BY name")
+        return [_topic(row) for row in rows]
+
+    async def delete_topic(self, name: str) -> TopicInfo:
+        async with self._transaction() as db:
+            topic = _topic(await self._existing_topic_row(db, name))
+            key = (topic.topic_id.hex,)
+            for table in ("batch_index", "producer_state", "partitions", "topics"):
+                await db.execute(f"DELETE FROM {table} WHERE topic_id = ?", key)
+        return topic
+
+    async def add_partitions(self, name: str, count: int) -> TopicInfo:
+        async with self._transaction() as db:
+            topic = _topic(await self._existing_topic_row(db, name))
+            if count <= topic.partitions:
+                raise InvalidPartitionsError(
+                    f"topic {name!r} has {topic.partitions} partitions; {count} does not grow it"
+                )
+            await db.execute("UPDATE topics SET partitions = ? WHERE topic_id = ?", (count, topic.topic_id.hex))
+            await self._insert_partitions(db, topic.topic_id.hex, range(topic.partitions, count))
+        return TopicInfo(topic.topic_id, topic.name, count, topic.configs)
+
+    async def set_topic_configs(self, name: str, configs: Mapping[str, str]) -> TopicInfo:
+        async with self._transaction() as db:
+            topic = _topic(await self._existing_topic_row(db, name))
+            await db.execute(
+                "UPDATE topics SET configs = ? WHERE topic_id = ?",
+                (json.dumps(dict(configs), sort_keys=True), topic.topic_id.hex),
+            )
+        return TopicInfo(topic.topic_id, topic.name, topic.partitions, dict(configs))
+
+    async def _topic_row(self, db: aiosqlite.Connection, name: str) -> Row | None:
+        rows = list(await db.execute_fetchall(f"SELECT {_TOPIC_COLUMNS} FROM topics WHERE name = ?", (name,)))
+        return rows[0] if rows else None
+
+    async def _existing_topic_row(self, db: aiosqlite.Connection, name: str) -> Row:
+        row = await self._topic_row(db, name)
+        if row is None:
+            raise UnknownTopicError(name)
+        return row
+
+    async def _insert_partitions(self, db: aiosqlite.Connection, topic_hex: str, partitions: range) -> None:
+        await db.executemany(
+            "INSERT INTO partitions (topic_id, partition, log_start_offset, high_watermark) VALUES (?, ?, 0, 0)",
+            [(topic_hex, partition) for partition in partitions],
+        )
+
+    # -- partitions and the batch index ---------------------------------------
+
+    async def partition_states(self, topic_id: UUID) -> list[PartitionState]:
+        async with self._read() as db:
+            rows = await db.execute_fetchall(
+                "SELECT log_start_offset, high_watermark FROM partitions WHERE topic_id = ? ORDER BY partition",
+                (topic_id.hex,),
+            )
+        return [PartitionState(*row) for row in rows]
+
+    async def commit_flush(
+        self, object_key: str, object_size: int, chunks: Sequence[ChunkAppend]
+    ) -> list[AppendResult]:
+        async with self._transaction() as db:
+            await db.execute(_RECORD_OBJECT, (object_key, object_size, _now_ms()))
+            partitions = await self._partition_states(db, partition_keys(chunks))
+            producers = await self._producer_states(db, producer_keys(chunks, partitions))
+            plan = plan_commit(object_key, chunks, partitions, producers)
+            await db.executemany(
+                _INSERT_INDEX,
+                [_index_row(topic_id, partition, entry) for topic_id, partition, entry in plan.entries],
+            )
+            await db.executemany(
+                "UPDATE partitions SET high_watermark = ? WHERE topic_id = ? AND partition = ?",
+                [
+                    (state.high_watermark, topic_id.hex, partition)
+                    for (topic_id, partition), state in sorted(plan.partitions.items())
+                ],
+            )
+            await db.executemany(
+                "INSERT INTO producer_state (topic_id, partition, producer_id, producer_epoch, recent_batches)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (topic_id, partition, producer_id) DO UPDATE"
+                " SET producer_epoch = excluded.producer_epoch, recent_batches = excluded.recent_batches",
+                [
+                    (topic_id.hex, partition, producer_id, state.epoch, state.to_json())
+                    for (topic_id, partition, producer_id), state in sorted(plan.producers.items())
+                ],
+            )
+        return plan.results
+
+    async def _partition_states(
+        self, db: aiosqlite.Connection, keys: Sequence[PartitionKey]
+    ) -> dict[PartitionKey, PartitionState]:
+        """The existing partitions among `keys`, read in key order (PostgreSQL: SELECT ... FOR UPDATE)."""
+        found: dict[PartitionKey, PartitionState] = {}
+        for batch in _batches(keys):
+            rows = await db.execute_fetchall(
+                "SELECT p.topic_id, p.partition, p.log_start_offset, p.high_watermark"
+                f" FROM (VALUES {_values(len(batch), 2)}) AS k JOIN partitions AS p"
+                " ON p.topic_id = k.column1 AND p.partition = k.column2 ORDER BY p.topic_id, p.partition",
+                [value for topic_id, partition in batch for value in (topic_id.hex, partition)],
+            )
+            for row in rows:
+                found[(UUID(hex=row[0]), row[1])] = PartitionState(row[2], row[3])
+        return found
+
+    async def _producer_states(
+        self, db: aiosqlite.Connection, keys: Sequence[ProducerKey]
+    ) -> dict[ProducerKey, ProducerState]:
+        found: dict[ProducerKey, ProducerState] = {}
+        for batch in _batches(keys):
+            rows = await db.execute_fetchall(
+                "SELECT s.topic_id, s.partition, s.producer_id, s.producer_epoch, s.recent_batches"
+                f" FROM (VALUES {_values(len(batch), 3)}) AS k JOIN producer_state AS s"
+                " ON s.topic_id = k.column1 AND s.partition = k.column2 AND s.producer_id = k.column3"
+                " ORDER BY s.topic_id, s.partition, s.producer_id",
+                [value for topic_id, partition, producer in batch for value in (topic_id.hex, partition, producer)],
+            )
+            for row in rows:
+                found[(UUID(hex=row[0]), row[1], row[2])] = ProducerState.from_json(row[3], row[4])
+        return found
+
+    async def find_index(self, topic_id: UUID, partition: int, from_offset: int, limit: int) -> list[IndexEntry]:
+        # Entries never overlap, so the one holding from_offset is the last starting at or before
+        # it; starting the range there keeps the scan on the primary key.
+        async with self._read() as db:
+            rows = await db.execute_fetchall(
+                f"SELECT {_INDEX_COLUMNS} FROM batch_index"
+                " WHERE topic_id = :topic AND partition = :partition AND last_offset >= :offset"
+                " AND base_offset >= coalesce((SELECT max(base_offset) FROM batch_index"
+                "   WHERE topic_id = :topic AND partition = :partition AND base_offset <= :offset), :offset)"
+                " ORDER BY base_offset LIMIT :limit",
+                {"topic": topic_id.hex, "partition": partition, "offset": from_offset, "limit": limit},
+            )
+        return [_entry(row) for row in rows]
+
+    async def find_by_timestamp(self, topic_id: UUID, partition: int, timestamp: int) -> IndexEntry | None:
+        async with self._read() as db:
+            rows = list(
+                await db.execute_fetchall(
+                    f"SELECT {_INDEX_COLUMNS} FROM batch_index"
+                    " WHERE topic_id = ? AND partition = ? AND max_timestamp >= ? ORDER BY base_offset LIMIT 1",
+                    (topic_id.hex, partition, timestamp),
+                )
+            )
+        return _entry(rows[0]) if rows else None
+
+    async def max_timestamp_entry(self, topic_id: UUID, partition: int) -> IndexEntry | None:
+        async with self._read() as db:
+            rows = list(
+                await db.execute_fetchall(
+                    f"SELECT {_INDEX_COLUMNS} FROM batch_index WHERE topic_id = :topic AND partition = :partition"
+                    " AND max_timestamp = (SELECT max(max_timestamp) FROM batch_index"
+                    "   WHERE topic_id = :topic AND partition = :partition)"
+                    " ORDER BY base_offset LIMIT 1",
+                    {"topic": topic_id.hex, "partition": partition},
+                )
+            )
+        return _entry(rows[0]) if rows else None
+
+    async def set_log_start_offset(self, topic_id: UUID, partition: int, offset: int) -> PartitionState:
+        key = (topic_id.hex, partition)
+        async with self._transaction() as db:
+            rows = list(
+                await db.execute_fetchall(
+                    "SELECT log_start_offset, high_watermark FROM partitions WHERE topic_id = ? AND partition = ?", key
+                )
+            )
+            if not rows:
+                raise UnknownTopicError(f"no partition {partition} of topic {topic_id}")
+            state = PartitionState(*rows[0])
+            if offset > state.high_watermark:
+                raise OffsetOutOfRangeError(f"offset {offset} is beyond the high watermark {state.high_watermark}")
+            if offset <= state.log_start_offset:
+                return state
+            await db.execute(
+                "UPDATE partitions SET log_start_offset = ? WHERE topic_id = ? AND partition = ?", (offset, *key)
+            )
+            await db.execute(
+                # base_offset < offset bounds the primary-key range; last_offset < offset is the rule.
+                "DELETE FROM batch_index WHERE topic_id = ? AND partition = ? AND base_offset < ? AND last_offset < ?",
+                (*key, offset, offset),
+            )
+        return PartitionState(offset, state.high_watermark)
+
+    async def replace_index(
+        self,
+        topic_id: UUID,
+        partition: int,
+        old: Sequence[IndexEntry],
+        new: Sequence[IndexEntry],
+        object_key: str,
+        object_size: int,
+    ) -> bool:
+        if _span(old) != _span(new):
+            raise ValueError(f"new index entries cover {_span(new)}, not the offsets {_span(old)} they replace")
+        key = (topic_id.hex, partition)
+        async with self._transaction() as db:
+            for batch in _batches(old):
+                rows = await db.execute_fetchall(
+                    f"SELECT {_INDEX_COLUMNS} FROM batch_index WHERE topic_id = ? AND partition = ?"
+                    f" AND base_offset IN ({', '.join('?' * len(batch))})",
+                    (*key, *(entry.base_offset for entry in batch)),
+                )
+                if {_entry(row) for row in rows} != set(batch):
+                    return False
+            await db.executemany(
+                "DELETE FROM batch_index WHERE topic_id = ? AND partition = ? AND base_offset = ?",
+                [(*key, entry.base_offset) for entry in old],
+            )
+            await db.executemany(_INSERT_INDEX, [_index_row(topic_id, partition, entry) for entry in new])
+            await db.execute(_RECORD_OBJECT, (object_key, object_size, _now_ms()))
+        return True
+
+    # -- producers and objects ------------------------------------------------
+
+    async def allocate_producer_id(self) -> int:
+        async with self._transaction() as db:
+            rows = list(
+                await db.execute_fetchall("UPDATE producer_ids SET next_id = next_id + 1 RETURNING next_id - 1")
+            )
+        producer_id: int = rows[0][0]
+        return producer_id
+
+    async def unreferenced_objects(self) -> list[str]:
+        async with self._read() as db:
+            rows = await db.execute_fetchall(
+                "SELECT object_key FROM objects AS o"
+                " WHERE NOT EXISTS (SELECT 1 FROM batch_index AS b WHERE b.object_key = o.object_key)"
+                " ORDER BY object_key"
+            )
+        return [row[0] for row in rows]
+
+    async def forget_objects(self, keys: Sequence[str]) -> None:
+        async with self._transaction() as db:
+            await db.executemany("DELETE FROM objects WHERE object_key = ?", [(key,) for key in keys])
+
+
+def _span(entries: Sequence[IndexEntry]) -> list[tuple[int, int]]:
+    """The offset ranges entries cover, contiguous neighbours merged."""
+    spans: list[tuple[int, int]] = []
+    for entry in sorted(entries, key=lambda e: e.base_offset):
+        if spans and spans[-1][1] + 1 == entry.base_offset:
+            spans[-1] = (spans[-1][0], entry.last_offset)
+        else:
+            spans.append((entry.base_offset, entry.last_offset))
+    return spans

@@ -1,0 +1,1 @@
+"""The partition log over object storage, and the object stores behind it."""

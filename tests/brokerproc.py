@@ -1,0 +1,99 @@
+"""A `streamhouse serve` subprocess for end-to-end tests: start, stop (TERM or KILL), restart."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+_READY = re.compile(r"listening on ([\d.]+):(\d+)(?:, HTTP on [\d.]+:(\d+))?")
+START_TIMEOUT = 30.0
+
+
+class BrokerProcess:
+    """One broker over one data folder; restarts keep the folder (and so the data)."""
+
+    def __init__(self, data_dir: Path, extra_args: Sequence[str] = ()) -> None:
+        self.data_dir = data_dir
+        self.extra_args = list(extra_args)
+        self.process: subprocess.Popen[str] | None = None
+        self.port = 0
+        self.http_port = 0
+        self.output: list[str] = []
+        self._reader: threading.Thread | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> BrokerProcess:
+        args = [
+            sys.executable, "-m", "broker.cli", "serve",
+            "--port", str(self.port), "--metrics-port", "0", "--data-dir", str(self.data_dir),
+            *self.extra_args,
+        ]  # fmt: skip
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=Path(__file__).parents[1]
+        )
+        ready = threading.Event()
+
+        def pump(stream: subprocess.Popen[str]) -> None:
+            assert stream.stdout is not None
+            for line in stream.stdout:
+                self.output.append(line)
+                match = _READY.search(line)
+                if match:
+                    self.port = int(match.group(2))
+                    self.http_port = int(match.group(3) or 0)
+                    ready.set()
+            ready.set()
+
+        self._reader = threading.Thread(target=pump, args=(self.process,), daemon=True)
+        self._reader.start()
+        if not ready.wait(START_TIMEOUT) or self.process.poll() is not None:
+            self.kill()
+            raise RuntimeError("broker did not start:\n" + "".join(self.output[-50:]))
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        """Send `sig` and wait; returns the exit code."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        if self._reader is not None:
+            self._reader.join(5)
+        return code
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def restart(self, sig: int = signal.SIGTERM) -> int:
+        """Stop with `sig`, start again on the same port and folder; returns the exit code of the stop."""
+        code = self.stop(sig)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.start()
+                return code
+            except RuntimeError:
+                # The port can linger briefly after a kill; try again for a while.
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def log_text(self) -> str:
+        return "".join(self.output)

@@ -1,0 +1,78 @@
+"""Backends the metadata contract suite runs against.
+
+To add one, write an async context manager yielding a `Backend` whose `open` makes stores on
+a fresh database of the test's own, and add it to BACKENDS: every contract test then runs on it.
+A backend that needs a server should `pytest.skip` when none is configured.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from metadata.base import MetadataStore
+from metadata.sqlite import SqliteMetadataStore
+
+
+@dataclass(frozen=True)
+class Backend:
+    open: Callable[[], MetadataStore]  # a new, unstarted store on this test's database
+    shared: bool  # stores from `open` share one database: data outlives close(), stores can race
+
+
+@asynccontextmanager
+async def sqlite_memory(tmp_path: Path) -> AsyncIterator[Backend]:
+    yield Backend(lambda: SqliteMetadataStore(":memory:"), shared=False)
+
+
+@asynccontextmanager
+async def sqlite_file(tmp_path: Path) -> AsyncIterator[Backend]:
+    path = str(tmp_path / "data" / "metadata.db")  # the store creates the missing folder
+    yield Backend(lambda: SqliteMetadataStore(path), shared=True)
+
+
+BACKENDS: dict[str, Callable[[Path], AbstractAsyncContextManager[Backend]]] = {
+    "sqlite-memory": sqlite_memory,
+    "sqlite-file": sqlite_file,
+}
+
+OpenStore = Callable[[], Awaitable[MetadataStore]]
+
+
+@pytest.fixture(params=list(BACKENDS))
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    async with BACKENDS[request.param](tmp_path) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def open_store(backend: Backend) -> AsyncIterator[OpenStore]:
+    """Open and start another store on the test's database; all are closed after the test."""
+    stores: list[MetadataStore] = []
+
+    async def open_one() -> MetadataStore:
+        store = backend.open()
+        await store.start()
+        stores.append(store)
+        return store
+
+    yield open_one
+    for store in stores:
+        await store.close()
+
+
+@pytest.fixture
+async def store(open_store: OpenStore) -> MetadataStore:
+    return await open_store()
+
+
+@pytest.fixture
+def shared_backend(backend: Backend) -> Backend:
+    """The backend, for tests that need stores sharing a database."""
+    if not backend.shared:
+        pytest.skip("each store of this backend has a database of its own")
+    return backend

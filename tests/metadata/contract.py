@@ -1,0 +1,664 @@
+"""The MetadataStore contract: tests every backend must pass.
+
+Collected by test_contract.py and run once per backend of conftest.BACKENDS, through the
+`store` fixture (a started store on a fresh database) and, for tests needing several stores
+on one database, `open_store` with `shared_backend`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from uuid import UUID, uuid4
+
+import pytest
+
+from metadata.base import (
+    AppendError,
+    AppendResult,
+    BrokerInfo,
+    ChunkAppend,
+    IndexEntry,
+    InvalidPartitionsError,
+    MetadataStore,
+    MetadataUnavailableError,
+    OffsetOutOfRangeError,
+    PartitionState,
+    TopicExistsError,
+    TopicInfo,
+    UnknownTopicError,
+)
+from tests.metadata.conftest import Backend, OpenStore
+
+SEQUENCE_MAX = 2**31 - 1
+
+
+def chunk(
+    topic: TopicInfo | UUID,
+    partition: int = 0,
+    count: int = 1,
+    *,
+    position: int = 0,
+    length: int = 100,
+    timestamp: int = 1_000,
+    producer: int = -1,
+    epoch: int = -1,
+    sequence: int = -1,
+) -> ChunkAppend:
+    topic_id = topic.topic_id if isinstance(topic, TopicInfo) else topic
+    return ChunkAppend(topic_id, partition, position, length, count, timestamp, producer, epoch, sequence)
+
+
+def entry(base: int, last: int, key: str, position: int = 0, length: int = 100, timestamp: int = 1_000) -> IndexEntry:
+    return IndexEntry(base, last, key, position, length, timestamp)
+
+
+async def hwm(store: MetadataStore, topic: TopicInfo, partition: int = 0) -> int:
+    return (await store.partition_states(topic.topic_id))[partition].high_watermark
+
+
+async def all_entries(store: MetadataStore, topic: TopicInfo, partition: int = 0) -> list[IndexEntry]:
+    return await store.find_index(topic.topic_id, partition, 0, 1_000_000)
+
+
+# -- life cycle ----------------------------------------------------------------
+
+
+async def test_check_answers_while_started(store: MetadataStore) -> None:
+    await store.check()
+
+
+async def test_check_after_close_is_unavailable(store: MetadataStore) -> None:
+    await store.close()
+    with pytest.raises(MetadataUnavailableError):
+        await store.check()
+
+
+async def test_close_twice(store: MetadataStore) -> None:
+    await store.close()
+    await store.close()
+
+
+async def test_everything_survives_a_restart(
+    store: MetadataStore, shared_backend: Backend, open_store: OpenStore
+) -> None:
+    topic = await store.create_topic("kept", 2, {"retention.ms": "1000"})
+    await store.register_broker(BrokerInfo(1, "host", 9092))
+    await store.commit_flush("flush/a", 300, [chunk(topic, 0, 2), chunk(topic, 1, 3, position=100)])
+    await store.commit_flush("flush/b", 100, [chunk(topic, 0, 1, producer=7, epoch=0, sequence=0)])
+    await store.commit_flush("flush/orphan", 10, [])
+    await store.set_log_start_offset(topic.topic_id, 1, 1)
+    producer_id = await store.allocate_producer_id()
+    await store.close()
+
+    reopened = await open_store()
+    assert await reopened.get_topic("kept") == topic
+    assert await reopened.partition_states(topic.topic_id) == [PartitionState(0, 3), PartitionState(1, 3)]
+    assert await all_entries(reopened, topic) == [entry(0, 1, "flush/a"), entry(2, 2, "flush/b")]
+    assert await reopened.live_brokers(60_000) == [BrokerInfo(1, "host", 9092)]
+    assert await reopened.unreferenced_objects() == ["flush/orphan"]
+    assert await reopened.allocate_producer_id() > producer_id
+    retry = await reopened.commit_flush("flush/c", 100, [chunk(topic, 0, 1, producer=7, epoch=0, sequence=0)])
+    assert retry == [AppendResult(2, 0, duplicate=True)]
+
+
+async def test_restarts_apply_migrations_once(
+    store: MetadataStore, shared_backend: Backend, open_store: OpenStore
+) -> None:
+    topic = await store.create_topic("t", 1, {})
+    await store.close()
+    for _ in range(2):
+        reopened = await open_store()
+        assert await reopened.list_topics() == [topic]
+        await reopened.close()
+
+
+# -- brokers -------------------------------------------------------------------
+
+
+async def test_live_brokers_by_id(store: MetadataStore) -> None:
+    await store.register_broker(BrokerInfo(2, "b", 9093))
+    await store.register_broker(BrokerInfo(1, "a", 9092))
+    assert await store.live_brokers(60_000) == [BrokerInfo(1, "a", 9092), BrokerInfo(2, "b", 9093)]
+
+
+async def test_expired_brokers_drop_out_and_register_refreshes(store: MetadataStore) -> None:
+    await store.register_broker(BrokerInfo(1, "a", 9092))
+    await store.register_broker(BrokerInfo(2, "b", 9093))
+    await asyncio.sleep(0.2)
+    await store.register_broker(BrokerInfo(2, "b2", 9094))
+    assert await store.live_brokers(100) == [BrokerInfo(2, "b2", 9094)]
+    assert await store.live_brokers(60_000) == [BrokerInfo(1, "a", 9092), BrokerInfo(2, "b2", 9094)]
+
+
+# -- topics --------------------------------------------------------------------
+
+
+async def test_create_and_get_topic(store: MetadataStore) -> None:
+    topic = await store.create_topic("orders", 3, {"cleanup.policy": "compact"})
+    assert topic.name == "orders"
+    assert topic.partitions == 3
+    assert dict(topic.configs) == {"cleanup.policy": "compact"}
+    assert await store.get_topic("orders") == topic
+    assert await store.get_topic_by_id(topic.topic_id) == topic
+    assert await store.partition_states(topic.topic_id) == [PartitionState(0, 0)] * 3
+
+
+async def test_topic_ids_are_distinct(store: MetadataStore) -> None:
+    first = await store.create_topic("a", 1, {})
+    second = await store.create_topic("b", 1, {})
+    assert first.topic_id != second.topic_id
+
+
+async def test_create_existing_topic(store: MetadataStore) -> None:
+    await store.create_topic("orders", 1, {})
+    with pytest.raises(TopicExistsError):
+        await store.create_topic("orders", 2, {})
+    assert (await store.get_topic("orders")) is not None
+    assert len(await store.list_topics()) == 1
+
+
+async def test_create_topic_without_partitions(store: MetadataStore) -> None:
+    with pytest.raises(InvalidPartitionsError):
+        await store.create_topic("empty", 0, {})
+    assert await store.get_topic("empty") is None
+
+
+async def test_unknown_topic_lookups(store: MetadataStore) -> None:
+    assert await store.get_topic("missing") is None
+    assert await store.get_topic_by_id(uuid4()) is None
+    assert await store.partition_states(uuid4()) == []
+
+
+async def test_list_topics_by_name(store: MetadataStore) -> None:
+    for name in ("charlie", "alpha", "bravo"):
+        await store.create_topic(name, 1, {})
+    assert [topic.name for topic in await store.list_topics()] == ["alpha", "bravo", "charlie"]
+
+
+async def test_delete_topic(store: MetadataStore) -> None:
+    topic = await store.create_topic("gone", 2, {"a": "b"})
+    kept = await store.create_topic("kept", 1, {})
+    await store.commit_flush("flush/1", 200, [chunk(topic, 0, 2, producer=1, epoch=0, sequence=0), chunk(kept, 0, 1)])
+    assert await store.delete_topic("gone") == topic
+    assert await store.get_topic("gone") is None
+    assert await store.get_topic_by_id(topic.topic_id) is None
+    assert await store.list_topics() == [kept]
+    assert await store.partition_states(topic.topic_id) == []
+    assert await all_entries(store, topic) == []
+    assert await store.unreferenced_objects() == []  # still referenced by "kept"
+    refused = await store.commit_flush("flush/2", 100, [chunk(topic, 0, 1)])
+    assert refused == [AppendResult(-1, 0, AppendError.UNKNOWN_TOPIC_OR_PARTITION)]
+
+
+async def test_deleted_topic_objects_become_unreferenced(store: MetadataStore) -> None:
+    topic = await store.create_topic("gone", 1, {})
+    await store.commit_flush("flush/1", 100, [chunk(topic)])
+    await store.delete_topic("gone")
+    assert await store.unreferenced_objects() == ["flush/1"]
+
+
+async def test_recreated_topic_starts_afresh(store: MetadataStore) -> None:
+    old = await store.create_topic("t", 1, {})
+    await store.commit_flush("flush/1", 100, [chunk(old, 0, 5, producer=1, epoch=0, sequence=0)])
+    await store.delete_topic("t")
+    new = await store.create_topic("t", 1, {})
+    assert new.topic_id != old.topic_id
+    assert await store.partition_states(new.topic_id) == [PartitionState(0, 0)]
+    result = await store.commit_flush("flush/2", 100, [chunk(new, 0, 5, producer=1, epoch=0, sequence=0)])
+    assert result == [AppendResult(0, 0)]
+
+
+async def test_delete_unknown_topic(store: MetadataStore) -> None:
+    with pytest.raises(UnknownTopicError):
+        await store.delete_topic("missing")
+
+
+async def test_add_partitions(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 2, {"x": "y"})
+    await store.commit_flush("flush/1", 100, [chunk(topic, 1, 4)])
+    grown = await store.add_partitions("t", 5)
+    assert grown == TopicInfo(topic.topic_id, "t", 5, {"x": "y"})
+    assert await store.get_topic("t") == grown
+    assert (
+        await store.partition_states(topic.topic_id)
+        == [PartitionState(0, 0), PartitionState(0, 4)] + [PartitionState(0, 0)] * 3
+    )
+    assert await store.commit_flush("flush/2", 100, [chunk(topic, 4, 2)]) == [AppendResult(0, 0)]
+
+
+@pytest.mark.parametrize("count", [1, 2])
+async def test_add_partitions_must_grow(store: MetadataStore, count: int) -> None:
+    await store.create_topic("t", 2, {})
+    with pytest.raises(InvalidPartitionsError):
+        await store.add_partitions("t", count)
+    topic = await store.get_topic("t")
+    assert topic is not None
+    assert topic.partitions == 2
+    assert len(await store.partition_states(topic.topic_id)) == 2
+
+
+async def test_add_partitions_unknown_topic(store: MetadataStore) -> None:
+    with pytest.raises(UnknownTopicError):
+        await store.add_partitions("missing", 3)
+
+
+async def test_set_topic_configs_replaces(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 1, {"a": "1", "b": "2"})
+    updated = await store.set_topic_configs("t", {"b": "3", "c": "4"})
+    assert updated == TopicInfo(topic.topic_id, "t", 1, {"b": "3", "c": "4"})
+    assert await store.get_topic("t") == updated
+    assert await store.set_topic_configs("t", {}) == TopicInfo(topic.topic_id, "t", 1, {})
+    assert await store.get_topic_by_id(topic.topic_id) == TopicInfo(topic.topic_id, "t", 1, {})
+
+
+async def test_set_topic_configs_unknown_topic(store: MetadataStore) -> None:
+    with pytest.raises(UnknownTopicError):
+        await store.set_topic_configs("missing", {})
+
+
+# -- commit_flush --------------------------------------------------------------
+
+
+async def test_commit_assigns_consecutive_offsets_per_partition(store: MetadataStore) -> None:
+    a = await store.create_topic("a", 2, {})
+    b = await store.create_topic("b", 1, {})
+    results = await store.commit_flush(
+        "flush/1",
+        1000,
+        [
+            chunk(a, 1, 3, position=0),
+            chunk(b, 0, 2, position=100),
+            chunk(a, 1, 1, position=200),
+            chunk(a, 0, 5, position=300),
+            chunk(a, 1, 2, position=400),
+        ],
+    )
+    assert [result.base_offset for result in results] == [0, 0, 3, 0, 4]
+    assert all(result.error_code == 0 and not result.duplicate for result in results)
+    results = await store.commit_flush("flush/2", 100, [chunk(a, 1, 10), chunk(a, 0, 1)])
+    assert [result.base_offset for result in results] == [6, 5]
+    assert await store.partition_states(a.topic_id) == [PartitionState(0, 6), PartitionState(0, 16)]
+    assert await store.partition_states(b.topic_id) == [PartitionState(0, 2)]
+    assert await all_entries(store, a, 1) == [
+        entry(0, 2, "flush/1", 0),
+        entry(3, 3, "flush/1", 200),
+        entry(4, 5, "flush/1", 400),
+        entry(6, 15, "flush/2", 0),
+    ]
+
+
+async def test_commit_index_rows_hold_the_chunk(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 1, {})
+    await store.commit_flush("flush/1", 5000, [chunk(topic, 0, 7, position=1234, length=567, timestamp=42)])
+    assert await all_entries(store, topic) == [IndexEntry(0, 6, "flush/1", 1234, 567, 42)]
+
+
+async def test_commit_unknown_topic_or_partition(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 1, {})
+    results = await store.commit_flush(
+        "flush/1", 300, [chunk(uuid4()), chunk(topic, 0, 2), chunk(topic, 1), chunk(topic, 0, 1)]
+    )
+    unknown = AppendResult(-1, 0, AppendError.UNKNOWN_TOPIC_OR_PARTITION)
+    assert results == [unknown, AppendResult(0, 0), unknown, AppendResult(2, 0)]
+    assert await hwm(store, topic) == 3
+
+
+async def test_commit_reports_log_start(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 1, {})
+    await store.commit_flush("flush/1", 100, [chunk(topic, 0, 10)])
+    await store.set_log_start_offset(topic.topic_id, 0, 4)
+    assert await store.commit_flush("flush/2", 100, [chunk(topic)]) == [AppendResult(10, 4)]
+
+
+async def test_concurrent_commits_get_disjoint_offsets(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 1, {})
+    flushes = [[chunk(topic, 0, 2), chunk(topic, 0, 3)] for _ in range(10)]
+    results = await asyncio.gather(*(store.commit_flush(f"flush/{n}", 100, c) for n, c in enumerate(flushes)))
+    covered: list[int] = []
+    for first, second in results:
+        assert second.base_offset == first.base_offset + 2  # one flush's chunks stay together
+        covered.extend(range(first.base_offset, first.base_offset + 5))
+    assert sorted(covered) == list(range(50))
+    assert await hwm(store, topic) == 50
+
+
+async def test_stores_sharing_a_database_get_disjoint_offsets(shared_backend: Backend, open_store: OpenStore) -> None:
+    first, second = await open_store(), await open_store()
+    topic = await first.create_topic("t", 1, {})
+    results = await asyncio.gather(
+        *(
+            store.commit_flush(f"flush/{n}", 100, [chunk(topic, 0, 2), chunk(topic, 0, 3)])
+            for n in range(8)
+            for store in (first, second)
+        )
+    )
+    bases = sorted(result[0].base_offset for result in results)
+    assert bases == list(range(0, 80, 5))
+    assert await hwm(second, topic) == 80
+
+
+# -- idempotent producers ------------------------------------------------------
+
+
+async def test_idempotent_sequences_accepted_in_order(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 1, {})
+    results = await store.commit_flush(
+        "flush/1",
+        300,
+        [chunk(topic, 0, 3, producer=5, epoch=0, sequence=0), chunk(topic, 0, 2, producer=5, epoch=0, sequence=3)],
+    )
+    assert results == [AppendResult(0, 0), AppendResult(3, 0)]
+    results = await store.commit_flush("flush/2", 100, [chunk(topic, 0, 1, producer=5, epoch=0, sequence=5)])
+    assert results == [AppendResult(5, 0)]
+
+
+async def test_idempotent_duplicate_gets_its_first_offset(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 1, {})
+    await store.commit_flush("flush/0", 100, [chunk(topic, 0, 10)])
+    batch = chunk(topic, 0, 4, producer=5, epoch=0, sequence=0)
+    assert await store.commit_flush("flush/1", 100, [batch]) == [AppendResult(10, 0)]
+    await store.commit_flush("flush/2", 100, [chunk(topic, 0, 2, producer=5, epoch=0, sequence=4)])
+    entries = await all_entries(store, topic)
+    assert await store.commit_flush("flush/3", 100, [batch]) == [AppendResult(10, 0, duplicate=True)]
+    assert await all_entries(store, topic) == entries
+    assert await hwm(store, topic) == 16
+    assert "flush/3" in await store.unreferenced_objects()
+
+
+async def test_idempotent_duplicate_within_one_flush(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 1, {})
+    batch = chunk(topic, 0, 3, producer=5, epoch=0, sequence=0)
+    results = await store.commit_flush("flush/1", 200, [batch, batch])
+    assert results == [AppendResult(0, 0), AppendResult(0, 0, duplicate=True)]
+    assert await hwm(store, topic) == 3
+
+
+async def test_idempotent_duplicates_remembered_for_five_batches(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 1, {})
+    batches = [chunk(topic, 0, 1, producer=5, epoch=0, sequence=n) for n in range(6)]
+    await store.commit_flush("flush/1", 600, batches)
+    retried = await store.commit_flush("flush/2", 200, [batches[1], batches[0]])
+    assert retried == [
+        AppendResult(1, 0, duplicate=True),
+        AppendResult(-1, 0, AppendError.OUT_OF_ORDER_SEQUENCE_NUMBER),
+    ]
+
+
+async def test_idempotent_gap_is_out_of_order(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 1, {})
+    await store.commit_flush("flush/1", 100, [chunk(topic, 0, 3, producer=5, epoch=0, sequence=0)])
+    results = await store.commit_flush("flush/2", 100, [chunk(topic, 0, 1, producer=5, epoch=0, sequence=4)])
+    assert results == [AppendResult(-1, 0, AppendError.OUT_OF_ORDER_SEQUENCE_NUMBER)]
+    assert await hwm(store, topic) == 3
+    assert len(await all_entries(store, topic)) == 1
+    assert await store.commit_flush("flush/3", 100, [chunk(topic, 0, 1, producer=5, epoch=0, sequence=3)]) == [
+        AppendResult(3, 0)
+    ]
+
+
+async def test_idempotent_partial_overlap_is_out_of_order(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 1, {})
+    await store.commit_flush("flush/1", 100, [chunk(topic, 0, 3, producer=5, epoch=0, sequence=0)])
+    results = await store.commit_flush("flush/2", 100, [chunk(topic, 0, 2, producer=5, epoch=0, sequence=2)])
+    assert results == [AppendResult(-1, 0, AppendError.OUT_OF_ORDER_SEQUENCE_NUMBER)]
+
+
+async def test_new_producer_must_start_at_zero(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 1, {})
+    results = await store.commit_flush("flush/1", 100, [chunk(topic, 0, 1, producer=5, epoch=0, sequence=7)])
+    assert results == [AppendResult(-1, 0, AppendError.OUT_OF_ORDER_SEQUENCE_NUMBER)]
+    assert await hwm(store, topic) == 0
+
+
+async def test_producer_sequences_are_per_partition(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 2, {})
+    results = await store.commit_flush(
+        "flush/1",
+        200,
+        [chunk(topic, 0, 2, producer=5, epoch=0, sequence=0), chunk(topic, 1, 2, producer=5, epoch=0, sequence=0)],
+    )
+    assert results == [AppendResult(0, 0), AppendResult(0, 0)]
+
+
+async def test_producers_are_independent(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 1, {})
+    results = await store.commit_flush(
+        "flush/1",
+        200,
+        [
+            chunk(topic, 0, 2, producer=5, epoch=0, sequence=0),
+            chunk(topic, 0, 2, producer=6, epoch=3, sequence=0),
+            chunk(topic, 0, 1, producer=5, epoch=0, sequence=2),
+            chunk(topic, 0, 1),
+        ],
+    )
+    assert [result.base_offset for result in results] == [0, 2, 4, 5]
+
+
+async def test_older_epoch_is_fenced(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 1, {})
+    await store.commit_flush("flush/1", 100, [chunk(topic, 0, 2, producer=5, epoch=3, sequence=0)])
+    for sequence in (0, 2):
+        results = await store.commit_flush("flush/2", 100, [chunk(topic, 0, 1, producer=5, epoch=2, sequence=sequence)])
+        assert results == [AppendResult(-1, 0, AppendError.INVALID_PRODUCER_EPOCH)]
+    assert await hwm(store, topic) == 2
+
+
+async def test_new_epoch_restarts_at_zero(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 1, {})
+    old = chunk(topic, 0, 3, producer=5, epoch=0, sequence=0)
+    await store.commit_flush("flush/1", 100, [old])
+    refused = await store.commit_flush("flush/2", 100, [chunk(topic, 0, 1, producer=5, epoch=1, sequence=3)])
+    assert refused == [AppendResult(-1, 0, AppendError.OUT_OF_ORDER_SEQUENCE_NUMBER)]
+    bumped = chunk(topic, 0, 3, producer=5, epoch=1, sequence=0)
+    assert await store.commit_flush("flush/3", 100, [bumped]) == [AppendResult(3, 0)]
+    assert await store.commit_flush("flush/4", 100, [bumped]) == [AppendResult(3, 0, duplicate=True)]
+    assert await store.commit_flush("flush/5", 100, [old]) == [AppendResult(-1, 0, AppendError.INVALID_PRODUCER_EPOCH)]
+    assert await store.commit_flush("flush/6", 100, [chunk(topic, 0, 1, producer=5, epoch=1, sequence=3)]) == [
+        AppendResult(6, 0)
+    ]
+
+
+async def test_sequence_wraps_around(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 1, {})
+    first = chunk(topic, 0, SEQUENCE_MAX - 1, producer=5, epoch=0, sequence=0)  # sequences 0 .. 2**31-3
+    wrapping = chunk(topic, 0, 4, producer=5, epoch=0, sequence=SEQUENCE_MAX - 1)  # 2**31-2, 2**31-1, 0, 1
+    after = chunk(topic, 0, 1, producer=5, epoch=0, sequence=2)
+    results = await store.commit_flush("flush/1", 300, [first, wrapping, after])
+    assert results == [AppendResult(0, 0), AppendResult(SEQUENCE_MAX - 1, 0), AppendResult(SEQUENCE_MAX + 3, 0)]
+    retried = await store.commit_flush("flush/2", 100, [wrapping])
+    assert retried == [AppendResult(SEQUENCE_MAX - 1, 0, duplicate=True)]
+    gap = await store.commit_flush("flush/3", 100, [chunk(topic, 0, 1, producer=5, epoch=0, sequence=0)])
+    assert gap == [AppendResult(-1, 0, AppendError.OUT_OF_ORDER_SEQUENCE_NUMBER)]
+
+
+async def test_sequence_wraps_from_the_last_one(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 1, {})
+    await store.commit_flush("flush/1", 100, [chunk(topic, 0, SEQUENCE_MAX + 1, producer=5, epoch=0, sequence=0)])
+    results = await store.commit_flush("flush/2", 100, [chunk(topic, 0, 1, producer=5, epoch=0, sequence=0)])
+    assert results == [AppendResult(SEQUENCE_MAX + 1, 0)]
+
+
+# -- the batch index -----------------------------------------------------------
+
+
+async def _five_entries(store: MetadataStore, timestamps: list[int] | None = None) -> TopicInfo:
+    """Entries 0-1, 2-3, 4-5, 6-7, 8-9 in one object, at positions 0, 100, ..."""
+    topic = await store.create_topic("t", 1, {})
+    stamps = timestamps or [1_000] * 5
+    chunks = [chunk(topic, 0, 2, position=100 * n, timestamp=stamp) for n, stamp in enumerate(stamps)]
+    await store.commit_flush("flush/1", 500, chunks)
+    return topic
+
+
+async def test_find_index_pages(store: MetadataStore) -> None:
+    topic = await _five_entries(store)
+    first_page = await store.find_index(topic.topic_id, 0, 0, 2)
+    assert [(e.base_offset, e.last_offset, e.position) for e in first_page] == [(0, 1, 0), (2, 3, 100)]
+    second_page = await store.find_index(topic.topic_id, 0, first_page[-1].last_offset + 1, 2)
+    assert [e.base_offset for e in second_page] == [4, 6]
+    last_page = await store.find_index(topic.topic_id, 0, 8, 2)
+    assert [e.base_offset for e in last_page] == [8]
+    assert await store.find_index(topic.topic_id, 0, 10, 2) == []
+
+
+async def test_find_index_from_inside_an_entry(store: MetadataStore) -> None:
+    topic = await _five_entries(store)
+    assert [e.base_offset for e in await store.find_index(topic.topic_id, 0, 5, 10)] == [4, 6, 8]
+    assert [e.base_offset for e in await store.find_index(topic.topic_id, 0, 9, 10)] == [8]
+
+
+async def test_find_index_below_the_log_start(store: MetadataStore) -> None:
+    topic = await _five_entries(store)
+    await store.set_log_start_offset(topic.topic_id, 0, 5)
+    assert [e.base_offset for e in await store.find_index(topic.topic_id, 0, 0, 10)] == [4, 6, 8]
+
+
+async def test_find_index_unknown_partition(store: MetadataStore) -> None:
+    topic = await _five_entries(store)
+    assert await store.find_index(topic.topic_id, 1, 0, 10) == []
+    assert await store.find_index(uuid4(), 0, 0, 10) == []
+
+
+async def test_find_by_timestamp(store: MetadataStore) -> None:
+    topic = await _five_entries(store, [100, 300, 200, 400, 300])
+    found = {
+        stamp: await store.find_by_timestamp(topic.topic_id, 0, stamp) for stamp in (0, 100, 150, 250, 300, 301, 400)
+    }
+    assert {stamp: e and e.base_offset for stamp, e in found.items()} == {
+        0: 0,
+        100: 0,
+        150: 2,
+        250: 2,
+        300: 2,
+        301: 6,
+        400: 6,
+    }
+    assert await store.find_by_timestamp(topic.topic_id, 0, 401) is None
+    assert await store.find_by_timestamp(topic.topic_id, 1, 0) is None
+
+
+async def test_max_timestamp_entry(store: MetadataStore) -> None:
+    topic = await _five_entries(store, [100, 400, 200, 400, 300])
+    assert await store.max_timestamp_entry(topic.topic_id, 0) == IndexEntry(2, 3, "flush/1", 100, 100, 400)
+    assert await store.max_timestamp_entry(topic.topic_id, 1) is None
+    assert await store.max_timestamp_entry(uuid4(), 0) is None
+
+
+# -- log start offset ----------------------------------------------------------
+
+
+async def test_set_log_start_offset_drops_entries_wholly_below(store: MetadataStore) -> None:
+    topic = await _five_entries(store)
+    assert await store.set_log_start_offset(topic.topic_id, 0, 5) == PartitionState(5, 10)
+    assert await store.partition_states(topic.topic_id) == [PartitionState(5, 10)]
+    assert [e.base_offset for e in await all_entries(store, topic)] == [4, 6, 8]
+    assert await store.set_log_start_offset(topic.topic_id, 0, 6) == PartitionState(6, 10)
+    assert [e.base_offset for e in await all_entries(store, topic)] == [6, 8]
+
+
+async def test_set_log_start_offset_never_moves_back(store: MetadataStore) -> None:
+    topic = await _five_entries(store)
+    await store.set_log_start_offset(topic.topic_id, 0, 6)
+    assert await store.set_log_start_offset(topic.topic_id, 0, 2) == PartitionState(6, 10)
+    assert await store.set_log_start_offset(topic.topic_id, 0, 6) == PartitionState(6, 10)
+    assert await store.partition_states(topic.topic_id) == [PartitionState(6, 10)]
+
+
+async def test_set_log_start_offset_to_the_high_watermark(store: MetadataStore) -> None:
+    topic = await _five_entries(store)
+    assert await store.set_log_start_offset(topic.topic_id, 0, 10) == PartitionState(10, 10)
+    assert await all_entries(store, topic) == []
+    assert await store.unreferenced_objects() == ["flush/1"]
+
+
+async def test_set_log_start_offset_beyond_the_high_watermark(store: MetadataStore) -> None:
+    topic = await _five_entries(store)
+    with pytest.raises(OffsetOutOfRangeError):
+        await store.set_log_start_offset(topic.topic_id, 0, 11)
+    assert await store.partition_states(topic.topic_id) == [PartitionState(0, 10)]
+    assert len(await all_entries(store, topic)) == 5
+
+
+async def test_set_log_start_offset_unknown_partition(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 1, {})
+    with pytest.raises(UnknownTopicError):
+        await store.set_log_start_offset(topic.topic_id, 1, 0)
+    with pytest.raises(UnknownTopicError):
+        await store.set_log_start_offset(uuid4(), 0, 0)
+
+
+# -- compaction ----------------------------------------------------------------
+
+
+async def test_replace_index(store: MetadataStore) -> None:
+    topic = await _five_entries(store, [100, 200, 300, 400, 500])
+    await store.commit_flush("flush/2", 100, [chunk(topic, 0, 1)])
+    old = (await all_entries(store, topic))[:5]
+    new = [entry(0, 5, "segment/0", 0, 300, 300), entry(6, 9, "segment/0", 300, 200, 500)]
+    assert await store.replace_index(topic.topic_id, 0, old, new, "segment/0", 500)
+    assert await all_entries(store, topic) == [*new, entry(10, 10, "flush/2")]
+    assert await store.unreferenced_objects() == ["flush/1"]
+    assert await store.find_by_timestamp(topic.topic_id, 0, 350) == new[1]
+
+
+async def test_replace_index_refuses_changed_entries(store: MetadataStore) -> None:
+    topic = await _five_entries(store)
+    old = await all_entries(store, topic)
+    new = [entry(0, 9, "segment/0", 0, 500)]
+    await store.set_log_start_offset(topic.topic_id, 0, 2)
+    assert not await store.replace_index(topic.topic_id, 0, old, new, "segment/0", 500)
+    assert await all_entries(store, topic) == old[1:]
+    assert "segment/0" not in await store.unreferenced_objects()
+    moved = [*old[1:4], entry(8, 9, "elsewhere", 400)]
+    assert not await store.replace_index(topic.topic_id, 0, moved, [entry(2, 9, "segment/1", 0, 400)], "segment/1", 400)
+    assert await all_entries(store, topic) == old[1:]
+
+
+# -- producer ids and objects --------------------------------------------------
+
+
+async def test_allocate_producer_id_is_unique(store: MetadataStore) -> None:
+    ids = await asyncio.gather(*(store.allocate_producer_id() for _ in range(20)))
+    ids.append(await store.allocate_producer_id())
+    assert len(set(ids)) == 21
+    assert min(ids) >= 0
+
+
+async def test_allocate_producer_id_across_stores(shared_backend: Backend, open_store: OpenStore) -> None:
+    first, second = await open_store(), await open_store()
+    ids = await asyncio.gather(*(store.allocate_producer_id() for _ in range(10) for store in (first, second)))
+    assert len(set(ids)) == 20
+
+
+async def test_unreferenced_and_forgotten_objects(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 1, {})
+    await store.commit_flush("flush/empty", 0, [])
+    await store.commit_flush("flush/refused", 100, [chunk(uuid4())])
+    await store.commit_flush("flush/1", 200, [chunk(topic, 0, 2), chunk(topic, 0, 2, position=100)])
+    await store.commit_flush("flush/2", 100, [chunk(topic, 0, 2)])
+    assert await store.unreferenced_objects() == ["flush/empty", "flush/refused"]
+    await store.set_log_start_offset(topic.topic_id, 0, 3)  # flush/1's first chunk only
+    assert await store.unreferenced_objects() == ["flush/empty", "flush/refused"]
+    await store.set_log_start_offset(topic.topic_id, 0, 4)
+    assert await store.unreferenced_objects() == ["flush/1", "flush/empty", "flush/refused"]
+    await store.forget_objects(["flush/1", "flush/empty"])
+    assert await store.unreferenced_objects() == ["flush/refused"]
+    await store.forget_objects([])
+    assert await store.unreferenced_objects() == ["flush/refused"]
+
+
+async def test_cancelled_calls_leave_the_store_usable(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 1, {})
+    for steps in range(12):  # cancel at each point a commit can be waiting at
+        task = asyncio.create_task(store.commit_flush(f"flush/{steps}", 100, [chunk(topic)]))
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        before = await hwm(store, topic)
+        assert await store.commit_flush(f"flush/after-{steps}", 100, [chunk(topic)]) == [AppendResult(before, 0)]
+    entries = await all_entries(store, topic)
+    assert [e.base_offset for e in entries] == list(range(await hwm(store, topic)))

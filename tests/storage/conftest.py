@@ -1,0 +1,25 @@
+"""The `store` fixture: one instance of every object store backend, empty, for the contract suite."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from storage.objects import FilesystemObjectStore, FsyncPolicy, MemoryObjectStore, ObjectStore
+
+# A new backend joins the contract suite with one entry here.
+BACKENDS: dict[str, Callable[[Path], ObjectStore]] = {
+    "memory": lambda tmp_path: MemoryObjectStore(),
+    "filesystem-always": lambda tmp_path: FilesystemObjectStore(tmp_path / "objects", FsyncPolicy.ALWAYS),
+    "filesystem-never": lambda tmp_path: FilesystemObjectStore(tmp_path / "objects", FsyncPolicy.NEVER),
+}
+
+
+@pytest.fixture(params=list(BACKENDS))
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ObjectStore]:
+    """An empty store of each backend, closed after the test."""
+    instance = BACKENDS[request.param](tmp_path)
+    yield instance
+    await instance.close()

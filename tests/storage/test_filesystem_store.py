@@ -1,0 +1,165 @@
+"""What only the filesystem store promises: atomic renames, no stray temporary files, fsync policy, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storage.objects import FilesystemObjectStore, FsyncPolicy, ObjectStoreUnavailableError
+from storage.objects.filesystem import STALE_TEMP_SECONDS
+
+
+def _files(root: Path) -> list[str]:
+    return sorted(path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file())
+
+
+def _spy(monkeypatch: pytest.MonkeyPatch, name: str) -> list[tuple[Any, ...]]:
+    """Record the arguments of every call of os.<name>, still calling it."""
+    calls: list[tuple[Any, ...]] = []
+    real: Callable[..., Any] = getattr(os, name)
+
+    def spy(*args: Any) -> Any:
+        calls.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(os, name, spy)
+    return calls
+
+
+@pytest.fixture(params=list(FsyncPolicy))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> FilesystemObjectStore:
+    return FilesystemObjectStore(tmp_path / "objects", request.param)
+
+
+async def test_no_temporary_files_remain_after_puts(store: FilesystemObjectStore) -> None:
+    await asyncio.gather(*(store.put(f"flush/{n % 3}/{n}.obj", b"x" * n) for n in range(30)))
+    await asyncio.gather(*(store.put("same", bytes([n]) * 1000) for n in range(10)))
+    assert _files(store.root) == sorted([f"flush/{n % 3}/{n}.obj" for n in range(30)] + ["same"])
+
+
+async def test_failed_put_leaves_no_temp_file(store: FilesystemObjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing_write(fd: int, data: Any) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "write", failing_write)
+    with pytest.raises(ObjectStoreUnavailableError, match="No space"):
+        await store.put("dir/full", b"data")
+    assert _files(store.root) == []
+
+
+async def test_crash_leftover_temporary_files_are_not_listed(store: FilesystemObjectStore) -> None:
+    await store.put("topics/t/0/1.segment", b"x")
+    (store.root / ".0123456789abcdef.tmp").write_bytes(b"partial")
+    (store.root / "topics/t/0/.fedcba9876543210.tmp").write_bytes(b"partial")
+    (store.root / ".hidden-dir").mkdir()
+    (store.root / ".hidden-dir/file").write_bytes(b"not an object")
+    assert await store.list() == ["topics/t/0/1.segment"]
+    assert await store.list("topics/t/0/") == ["topics/t/0/1.segment"]
+
+
+def test_stale_temporary_files_are_removed_at_start(tmp_path: Path) -> None:
+    (tmp_path / "dir").mkdir()
+    stale, fresh, kept = tmp_path / "dir/.0000000000000000.tmp", tmp_path / ".1111111111111111.tmp", tmp_path / ".other"
+    for path in (stale, fresh, kept):
+        path.write_bytes(b"partial")
+    old = time.time() - STALE_TEMP_SECONDS - 60
+    os.utime(stale, (old, old))
+    os.utime(kept, (old, old))
+    FilesystemObjectStore(tmp_path, FsyncPolicy.ALWAYS)
+    # A fresh temporary file may be another process's put in progress.
+    assert not stale.exists()
+    assert fresh.exists()
+    assert kept.exists()
+
+
+async def test_data_survives_a_new_store_on_the_same_root(tmp_path: Path) -> None:
+    first = FilesystemObjectStore(tmp_path / "objects", FsyncPolicy.ALWAYS)
+    await first.put("topics/t/0/0.segment", b"segment")
+    await first.put("flush/1/1.obj", b"flush")
+    await first.close()
+    second = FilesystemObjectStore(str(tmp_path / "objects"), FsyncPolicy.NEVER)
+    assert await second.list() == ["flush/1/1.obj", "topics/t/0/0.segment"]
+    assert await second.get("topics/t/0/0.segment", 3) == b"ment"
+
+
+def test_root_is_created(tmp_path: Path) -> None:
+    store = FilesystemObjectStore(tmp_path / "a" / "b", FsyncPolicy.NEVER)
+    assert store.root == tmp_path / "a" / "b"
+    assert store.root.is_dir()
+    assert store.fsync is FsyncPolicy.NEVER
+
+
+def test_relative_root_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = FilesystemObjectStore("objects", FsyncPolicy.ALWAYS)
+    assert store.root == tmp_path / "objects"
+
+
+async def test_delete_removes_emptied_directories_but_not_the_root(store: FilesystemObjectStore) -> None:
+    await store.put("topics/t/0/1.segment", b"x")
+    await store.put("topics/t/1/1.segment", b"x")
+    await store.delete(["topics/t/0/1.segment"])
+    assert not (store.root / "topics/t/0").exists()
+    assert (store.root / "topics/t/1").is_dir()
+    await store.delete(["topics/t/1/1.segment"])
+    assert list(store.root.iterdir()) == []
+    assert store.root.is_dir()
+
+
+async def test_ranged_get_reads_only_the_range(store: FilesystemObjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    await store.put("big", b"z" * (4 * 1024 * 1024))
+    preads = _spy(monkeypatch, "pread")
+    assert await store.get("big", 1000, 1100) == b"z" * 100
+    assert [(length, offset) for _, length, offset in preads] == [(100, 1000)]
+
+
+async def test_fsync_policy(store: FilesystemObjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    fsyncs = _spy(monkeypatch, "fsync")
+    await store.put("new/dirs/key", b"x")
+    # The file, its directory, and the parents of the two new directories (new/ and the root).
+    assert len(fsyncs) == (4 if store.fsync is FsyncPolicy.ALWAYS else 0)
+    fsyncs.clear()
+    await store.put("new/dirs/other", b"y")
+    assert len(fsyncs) == (2 if store.fsync is FsyncPolicy.ALWAYS else 0)
+    fsyncs.clear()
+    await store.delete(["new/dirs/key", "new/dirs/other", "missing"])
+    assert len(fsyncs) == (1 if store.fsync is FsyncPolicy.ALWAYS else 0)
+
+
+async def test_a_key_cannot_be_an_object_and_a_directory(store: FilesystemObjectStore) -> None:
+    await store.put("a", b"object")
+    with pytest.raises(ValueError, match="clashes"):
+        await store.put("a/b", b"below an object")
+    await store.put("dir/b", b"x")
+    with pytest.raises(ValueError, match="clashes"):
+        await store.put("dir", b"over a directory")
+    assert await store.list() == ["a", "dir/b"]
+    assert _files(store.root) == ["a", "dir/b"]
+
+
+async def test_check_fails_when_the_root_is_gone(store: FilesystemObjectStore) -> None:
+    await store.check()
+    store.root.rmdir()
+    with pytest.raises(ObjectStoreUnavailableError, match="writable"):
+        await store.check()
+    store.root.write_bytes(b"a file where the folder was")
+    with pytest.raises(ObjectStoreUnavailableError):
+        await store.check()
+
+
+async def test_check_leaves_no_file(store: FilesystemObjectStore) -> None:
+    await store.check()
+    assert list(store.root.iterdir()) == []
+
+
+async def test_missing_root_makes_operations_unavailable(store: FilesystemObjectStore) -> None:
+    store.root.rmdir()
+    with pytest.raises(ObjectStoreUnavailableError):
+        await store.put("key", b"x")
+    assert await store.list() == []
