@@ -2,7 +2,8 @@
 
 To add one, write an async context manager yielding a `Backend` whose `open` makes stores on
 a fresh database of the test's own, and add it to BACKENDS: every contract test then runs on it.
-A backend that needs a server should `pytest.skip` when none is configured.
+Tests that need stores sharing one database (they ask for `shared_backend`) run only on the
+backends whose stores share one.
 """
 
 from __future__ import annotations
@@ -39,11 +40,19 @@ BACKENDS: dict[str, Callable[[Path], AbstractAsyncContextManager[Backend]]] = {
     "sqlite-memory": sqlite_memory,
     "sqlite-file": sqlite_file,
 }
+SHARED_BACKENDS = {"sqlite-file"}  # backends whose stores share one database
 
 OpenStore = Callable[[], Awaitable[MetadataStore]]
 
 
-@pytest.fixture(params=list(BACKENDS))
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        shared_only = "shared_backend" in metafunc.fixturenames
+        names = [name for name in BACKENDS if name in SHARED_BACKENDS or not shared_only]
+        metafunc.parametrize("backend", names, indirect=True)
+
+
+@pytest.fixture
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
     async with BACKENDS[request.param](tmp_path) as opened:
         yield opened
@@ -72,7 +81,6 @@ async def store(open_store: OpenStore) -> MetadataStore:
 
 @pytest.fixture
 def shared_backend(backend: Backend) -> Backend:
-    """The backend, for tests that need stores sharing a database."""
-    if not backend.shared:
-        pytest.skip("each store of this backend has a database of its own")
+    """The backend, for tests that need stores sharing a database (only shared backends are given)."""
+    assert backend.shared
     return backend
