@@ -1,0 +1,335 @@
+"""End-to-end throughput of one broker on the embedded default, driven by confluent-kafka (librdkafka).
+
+Run: `python -m benchmarks.throughput` (quick run: `--records-100b 20000 --records-1k 10000`;
+`--partitions N` spreads each topic over N partitions; `--json PATH` also writes the figures as JSON).
+
+It starts its own broker (`python -m broker.cli serve`) on a fresh temporary data folder with the
+embedded default: filesystem objects with `--fsync always` and SQLite metadata. Then, for each record
+size (200,000 records of 100 B, then 100,000 records of 1 KiB; one new topic per size):
+
+- produce: one Producer with acks=all, linger.ms=5, no compression, null keys. Timed from the first
+  `produce()` to `flush()` returning with a delivery report for every record; any report carrying
+  an error fails the run, and the reported offsets must be exactly 0..n-1 in each partition.
+- consume: one Consumer that assigns every partition from the beginning (enable.auto.commit false;
+  the group.id librdkafka requires is never used). Timed from `assign()` until every record has
+  arrived; each record must have the next offset of its partition and the produced value, and each
+  partition's high watermark must equal the number of records delivered to it.
+
+Figures per size: msg/s and MB/s for both phases (MB = 10^6 bytes of record values, so headers and
+batch framing are not counted); the broker process's CPU time (utime + stime from /proc/<pid>/stat,
+all threads) during the produce phase per GB (10^9 bytes of values) produced, and during the consume
+phase per GB consumed; and the broker's peak RSS (VmHWM from /proc/<pid>/status) read after that
+size's consume phase, a peak since the broker started (so the 1 KiB row includes the 100 B run).
+Linux only (/proc).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import confluent_kafka
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic  # where it is defined; confluent_kafka.admin re-exports it untyped
+
+from tests.brokerproc import BrokerProcess
+
+MB = 1_000_000
+GB = 1_000_000_000
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+CLIENT_VERSION = importlib.metadata.version("confluent-kafka")
+
+
+class BenchmarkError(RuntimeError):
+    """The run cannot be trusted: a failed delivery, a lost or duplicated record, a stall."""
+
+
+@dataclass
+class SizeResult:
+    record_bytes: int
+    records: int
+    partitions: int
+    produce_seconds: float
+    produce_msgs_per_s: float
+    produce_mb_per_s: float
+    consume_seconds: float
+    consume_msgs_per_s: float
+    consume_mb_per_s: float
+    broker_cpu_seconds_produce: float
+    broker_cpu_seconds_consume: float
+    broker_cpu_s_per_gb_produced: float
+    broker_cpu_s_per_gb_consumed: float
+    broker_peak_rss_mib: float
+
+
+# -- the broker process, seen through /proc ----------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of `pid` (all its threads), in seconds."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    # The command name (field 2) is in parentheses and may contain spaces; count from after it.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
+    return (utime + stime) / CLOCK_TICKS
+
+
+def peak_rss_mib(pid: int) -> float:
+    """VmHWM of `pid` in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            value, unit = line.split()[1:3]
+            assert unit == "kB", line
+            return int(value) / 1024
+    raise BenchmarkError(f"no VmHWM in /proc/{pid}/status")
+
+
+# -- the two phases ------------------------------------------------------------------------------
+
+
+def create_topic(bootstrap: str, topic: str, partitions: int, timeout: float) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(topic, partitions, 1)]).values():
+        future.result(timeout)  # raises KafkaException on failure
+    admin.poll(0)  # serve the client's leftover background events before it is destroyed
+
+
+def produce(bootstrap: str, topic: str, payload: bytes, count: int, timeout: float) -> tuple[float, dict[int, int]]:
+    """Produce `count` copies of `payload`; returns (seconds, records delivered per partition)."""
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            "linger.ms": 5,
+            "compression.type": "none",
+        }
+    )
+    producer.list_topics(topic, timeout)  # connect and learn the partitions before the clock starts
+    offsets: dict[int, list[int]] = {}
+    errors: list[str] = []
+
+    def on_delivery(error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            errors.append(str(error))
+            return
+        partition, offset = message.partition(), message.offset()
+        if partition is None or offset is None or offset < 0:
+            errors.append(f"delivery report without an offset: partition {partition}, offset {offset}")
+            return
+        offsets.setdefault(partition, []).append(offset)
+
+    started = time.perf_counter()
+    for _ in range(count):
+        while True:
+            try:
+                producer.produce(topic, payload, on_delivery=on_delivery)
+                break
+            except BufferError:  # librdkafka's local queue is full: serve delivery reports, then retry
+                producer.poll(0.01)
+        producer.poll(0)
+    deadline = time.monotonic() + timeout
+    while producer.flush(1.0) > 0:
+        if time.monotonic() > deadline:
+            raise BenchmarkError(f"{topic}: {len(producer)} records still undelivered after {timeout:.0f} s")
+    elapsed = time.perf_counter() - started
+
+    if errors:
+        raise BenchmarkError(f"{topic}: {len(errors)} failed delivery reports, first: {errors[0]}")
+    delivered = sum(len(partition_offsets) for partition_offsets in offsets.values())
+    if delivered != count:
+        raise BenchmarkError(f"{topic}: {delivered} delivery reports for {count} records")
+    for partition, partition_offsets in sorted(offsets.items()):
+        if sorted(partition_offsets) != list(range(len(partition_offsets))):
+            raise BenchmarkError(f"{topic}[{partition}]: delivered offsets are not exactly 0..{len(partition_offsets)}")
+    return elapsed, {partition: len(partition_offsets) for partition, partition_offsets in offsets.items()}
+
+
+def consume(
+    bootstrap: str, topic: str, payload: bytes, expected: dict[int, int], partitions: int, stall_timeout: float
+) -> float:
+    """Read every partition of `topic` from the beginning until `expected` records arrived; returns seconds."""
+    total = sum(expected.values())
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "streamhouse-throughput-benchmark",  # required by librdkafka, never joined
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
+    try:
+        consumer.list_topics(topic, stall_timeout)  # connect before the clock starts
+        next_offset: Counter[int] = Counter()
+        received = 0
+        started = time.perf_counter()
+        consumer.assign([TopicPartition(topic, p, confluent_kafka.OFFSET_BEGINNING) for p in range(partitions)])
+        last_progress = time.monotonic()
+        while received < total:
+            messages = consumer.consume(10_000, 0.5)
+            if not messages:
+                if time.monotonic() - last_progress > stall_timeout:
+                    raise BenchmarkError(
+                        f"{topic}: only {received} of {total} records after {stall_timeout:.0f} s without progress"
+                    )
+                continue
+            last_progress = time.monotonic()
+            for message in messages:
+                error = message.error()
+                if error is not None:
+                    raise BenchmarkError(f"{topic}: consume error {error}")
+                partition = message.partition()
+                assert partition is not None
+                if message.offset() != next_offset[partition]:
+                    raise BenchmarkError(
+                        f"{topic}[{partition}]: offset {message.offset()} where {next_offset[partition]} was expected"
+                    )
+                if message.value() != payload:
+                    raise BenchmarkError(
+                        f"{topic}[{partition}]@{message.offset()}: value differs from the produced one"
+                    )
+                next_offset[partition] += 1
+            received += len(messages)
+        elapsed = time.perf_counter() - started
+
+        if dict(next_offset) != expected:
+            raise BenchmarkError(f"{topic}: consumed per partition {dict(next_offset)}, produced {expected}")
+        for partition in range(partitions):
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), stall_timeout)
+            if (low, high) != (0, expected.get(partition, 0)):
+                raise BenchmarkError(
+                    f"{topic}[{partition}]: watermarks ({low}, {high}), expected (0, {expected.get(partition, 0)})"
+                )
+        return elapsed
+    finally:
+        consumer.close()
+
+
+def run_size(broker: BrokerProcess, record_bytes: int, records: int, partitions: int, timeout: float) -> SizeResult:
+    assert broker.process is not None
+    pid = broker.process.pid
+    topic = f"throughput-{record_bytes}b"
+    payload = bytes(index % 251 for index in range(record_bytes))
+    create_topic(broker.bootstrap, topic, partitions, timeout)
+
+    cpu_before = cpu_seconds(pid)
+    produce_seconds, per_partition = produce(broker.bootstrap, topic, payload, records, timeout)
+    cpu_produce = cpu_seconds(pid) - cpu_before
+
+    cpu_before = cpu_seconds(pid)
+    consume_seconds = consume(broker.bootstrap, topic, payload, per_partition, partitions, timeout)
+    cpu_consume = cpu_seconds(pid) - cpu_before
+
+    volume = records * record_bytes
+    return SizeResult(
+        record_bytes=record_bytes,
+        records=records,
+        partitions=partitions,
+        produce_seconds=produce_seconds,
+        produce_msgs_per_s=records / produce_seconds,
+        produce_mb_per_s=volume / MB / produce_seconds,
+        consume_seconds=consume_seconds,
+        consume_msgs_per_s=records / consume_seconds,
+        consume_mb_per_s=volume / MB / consume_seconds,
+        broker_cpu_seconds_produce=cpu_produce,
+        broker_cpu_seconds_consume=cpu_consume,
+        broker_cpu_s_per_gb_produced=cpu_produce / (volume / GB),
+        broker_cpu_s_per_gb_consumed=cpu_consume / (volume / GB),
+        broker_peak_rss_mib=peak_rss_mib(pid),
+    )
+
+
+# -- output --------------------------------------------------------------------------------------
+
+
+def print_table(results: Sequence[SizeResult]) -> None:
+    header = (
+        f"{'record':>7} {'records':>9} {'parts':>5} | {'produce msg/s':>13} {'MB/s':>7} | "
+        f"{'consume msg/s':>13} {'MB/s':>7} | {'CPU s/GB prod':>13} {'CPU s/GB cons':>13} | {'peak RSS MiB':>12}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        print(
+            f"{r.record_bytes:>6}B {r.records:>9,} {r.partitions:>5} | "
+            f"{r.produce_msgs_per_s:>13,.0f} {r.produce_mb_per_s:>7.2f} | "
+            f"{r.consume_msgs_per_s:>13,.0f} {r.consume_mb_per_s:>7.2f} | "
+            f"{r.broker_cpu_s_per_gb_produced:>13.1f} {r.broker_cpu_s_per_gb_consumed:>13.1f} | "
+            f"{r.broker_peak_rss_mib:>12.1f}"
+        )
+    print()
+    for r in results:
+        print(
+            f"{r.record_bytes} B: produce {r.produce_seconds:.2f} s (broker CPU {r.broker_cpu_seconds_produce:.2f} s), "
+            f"consume {r.consume_seconds:.2f} s (broker CPU {r.broker_cpu_seconds_consume:.2f} s)"
+        )
+
+
+def environment() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "confluent_kafka": CLIENT_VERSION,
+        "librdkafka": confluent_kafka.libversion()[0],
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.throughput", description=__doc__.split("\n")[0])
+    parser.add_argument("--records-100b", type=int, default=200_000, help="records of 100 B (default 200,000)")
+    parser.add_argument("--records-1k", type=int, default=100_000, help="records of 1 KiB (default 100,000)")
+    parser.add_argument("--partitions", type=int, default=1, help="partitions of each topic (default 1)")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON to PATH")
+    parser.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds without progress before the run fails (default 120)"
+    )
+    args = parser.parse_args(argv)
+    if args.partitions < 1 or args.records_100b < 0 or args.records_1k < 0:
+        parser.error("--partitions must be at least 1 and record counts not negative")
+    sizes = [(size, count) for size, count in ((100, args.records_100b), (1024, args.records_1k)) if count > 0]
+
+    with tempfile.TemporaryDirectory(prefix="streamhouse-throughput-") as data_dir:
+        broker = BrokerProcess(Path(data_dir), ["--metrics-port", "-1"]).start()
+        assert broker.process is not None
+        print(
+            f"broker pid {broker.process.pid} on {broker.bootstrap}, data in {data_dir} "
+            f"(filesystem objects, fsync always, SQLite); confluent-kafka {CLIENT_VERSION}, "
+            f"librdkafka {confluent_kafka.libversion()[0]}, {os.cpu_count()} CPUs",
+            flush=True,
+        )
+        try:
+            results = []
+            for size, count in sizes:
+                results.append(run_size(broker, size, count, args.partitions, args.timeout))
+        except (BenchmarkError, KafkaException) as exc:
+            print(f"\nBENCHMARK FAILED: {exc}", file=sys.stderr)
+            print("broker log (last lines):\n" + "".join(broker.output[-30:]), file=sys.stderr)
+            return 1
+        finally:
+            code = broker.stop()
+        if code != 0:
+            print(f"broker exited with code {code}:\n" + "".join(broker.output[-30:]), file=sys.stderr)
+
+    print()
+    print_table(results)
+    if args.json is not None:
+        document = {"environment": environment(), "results": [asdict(result) for result in results]}
+        args.json.write_text(json.dumps(document, indent=2) + "\n")
+        print(f"\nwrote {args.json}")
+    return 0 if code == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

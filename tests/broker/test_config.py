@@ -1,0 +1,52 @@
+"""`streamhouse serve` options: flags, STREAMHOUSE_* environment variables, defaults, help."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import pytest
+
+from broker.cli import build_parser
+from broker.config import BrokerConfig, config_from
+
+
+def parse(argv: list[str], environ: dict[str, str]) -> BrokerConfig:
+    return config_from(build_parser().parse_args(["serve", *argv]), environ)
+
+
+def test_defaults_are_the_embedded_default() -> None:
+    config = parse([], {})
+    assert (config.host, config.port, config.metrics_port, config.num_partitions) == ("127.0.0.1", 9092, 8080, 1)
+    assert config.auto_create_topics is True
+    assert config.metadata_url.startswith("sqlite:///") and config.metadata_url.endswith("streamhouse-data/metadata.db")
+    assert config.storage_url.endswith("streamhouse-data/objects")
+    assert config.client_host == "127.0.0.1"
+
+
+def test_environment_sets_options_and_flags_win() -> None:
+    environ = {"STREAMHOUSE_PORT": "19092", "STREAMHOUSE_AUTO_CREATE_TOPICS": "false", "STREAMHOUSE_HOST": "0.0.0.0"}
+    config = parse(["--host", "127.0.0.2", "--advertised-host", "kafka.local"], environ)
+    assert config.port == 19092
+    assert config.auto_create_topics is False
+    assert config.host == "127.0.0.2"
+    assert config.client_host == "kafka.local"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("STREAMHOUSE_PORT", "ninety"), ("STREAMHOUSE_AUTO_CREATE_TOPICS", "maybe"), ("STREAMHOUSE_FSYNC", "sometimes")],
+)
+def test_bad_environment_values_stop_with_a_message(name: str, value: str) -> None:
+    with pytest.raises(SystemExit, match=name):
+        parse([], {name: value})
+
+
+def test_help_names_every_option_and_its_environment_variable() -> None:
+    text = subprocess.run(
+        [sys.executable, "-m", "broker.cli", "serve", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for spec in dataclasses.fields(BrokerConfig):
+        assert "--" + spec.name.replace("_", "-") in text
+        assert "STREAMHOUSE_" + spec.name.upper() in " ".join(text.split())
