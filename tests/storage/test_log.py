@@ -1,0 +1,173 @@
+"""The partition log's write and read paths over a real SQLite store and memory objects."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from uuid import UUID
+
+import pytest
+
+from metadata.base import AppendResult, ChunkAppend
+from metadata.sqlite import SqliteMetadataStore
+from protocol.records import BatchHeader, Record, build_batch, iter_batches, iter_records
+from storage.log import PartitionLog, StorageError
+from storage.objects.memory import MemoryObjectStore
+
+
+class FailingObjects(MemoryObjectStore):
+    """Memory objects whose puts fail while `failing` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failing = False
+        self.puts = 0
+
+    async def put(self, key: str, data: bytes | memoryview) -> None:
+        self.puts += 1
+        if self.failing:
+            raise OSError("disk on fire")
+        await super().put(key, data)
+
+
+class CountingMetadata(SqliteMetadataStore):
+    """SQLite metadata that can be made to fail commits, and counts them."""
+
+    def __init__(self) -> None:
+        super().__init__(":memory:")
+        self.failing = False
+        self.commits = 0
+
+    async def commit_flush(
+        self, object_key: str, object_size: int, chunks: Sequence[ChunkAppend]
+    ) -> list[AppendResult]:
+        self.commits += 1
+        if self.failing:
+            raise ConnectionError("metadata store went away")
+        return await super().commit_flush(object_key, object_size, chunks)
+
+
+@pytest.fixture
+async def stores() -> AsyncIterator[tuple[FailingObjects, CountingMetadata]]:
+    objects, metadata = FailingObjects(), CountingMetadata()
+    await metadata.start()
+    yield objects, metadata
+    await metadata.close()
+
+
+def make_log(objects: FailingObjects, metadata: CountingMetadata, **overrides: int) -> PartitionLog:
+    settings = {
+        "broker_id": 1,
+        "flush_ms": 5,
+        "flush_bytes": 1 << 20,
+        "tail_cache_bytes": 1 << 20,
+        "object_cache_bytes": 1 << 20,
+    } | overrides
+    return PartitionLog(objects, metadata, **settings)
+
+
+def batch(*values: bytes) -> tuple[bytes, BatchHeader]:
+    data = build_batch([Record(key=None, value=value) for value in values])
+    header, _ = next(iter_batches(data))
+    return data, header
+
+
+async def topic(metadata: CountingMetadata, partitions: int = 2) -> UUID:
+    return (await metadata.create_topic("t", partitions, {})).topic_id
+
+
+async def test_batches_of_many_partitions_go_into_one_object_and_one_commit(
+    stores: tuple[FailingObjects, CountingMetadata],
+) -> None:
+    objects, metadata = stores
+    topic_id = await topic(metadata)
+    log = make_log(objects, metadata, flush_ms=50)
+    log.start()
+    futures = [log.append(topic_id, index % 2, *batch(b"a%d" % index, b"b")) for index in range(10)]
+    results = await asyncio.gather(*futures)
+    await log.close()
+    assert objects.puts == 1 and metadata.commits == 1
+    assert [result.base_offset for result in results] == [0, 0, 2, 2, 4, 4, 6, 6, 8, 8]
+    assert len(await objects.list("flush/")) == 1
+
+
+async def test_a_full_buffer_flushes_before_flush_ms(stores: tuple[FailingObjects, CountingMetadata]) -> None:
+    objects, metadata = stores
+    topic_id = await topic(metadata)
+    log = make_log(objects, metadata, flush_ms=60_000, flush_bytes=1)
+    log.start()
+    result = await asyncio.wait_for(log.append(topic_id, 0, *batch(b"x")), 5)
+    await log.close()
+    assert result.base_offset == 0
+
+
+@pytest.mark.parametrize("failing", ["objects", "metadata"])
+async def test_nothing_is_acknowledged_when_a_flush_fails(
+    stores: tuple[FailingObjects, CountingMetadata], failing: str
+) -> None:
+    objects, metadata = stores
+    topic_id = await topic(metadata)
+    log = make_log(objects, metadata)
+    log.start()
+    (objects if failing == "objects" else metadata).failing = True
+    with pytest.raises(StorageError):
+        await log.append(topic_id, 0, *batch(b"lost"))
+    objects.failing = metadata.failing = False
+    assert (await log.state(topic_id, 0)).high_watermark == 0
+    later = await log.append(topic_id, 0, *batch(b"kept"))
+    await log.close()
+    assert later.base_offset == 0
+    assert await metadata.find_index(topic_id, 0, 0, 10) != []
+
+
+async def test_reads_patch_offsets_from_the_tail_and_from_objects(
+    stores: tuple[FailingObjects, CountingMetadata],
+) -> None:
+    objects, metadata = stores
+    topic_id = await topic(metadata)
+    log = make_log(objects, metadata)
+    log.start()
+    for index in range(5):
+        await log.append(topic_id, 0, *batch(b"v%d-0" % index, b"v%d-1" % index))
+    tail_read = await log.read(topic_id, 0, 4, 1 << 20)
+    await log.close()
+    cold = make_log(objects, metadata)  # a new broker: empty caches, everything from the index
+    object_read = await cold.read(topic_id, 0, 4, 1 << 20)
+    for chunks in (tail_read, object_read):
+        records = [
+            (record.offset, record.value)
+            for header, view in iter_batches(b"".join(chunks))
+            for record in iter_records(header, view)
+        ]
+        # The batch holding offset 4 starts at 4; the client skips what it did not ask for.
+        assert records == [(4, b"v2-0"), (5, b"v2-1"), (6, b"v3-0"), (7, b"v3-1"), (8, b"v4-0"), (9, b"v4-1")]
+
+
+async def test_max_bytes_keeps_whole_batches_and_the_first_one_always(
+    stores: tuple[FailingObjects, CountingMetadata],
+) -> None:
+    objects, metadata = stores
+    topic_id = await topic(metadata)
+    log = make_log(objects, metadata)
+    log.start()
+    sizes = []
+    for index in range(3):
+        data, header = batch(bytes(100 + index))
+        sizes.append(len(data))
+        await log.append(topic_id, 0, data, header)
+    await log.close()
+    assert [len(chunk) for chunk in await log.read(topic_id, 0, 0, 1)] == sizes[:1]
+    assert await log.read(topic_id, 0, 0, 1, first_whole=False) == []
+    assert [len(chunk) for chunk in await log.read(topic_id, 0, 0, sizes[0] + sizes[1])] == sizes[:2]
+
+
+async def test_long_poll_wakes_on_a_commit(stores: tuple[FailingObjects, CountingMetadata]) -> None:
+    objects, metadata = stores
+    topic_id = await topic(metadata)
+    log = make_log(objects, metadata)
+    log.start()
+    waiter = asyncio.create_task(log.wait_for_append([(topic_id, 1)], 30))
+    await asyncio.sleep(0)
+    await log.append(topic_id, 1, *batch(b"wake"))
+    await asyncio.wait_for(waiter, 5)
+    await log.close()
