@@ -37,6 +37,7 @@ class Broker:
             broker_id=config.broker_id,
             flush_ms=config.flush_ms,
             flush_bytes=config.flush_bytes,
+            flushes_in_flight=config.flushes_in_flight,
             tail_cache_bytes=config.tail_cache_bytes,
             object_cache_bytes=config.object_cache_bytes,
         )

@@ -47,6 +47,7 @@ class BrokerConfig:
     message_max_bytes: int = option(1024 * 1024 + 12, "default max.message.bytes: the largest record batch accepted")
     flush_ms: int = option(2, "longest time a produced batch waits in the write buffer before a flush")
     flush_bytes: int = option(4 * 1024 * 1024, "write-buffer size that triggers a flush at once")
+    flushes_in_flight: int = option(4, "flushes whose objects may be written at once (commits stay in order)")
     tail_cache_bytes: int = option(
         64 * 1024 * 1024, "memory for recently written batches, served to fetches without reads"
     )

@@ -109,6 +109,7 @@ class PartitionLog:
         flush_bytes: int,
         tail_cache_bytes: int,
         object_cache_bytes: int,
+        flushes_in_flight: int = 4,
     ) -> None:
         self.objects = objects
         self.metadata = metadata
@@ -122,6 +123,8 @@ class PartitionLog:
         self._has_pending = asyncio.Event()
         self._flush_now = asyncio.Event()
         self._flush_task: asyncio.Task[None] | None = None
+        self._last_flush: asyncio.Task[None] | None = None
+        self._flush_slots = asyncio.Semaphore(flushes_in_flight)
         self._flush_sequence = 0
         self._closing = False
         self._states: dict[PartitionKey, PartitionState] = {}
@@ -143,6 +146,8 @@ class PartitionLog:
         self._has_pending.set()
         if self._flush_task is not None:
             await self._flush_task
+        if self._last_flush is not None:
+            await self._last_flush
 
     # -- write path --------------------------------------------------------
 
@@ -177,9 +182,21 @@ class PartitionLog:
             self._flush_now.clear()
             if not self._closing:
                 self._has_pending.clear()
-            await self._write(pending)
+            await self._flush_slots.acquire()
+            self._last_flush = asyncio.create_task(self._write(pending, self._last_flush))
 
-    async def _write(self, pending: list[_Pending]) -> None:
+    async def _write(self, pending: list[_Pending], previous: asyncio.Task[None] | None) -> None:
+        """Put one object (while earlier flushes may still be putting), then commit after the previous flush.
+
+        Puts overlap so that throughput is not one object-store round trip per flush; commits
+        stay in flush order, so a producer's pipelined batches keep their order.
+        """
+        try:
+            await self._put_and_commit(pending, previous)
+        finally:
+            self._flush_slots.release()
+
+    async def _put_and_commit(self, pending: list[_Pending], previous: asyncio.Task[None] | None) -> None:
         self._flush_sequence += 1
         key = f"flush/{self.broker_id}/{time.time_ns() // 1_000_000:013d}-{self._flush_sequence:08d}.obj"
         chunks = []
@@ -201,7 +218,11 @@ class PartitionLog:
             )
             position += len(item.data)
         try:
-            await self.objects.put(key, b"".join(item.data for item in pending))
+            try:
+                await self.objects.put(key, b"".join(item.data for item in pending))
+            finally:
+                if previous is not None:
+                    await asyncio.wait([previous])  # its outcome is its own; only the order matters here
             results = await self.metadata.commit_flush(key, position, chunks)
         except Exception as exc:
             log.warning("flush of %d batches failed: %s", len(pending), exc)

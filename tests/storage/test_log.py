@@ -55,7 +55,7 @@ async def stores() -> AsyncIterator[tuple[FailingObjects, CountingMetadata]]:
     await metadata.close()
 
 
-def make_log(objects: FailingObjects, metadata: CountingMetadata, **overrides: int) -> PartitionLog:
+def make_log(objects: MemoryObjectStore, metadata: CountingMetadata, **overrides: int) -> PartitionLog:
     settings = {
         "broker_id": 1,
         "flush_ms": 5,
@@ -171,3 +171,36 @@ async def test_long_poll_wakes_on_a_commit(stores: tuple[FailingObjects, Countin
     await log.append(topic_id, 1, *batch(b"wake"))
     await asyncio.wait_for(waiter, 5)
     await log.close()
+
+
+class SlowFirstPut(MemoryObjectStore):
+    """The first put takes long, later ones are immediate: puts finish out of order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.finished: list[str] = []
+        self.first: str | None = None
+
+    async def put(self, key: str, data: bytes | memoryview) -> None:
+        if self.first is None:
+            self.first = key
+            await asyncio.sleep(0.3)
+        await super().put(key, data)
+        self.finished.append(key)
+
+
+async def test_flushes_put_concurrently_but_commit_in_flush_order(
+    stores: tuple[FailingObjects, CountingMetadata],
+) -> None:
+    _, metadata = stores
+    objects = SlowFirstPut()
+    topic_id = await topic(metadata)
+    log = make_log(objects, metadata, flush_bytes=1, flushes_in_flight=4)
+    log.start()
+    first = log.append(topic_id, 0, *batch(b"first"))
+    await asyncio.sleep(0.05)  # the first flush is under way
+    second = log.append(topic_id, 0, *batch(b"second"))
+    results = await asyncio.gather(first, second)
+    await log.close()
+    assert objects.finished[0] != objects.first  # the second object was stored before the first
+    assert [result.base_offset for result in results] == [0, 1]
