@@ -7,20 +7,23 @@ It starts its own broker (`python -m broker.cli serve`) on a fresh temporary dat
 embedded default: filesystem objects with `--fsync always` and SQLite metadata. Then, for each record
 size (200,000 records of 100 B, then 100,000 records of 1 KiB; one new topic per size):
 
-- produce: one Producer with acks=all, linger.ms=5, no compression, null keys. Timed from the first
+- produce: one Producer with acks=all, linger.ms=5, no compression, null keys (so librdkafka's sticky
+  partitioner spreads batches over the partitions), other settings default. Timed from the first
   `produce()` to `flush()` returning with a delivery report for every record; any report carrying
   an error fails the run, and the reported offsets must be exactly 0..n-1 in each partition.
 - consume: one Consumer that assigns every partition from the beginning (enable.auto.commit false;
-  the group.id librdkafka requires is never used). Timed from `assign()` until every record has
-  arrived; each record must have the next offset of its partition and the produced value, and each
-  partition's high watermark must equal the number of records delivered to it.
+  the group.id librdkafka requires is never used; fetch.queue.backoff.ms 10 instead of 1,000, see
+  `consume`). Timed from `assign()` until every record has reached the application; then each record
+  must have the next offset of its partition and the produced value, and each partition's high
+  watermark must equal the number of records delivered to it.
 
 Figures per size: msg/s and MB/s for both phases (MB = 10^6 bytes of record values, so headers and
 batch framing are not counted); the broker process's CPU time (utime + stime from /proc/<pid>/stat,
 all threads) during the produce phase per GB (10^9 bytes of values) produced, and during the consume
 phase per GB consumed; and the broker's peak RSS (VmHWM from /proc/<pid>/status) read after that
 size's consume phase, a peak since the broker started (so the 1 KiB row includes the 100 B run).
-Linux only (/proc).
+CPU times come in clock ticks (10 ms on most systems), so small phases read coarsely. The client
+runs on the same machine as the broker and competes with it for the CPUs. Linux only (/proc).
 """
 
 from __future__ import annotations
@@ -106,8 +109,10 @@ def create_topic(bootstrap: str, topic: str, partitions: int, timeout: float) ->
     admin.poll(0)  # serve the client's leftover background events before it is destroyed
 
 
-def produce(bootstrap: str, topic: str, payload: bytes, count: int, timeout: float) -> tuple[float, dict[int, int]]:
-    """Produce `count` copies of `payload`; returns (seconds, records delivered per partition)."""
+def produce(
+    pid: int, bootstrap: str, topic: str, payload: bytes, count: int, timeout: float
+) -> tuple[float, float, dict[int, int]]:
+    """Produce `count` copies of `payload`; returns (seconds, broker CPU seconds, records delivered per partition)."""
     producer = Producer(
         {
             "bootstrap.servers": bootstrap,
@@ -130,6 +135,7 @@ def produce(bootstrap: str, topic: str, payload: bytes, count: int, timeout: flo
             return
         offsets.setdefault(partition, []).append(offset)
 
+    cpu_started = cpu_seconds(pid)
     started = time.perf_counter()
     for _ in range(count):
         while True:
@@ -144,6 +150,7 @@ def produce(bootstrap: str, topic: str, payload: bytes, count: int, timeout: flo
         if time.monotonic() > deadline:
             raise BenchmarkError(f"{topic}: {len(producer)} records still undelivered after {timeout:.0f} s")
     elapsed = time.perf_counter() - started
+    cpu = cpu_seconds(pid) - cpu_started
 
     if errors:
         raise BenchmarkError(f"{topic}: {len(errors)} failed delivery reports, first: {errors[0]}")
@@ -153,13 +160,21 @@ def produce(bootstrap: str, topic: str, payload: bytes, count: int, timeout: flo
     for partition, partition_offsets in sorted(offsets.items()):
         if sorted(partition_offsets) != list(range(len(partition_offsets))):
             raise BenchmarkError(f"{topic}[{partition}]: delivered offsets are not exactly 0..{len(partition_offsets)}")
-    return elapsed, {partition: len(partition_offsets) for partition, partition_offsets in offsets.items()}
+    return elapsed, cpu, {partition: len(partition_offsets) for partition, partition_offsets in offsets.items()}
 
 
 def consume(
-    bootstrap: str, topic: str, payload: bytes, expected: dict[int, int], partitions: int, stall_timeout: float
-) -> float:
-    """Read every partition of `topic` from the beginning until `expected` records arrived; returns seconds."""
+    pid: int,
+    bootstrap: str,
+    topic: str,
+    payload: bytes,
+    expected: dict[int, int],
+    partitions: int,
+    stall_timeout: float,
+) -> tuple[float, float]:
+    """Read every partition of `topic` from the beginning until `expected` records arrived.
+
+    Returns (seconds, broker CPU seconds)."""
     total = sum(expected.values())
     consumer = Consumer(
         {
@@ -167,6 +182,10 @@ def consume(
             "group.id": "streamhouse-throughput-benchmark",  # required by librdkafka, never joined
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
+            # librdkafka stops fetching while its local queue holds queued.min.messages (100,000) and
+            # then waits fetch.queue.backoff.ms (1,000 ms by default) before the next fetch: with a broker
+            # that serves faster than the client drains, 100 B runs idled ~1 s and measured that backoff.
+            "fetch.queue.backoff.ms": 10,
         }
     )
     try:
@@ -174,11 +193,13 @@ def consume(
         # The clock covers fetching only: records are checked after it stops, so a slow Python loop
         # here cannot make librdkafka's prefetch queue fill up and throttle the fetches.
         received: list[Message] = []
+        cpu_started = cpu_seconds(pid)
         started = time.perf_counter()
         consumer.assign([TopicPartition(topic, p, confluent_kafka.OFFSET_BEGINNING) for p in range(partitions)])
         last_progress = time.monotonic()
         while len(received) < total:
-            messages = consumer.consume(10_000, 0.5)
+            # consume() waits for the whole count or the timeout: never ask for more than is left.
+            messages = consumer.consume(min(10_000, total - len(received)), 0.5)
             if messages:
                 received.extend(messages)
                 last_progress = time.monotonic()
@@ -187,6 +208,7 @@ def consume(
                     f"{topic}: only {len(received)} of {total} records after {stall_timeout:.0f} s without progress"
                 )
         elapsed = time.perf_counter() - started
+        cpu = cpu_seconds(pid) - cpu_started
 
         next_offset: Counter[int] = Counter()
         for message in received:
@@ -210,7 +232,7 @@ def consume(
                 raise BenchmarkError(
                     f"{topic}[{partition}]: watermarks ({low}, {high}), expected (0, {expected.get(partition, 0)})"
                 )
-        return elapsed
+        return elapsed, cpu
     finally:
         consumer.close()
 
@@ -222,13 +244,8 @@ def run_size(broker: BrokerProcess, record_bytes: int, records: int, partitions:
     payload = bytes(index % 251 for index in range(record_bytes))
     create_topic(broker.bootstrap, topic, partitions, timeout)
 
-    cpu_before = cpu_seconds(pid)
-    produce_seconds, per_partition = produce(broker.bootstrap, topic, payload, records, timeout)
-    cpu_produce = cpu_seconds(pid) - cpu_before
-
-    cpu_before = cpu_seconds(pid)
-    consume_seconds = consume(broker.bootstrap, topic, payload, per_partition, partitions, timeout)
-    cpu_consume = cpu_seconds(pid) - cpu_before
+    produce_seconds, cpu_produce, per_partition = produce(pid, broker.bootstrap, topic, payload, records, timeout)
+    consume_seconds, cpu_consume = consume(pid, broker.bootstrap, topic, payload, per_partition, partitions, timeout)
 
     volume = records * record_bytes
     return SizeResult(
@@ -324,7 +341,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print_table(results)
     if args.json is not None:
-        document = {"environment": environment(), "results": [asdict(result) for result in results]}
+        settings = {
+            "broker": "embedded default: filesystem objects, fsync always, SQLite metadata",
+            "producer": {"acks": "all", "linger.ms": 5, "compression.type": "none"},
+            "consumer": {"enable.auto.commit": False, "fetch.queue.backoff.ms": 10},
+            "partitions": args.partitions,
+        }
+        document = {
+            "environment": environment(),
+            "settings": settings,
+            "results": [asdict(result) for result in results],
+        }
         args.json.write_text(json.dumps(document, indent=2) + "\n")
         print(f"\nwrote {args.json}")
     return 0 if code == 0 else 1
