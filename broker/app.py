@@ -89,20 +89,29 @@ class Broker:
             except Exception:
                 log.exception("maintenance pass failed; the next one will retry")
 
+    @staticmethod
+    async def _drain(connections: list[Connection], seconds: float) -> None:
+        if not connections:
+            return
+        drained = asyncio.gather(*(connection.drain() for connection in connections))
+        try:
+            await asyncio.wait_for(drained, seconds)
+        except TimeoutError:
+            log.warning("requests still running after %.1f s; closing anyway", seconds)
+
     async def stop(self) -> None:
         """Stop accepting, answer what was received, flush, close the stores."""
         if self._maintenance_task is not None:
             self._maintenance_task.cancel()
         if self._server is not None:
             self._server.close()
+        # Waiting produce requests must not sit out flush.ms: flush from now on at once.
+        self.log.flush_immediately()
         connections = list(self.connections)
-        if connections:
-            drained = asyncio.gather(*(connection.drain() for connection in connections))
-            try:
-                await asyncio.wait_for(drained, SHUTDOWN_GRACE_SECONDS)
-            except TimeoutError:
-                log.warning("requests still running after %.0f s; closing anyway", SHUTDOWN_GRACE_SECONDS)
+        await self._drain(connections, SHUTDOWN_GRACE_SECONDS)
         await self.log.close()
+        # Appends that were still waiting are resolved now: let their responses go out.
+        await self._drain(connections, 1.0)
         for connection in connections:
             connection.close("broker shutting down")
         await self.http.stop()

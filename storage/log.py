@@ -21,11 +21,12 @@ from uuid import UUID
 
 from metadata.base import AppendResult, ChunkAppend, IndexEntry, MetadataStore, PartitionState
 from protocol.records import BatchHeader, iter_batches, patch_base_offset, patch_partition_leader_epoch
-from storage.objects.base import ObjectStore
+from storage.objects.base import ObjectNotFoundError, ObjectStore
 
 log = logging.getLogger(__name__)
 
 PartitionKey = tuple[UUID, int]
+MAX_STALE_LOOKUPS = 3
 LEADER_EPOCH = 0  # one epoch forever: any broker may append, the metadata store orders writes
 
 
@@ -138,6 +139,11 @@ class PartitionLog:
 
     def start(self) -> None:
         self._flush_task = asyncio.create_task(self._flush_loop(), name="flush-loop")
+
+    def flush_immediately(self) -> None:
+        """Stop waiting for flush.ms: flush what is pending now and every later append at once."""
+        self.flush_ms = 0
+        self._flush_now.set()
 
     async def close(self) -> None:
         """Flush what is pending, then stop."""
@@ -318,12 +324,21 @@ class PartitionLog:
         chunks: list[bytes] = []
         size = 0
         next_offset = offset
+        stale_lookups = 0
         while size < max_bytes:
             entries = await self.metadata.find_index(topic_id, partition, next_offset, 16)
             if not entries:
                 break
             for entry in entries:
-                data = await self.read_entry(entry)
+                try:
+                    data = await self.read_entry(entry)
+                except ObjectNotFoundError:
+                    # Compaction or retention swapped the entry and collected its object since
+                    # the look-up: look the offsets up again.
+                    stale_lookups += 1
+                    if stale_lookups > MAX_STALE_LOOKUPS:
+                        raise
+                    break
                 if (chunks or not first_whole) and size + len(data) > max_bytes:
                     return chunks
                 chunks.append(data)

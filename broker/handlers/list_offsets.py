@@ -66,15 +66,33 @@ async def _lookup(broker: Broker, topic_id: UUID, partition: int, timestamp: int
         return state.high_watermark, -1
     if timestamp == MAX_TIMESTAMP:
         entry = await broker.metadata.max_timestamp_entry(topic_id, partition)
-        target = None if entry is None else entry.max_timestamp
-    elif timestamp >= 0:
-        entry = await broker.metadata.find_by_timestamp(topic_id, partition, timestamp)
-        target = timestamp
-    else:
+        if entry is None:
+            return -1, -1
+        return await _first_record_at(broker, entry, entry.max_timestamp, state.log_start_offset, exact=True)
+    if timestamp < 0:
         return -1, -1
-    if entry is None or target is None:
-        return -1, -1
-    return await _first_record_at(broker, entry, target, state.log_start_offset, exact=timestamp == MAX_TIMESTAMP)
+    entry = await broker.metadata.find_by_timestamp(topic_id, partition, timestamp)
+    while entry is not None:
+        found = await _first_record_at(broker, entry, timestamp, state.log_start_offset, exact=False)
+        if found != (-1, -1):
+            return found
+        # Only an entry straddling the log start can come up empty: its matches were deleted.
+        entry = await _next_entry_reaching(broker, topic_id, partition, entry.last_offset + 1, timestamp)
+    return -1, -1
+
+
+async def _next_entry_reaching(
+    broker: Broker, topic_id: UUID, partition: int, from_offset: int, timestamp: int
+) -> IndexEntry | None:
+    """The first index entry at or after from_offset whose max timestamp is >= timestamp."""
+    while True:
+        entries = await broker.metadata.find_index(topic_id, partition, from_offset, 64)
+        if not entries:
+            return None
+        for entry in entries:
+            if entry.max_timestamp >= timestamp:
+                return entry
+        from_offset = entries[-1].last_offset + 1
 
 
 async def _first_record_at(

@@ -11,7 +11,8 @@ malformed batch; INVALID_RECORD (87) for an empty record set; MESSAGE_TOO_LARGE 
 a batch above the topic's max.message.bytes; OUT_OF_ORDER_SEQUENCE_NUMBER (45) and
 INVALID_PRODUCER_EPOCH (47) from the idempotence checks; KAFKA_STORAGE_ERROR (56,
 retriable) when the flush failed; REQUEST_TIMED_OUT (7) when it took longer than timeout_ms.
-A topic with message.timestamp.type=LogAppendTime gets the commit time in each batch.
+A topic with message.timestamp.type=LogAppendTime gets the time the broker received each
+batch (as Kafka stamps it on append), in the batch header.
 """
 
 from __future__ import annotations

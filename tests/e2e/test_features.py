@@ -22,7 +22,9 @@ from tests.brokerproc import BrokerProcess
 
 TIMEOUT = 15.0
 PARTITIONS = 3  # the shared broker's --num-partitions
-T0 = 1_700_000_000_000  # record timestamps (ms) of the ListOffsets tests
+# Record timestamps (ms) of the ListOffsets tests: an hour ago, well within the default retention.ms
+# (7 days), so that a maintenance pass cannot drop them during the tests.
+T0 = (time.time_ns() // 1_000_000 - 3_600_000) // 1000 * 1000
 
 
 @pytest.fixture(scope="module")
@@ -283,14 +285,14 @@ def test_list_offsets_by_time_earliest_and_latest(broker: BrokerProcess) -> None
     consumer = confluent_consumer(broker)
     try:
         assert consumer.get_watermark_offsets(TopicPartition(topic, 0), TIMEOUT) == (0, 8)
-        asked = [TopicPartition(topic, 0, timestamp) for timestamp in BY_TIME]
-        found = consumer.offsets_for_times(asked, TIMEOUT)
+        # One partition per call: librdkafka merges a list naming one partition several times.
+        found = [consumer.offsets_for_times([TopicPartition(topic, 0, timestamp)], TIMEOUT)[0] for timestamp in BY_TIME]
     finally:
         consumer.close()
+    assert all(part.error is None for part in found)
     assert {timestamp: part.offset for timestamp, part in zip(BY_TIME, found, strict=True)} == {
         timestamp: -1 if offset is None else offset for timestamp, offset in BY_TIME.items()
     }
-    assert all(part.error is None for part in found)
 
     partition = KafkaTopicPartition(topic, 0)
     kafka_consumer = kafka_python_consumer(broker)
@@ -326,8 +328,9 @@ def test_delete_records_moves_the_log_start(broker: BrokerProcess) -> None:
     try:
         assert consumer.get_watermark_offsets(TopicPartition(topic, 0), TIMEOUT) == (4, 8)
         # A time before the log start finds the log start; a time inside the deleted range too.
-        found = consumer.offsets_for_times([TopicPartition(topic, 0, T0), TopicPartition(topic, 0, T0 + 1500)])
-        assert [part.offset for part in found] == [4, 4]
+        for timestamp in (T0, T0 + 1500, T0 + 4000):
+            [found] = consumer.offsets_for_times([TopicPartition(topic, 0, timestamp)], TIMEOUT)
+            assert found.offset == 4, timestamp
     finally:
         consumer.close()
 
@@ -399,14 +402,18 @@ def test_create_partitions_grows_a_topic_that_clients_then_use(broker: BrokerPro
 
     topic = "grown"
     create_topic(broker, topic, 1)
-    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all", metadata_max_age_ms=60000)
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
     try:
         assert producer.send(topic, b"before", partition=0).get(TIMEOUT).offset == 0
         assert producer.partitions_for(topic) == {0}
-        admin = confluent_admin(broker)
-        assert confluent_result(admin.create_partitions([NewPartitions(topic, 3)])[topic]) is None
-        assert sorted(admin.list_topics(topic, timeout=TIMEOUT).topics[topic].partitions) == [0, 1, 2]
-        # The same producer learns of the new partitions (it refreshes metadata for an unknown partition).
+    finally:
+        producer.close()
+    admin = confluent_admin(broker)
+    assert confluent_result(admin.create_partitions([NewPartitions(topic, 3)])[topic]) is None
+    assert sorted(admin.list_topics(topic, timeout=TIMEOUT).topics[topic].partitions) == [0, 1, 2]
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+    try:
+        assert producer.partitions_for(topic) == {0, 1, 2}
         sent = producer.send(topic, b"after", key=b"k", partition=2).get(TIMEOUT)
         assert (sent.partition, sent.offset) == (2, 0)
     finally:
@@ -422,7 +429,7 @@ def test_create_partitions_grows_a_topic_that_clients_then_use(broker: BrokerPro
 
 
 def test_log_append_time_topic_stamps_the_broker_time(broker: BrokerProcess) -> None:
-    from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME
+    from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME, TopicPartition
 
     topic = "log-append-time"
     create_topic(broker, topic, 1, {"message.timestamp.type": "LogAppendTime"})
@@ -446,6 +453,15 @@ def test_log_append_time_topic_stamps_the_broker_time(broker: BrokerProcess) -> 
     finally:
         kafka_consumer.close()
     assert [(record.timestamp_type, record.timestamp) for record in records] == [(1, stamp) for _, stamp in stamps]
+
+    # Time look-ups go by the append times, not by the producer's timestamps.
+    consumer = confluent_consumer(broker)
+    try:
+        for asked, offset in ((T0 + 10, 0), (stamps[0][1], 0), (stamps[-1][1] + 1, -1)):
+            [found] = consumer.offsets_for_times([TopicPartition(topic, 0, asked)], TIMEOUT)
+            assert found.offset == offset, asked
+    finally:
+        consumer.close()
 
 
 # -- 6. cleanup.policy=compact -----------------------------------------------------------------
@@ -516,21 +532,27 @@ def test_health_endpoint(broker: BrokerProcess) -> None:
 # -- 9. SIGINT -------------------------------------------------------------------------------
 
 
+def produce_in_flight(broker: BrokerProcess, topic: str, count: int) -> tuple[Any, list[Any], list[Any]]:
+    """A producer with `count` records sent to partition 0 and not yet answered; its delivered and failed lists."""
+    delivered: list[Any] = []
+    failures: list[Any] = []
+
+    def report(error: Any, message: Any) -> None:
+        (failures if error is not None else delivered).append(error or message)
+
+    producer = confluent_producer(broker, **{"linger.ms": 0, "message.timeout.ms": 20000})
+    for index in range(count):
+        producer.produce(topic, b"value-%d" % index, partition=0, on_delivery=report)
+    producer.poll(0.3)  # sent; the broker's flush delay holds the answers
+    assert not delivered and not failures
+    return producer, delivered, failures
+
+
 def test_sigint_answers_in_flight_produce_requests_and_exits_0(tmp_path: Path) -> None:
     # A flush delay keeps the produce requests waiting in the write buffer when SIGINT arrives.
     broker = BrokerProcess(tmp_path / "sigint", ["--flush-ms", "1500"]).start()
     try:
-        delivered: list[Any] = []
-        failures: list[Any] = []
-
-        def report(error: Any, message: Any) -> None:
-            (failures if error is not None else delivered).append(error or message)
-
-        producer = confluent_producer(broker, **{"linger.ms": 0, "message.timeout.ms": 10000})
-        for index in range(20):
-            producer.produce("sigint", b"value-%d" % index, partition=0, on_delivery=report)
-        producer.poll(0.3)  # sent, not yet answered: the broker holds them for up to 1.5 s
-        assert not delivered and not failures
+        producer, delivered, failures = produce_in_flight(broker, "sigint", 20)
         assert broker.stop(signal.SIGINT, timeout=TIMEOUT) == 0, broker.log_text()[-4000:]
         producer.flush(1)
         assert not failures, failures
@@ -539,5 +561,20 @@ def test_sigint_answers_in_flight_produce_requests_and_exits_0(tmp_path: Path) -
         broker.start()
         values = [bytes(message.value()) for message in confluent_read(broker, "sigint", 0, 0, 20)]
         assert values == [b"value-%d" % index for index in range(20)]
+    finally:
+        broker.kill()
+
+
+def test_sigint_flushes_the_write_buffer_without_waiting_for_the_flush_delay(tmp_path: Path) -> None:
+    """Shutting down should flush at once: waiting out flush.ms delays it, and past the 10 s grace loses the acks."""
+    broker = BrokerProcess(tmp_path / "sigint-prompt", ["--flush-ms", "3000"]).start()
+    try:
+        producer, delivered, failures = produce_in_flight(broker, "sigint-prompt", 5)
+        signalled = time.monotonic()
+        assert broker.stop(signal.SIGINT, timeout=TIMEOUT) == 0, broker.log_text()[-4000:]
+        took = time.monotonic() - signalled
+        producer.flush(1)
+        assert not failures and len(delivered) == 5, failures
+        assert took < 1.5, f"shutdown took {took:.1f} s: it waited for the 3 s flush delay"
     finally:
         broker.kill()
