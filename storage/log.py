@@ -239,11 +239,11 @@ class PartitionLog:
             return
         for item, chunk, result in zip(pending, chunks, results, strict=True):
             if result.error_code == 0 and not result.duplicate:
-                self._committed(item, chunk, result, key)
+                self._committed(item, chunk, result)
             if not item.future.done():
                 item.future.set_result(result)
 
-    def _committed(self, item: _Pending, chunk: ChunkAppend, result: AppendResult, object_key: str) -> None:
+    def _committed(self, item: _Pending, chunk: ChunkAppend, result: AppendResult) -> None:
         last_offset = result.base_offset + chunk.record_count - 1
         state = self._states.get(item.key)
         if state is not None:
@@ -253,7 +253,6 @@ class PartitionLog:
         self._add_tail(
             item.key, _TailEntry(result.base_offset, last_offset, patch_offsets(item.data, result.base_offset))
         )
-        self._ranges.put((object_key, chunk.position, chunk.length), item.data)
         for waiter in self._waiters.pop(item.key, ()):
             if not waiter.done():
                 waiter.set_result(None)
