@@ -1,19 +1,23 @@
 """Stock clients produce 10,000 records and read them back byte for byte, in order per partition.
 
 Every client produces with each of the four codecs, with idempotence on and off, into one
-3-partition topic; the same client then consumes the topic from the beginning.
+3-partition topic; the same client then consumes the topic from the beginning. Two clients do it
+again on a broker that stores its objects in S3 (the session's S3 server).
 """
 
 from __future__ import annotations
 
 import itertools
 import signal
+import time
+from typing import Any
 
 import pytest
 
 from tests.brokerproc import BrokerProcess
-from tests.e2e.clients import CONSUMERS, PRODUCERS, Received, confluent_consume, confluent_produce
+from tests.e2e.clients import CONSUMERS, PRODUCERS, Received, confluent_consume
 from tests.e2e.dataset import PARTITIONS, Sent, by_partition, records
+from tests.s3server import S3Server
 
 CODECS = ("gzip", "snappy", "lz4", "zstd")
 TOTAL = 10_000
@@ -31,9 +35,28 @@ def assert_same(sent: list[Sent], received: list[Received]) -> None:
         assert not mismatches, f"partition {partition}: first mismatch at {mismatches[0]}"
 
 
-@pytest.mark.parametrize("client", list(PRODUCERS))
-def test_round_trip_every_codec_idempotence_on_and_off(client: str, tmp_path_factory: pytest.TempPathFactory) -> None:
-    broker = BrokerProcess(tmp_path_factory.mktemp(client), ["--num-partitions", str(PARTITIONS)]).start()
+# Every client on the embedded default; two of them again on S3, which is slower and needs no more clients.
+STORAGE_CASES = [pytest.param(client, "filesystem", id=client) for client in PRODUCERS] + [
+    pytest.param(client, "s3", id=f"{client}-s3") for client in ("confluent-kafka", "kafka-python")
+]
+
+
+@pytest.fixture
+def storage_args(request: pytest.FixtureRequest) -> list[str]:
+    """`streamhouse serve` flags for the storage backend named by the parameter: filesystem or s3."""
+    if request.param == "s3":
+        server: S3Server = request.getfixturevalue("s3_server")
+        return server.storage_args(server.create_bucket())
+    return []
+
+
+@pytest.mark.parametrize(("client", "storage_args"), STORAGE_CASES, indirect=["storage_args"])
+def test_round_trip_every_codec_idempotence_on_and_off(
+    client: str, storage_args: list[str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    broker = BrokerProcess(
+        tmp_path_factory.mktemp(client), ["--num-partitions", str(PARTITIONS), *storage_args]
+    ).start()
     try:
         topic = f"round-trip-{client}"
         sent = records(TOTAL, seed=sum(client.encode()), printable=client == "kcat")
@@ -46,16 +69,50 @@ def test_round_trip_every_codec_idempotence_on_and_off(client: str, tmp_path_fac
         assert broker.stop() == 0, broker.log_text()[-4000:]
 
 
-def test_acknowledged_records_survive_term_and_kill(tmp_path_factory: pytest.TempPathFactory) -> None:
+@pytest.mark.parametrize("client", list(PRODUCERS))
+def test_acknowledged_records_survive_term_and_kill(client: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     broker = BrokerProcess(tmp_path_factory.mktemp("restarts"), ["--num-partitions", str(PARTITIONS)]).start()
-    topic = "restarts"
-    sent = records(4000, seed=7)
+    topic = f"restarts-{client}"
+    sent = records(4000, seed=7, printable=client == "kcat")
+    produce, consume = PRODUCERS[client], CONSUMERS[client]
     try:
-        confluent_produce(broker.bootstrap, topic, sent[:2000], "lz4", True)
+        produce(broker.bootstrap, topic, sent[:2000], "lz4", True)
         assert broker.restart(signal.SIGTERM) == 0
-        assert_same(sent[:2000], confluent_consume(broker.bootstrap, topic, 2000))
-        confluent_produce(broker.bootstrap, topic, sent[2000:], "zstd", True)
+        assert_same(sent[:2000], consume(broker.bootstrap, topic, 2000))
+        produce(broker.bootstrap, topic, sent[2000:], "zstd", True)
         broker.restart(signal.SIGKILL)
-        assert_same(sent, confluent_consume(broker.bootstrap, topic, 4000))
+        assert_same(sent, consume(broker.bootstrap, topic, 4000))
+    finally:
+        broker.kill()
+
+
+def test_kill_9_during_a_produce_loses_nothing_acknowledged(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """SIGKILL while acks=all batches stream in: every record acknowledged before the kill is there after."""
+    from confluent_kafka import Producer
+
+    broker = BrokerProcess(tmp_path_factory.mktemp("kill9"), ["--num-partitions", "1"]).start()
+    acknowledged: list[tuple[int, bytes]] = []
+
+    def delivered(error: object, message: Any) -> None:
+        if error is None:
+            acknowledged.append((message.offset(), message.value()))
+
+    producer = Producer(
+        {"bootstrap.servers": broker.bootstrap, "acks": "all", "linger.ms": 2, "message.timeout.ms": 5000}
+    )
+    try:
+        deadline = time.monotonic() + 30
+        index = 0
+        while len(acknowledged) < 5000 and time.monotonic() < deadline:
+            producer.produce("kill9", value=b"record-%d" % index, partition=0, on_delivery=delivered)
+            index += 1
+            producer.poll(0)
+        broker.stop(signal.SIGKILL)
+        producer.flush(10)  # the rest fail: the broker is gone
+        before_kill = sorted(acknowledged)
+        assert len(before_kill) >= 5000
+        broker.start()
+        stored = {item.offset: item.value for item in confluent_consume(broker.bootstrap, "kill9", len(before_kill))}
+        assert all(stored.get(offset) == value for offset, value in before_kill)
     finally:
         broker.kill()
