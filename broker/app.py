@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from broker.config import BrokerConfig
+from broker.coordinator import GroupCoordinator
 from broker.handlers import HANDLERS
 from broker.http import HttpServer
 from broker.server import Connection
@@ -30,7 +31,9 @@ class Broker:
     def __init__(self, config: BrokerConfig) -> None:
         self.config = config
         self.metadata = open_metadata_store(config.metadata_url)
-        self.objects = open_object_store(config.storage_url, config.fsync)
+        self.objects = open_object_store(
+            config.storage_url, config.fsync, s3_endpoint=config.s3_endpoint, s3_region=config.s3_region
+        )
         self.log = PartitionLog(
             self.objects,
             self.metadata,
@@ -42,6 +45,9 @@ class Broker:
             object_cache_bytes=config.object_cache_bytes,
         )
         self.topics = TopicCache(self.metadata)
+        self.coordinator = GroupCoordinator(
+            self.metadata, initial_rebalance_delay_ms=config.group_initial_rebalance_delay_ms
+        )
         self.connections: set[Connection] = set()
         self.broker_defaults = {"max.message.bytes": str(config.message_max_bytes)}
         self.started_at = time.time()
@@ -57,6 +63,7 @@ class Broker:
 
     async def start(self) -> None:
         await self.metadata.start()
+        await self.coordinator.start()
         self.log.start()
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: Connection(self), self.config.host, self.config.port)
@@ -105,6 +112,8 @@ class Broker:
             self._maintenance_task.cancel()
         if self._server is not None:
             self._server.close()
+        # Parked joins and syncs are answered NOT_COORDINATOR now, not after a whole rebalance.
+        await self.coordinator.stop()
         # Waiting produce requests must not sit out flush.ms: flush from now on at once.
         self.log.flush_immediately()
         connections = list(self.connections)

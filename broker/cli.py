@@ -1,4 +1,4 @@
-"""The `streamhouse` command: `streamhouse serve` runs a broker."""
+"""The `streamhouse` command: `streamhouse serve` runs a broker; `streamhouse groups` shows consumer groups."""
 
 from __future__ import annotations
 
@@ -10,9 +10,13 @@ import sys
 from collections.abc import Sequence
 
 from broker.app import Broker
+from broker.client import ClientError, GroupView, describe_group, list_groups
 from broker.config import BrokerConfig, add_arguments, config_from
+from protocol.errors import ProtocolError
 
 log = logging.getLogger("streamhouse")
+
+DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +28,65 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a broker. With no flags: 127.0.0.1:9092, objects and SQLite metadata in ./streamhouse-data.",
     )
     add_arguments(serve)
+    groups = commands.add_parser(
+        "groups",
+        help="list consumer groups, or describe one with its lag",
+        description="Consumer groups, read from a broker over the Kafka protocol like any admin client.",
+    )
+    actions = groups.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="every group with its protocol type and state")
+    describe = actions.add_parser(
+        "describe", help="a group's members and assignments, committed offsets, high watermarks and lag"
+    )
+    describe.add_argument("group", help="the group id")
+    for action in (listing, describe):
+        action.add_argument(
+            "--bootstrap", default=DEFAULT_BOOTSTRAP, help=f"a broker's host:port ({DEFAULT_BOOTSTRAP})"
+        )
     return parser
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """Left-aligned columns, two spaces apart; None shows as "-"."""
+    cells = [list(headers)] + [["-" if cell is None else str(cell) for cell in row] for row in rows]
+    widths = [max(len(row[column]) for row in cells) for column in range(len(headers))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in cells
+    )
+
+
+def describe_text(view: GroupView) -> str:
+    protocol = f", protocol {view.protocol}" if view.protocol else ""
+    kind = f"{view.protocol_type}, " if view.protocol_type else ""
+    lines = [f"Group {view.group_id} ({kind}{view.state}{protocol}), {len(view.members)} members", ""]
+    if view.members:
+        members = [
+            (
+                m.member_id,
+                m.group_instance_id,
+                m.client_id,
+                m.client_host,
+                ",".join(f"{t}-{p}" for t, p in m.partitions),
+            )
+            for m in view.members
+        ]
+        lines += [table(("MEMBER", "INSTANCE", "CLIENT-ID", "HOST", "PARTITIONS"), members), ""]
+    partitions = [(p.topic, p.partition, p.committed, p.high_watermark, p.lag, p.member_id) for p in view.partitions]
+    lines.append(table(("TOPIC", "PARTITION", "COMMITTED", "HIGH-WATERMARK", "LAG", "MEMBER"), partitions))
+    return "\n".join(lines)
+
+
+def groups_command(args: argparse.Namespace) -> int:
+    try:
+        if args.action == "list":
+            found = list_groups(args.bootstrap)
+            print(table(("GROUP", "PROTOCOL-TYPE", "STATE"), [(g.group_id, g.protocol_type, g.state) for g in found]))
+        else:
+            print(describe_text(describe_group(args.bootstrap, args.group)))
+    except (ClientError, ProtocolError) as exc:
+        print(f"streamhouse groups: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 async def serve(config: BrokerConfig) -> None:
@@ -54,6 +116,8 @@ def run(coroutine_config: BrokerConfig) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    if args.command == "groups":
+        sys.exit(groups_command(args))
     config = config_from(args)
     logging.basicConfig(
         level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr

@@ -29,8 +29,15 @@ class BrokerConfig:
     data_dir: str = option("./streamhouse-data", "folder for the embedded default's objects and metadata")
     metadata: str | None = option(None, "metadata store URL (default: sqlite:///<data-dir>/metadata.db)")
     storage: str | None = option(
-        None, "object store URL: a folder path, file:///path or memory:// (default: <data-dir>/objects)"
+        None,
+        "object store URL: a folder path, file:///path, memory:// or s3://bucket/prefix (default: <data-dir>/objects)",
     )
+    s3_endpoint: str | None = option(
+        None,
+        "S3-compatible endpoint URL for s3:// storage, e.g. http://minio:9000 (path-style addressing; default: AWS). "
+        "Credentials come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN",
+    )
+    s3_region: str = option("us-east-1", "S3 region for s3:// storage")
     fsync: str = option(
         "always",
         "fsync objects before acknowledging: always, or never (OS page cache only)",
@@ -54,6 +61,9 @@ class BrokerConfig:
     object_cache_bytes: int = option(128 * 1024 * 1024, "memory for an LRU cache of object ranges read for fetches")
     compaction_interval_ms: int = option(
         30_000, "how often flush objects are rewritten into segments and retention runs"
+    )
+    group_initial_rebalance_delay_ms: int = option(
+        3000, "group.initial.rebalance.delay.ms: how long a new group waits for more members before its first rebalance"
     )
 
     @property

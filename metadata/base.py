@@ -1,7 +1,8 @@
-"""The metadata store interface: topics, partitions, the batch index, producers, brokers.
+"""The metadata store interface: topics, partitions, the batch index, producers, brokers, groups.
 
 The store is the sequencer: `commit_flush` assigns offsets to the batches of one flushed
-object in one transaction, so any broker may append to any partition.
+object in one transaction, so any broker may append to any partition. Consumer groups keep
+their committed offsets and the group's generation record here, so both outlive a broker.
 """
 
 from __future__ import annotations
@@ -100,6 +101,33 @@ class IndexEntry:
     max_timestamp: int
 
 
+@dataclass(frozen=True)
+class GroupRecord:
+    """What outlives a broker of a consumer group: its generation and the protocol it runs.
+
+    Members are not kept: after a restart they rejoin, and the generation continues from here.
+    """
+
+    group_id: str
+    protocol_type: str  # "" for a group that only commits offsets
+    generation_id: int
+    protocol_name: str | None  # None while no generation runs
+    leader_id: str | None
+    state: str  # Kafka's state name: Empty, PreparingRebalance, CompletingRebalance, Stable
+
+
+@dataclass(frozen=True)
+class CommittedOffset:
+    """A group's committed position in one partition, as OffsetCommit gave it."""
+
+    topic: str
+    partition: int
+    offset: int
+    leader_epoch: int = -1  # -1: none given
+    metadata: str = ""
+    commit_time_ms: int = 0
+
+
 class MetadataStore(Protocol):
     async def start(self) -> None:
         """Connect and apply pending migrations."""
@@ -132,7 +160,10 @@ class MetadataStore(Protocol):
         ...
 
     async def delete_topic(self, name: str) -> TopicInfo:
-        """Remove the topic, its partitions, index rows and producer state; UnknownTopicError if absent."""
+        """Remove the topic, its partitions, index rows, producer state and groups' offsets on it.
+
+        UnknownTopicError if absent.
+        """
         ...
 
     async def add_partitions(self, name: str, count: int) -> TopicInfo:
@@ -206,4 +237,33 @@ class MetadataStore(Protocol):
 
     async def forget_objects(self, keys: Sequence[str]) -> None:
         """Drop object records (after the objects were deleted from the object store)."""
+        ...
+
+    async def save_group(self, group: GroupRecord) -> None:
+        """Insert or replace a group's record."""
+        ...
+
+    async def list_groups(self) -> list[GroupRecord]:
+        """Every group's record, by group id."""
+        ...
+
+    async def delete_group(self, group_id: str) -> None:
+        """Remove a group's record and every offset it committed, in one transaction."""
+        ...
+
+    async def commit_offsets(self, group_id: str, offsets: Sequence[CommittedOffset]) -> None:
+        """Insert or replace a group's committed offsets, all in one transaction."""
+        ...
+
+    async def fetch_offsets(
+        self, group_id: str, partitions: Sequence[tuple[str, int]] | None = None
+    ) -> list[CommittedOffset]:
+        """A group's committed offsets by topic and partition: those of `partitions`, or all when None.
+
+        Partitions without a committed offset are left out.
+        """
+        ...
+
+    async def delete_offsets(self, group_id: str, partitions: Sequence[tuple[str, int]]) -> None:
+        """Drop a group's committed offsets of these (topic, partition) pairs."""
         ...

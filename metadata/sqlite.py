@@ -24,6 +24,8 @@ from metadata.base import (
     AppendResult,
     BrokerInfo,
     ChunkAppend,
+    CommittedOffset,
+    GroupRecord,
     IndexEntry,
     InvalidPartitionsError,
     MetadataUnavailableError,
@@ -53,6 +55,8 @@ _TOPIC_COLUMNS = "topic_id, name, partitions, configs"
 _INDEX_COLUMNS = "base_offset, last_offset, object_key, position, length, max_timestamp"
 _INSERT_INDEX = f"INSERT INTO batch_index (topic_id, partition, {_INDEX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 _RECORD_OBJECT = "INSERT OR IGNORE INTO objects (object_key, size, created_ms) VALUES (?, ?, ?)"
+_GROUP_COLUMNS = "group_id, protocol_type, generation_id, protocol_name, leader_id, state"
+_OFFSET_COLUMNS = "topic, partition, committed_offset, leader_epoch, metadata, commit_ms"
 
 T = TypeVar("T")
 Row = Any  # a sqlite3 row: a tuple of column values
@@ -261,6 +265,7 @@ class SqliteMetadataStore:
             key = (topic.topic_id.hex,)
             for table in ("batch_index", "producer_state", "partitions", "topics"):
                 await db.execute(f"DELETE FROM {table} WHERE topic_id = ?", key)
+            await db.execute("DELETE FROM committed_offsets WHERE topic = ?", (name,))
         return topic
 
     async def add_partitions(self, name: str, count: int) -> TopicInfo:
@@ -485,6 +490,72 @@ class SqliteMetadataStore:
     async def forget_objects(self, keys: Sequence[str]) -> None:
         async with self._transaction() as db:
             await db.executemany("DELETE FROM objects WHERE object_key = ?", [(key,) for key in keys])
+
+    # -- consumer groups -------------------------------------------------------
+
+    async def save_group(self, group: GroupRecord) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                f"INSERT OR REPLACE INTO consumer_groups ({_GROUP_COLUMNS}, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    group.group_id,
+                    group.protocol_type,
+                    group.generation_id,
+                    group.protocol_name,
+                    group.leader_id,
+                    group.state,
+                    _now_ms(),
+                ),
+            )
+
+    async def list_groups(self) -> list[GroupRecord]:
+        async with self._read() as db:
+            rows = await db.execute_fetchall(f"SELECT {_GROUP_COLUMNS} FROM consumer_groups ORDER BY group_id")
+        return [GroupRecord(*row) for row in rows]
+
+    async def delete_group(self, group_id: str) -> None:
+        async with self._transaction() as db:
+            await db.execute("DELETE FROM committed_offsets WHERE group_id = ?", (group_id,))
+            await db.execute("DELETE FROM consumer_groups WHERE group_id = ?", (group_id,))
+
+    async def commit_offsets(self, group_id: str, offsets: Sequence[CommittedOffset]) -> None:
+        async with self._transaction() as db:
+            await db.executemany(
+                f"INSERT OR REPLACE INTO committed_offsets (group_id, {_OFFSET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (group_id, o.topic, o.partition, o.offset, o.leader_epoch, o.metadata, o.commit_time_ms)
+                    for o in offsets
+                ],
+            )
+
+    async def fetch_offsets(
+        self, group_id: str, partitions: Sequence[tuple[str, int]] | None = None
+    ) -> list[CommittedOffset]:
+        rows: list[Row] = []
+        async with self._read() as db:
+            if partitions is None:
+                rows.extend(
+                    await db.execute_fetchall(
+                        f"SELECT {_OFFSET_COLUMNS} FROM committed_offsets WHERE group_id = ?", (group_id,)
+                    )
+                )
+            for batch in _batches(sorted(set(partitions or ()))):
+                rows.extend(
+                    await db.execute_fetchall(
+                        "SELECT o.topic, o.partition, o.committed_offset, o.leader_epoch, o.metadata, o.commit_ms"
+                        f" FROM (VALUES {_values(len(batch), 2)}) AS k JOIN committed_offsets AS o"
+                        " ON o.group_id = ? AND o.topic = k.column1 AND o.partition = k.column2",
+                        [*(value for pair in batch for value in pair), group_id],
+                    )
+                )
+        return sorted((CommittedOffset(*row) for row in rows), key=lambda o: (o.topic, o.partition))
+
+    async def delete_offsets(self, group_id: str, partitions: Sequence[tuple[str, int]]) -> None:
+        async with self._transaction() as db:
+            await db.executemany(
+                "DELETE FROM committed_offsets WHERE group_id = ? AND topic = ? AND partition = ?",
+                [(group_id, topic, partition) for topic, partition in partitions],
+            )
 
 
 def _span(entries: Sequence[IndexEntry]) -> list[tuple[int, int]]:

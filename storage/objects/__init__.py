@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from storage.objects.base import ObjectNotFoundError, ObjectStore, ObjectStoreUnavailableError
 from storage.objects.filesystem import FilesystemObjectStore, FsyncPolicy
 from storage.objects.memory import MemoryObjectStore
+
+if TYPE_CHECKING:
+    from storage.objects.s3 import S3ObjectStore
 
 __all__ = [
     "FilesystemObjectStore",
@@ -19,12 +23,19 @@ __all__ = [
     "open_object_store",
 ]
 
-SUPPORTED_URLS = "memory://, file:///absolute/path or a plain folder path"
+SUPPORTED_URLS = "memory://, file:///absolute/path, s3://bucket/prefix or a plain folder path"
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
-def open_object_store(url: str, fsync: str = "always") -> ObjectStore:
-    """The store `url` names: memory://, file:///absolute/path or a plain folder path (fsync: always or never)."""
+def open_object_store(
+    url: str, fsync: str = "always", *, s3_endpoint: str | None = None, s3_region: str = "us-east-1"
+) -> ObjectStore:
+    """The store `url` names: memory://, file:///absolute/path, s3://bucket/prefix or a plain folder path.
+
+    `fsync` (always or never) applies to folders. For s3:// URLs, `s3_endpoint` names an S3-compatible
+    service (MinIO, moto; path-style addressing) instead of AWS, and credentials come from botocore's
+    chain (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, ~/.aws, instance roles).
+    """
     try:
         policy = FsyncPolicy(fsync)
     except ValueError:
@@ -45,4 +56,20 @@ def open_object_store(url: str, fsync: str = "always") -> ObjectStore:
         if parts.netloc not in ("", "localhost") or not parts.path or parts.query or parts.fragment:
             raise ValueError(f"object store URL {url!r}: a file URL is file:///absolute/path (three slashes)")
         return FilesystemObjectStore(unquote(parts.path), policy)
-    raise ValueError(f"unsupported object store URL {url!r}: use {SUPPORTED_URLS} (s3:// is not supported yet)")
+    if name == "s3":
+        return _open_s3(url, s3_endpoint, s3_region)
+    raise ValueError(f"unsupported object store URL {url!r}: use {SUPPORTED_URLS}")
+
+
+def _open_s3(url: str, endpoint: str | None, region: str) -> S3ObjectStore:
+    # Imported here: aiobotocore and botocore take a while to import, and only S3 brokers need them.
+    from storage.objects.s3 import S3ObjectStore
+
+    parts = urlsplit(url)
+    if not parts.netloc or parts.query or parts.fragment or "@" in parts.netloc or ":" in parts.netloc:
+        raise ValueError(f"object store URL {url!r}: an S3 URL is s3://bucket or s3://bucket/key/prefix")
+    if endpoint:
+        endpoint_parts = urlsplit(endpoint)
+        if endpoint_parts.scheme not in ("http", "https") or not endpoint_parts.netloc:
+            raise ValueError(f"S3 endpoint {endpoint!r} is not an http:// or https:// URL")
+    return S3ObjectStore(parts.netloc, unquote(parts.path), endpoint=endpoint or None, region=region)

@@ -62,12 +62,12 @@ async def broker(tmp_path: Path) -> AsyncIterator[Broker]:
         await instance.stop()
 
 
-async def call(broker: Broker, api: ApiCodec, version: int, body: Any) -> Any:
+async def call(broker: Broker, api: ApiCodec, version: int, body: Any, connection: Any = None) -> Any:
     """Encode the request, decode it as the server does, handle it, and round-trip the response."""
     frame = wire.encode_request(api, version, 7, "admin-test", body)
     request = wire.decode_request(frame[4:])
     assert isinstance(request, wire.Request)
-    response = await HANDLERS[api.key](broker, request, None)  # type: ignore[arg-type]
+    response = await HANDLERS[api.key](broker, request, connection)
     encoded = wire.encode_response(api, version, 7, response)
     correlation_id, decoded = wire.decode_response(api, version, encoded[4:])
     assert correlation_id == 7

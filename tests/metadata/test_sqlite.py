@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from metadata.base import ChunkAppend, IndexEntry, MetadataUnavailableError
+from metadata.base import ChunkAppend, CommittedOffset, IndexEntry, MetadataUnavailableError
 from metadata.migrations import backend_migrations, migrations_in
 from metadata.sqlite import SqliteMetadataStore
 
@@ -118,9 +118,10 @@ def test_migrations_in_refuses_bad_names(tmp_path: Path, names: list[str], messa
 async def test_delete_topic_leaves_no_rows(file_store: SqliteMetadataStore) -> None:
     topic = await file_store.create_topic("t", 2, {})
     await file_store.commit_flush("flush/1", 100, [ChunkAppend(topic.topic_id, 1, 0, 100, 3, 0, 7, 0, 0)])
+    await file_store.commit_offsets("g", [CommittedOffset("t", 1, 3)])
     await file_store.delete_topic("t")
     with sqlite3.connect(file_store.path) as db:
-        for table in ("topics", "partitions", "batch_index", "producer_state"):
+        for table in ("topics", "partitions", "batch_index", "producer_state", "committed_offsets"):
             assert db.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,), table
         assert db.execute("SELECT object_key FROM objects").fetchall() == [("flush/1",)]
 

@@ -8,12 +8,15 @@ from pathlib import Path
 import pytest
 
 from storage.objects import FilesystemObjectStore, FsyncPolicy, MemoryObjectStore, ObjectStore
+from tests.s3server import shared_server
 
 # A new backend joins the contract suite with one entry here.
 BACKENDS: dict[str, Callable[[Path], ObjectStore]] = {
     "memory": lambda tmp_path: MemoryObjectStore(),
     "filesystem-always": lambda tmp_path: FilesystemObjectStore(tmp_path / "objects", FsyncPolicy.ALWAYS),
     "filesystem-never": lambda tmp_path: FilesystemObjectStore(tmp_path / "objects", FsyncPolicy.NEVER),
+    # A bucket of the test's own on the session's S3 server (moto, or MinIO where Docker runs).
+    "s3": lambda tmp_path: shared_server().store(),
 }
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from storage.objects import FilesystemObjectStore, FsyncPolicy, MemoryObjectStore, open_object_store
+from storage.objects.s3 import S3ObjectStore
 
 
 def test_memory() -> None:
@@ -37,11 +38,48 @@ def test_plain_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert relative.root == tmp_path / "streamhouse-data/objects"
 
 
-@pytest.mark.parametrize("url", ["s3://bucket/prefix", "gs://bucket", "http://example.com/objects", "S3://bucket"])
+@pytest.mark.parametrize("url", ["gs://bucket", "http://example.com/objects", "az://container"])
 def test_unsupported_schemes_name_the_supported_ones(url: str) -> None:
-    with pytest.raises(ValueError, match=r"unsupported .*memory://.*file:///") as error:
+    with pytest.raises(ValueError, match=r"unsupported .*memory://.*file:///.*s3://") as error:
         open_object_store(url)
     assert url in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "bucket", "prefix"),
+    [
+        ("s3://bucket", "bucket", ""),
+        ("s3://bucket/", "bucket", ""),
+        ("s3://bucket/data", "bucket", "data/"),
+        ("S3://my.bucket/cluster/a/", "my.bucket", "cluster/a/"),
+        ("s3://bucket/with%20space", "bucket", "with space/"),
+    ],
+)
+def test_s3_urls(url: str, bucket: str, prefix: str) -> None:
+    store = open_object_store(url)
+    assert isinstance(store, S3ObjectStore)
+    assert (store.bucket, store.prefix, store.endpoint, store.region) == (bucket, prefix, None, "us-east-1")
+
+
+def test_s3_endpoint_and_region() -> None:
+    store = open_object_store("s3://bucket/p", s3_endpoint="http://127.0.0.1:9000", s3_region="eu-central-1")
+    assert isinstance(store, S3ObjectStore)
+    assert (store.endpoint, store.region) == ("http://127.0.0.1:9000", "eu-central-1")
+    assert isinstance(open_object_store("s3://bucket", s3_endpoint=""), S3ObjectStore)  # empty: AWS
+
+
+@pytest.mark.parametrize(
+    "url", ["s3://", "s3:///prefix", "s3://bucket?region=x", "s3://key@bucket/p", "s3://bucket:9000/p", "s3://b/a//b"]
+)
+def test_malformed_s3_urls(url: str) -> None:
+    with pytest.raises(ValueError, match=r"s3://bucket|prefix"):
+        open_object_store(url)
+
+
+@pytest.mark.parametrize("endpoint", ["minio:9000", "ftp://host", "http://"])
+def test_malformed_s3_endpoints(endpoint: str) -> None:
+    with pytest.raises(ValueError, match="endpoint"):
+        open_object_store("s3://bucket", s3_endpoint=endpoint)
 
 
 @pytest.mark.parametrize("url", ["file://relative/path", "file://", "file://otherhost/abs", "file:///abs?x=1"])

@@ -1,0 +1,201 @@
+"""Committed offsets of groups: OffsetCommit, OffsetFetch and OffsetDelete, kept in the metadata store.
+
+OffsetCommit v2-8: members commit with their generation and member id (checked as Kafka does);
+a consumer that assigns partitions itself commits with generation -1 and no member id, to a
+group without members. The metadata string and leader epoch are kept with the commit time;
+v2-4's retention time is ignored (offsets do not expire). Per partition:
+UNKNOWN_TOPIC_OR_PARTITION (3) for a topic or partition that does not exist (not sent on),
+OFFSET_METADATA_TOO_LARGE (12) above 4096 characters, and for the whole request
+ILLEGAL_GENERATION (22), UNKNOWN_MEMBER_ID (25), FENCED_INSTANCE_ID (82),
+REBALANCE_IN_PROGRESS (27) before the member synced its new generation, and
+COORDINATOR_NOT_AVAILABLE (15) when the metadata store cannot be reached.
+
+OffsetFetch v1-8: one group (v1-7) or several (v8); the requested partitions, or every committed
+one when topics is null (v2+). A partition without a commit gets offset -1 and no error.
+require_stable (v7+) waits for nothing: without transactions no commit is ever pending. Group
+errors go to the top-level error from v2 (v8: per group) and into each partition before.
+
+OffsetDelete v0: drops a group's offsets of some partitions. GROUP_ID_NOT_FOUND (69) for an
+unknown group, NON_EMPTY_GROUP (68) for a group with members that is not a consumer group, and
+per partition GROUP_SUBSCRIBED_TO_TOPIC (86) for a topic the members subscribe to and
+UNKNOWN_TOPIC_OR_PARTITION (3) for one that does not exist.
+
+All three answer NOT_COORDINATOR (16) while the broker is stopping and COORDINATOR_LOAD_IN_PROGRESS
+(14) before the groups are loaded; a group id may be "".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from metadata.base import CommittedOffset
+from protocol.apis.offset_commit import OFFSET_COMMIT
+from protocol.apis.offset_delete import OFFSET_DELETE
+from protocol.apis.offset_fetch import OFFSET_FETCH
+from protocol.errors import ErrorCode
+
+if TYPE_CHECKING:
+    from broker.app import Broker
+    from broker.server import Connection
+    from protocol.wire import Request
+
+NO_OFFSET = -1
+NO_LEADER_EPOCH = -1
+
+Partition = tuple[str, int]
+
+
+async def _existing(broker: Broker, topics: Iterable[tuple[str, Iterable[int]]]) -> dict[Partition, bool]:
+    """Whether each (topic, partition) exists, in the order asked."""
+    found: dict[Partition, bool] = {}
+    for name, partitions in topics:
+        topic = await broker.topics.get(name)
+        for partition in partitions:
+            found[(name, partition)] = topic is not None and 0 <= partition < topic.partitions
+    return found
+
+
+def _by_topic(answers: Iterable[tuple[Partition, Any]]) -> dict[str, list[tuple[int, Any]]]:
+    """(topic, partition) answers grouped by topic, both in the order given."""
+    grouped: dict[str, list[tuple[int, Any]]] = {}
+    for (topic, partition), answer in answers:
+        grouped.setdefault(topic, []).append((partition, answer))
+    return grouped
+
+
+# -- OffsetCommit ----------------------------------------------------------------
+
+CommitResponse: Any = OFFSET_COMMIT.Response
+CommitTopic: Any = CommitResponse.OffsetCommitResponseTopic
+
+
+async def handle_offset_commit(broker: Broker, request: Request, connection: Connection) -> Any:
+    body = request.body
+    asked = {(topic.name, p.partition_index): p for topic in body.topics for p in topic.partitions}
+    exists = await _existing(broker, ((t.name, (p.partition_index for p in t.partitions)) for t in body.topics))
+    errors = {key: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION for key, known in exists.items() if not known}
+    valid = [key for key, known in exists.items() if known]
+    if valid:
+        offsets = [
+            CommittedOffset(
+                topic,
+                partition,
+                asked[(topic, partition)].committed_offset,
+                asked[(topic, partition)].committed_leader_epoch,
+                asked[(topic, partition)].committed_metadata or "",
+            )
+            for topic, partition in valid
+        ]
+        results = await broker.coordinator.commit_offsets(
+            body.group_id, body.generation_id_or_member_epoch, body.member_id, body.group_instance_id, offsets
+        )
+        errors.update(zip(valid, results, strict=True))
+    return CommitResponse(
+        topics=[
+            CommitTopic(
+                name=topic,
+                partitions=[
+                    CommitTopic.OffsetCommitResponsePartition(partition_index=partition, error_code=error)
+                    for partition, error in partitions
+                ],
+            )
+            for topic, partitions in _by_topic((key, errors[key]) for key in exists).items()
+        ]
+    )
+
+
+# -- OffsetFetch -----------------------------------------------------------------
+
+FetchResponse: Any = OFFSET_FETCH.Response
+FetchTopic: Any = FetchResponse.OffsetFetchResponseTopic
+FetchGroup: Any = FetchResponse.OffsetFetchResponseGroup
+FetchGroupTopic: Any = FetchGroup.OffsetFetchResponseTopics
+
+
+async def handle_offset_fetch(broker: Broker, request: Request, connection: Connection) -> Any:
+    body, version = request.body, request.version
+    if version >= 8:
+        groups = []
+        for wanted in body.groups:
+            error, answers = await _fetch(broker, wanted.group_id, wanted.topics, version)
+            topics = _topics(FetchGroupTopic, FetchGroupTopic.OffsetFetchResponsePartitions, answers)
+            groups.append(FetchGroup(group_id=wanted.group_id, topics=topics, error_code=error))
+        return FetchResponse(groups=groups)
+    error, answers = await _fetch(broker, body.group_id, body.topics, version)
+    return FetchResponse(topics=_topics(FetchTopic, FetchTopic.OffsetFetchResponsePartition, answers), error_code=error)
+
+
+async def _fetch(
+    broker: Broker, group_id: str, topics: list[Any] | None, version: int
+) -> tuple[ErrorCode, list[tuple[Partition, tuple[CommittedOffset | None, ErrorCode]]]]:
+    """The group error and, per partition, its committed offset (None: none) and error."""
+    asked = None if topics is None else [(t.name, p) for t in topics for p in t.partition_indexes]
+    error, found = await broker.coordinator.fetch_offsets(group_id, asked)
+    if error and version < 2:
+        # v1 has no group error: each partition carries it.
+        return ErrorCode.NONE, [(key, (None, error)) for key in asked or ()]
+    if error:
+        return error, []
+    committed = {(o.topic, o.partition): o for o in found}
+    keys = list(committed) if asked is None else asked
+    return ErrorCode.NONE, [(key, (committed.get(key), ErrorCode.NONE)) for key in keys]
+
+
+def _topics(
+    topic_class: Any, partition_class: Any, answers: list[tuple[Partition, tuple[CommittedOffset | None, ErrorCode]]]
+) -> list[Any]:
+    """The response topics of v1-7 or of a v8 group: the same fields under other struct names."""
+    return [
+        topic_class(
+            name=topic,
+            partitions=[
+                partition_class(
+                    partition_index=partition,
+                    committed_offset=NO_OFFSET if offset is None else offset.offset,
+                    committed_leader_epoch=NO_LEADER_EPOCH if offset is None else offset.leader_epoch,
+                    metadata="" if offset is None else offset.metadata,
+                    error_code=error,
+                )
+                for partition, (offset, error) in partitions
+            ],
+        )
+        for topic, partitions in _by_topic(answers).items()
+    ]
+
+
+# -- OffsetDelete ----------------------------------------------------------------
+
+DeleteResponse: Any = OFFSET_DELETE.Response
+DeleteTopic: Any = DeleteResponse.OffsetDeleteResponseTopic
+
+
+async def handle_offset_delete(broker: Broker, request: Request, connection: Connection) -> Any:
+    body = request.body
+    exists = await _existing(broker, ((t.name, (p.partition_index for p in t.partitions)) for t in body.topics))
+    errors = {key: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION for key, known in exists.items() if not known}
+    valid = [key for key, known in exists.items() if known]
+    error, results = await broker.coordinator.delete_offsets(body.group_id, valid)
+    if error:
+        return DeleteResponse(error_code=error)
+    errors.update(zip(valid, results, strict=True))
+    return DeleteResponse(
+        error_code=ErrorCode.NONE,
+        topics=[
+            DeleteTopic(
+                name=topic,
+                partitions=[
+                    DeleteTopic.OffsetDeleteResponsePartition(partition_index=partition, error_code=error)
+                    for partition, error in partitions
+                ],
+            )
+            for topic, partitions in _by_topic((key, errors[key]) for key in exists).items()
+        ],
+    )
+
+
+HANDLES = {
+    OFFSET_COMMIT.key: handle_offset_commit,
+    OFFSET_FETCH.key: handle_offset_fetch,
+    OFFSET_DELETE.key: handle_offset_delete,
+}

@@ -1,0 +1,197 @@
+"""The classic group membership APIs, answered by the group coordinator (broker/coordinator.py).
+
+JoinGroup v0-9: parked until the rebalance completes; the leader gets every member's metadata.
+From v4 a first join without a group instance id gets MEMBER_ID_REQUIRED (79) with the id to
+join with; v5+ static members (group instance ids) keep their place across restarts, a stale
+instance gets FENCED_INSTANCE_ID (82); v0 has no rebalance timeout, so its session timeout is
+used; before v7 a missing protocol name is sent as "". Errors: INVALID_SESSION_TIMEOUT (26)
+outside 6000..1800000 ms, INCONSISTENT_GROUP_PROTOCOL (23) for another protocol type or no
+protocol in common with the members, UNKNOWN_MEMBER_ID (25), INVALID_GROUP_ID (24) for "".
+
+SyncGroup v0-5: the leader's assignments reach every member. ILLEGAL_GENERATION (22),
+UNKNOWN_MEMBER_ID (25), REBALANCE_IN_PROGRESS (27) while the group prepares a rebalance,
+INCONSISTENT_GROUP_PROTOCOL (23) when the protocol type or name (v5+, mandatory there)
+differs from the group's.
+
+Heartbeat v0-4: REBALANCE_IN_PROGRESS (27) asks the member to rejoin; UNKNOWN_MEMBER_ID (25),
+ILLEGAL_GENERATION (22), FENCED_INSTANCE_ID (82).
+
+LeaveGroup v0-5: one member before v3 (its error is the top-level one), a batch from v3
+(answered per member: UNKNOWN_MEMBER_ID (25), FENCED_INSTANCE_ID (82)); a static member may be
+removed by its instance id alone. The remaining members rebalance at once.
+
+DescribeGroups v0-5: state, protocol and members; metadata and assignments only when Stable; an
+unknown group is described as Dead without an error. ListGroups v0-4: every group, filtered by
+state (any case) from v4. DeleteGroups v0-2: Empty groups with their offsets; NON_EMPTY_GROUP
+(68) while members remain, GROUP_ID_NOT_FOUND (69) for an unknown group.
+
+Every API answers NOT_COORDINATOR (16) while the broker is stopping, COORDINATOR_LOAD_IN_PROGRESS
+(14) before the groups are loaded and COORDINATOR_NOT_AVAILABLE (15) for a group being deleted;
+ListGroups answers COORDINATOR_NOT_AVAILABLE (15) while stopping.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from broker.coordinator import JoinRequest
+from protocol.apis.delete_groups import DELETE_GROUPS
+from protocol.apis.describe_groups import DESCRIBE_GROUPS
+from protocol.apis.heartbeat import HEARTBEAT
+from protocol.apis.join_group import JOIN_GROUP
+from protocol.apis.leave_group import LEAVE_GROUP
+from protocol.apis.list_groups import LIST_GROUPS
+from protocol.apis.sync_group import SYNC_GROUP
+from protocol.errors import ErrorCode
+
+if TYPE_CHECKING:
+    from broker.app import Broker
+    from broker.server import Connection
+    from protocol.wire import Request
+
+JoinResponse: Any = JOIN_GROUP.Response
+SyncResponse: Any = SYNC_GROUP.Response
+LeaveResponse: Any = LEAVE_GROUP.Response
+DescribedGroup: Any = DESCRIBE_GROUPS.Response.DescribedGroup
+ListedGroup: Any = LIST_GROUPS.Response.ListedGroup
+DeletableGroupResult: Any = DELETE_GROUPS.Response.DeletableGroupResult
+
+
+def client_host(connection: Connection) -> str:
+    """The client's address as Kafka shows it in DescribeGroups: "/127.0.0.1"."""
+    return "/" + connection.peer.rsplit(":", 1)[0]
+
+
+async def handle_join_group(broker: Broker, request: Request, connection: Connection) -> Any:
+    body, version = request.body, request.version
+    result = await broker.coordinator.join_group(
+        JoinRequest(
+            group_id=body.group_id,
+            member_id=body.member_id,
+            group_instance_id=body.group_instance_id,
+            client_id=request.header.client_id or "",
+            client_host=client_host(connection),
+            session_timeout_ms=body.session_timeout_ms,
+            rebalance_timeout_ms=body.rebalance_timeout_ms if version >= 1 else body.session_timeout_ms,
+            protocol_type=body.protocol_type,
+            protocols=[(protocol.name, bytes(protocol.metadata)) for protocol in body.protocols],
+            require_known_member_id=version >= 4 and body.group_instance_id is None,
+            supports_skip_assignment=version >= 9,
+        )
+    )
+    return JoinResponse(
+        error_code=result.error,
+        generation_id=result.generation_id,
+        protocol_type=result.protocol_type,
+        protocol_name=result.protocol_name if version >= 7 else result.protocol_name or "",
+        leader=result.leader,
+        skip_assignment=result.skip_assignment,
+        member_id=result.member_id,
+        members=[
+            JoinResponse.JoinGroupResponseMember(
+                member_id=member.member_id, group_instance_id=member.group_instance_id, metadata=member.metadata
+            )
+            for member in result.members
+        ],
+    )
+
+
+async def handle_sync_group(broker: Broker, request: Request, connection: Connection) -> Any:
+    body = request.body
+    if request.version >= 5 and (body.protocol_type is None or body.protocol_name is None):
+        return SyncResponse(error_code=ErrorCode.INCONSISTENT_GROUP_PROTOCOL)  # both are mandatory from v5
+    result = await broker.coordinator.sync_group(
+        body.group_id,
+        body.generation_id,
+        body.member_id,
+        body.group_instance_id,
+        body.protocol_type,
+        body.protocol_name,
+        {assignment.member_id: bytes(assignment.assignment) for assignment in body.assignments},
+    )
+    return SyncResponse(
+        error_code=result.error,
+        protocol_type=result.protocol_type,
+        protocol_name=result.protocol_name,
+        assignment=result.assignment,
+    )
+
+
+async def handle_heartbeat(broker: Broker, request: Request, connection: Connection) -> Any:
+    body = request.body
+    error = broker.coordinator.heartbeat(body.group_id, body.generation_id, body.member_id, body.group_instance_id)
+    return HEARTBEAT.Response(error_code=error)
+
+
+async def handle_leave_group(broker: Broker, request: Request, connection: Connection) -> Any:
+    body = request.body
+    if request.version < 3:
+        error, errors = broker.coordinator.leave_group(body.group_id, [(body.member_id, None)])
+        return LeaveResponse(error_code=error or errors[0])  # one member: its error is the only one
+    leaving = [(member.member_id, member.group_instance_id) for member in body.members]
+    error, errors = broker.coordinator.leave_group(body.group_id, leaving)
+    if error:
+        return LeaveResponse(error_code=error)
+    return LeaveResponse(
+        error_code=error,
+        members=[
+            LeaveResponse.MemberResponse(member_id=member_id, group_instance_id=instance_id, error_code=member_error)
+            for (member_id, instance_id), member_error in zip(leaving, errors, strict=True)
+        ],
+    )
+
+
+async def handle_describe_groups(broker: Broker, request: Request, connection: Connection) -> Any:
+    described = []
+    for group_id in request.body.groups:
+        error, summary = broker.coordinator.describe_group(group_id)
+        described.append(
+            DescribedGroup(
+                error_code=error,
+                group_id=group_id,
+                group_state=summary.state,
+                protocol_type=summary.protocol_type,
+                protocol_data=summary.protocol_name,
+                members=[
+                    DescribedGroup.DescribedGroupMember(
+                        member_id=member.member_id,
+                        group_instance_id=member.group_instance_id,
+                        client_id=member.client_id,
+                        client_host=member.client_host,
+                        member_metadata=member.metadata,
+                        member_assignment=member.assignment,
+                    )
+                    for member in summary.members
+                ],
+            )
+        )
+    return DESCRIBE_GROUPS.Response(groups=described)
+
+
+async def handle_list_groups(broker: Broker, request: Request, connection: Connection) -> Any:
+    error, groups = broker.coordinator.list_groups(request.body.states_filter)
+    return LIST_GROUPS.Response(
+        error_code=error,
+        groups=[
+            ListedGroup(group_id=group.group_id, protocol_type=group.protocol_type, group_state=group.state)
+            for group in groups
+        ],
+    )
+
+
+async def handle_delete_groups(broker: Broker, request: Request, connection: Connection) -> Any:
+    results = await broker.coordinator.delete_groups(request.body.groups_names)
+    return DELETE_GROUPS.Response(
+        results=[DeletableGroupResult(group_id=group_id, error_code=error) for group_id, error in results.items()]
+    )
+
+
+HANDLES = {
+    JOIN_GROUP.key: handle_join_group,
+    SYNC_GROUP.key: handle_sync_group,
+    HEARTBEAT.key: handle_heartbeat,
+    LEAVE_GROUP.key: handle_leave_group,
+    DESCRIBE_GROUPS.key: handle_describe_groups,
+    LIST_GROUPS.key: handle_list_groups,
+    DELETE_GROUPS.key: handle_delete_groups,
+}
