@@ -499,6 +499,20 @@ async def test_members_that_do_not_sync_in_time_are_evicted(world: World) -> Non
     assert [m.member_id for m in world.coordinator.describe_group("g")[1].members] == [leader]
 
 
+async def test_a_generation_nobody_syncs_ends_and_the_group_empties(world: World) -> None:
+    joins = [join(world), join(world)]
+    world.clock.advance(0)
+    generation = answer(joins[0]).generation_id
+    assert state(world) == "CompletingRebalance"
+    for _ in range(REBALANCE // 5000):  # alive, but the leader never assigns and nobody syncs
+        world.clock.advance(5000)
+        for future in joins:
+            heartbeat(world, answer(future).member_id, generation)
+    assert state(world) == "Empty"  # both evicted: a rebalance without members ends at once
+    await world.coordinator.flush()
+    assert [(r.generation_id, r.state) for r in await world.store.list_groups()] == [(generation + 1, "Empty")]
+
+
 async def test_a_newer_sync_of_the_same_member_supersedes_the_parked_one(world: World) -> None:
     joins = [join(world), join(world)]
     world.clock.advance(0)
