@@ -15,7 +15,6 @@ from uuid import UUID
 import pytest
 
 from broker.app import Broker
-from broker.config import BrokerConfig
 from broker.handlers import HANDLERS
 from broker.handlers.metadata import CLUSTER_ID
 from broker.topics import TOPIC_CONFIGS
@@ -33,6 +32,7 @@ from protocol.apis.offset_for_leader_epoch import OFFSET_FOR_LEADER_EPOCH
 from protocol.codec import ApiCodec
 from protocol.errors import ErrorCode
 from protocol.records import Record, build_batch, iter_batches
+from tests.broker.inprocess import running_broker
 
 TOPIC, BROKER = 2, 4
 SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
@@ -46,20 +46,8 @@ def versions(api: ApiCodec) -> list[int]:
 
 @pytest.fixture
 async def broker(tmp_path: Path) -> AsyncIterator[Broker]:
-    config = BrokerConfig(
-        metadata=f"sqlite://{tmp_path / 'metadata.db'}",
-        storage="memory://",
-        data_dir=str(tmp_path),
-        port=0,
-        metrics_port=-1,
-        num_partitions=2,
-    )
-    instance = Broker(config)
-    await instance.start()
-    try:
+    async with running_broker(tmp_path) as instance:
         yield instance
-    finally:
-        await instance.stop()
 
 
 async def call(broker: Broker, api: ApiCodec, version: int, body: Any, connection: Any = None) -> Any:
@@ -436,17 +424,7 @@ async def test_describe_topic_configs_keys_and_synonyms(broker: Broker) -> None:
 
 
 async def test_describe_topic_config_from_a_broker_flag(tmp_path: Path) -> None:
-    config = BrokerConfig(
-        metadata=f"sqlite://{tmp_path / 'metadata.db'}",
-        storage="memory://",
-        data_dir=str(tmp_path),
-        port=0,
-        metrics_port=-1,
-        message_max_bytes=2_000_000,
-    )
-    instance = Broker(config)
-    await instance.start()
-    try:
+    async with running_broker(tmp_path, num_partitions=1, message_max_bytes=2_000_000) as instance:
         await create(instance, "flagged")
         configs = await describe_topic(instance, "flagged", synonyms=True)
         entry = configs["max.message.bytes"]
@@ -455,8 +433,6 @@ async def test_describe_topic_config_from_a_broker_flag(tmp_path: Path) -> None:
             ("message.max.bytes", "2000000", STATIC_BROKER_CONFIG),
             ("message.max.bytes", "1048588", DEFAULT_CONFIG),
         ]
-    finally:
-        await instance.stop()
 
 
 async def test_describe_configs_errors(broker: Broker) -> None:

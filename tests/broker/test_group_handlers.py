@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from broker.app import Broker
-from broker.config import BrokerConfig
 from metadata.base import CommittedOffset
 from protocol.apis.api_versions import API_VERSIONS
 from protocol.apis.delete_groups import DELETE_GROUPS
@@ -30,6 +29,7 @@ from protocol.apis.offset_fetch import OFFSET_FETCH
 from protocol.apis.sync_group import SYNC_GROUP
 from protocol.codec import ApiCodec
 from protocol.errors import ErrorCode
+from tests.broker.inprocess import running_broker
 from tests.broker.test_admin_handlers import call, versions
 
 E = ErrorCode
@@ -46,21 +46,8 @@ class Peer:
 
 @pytest.fixture
 async def broker(tmp_path: Path) -> AsyncIterator[Broker]:
-    config = BrokerConfig(
-        metadata=f"sqlite://{tmp_path / 'metadata.db'}",
-        storage="memory://",
-        data_dir=str(tmp_path),
-        port=0,
-        metrics_port=-1,
-        num_partitions=2,
-        group_initial_rebalance_delay_ms=0,
-    )
-    instance = Broker(config)
-    await instance.start()
-    try:
+    async with running_broker(tmp_path, group_initial_rebalance_delay_ms=0) as instance:
         yield instance
-    finally:
-        await instance.stop()
 
 
 async def send(broker: Broker, api: ApiCodec, version: int, **fields: Any) -> Any:

@@ -1,0 +1,29 @@
+"""A broker in the test's own event loop: SQLite in a temp folder, memory objects, no listener port to pick."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from broker.app import Broker
+from broker.config import BrokerConfig
+
+
+@asynccontextmanager
+async def running_broker(tmp_path: Path, **overrides: Any) -> AsyncIterator[Broker]:
+    settings: dict[str, Any] = {
+        "metadata": f"sqlite://{tmp_path / 'metadata.db'}",
+        "storage": "memory://",
+        "data_dir": str(tmp_path),
+        "port": 0,
+        "metrics_port": -1,
+        "num_partitions": 2,
+    }
+    broker = Broker(BrokerConfig(**(settings | overrides)))
+    await broker.start()
+    try:
+        yield broker
+    finally:
+        await broker.stop()
