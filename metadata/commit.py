@@ -81,3 +81,14 @@ def plan_commit(
         )
         plan.results.append(AppendResult(base_offset, state.log_start_offset))
     return plan
+
+
+def index_span(entries: Sequence[IndexEntry]) -> list[tuple[int, int]]:
+    """The offset ranges entries cover, contiguous neighbours merged."""
+    spans: list[tuple[int, int]] = []
+    for entry in sorted(entries, key=lambda e: e.base_offset):
+        if spans and spans[-1][1] + 1 == entry.base_offset:
+            spans[-1] = (spans[-1][0], entry.last_offset)
+        else:
+            spans.append((entry.base_offset, entry.last_offset))
+    return spans

@@ -35,7 +35,7 @@ from metadata.base import (
     TopicInfo,
     UnknownTopicError,
 )
-from metadata.commit import PartitionKey, ProducerKey, partition_keys, plan_commit, producer_keys
+from metadata.commit import PartitionKey, ProducerKey, index_span, partition_keys, plan_commit, producer_keys
 from metadata.migrations import SCHEMA_MIGRATIONS_DDL, Migration, backend_migrations
 from metadata.producers import ProducerState
 
@@ -448,8 +448,10 @@ class SqliteMetadataStore:
         object_key: str,
         object_size: int,
     ) -> bool:
-        if _span(old) != _span(new):
-            raise ValueError(f"new index entries cover {_span(new)}, not the offsets {_span(old)} they replace")
+        if index_span(old) != index_span(new):
+            raise ValueError(
+                f"new index entries cover {index_span(new)}, not the offsets {index_span(old)} they replace"
+            )
         key = (topic_id.hex, partition)
         async with self._transaction() as db:
             for batch in _batches(old):
@@ -556,14 +558,3 @@ class SqliteMetadataStore:
                 "DELETE FROM committed_offsets WHERE group_id = ? AND topic = ? AND partition = ?",
                 [(group_id, topic, partition) for topic, partition in partitions],
             )
-
-
-def _span(entries: Sequence[IndexEntry]) -> list[tuple[int, int]]:
-    """The offset ranges entries cover, contiguous neighbours merged."""
-    spans: list[tuple[int, int]] = []
-    for entry in sorted(entries, key=lambda e: e.base_offset):
-        if spans and spans[-1][1] + 1 == entry.base_offset:
-            spans[-1] = (spans[-1][0], entry.last_offset)
-        else:
-            spans.append((entry.base_offset, entry.last_offset))
-    return spans

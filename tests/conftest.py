@@ -1,9 +1,15 @@
-"""Fixtures for the whole suite: a real S3 API (moto, or MinIO under Docker) for the session."""
+"""Fixtures for the whole suite: a real S3 API (moto, or MinIO under Docker) and a throwaway
+PostgreSQL, each started once for the session on first use."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
+from tests.pgserver import PgServer
+from tests.pgserver import shared_server as shared_pg_server
+from tests.pgserver import stop_shared_server as stop_shared_pg_server
 from tests.s3server import S3Server, shared_server, stop_shared_server
 
 
@@ -19,5 +25,22 @@ def s3_bucket(s3_server: S3Server) -> str:
     return s3_server.create_bucket()
 
 
+@pytest.fixture(scope="session")
+def pg_server() -> PgServer:
+    """The session's PostgreSQL server, started on first use and stopped when the session ends."""
+    return shared_pg_server()
+
+
+@pytest.fixture
+async def pg_dsn(pg_server: PgServer) -> AsyncIterator[str]:
+    """The URL of a new, empty PostgreSQL database of the test's own, dropped after the test."""
+    dsn = await pg_server.create_database()
+    yield dsn
+    await pg_server.drop_database(dsn)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    stop_shared_server()
+    try:
+        stop_shared_server()
+    finally:
+        stop_shared_pg_server()

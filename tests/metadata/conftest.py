@@ -8,6 +8,7 @@ backends whose stores share one.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -16,7 +17,9 @@ from pathlib import Path
 import pytest
 
 from metadata.base import MetadataStore
+from metadata.postgres import PostgresMetadataStore
 from metadata.sqlite import SqliteMetadataStore
+from tests.pgserver import shared_server as shared_pg_server
 
 
 @dataclass(frozen=True)
@@ -36,11 +39,22 @@ async def sqlite_file(tmp_path: Path) -> AsyncIterator[Backend]:
     yield Backend(lambda: SqliteMetadataStore(path), shared=True)
 
 
+@asynccontextmanager
+async def postgres(tmp_path: Path) -> AsyncIterator[Backend]:
+    server = await asyncio.to_thread(shared_pg_server)  # the session's server, started on first use
+    dsn = await server.create_database()
+    try:
+        yield Backend(lambda: PostgresMetadataStore(dsn), shared=True)
+    finally:
+        await server.drop_database(dsn)
+
+
 BACKENDS: dict[str, Callable[[Path], AbstractAsyncContextManager[Backend]]] = {
     "sqlite-memory": sqlite_memory,
     "sqlite-file": sqlite_file,
+    "postgres": postgres,
 }
-SHARED_BACKENDS = {"sqlite-file"}  # backends whose stores share one database
+SHARED_BACKENDS = {"sqlite-file", "postgres"}  # backends whose stores share one database
 
 OpenStore = Callable[[], Awaitable[MetadataStore]]
 

@@ -1,0 +1,581 @@
+"""The production metadata store: PostgreSQL through an asyncpg connection pool.
+
+Every write is one transaction at READ COMMITTED. Writes that change a partition lock its row
+first (SELECT ... FOR UPDATE; commit_flush locks all it touches in (topic id, partition) order),
+so brokers sharing the database serialise on each partition instead of deadlocking. Times
+(heartbeats, creation times) come from the database server's clock. Migrations run at start()
+under a PostgreSQL advisory lock, so brokers starting together apply each one once.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import asyncpg
+
+from metadata.base import (
+    AppendResult,
+    BrokerInfo,
+    ChunkAppend,
+    CommittedOffset,
+    GroupRecord,
+    IndexEntry,
+    InvalidPartitionsError,
+    MetadataUnavailableError,
+    OffsetOutOfRangeError,
+    PartitionState,
+    TopicExistsError,
+    TopicInfo,
+    UnknownTopicError,
+)
+from metadata.commit import PartitionKey, ProducerKey, index_span, partition_keys, plan_commit, producer_keys
+from metadata.migrations import SCHEMA_MIGRATIONS_DDL, backend_migrations
+from metadata.producers import ProducerState
+
+# Key of the session advisory lock held while migrating ("STRH" as a 32-bit number).
+MIGRATION_LOCK = 0x53545248
+_NOW_MS = "(extract(epoch FROM now()) * 1000)::bigint"  # the server's clock, in milliseconds
+_TOPIC_COLUMNS = "topic_id, name, partitions, configs"
+_INDEX_COLUMNS = "base_offset, last_offset, object_key, position, length, max_timestamp"
+_INSERT_INDEX = (
+    f"INSERT INTO batch_index (topic_id, partition, {_INDEX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+)
+_RECORD_OBJECT = f"INSERT INTO objects (object_key, size, created_ms) VALUES ($1, $2, {_NOW_MS}) ON CONFLICT DO NOTHING"
+_GROUP_COLUMNS = "group_id, protocol_type, generation_id, protocol_name, leader_id, state"
+_OFFSET_COLUMNS = "topic, partition, committed_offset, leader_epoch, metadata, commit_ms"
+# Errors meaning the server cannot be reached or used now (a restart, a shutdown, a full server).
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, unreachable; TimeoutError too
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.OperatorInterventionError,  # admin or crash shutdown, query cancelled
+    asyncpg.TooManyConnectionsError,
+    # A query sent on a connection the server just dropped, before the client noticed the close,
+    # can find the client's protocol state stuck; the pool then replaces the connection.
+    asyncpg.InternalClientError,
+)
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Connection = PoolConnectionProxy[asyncpg.Record]
+
+
+def _topic(row: asyncpg.Record) -> TopicInfo:
+    return TopicInfo(_uuid(row[0]), row[1], row[2], json.loads(row[3]))
+
+
+def _uuid(value: UUID) -> UUID:
+    """A plain uuid.UUID (asyncpg returns its own subclass)."""
+    return UUID(int=value.int)
+
+
+def _entry(row: asyncpg.Record) -> IndexEntry:
+    return IndexEntry(*row)
+
+
+def _index_row(topic_id: UUID, partition: int, e: IndexEntry) -> tuple[Any, ...]:
+    return (topic_id, partition, e.base_offset, e.last_offset, e.object_key, e.position, e.length, e.max_timestamp)
+
+
+def _closed(exc: asyncpg.InterfaceError) -> bool:
+    """An InterfaceError about a closed connection or pool (others are programming errors).
+
+    A pooled connection the server dropped is handed back to the pool at once, so later calls
+    on it say it was released.
+    """
+    message = str(exc)
+    return any(words in message for words in ("closed", "closing", "released back to the pool"))
+
+
+@contextmanager
+def _translated(dsn_host: str) -> Iterator[None]:
+    """Raise MetadataUnavailableError for errors meaning the database cannot be used now."""
+    try:
+        yield
+    except _UNAVAILABLE as exc:
+        raise MetadataUnavailableError(f"metadata database {dsn_host}: {exc}") from exc
+    except asyncpg.InterfaceError as exc:
+        if _closed(exc):
+            raise MetadataUnavailableError(f"metadata database {dsn_host}: {exc}") from exc
+        raise
+
+
+def _where(dsn: str) -> str:
+    """The DSN without its password, for messages."""
+    rest = dsn.split("://", 1)[-1]
+    return rest.rsplit("@", 1)[-1]
+
+
+class PostgresMetadataStore:
+    """MetadataStore on PostgreSQL; `dsn` is a postgresql:// URL, `pool_size` the most connections."""
+
+    def __init__(self, dsn: str, pool_size: int = 10) -> None:
+        if pool_size < 1:
+            raise ValueError(f"pool_size must be at least 1, not {pool_size}")
+        self.dsn = dsn
+        self.pool_size = pool_size
+        self._where = _where(dsn)
+        self._pool: asyncpg.Pool[asyncpg.Record] | None = None
+
+    # -- life cycle ----------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._pool is not None:
+            return
+        with _translated(self._where):
+            pool = await asyncpg.create_pool(
+                self.dsn,
+                min_size=1,
+                max_size=self.pool_size,
+                server_settings={"application_name": "streamhouse"},
+            )
+        try:
+            with _translated(self._where):
+                await self._migrate(pool)
+        except BaseException:
+            pool.terminate()
+            raise
+        self._pool = pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            try:
+                await pool.close()
+            except BaseException:
+                pool.terminate()
+                raise
+
+    async def check(self) -> None:
+        async with self._read() as db:
+            await db.fetchval("SELECT 1")
+
+    async def _migrate(self, pool: asyncpg.Pool[asyncpg.Record]) -> None:
+        async with pool.acquire() as db:
+            # A session lock: released by the unlock below, or by the server if the connection
+            # drops (and by the pool's reset if this is cancelled before the unlock).
+            await db.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+            try:
+                await db.execute(SCHEMA_MIGRATIONS_DDL)
+                done = {row[0] for row in await db.fetch("SELECT version FROM schema_migrations")}
+                for migration in backend_migrations("postgres"):
+                    if migration.version in done:
+                        continue
+                    async with db.transaction():
+                        await db.execute(migration.sql)  # no arguments: several statements allowed
+                        await db.execute(
+                            f"INSERT INTO schema_migrations (version, applied_ms) VALUES ($1, {_NOW_MS})",
+                            migration.version,
+                        )
+            finally:
+                await db.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+
+    # -- connections and transactions -----------------------------------------
+
+    def _live_pool(self) -> asyncpg.Pool[asyncpg.Record]:
+        if self._pool is None:
+            raise MetadataUnavailableError("the metadata store is not started")
+        return self._pool
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[Connection]:
+        pool = self._live_pool()
+        with _translated(self._where):
+            async with pool.acquire() as db:
+                yield db
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Connection]:
+        """One transaction on a pooled connection, rolled back if the body or the commit fails."""
+        pool = self._live_pool()
+        with _translated(self._where):
+            async with pool.acquire() as db, db.transaction():
+                yield db
+
+    # -- brokers -------------------------------------------------------------
+
+    async def register_broker(self, broker: BrokerInfo) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                f"INSERT INTO brokers (broker_id, host, port, heartbeat_ms) VALUES ($1, $2, $3, {_NOW_MS})"
+                " ON CONFLICT (broker_id) DO UPDATE"
+                " SET host = excluded.host, port = excluded.port, heartbeat_ms = excluded.heartbeat_ms",
+                broker.broker_id,
+                broker.host,
+                broker.port,
+            )
+
+    async def live_brokers(self, max_age_ms: int) -> list[BrokerInfo]:
+        async with self._read() as db:
+            rows = await db.fetch(
+                f"SELECT broker_id, host, port FROM brokers WHERE heartbeat_ms >= {_NOW_MS} - $1 ORDER BY broker_id",
+                max_age_ms,
+            )
+        return [BrokerInfo(*row) for row in rows]
+
+    # -- topics --------------------------------------------------------------
+
+    async def create_topic(self, name: str, partitions: int, configs: Mapping[str, str]) -> TopicInfo:
+        if partitions < 1:
+            raise InvalidPartitionsError(f"a topic needs at least one partition, not {partitions}")
+        topic = TopicInfo(uuid.uuid4(), name, partitions, dict(configs))
+        try:
+            async with self._transaction() as db:
+                if await self._topic_row(db, name) is not None:
+                    raise TopicExistsError(name)
+                await db.execute(
+                    "INSERT INTO topics (topic_id, name, partitions, configs, created_ms)"
+                    f" VALUES ($1, $2, $3, $4::jsonb, {_NOW_MS})",
+                    topic.topic_id,
+                    name,
+                    partitions,
+                    json.dumps(topic.configs, sort_keys=True),
+                )
+                await self._insert_partitions(db, topic.topic_id, range(partitions))
+        except asyncpg.UniqueViolationError as exc:  # another broker created it meanwhile
+            raise TopicExistsError(name) from exc
+        return topic
+
+    async def get_topic(self, name: str) -> TopicInfo | None:
+        async with self._read() as db:
+            row = await self._topic_row(db, name)
+        return None if row is None else _topic(row)
+
+    async def get_topic_by_id(self, topic_id: UUID) -> TopicInfo | None:
+        async with self._read() as db:
+            row = await db.fetchrow(f"SELECT {_TOPIC_COLUMNS} FROM topics WHERE topic_id = $1", topic_id)
+        return None if row is None else _topic(row)
+
+    async def list_topics(self) -> list[TopicInfo]:
+        async with self._read() as db:
+            rows = await db.fetch(f'SELECT {_TOPIC_COLUMNS} FROM topics ORDER BY name COLLATE "C"')
+        return [_topic(row) for row in rows]
+
+    async def delete_topic(self, name: str) -> TopicInfo:
+        async with self._transaction() as db:
+            topic = _topic(await self._existing_topic_row(db, name, lock=True))
+            for table in ("batch_index", "producer_state", "partitions", "topics"):
+                await db.execute(f"DELETE FROM {table} WHERE topic_id = $1", topic.topic_id)
+            await db.execute("DELETE FROM committed_offsets WHERE topic = $1", name)
+        return topic
+
+    async def add_partitions(self, name: str, count: int) -> TopicInfo:
+        async with self._transaction() as db:
+            topic = _topic(await self._existing_topic_row(db, name, lock=True))
+            if count <= topic.partitions:
+                raise InvalidPartitionsError(
+                    f"topic {name!r} has {topic.partitions} partitions; {count} does not grow it"
+                )
+            await db.execute("UPDATE topics SET partitions = $1 WHERE topic_id = $2", count, topic.topic_id)
+            await self._insert_partitions(db, topic.topic_id, range(topic.partitions, count))
+        return TopicInfo(topic.topic_id, topic.name, count, topic.configs)
+
+    async def set_topic_configs(self, name: str, configs: Mapping[str, str]) -> TopicInfo:
+        async with self._transaction() as db:
+            topic = _topic(await self._existing_topic_row(db, name, lock=True))
+            await db.execute(
+                "UPDATE topics SET configs = $1::jsonb WHERE topic_id = $2",
+                json.dumps(dict(configs), sort_keys=True),
+                topic.topic_id,
+            )
+        return TopicInfo(topic.topic_id, topic.name, topic.partitions, dict(configs))
+
+    async def _topic_row(self, db: Connection, name: str, *, lock: bool = False) -> asyncpg.Record | None:
+        suffix = " FOR UPDATE" if lock else ""
+        return await db.fetchrow(f"SELECT {_TOPIC_COLUMNS} FROM topics WHERE name = $1{suffix}", name)
+
+    async def _existing_topic_row(self, db: Connection, name: str, *, lock: bool = False) -> asyncpg.Record:
+        row = await self._topic_row(db, name, lock=lock)
+        if row is None:
+            raise UnknownTopicError(name)
+        return row
+
+    async def _insert_partitions(self, db: Connection, topic_id: UUID, partitions: range) -> None:
+        await db.execute(
+            "INSERT INTO partitions (topic_id, partition, log_start_offset, high_watermark)"
+            " SELECT $1, p, 0, 0 FROM generate_series($2::integer, $3::integer) AS p",
+            topic_id,
+            partitions.start,
+            partitions.stop - 1,
+        )
+
+    # -- partitions and the batch index ---------------------------------------
+
+    async def partition_states(self, topic_id: UUID) -> list[PartitionState]:
+        async with self._read() as db:
+            rows = await db.fetch(
+                "SELECT log_start_offset, high_watermark FROM partitions WHERE topic_id = $1 ORDER BY partition",
+                topic_id,
+            )
+        return [PartitionState(*row) for row in rows]
+
+    async def commit_flush(
+        self, object_key: str, object_size: int, chunks: Sequence[ChunkAppend]
+    ) -> list[AppendResult]:
+        async with self._transaction() as db:
+            await db.execute(_RECORD_OBJECT, object_key, object_size)
+            partitions = await self._lock_partitions(db, partition_keys(chunks))
+            producers = await self._producer_states(db, producer_keys(chunks, partitions))
+            plan = plan_commit(object_key, chunks, partitions, producers)
+            if plan.entries:
+                await db.executemany(
+                    _INSERT_INDEX,
+                    [_index_row(topic_id, partition, entry) for topic_id, partition, entry in plan.entries],
+                )
+            if plan.partitions:
+                await db.executemany(
+                    "UPDATE partitions SET high_watermark = $1 WHERE topic_id = $2 AND partition = $3",
+                    [
+                        (state.high_watermark, topic_id, partition)
+                        for (topic_id, partition), state in sorted(plan.partitions.items())
+                    ],
+                )
+            if plan.producers:
+                await db.executemany(
+                    "INSERT INTO producer_state (topic_id, partition, producer_id, producer_epoch, recent_batches)"
+                    " VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (topic_id, partition, producer_id) DO UPDATE"
+                    " SET producer_epoch = excluded.producer_epoch, recent_batches = excluded.recent_batches",
+                    [
+                        (topic_id, partition, producer_id, state.epoch, state.to_json())
+                        for (topic_id, partition, producer_id), state in sorted(plan.producers.items())
+                    ],
+                )
+        return plan.results
+
+    async def _lock_partitions(
+        self, db: Connection, keys: Sequence[PartitionKey]
+    ) -> dict[PartitionKey, PartitionState]:
+        """The existing partitions among `keys`, locked (FOR UPDATE) in (topic id, partition) order."""
+        if not keys:
+            return {}
+        rows = await db.fetch(
+            "SELECT p.topic_id, p.partition, p.log_start_offset, p.high_watermark"
+            " FROM partitions AS p JOIN unnest($1::uuid[], $2::integer[]) AS k (topic_id, partition)"
+            " ON p.topic_id = k.topic_id AND p.partition = k.partition"
+            " ORDER BY p.topic_id, p.partition FOR UPDATE OF p",
+            [topic_id for topic_id, _ in keys],
+            [partition for _, partition in keys],
+        )
+        return {(_uuid(row[0]), row[1]): PartitionState(row[2], row[3]) for row in rows}
+
+    async def _producer_states(self, db: Connection, keys: Sequence[ProducerKey]) -> dict[ProducerKey, ProducerState]:
+        # The partition locks held already serialise every change to these rows.
+        if not keys:
+            return {}
+        rows = await db.fetch(
+            "SELECT s.topic_id, s.partition, s.producer_id, s.producer_epoch, s.recent_batches"
+            " FROM producer_state AS s"
+            " JOIN unnest($1::uuid[], $2::integer[], $3::bigint[]) AS k (topic_id, partition, producer_id)"
+            " ON s.topic_id = k.topic_id AND s.partition = k.partition AND s.producer_id = k.producer_id",
+            [key[0] for key in keys],
+            [key[1] for key in keys],
+            [key[2] for key in keys],
+        )
+        return {(_uuid(row[0]), row[1], row[2]): ProducerState.from_json(row[3], row[4]) for row in rows}
+
+    async def find_index(self, topic_id: UUID, partition: int, from_offset: int, limit: int) -> list[IndexEntry]:
+        # Entries never overlap, so the one holding from_offset is the last starting at or before
+        # it; starting the range there keeps the scan on the primary key.
+        async with self._read() as db:
+            rows = await db.fetch(
+                f"SELECT {_INDEX_COLUMNS} FROM batch_index"
+                " WHERE topic_id = $1 AND partition = $2 AND last_offset >= $3"
+                " AND base_offset >= coalesce((SELECT max(base_offset) FROM batch_index"
+                "   WHERE topic_id = $1 AND partition = $2 AND base_offset <= $3), $3)"
+                " ORDER BY base_offset LIMIT $4",
+                topic_id,
+                partition,
+                from_offset,
+                limit,
+            )
+        return [_entry(row) for row in rows]
+
+    async def find_by_timestamp(self, topic_id: UUID, partition: int, timestamp: int) -> IndexEntry | None:
+        async with self._read() as db:
+            row = await db.fetchrow(
+                f"SELECT {_INDEX_COLUMNS} FROM batch_index"
+                " WHERE topic_id = $1 AND partition = $2 AND max_timestamp >= $3 ORDER BY base_offset LIMIT 1",
+                topic_id,
+                partition,
+                timestamp,
+            )
+        return None if row is None else _entry(row)
+
+    async def max_timestamp_entry(self, topic_id: UUID, partition: int) -> IndexEntry | None:
+        async with self._read() as db:
+            row = await db.fetchrow(
+                f"SELECT {_INDEX_COLUMNS} FROM batch_index WHERE topic_id = $1 AND partition = $2"
+                " ORDER BY max_timestamp DESC, base_offset LIMIT 1",
+                topic_id,
+                partition,
+            )
+        return None if row is None else _entry(row)
+
+    async def set_log_start_offset(self, topic_id: UUID, partition: int, offset: int) -> PartitionState:
+        async with self._transaction() as db:
+            row = await db.fetchrow(
+                "SELECT log_start_offset, high_watermark FROM partitions"
+                " WHERE topic_id = $1 AND partition = $2 FOR UPDATE",
+                topic_id,
+                partition,
+            )
+            if row is None:
+                raise UnknownTopicError(f"no partition {partition} of topic {topic_id}")
+            state = PartitionState(*row)
+            if offset > state.high_watermark:
+                raise OffsetOutOfRangeError(f"offset {offset} is beyond the high watermark {state.high_watermark}")
+            if offset <= state.log_start_offset:
+                return state
+            await db.execute(
+                "UPDATE partitions SET log_start_offset = $3 WHERE topic_id = $1 AND partition = $2",
+                topic_id,
+                partition,
+                offset,
+            )
+            await db.execute(
+                # base_offset < offset bounds the primary-key range; last_offset < offset is the rule.
+                "DELETE FROM batch_index WHERE topic_id = $1 AND partition = $2"
+                " AND base_offset < $3 AND last_offset < $3",
+                topic_id,
+                partition,
+                offset,
+            )
+        return PartitionState(offset, state.high_watermark)
+
+    async def replace_index(
+        self,
+        topic_id: UUID,
+        partition: int,
+        old: Sequence[IndexEntry],
+        new: Sequence[IndexEntry],
+        object_key: str,
+        object_size: int,
+    ) -> bool:
+        if index_span(old) != index_span(new):
+            raise ValueError(
+                f"new index entries cover {index_span(new)}, not the offsets {index_span(old)} they replace"
+            )
+        async with self._transaction() as db:
+            # The partition's lock keeps commits and log start moves out until this one ends.
+            await db.execute(
+                "SELECT 1 FROM partitions WHERE topic_id = $1 AND partition = $2 FOR UPDATE", topic_id, partition
+            )
+            rows = await db.fetch(
+                f"SELECT {_INDEX_COLUMNS} FROM batch_index WHERE topic_id = $1 AND partition = $2"
+                " AND base_offset = ANY($3::bigint[])",
+                topic_id,
+                partition,
+                [entry.base_offset for entry in old],
+            )
+            if {_entry(row) for row in rows} != set(old):
+                return False
+            await db.execute(
+                "DELETE FROM batch_index WHERE topic_id = $1 AND partition = $2 AND base_offset = ANY($3::bigint[])",
+                topic_id,
+                partition,
+                [entry.base_offset for entry in old],
+            )
+            if new:
+                await db.executemany(_INSERT_INDEX, [_index_row(topic_id, partition, entry) for entry in new])
+            await db.execute(_RECORD_OBJECT, object_key, object_size)
+        return True
+
+    # -- producers and objects ------------------------------------------------
+
+    async def allocate_producer_id(self) -> int:
+        async with self._transaction() as db:
+            producer_id: int = await db.fetchval("UPDATE producer_ids SET next_id = next_id + 1 RETURNING next_id - 1")
+        return producer_id
+
+    async def unreferenced_objects(self) -> list[str]:
+        async with self._read() as db:
+            rows = await db.fetch(
+                "SELECT object_key FROM objects AS o"
+                " WHERE NOT EXISTS (SELECT 1 FROM batch_index AS b WHERE b.object_key = o.object_key)"
+                ' ORDER BY object_key COLLATE "C"'
+            )
+        return [row[0] for row in rows]
+
+    async def forget_objects(self, keys: Sequence[str]) -> None:
+        if not keys:
+            return
+        async with self._transaction() as db:
+            await db.execute("DELETE FROM objects WHERE object_key = ANY($1::text[])", list(keys))
+
+    # -- consumer groups -------------------------------------------------------
+
+    async def save_group(self, group: GroupRecord) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                f"INSERT INTO consumer_groups ({_GROUP_COLUMNS}, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, {_NOW_MS})"
+                " ON CONFLICT (group_id) DO UPDATE SET protocol_type = excluded.protocol_type,"
+                " generation_id = excluded.generation_id, protocol_name = excluded.protocol_name,"
+                " leader_id = excluded.leader_id, state = excluded.state, updated_ms = excluded.updated_ms",
+                group.group_id,
+                group.protocol_type,
+                group.generation_id,
+                group.protocol_name,
+                group.leader_id,
+                group.state,
+            )
+
+    async def list_groups(self) -> list[GroupRecord]:
+        async with self._read() as db:
+            rows = await db.fetch(f'SELECT {_GROUP_COLUMNS} FROM consumer_groups ORDER BY group_id COLLATE "C"')
+        return [GroupRecord(*row) for row in rows]
+
+    async def delete_group(self, group_id: str) -> None:
+        async with self._transaction() as db:
+            await db.execute("DELETE FROM committed_offsets WHERE group_id = $1", group_id)
+            await db.execute("DELETE FROM consumer_groups WHERE group_id = $1", group_id)
+
+    async def commit_offsets(self, group_id: str, offsets: Sequence[CommittedOffset]) -> None:
+        if not offsets:
+            return
+        async with self._transaction() as db:
+            await db.executemany(
+                f"INSERT INTO committed_offsets (group_id, {_OFFSET_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                " ON CONFLICT (group_id, topic, partition) DO UPDATE"
+                " SET committed_offset = excluded.committed_offset, leader_epoch = excluded.leader_epoch,"
+                " metadata = excluded.metadata, commit_ms = excluded.commit_ms",
+                [
+                    (group_id, o.topic, o.partition, o.offset, o.leader_epoch, o.metadata, o.commit_time_ms)
+                    for o in offsets
+                ],
+            )
+
+    async def fetch_offsets(
+        self, group_id: str, partitions: Sequence[tuple[str, int]] | None = None
+    ) -> list[CommittedOffset]:
+        async with self._read() as db:
+            if partitions is None:
+                rows = await db.fetch(f"SELECT {_OFFSET_COLUMNS} FROM committed_offsets WHERE group_id = $1", group_id)
+            else:
+                wanted = sorted(set(partitions))
+                rows = await db.fetch(
+                    "SELECT o.topic, o.partition, o.committed_offset, o.leader_epoch, o.metadata, o.commit_ms"
+                    " FROM committed_offsets AS o JOIN unnest($2::text[], $3::integer[]) AS k (topic, partition)"
+                    " ON o.topic = k.topic AND o.partition = k.partition WHERE o.group_id = $1",
+                    group_id,
+                    [topic for topic, _ in wanted],
+                    [partition for _, partition in wanted],
+                )
+        return sorted((CommittedOffset(*row) for row in rows), key=lambda o: (o.topic, o.partition))
+
+    async def delete_offsets(self, group_id: str, partitions: Sequence[tuple[str, int]]) -> None:
+        if not partitions:
+            return
+        async with self._transaction() as db:
+            await db.execute(
+                "DELETE FROM committed_offsets AS o USING unnest($2::text[], $3::integer[]) AS k (topic, partition)"
+                " WHERE o.group_id = $1 AND o.topic = k.topic AND o.partition = k.partition",
+                group_id,
+                [topic for topic, _ in partitions],
+                [partition for _, partition in partitions],
+            )
