@@ -10,7 +10,6 @@ exists (Debian's package creates it). Each test makes a database of its own with
 
 from __future__ import annotations
 
-import atexit
 import glob
 import itertools
 import os
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import asyncpg
 
-from tests.s3server import _free_port
+from tests.sessionserver import SessionServer, free_port
 
 START_TIMEOUT = 30.0
 MEMORY_FOLDER_MIN_FREE = 1 << 30
@@ -81,23 +80,6 @@ class PgServer:
 
 
 _numbers = itertools.count()
-_shared: PgServer | None = None
-
-
-def shared_server() -> PgServer:
-    """The session's PostgreSQL server, started on the first call."""
-    global _shared
-    if _shared is None:
-        _shared = start_server()
-        atexit.register(stop_shared_server)  # in case the session ends without pytest's hooks
-    return _shared
-
-
-def stop_shared_server() -> None:
-    global _shared
-    if _shared is not None:
-        server, _shared = _shared, None
-        server.stop()
 
 
 def find_bin_dir() -> Path:
@@ -141,7 +123,7 @@ def start_server() -> PgServer:
         initdb = ["-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--locale=C"]
         _run([*run_as, str(bin_dir / "initdb"), *initdb])
         for _ in range(5):
-            port = _free_port()
+            port = free_port()
             options = {**_SERVER_OPTIONS, "port": str(port), "unix_socket_directories": str(folder)}
             server_args = " ".join(f"-c {name}={value}" for name, value in options.items())
             pg_ctl = ["-D", str(data), "-l", str(folder / "server.log"), "-o", server_args, "-w"]
@@ -175,3 +157,8 @@ def _run(command: list[str]) -> None:
     if done.returncode != 0:
         output = (done.stdout + done.stderr).decode(errors="replace")[-4000:]
         raise RuntimeError(f"{' '.join(command)} failed:\n{output}")
+
+
+_session = SessionServer(start_server)
+shared_server = _session.get
+stop_shared_server = _session.stop

@@ -9,7 +9,6 @@ started by the tests reach it too. tests/conftest.py stops it at the end of the 
 
 from __future__ import annotations
 
-import atexit
 import itertools
 import os
 import secrets
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from storage.objects.s3 import S3ObjectStore
+from tests.sessionserver import SessionServer, free_port
 
 START_TIMEOUT = 30.0
 _CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
@@ -78,23 +78,6 @@ class S3Server:
 
 
 _numbers = itertools.count()
-_shared: S3Server | None = None
-
-
-def shared_server() -> S3Server:
-    """The session's S3 server, started on the first call."""
-    global _shared
-    if _shared is None:
-        _shared = start_server()
-        atexit.register(stop_shared_server)  # in case the session ends without pytest's hooks
-    return _shared
-
-
-def stop_shared_server() -> None:
-    global _shared
-    if _shared is not None:
-        server, _shared = _shared, None
-        server.stop()
 
 
 def start_server() -> S3Server:
@@ -161,7 +144,7 @@ def _start_minio() -> S3Server:
 def _start_moto() -> S3Server:
     log = tempfile.TemporaryFile()  # noqa: SIM115 -- open while the server runs, closed by its stop()
     for _ in range(5):
-        port = _free_port()
+        port = free_port()
         process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
             stdin=subprocess.DEVNULL,
@@ -180,13 +163,6 @@ def _start_moto() -> S3Server:
     output = log.read().decode(errors="replace")[-4000:]
     log.close()
     raise RuntimeError("moto server did not start:\n" + output)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _wait_for_port(process: subprocess.Popen[bytes], port: int) -> bool:
@@ -208,3 +184,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+_session = SessionServer(start_server)
+shared_server = _session.get
+stop_shared_server = _session.stop

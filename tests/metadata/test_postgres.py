@@ -12,7 +12,7 @@ from metadata import open_metadata_store
 from metadata.base import BrokerInfo, MetadataUnavailableError
 from metadata.migrations import backend_migrations
 from metadata.postgres import PostgresMetadataStore
-from tests.s3server import _free_port
+from tests.sessionserver import free_port
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_urls_open_postgres_stores() -> None:
 
 
 async def test_unreachable_server_is_unavailable() -> None:
-    store = PostgresMetadataStore(f"postgresql://postgres@127.0.0.1:{_free_port()}/streamhouse")
+    store = PostgresMetadataStore(f"postgresql://postgres@127.0.0.1:{free_port()}/streamhouse")
     with pytest.raises(MetadataUnavailableError):
         await store.start()
 
