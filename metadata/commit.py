@@ -92,3 +92,9 @@ def index_span(entries: Sequence[IndexEntry]) -> list[tuple[int, int]]:
         else:
             spans.append((entry.base_offset, entry.last_offset))
     return spans
+
+
+def check_replacement(old: Sequence[IndexEntry], new: Sequence[IndexEntry]) -> None:
+    """Compaction may only swap index entries for ones covering exactly the same offsets."""
+    if index_span(old) != index_span(new):
+        raise ValueError(f"new index entries cover {index_span(new)}, not the offsets {index_span(old)} they replace")

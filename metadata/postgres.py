@@ -33,7 +33,7 @@ from metadata.base import (
     TopicInfo,
     UnknownTopicError,
 )
-from metadata.commit import PartitionKey, ProducerKey, index_span, partition_keys, plan_commit, producer_keys
+from metadata.commit import PartitionKey, ProducerKey, check_replacement, partition_keys, plan_commit, producer_keys
 from metadata.migrations import SCHEMA_MIGRATIONS_DDL, backend_migrations
 from metadata.producers import ProducerState
 
@@ -457,10 +457,7 @@ class PostgresMetadataStore:
         object_key: str,
         object_size: int,
     ) -> bool:
-        if index_span(old) != index_span(new):
-            raise ValueError(
-                f"new index entries cover {index_span(new)}, not the offsets {index_span(old)} they replace"
-            )
+        check_replacement(old, new)
         async with self._transaction() as db:
             # The partition's lock keeps commits and log start moves out until this one ends.
             await db.execute(
