@@ -72,6 +72,10 @@ class Broker:
         await self.http.start()
         self._maintenance_task = asyncio.create_task(self._maintain(), name="maintenance")
 
+    @property
+    def listening(self) -> bool:
+        return self._server is not None and self._server.is_serving()
+
     async def handle(self, request: wire.Request, connection: Connection) -> Any:
         return await HANDLERS[request.api.key](self, request, connection)
 

@@ -1,4 +1,8 @@
-"""The broker's HTTP endpoint on --metrics-port: GET /health (200 while the process runs).
+"""The broker's HTTP endpoint on --metrics-port.
+
+GET /health: 200 while the process runs.
+GET /ready: 200 only when the Kafka listener is up and both the metadata store and the object
+store answer within READY_TIMEOUT seconds; otherwise 503 with a JSON reason per failing part.
 
 A minimal HTTP/1.0-style responder on asyncio streams: one request per connection.
 """
@@ -15,7 +19,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 400: "Bad Request"}
+_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 400: "Bad Request", 503: "Service Unavailable"}
+READY_TIMEOUT = 2.0
 
 
 class HttpServer:
@@ -40,7 +45,7 @@ class HttpServer:
             request_line = await asyncio.wait_for(reader.readline(), 10)
             while (await asyncio.wait_for(reader.readline(), 10)).strip():
                 pass  # headers are not needed
-            status, body = self._route(request_line.decode("latin-1").split())
+            status, body = await self._route(request_line.decode("latin-1").split())
             payload = json.dumps(body).encode()
             writer.write(
                 f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: application/json\r\n"
@@ -53,7 +58,7 @@ class HttpServer:
         finally:
             writer.close()
 
-    def _route(self, parts: list[str]) -> tuple[int, dict[str, object]]:
+    async def _route(self, parts: list[str]) -> tuple[int, dict[str, object]]:
         if len(parts) < 2:
             return 400, {"error": "bad request line"}
         method, path = parts[0], parts[1].split("?", 1)[0]
@@ -61,4 +66,21 @@ class HttpServer:
             return 405, {"error": "only GET"}
         if path == "/health":
             return 200, {"status": "ok", "broker_id": self.broker.config.broker_id}
+        if path == "/ready":
+            return await self._ready()
         return 404, {"error": f"no such endpoint: {path}"}
+
+    async def _ready(self) -> tuple[int, dict[str, object]]:
+        reasons: dict[str, str] = {}
+        if not self.broker.listening:
+            reasons["listener"] = "the Kafka listener is not accepting connections"
+        for part, check in (("metadata", self.broker.metadata.check), ("objects", self.broker.objects.check)):
+            try:
+                await asyncio.wait_for(check(), READY_TIMEOUT)
+            except TimeoutError:
+                reasons[part] = f"no answer within {READY_TIMEOUT:g} s"
+            except Exception as exc:  # any failure of a check means not ready; the reason says which
+                reasons[part] = f"{type(exc).__name__}: {exc}"
+        if reasons:
+            return 503, {"status": "not ready", "reasons": reasons}
+        return 200, {"status": "ready", "broker_id": self.broker.config.broker_id}

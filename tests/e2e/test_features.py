@@ -2,7 +2,7 @@
 
 Auto-creation of topics (and its refusal), ListOffsets (earliest, latest, by time),
 DeleteRecords, CreatePartitions, LogAppendTime topics, the refusal of cleanup.policy=compact,
-the HTTP /health endpoint, and a SIGINT shutdown that answers in-flight produce requests.
+the HTTP /health and /ready endpoints, and a SIGINT shutdown that answers in-flight produce requests.
 """
 
 from __future__ import annotations
@@ -527,6 +527,35 @@ def test_health_endpoint(broker: BrokerProcess) -> None:
     assert raised.value.code == 404
     assert "error" in json.loads(raised.value.read())
     raised.value.close()
+
+
+def http_get(broker: BrokerProcess, path: str) -> tuple[int, dict[str, Any]]:
+    """The status and JSON body of GET `path` on the broker's HTTP port, error statuses included."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{broker.http_port}{path}", timeout=TIMEOUT) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, json.loads(error.read())
+
+
+def test_ready_follows_the_object_store(tmp_path: Path) -> None:
+    """/ready is 200 while both stores answer, 503 naming the object store while its folder is gone, 200 again after."""
+    broker = BrokerProcess(tmp_path).start()
+    try:
+        assert http_get(broker, "/ready") == (200, {"status": "ready", "broker_id": 0})
+        objects = tmp_path / "objects"
+        objects.rename(tmp_path / "objects-away")
+        objects.write_text("not a folder")  # root can write anywhere: a file in its place makes the probe fail
+        status, body = http_get(broker, "/ready")
+        assert status == 503
+        assert body["status"] == "not ready"
+        assert list(body["reasons"]) == ["objects"], body
+        objects.unlink()
+        (tmp_path / "objects-away").rename(objects)
+        assert http_get(broker, "/ready") == (200, {"status": "ready", "broker_id": 0})
+    finally:
+        assert broker.stop() == 0, broker.log_text()[-4000:]
 
 
 # -- 9. SIGINT -------------------------------------------------------------------------------
