@@ -30,7 +30,7 @@ class Broker:
 
     def __init__(self, config: BrokerConfig) -> None:
         self.config = config
-        self.metadata = open_metadata_store(config.metadata_url)
+        self.metadata = open_metadata_store(config.metadata_url, config.metadata_pool_size)
         self.objects = open_object_store(
             config.storage_url, config.fsync, s3_endpoint=config.s3_endpoint, s3_region=config.s3_region
         )

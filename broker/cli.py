@@ -1,4 +1,5 @@
-"""The `streamhouse` command: `streamhouse serve` runs a broker; `streamhouse groups` shows consumer groups."""
+"""The `streamhouse` command: `serve` runs a broker, `migrate` updates a metadata store's schema,
+`groups` shows consumer groups."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from collections.abc import Sequence
 from broker.app import Broker
 from broker.client import ClientError, GroupView, describe_group, list_groups
 from broker.config import BrokerConfig, add_arguments, config_from
+from metadata import open_metadata_store
+from metadata.base import MetadataError
 from protocol.errors import ProtocolError
 
 log = logging.getLogger("streamhouse")
@@ -28,6 +31,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a broker. With no flags: 127.0.0.1:9092, objects and SQLite metadata in ./streamhouse-data.",
     )
     add_arguments(serve)
+    migrate = commands.add_parser(
+        "migrate",
+        help="apply a metadata store's pending schema migrations and exit",
+        description="Apply the pending schema migrations of a metadata store (brokers also do at start-up).",
+    )
+    migrate.add_argument(
+        "--metadata",
+        required=True,
+        help="metadata store URL: sqlite:///path/metadata.db or postgresql://user:password@host:port/database",
+    )
     groups = commands.add_parser(
         "groups",
         help="list consumer groups, or describe one with its lag",
@@ -89,6 +102,29 @@ def groups_command(args: argparse.Namespace) -> int:
     return 0
 
 
+async def apply_migrations(url: str) -> list[int]:
+    """Open the store (which applies what is pending) and close it; the versions applied."""
+    store = open_metadata_store(url, pool_size=1)
+    await store.start()
+    try:
+        return store.applied_migrations
+    finally:
+        await store.close()
+
+
+def migrate_command(args: argparse.Namespace) -> int:
+    try:
+        applied = asyncio.run(apply_migrations(args.metadata))
+    except (MetadataError, ValueError) as exc:
+        print(f"streamhouse migrate: {exc}", file=sys.stderr)
+        return 1
+    if applied:
+        print(f"applied migrations {', '.join(f'{version:04d}' for version in applied)}")
+    else:
+        print("no pending migrations: the schema is up to date")
+    return 0
+
+
 async def serve(config: BrokerConfig) -> None:
     broker = Broker(config)
     await broker.start()
@@ -118,6 +154,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if args.command == "groups":
         sys.exit(groups_command(args))
+    if args.command == "migrate":
+        sys.exit(migrate_command(args))
     config = config_from(args)
     logging.basicConfig(
         level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from metadata.base import MetadataStore, TopicExistsError, TopicInfo
+from metadata.base import Change, ChangesMissed, MetadataStore, TopicChange, TopicExistsError, TopicInfo
 from protocol.errors import ErrorCode
 
 _LEGAL_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
@@ -76,11 +76,22 @@ def effective_config(topic: TopicInfo, name: str, broker_defaults: Mapping[str, 
 
 
 class TopicCache:
-    """Topic look-ups by name and id, cached; this broker's own changes invalidate it."""
+    """Topic look-ups by name and id, cached; the metadata store's change reports invalidate it.
+
+    Those reports cover other brokers' topic changes too (with PostgreSQL); this broker's
+    handlers also put or forget what they changed.
+    """
 
     def __init__(self, metadata: MetadataStore) -> None:
         self.metadata = metadata
         self._by_name: dict[str, TopicInfo] = {}
+        metadata.subscribe(self._changed)
+
+    def _changed(self, change: Change) -> None:
+        if isinstance(change, ChangesMissed):
+            self._by_name.clear()
+        elif isinstance(change, TopicChange):
+            self.forget(change.name)
 
     async def get(self, name: str) -> TopicInfo | None:
         topic = self._by_name.get(name)

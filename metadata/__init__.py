@@ -5,9 +5,10 @@ from __future__ import annotations
 from metadata.base import MetadataStore
 
 
-def open_metadata_store(url: str) -> MetadataStore:
+def open_metadata_store(url: str, pool_size: int = 10) -> MetadataStore:
     """A store for a URL: sqlite:///path/to/file.db, sqlite://:memory: for a throwaway one,
-    or postgresql://user:password@host:port/database (postgres:// too).
+    or postgresql://user:password@host:port/database (postgres:// too), with at most
+    `pool_size` pooled connections (SQLite has one connection; the size does not apply).
     """
     if url.startswith("sqlite://"):
         from metadata.sqlite import SqliteMetadataStore
@@ -17,7 +18,7 @@ def open_metadata_store(url: str) -> MetadataStore:
     if url.startswith(("postgresql://", "postgres://")):
         from metadata.postgres import PostgresMetadataStore
 
-        return PostgresMetadataStore(url)
+        return PostgresMetadataStore(url, pool_size)
     raise ValueError(
         f"unsupported metadata store URL {url!r}: use sqlite:///path/metadata.db or postgresql://host/database"
     )

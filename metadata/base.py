@@ -7,7 +7,7 @@ their committed offsets and the group's generation record here, so both outlive 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 from uuid import UUID
@@ -128,9 +128,52 @@ class CommittedOffset:
     commit_time_ms: int = 0
 
 
+@dataclass(frozen=True)
+class PartitionChange:
+    """A partition's log changed: a commit, a move of its log start, or an index swap."""
+
+    topic_id: UUID
+    partition: int
+    log_start_offset: int
+    high_watermark: int
+    index_rewritten: bool = False  # entries were swapped for others (compaction): cached ones are stale
+    local: bool = False  # made through the store that reports it (its caller knows already)
+
+
+@dataclass(frozen=True)
+class TopicChange:
+    """A topic was created, deleted, grown or reconfigured."""
+
+    topic_id: UUID
+    name: str
+    local: bool = False
+
+
+@dataclass(frozen=True)
+class ChangesMissed:
+    """Changes may have gone unreported (the store lost its feed and got it back): every cache is stale."""
+
+
+Change = PartitionChange | TopicChange | ChangesMissed
+ChangeListener = Callable[[Change], None]
+
+
 class MetadataStore(Protocol):
+    applied_migrations: list[int]  # the migration versions start() applied, ascending
+
     async def start(self) -> None:
         """Connect and apply pending migrations."""
+        ...
+
+    def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
+        """Call `listener` for every change to partitions and topics; returns the unsubscribe.
+
+        Changes made through this store are reported (local=True) once their transaction
+        committed, before the call that made them returns. Stores that several processes
+        share also report other stores' changes (local=False) as they learn of them, and
+        ChangesMissed when some may have been lost. Listeners run on the event loop and must
+        not block.
+        """
         ...
 
     async def close(self) -> None: ...

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from metadata.base import AppendError, AppendResult, ChunkAppend, IndexEntry, PartitionState
+from metadata.base import AppendError, AppendResult, ChunkAppend, IndexEntry, PartitionChange, PartitionState
 from metadata.producers import ProducerState, appended, check_sequence
 
 PartitionKey = tuple[UUID, int]  # (topic id, partition)
@@ -98,3 +98,11 @@ def check_replacement(old: Sequence[IndexEntry], new: Sequence[IndexEntry]) -> N
     """Compaction may only swap index entries for ones covering exactly the same offsets."""
     if index_span(old) != index_span(new):
         raise ValueError(f"new index entries cover {index_span(new)}, not the offsets {index_span(old)} they replace")
+
+
+def plan_changes(plan: CommitPlan) -> list[PartitionChange]:
+    """The change reports of a committed plan, one per partition it advanced (local to the store)."""
+    return [
+        PartitionChange(topic_id, partition, state.log_start_offset, state.high_watermark, local=True)
+        for (topic_id, partition), state in sorted(plan.partitions.items())
+    ]

@@ -5,13 +5,22 @@ first (SELECT ... FOR UPDATE; commit_flush locks all it touches in (topic id, pa
 so brokers sharing the database serialise on each partition instead of deadlocking. Times
 (heartbeats, creation times) come from the database server's clock. Migrations run at start()
 under a PostgreSQL advisory lock, so brokers starting together apply each one once.
+
+Change reports: every transaction that changes a partition or a topic also sends pg_notify on
+CHANGES_CHANNEL (delivered at commit), and each store LISTENs on a dedicated connection, so
+brokers learn of each other's commits without polling. The listening connection is checked
+every LISTEN_CHECK_SECONDS; once lost it is remade, and the subscribers get ChangesMissed, as
+notifications sent meanwhile are gone.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -21,6 +30,9 @@ import asyncpg
 from metadata.base import (
     AppendResult,
     BrokerInfo,
+    Change,
+    ChangeListener,
+    ChangesMissed,
     ChunkAppend,
     CommittedOffset,
     GroupRecord,
@@ -28,17 +40,34 @@ from metadata.base import (
     InvalidPartitionsError,
     MetadataUnavailableError,
     OffsetOutOfRangeError,
+    PartitionChange,
     PartitionState,
+    TopicChange,
     TopicExistsError,
     TopicInfo,
     UnknownTopicError,
 )
-from metadata.commit import PartitionKey, ProducerKey, check_replacement, partition_keys, plan_commit, producer_keys
+from metadata.changes import ChangeFeed
+from metadata.commit import (
+    PartitionKey,
+    ProducerKey,
+    check_replacement,
+    partition_keys,
+    plan_changes,
+    plan_commit,
+    producer_keys,
+)
 from metadata.migrations import SCHEMA_MIGRATIONS_DDL, backend_migrations
 from metadata.producers import ProducerState
 
+log = logging.getLogger(__name__)
+
 # Key of the session advisory lock held while migrating ("STRH" as a 32-bit number).
 MIGRATION_LOCK = 0x53545248
+CHANGES_CHANNEL = "streamhouse_changes"
+LISTEN_APPLICATION_NAME = "streamhouse-listen"
+LISTEN_CHECK_SECONDS = 2.0  # how often the listening connection is probed, and the probe's timeout
+LISTEN_RETRY_SECONDS = 0.5  # pause between attempts to remake it
 _NOW_MS = "(extract(epoch FROM now()) * 1000)::bigint"  # the server's clock, in milliseconds
 _TOPIC_COLUMNS = "topic_id, name, partitions, configs"
 _INDEX_COLUMNS = "base_offset, last_offset, object_key, position, length, max_timestamp"
@@ -106,6 +135,38 @@ def _translated(dsn_host: str) -> Iterator[None]:
         raise
 
 
+def _payload(origin: str, change: PartitionChange | TopicChange) -> str:
+    """A change as a notification payload (JSON, far below PostgreSQL's 8000-byte limit)."""
+    if isinstance(change, PartitionChange):
+        return json.dumps(
+            {
+                "origin": origin,
+                "topic_id": change.topic_id.hex,
+                "partition": change.partition,
+                "log_start_offset": change.log_start_offset,
+                "high_watermark": change.high_watermark,
+                "index_rewritten": change.index_rewritten,
+            }
+        )
+    return json.dumps({"origin": origin, "topic_id": change.topic_id.hex, "topic": change.name})
+
+
+def _parse_payload(payload: str) -> tuple[str, Change]:
+    """The origin and the change of a notification payload (from another store: local=False)."""
+    fields = json.loads(payload)
+    topic_id = UUID(fields["topic_id"])
+    if "topic" in fields:
+        return fields["origin"], TopicChange(topic_id, fields["topic"])
+    change = PartitionChange(
+        topic_id,
+        fields["partition"],
+        fields["log_start_offset"],
+        fields["high_watermark"],
+        index_rewritten=fields["index_rewritten"],
+    )
+    return fields["origin"], change
+
+
 def _where(dsn: str) -> str:
     """The DSN without its password, for messages."""
     rest = dsn.split("://", 1)[-1]
@@ -122,6 +183,10 @@ class PostgresMetadataStore:
         self.pool_size = pool_size
         self._where = _where(dsn)
         self._pool: asyncpg.Pool[asyncpg.Record] | None = None
+        self._changes = ChangeFeed()
+        self._origin = secrets.token_hex(8)  # tells this store's notifications from others'
+        self._listener: asyncio.Task[None] | None = None
+        self.applied_migrations: list[int] = []
 
     # -- life cycle ----------------------------------------------------------
 
@@ -137,13 +202,19 @@ class PostgresMetadataStore:
             )
         try:
             with _translated(self._where):
-                await self._migrate(pool)
+                self.applied_migrations = await self._migrate(pool)
+                listening = await self._connect_listener()
         except BaseException:
             pool.terminate()
             raise
         self._pool = pool
+        self._listener = asyncio.create_task(self._keep_listening(listening), name="metadata-listen")
 
     async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+            self._listener = None
         if self._pool is not None:
             pool, self._pool = self._pool, None
             try:
@@ -156,7 +227,12 @@ class PostgresMetadataStore:
         async with self._read() as db:
             await db.fetchval("SELECT 1")
 
-    async def _migrate(self, pool: asyncpg.Pool[asyncpg.Record]) -> None:
+    def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
+        return self._changes.subscribe(listener)
+
+    async def _migrate(self, pool: asyncpg.Pool[asyncpg.Record]) -> list[int]:
+        """Apply the pending migrations; the versions applied."""
+        applied = []
         async with pool.acquire() as db:
             # A session lock: released by the unlock below, or by the server if the connection
             # drops (and by the pool's reset if this is cancelled before the unlock).
@@ -173,8 +249,71 @@ class PostgresMetadataStore:
                             f"INSERT INTO schema_migrations (version, applied_ms) VALUES ($1, {_NOW_MS})",
                             migration.version,
                         )
+                    applied.append(migration.version)
             finally:
                 await db.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+        return applied
+
+    # -- change notifications ----------------------------------------------------
+
+    async def _connect_listener(self) -> asyncpg.Connection[asyncpg.Record]:
+        connection: asyncpg.Connection[asyncpg.Record] = await asyncpg.connect(
+            self.dsn,
+            timeout=LISTEN_CHECK_SECONDS * 5,
+            server_settings={"application_name": LISTEN_APPLICATION_NAME},
+        )
+        try:
+            await connection.add_listener(CHANGES_CHANNEL, self._notified)
+        except BaseException:
+            connection.terminate()
+            raise
+        return connection
+
+    async def _keep_listening(self, connection: asyncpg.Connection[asyncpg.Record]) -> None:
+        """Watch the listening connection; when it is lost, remake it and report ChangesMissed."""
+        try:
+            while True:
+                await self._watch(connection)
+                connection.terminate()
+                log.warning("metadata change notifications from %s lost; reconnecting", self._where)
+                connection = await self._reconnect_listener()
+                log.info("metadata change notifications from %s back; every cache is stale", self._where)
+                self._changes.publish([ChangesMissed()])
+        finally:
+            connection.terminate()
+
+    async def _watch(self, connection: asyncpg.Connection[asyncpg.Record]) -> None:
+        """Return once the connection is closed or stops answering."""
+        lost = asyncio.Event()
+        connection.add_termination_listener(lambda _: lost.set())
+        while not connection.is_closed():
+            try:
+                await asyncio.wait_for(lost.wait(), LISTEN_CHECK_SECONDS)
+            except TimeoutError:
+                try:
+                    await connection.fetchval("SELECT 1", timeout=LISTEN_CHECK_SECONDS)
+                except Exception as exc:  # any failure of a one-row probe means the connection is unusable
+                    log.debug("listening connection probe failed: %r", exc)
+                    return
+
+    async def _reconnect_listener(self) -> asyncpg.Connection[asyncpg.Record]:
+        while True:
+            await asyncio.sleep(LISTEN_RETRY_SECONDS)
+            try:
+                return await self._connect_listener()
+            except Exception as exc:  # refused, starting up, shutting down: try again
+                log.debug("reconnecting the listening connection failed: %r", exc)
+
+    def _notified(self, connection: object, pid: int, channel: str, payload: object) -> None:
+        origin, change = _parse_payload(str(payload))
+        if origin != self._origin:
+            self._changes.publish([change])
+
+    async def _notify(self, db: Connection, changes: Iterable[PartitionChange | TopicChange]) -> None:
+        """Send the changes to every listening store when the transaction of `db` commits."""
+        payloads = [(CHANGES_CHANNEL, _payload(self._origin, change)) for change in changes]
+        if payloads:
+            await db.executemany("SELECT pg_notify($1, $2)", payloads)
 
     # -- connections and transactions -----------------------------------------
 
@@ -225,6 +364,7 @@ class PostgresMetadataStore:
         if partitions < 1:
             raise InvalidPartitionsError(f"a topic needs at least one partition, not {partitions}")
         topic = TopicInfo(uuid.uuid4(), name, partitions, dict(configs))
+        change = TopicChange(topic.topic_id, name, local=True)
         try:
             async with self._transaction() as db:
                 if await self._topic_row(db, name) is not None:
@@ -238,8 +378,10 @@ class PostgresMetadataStore:
                     json.dumps(topic.configs, sort_keys=True),
                 )
                 await self._insert_partitions(db, topic.topic_id, range(partitions))
+                await self._notify(db, [change])
         except asyncpg.UniqueViolationError as exc:  # another broker created it meanwhile
             raise TopicExistsError(name) from exc
+        self._changes.publish([change])
         return topic
 
     async def get_topic(self, name: str) -> TopicInfo | None:
@@ -263,6 +405,9 @@ class PostgresMetadataStore:
             for table in ("batch_index", "producer_state", "partitions", "topics"):
                 await db.execute(f"DELETE FROM {table} WHERE topic_id = $1", topic.topic_id)
             await db.execute("DELETE FROM committed_offsets WHERE topic = $1", name)
+            change = TopicChange(topic.topic_id, name, local=True)
+            await self._notify(db, [change])
+        self._changes.publish([change])
         return topic
 
     async def add_partitions(self, name: str, count: int) -> TopicInfo:
@@ -274,6 +419,9 @@ class PostgresMetadataStore:
                 )
             await db.execute("UPDATE topics SET partitions = $1 WHERE topic_id = $2", count, topic.topic_id)
             await self._insert_partitions(db, topic.topic_id, range(topic.partitions, count))
+            change = TopicChange(topic.topic_id, name, local=True)
+            await self._notify(db, [change])
+        self._changes.publish([change])
         return TopicInfo(topic.topic_id, topic.name, count, topic.configs)
 
     async def set_topic_configs(self, name: str, configs: Mapping[str, str]) -> TopicInfo:
@@ -284,6 +432,9 @@ class PostgresMetadataStore:
                 json.dumps(dict(configs), sort_keys=True),
                 topic.topic_id,
             )
+            change = TopicChange(topic.topic_id, name, local=True)
+            await self._notify(db, [change])
+        self._changes.publish([change])
         return TopicInfo(topic.topic_id, topic.name, topic.partitions, dict(configs))
 
     async def _topic_row(self, db: Connection, name: str, *, lock: bool = False) -> asyncpg.Record | None:
@@ -346,6 +497,9 @@ class PostgresMetadataStore:
                         for (topic_id, partition, producer_id), state in sorted(plan.producers.items())
                     ],
                 )
+            changes = plan_changes(plan)
+            await self._notify(db, changes)
+        self._changes.publish(changes)
         return plan.results
 
     async def _lock_partitions(
@@ -446,6 +600,9 @@ class PostgresMetadataStore:
                 partition,
                 offset,
             )
+            change = PartitionChange(topic_id, partition, offset, state.high_watermark, local=True)
+            await self._notify(db, [change])
+        self._changes.publish([change])
         return PartitionState(offset, state.high_watermark)
 
     async def replace_index(
@@ -460,8 +617,11 @@ class PostgresMetadataStore:
         check_replacement(old, new)
         async with self._transaction() as db:
             # The partition's lock keeps commits and log start moves out until this one ends.
-            await db.execute(
-                "SELECT 1 FROM partitions WHERE topic_id = $1 AND partition = $2 FOR UPDATE", topic_id, partition
+            state = await db.fetchrow(
+                "SELECT log_start_offset, high_watermark FROM partitions"
+                " WHERE topic_id = $1 AND partition = $2 FOR UPDATE",
+                topic_id,
+                partition,
             )
             rows = await db.fetch(
                 f"SELECT {_INDEX_COLUMNS} FROM batch_index WHERE topic_id = $1 AND partition = $2"
@@ -481,6 +641,12 @@ class PostgresMetadataStore:
             if new:
                 await db.executemany(_INSERT_INDEX, [_index_row(topic_id, partition, entry) for entry in new])
             await db.execute(_RECORD_OBJECT, object_key, object_size)
+            changes = [
+                PartitionChange(topic_id, partition, row[0], row[1], index_rewritten=True, local=True)
+                for row in ([] if state is None else [state])
+            ]
+            await self._notify(db, changes)
+        self._changes.publish(changes)
         return True
 
     # -- producers and objects ------------------------------------------------

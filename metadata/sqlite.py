@@ -2,7 +2,8 @@
 
 One connection, guarded by an asyncio lock, serves the whole process; every write is one
 BEGIN IMMEDIATE transaction, so several processes sharing the file serialise on SQLite's
-write lock (waiting up to `busy_timeout_ms` for it).
+write lock (waiting up to `busy_timeout_ms` for it). Change reports (subscribe) are
+in-process only: one broker process owns an embedded store's file.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,6 +24,7 @@ import aiosqlite
 from metadata.base import (
     AppendResult,
     BrokerInfo,
+    ChangeListener,
     ChunkAppend,
     CommittedOffset,
     GroupRecord,
@@ -30,12 +32,23 @@ from metadata.base import (
     InvalidPartitionsError,
     MetadataUnavailableError,
     OffsetOutOfRangeError,
+    PartitionChange,
     PartitionState,
+    TopicChange,
     TopicExistsError,
     TopicInfo,
     UnknownTopicError,
 )
-from metadata.commit import PartitionKey, ProducerKey, check_replacement, partition_keys, plan_commit, producer_keys
+from metadata.changes import ChangeFeed
+from metadata.commit import (
+    PartitionKey,
+    ProducerKey,
+    check_replacement,
+    partition_keys,
+    plan_changes,
+    plan_commit,
+    producer_keys,
+)
 from metadata.migrations import SCHEMA_MIGRATIONS_DDL, Migration, backend_migrations
 from metadata.producers import ProducerState
 
@@ -123,6 +136,8 @@ class SqliteMetadataStore:
         self.busy_timeout_ms = busy_timeout_ms
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._changes = ChangeFeed()
+        self.applied_migrations: list[int] = []
 
     # -- life cycle ----------------------------------------------------------
 
@@ -161,20 +176,26 @@ class SqliteMetadataStore:
     async def _migrate(self) -> None:
         async with self._transaction() as db:
             await db.execute(SCHEMA_MIGRATIONS_DDL)
-        for migration in backend_migrations("sqlite"):
-            await self._apply(migration)
+        self.applied_migrations = [
+            migration.version for migration in backend_migrations("sqlite") if await self._apply(migration)
+        ]
 
-    async def _apply(self, migration: Migration) -> None:
+    async def _apply(self, migration: Migration) -> bool:
+        """Apply one migration unless it was; whether this call applied it."""
         async with self._transaction() as db:
             # Checked inside the transaction: another process may have applied it meanwhile.
             done = await db.execute_fetchall("SELECT 1 FROM schema_migrations WHERE version = ?", (migration.version,))
             if list(done):
-                return
+                return False
             for statement in _statements(migration.sql):
                 await db.execute(statement)
             await db.execute(
                 "INSERT INTO schema_migrations (version, applied_ms) VALUES (?, ?)", (migration.version, _now_ms())
             )
+        return True
+
+    def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
+        return self._changes.subscribe(listener)
 
     # -- connection and transactions -----------------------------------------
 
@@ -240,6 +261,7 @@ class SqliteMetadataStore:
                 (topic.topic_id.hex, name, partitions, json.dumps(topic.configs, sort_keys=True), _now_ms()),
             )
             await self._insert_partitions(db, topic.topic_id.hex, range(partitions))
+        self._changes.publish([TopicChange(topic.topic_id, name, local=True)])
         return topic
 
     async def get_topic(self, name: str) -> TopicInfo | None:
@@ -266,6 +288,7 @@ class SqliteMetadataStore:
             for table in ("batch_index", "producer_state", "partitions", "topics"):
                 await db.execute(f"DELETE FROM {table} WHERE topic_id = ?", key)
             await db.execute("DELETE FROM committed_offsets WHERE topic = ?", (name,))
+        self._changes.publish([TopicChange(topic.topic_id, name, local=True)])
         return topic
 
     async def add_partitions(self, name: str, count: int) -> TopicInfo:
@@ -277,6 +300,7 @@ class SqliteMetadataStore:
                 )
             await db.execute("UPDATE topics SET partitions = ? WHERE topic_id = ?", (count, topic.topic_id.hex))
             await self._insert_partitions(db, topic.topic_id.hex, range(topic.partitions, count))
+        self._changes.publish([TopicChange(topic.topic_id, name, local=True)])
         return TopicInfo(topic.topic_id, topic.name, count, topic.configs)
 
     async def set_topic_configs(self, name: str, configs: Mapping[str, str]) -> TopicInfo:
@@ -286,6 +310,7 @@ class SqliteMetadataStore:
                 "UPDATE topics SET configs = ? WHERE topic_id = ?",
                 (json.dumps(dict(configs), sort_keys=True), topic.topic_id.hex),
             )
+        self._changes.publish([TopicChange(topic.topic_id, name, local=True)])
         return TopicInfo(topic.topic_id, topic.name, topic.partitions, dict(configs))
 
     async def _topic_row(self, db: aiosqlite.Connection, name: str) -> Row | None:
@@ -342,6 +367,7 @@ class SqliteMetadataStore:
                     for (topic_id, partition, producer_id), state in sorted(plan.producers.items())
                 ],
             )
+        self._changes.publish(plan_changes(plan))
         return plan.results
 
     async def _partition_states(
@@ -437,6 +463,7 @@ class SqliteMetadataStore:
                 "DELETE FROM batch_index WHERE topic_id = ? AND partition = ? AND base_offset < ? AND last_offset < ?",
                 (*key, offset, offset),
             )
+        self._changes.publish([PartitionChange(topic_id, partition, offset, state.high_watermark, local=True)])
         return PartitionState(offset, state.high_watermark)
 
     async def replace_index(
@@ -465,6 +492,12 @@ class SqliteMetadataStore:
             )
             await db.executemany(_INSERT_INDEX, [_index_row(topic_id, partition, entry) for entry in new])
             await db.execute(_RECORD_OBJECT, (object_key, object_size, _now_ms()))
+            states = await db.execute_fetchall(
+                "SELECT log_start_offset, high_watermark FROM partitions WHERE topic_id = ? AND partition = ?", key
+            )
+        self._changes.publish(
+            PartitionChange(topic_id, partition, row[0], row[1], index_rewritten=True, local=True) for row in states
+        )
         return True
 
     # -- producers and objects ------------------------------------------------

@@ -3,8 +3,13 @@
 Write: batches from every partition gather in one buffer; a flush writes them as ONE
 object, then commits them to the metadata store in ONE transaction that assigns offsets;
 only then are the appends' futures resolved. Read: recent batches come from a tail cache
-already patched with their offsets; older ones from the batch index and object ranges
-(an LRU cache in front of the object store), patched on the way out.
+already patched with their offsets; older ones from the batch index (its entries cached per
+partition) and object ranges (an LRU cache in front of the object store), patched on the way out.
+
+Other brokers sharing the metadata store commit too: the store's change reports
+(MetadataStore.subscribe) advance the cached high watermarks and log starts, drop cached
+index entries that compaction swapped, and wake long-poll fetches; when the store says
+reports were missed, every cached state and index entry is dropped and read again.
 """
 
 from __future__ import annotations
@@ -15,11 +20,20 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from metadata.base import AppendResult, ChunkAppend, IndexEntry, MetadataStore, PartitionState
+from metadata.base import (
+    AppendResult,
+    Change,
+    ChangesMissed,
+    ChunkAppend,
+    IndexEntry,
+    MetadataStore,
+    PartitionState,
+    TopicChange,
+)
 from protocol.records import BatchHeader, iter_batches, patch_base_offset, patch_partition_leader_epoch
 from storage.objects.base import ObjectNotFoundError, ObjectStore
 
@@ -27,6 +41,8 @@ log = logging.getLogger(__name__)
 
 PartitionKey = tuple[UUID, int]
 MAX_STALE_LOOKUPS = 3
+INDEX_LOOKUP_ENTRIES = 16  # entries asked of the metadata store per look-up
+INDEX_CACHE_ENTRIES = 4096  # cached index entries per partition (about 100 bytes each)
 LEADER_EPOCH = 0  # one epoch forever: any broker may append, the metadata store orders writes
 
 
@@ -97,6 +113,59 @@ class _ByteBoundedLru:
             self.size -= len(evicted)
 
 
+class _IndexCache:
+    """Index entries of each partition: one run of adjacent entries, the newest kept when it grows too long."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._runs: dict[PartitionKey, list[IndexEntry]] = {}
+
+    def lookup(self, key: PartitionKey, offset: int, limit: int) -> list[IndexEntry]:
+        """Up to `limit` cached entries from the one holding `offset` on; empty unless it is cached."""
+        run = self._runs.get(key)
+        if not run or not run[0].base_offset <= offset <= run[-1].last_offset:
+            return []
+        first = bisect.bisect_right(run, offset, key=_base_offset) - 1
+        return run[first : first + limit]
+
+    def add(self, key: PartitionKey, entries: list[IndexEntry]) -> None:
+        """Cache entries just looked up: they extend the run when they join it, else replace it."""
+        if not entries:
+            return
+        run = self._runs.get(key, [])
+        start = entries[0].base_offset
+        if run and run[0].base_offset <= start <= run[-1].last_offset + 1:
+            run = run[: bisect.bisect_left(run, start, key=_base_offset)]
+        if run and run[-1].last_offset + 1 != start:
+            run = []  # the looked-up entries are cut differently (compaction): keep only those
+        self._runs[key] = (run + entries)[-self.max_entries :]
+
+    def trim(self, key: PartitionKey, log_start_offset: int) -> None:
+        """Drop entries wholly below the log start."""
+        run = self._runs.get(key)
+        if run:
+            self._runs[key] = [entry for entry in run if entry.last_offset >= log_start_offset]
+
+    def drop(self, key: PartitionKey) -> None:
+        self._runs.pop(key, None)
+
+    def forget_topic(self, topic_id: UUID) -> None:
+        for key in [key for key in self._runs if key[0] == topic_id]:
+            del self._runs[key]
+
+    def clear(self) -> None:
+        self._runs.clear()
+
+
+def _base_offset(entry: IndexEntry) -> int:
+    return entry.base_offset
+
+
+def _tail_holds(tail: _Tail | None, offset: int) -> bool:
+    """Whether the tail cache has the batch holding `offset` (another broker may have appended after it)."""
+    return tail is not None and bool(tail.entries) and tail.bases[0] <= offset <= tail.entries[-1].last_offset
+
+
 class PartitionLog:
     """All partitions' logs as one broker sees them."""
 
@@ -133,11 +202,14 @@ class PartitionLog:
         self._tail_order: deque[tuple[PartitionKey, int]] = deque()  # (partition, length) oldest first
         self._tail_bytes = 0
         self._ranges = _ByteBoundedLru(object_cache_bytes)
+        self._index = _IndexCache(INDEX_CACHE_ENTRIES)
         self._waiters: dict[PartitionKey, set[asyncio.Future[None]]] = {}
+        self._unsubscribe: Callable[[], None] | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
     def start(self) -> None:
+        self._unsubscribe = self.metadata.subscribe(self._changed)
         self._flush_task = asyncio.create_task(self._flush_loop(), name="flush-loop")
 
     def flush_immediately(self) -> None:
@@ -154,6 +226,8 @@ class PartitionLog:
             await self._flush_task
         if self._last_flush is not None:
             await self._last_flush
+        if self._unsubscribe is not None:
+            self._unsubscribe()
 
     # -- write path --------------------------------------------------------
 
@@ -253,9 +327,40 @@ class PartitionLog:
         self._add_tail(
             item.key, _TailEntry(result.base_offset, last_offset, patch_offsets(item.data, result.base_offset))
         )
-        for waiter in self._waiters.pop(item.key, ()):
+        self._wake(item.key)
+
+    def _wake(self, key: PartitionKey) -> None:
+        """Resolve the long polls waiting on a partition."""
+        for waiter in self._waiters.pop(key, ()):
             if not waiter.done():
                 waiter.set_result(None)
+
+    def _changed(self, change: Change) -> None:
+        """Follow a change report of the metadata store (this broker's own changes are applied already)."""
+        if isinstance(change, ChangesMissed):
+            self._states.clear()
+            self._index.clear()
+            for key in list(self._waiters):
+                self._wake(key)
+            return
+        if change.local:
+            return
+        if isinstance(change, TopicChange):
+            self.forget_topic(change.topic_id)
+            for key in [key for key in self._waiters if key[0] == change.topic_id]:
+                self._wake(key)
+            return
+        key = (change.topic_id, change.partition)
+        state = self._states.get(key)
+        if state is not None:
+            self._states[key] = PartitionState(
+                max(state.log_start_offset, change.log_start_offset), max(state.high_watermark, change.high_watermark)
+            )
+        if change.index_rewritten:
+            self._index.drop(key)
+        else:
+            self._index.trim(key, change.log_start_offset)
+        self._wake(key)
 
     def _add_tail(self, key: PartitionKey, entry: _TailEntry) -> None:
         tail = self._tails.setdefault(key, _Tail())
@@ -298,6 +403,7 @@ class PartitionLog:
     async def set_log_start_offset(self, topic_id: UUID, partition: int, offset: int) -> PartitionState:
         state = await self.metadata.set_log_start_offset(topic_id, partition, offset)
         self._states[(topic_id, partition)] = state
+        self._index.trim((topic_id, partition), state.log_start_offset)
         return state
 
     def forget_topic(self, topic_id: UUID) -> None:
@@ -306,6 +412,7 @@ class PartitionLog:
             del self._states[key]
         for key in [key for key in self._tails if key[0] == topic_id]:
             self._drop_tail(key)
+        self._index.forget_topic(topic_id)
 
     # -- read path ---------------------------------------------------------
 
@@ -318,14 +425,14 @@ class PartitionLog:
         """
         key = (topic_id, partition)
         tail = self._tails.get(key)
-        if tail is not None and tail.bases and tail.bases[0] <= offset:
+        if tail is not None and _tail_holds(tail, offset):
             return self._read_tail(tail, offset, max_bytes, first_whole)
         chunks: list[bytes] = []
         size = 0
         next_offset = offset
         stale_lookups = 0
         while size < max_bytes:
-            entries = await self.metadata.find_index(topic_id, partition, next_offset, 16)
+            entries = await self._find_index(key, next_offset)
             if not entries:
                 break
             for entry in entries:
@@ -334,6 +441,7 @@ class PartitionLog:
                 except ObjectNotFoundError:
                     # Compaction or retention swapped the entry and collected its object since
                     # the look-up: look the offsets up again.
+                    self._index.drop(key)
                     stale_lookups += 1
                     if stale_lookups > MAX_STALE_LOOKUPS:
                         raise
@@ -345,9 +453,17 @@ class PartitionLog:
                 next_offset = entry.last_offset + 1
                 if size >= max_bytes:
                     return chunks
-            if tail is not None and tail.bases and tail.bases[0] <= next_offset:
+            if tail is not None and _tail_holds(tail, next_offset):
                 return chunks + self._read_tail(tail, next_offset, max_bytes - size, first_whole and not chunks)
         return chunks
+
+    async def _find_index(self, key: PartitionKey, offset: int) -> list[IndexEntry]:
+        """Index entries from the one holding `offset` on: cached, else looked up (and cached)."""
+        entries = self._index.lookup(key, offset, INDEX_LOOKUP_ENTRIES)
+        if not entries:
+            entries = await self.metadata.find_index(key[0], key[1], offset, INDEX_LOOKUP_ENTRIES)
+            self._index.add(key, entries)
+        return entries
 
     def _read_tail(self, tail: _Tail, offset: int, max_bytes: int, first_whole: bool) -> list[bytes]:
         index = max(bisect.bisect_right(tail.bases, offset) - 1, 0)
