@@ -1,11 +1,17 @@
 """A throwaway PostgreSQL for the tests, one per test session, started on first use.
 
-Debian's server binaries (initdb, pg_ctl: on PATH, else the newest /usr/lib/postgresql/*/bin)
-make a cluster in a temporary folder (in /dev/shm when it has room) that listens on 127.0.0.1
-and a free port, with trust authentication and durability switched off for speed. initdb
-refuses to run as root, so as root the cluster belongs to the `postgres` system user when it
-exists (Debian's package creates it). Each test makes a database of its own with
-`create_database` and drops it after. tests/conftest.py stops the server at the end of the session.
+Where a Docker engine answers (`docker info`) and testcontainers is installed, PostgreSQL runs
+in a container (testcontainers is not a declared test dependency: `pip install
+testcontainers[postgres]` to use it; this branch is not exercised on the machines without
+Docker that run the suite today). Otherwise Debian's server binaries (initdb, pg_ctl: on PATH,
+else the newest /usr/lib/postgresql/*/bin) make a cluster in a temporary folder (in /dev/shm
+when it has room) that listens on 127.0.0.1 and a free port, with trust authentication and
+durability switched off for speed. initdb refuses to run as root, so as root the cluster
+belongs to the `postgres` system user when it exists (Debian's package creates it).
+
+Each test makes a database of its own with `create_database` and drops it after;
+tests/conftest.py stops the server at the end of the session. Tests of outages start a server
+of their own with `start_server`, then `halt` and `resume` it: same port, same data.
 """
 
 from __future__ import annotations
@@ -19,12 +25,13 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 
-from tests.sessionserver import SessionServer, free_port
+from tests.sessionserver import SessionServer, docker_available, free_port
 
 START_TIMEOUT = 30.0
 MEMORY_FOLDER_MIN_FREE = 1 << 30
@@ -40,17 +47,19 @@ _SERVER_OPTIONS = {
 
 @dataclass
 class PgServer:
-    """A running PostgreSQL cluster for tests."""
+    """A running PostgreSQL server for tests."""
 
     host: str
     port: int
     user: str
-    folder: Path
-    bin_dir: Path
-    run_as: list[str]  # command prefix running the binaries as the cluster's owner
+    password: str
+    halt: Callable[[], None]  # stop the server, keeping its data and port
+    resume: Callable[[], None]  # start it again after halt, on the same port with the same data
+    stop: Callable[[], None]  # stop it for good and remove its data
 
     def dsn(self, database: str = "postgres") -> str:
-        return f"postgresql://{self.user}@{self.host}:{self.port}/{database}"
+        password = f":{self.password}" if self.password else ""
+        return f"postgresql://{self.user}{password}@{self.host}:{self.port}/{database}"
 
     async def create_database(self) -> str:
         """A new, empty database with a unique name; the DSN of it."""
@@ -70,13 +79,41 @@ class PgServer:
         finally:
             await connection.close()
 
-    def stop(self) -> None:
-        subprocess.run(
-            [*self.run_as, str(self.bin_dir / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate", "stop"],
-            capture_output=True,
-            timeout=60,
+
+@dataclass
+class _Cluster:
+    """A cluster made with Debian's binaries, in `folder`."""
+
+    folder: Path
+    bin_dir: Path
+    run_as: list[str]  # command prefix running the binaries as the cluster's owner
+
+    def pg_ctl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+        command = [*self.run_as, str(self.bin_dir / "pg_ctl"), "-D", str(self.folder / "data"), *args]
+        return subprocess.run(command, capture_output=True, timeout=timeout)
+
+    def start(self, port: int) -> subprocess.CompletedProcess[bytes]:
+        options = {**_SERVER_OPTIONS, "port": str(port), "unix_socket_directories": str(self.folder)}
+        server_args = " ".join(f"-c {name}={value}" for name, value in options.items())
+        log = str(self.folder / "server.log")
+        return self.pg_ctl(
+            "-l", log, "-o", server_args, "-w", "-t", str(int(START_TIMEOUT)), "start", timeout=START_TIMEOUT + 10
         )
-        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def server(self, port: int) -> PgServer:
+        def halt() -> None:
+            self.pg_ctl("-m", "fast", "-w", "stop")
+
+        def resume() -> None:
+            started = self.start(port)
+            if started.returncode != 0:
+                raise RuntimeError(f"PostgreSQL did not start again on port {port}:\n{started.stderr.decode()}")
+
+        def stop() -> None:
+            self.pg_ctl("-m", "immediate", "stop")
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+        return PgServer("127.0.0.1", port, "postgres", "", halt, resume, stop)
 
 
 _numbers = itertools.count()
@@ -113,6 +150,42 @@ def _owner() -> tuple[list[str], int | None]:
 
 
 def start_server() -> PgServer:
+    """A new server: in a container where Docker and testcontainers are there, else from Debian's binaries."""
+    if docker_available() and _testcontainers_available():
+        return _start_container()
+    return _start_cluster()
+
+
+def _testcontainers_available() -> bool:
+    try:
+        import testcontainers.postgres  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _start_container() -> PgServer:
+    from testcontainers.postgres import PostgresContainer
+
+    port = free_port()  # a fixed host port, so that the server comes back on it after halt
+    container = PostgresContainer("postgres:16-alpine", username="postgres", password="postgres", dbname="postgres")
+    container.with_bind_ports(5432, port)
+    container.start()
+
+    def resume() -> None:
+        container.get_wrapped_container().start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while subprocess.run(["docker", "exec", container.get_wrapped_container().id, "pg_isready"]).returncode:
+            if time.monotonic() > deadline:
+                raise RuntimeError("PostgreSQL container did not start again")
+            time.sleep(0.2)
+
+    return PgServer(
+        "127.0.0.1", port, "postgres", "postgres", container.get_wrapped_container().stop, resume, container.stop
+    )
+
+
+def _start_cluster() -> PgServer:
     bin_dir = find_bin_dir()
     run_as, uid = _owner()
     folder = Path(tempfile.mkdtemp(prefix="streamhouse-pg-", dir=_memory_folder()))
@@ -122,18 +195,12 @@ def start_server() -> PgServer:
         data = folder / "data"
         initdb = ["-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--locale=C"]
         _run([*run_as, str(bin_dir / "initdb"), *initdb])
+        cluster = _Cluster(folder, bin_dir, run_as)
         for _ in range(5):
             port = free_port()
-            options = {**_SERVER_OPTIONS, "port": str(port), "unix_socket_directories": str(folder)}
-            server_args = " ".join(f"-c {name}={value}" for name, value in options.items())
-            pg_ctl = ["-D", str(data), "-l", str(folder / "server.log"), "-o", server_args, "-w"]
-            started = subprocess.run(
-                [*run_as, str(bin_dir / "pg_ctl"), *pg_ctl, "-t", str(int(START_TIMEOUT)), "start"],
-                capture_output=True,
-                timeout=START_TIMEOUT + 10,
-            )
+            started = cluster.start(port)
             if started.returncode == 0:
-                return PgServer("127.0.0.1", port, "postgres", folder, bin_dir, run_as)
+                return cluster.server(port)
             time.sleep(0.1)  # most likely the port was taken meanwhile: try another
         log = folder / "server.log"
         output = log.read_text(errors="replace")[-4000:] if log.exists() else started.stderr.decode()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import atexit
+import shutil
 import socket
+import subprocess
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
@@ -39,3 +41,13 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def docker_available() -> bool:
+    """Whether a Docker engine answers `docker info`."""
+    if shutil.which("docker") is None:
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False

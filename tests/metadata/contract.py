@@ -17,6 +17,7 @@ from metadata.base import (
     AppendError,
     AppendResult,
     BrokerInfo,
+    Change,
     ChunkAppend,
     CommittedOffset,
     GroupRecord,
@@ -25,7 +26,9 @@ from metadata.base import (
     MetadataStore,
     MetadataUnavailableError,
     OffsetOutOfRangeError,
+    PartitionChange,
     PartitionState,
+    TopicChange,
     TopicExistsError,
     TopicInfo,
     UnknownTopicError,
@@ -757,3 +760,81 @@ async def test_groups_and_offsets_survive_a_restart(
     reopened = await open_store()
     assert await reopened.list_groups() == [group("g", generation=7)]
     assert await reopened.fetch_offsets("g") == [offset]
+
+
+# -- change reports ------------------------------------------------------------
+
+
+def recorder(store: MetadataStore) -> list[Change]:
+    """The list every change `store` reports is appended to."""
+    changes: list[Change] = []
+    store.subscribe(changes.append)
+    return changes
+
+
+async def test_commits_report_each_advanced_partition(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 3, {})
+    changes = recorder(store)
+    await store.commit_flush("flush/1", 300, [chunk(topic, 2, 4), chunk(topic, 0, 1), chunk(topic, 2, 1)])
+    assert changes == [
+        PartitionChange(topic.topic_id, 0, 0, 1, local=True),
+        PartitionChange(topic.topic_id, 2, 0, 5, local=True),
+    ]
+
+
+async def test_refused_and_duplicate_chunks_report_nothing(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 1, {})
+    await store.commit_flush("flush/1", 100, [chunk(topic, producer=7, epoch=0, sequence=0)])
+    changes = recorder(store)
+    await store.commit_flush("flush/2", 100, [chunk(topic, producer=7, epoch=0, sequence=0)])  # a duplicate
+    await store.commit_flush("flush/3", 100, [chunk(topic, 5)])  # no partition 5
+    assert changes == []
+
+
+async def test_topic_changes_are_reported(store: MetadataStore) -> None:
+    changes = recorder(store)
+    topic = await store.create_topic("t", 1, {})
+    await store.add_partitions("t", 2)
+    await store.set_topic_configs("t", {"retention.ms": "1000"})
+    await store.delete_topic("t")
+    assert changes == [TopicChange(topic.topic_id, "t", local=True)] * 4
+
+
+async def test_log_start_moves_and_index_swaps_are_reported(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 1, {})
+    await store.commit_flush("flush/1", 200, [chunk(topic, 0, 2), chunk(topic, 0, 3, position=100)])
+    changes = recorder(store)
+    await store.set_log_start_offset(topic.topic_id, 0, 2)
+    await store.set_log_start_offset(topic.topic_id, 0, 1)  # never back: no change, no report
+    await store.replace_index(topic.topic_id, 0, await all_entries(store, topic), [entry(2, 4, "seg")], "seg", 100)
+    assert changes == [
+        PartitionChange(topic.topic_id, 0, 2, 5, local=True),
+        PartitionChange(topic.topic_id, 0, 2, 5, index_rewritten=True, local=True),
+    ]
+
+
+async def test_unsubscribed_listeners_hear_nothing_more(store: MetadataStore) -> None:
+    changes: list[Change] = []
+    unsubscribe = store.subscribe(changes.append)
+    await store.create_topic("a", 1, {})
+    unsubscribe()
+    await store.create_topic("b", 1, {})
+    assert [change.name for change in changes if isinstance(change, TopicChange)] == ["a"]
+
+
+async def test_a_failing_listener_does_not_stop_the_others(store: MetadataStore) -> None:
+    def fail(change: Change) -> None:
+        raise RuntimeError("listener bug")
+
+    store.subscribe(fail)
+    changes = recorder(store)
+    topic = await store.create_topic("t", 1, {})
+    assert changes == [TopicChange(topic.topic_id, "t", local=True)]
+
+
+async def test_start_reports_the_migrations_it_applied(shared_backend: Backend, open_store: OpenStore) -> None:
+    first = await open_store()
+    second = await open_store()
+    assert first.applied_migrations[0] == 1
+    assert first.applied_migrations == sorted(set(first.applied_migrations))
+    assert second.applied_migrations == []  # the first store applied them all

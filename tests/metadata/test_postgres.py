@@ -1,17 +1,23 @@
-"""What only the PostgreSQL store promises: migrations under an advisory lock, URLs, lost connections."""
+"""What only the PostgreSQL store promises: migrations under an advisory lock, URLs, lost connections,
+change reports between stores sharing a database, the pool size."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 import pytest
 
+from broker.app import Broker
+from broker.cli import build_parser
+from broker.config import config_from
 from metadata import open_metadata_store
-from metadata.base import BrokerInfo, MetadataUnavailableError
+from metadata.base import BrokerInfo, Change, ChangesMissed, MetadataUnavailableError, PartitionChange, TopicChange
 from metadata.migrations import backend_migrations
-from metadata.postgres import PostgresMetadataStore
+from metadata.postgres import LISTEN_APPLICATION_NAME, PostgresMetadataStore
+from tests.metadata.contract import chunk
 from tests.sessionserver import free_port
 
 
@@ -70,3 +76,69 @@ async def test_a_lost_connection_is_unavailable_then_replaced(pg_store: Postgres
             await db.fetchval("SELECT pg_sleep(0.05)")
     await pg_store.check()
     assert await pg_store.list_topics() == []
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait until `condition()` holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_other_stores_changes_are_notified(pg_store: PostgresMetadataStore, pg_dsn: str) -> None:
+    other = PostgresMetadataStore(pg_dsn, pool_size=1)
+    await other.start()
+    try:
+        changes: list[Change] = []
+        pg_store.subscribe(changes.append)
+        topic = await other.create_topic("t", 2, {})
+        await other.commit_flush("flush/1", 100, [chunk(topic, 1, 3)])
+        await other.set_log_start_offset(topic.topic_id, 1, 2)
+        await eventually(lambda: len(changes) == 3)
+        assert changes == [
+            TopicChange(topic.topic_id, "t"),
+            PartitionChange(topic.topic_id, 1, 0, 3),
+            PartitionChange(topic.topic_id, 1, 2, 3),
+        ]  # local=False: made by another store
+    finally:
+        await other.close()
+
+
+async def test_a_lost_listening_connection_is_remade_and_reports_missed_changes(
+    pg_store: PostgresMetadataStore, pg_dsn: str
+) -> None:
+    changes: list[Change] = []
+    pg_store.subscribe(changes.append)
+    database = pg_dsn.rsplit("/", 1)[1]
+    await fetch(
+        pg_dsn,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        f" WHERE application_name = '{LISTEN_APPLICATION_NAME}' AND datname = '{database}'",
+    )
+    await eventually(lambda: ChangesMissed() in changes)
+    other = PostgresMetadataStore(pg_dsn, pool_size=1)
+    await other.start()
+    try:
+        topic = await other.create_topic("after", 1, {})
+        await eventually(lambda: TopicChange(topic.topic_id, "after") in changes)
+    finally:
+        await other.close()
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ"), [(["--metadata-pool-size", "3"], {}), ([], {"STREAMHOUSE_METADATA_POOL_SIZE": "3"})]
+)
+async def test_pool_size_option_sizes_the_pool(pg_dsn: str, argv: list[str], environ: dict[str, str]) -> None:
+    args = build_parser().parse_args(["serve", "--metadata", pg_dsn, *argv])
+    broker = Broker(config_from(args, environ))
+    store = broker.metadata
+    assert isinstance(store, PostgresMetadataStore)
+    await store.start()
+    try:
+        pool = store._pool
+        assert pool is not None
+        assert pool.get_max_size() == 3
+    finally:
+        await store.close()
+        await broker.objects.close()
