@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import itertools
 import logging
 import time
 from collections import OrderedDict, deque
@@ -319,15 +320,18 @@ class PartitionLog:
 
     def _committed(self, item: _Pending, chunk: ChunkAppend, result: AppendResult) -> None:
         last_offset = result.base_offset + chunk.record_count - 1
-        state = self._states.get(item.key)
-        if state is not None:
-            self._states[item.key] = PartitionState(
-                max(state.log_start_offset, result.log_start_offset), max(state.high_watermark, last_offset + 1)
-            )
+        self._advance(item.key, PartitionState(result.log_start_offset, last_offset + 1))
         self._add_tail(
             item.key, _TailEntry(result.base_offset, last_offset, patch_offsets(item.data, result.base_offset))
         )
         self._wake(item.key)
+
+    def _advance(self, key: PartitionKey, known: PartitionState) -> None:
+        """Move a partition's cached state up to what a commit or a change report says (reports may come late)."""
+        state = self._states.get(key, known)
+        self._states[key] = PartitionState(
+            max(state.log_start_offset, known.log_start_offset), max(state.high_watermark, known.high_watermark)
+        )
 
     def _wake(self, key: PartitionKey) -> None:
         """Resolve the long polls waiting on a partition."""
@@ -351,11 +355,7 @@ class PartitionLog:
                 self._wake(key)
             return
         key = (change.topic_id, change.partition)
-        state = self._states.get(key)
-        if state is not None:
-            self._states[key] = PartitionState(
-                max(state.log_start_offset, change.log_start_offset), max(state.high_watermark, change.high_watermark)
-            )
+        self._advance(key, PartitionState(change.log_start_offset, change.high_watermark))
         if change.index_rewritten:
             self._index.drop(key)
         else:
@@ -425,13 +425,24 @@ class PartitionLog:
         """
         key = (topic_id, partition)
         tail = self._tails.get(key)
-        if tail is not None and _tail_holds(tail, offset):
-            return self._read_tail(tail, offset, max_bytes, first_whole)
         chunks: list[bytes] = []
         size = 0
         next_offset = offset
         stale_lookups = 0
+        known = self._states.get(key)
         while size < max_bytes:
+            if known is not None and next_offset >= known.high_watermark:
+                break  # nothing more is committed, as far as this broker knows: no look-up needed
+            if tail is not None and _tail_holds(tail, next_offset):
+                # Another broker may have appended after the tail: read on from the index then.
+                from_tail, next_offset = self._read_tail(
+                    tail, next_offset, max_bytes - size, first_whole and not chunks
+                )
+                if not from_tail:
+                    break
+                chunks += from_tail
+                size += sum(len(data) for data in from_tail)
+                continue
             entries = await self._find_index(key, next_offset)
             if not entries:
                 break
@@ -453,8 +464,8 @@ class PartitionLog:
                 next_offset = entry.last_offset + 1
                 if size >= max_bytes:
                     return chunks
-            if tail is not None and _tail_holds(tail, next_offset):
-                return chunks + self._read_tail(tail, next_offset, max_bytes - size, first_whole and not chunks)
+                if tail is not None and _tail_holds(tail, next_offset):
+                    break  # on from the tail cache
         return chunks
 
     async def _find_index(self, key: PartitionKey, offset: int) -> list[IndexEntry]:
@@ -465,19 +476,21 @@ class PartitionLog:
             self._index.add(key, entries)
         return entries
 
-    def _read_tail(self, tail: _Tail, offset: int, max_bytes: int, first_whole: bool) -> list[bytes]:
+    def _read_tail(self, tail: _Tail, offset: int, max_bytes: int, first_whole: bool) -> tuple[list[bytes], int]:
+        """Batches of the tail from the one holding `offset` on, up to max_bytes; and the offset after them."""
         index = max(bisect.bisect_right(tail.bases, offset) - 1, 0)
         chunks: list[bytes] = []
         size = 0
-        for position in range(index, len(tail.entries)):
-            data = tail.entries[position].data
-            if (chunks or not first_whole) and size + len(data) > max_bytes:
+        next_offset = offset
+        for entry in itertools.islice(tail.entries, index, None):
+            if (chunks or not first_whole) and size + len(entry.data) > max_bytes:
                 break
-            chunks.append(data)
-            size += len(data)
+            chunks.append(entry.data)
+            size += len(entry.data)
+            next_offset = entry.last_offset + 1
             if size >= max_bytes:
                 break
-        return chunks
+        return chunks, next_offset
 
     async def read_entry(self, entry: IndexEntry) -> bytes:
         """The batches of one index entry, patched with their offsets."""
