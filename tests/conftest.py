@@ -3,11 +3,11 @@ PostgreSQL, each started once for the session on first use."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from tests.pgserver import PgServer
+from tests.pgserver import PgServer, start_server
 from tests.pgserver import shared_server as shared_pg_server
 from tests.pgserver import stop_shared_server as stop_shared_pg_server
 from tests.s3server import S3Server, shared_server, stop_shared_server
@@ -37,6 +37,14 @@ async def pg_dsn(pg_server: PgServer) -> AsyncIterator[str]:
     dsn = await pg_server.create_database()
     yield dsn
     await pg_server.drop_database(dsn)
+
+
+@pytest.fixture
+def own_pg_server() -> Iterator[PgServer]:
+    """A PostgreSQL server of the test's own, for tests that halt and resume it."""
+    server = start_server()
+    yield server
+    server.stop()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

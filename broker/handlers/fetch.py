@@ -8,7 +8,9 @@ Fetch sessions are not kept: session_id 0 tells clients to send full fetches.
 There are no transactions, so last_stable_offset is the high watermark.
 
 Errors per partition: UNKNOWN_TOPIC_OR_PARTITION (3); OFFSET_OUT_OF_RANGE (1) for an
-offset below the log start or above the high watermark.
+offset below the log start or above the high watermark; KAFKA_STORAGE_ERROR (56, retriable:
+clients refresh metadata and fetch again) when the metadata store is unreachable and the
+caches (topics, high watermarks, index entries, object ranges) cannot answer alone.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from metadata.base import MetadataUnavailableError
 from protocol.apis.fetch import FETCH
 from protocol.errors import ErrorCode
 
@@ -47,7 +50,11 @@ async def _read_once(broker: Broker, body: Any) -> tuple[list[Any], int, list[An
     keys = []
     topics = []
     for fetch_topic in body.topics:
-        topic = await broker.topics.get(fetch_topic.topic)
+        try:
+            topic = await broker.topics.get(fetch_topic.topic)
+            missing = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+        except MetadataUnavailableError:
+            topic, missing = None, ErrorCode.KAFKA_STORAGE_ERROR
         partitions = []
         for wanted in fetch_topic.partitions:
             # Empty, not null, records: kafka-python cannot read a null record set.
@@ -56,22 +63,27 @@ async def _read_once(broker: Broker, body: Any) -> tuple[list[Any], int, list[An
             )
             partitions.append(entry)
             if topic is None or not 0 <= wanted.partition < topic.partitions:
-                entry.error_code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+                entry.error_code = missing
                 failed = True
                 continue
-            state = await broker.log.state(topic.topic_id, wanted.partition)
-            entry.high_watermark = entry.last_stable_offset = state.high_watermark
-            entry.log_start_offset = state.log_start_offset
-            if not state.log_start_offset <= wanted.fetch_offset <= state.high_watermark:
-                entry.error_code = ErrorCode.OFFSET_OUT_OF_RANGE
+            try:
+                state = await broker.log.state(topic.topic_id, wanted.partition)
+                entry.high_watermark = entry.last_stable_offset = state.high_watermark
+                entry.log_start_offset = state.log_start_offset
+                if not state.log_start_offset <= wanted.fetch_offset <= state.high_watermark:
+                    entry.error_code = ErrorCode.OFFSET_OUT_OF_RANGE
+                    failed = True
+                    continue
+                keys.append((topic.topic_id, wanted.partition))
+                if wanted.fetch_offset == state.high_watermark:
+                    continue
+                limit = min(wanted.partition_max_bytes, budget - size)
+                # Only the response's first batch may exceed the limits (KIP-74).
+                chunks = await broker.log.read(topic.topic_id, wanted.partition, wanted.fetch_offset, limit, size == 0)
+            except MetadataUnavailableError:
+                entry.error_code = ErrorCode.KAFKA_STORAGE_ERROR
                 failed = True
                 continue
-            keys.append((topic.topic_id, wanted.partition))
-            if wanted.fetch_offset == state.high_watermark:
-                continue
-            limit = min(wanted.partition_max_bytes, budget - size)
-            # Only the response's first batch may exceed the limits (KIP-74).
-            chunks = await broker.log.read(topic.topic_id, wanted.partition, wanted.fetch_offset, limit, size == 0)
             if chunks:
                 entry.records = b"".join(chunks)
                 size += len(entry.records)

@@ -10,7 +10,12 @@ INVALID_TOPIC_EXCEPTION (17) for a bad name; CORRUPT_MESSAGE (2) for a CRC misma
 malformed batch; INVALID_RECORD (87) for an empty record set; MESSAGE_TOO_LARGE (10) for
 a batch above the topic's max.message.bytes; OUT_OF_ORDER_SEQUENCE_NUMBER (45) and
 INVALID_PRODUCER_EPOCH (47) from the idempotence checks; KAFKA_STORAGE_ERROR (56,
-retriable) when the flush failed; REQUEST_TIMED_OUT (7) when it took longer than timeout_ms.
+retriable) when the flush failed or the metadata store is unreachable (PostgreSQL down or
+restarting): nothing of the batch was committed, or the commit's answer was lost, and
+librdkafka (refresh + retry, message not persisted) and kafka-python (KafkaStorageError is
+retriable) both resend it with the same producer id and sequence, so a batch that did
+commit is answered as the duplicate it is, with its first offset; REQUEST_TIMED_OUT (7)
+when it took longer than timeout_ms.
 A topic with message.timestamp.type=LogAppendTime gets the time the broker received each
 batch (as Kafka stamps it on append), in the batch header.
 """
@@ -22,7 +27,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from broker.topics import effective_config
-from metadata.base import AppendResult
+from metadata.base import AppendResult, MetadataUnavailableError
 from protocol.apis.produce import PRODUCE
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.records import CorruptBatchError, iter_batches, set_log_append_time
@@ -73,7 +78,10 @@ async def _append_topic(broker: Broker, acks: int, topic_data: Any) -> list[_Out
     if acks not in (0, 1, -1):
         return [_Outcome(p.index, ErrorCode.INVALID_REQUIRED_ACKS) for p in topic_data.partition_data]
     auto_create = broker.config.num_partitions if broker.config.auto_create_topics else None
-    topic, error = await broker.topics.resolve(topic_data.name, auto_create)
+    try:
+        topic, error = await broker.topics.resolve(topic_data.name, auto_create)
+    except MetadataUnavailableError as exc:
+        return [_Outcome(p.index, ErrorCode.KAFKA_STORAGE_ERROR, str(exc)) for p in topic_data.partition_data]
     if topic is None:
         return [_Outcome(p.index, error) for p in topic_data.partition_data]
     max_bytes = int(effective_config(topic, "max.message.bytes", broker.broker_defaults))

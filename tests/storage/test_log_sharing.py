@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from uuid import UUID
 
 import pytest
@@ -18,7 +18,7 @@ from metadata.postgres import PostgresMetadataStore
 from protocol.records import Record, build_batch, iter_batches, iter_records
 from storage.log import PartitionLog, StorageError
 from storage.objects.memory import MemoryObjectStore
-from tests.pgserver import PgServer, start_server
+from tests.pgserver import PgServer
 
 
 def make_log(
@@ -98,13 +98,6 @@ async def test_reads_past_a_brokers_own_tail_find_the_other_brokers_batches(
     assert values(await log_a.read(topic_id, 0, 2, 1 << 20)) == [(2, b"a2"), (3, b"b3")]
     await log_a.close()
     await log_b.close()
-
-
-@pytest.fixture
-def own_pg_server() -> Iterator[PgServer]:
-    server = start_server()
-    yield server
-    server.stop()
 
 
 async def test_committed_data_is_served_while_postgres_is_down_and_appends_recover(own_pg_server: PgServer) -> None:
