@@ -1,7 +1,9 @@
 """End-to-end throughput of one broker on the embedded default, driven by confluent-kafka (librdkafka).
 
 Run: `python -m benchmarks.throughput` (quick run: `--records-100b 20000 --records-1k 10000`;
-`--partitions N` spreads each topic over N partitions; `--json PATH` also writes the figures as JSON).
+`--partitions N` spreads each topic over N partitions; `--json PATH` also writes the figures as JSON;
+`--metadata postgresql` keeps the metadata in a throwaway PostgreSQL started from Debian's binaries
+as the tests start it, `--metadata postgresql://...` in the empty database of that URL).
 
 It starts its own broker (`python -m broker.cli serve`) on a fresh temporary data folder with the
 embedded default: filesystem objects with `--fsync always` and SQLite metadata. Then, for each record
@@ -29,6 +31,8 @@ runs on the same machine as the broker and competes with it for the CPUs. Linux 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import importlib.metadata
 import json
 import os
@@ -48,6 +52,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic  # where it is defined; confluent_kafka.admin re-exports it untyped
 
 from tests.brokerproc import BrokerProcess
+from tests.pgserver import start_server
 
 MB = 1_000_000
 GB = 1_000_000_000
@@ -302,12 +307,30 @@ def environment() -> dict[str, Any]:
     }
 
 
+def metadata_store(choice: str, stack: contextlib.ExitStack) -> tuple[list[str], str]:
+    """The broker's --metadata arguments for a --metadata choice, and its name for the output."""
+    if choice == "sqlite":
+        return [], "SQLite"
+    if choice == "postgresql":
+        server = start_server()
+        stack.callback(server.stop)
+        return ["--metadata", asyncio.run(server.create_database())], "PostgreSQL (throwaway, local, fsync off)"
+    if choice.startswith(("postgresql://", "postgres://")):
+        return ["--metadata", choice], "PostgreSQL"
+    raise SystemExit(f"--metadata {choice!r}: use sqlite, postgresql or a postgresql:// URL")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.throughput", description=__doc__.split("\n")[0])
     parser.add_argument("--records-100b", type=int, default=200_000, help="records of 100 B (default 200,000)")
     parser.add_argument("--records-1k", type=int, default=100_000, help="records of 1 KiB (default 100,000)")
     parser.add_argument("--partitions", type=int, default=1, help="partitions of each topic (default 1)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON to PATH")
+    parser.add_argument(
+        "--metadata",
+        default="sqlite",
+        help="sqlite (default, in the data folder), postgresql (a throwaway server) or a postgresql:// URL",
+    )
     parser.add_argument(
         "--timeout", type=float, default=120.0, help="seconds without progress before the run fails (default 120)"
     )
@@ -316,12 +339,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--partitions must be at least 1 and record counts not negative")
     sizes = [(size, count) for size, count in ((100, args.records_100b), (1024, args.records_1k)) if count > 0]
 
-    with tempfile.TemporaryDirectory(prefix="streamhouse-throughput-") as data_dir:
-        broker = BrokerProcess(Path(data_dir), ["--metrics-port", "-1"]).start()
+    with tempfile.TemporaryDirectory(prefix="streamhouse-throughput-") as data_dir, contextlib.ExitStack() as stack:
+        metadata_args, metadata_name = metadata_store(args.metadata, stack)
+        broker = BrokerProcess(Path(data_dir), ["--metrics-port", "-1", *metadata_args]).start()
         assert broker.process is not None
         print(
             f"broker pid {broker.process.pid} on {broker.bootstrap}, data in {data_dir} "
-            f"(filesystem objects, fsync always, SQLite); confluent-kafka {CLIENT_VERSION}, "
+            f"(filesystem objects, fsync always, {metadata_name}); confluent-kafka {CLIENT_VERSION}, "
             f"librdkafka {confluent_kafka.libversion()[0]}, {os.cpu_count()} CPUs",
             flush=True,
         )
@@ -342,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_table(results)
     if args.json is not None:
         settings = {
-            "broker": "embedded default: filesystem objects, fsync always, SQLite metadata",
+            "broker": f"filesystem objects, fsync always, {metadata_name} metadata",
             "producer": {"acks": "all", "linger.ms": 5, "compression.type": "none"},
             "consumer": {"enable.auto.commit": False, "fetch.queue.backoff.ms": 10},
             "partitions": args.partitions,
