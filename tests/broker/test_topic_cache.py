@@ -1,0 +1,63 @@
+"""TopicCache follows topic changes other brokers make (PostgreSQL notifications) and forgets all on missed ones."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from broker.topics import TopicCache
+from metadata.base import TopicInfo
+from metadata.postgres import LISTEN_APPLICATION_NAME, PostgresMetadataStore
+
+
+@pytest.fixture
+async def two_stores(pg_dsn: str) -> AsyncIterator[tuple[PostgresMetadataStore, PostgresMetadataStore]]:
+    stores = PostgresMetadataStore(pg_dsn, pool_size=2), PostgresMetadataStore(pg_dsn, pool_size=2)
+    for store in stores:
+        await store.start()
+    yield stores
+    for store in stores:
+        await store.close()
+
+
+async def eventually(read: Callable[[], Awaitable[TopicInfo | None]], expected: TopicInfo | None) -> None:
+    deadline = time.monotonic() + 10
+    while (found := await read()) != expected:
+        assert time.monotonic() < deadline, f"still {found}, not {expected}"
+        await asyncio.sleep(0.02)
+
+
+async def test_other_brokers_topic_changes_reach_the_cache(
+    two_stores: tuple[PostgresMetadataStore, PostgresMetadataStore],
+) -> None:
+    here, elsewhere = two_stores
+    cache = TopicCache(here)
+    created = await elsewhere.create_topic("t", 1, {})
+    assert await cache.get("t") == created  # cached from now on
+    grown = await elsewhere.add_partitions("t", 3)
+    await eventually(lambda: cache.get("t"), grown)
+    configured = await elsewhere.set_topic_configs("t", {"retention.ms": "1000"})
+    await eventually(lambda: cache.get("t"), configured)
+    await elsewhere.delete_topic("t")
+    await eventually(lambda: cache.get("t"), None)
+
+
+async def test_missed_changes_empty_the_cache(two_stores: tuple[PostgresMetadataStore, PostgresMetadataStore]) -> None:
+    here, _ = two_stores
+    cache = TopicCache(here)
+    topic = await cache.create("t", 1, {})
+    # A change no notification tells of, then the listening connection lost: the store reports
+    # ChangesMissed once it listens again, and the cache reads the topic anew.
+    async with here._transaction() as db:
+        await db.execute("UPDATE topics SET partitions = 2 WHERE name = 't'")
+    assert await cache.get("t") == topic  # stale, as nothing said otherwise
+    async with here._transaction() as db:
+        await db.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = $1 AND datname = current_database()",
+            LISTEN_APPLICATION_NAME,
+        )
+    await eventually(lambda: cache.get("t"), TopicInfo(topic.topic_id, "t", 2, {}))
