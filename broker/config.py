@@ -28,7 +28,9 @@ class BrokerConfig:
     advertised_host: str | None = option(None, "host name given to clients in Metadata (default: --host)")
     data_dir: str = option("./streamhouse-data", "folder for the embedded default's objects and metadata")
     metadata: str | None = option(None, "metadata store URL (default: sqlite:///<data-dir>/metadata.db)")
-    metadata_pool_size: int = option(10, "most connections to a postgresql:// metadata store (unused by SQLite)")
+    metadata_pool_size: int = option(
+        10, "most pooled connections to a postgresql:// metadata store, besides one for LISTEN (unused by SQLite)"
+    )
     storage: str | None = option(
         None,
         "object store URL: a folder path, file:///path, memory:// or s3://bucket/prefix (default: <data-dir>/objects)",

@@ -32,6 +32,7 @@ from metadata.base import (
     ChunkAppend,
     IndexEntry,
     MetadataStore,
+    PartitionChange,
     PartitionState,
     TopicChange,
 )
@@ -306,6 +307,8 @@ class PartitionLog:
                     await asyncio.wait([previous])  # its outcome is its own; only the order matters here
             results = await self.metadata.commit_flush(key, position, chunks)
         except Exception as exc:
+            # An object put before a failed commit stays behind, named by no index row and no
+            # objects row: garbage for a collector that lists the store, never acknowledged data.
             log.warning("flush of %d batches failed: %s", len(pending), exc)
             failure = StorageError(str(exc))
             for item in pending:
@@ -347,6 +350,8 @@ class PartitionLog:
             for key in list(self._waiters):
                 self._wake(key)
             return
+        if isinstance(change, PartitionChange) and change.index_rewritten:
+            self._index.drop((change.topic_id, change.partition))  # cached entries name objects soon collected
         if change.local:
             return
         if isinstance(change, TopicChange):
@@ -356,10 +361,7 @@ class PartitionLog:
             return
         key = (change.topic_id, change.partition)
         self._advance(key, PartitionState(change.log_start_offset, change.high_watermark))
-        if change.index_rewritten:
-            self._index.drop(key)
-        else:
-            self._index.trim(key, change.log_start_offset)
+        self._index.trim(key, change.log_start_offset)
         self._wake(key)
 
     def _add_tail(self, key: PartitionKey, entry: _TailEntry) -> None:
