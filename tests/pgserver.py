@@ -31,7 +31,7 @@ from pathlib import Path
 
 import asyncpg
 
-from tests.sessionserver import SessionServer, docker_available, free_port
+from tests.sessionserver import SessionServer, docker_available, free_port, importable
 
 START_TIMEOUT = 30.0
 MEMORY_FOLDER_MIN_FREE = 1 << 30
@@ -151,17 +151,9 @@ def _owner() -> tuple[list[str], int | None]:
 
 def start_server() -> PgServer:
     """A new server: in a container where Docker and testcontainers are there, else from Debian's binaries."""
-    if docker_available() and _testcontainers_available():
+    if docker_available() and importable("testcontainers.postgres"):
         return _start_container()
     return _start_cluster()
-
-
-def _testcontainers_available() -> bool:
-    try:
-        import testcontainers.postgres  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _start_container() -> PgServer:

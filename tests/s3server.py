@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from storage.objects.s3 import S3ObjectStore
-from tests.sessionserver import SessionServer, free_port
+from tests.sessionserver import SessionServer, docker_available, free_port, importable
 
 START_TIMEOUT = 30.0
 _CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
@@ -84,7 +83,7 @@ def start_server() -> S3Server:
     choice = os.environ.get("STREAMHOUSE_TEST_S3", "auto")
     if choice not in ("auto", "moto", "minio"):
         raise RuntimeError(f"STREAMHOUSE_TEST_S3={choice!r}: use auto, moto or minio")
-    if choice == "minio" or (choice == "auto" and _docker_available() and _testcontainers_available()):
+    if choice == "minio" or (choice == "auto" and docker_available() and importable("testcontainers.minio")):
         server = _start_minio()
     else:
         server = _start_moto()
@@ -112,23 +111,6 @@ def _with_credentials(server: S3Server) -> S3Server:
 
     server.stop = stop_and_restore
     return server
-
-
-def _docker_available() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-def _testcontainers_available() -> bool:
-    try:
-        import testcontainers.minio  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _start_minio() -> S3Server:

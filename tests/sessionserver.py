@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import shutil
 import socket
 import subprocess
@@ -50,4 +51,12 @@ def docker_available() -> bool:
     try:
         return subprocess.run(["docker", "info"], capture_output=True, timeout=10).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def importable(module: str) -> bool:
+    """Whether `module` (a dotted name) can be imported: optional test helpers such as testcontainers."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a missing parent package
         return False
