@@ -22,6 +22,7 @@ from uuid import UUID
 from metadata.base import AppendResult, ChunkAppend, IndexEntry, MetadataStore, PartitionState
 from protocol.records import BatchHeader, iter_batches, patch_base_offset, patch_partition_leader_epoch
 from storage.objects.base import ObjectNotFoundError, ObjectStore
+from storage.stats import LogStats
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,7 @@ class PartitionLog:
         self._tail_bytes = 0
         self._ranges = _ByteBoundedLru(object_cache_bytes)
         self._waiters: dict[PartitionKey, set[asyncio.Future[None]]] = {}
+        self.stats = LogStats()
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -166,6 +168,7 @@ class PartitionLog:
         if not self._pending:
             self._first_pending_at = time.monotonic()
         self._pending.append(_Pending((topic_id, partition), data, header, future))
+        self.stats.batches_written += 1
         self._pending_bytes += len(data)
         if self._pending_bytes >= self.flush_bytes:
             self._flush_now.set()
@@ -223,6 +226,7 @@ class PartitionLog:
                 )
             )
             position += len(item.data)
+        started = time.monotonic()
         try:
             try:
                 await self.objects.put(key, b"".join(item.data for item in pending))
@@ -231,12 +235,16 @@ class PartitionLog:
                     await asyncio.wait([previous])  # its outcome is its own; only the order matters here
             results = await self.metadata.commit_flush(key, position, chunks)
         except Exception as exc:
+            self.stats.flush_failures += 1
             log.warning("flush of %d batches failed: %s", len(pending), exc)
             failure = StorageError(str(exc))
             for item in pending:
                 if not item.future.done():
                     item.future.set_exception(failure)
             return
+        self.stats.flushes += 1
+        self.stats.flush_bytes.observe(position)
+        self.stats.flush_to_commit_seconds.observe(time.monotonic() - started)
         for item, chunk, result in zip(pending, chunks, results, strict=True):
             if result.error_code == 0 and not result.duplicate:
                 self._committed(item, chunk, result)
@@ -319,7 +327,9 @@ class PartitionLog:
         key = (topic_id, partition)
         tail = self._tails.get(key)
         if tail is not None and tail.bases and tail.bases[0] <= offset:
+            self.stats.cache_hits["tail"] += 1
             return self._read_tail(tail, offset, max_bytes, first_whole)
+        self.stats.cache_misses["tail"] += 1
         chunks: list[bytes] = []
         size = 0
         next_offset = offset
@@ -368,9 +378,16 @@ class PartitionLog:
         cache_key = (entry.object_key, entry.position, entry.length)
         data = self._ranges.get(cache_key)
         if data is None:
+            self.stats.cache_misses["object_range"] += 1
             data = await self.objects.get(entry.object_key, entry.position, entry.position + entry.length)
             self._ranges.put(cache_key, data)
+        else:
+            self.stats.cache_hits["object_range"] += 1
         return patch_offsets(data, entry.base_offset)
+
+    def cache_sizes(self) -> dict[str, int]:
+        """Bytes held by each read cache."""
+        return {"tail": self._tail_bytes, "object_range": self._ranges.size}
 
     async def wait_for_append(self, keys: Iterable[PartitionKey], timeout: float) -> None:
         """Return when any of the partitions gets a commit, or after `timeout` seconds."""

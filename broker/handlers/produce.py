@@ -47,9 +47,12 @@ class _Outcome:
         self.message = message
         self.appends: list[asyncio.Future[AppendResult]] = []
         self.log_append_time = -1
+        self.records = 0  # in the appended batches, for the metrics
+        self.bytes = 0
 
 
 async def handle_produce(broker: Broker, request: Request, connection: Connection) -> Any:
+    started = time.perf_counter()
     body = request.body
     outcomes: list[tuple[str, list[_Outcome]]] = []
     # Appends of one connection must reach the log in request order (clients pipeline).
@@ -57,16 +60,34 @@ async def handle_produce(broker: Broker, request: Request, connection: Connectio
         for topic_data in body.topic_data:
             outcomes.append((topic_data.name, await _append_topic(broker, body.acks, topic_data)))
     if body.acks == 0:
+        _observe(broker, outcomes, None, started)
         return None
     waits = [append for _, partitions in outcomes for outcome in partitions for append in outcome.appends]
     if waits:
         await asyncio.wait(waits, timeout=max(body.timeout_ms, 1) / 1000)
-    return Response(
+    response = Response(
         responses=[
             TopicResponse(name=name, partition_responses=[_partition_response(outcome) for outcome in partitions])
             for name, partitions in outcomes
         ]
     )
+    _observe(broker, outcomes, response, started)
+    return response
+
+
+def _observe(broker: Broker, outcomes: list[tuple[str, list[_Outcome]]], response: Any, started: float) -> None:
+    """Count each partition's records or error; with acks 0 (no response) what was accepted for append."""
+    metrics = broker.metrics
+    if metrics is None:
+        return
+    stats = metrics.stats
+    for index, (name, partitions) in enumerate(outcomes):
+        answers = response.responses[index].partition_responses if response is not None else None
+        for position, outcome in enumerate(partitions):
+            error = answers[position].error_code if answers is not None else outcome.error
+            stats.produced(name, error, outcome.records, outcome.bytes)
+    if response is not None:
+        stats.produce_seconds.observe(time.perf_counter() - started)
 
 
 async def _append_topic(broker: Broker, acks: int, topic_data: Any) -> list[_Outcome]:
@@ -79,6 +100,7 @@ async def _append_topic(broker: Broker, acks: int, topic_data: Any) -> list[_Out
     max_bytes = int(effective_config(topic, "max.message.bytes", broker.broker_defaults))
     append_time = effective_config(topic, "message.timestamp.type", broker.broker_defaults) == "LogAppendTime"
     outcomes = []
+    batch_sizes = broker.metrics.stats.batch_records if broker.metrics is not None else None
     for partition_data in topic_data.partition_data:
         outcome = _Outcome(partition_data.index)
         outcomes.append(outcome)
@@ -108,6 +130,10 @@ async def _append_topic(broker: Broker, acks: int, topic_data: Any) -> list[_Out
             data = bytes(view)
             if append_time:
                 data, header = set_log_append_time(data, outcome.log_append_time)
+            outcome.records += header.last_offset_delta + 1
+            outcome.bytes += len(data)
+            if batch_sizes is not None:
+                batch_sizes.observe(header.last_offset_delta + 1)
             outcome.appends.append(broker.log.append(topic.topic_id, partition_data.index, data, header))
     return outcomes
 
