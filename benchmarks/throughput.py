@@ -1,7 +1,8 @@
 """End-to-end throughput of one broker on the embedded default, driven by confluent-kafka (librdkafka).
 
 Run: `python -m benchmarks.throughput` (quick run: `--records-100b 20000 --records-1k 10000`;
-`--partitions N` spreads each topic over N partitions; `--json PATH` also writes the figures as JSON).
+`--partitions N` spreads each topic over N partitions; `--json PATH` also writes the figures as JSON;
+`--metrics off` runs the broker with `--metrics false`, to compare the cost of its Prometheus metrics).
 
 It starts its own broker (`python -m broker.cli serve`) on a fresh temporary data folder with the
 embedded default: filesystem objects with `--fsync always` and SQLite metadata. Then, for each record
@@ -309,6 +310,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--partitions", type=int, default=1, help="partitions of each topic (default 1)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON to PATH")
     parser.add_argument(
+        "--metrics",
+        choices=("on", "off"),
+        default="on",
+        help="the broker's Prometheus metrics (its --metrics flag; default on), to measure what they cost",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=120.0, help="seconds without progress before the run fails (default 120)"
     )
     args = parser.parse_args(argv)
@@ -317,10 +324,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = [(size, count) for size, count in ((100, args.records_100b), (1024, args.records_1k)) if count > 0]
 
     with tempfile.TemporaryDirectory(prefix="streamhouse-throughput-") as data_dir:
-        broker = BrokerProcess(Path(data_dir), ["--metrics-port", "-1"]).start()
+        metrics = "true" if args.metrics == "on" else "false"
+        broker = BrokerProcess(Path(data_dir), ["--metrics-port", "-1", "--metrics", metrics]).start()
         assert broker.process is not None
         print(
-            f"broker pid {broker.process.pid} on {broker.bootstrap}, data in {data_dir} "
+            f"broker pid {broker.process.pid} on {broker.bootstrap}, metrics {args.metrics}, data in {data_dir} "
             f"(filesystem objects, fsync always, SQLite); confluent-kafka {CLIENT_VERSION}, "
             f"librdkafka {confluent_kafka.libversion()[0]}, {os.cpu_count()} CPUs",
             flush=True,
@@ -346,6 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "producer": {"acks": "all", "linger.ms": 5, "compression.type": "none"},
             "consumer": {"enable.auto.commit": False, "fetch.queue.backoff.ms": 10},
             "partitions": args.partitions,
+            "metrics": args.metrics,
         }
         document = {
             "environment": environment(),
