@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import wraps
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
@@ -27,6 +27,7 @@ from prometheus_client.core import (
 )
 
 from metadata.base import MetadataError, MetadataStore
+from protocol.apis.produce import PRODUCE
 from protocol.errors import ErrorCode
 from protocol.records import iter_batches
 from storage.stats import LATENCY_BOUNDS, Histogram
@@ -41,7 +42,8 @@ PREFIX = "streamhouse_"
 # Records per batch: a single record up to the tens of thousands a large linger gathers.
 BATCH_RECORD_BOUNDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 50000)
 BROKER_MAX_AGE_MS = 60_000  # a broker whose last heartbeat is older does not count as active
-FETCH_GROUP_UNKNOWN = ""  # Fetch requests do not name a group: their errors carry no group
+FETCH_GROUP_UNKNOWN = ""
+PRODUCE_API = PRODUCE.name  # Fetch requests do not name a group: their errors carry no group
 
 
 def error_type(code: int) -> str:
@@ -63,18 +65,24 @@ def _histogram(histograms: dict[str, Histogram], key: str, bounds: tuple[float, 
     return histogram
 
 
+@dataclass(slots=True)
+class ApiStats:
+    """Requests of one Kafka API: one dictionary look-up per request reaches all of them."""
+
+    seconds: Histogram = field(default_factory=lambda: Histogram(LATENCY_BOUNDS))
+    versions: dict[int, int] = field(default_factory=dict)  # requests per version
+    request_bytes: int = 0
+    response_bytes: int = 0
+
+
 @dataclass
 class BrokerStats:
     """What the broker's handlers saw, in plain numbers (one event loop: no locks needed)."""
 
-    requests: dict[tuple[str, int], int] = field(default_factory=dict)  # (api, version)
-    request_seconds: dict[str, Histogram] = field(default_factory=dict)
-    request_bytes: dict[str, int] = field(default_factory=dict)
-    response_bytes: dict[str, int] = field(default_factory=dict)
+    apis: dict[str, ApiStats] = field(default_factory=dict)
     produced_records: dict[str, int] = field(default_factory=dict)
     produced_bytes: dict[str, int] = field(default_factory=dict)
     produce_errors: dict[tuple[str, str], int] = field(default_factory=dict)
-    produce_seconds: Histogram = field(default_factory=lambda: Histogram(LATENCY_BOUNDS))
     batch_records: Histogram = field(default_factory=lambda: Histogram(BATCH_RECORD_BOUNDS))
     fetched_records: dict[str, int] = field(default_factory=dict)
     fetched_bytes: dict[str, int] = field(default_factory=dict)
@@ -86,18 +94,23 @@ class BrokerStats:
     committed: dict[tuple[str, str, int], int] = field(default_factory=dict)
 
     def request(self, api: str, version: int, seconds: float, request_bytes: int, response_bytes: int) -> None:
-        _add(self.requests, (api, version))
-        _histogram(self.request_seconds, api, LATENCY_BOUNDS).observe(seconds)
-        _add(self.request_bytes, api, request_bytes)
-        _add(self.response_bytes, api, response_bytes)
+        stats = self.apis.get(api)
+        if stats is None:
+            stats = self.apis[api] = ApiStats()
+        stats.versions[version] = stats.versions.get(version, 0) + 1
+        stats.seconds.observe(seconds)
+        stats.request_bytes += request_bytes
+        stats.response_bytes += response_bytes
 
     def produced(self, topic: str, error: int, records: int, size: int) -> None:
         """One partition of a Produce request: acknowledged records and bytes, or its error."""
         if error:
             _add(self.produce_errors, (topic, error_type(error)))
         else:
-            _add(self.produced_records, topic, records)
-            _add(self.produced_bytes, topic, size)
+            produced_records = self.produced_records  # inlined: this runs for every produced partition
+            produced_records[topic] = produced_records.get(topic, 0) + records
+            produced_bytes = self.produced_bytes
+            produced_bytes[topic] = produced_bytes.get(topic, 0) + size
 
     def fetched(self, topic: str, fetch_offset: int, error: int, records: bytes) -> None:
         """One partition of a Fetch response: the records from fetch_offset on, or its error."""
@@ -126,7 +139,7 @@ class BrokerStats:
             _add(self.consumed_records, (topic, group), max(offset - previous, 0))
         self.committed[key] = offset
 
-    def timed(self, operation: str, call: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    def timed(self, operation: str, call: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, Any, T]]:
         """`call` (a coroutine function), its latency observed as `operation`."""
         histogram = _histogram(self.metadata_seconds, operation, LATENCY_BOUNDS)
 
@@ -271,11 +284,13 @@ class _Collector:
         yield _counter(
             "producer_bytes", "Record batch bytes acknowledged to producers.", ("topic",), stats.produced_bytes
         )
+        # The Produce API's request duration, measured once by the listener for both families.
+        produce = stats.apis.get(PRODUCE_API)
         yield _histograms(
             "producer_latency_seconds",
-            "Produce requests from received to acknowledged (acks 1 and all).",
+            "Produce requests from received to acknowledged (acks 0: to appended, as no answer is due).",
             None,
-            {"": stats.produce_seconds},
+            {"": produce.seconds} if produce is not None else {},
         )
         yield _histograms("producer_batch_size", "Records per produced record batch.", None, {"": stats.batch_records})
         yield _counter(
@@ -389,12 +404,28 @@ class _Collector:
         yield _gauge("brokers_active", "Brokers with a recent heartbeat in the metadata store.", snapshot.brokers)
         yield _gauge("uptime_seconds", "Seconds since this broker started.", time.time() - broker.started_at)
         yield _gauge("ready", "1 when /ready would answer 200, else 0.", 1 if snapshot.ready else 0)
-        yield _counter("requests", "Kafka requests handled, by API and version.", ("api", "version"), stats.requests)
+        apis = stats.apis
+        yield _counter(
+            "requests",
+            "Kafka requests handled, by API and version.",
+            ("api", "version"),
+            {(api, version): count for api, api_stats in apis.items() for version, count in api_stats.versions.items()},
+        )
         yield _histograms(
             "request_duration_seconds",
             "Kafka requests from received to answered, by API.",
             "api",
-            stats.request_seconds,
+            {api: api_stats.seconds for api, api_stats in apis.items()},
         )
-        yield _counter("request_bytes", "Kafka request bytes received, by API.", ("api",), stats.request_bytes)
-        yield _counter("response_bytes", "Kafka response bytes sent, by API.", ("api",), stats.response_bytes)
+        yield _counter(
+            "request_bytes",
+            "Kafka request bytes received, by API.",
+            ("api",),
+            {api: api_stats.request_bytes for api, api_stats in apis.items()},
+        )
+        yield _counter(
+            "response_bytes",
+            "Kafka response bytes sent, by API.",
+            ("api",),
+            {api: api_stats.response_bytes for api, api_stats in apis.items()},
+        )

@@ -30,6 +30,7 @@ from storage.log import StorageError
 
 if TYPE_CHECKING:
     from broker.app import Broker
+    from broker.metrics import BrokerStats
     from broker.server import Connection
     from protocol.wire import Request
 
@@ -52,7 +53,6 @@ class _Outcome:
 
 
 async def handle_produce(broker: Broker, request: Request, connection: Connection) -> Any:
-    started = time.perf_counter()
     body = request.body
     outcomes: list[tuple[str, list[_Outcome]]] = []
     # Appends of one connection must reach the log in request order (clients pipeline).
@@ -60,7 +60,8 @@ async def handle_produce(broker: Broker, request: Request, connection: Connectio
         for topic_data in body.topic_data:
             outcomes.append((topic_data.name, await _append_topic(broker, body.acks, topic_data)))
     if body.acks == 0:
-        _observe(broker, outcomes, None, started)
+        if broker.metrics is not None:
+            _observe(broker.metrics.stats, outcomes, None)
         return None
     waits = [append for _, partitions in outcomes for outcome in partitions for append in outcome.appends]
     if waits:
@@ -71,23 +72,21 @@ async def handle_produce(broker: Broker, request: Request, connection: Connectio
             for name, partitions in outcomes
         ]
     )
-    _observe(broker, outcomes, response, started)
+    if broker.metrics is not None:
+        _observe(broker.metrics.stats, outcomes, response)
     return response
 
 
-def _observe(broker: Broker, outcomes: list[tuple[str, list[_Outcome]]], response: Any, started: float) -> None:
-    """Count each partition's records or error; with acks 0 (no response) what was accepted for append."""
-    metrics = broker.metrics
-    if metrics is None:
+def _observe(stats: BrokerStats, outcomes: list[tuple[str, list[_Outcome]]], response: Any) -> None:
+    """Each partition's acknowledged records and bytes, or its error; with acks 0 (no response), what was appended."""
+    if response is None:
+        for name, partitions in outcomes:
+            for outcome in partitions:
+                stats.produced(name, outcome.error, outcome.records, outcome.bytes)
         return
-    stats = metrics.stats
-    for index, (name, partitions) in enumerate(outcomes):
-        answers = response.responses[index].partition_responses if response is not None else None
-        for position, outcome in enumerate(partitions):
-            error = answers[position].error_code if answers is not None else outcome.error
-            stats.produced(name, error, outcome.records, outcome.bytes)
-    if response is not None:
-        stats.produce_seconds.observe(time.perf_counter() - started)
+    for (name, partitions), topic_response in zip(outcomes, response.responses, strict=True):
+        for outcome, answer in zip(partitions, topic_response.partition_responses, strict=True):
+            stats.produced(name, answer.error_code, outcome.records, outcome.bytes)
 
 
 async def _append_topic(broker: Broker, acks: int, topic_data: Any) -> list[_Outcome]:
