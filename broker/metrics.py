@@ -58,13 +58,6 @@ def _add(counts: dict[T, int], key: T, amount: int = 1) -> None:
     counts[key] = counts.get(key, 0) + amount
 
 
-def _histogram(histograms: dict[str, Histogram], key: str, bounds: tuple[float, ...]) -> Histogram:
-    histogram = histograms.get(key)
-    if histogram is None:
-        histogram = histograms[key] = Histogram(bounds)
-    return histogram
-
-
 @dataclass(slots=True)
 class ApiStats:
     """Requests of one Kafka API: one dictionary look-up per request reaches all of them."""
@@ -141,7 +134,7 @@ class BrokerStats:
 
     def timed(self, operation: str, call: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, Any, T]]:
         """`call` (a coroutine function), its latency observed as `operation`."""
-        histogram = _histogram(self.metadata_seconds, operation, LATENCY_BOUNDS)
+        histogram = self.metadata_seconds.setdefault(operation, Histogram(LATENCY_BOUNDS))
 
         @wraps(call)
         async def timed_call(*args: P.args, **kwargs: P.kwargs) -> T:
