@@ -42,8 +42,8 @@ PREFIX = "streamhouse_"
 # Records per batch: a single record up to the tens of thousands a large linger gathers.
 BATCH_RECORD_BOUNDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 50000)
 BROKER_MAX_AGE_MS = 60_000  # a broker whose last heartbeat is older does not count as active
-FETCH_GROUP_UNKNOWN = ""
-PRODUCE_API = PRODUCE.name  # Fetch requests do not name a group: their errors carry no group
+FETCH_GROUP_UNKNOWN = ""  # Fetch requests do not name a group: their errors carry no group
+PRODUCE_API = PRODUCE.name
 
 
 def error_type(code: int) -> str:
