@@ -3,7 +3,8 @@
 Run: `python -m benchmarks.throughput` (quick run: `--records-100b 20000 --records-1k 10000`;
 `--partitions N` spreads each topic over N partitions; `--json PATH` also writes the figures as JSON;
 `--metadata postgresql` keeps the metadata in a throwaway PostgreSQL started from Debian's binaries
-as the tests start it, `--metadata postgresql://...` in the empty database of that URL).
+as the tests start it, `--metadata postgresql://...` in the empty database of that URL;
+`--metrics off` runs the broker with `--metrics false`, to compare the cost of its Prometheus metrics).
 
 It starts its own broker (`python -m broker.cli serve`) on a fresh temporary data folder with the
 embedded default: filesystem objects with `--fsync always` and SQLite metadata. Then, for each record
@@ -332,6 +333,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="sqlite (default, in the data folder), postgresql (a throwaway server) or a postgresql:// URL",
     )
     parser.add_argument(
+        "--metrics",
+        choices=("on", "off"),
+        default="on",
+        help="the broker's Prometheus metrics (its --metrics flag; default on), to measure what they cost",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=120.0, help="seconds without progress before the run fails (default 120)"
     )
     args = parser.parse_args(argv)
@@ -341,10 +348,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="streamhouse-throughput-") as data_dir, contextlib.ExitStack() as stack:
         metadata_args, metadata_name = metadata_store(args.metadata, stack)
-        broker = BrokerProcess(Path(data_dir), ["--metrics-port", "-1", *metadata_args]).start()
+        metrics = "true" if args.metrics == "on" else "false"
+        broker = BrokerProcess(Path(data_dir), ["--metrics-port", "-1", "--metrics", metrics, *metadata_args]).start()
         assert broker.process is not None
         print(
-            f"broker pid {broker.process.pid} on {broker.bootstrap}, data in {data_dir} "
+            f"broker pid {broker.process.pid} on {broker.bootstrap}, metrics {args.metrics}, data in {data_dir} "
             f"(filesystem objects, fsync always, {metadata_name}); confluent-kafka {CLIENT_VERSION}, "
             f"librdkafka {confluent_kafka.libversion()[0]}, {os.cpu_count()} CPUs",
             flush=True,
@@ -370,6 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "producer": {"acks": "all", "linger.ms": 5, "compression.type": "none"},
             "consumer": {"enable.auto.commit": False, "fetch.queue.backoff.ms": 10},
             "partitions": args.partitions,
+            "metrics": args.metrics,
         }
         document = {
             "environment": environment(),

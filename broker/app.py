@@ -11,6 +11,7 @@ from broker.config import BrokerConfig
 from broker.coordinator import GroupCoordinator
 from broker.handlers import HANDLERS
 from broker.http import HttpServer
+from broker.metrics import Metrics, time_metadata_queries
 from broker.server import Connection
 from broker.topics import TopicCache, effective_config
 from metadata import open_metadata_store
@@ -52,6 +53,9 @@ class Broker:
         self.broker_defaults = {"max.message.bytes": str(config.message_max_bytes)}
         self.started_at = time.time()
         self.port = config.port
+        self.metrics = Metrics(self) if config.metrics else None
+        if self.metrics is not None:
+            time_metadata_queries(self.metadata, self.metrics.stats)
         self.http = HttpServer(self)
         self.maintenance = Maintenance(self.objects, self.metadata, self.log)
         self._server: asyncio.Server | None = None

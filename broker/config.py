@@ -46,7 +46,8 @@ class BrokerConfig:
         "fsync objects before acknowledging: always, or never (OS page cache only)",
         choices=("always", "never"),
     )
-    metrics_port: int = option(8080, "port for HTTP /health (0 picks a free one, -1 disables)")
+    metrics_port: int = option(8080, "port for HTTP /metrics, /health and /ready (0 picks a free one, -1 disables)")
+    metrics: bool = option(True, "collect Prometheus metrics (false: /metrics answers 404, nothing is counted)")
     broker_id: int = option(0, "this broker's id, unique among brokers sharing a metadata store")
     num_partitions: int = option(1, "partitions of auto-created topics and of CreateTopics with -1")
     auto_create_topics: bool = option(True, "create unknown topics on Metadata and Produce requests")

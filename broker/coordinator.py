@@ -361,6 +361,7 @@ class GroupCoordinator:
         self.clock: Clock = clock or LoopClock()
         self.initial_rebalance_delay_ms = initial_rebalance_delay_ms
         self.groups: dict[str, _Group] = {}
+        self.rebalances: dict[str, int] = {}  # rebalances started per group id, for the metrics
         self._status = _Status.LOADING
         self._writes: asyncio.Queue[_Write] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
@@ -632,6 +633,7 @@ class GroupCoordinator:
             group.initial_delay_left_ms = None
             delay = group.rebalance_timeout_ms
         group.transition(_PREPARING)
+        self.rebalances[group.group_id] = self.rebalances.get(group.group_id, 0) + 1
         group.join_timer = self.clock.call_later(delay, lambda: self._on_join_timer(group))
         log.info("group %s preparing to rebalance after generation %d: %s", group, group.generation_id, reason)
         self._maybe_complete_join(group)

@@ -1,5 +1,6 @@
 """The broker's HTTP endpoint on --metrics-port.
 
+GET /metrics: the broker's Prometheus metrics in the text format (404 when --metrics is false).
 GET /health: 200 while the process runs.
 GET /ready: 200 only when the Kafka listener is up and both the metadata store and the object
 store answer within READY_TIMEOUT seconds; otherwise 503 with a JSON reason per failing part.
@@ -14,6 +15,8 @@ import json
 import logging
 from typing import TYPE_CHECKING
 
+from prometheus_client import CONTENT_TYPE_LATEST
+
 if TYPE_CHECKING:
     from broker.app import Broker
 
@@ -21,6 +24,7 @@ log = logging.getLogger(__name__)
 
 _REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 400: "Bad Request", 503: "Service Unavailable"}
 READY_TIMEOUT = 2.0
+JSON = "application/json"
 
 
 class HttpServer:
@@ -45,10 +49,9 @@ class HttpServer:
             request_line = await asyncio.wait_for(reader.readline(), 10)
             while (await asyncio.wait_for(reader.readline(), 10)).strip():
                 pass  # headers are not needed
-            status, body = await self._route(request_line.decode("latin-1").split())
-            payload = json.dumps(body).encode()
+            status, content_type, payload = await self._route(request_line.decode("latin-1").split())
             writer.write(
-                f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: application/json\r\n"
+                f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: {content_type}\r\n"
                 f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
                 + payload
             )
@@ -58,19 +61,41 @@ class HttpServer:
         finally:
             writer.close()
 
-    async def _route(self, parts: list[str]) -> tuple[int, dict[str, object]]:
+    async def _route(self, parts: list[str]) -> tuple[int, str, bytes]:
         if len(parts) < 2:
-            return 400, {"error": "bad request line"}
+            return _json(400, {"error": "bad request line"})
         method, path = parts[0], parts[1].split("?", 1)[0]
         if method != "GET":
-            return 405, {"error": "only GET"}
+            return _json(405, {"error": "only GET"})
         if path == "/health":
-            return 200, {"status": "ok", "broker_id": self.broker.config.broker_id}
+            return _json(200, {"status": "ok", "broker_id": self.broker.config.broker_id})
         if path == "/ready":
-            return await self._ready()
-        return 404, {"error": f"no such endpoint: {path}"}
+            reasons = await self.unready_reasons()
+            if reasons:
+                return _json(503, {"status": "not ready", "reasons": reasons})
+            return _json(200, {"status": "ready", "broker_id": self.broker.config.broker_id})
+        if path == "/metrics":
+            return await self._metrics()
+        return _json(404, {"error": f"no such endpoint: {path}"})
 
-    async def _ready(self) -> tuple[int, dict[str, object]]:
+    async def _metrics(self) -> tuple[int, str, bytes]:
+        metrics = self.broker.metrics
+        if metrics is None:
+            return _json(404, {"error": "metrics are switched off (--metrics false)"})
+        ready = not await self.unready_reasons()
+        if ready:
+            # Lag, topic and broker counts come from the metadata store; when it does not answer,
+            # the last figures are served with streamhouse_ready 0.
+            try:
+                await asyncio.wait_for(metrics.refresh(), READY_TIMEOUT)
+            except Exception as exc:  # a failed refresh must not fail the scrape: the last figures stay
+                log.warning("metrics refresh failed: %s", exc)
+                ready = False
+        metrics.snapshot.ready = ready
+        return 200, CONTENT_TYPE_LATEST, metrics.exposition()
+
+    async def unready_reasons(self) -> dict[str, str]:
+        """Why the broker is not ready, per part (listener, metadata, objects); empty when it is."""
         reasons: dict[str, str] = {}
         if not self.broker.listening:
             reasons["listener"] = "the Kafka listener is not accepting connections"
@@ -81,6 +106,8 @@ class HttpServer:
                 reasons[part] = f"no answer within {READY_TIMEOUT:g} s"
             except Exception as exc:  # any failure of a check means not ready; the reason says which
                 reasons[part] = f"{type(exc).__name__}: {exc}"
-        if reasons:
-            return 503, {"status": "not ready", "reasons": reasons}
-        return 200, {"status": "ready", "broker_id": self.broker.config.broker_id}
+        return reasons
+
+
+def _json(status: int, body: dict[str, object]) -> tuple[int, str, bytes]:
+    return status, JSON, json.dumps(body).encode()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -96,13 +97,19 @@ class Connection(asyncio.Protocol):
         log.debug(
             "%s v%d from %s (correlation %d)", request.api.name, request.version, self.peer, request.correlation_id
         )
-        self._queue(asyncio.ensure_future(self._handle(request)))
+        self._queue(asyncio.ensure_future(self._handle(request, len(frame))))
 
-    async def _handle(self, request: wire.Request) -> bytes | None:
+    async def _handle(self, request: wire.Request, size: int) -> bytes | None:
+        started = time.perf_counter()
         body: Any = await self.broker.handle(request, self)
-        if body is None:
-            return None
-        return wire.encode_response(request.api, request.version, request.correlation_id, body)
+        response = (
+            None if body is None else wire.encode_response(request.api, request.version, request.correlation_id, body)
+        )
+        if self.broker.metrics is not None:
+            self.broker.metrics.stats.request(
+                request.api.name, request.version, time.perf_counter() - started, size, len(response or b"")
+            )
+        return response
 
     def _queue(self, future: asyncio.Future[bytes | None]) -> None:
         self.in_flight.append(future)

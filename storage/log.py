@@ -38,6 +38,7 @@ from metadata.base import (
 )
 from protocol.records import BatchHeader, iter_batches, patch_base_offset, patch_partition_leader_epoch
 from storage.objects.base import ObjectNotFoundError, ObjectStore
+from storage.stats import LogStats
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +208,7 @@ class PartitionLog:
         self._index = _IndexCache(INDEX_CACHE_ENTRIES)
         self._waiters: dict[PartitionKey, set[asyncio.Future[None]]] = {}
         self._unsubscribe: Callable[[], None] | None = None
+        self.stats = LogStats()
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -242,6 +244,7 @@ class PartitionLog:
         if not self._pending:
             self._first_pending_at = time.monotonic()
         self._pending.append(_Pending((topic_id, partition), data, header, future))
+        self.stats.batches_written += 1
         self._pending_bytes += len(data)
         if self._pending_bytes >= self.flush_bytes:
             self._flush_now.set()
@@ -299,6 +302,7 @@ class PartitionLog:
                 )
             )
             position += len(item.data)
+        started = time.monotonic()
         try:
             try:
                 await self.objects.put(key, b"".join(item.data for item in pending))
@@ -309,12 +313,16 @@ class PartitionLog:
         except Exception as exc:
             # An object put before a failed commit stays behind, named by no index row and no
             # objects row: garbage for a collector that lists the store, never acknowledged data.
+            self.stats.flush_failures += 1
             log.warning("flush of %d batches failed: %s", len(pending), exc)
             failure = StorageError(str(exc))
             for item in pending:
                 if not item.future.done():
                     item.future.set_exception(failure)
             return
+        self.stats.flushes += 1
+        self.stats.flush_bytes.observe(position)
+        self.stats.flush_to_commit_seconds.observe(time.monotonic() - started)
         for item, chunk, result in zip(pending, chunks, results, strict=True):
             if result.error_code == 0 and not result.duplicate:
                 self._committed(item, chunk, result)
@@ -427,6 +435,10 @@ class PartitionLog:
         """
         key = (topic_id, partition)
         tail = self._tails.get(key)
+        if tail is not None and _tail_holds(tail, offset):
+            self.stats.cache_hits["tail"] += 1
+        else:
+            self.stats.cache_misses["tail"] += 1
         chunks: list[bytes] = []
         size = 0
         next_offset = offset
@@ -499,9 +511,16 @@ class PartitionLog:
         cache_key = (entry.object_key, entry.position, entry.length)
         data = self._ranges.get(cache_key)
         if data is None:
+            self.stats.cache_misses["object_range"] += 1
             data = await self.objects.get(entry.object_key, entry.position, entry.position + entry.length)
             self._ranges.put(cache_key, data)
+        else:
+            self.stats.cache_hits["object_range"] += 1
         return patch_offsets(data, entry.base_offset)
+
+    def cache_sizes(self) -> dict[str, int]:
+        """Bytes held by each read cache."""
+        return {"tail": self._tail_bytes, "object_range": self._ranges.size}
 
     async def wait_for_append(self, keys: Iterable[PartitionKey], timeout: float) -> None:
         """Return when any of the partitions gets a commit, or after `timeout` seconds."""

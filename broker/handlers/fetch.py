@@ -24,6 +24,7 @@ from protocol.errors import ErrorCode
 
 if TYPE_CHECKING:
     from broker.app import Broker
+    from broker.metrics import BrokerStats
     from broker.server import Connection
     from protocol.wire import Request
 
@@ -34,13 +35,27 @@ PartitionData: Any = TopicResponse.PartitionData
 
 async def handle_fetch(broker: Broker, request: Request, connection: Connection) -> Any:
     body = request.body
-    deadline = time.monotonic() + max(body.max_wait_ms, 0) / 1000
+    started = time.monotonic()
+    deadline = started + max(body.max_wait_ms, 0) / 1000
+    waited = 0.0
     while True:
         topics, size, keys, failed = await _read_once(broker, body)
-        remaining = deadline - time.monotonic()
+        now = time.monotonic()
+        remaining = deadline - now
         if size >= body.min_bytes or failed or remaining <= 0 or not keys:
+            if broker.metrics is not None:
+                _observe(broker.metrics.stats, body, topics, now - started - waited)
             return Response(error_code=ErrorCode.NONE, session_id=0, responses=topics)
         await broker.log.wait_for_append(keys, remaining)
+        waited += time.monotonic() - now
+
+
+def _observe(stats: BrokerStats, body: Any, topics: list[Any], seconds: float) -> None:
+    """Records and bytes returned per topic, errors per partition, and the time not spent long-polling."""
+    stats.fetch_seconds.observe(seconds)
+    for fetch_topic, answer in zip(body.topics, topics, strict=True):
+        for wanted, partition in zip(fetch_topic.partitions, answer.partitions, strict=True):
+            stats.fetched(answer.topic, wanted.fetch_offset, partition.error_code, partition.records)
 
 
 async def _read_once(broker: Broker, body: Any) -> tuple[list[Any], int, list[Any], bool]:

@@ -37,6 +37,7 @@ from protocol.errors import ErrorCode
 
 if TYPE_CHECKING:
     from broker.app import Broker
+    from broker.metrics import BrokerStats
     from broker.server import Connection
     from protocol.wire import Request
 
@@ -76,6 +77,8 @@ async def handle_offset_commit(broker: Broker, request: Request, connection: Con
     exists = await _existing(broker, ((t.name, (p.partition_index for p in t.partitions)) for t in body.topics))
     errors = {key: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION for key, known in exists.items() if not known}
     valid = [key for key, known in exists.items() if known]
+    if valid and broker.metrics is not None:
+        await broker.metrics.remember_commits(body.group_id, valid)
     if valid:
         offsets = [
             CommittedOffset(
@@ -91,6 +94,8 @@ async def handle_offset_commit(broker: Broker, request: Request, connection: Con
             body.group_id, body.generation_id_or_member_epoch, body.member_id, body.group_instance_id, offsets
         )
         errors.update(zip(valid, results, strict=True))
+    if broker.metrics is not None:
+        _observe_commits(broker.metrics.stats, body.group_id, errors, asked)
     return CommitResponse(
         topics=[
             CommitTopic(
@@ -103,6 +108,17 @@ async def handle_offset_commit(broker: Broker, request: Request, connection: Con
             for topic, partitions in _by_topic((key, errors[key]) for key in exists).items()
         ]
     )
+
+
+def _observe_commits(
+    stats: BrokerStats, group: str, errors: dict[Partition, ErrorCode], asked: dict[Partition, Any]
+) -> None:
+    for (topic, partition), wanted in asked.items():
+        error = errors.get((topic, partition), ErrorCode.NONE)
+        if error:
+            stats.commit_failed(group, topic, error)
+        else:
+            stats.commit_succeeded(group, topic, partition, wanted.committed_offset)
 
 
 # -- OffsetFetch -----------------------------------------------------------------

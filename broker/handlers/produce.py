@@ -35,6 +35,7 @@ from storage.log import StorageError
 
 if TYPE_CHECKING:
     from broker.app import Broker
+    from broker.metrics import BrokerStats
     from broker.server import Connection
     from protocol.wire import Request
 
@@ -52,6 +53,8 @@ class _Outcome:
         self.message = message
         self.appends: list[asyncio.Future[AppendResult]] = []
         self.log_append_time = -1
+        self.records = 0  # in the appended batches, for the metrics
+        self.bytes = 0
 
 
 async def handle_produce(broker: Broker, request: Request, connection: Connection) -> Any:
@@ -62,16 +65,33 @@ async def handle_produce(broker: Broker, request: Request, connection: Connectio
         for topic_data in body.topic_data:
             outcomes.append((topic_data.name, await _append_topic(broker, body.acks, topic_data)))
     if body.acks == 0:
+        if broker.metrics is not None:
+            _observe(broker.metrics.stats, outcomes, None)
         return None
     waits = [append for _, partitions in outcomes for outcome in partitions for append in outcome.appends]
     if waits:
         await asyncio.wait(waits, timeout=max(body.timeout_ms, 1) / 1000)
-    return Response(
+    response = Response(
         responses=[
             TopicResponse(name=name, partition_responses=[_partition_response(outcome) for outcome in partitions])
             for name, partitions in outcomes
         ]
     )
+    if broker.metrics is not None:
+        _observe(broker.metrics.stats, outcomes, response)
+    return response
+
+
+def _observe(stats: BrokerStats, outcomes: list[tuple[str, list[_Outcome]]], response: Any) -> None:
+    """Each partition's acknowledged records and bytes, or its error; with acks 0 (no response), what was appended."""
+    if response is None:
+        for name, partitions in outcomes:
+            for outcome in partitions:
+                stats.produced(name, outcome.error, outcome.records, outcome.bytes)
+        return
+    for (name, partitions), topic_response in zip(outcomes, response.responses, strict=True):
+        for outcome, answer in zip(partitions, topic_response.partition_responses, strict=True):
+            stats.produced(name, answer.error_code, outcome.records, outcome.bytes)
 
 
 async def _append_topic(broker: Broker, acks: int, topic_data: Any) -> list[_Outcome]:
@@ -87,6 +107,7 @@ async def _append_topic(broker: Broker, acks: int, topic_data: Any) -> list[_Out
     max_bytes = int(effective_config(topic, "max.message.bytes", broker.broker_defaults))
     append_time = effective_config(topic, "message.timestamp.type", broker.broker_defaults) == "LogAppendTime"
     outcomes = []
+    batch_sizes = broker.metrics.stats.batch_records if broker.metrics is not None else None
     for partition_data in topic_data.partition_data:
         outcome = _Outcome(partition_data.index)
         outcomes.append(outcome)
@@ -116,6 +137,10 @@ async def _append_topic(broker: Broker, acks: int, topic_data: Any) -> list[_Out
             data = bytes(view)
             if append_time:
                 data, header = set_log_append_time(data, outcome.log_append_time)
+            outcome.records += header.last_offset_delta + 1
+            outcome.bytes += len(data)
+            if batch_sizes is not None:
+                batch_sizes.observe(header.last_offset_delta + 1)
             outcome.appends.append(broker.log.append(topic.topic_id, partition_data.index, data, header))
     return outcomes
 

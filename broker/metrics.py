@@ -1,0 +1,424 @@
+"""Prometheus metrics of one broker process, all named streamhouse_*.
+
+Hot paths only add to plain numbers (BrokerStats here, LogStats in storage/, S3Stats in the S3
+store, the coordinator's rebalance counts); one custom collector turns them into samples when
+Prometheus scrapes. Things that need the metadata store (consumer lag, topic and partition
+counts, live brokers) are read by `refresh()` just before each scrape. Every broker has its own
+registry, never prometheus-client's global one. Label values are bounded: topic names, group
+ids, API names and versions, S3 operation names, error names; never client or member ids.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
+
+from metadata.base import MetadataError, MetadataStore
+from protocol.apis.produce import PRODUCE
+from protocol.errors import ErrorCode
+from protocol.records import iter_batches
+from storage.stats import LATENCY_BOUNDS, Histogram
+
+if TYPE_CHECKING:
+    from broker.app import Broker
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+PREFIX = "streamhouse_"
+# Records per batch: a single record up to the tens of thousands a large linger gathers.
+BATCH_RECORD_BOUNDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 50000)
+BROKER_MAX_AGE_MS = 60_000  # a broker whose last heartbeat is older does not count as active
+FETCH_GROUP_UNKNOWN = ""  # Fetch requests do not name a group: their errors carry no group
+PRODUCE_API = PRODUCE.name
+
+
+def error_type(code: int) -> str:
+    """A Kafka error code as a label value: its name in lower case."""
+    try:
+        return ErrorCode(code).name.lower()
+    except ValueError:
+        return f"error_{code}"
+
+
+def _add(counts: dict[T, int], key: T, amount: int = 1) -> None:
+    counts[key] = counts.get(key, 0) + amount
+
+
+@dataclass(slots=True)
+class ApiStats:
+    """Requests of one Kafka API: one dictionary look-up per request reaches all of them."""
+
+    seconds: Histogram = field(default_factory=lambda: Histogram(LATENCY_BOUNDS))
+    versions: dict[int, int] = field(default_factory=dict)  # requests per version
+    request_bytes: int = 0
+    response_bytes: int = 0
+
+
+@dataclass
+class BrokerStats:
+    """What the broker's handlers saw, in plain numbers (one event loop: no locks needed)."""
+
+    apis: dict[str, ApiStats] = field(default_factory=dict)
+    produced_records: dict[str, int] = field(default_factory=dict)
+    produced_bytes: dict[str, int] = field(default_factory=dict)
+    produce_errors: dict[tuple[str, str], int] = field(default_factory=dict)
+    batch_records: Histogram = field(default_factory=lambda: Histogram(BATCH_RECORD_BOUNDS))
+    fetched_records: dict[str, int] = field(default_factory=dict)
+    fetched_bytes: dict[str, int] = field(default_factory=dict)
+    fetch_seconds: Histogram = field(default_factory=lambda: Histogram(LATENCY_BOUNDS))
+    consumed_records: dict[tuple[str, str], int] = field(default_factory=dict)  # (topic, group)
+    consumer_errors: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (topic, group, error)
+    metadata_seconds: dict[str, Histogram] = field(default_factory=dict)
+    # The last committed offset seen per (group, topic, partition): commits advance consumed_records.
+    committed: dict[tuple[str, str, int], int] = field(default_factory=dict)
+
+    def request(self, api: str, version: int, seconds: float, request_bytes: int, response_bytes: int) -> None:
+        stats = self.apis.get(api)
+        if stats is None:
+            stats = self.apis[api] = ApiStats()
+        stats.versions[version] = stats.versions.get(version, 0) + 1
+        stats.seconds.observe(seconds)
+        stats.request_bytes += request_bytes
+        stats.response_bytes += response_bytes
+
+    def produced(self, topic: str, error: int, records: int, size: int) -> None:
+        """One partition of a Produce request: acknowledged records and bytes, or its error."""
+        if error:
+            _add(self.produce_errors, (topic, error_type(error)))
+        else:
+            produced_records = self.produced_records  # inlined: this runs for every produced partition
+            produced_records[topic] = produced_records.get(topic, 0) + records
+            produced_bytes = self.produced_bytes
+            produced_bytes[topic] = produced_bytes.get(topic, 0) + size
+
+    def fetched(self, topic: str, fetch_offset: int, error: int, records: bytes) -> None:
+        """One partition of a Fetch response: the records from fetch_offset on, or its error."""
+        if error:
+            _add(self.consumer_errors, (topic, FETCH_GROUP_UNKNOWN, error_type(error)))
+            return
+        if not records:
+            return
+        first: int | None = None
+        end = 0
+        for header, _ in iter_batches(records, verify_crc=False, allow_partial_tail=True):
+            first = header.base_offset if first is None else first
+            end = header.base_offset + header.last_offset_delta + 1
+        if first is not None:
+            _add(self.fetched_records, topic, max(end - max(first, fetch_offset), 0))
+        _add(self.fetched_bytes, topic, len(records))
+
+    def commit_failed(self, group: str, topic: str, error: int) -> None:
+        _add(self.consumer_errors, (topic, group, error_type(error)))
+
+    def commit_succeeded(self, group: str, topic: str, partition: int, offset: int) -> None:
+        """A group's records consumed are what its commits advanced over the previous commit."""
+        key = (group, topic, partition)
+        previous = self.committed.get(key)
+        if previous is not None:
+            _add(self.consumed_records, (topic, group), max(offset - previous, 0))
+        self.committed[key] = offset
+
+    def timed(self, operation: str, call: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, Any, T]]:
+        """`call` (a coroutine function), its latency observed as `operation`."""
+        histogram = self.metadata_seconds.setdefault(operation, Histogram(LATENCY_BOUNDS))
+
+        @wraps(call)
+        async def timed_call(*args: P.args, **kwargs: P.kwargs) -> T:
+            started = time.perf_counter()
+            try:
+                return await call(*args, **kwargs)
+            finally:
+                histogram.observe(time.perf_counter() - started)
+
+        return timed_call
+
+
+def time_metadata_queries(store: MetadataStore, stats: BrokerStats) -> None:
+    """Wrap each query method of the MetadataStore interface on `store` to observe its latency."""
+    for name, _ in inspect.getmembers(MetadataStore, inspect.iscoroutinefunction):
+        if name not in ("start", "close"):
+            setattr(store, name, stats.timed(name, getattr(store, name)))
+
+
+@dataclass
+class Snapshot:
+    """What refresh() read from the metadata store for one scrape."""
+
+    topics: int = 0
+    partitions: int = 0
+    brokers: int = 0
+    ready: bool = False
+    lag: list[tuple[str, int, str, int]] = field(default_factory=list)  # (topic, partition, group, lag)
+
+
+class Metrics:
+    """The broker's registry and its collector."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        self.stats = BrokerStats()
+        self.snapshot = Snapshot()
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(ProcessCollector(registry=None))
+        self.registry.register(_Collector(self))
+
+    async def remember_commits(self, group: str, partitions: list[tuple[str, int]]) -> None:
+        """Before a commit: learn the previous committed offsets not known yet (the log start if none)."""
+        unknown = [
+            (topic, partition)
+            for topic, partition in partitions
+            if (group, topic, partition) not in self.stats.committed
+        ]
+        if not unknown:
+            return
+        try:
+            stored = {
+                (c.topic, c.partition): c.offset for c in await self.broker.metadata.fetch_offsets(group, unknown)
+            }
+        except MetadataError:
+            return  # the commit itself will meet the same failure and answer it; the next commit learns
+        for topic_name, partition in unknown:
+            previous = stored.get((topic_name, partition))
+            if previous is None:
+                topic = await self.broker.topics.get(topic_name)
+                if topic is None:
+                    continue
+                previous = (await self.broker.log.state(topic.topic_id, partition)).log_start_offset
+            self.stats.committed[(group, topic_name, partition)] = previous
+
+    async def refresh(self) -> None:
+        """Read topics, partitions, live brokers and every group's lag from the metadata store."""
+        metadata = self.broker.metadata
+        topics = await metadata.list_topics()
+        watermarks: dict[tuple[str, int], int] = {}
+        for topic in topics:
+            for partition, state in enumerate(await metadata.partition_states(topic.topic_id)):
+                watermarks[(topic.name, partition)] = state.high_watermark
+        lag = []
+        for group in await metadata.list_groups():
+            for committed in await metadata.fetch_offsets(group.group_id):
+                high_watermark = watermarks.get((committed.topic, committed.partition))
+                if high_watermark is not None:
+                    lag.append(
+                        (
+                            committed.topic,
+                            committed.partition,
+                            group.group_id,
+                            max(high_watermark - committed.offset, 0),
+                        )
+                    )
+        brokers = {broker.broker_id for broker in await metadata.live_brokers(BROKER_MAX_AGE_MS)}
+        brokers.add(self.broker.config.broker_id)
+        self.snapshot = Snapshot(len(topics), len(watermarks), len(brokers), self.snapshot.ready, lag)
+
+    def exposition(self) -> bytes:
+        """The registry in Prometheus's text format."""
+        return generate_latest(self.registry)
+
+
+def _counter(name: str, documentation: str, labels: tuple[str, ...], values: Mapping[Any, float]) -> Metric:
+    family = CounterMetricFamily(PREFIX + name, documentation, labels=labels)
+    for key, value in values.items():
+        family.add_metric([str(part) for part in (key if isinstance(key, tuple) else (key,))], value)
+    return family
+
+
+def _gauge(name: str, documentation: str, value: float) -> Metric:
+    return GaugeMetricFamily(PREFIX + name, documentation, value=value)
+
+
+def _histograms(
+    name: str, documentation: str, label: str | None, histograms: Mapping[str, Histogram]
+) -> HistogramMetricFamily:
+    family = HistogramMetricFamily(PREFIX + name, documentation, labels=[label] if label else None)
+    for key, histogram in histograms.items():
+        cumulative = 0
+        buckets = []
+        for bound, count in zip((*histogram.bounds, float("inf")), histogram.counts, strict=True):
+            cumulative += count
+            buckets.append((_bound_text(bound), cumulative))
+        family.add_metric([key] if label else [], buckets, histogram.sum)
+    return family
+
+
+def _bound_text(bound: float) -> str:
+    return "+Inf" if bound == float("inf") else repr(float(bound))
+
+
+class _Collector:
+    """Turns the plain numbers into metric families at scrape time."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._produce()
+        yield from self._consume()
+        yield from self._storage()
+        yield from self._system()
+
+    def _produce(self) -> Iterator[Metric]:
+        stats = self.metrics.stats
+        yield _counter("producer_records", "Records acknowledged to producers.", ("topic",), stats.produced_records)
+        yield _counter(
+            "producer_bytes", "Record batch bytes acknowledged to producers.", ("topic",), stats.produced_bytes
+        )
+        # The Produce API's request duration, measured once by the listener for both families.
+        produce = stats.apis.get(PRODUCE_API)
+        yield _histograms(
+            "producer_latency_seconds",
+            "Produce requests from received to acknowledged (acks 0: to appended, as no answer is due).",
+            None,
+            {"": produce.seconds} if produce is not None else {},
+        )
+        yield _histograms("producer_batch_size", "Records per produced record batch.", None, {"": stats.batch_records})
+        yield _counter(
+            "producer_errors",
+            "Produce partitions answered with an error, by Kafka error name.",
+            ("topic", "error_type"),
+            stats.produce_errors,
+        )
+
+    def _consume(self) -> Iterator[Metric]:
+        stats = self.metrics.stats
+        broker = self.metrics.broker
+        yield _counter(
+            "consumer_records",
+            "Records consumed by each group: how far its offset commits advanced.",
+            ("topic", "consumer_group"),
+            stats.consumed_records,
+        )
+        lag = GaugeMetricFamily(
+            PREFIX + "consumer_lag",
+            "High watermark minus the group's committed offset, read at scrape time.",
+            labels=("topic", "partition", "consumer_group"),
+        )
+        for topic, partition, group, value in self.metrics.snapshot.lag:
+            lag.add_metric([topic, str(partition), group], value)
+        yield lag
+        yield _counter(
+            "consumer_rebalances",
+            "Rebalances started, per group.",
+            ("consumer_group",),
+            broker.coordinator.rebalances,
+        )
+        yield _counter(
+            "consumer_errors",
+            'Fetch and OffsetCommit partitions answered with an error (a Fetch names no group: "").',
+            ("topic", "consumer_group", "error_type"),
+            stats.consumer_errors,
+        )
+        yield _counter("fetch_records", "Records returned by fetches.", ("topic",), stats.fetched_records)
+        yield _counter("fetch_bytes", "Record batch bytes returned by fetches.", ("topic",), stats.fetched_bytes)
+        yield _histograms(
+            "fetch_latency_seconds",
+            "Fetch requests from received to answered, less the long-poll wait for new data.",
+            None,
+            {"": stats.fetch_seconds},
+        )
+
+    def _storage(self) -> Iterator[Metric]:
+        broker = self.metrics.broker
+        log_stats = broker.log.stats
+        yield _counter(
+            "segment_writes", "Record batches written into the write buffer.", (), {(): log_stats.batches_written}
+        )
+        yield _counter("segment_flushes", "Flush objects written and committed.", (), {(): log_stats.flushes})
+        yield _counter(
+            "segment_flush_errors",
+            "Flushes that failed in the object store or the metadata store.",
+            (),
+            {(): log_stats.flush_failures},
+        )
+        yield _histograms("segment_flush_bytes", "Bytes per flush object.", None, {"": log_stats.flush_bytes})
+        yield _histograms(
+            "flush_to_commit_seconds",
+            "From the start of a flush's object write to the end of its metadata commit.",
+            None,
+            {"": log_stats.flush_to_commit_seconds},
+        )
+        yield _counter("cache_hits", "Reads served by a cache.", ("cache",), log_stats.cache_hits)
+        yield _counter("cache_misses", "Reads a cache could not serve.", ("cache",), log_stats.cache_misses)
+        sizes = GaugeMetricFamily(PREFIX + "cache_size_bytes", "Bytes held by each cache.", labels=("cache",))
+        for cache, size in broker.log.cache_sizes().items():
+            sizes.add_metric([cache], size)
+        yield sizes
+        yield _histograms(
+            "metadata_query_seconds",
+            "Metadata store calls, by operation.",
+            "operation",
+            self.metrics.stats.metadata_seconds,
+        )
+        yield from self._s3()
+
+    def _s3(self) -> Iterator[Metric]:
+        # Only the S3 store keeps request statistics; other stores export no s3 samples.
+        s3_stats = getattr(self.metrics.broker.objects, "stats", None)
+        operations = getattr(s3_stats, "operations", {})
+        yield _counter(
+            "s3_requests",
+            "S3 requests sent (every attempt), by operation.",
+            ("operation",),
+            {name: op.requests for name, op in operations.items()},
+        )
+        errors: dict[tuple[str, str], int] = {}
+        for name, op in operations.items():
+            errors[(name, "throttled")] = op.throttled
+            errors[(name, "failed")] = op.errors - op.throttled
+        yield _counter("s3_errors", "S3 requests that failed, by operation.", ("operation", "error_type"), errors)
+        latency = SummaryMetricFamily(
+            PREFIX + "s3_latency_seconds", "S3 request latency (every attempt), by operation.", labels=("operation",)
+        )
+        for name, op in operations.items():
+            latency.add_metric([name], op.requests, op.seconds)
+        yield latency
+
+    def _system(self) -> Iterator[Metric]:
+        broker = self.metrics.broker
+        snapshot = self.metrics.snapshot
+        stats = self.metrics.stats
+        yield _gauge("connections_active", "Open Kafka client connections.", len(broker.connections))
+        yield _gauge("partitions_total", "Partitions of all topics.", snapshot.partitions)
+        yield _gauge("topics_total", "Topics.", snapshot.topics)
+        yield _gauge("brokers_active", "Brokers with a recent heartbeat in the metadata store.", snapshot.brokers)
+        yield _gauge("uptime_seconds", "Seconds since this broker started.", time.time() - broker.started_at)
+        yield _gauge("ready", "1 when /ready would answer 200, else 0.", 1 if snapshot.ready else 0)
+        apis = stats.apis
+        yield _counter(
+            "requests",
+            "Kafka requests handled, by API and version.",
+            ("api", "version"),
+            {(api, version): count for api, api_stats in apis.items() for version, count in api_stats.versions.items()},
+        )
+        yield _histograms(
+            "request_duration_seconds",
+            "Kafka requests from received to answered, by API.",
+            "api",
+            {api: api_stats.seconds for api, api_stats in apis.items()},
+        )
+        yield _counter(
+            "request_bytes",
+            "Kafka request bytes received, by API.",
+            ("api",),
+            {api: api_stats.request_bytes for api, api_stats in apis.items()},
+        )
+        yield _counter(
+            "response_bytes",
+            "Kafka response bytes sent, by API.",
+            ("api",),
+            {api: api_stats.response_bytes for api, api_stats in apis.items()},
+        )
