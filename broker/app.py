@@ -34,13 +34,14 @@ class Broker:
         self.objects = open_object_store(
             config.storage_url, config.fsync, s3_endpoint=config.s3_endpoint, s3_region=config.s3_region
         )
+        writes = config.write_tuning
         self.log = PartitionLog(
             self.objects,
             self.metadata,
             broker_id=config.broker_id,
-            flush_ms=config.flush_ms,
-            flush_bytes=config.flush_bytes,
-            flushes_in_flight=config.flushes_in_flight,
+            flush_ms=writes.flush_ms,
+            flush_bytes=writes.flush_bytes,
+            flushes_in_flight=writes.flushes_in_flight,
             tail_cache_bytes=config.tail_cache_bytes,
             object_cache_bytes=config.object_cache_bytes,
         )
@@ -53,7 +54,9 @@ class Broker:
         self.started_at = time.time()
         self.port = config.port
         self.http = HttpServer(self)
-        self.maintenance = Maintenance(self.objects, self.metadata, self.log)
+        self.maintenance = Maintenance(
+            self.objects, self.metadata, self.log, orphan_min_age_ms=config.orphan_object_min_age_ms
+        )
         self._server: asyncio.Server | None = None
         self._maintenance_task: asyncio.Task[None] | None = None
 
@@ -90,7 +93,7 @@ class Broker:
             for partition in range(topic.partitions):
                 await self.maintenance.apply_retention(topic.topic_id, partition, retention, now)
                 await self.maintenance.compact(topic.topic_id, partition, self.config.compaction_interval_ms, now)
-        await self.maintenance.collect_garbage()
+        await self.maintenance.collect_garbage(now)
 
     async def _maintain(self) -> None:
         while True:
