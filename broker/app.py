@@ -16,6 +16,7 @@ from broker.topics import TopicCache, effective_config
 from metadata import open_metadata_store
 from metadata.base import BrokerInfo
 from protocol import wire
+from storage.diskcache import DiskRangeCache
 from storage.log import PartitionLog
 from storage.maintenance import Maintenance, Retention, now_ms
 from storage.objects import open_object_store
@@ -44,6 +45,8 @@ class Broker:
             flushes_in_flight=writes.flushes_in_flight,
             tail_cache_bytes=config.tail_cache_bytes,
             object_cache_bytes=config.object_cache_bytes,
+            read_ahead_bytes=config.read_ahead_bytes,
+            disk_cache=DiskRangeCache(config.cache_dir, config.cache_dir_bytes) if config.cache_dir else None,
         )
         self.topics = TopicCache(self.metadata)
         self.coordinator = GroupCoordinator(

@@ -91,6 +91,14 @@ class BrokerConfig:
         64 * 1024 * 1024, "memory for recently written batches, served to fetches without reads"
     )
     object_cache_bytes: int = option(128 * 1024 * 1024, "memory for an LRU cache of object ranges read for fetches")
+    read_ahead_bytes: int = option(
+        8 * 1024 * 1024,
+        "per partition read by consecutive fetches: how much of what follows is loaded into the caches ahead (0: off)",
+    )
+    cache_dir: str | None = option(
+        None, "folder for an on-disk cache of object ranges between memory and the object store (default: none)"
+    )
+    cache_dir_bytes: int = option(1024 * 1024 * 1024, "size bound of the --cache-dir folder")
     compaction_interval_ms: int = option(
         30_000, "how often flush objects are rewritten into segments and retention runs"
     )
