@@ -1,7 +1,8 @@
 """End-to-end throughput of one broker on the embedded default, driven by confluent-kafka (librdkafka).
 
 Run: `python -m benchmarks.throughput` (quick run: `--records-100b 20000 --records-1k 10000`;
-`--partitions N` spreads each topic over N partitions; `--json PATH` also writes the figures as JSON).
+`--partitions N` spreads each topic over N partitions; `--rate N` paces the producer at N records a second
+instead of as fast as it can; `--json PATH` also writes the figures as JSON).
 
 It starts its own broker (`python -m broker.cli serve`) on a fresh temporary data folder with the
 embedded default: filesystem objects with `--fsync always` and SQLite metadata. `--storage s3` puts the
@@ -159,8 +160,8 @@ class Produced:
     latencies: list[float]  # seconds from produce() to the delivery report, per record
 
 
-def produce(pid: int, bootstrap: str, topic: str, payload: bytes, count: int, timeout: float) -> Produced:
-    """Produce `count` copies of `payload`, every one delivered exactly once at the next offset."""
+def produce(pid: int, bootstrap: str, topic: str, payload: bytes, count: int, timeout: float, rate: float) -> Produced:
+    """Produce `count` copies of `payload` (`rate` a second, 0: at once), each delivered once at the next offset."""
     producer = Producer(
         {
             "bootstrap.servers": bootstrap,
@@ -189,7 +190,10 @@ def produce(pid: int, bootstrap: str, topic: str, payload: bytes, count: int, ti
 
     cpu_started = cpu_seconds(pid)
     started = time.perf_counter()
-    for _ in range(count):
+    for index in range(count):
+        if rate > 0:  # paced: wait until this record is due, serving delivery reports meanwhile
+            while (due := started + index / rate - time.perf_counter()) > 0:
+                producer.poll(due)
         while True:
             try:
                 producer.produce(topic, payload, on_delivery=on_delivery)
@@ -297,7 +301,13 @@ def percentile_ms(latencies: Sequence[float], fraction: float) -> float:
 
 
 def run_size(
-    broker: BrokerProcess, storage: Storage, record_bytes: int, records: int, partitions: int, timeout: float
+    broker: BrokerProcess,
+    storage: Storage,
+    record_bytes: int,
+    records: int,
+    partitions: int,
+    timeout: float,
+    rate: float,
 ) -> SizeResult:
     assert broker.process is not None
     pid = broker.process.pid
@@ -306,7 +316,7 @@ def run_size(
     create_topic(broker.bootstrap, topic, partitions, timeout)
 
     objects_before = storage.count_flush_objects()
-    produced = produce(pid, broker.bootstrap, topic, payload, records, timeout)
+    produced = produce(pid, broker.bootstrap, topic, payload, records, timeout, rate)
     flush_objects = storage.count_flush_objects() - objects_before
     produce_seconds, cpu_produce = produced.seconds, produced.broker_cpu_seconds
     consume_seconds, cpu_consume = consume(
@@ -405,6 +415,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--records-1k", type=int, default=100_000, help="records of 1 KiB (default 100,000)")
     parser.add_argument("--partitions", type=int, default=1, help="partitions of each topic (default 1)")
     parser.add_argument(
+        "--rate", type=float, default=0, help="records produced a second (default 0: as fast as the client can)"
+    )
+    parser.add_argument(
         "--storage",
         default="filesystem",
         help="filesystem (default), s3 (a moto server started here) or s3://bucket/prefix (with --s3-endpoint)",
@@ -430,7 +443,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "--metrics-port", "-1", "--compaction-interval-ms", str(NO_COMPACTION_MS),
                 *storage.broker_args(), *args.broker_arg,
             ]  # fmt: skip
-            results, code = run_broker(Path(data_dir), broker_args, storage, sizes, args.partitions, args.timeout)
+            results, code = run_broker(
+                Path(data_dir), broker_args, storage, sizes, args.partitions, args.timeout, args.rate
+            )
         finally:
             if s3_server is not None:
                 s3_server.stop()
@@ -446,6 +461,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "producer": {"acks": "all", "linger.ms": 5, "compression.type": "none"},
             "consumer": {"enable.auto.commit": False, "fetch.queue.backoff.ms": 10},
             "partitions": args.partitions,
+            "rate": args.rate,
         }
         document = {
             "environment": environment(),
@@ -464,6 +480,7 @@ def run_broker(
     sizes: Sequence[tuple[int, int]],
     partitions: int,
     timeout: float,
+    rate: float,
 ) -> tuple[list[SizeResult] | None, int]:
     """Each size against one broker; returns the results (None if the run failed) and the broker's exit code."""
     broker = BrokerProcess(data_dir, broker_args).start()
@@ -475,7 +492,7 @@ def run_broker(
         flush=True,
     )
     try:
-        results = [run_size(broker, storage, size, count, partitions, timeout) for size, count in sizes]
+        results = [run_size(broker, storage, size, count, partitions, timeout, rate) for size, count in sizes]
     except (BenchmarkError, KafkaException) as exc:
         print(f"\nBENCHMARK FAILED: {exc}", file=sys.stderr)
         print("broker log (last lines):\n" + "".join(broker.output[-30:]), file=sys.stderr)
