@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -30,19 +29,10 @@ TIMEOUT = 120.0
 
 
 @pytest.fixture
-def proxy(s3_server: S3Server) -> Iterator[FaultProxy]:
-    upstream = urlsplit(s3_server.endpoint)
-    assert upstream.hostname is not None and upstream.port is not None
-    running = FaultProxy(upstream.hostname, upstream.port).start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def broker(proxy: FaultProxy, s3_server: S3Server, s3_bucket: str, tmp_path: Path) -> Iterator[BrokerProcess]:
+def broker(s3_proxy: FaultProxy, s3_server: S3Server, s3_bucket: str, tmp_path: Path) -> Iterator[BrokerProcess]:
     args = [
         "--num-partitions", str(PARTITIONS),
-        "--storage", f"s3://{s3_bucket}/faults", "--s3-endpoint", proxy.endpoint, "--s3-region", s3_server.region,
+        "--storage", f"s3://{s3_bucket}/faults", "--s3-endpoint", s3_proxy.endpoint, "--s3-region", s3_server.region,
     ]  # fmt: skip
     process = BrokerProcess(tmp_path / "broker", args).start()
     yield process
@@ -139,7 +129,7 @@ class ConsumeLoop:
 
 
 def test_no_acknowledged_record_is_lost_or_duplicated_through_s3_errors_delays_and_an_outage(
-    broker: BrokerProcess, proxy: FaultProxy
+    broker: BrokerProcess, s3_proxy: FaultProxy
 ) -> None:
     from kafka import KafkaProducer
     from kafka.errors import KafkaError
@@ -154,17 +144,17 @@ def test_no_acknowledged_record_is_lost_or_duplicated_through_s3_errors_delays_a
         thread.start()
 
     time.sleep(2)
-    with proxy.fault("error", status=503):
+    with s3_proxy.fault("error", status=503):
         time.sleep(3)
     time.sleep(2)
-    with proxy.fault("error", status=500):
+    with s3_proxy.fault("error", status=500):
         time.sleep(3)
     time.sleep(2)
-    with proxy.fault("delay", delay=0.5):
+    with s3_proxy.fault("delay", delay=0.5):
         time.sleep(4)
     time.sleep(2)
-    errors_injected = proxy.errors_sent
-    with proxy.fault("closed"):
+    errors_injected = s3_proxy.errors_sent
+    with s3_proxy.fault("closed"):
         outage_started = time.monotonic()
         # A producer that does not retry sees a retriable error, never an acknowledgement.
         plain = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all", retries=0, request_timeout_ms=30_000)

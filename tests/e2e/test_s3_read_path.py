@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
-
-import pytest
 
 from tests.brokerproc import BrokerProcess
 from tests.e2e.dataset import Sent
@@ -24,27 +20,18 @@ FLUSHES = 30
 PER_FLUSH = 10
 
 
-@pytest.fixture
-def proxy(s3_server: S3Server) -> Iterator[FaultProxy]:
-    upstream = urlsplit(s3_server.endpoint)
-    assert upstream.hostname is not None and upstream.port is not None
-    running = FaultProxy(upstream.hostname, upstream.port).start()
-    yield running
-    running.stop()
-
-
 def cached_ranges(folder: Path) -> int:
     return len(list(folder.glob("*.range"))) if folder.exists() else 0
 
 
 def test_a_catching_up_consumer_is_read_ahead_for_and_the_disk_cache_outlives_a_restart(
-    proxy: FaultProxy, s3_server: S3Server, s3_bucket: str, tmp_path: Path
+    s3_proxy: FaultProxy, s3_server: S3Server, s3_bucket: str, tmp_path: Path
 ) -> None:
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     cache = tmp_path / "range-cache"
     args = [
-        "--storage", f"s3://{s3_bucket}/read-path", "--s3-endpoint", proxy.endpoint,
+        "--storage", f"s3://{s3_bucket}/read-path", "--s3-endpoint", s3_proxy.endpoint,
         "--cache-dir", str(cache), "--compaction-interval-ms", "3600000",
     ]  # fmt: skip
     broker = BrokerProcess(tmp_path / "broker", args).start()
@@ -85,10 +72,10 @@ def test_a_catching_up_consumer_is_read_ahead_for_and_the_disk_cache_outlives_a_
         assert read_partition(broker, topic, len(sent)) == [(offset, item.value) for offset, item in enumerate(sent)]
 
         # S3 gone and the memory caches with the process: the disk cache alone serves every record.
-        proxy.set_mode("closed")
+        s3_proxy.set_mode("closed")
         assert broker.restart(signal.SIGTERM) == 0
         assert read_partition(broker, topic, len(sent)) == [(offset, item.value) for offset, item in enumerate(sent)]
-        proxy.set_mode("pass")
+        s3_proxy.set_mode("pass")
         assert broker.stop() == 0, broker.log_text()[-4000:]
     finally:
         broker.kill()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
+from uuid import UUID
 
 import pytest
 
@@ -21,22 +23,34 @@ async def stores() -> AsyncIterator[tuple[FailingObjects, CountingMetadata]]:
     await metadata.close()
 
 
-async def test_a_flush_object_whose_commit_failed_is_collected_once_old_enough(
-    stores: tuple[FailingObjects, CountingMetadata],
-) -> None:
+async def two_flushes(stores: tuple[FailingObjects, CountingMetadata], *, second_commit_fails: bool) -> UUID:
+    """Two appends to partition 0 of a new topic, in two flush objects; returns the topic id."""
     objects, metadata = stores
     topic_id = await topic(metadata)
     log = make_log(objects, metadata)
     log.start()
-    committed = await log.append(topic_id, 0, *batch(b"kept"))
-    metadata.failing = True  # the put succeeds, the commit fails: the object gets no record
-    with pytest.raises(StorageError):
-        await log.append(topic_id, 0, *batch(b"never acknowledged"))
+    await log.append(topic_id, 0, *batch(b"first"))
+    metadata.failing = second_commit_fails  # the put succeeds, the commit fails: the object gets no record
+    second = log.append(topic_id, 0, *batch(b"second"))
+    with contextlib.suppress(StorageError):
+        await second
     metadata.failing = False
     await log.close()
+    if second_commit_fails:
+        assert isinstance(second.exception(), StorageError)
+    else:
+        assert second.result().base_offset == 1
+    return topic_id
+
+
+async def test_a_flush_object_whose_commit_failed_is_collected_once_old_enough(
+    stores: tuple[FailingObjects, CountingMetadata],
+) -> None:
+    objects, metadata = stores
+    topic_id = await two_flushes(stores, second_commit_fails=True)
     [kept, orphan] = await objects.list("flush/")  # keys sort by the time they were named
     assert await metadata.known_objects([kept, orphan]) == {kept}
-    assert committed.base_offset == 0
+    log = make_log(objects, metadata)
 
     maintenance = Maintenance(objects, metadata, log, orphan_min_age_ms=10 * MINUTE_MS)
     # Younger than the safe age: its commit might still be under way, so it stays.
@@ -56,13 +70,9 @@ async def test_objects_of_dropped_entries_are_collected_at_once(
     stores: tuple[FailingObjects, CountingMetadata],
 ) -> None:
     objects, metadata = stores
-    topic_id = await topic(metadata)
-    log = make_log(objects, metadata)
-    log.start()
-    await log.append(topic_id, 0, *batch(b"old"))
-    await log.append(topic_id, 0, *batch(b"new"))
-    await log.close()
+    topic_id = await two_flushes(stores, second_commit_fails=False)
     [old, new] = await objects.list("flush/")
+    log = make_log(objects, metadata)
     await log.set_log_start_offset(topic_id, 0, 1)  # retention dropped the first entry
     maintenance = Maintenance(objects, metadata, log, orphan_min_age_ms=10 * MINUTE_MS)
     assert await maintenance.collect_garbage(now_ms()) == 1
