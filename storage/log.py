@@ -388,7 +388,11 @@ class PartitionLog:
 
     async def _read_ahead(self, key: PartitionKey, offset: int) -> None:
         """Load the ranges after `offset`, up to read_ahead_bytes, into the caches; failures are left to fetches."""
-        entries = await self.metadata.find_index(key[0], key[1], offset, READ_AHEAD_ENTRIES)
+        try:
+            entries = await self.metadata.find_index(key[0], key[1], offset, READ_AHEAD_ENTRIES)
+        except Exception as exc:  # the fetch that needs these offsets will meet the failure and report it
+            log.debug("read-ahead of %s/%d: index look-up failed: %s", *key, exc)
+            return
         tail = self._tails.get(key)
         tail_start = tail.bases[0] if tail is not None and tail.bases else None
         budget = self.read_ahead_bytes
