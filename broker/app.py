@@ -17,6 +17,7 @@ from broker.topics import TopicCache, effective_config
 from metadata import open_metadata_store
 from metadata.base import BrokerInfo
 from protocol import wire
+from storage.diskcache import DiskRangeCache
 from storage.log import PartitionLog
 from storage.maintenance import Maintenance, Retention, now_ms
 from storage.objects import open_object_store
@@ -35,15 +36,18 @@ class Broker:
         self.objects = open_object_store(
             config.storage_url, config.fsync, s3_endpoint=config.s3_endpoint, s3_region=config.s3_region
         )
+        writes = config.write_tuning
         self.log = PartitionLog(
             self.objects,
             self.metadata,
             broker_id=config.broker_id,
-            flush_ms=config.flush_ms,
-            flush_bytes=config.flush_bytes,
-            flushes_in_flight=config.flushes_in_flight,
+            flush_ms=writes.flush_ms,
+            flush_bytes=writes.flush_bytes,
+            flushes_in_flight=writes.flushes_in_flight,
             tail_cache_bytes=config.tail_cache_bytes,
             object_cache_bytes=config.object_cache_bytes,
+            read_ahead_bytes=config.read_ahead_bytes,
+            disk_cache=DiskRangeCache(config.cache_dir, config.cache_dir_bytes) if config.cache_dir else None,
         )
         self.topics = TopicCache(self.metadata)
         self.coordinator = GroupCoordinator(
@@ -57,7 +61,9 @@ class Broker:
         if self.metrics is not None:
             time_metadata_queries(self.metadata, self.metrics.stats)
         self.http = HttpServer(self)
-        self.maintenance = Maintenance(self.objects, self.metadata, self.log)
+        self.maintenance = Maintenance(
+            self.objects, self.metadata, self.log, orphan_min_age_ms=config.orphan_object_min_age_ms
+        )
         self._server: asyncio.Server | None = None
         self._maintenance_task: asyncio.Task[None] | None = None
 
@@ -94,7 +100,7 @@ class Broker:
             for partition in range(topic.partitions):
                 await self.maintenance.apply_retention(topic.topic_id, partition, retention, now)
                 await self.maintenance.compact(topic.topic_id, partition, self.config.compaction_interval_ms, now)
-        await self.maintenance.collect_garbage()
+        await self.maintenance.collect_garbage(now)
 
     async def _maintain(self) -> None:
         while True:

@@ -14,11 +14,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from storage.maintenance import ORPHAN_MIN_AGE_MS
+
 ENV_PREFIX = "STREAMHOUSE_"
+_INT_TYPES = ("int", "int | None")
 
 
 def option(default: Any, help: str, *, choices: Sequence[str] | None = None) -> Any:
     return field(default=default, metadata={"help": help, "choices": choices})
+
+
+@dataclass(frozen=True)
+class WriteTuning:
+    """How the write buffer turns produced batches into objects."""
+
+    flush_ms: int
+    flush_bytes: int
+    flushes_in_flight: int
+
+
+# A local folder answers a put in well under a millisecond: flush at once, in objects of up to 4 MiB.
+FILESYSTEM_WRITES = WriteTuning(flush_ms=2, flush_bytes=4 * 1024 * 1024, flushes_in_flight=4)
+# An S3 PUT takes tens of milliseconds and each one is billed: gather longer into larger objects, and
+# keep more PUTs in flight so that throughput is not one PUT latency per flush. 25 ms: a third of the
+# PUTs of 2 ms at a moderate rate, the same MB/s at full speed; longer cuts PUTs further but caps a
+# producer's MB/s. Measured against moto with benchmarks/throughput.py (figures in README).
+S3_WRITES = WriteTuning(flush_ms=25, flush_bytes=8 * 1024 * 1024, flushes_in_flight=16)
 
 
 @dataclass(frozen=True)
@@ -56,15 +77,39 @@ class BrokerConfig:
         100 * 1024 * 1024, "largest request frame accepted; larger ones close the connection"
     )
     message_max_bytes: int = option(1024 * 1024 + 12, "default max.message.bytes: the largest record batch accepted")
-    flush_ms: int = option(2, "longest time a produced batch waits in the write buffer before a flush")
-    flush_bytes: int = option(4 * 1024 * 1024, "write-buffer size that triggers a flush at once")
-    flushes_in_flight: int = option(4, "flushes whose objects may be written at once (commits stay in order)")
+    flush_ms: int | None = option(
+        None,
+        "longest time a produced batch waits in the write buffer before a flush "
+        f"(unset: {FILESYSTEM_WRITES.flush_ms}, or {S3_WRITES.flush_ms} with s3:// storage)",
+    )
+    flush_bytes: int | None = option(
+        None,
+        "write-buffer size that triggers a flush at once "
+        f"(unset: {FILESYSTEM_WRITES.flush_bytes}, or {S3_WRITES.flush_bytes} with s3:// storage)",
+    )
+    flushes_in_flight: int | None = option(
+        None,
+        "flushes whose objects may be written at once, commits still in order "
+        f"(unset: {FILESYSTEM_WRITES.flushes_in_flight}, or {S3_WRITES.flushes_in_flight} with s3:// storage)",
+    )
     tail_cache_bytes: int = option(
         64 * 1024 * 1024, "memory for recently written batches, served to fetches without reads"
     )
     object_cache_bytes: int = option(128 * 1024 * 1024, "memory for an LRU cache of object ranges read for fetches")
+    read_ahead_bytes: int = option(
+        8 * 1024 * 1024,
+        "per partition read by consecutive fetches: how much of what follows is loaded into the caches ahead (0: off)",
+    )
+    cache_dir: str | None = option(
+        None, "folder for an on-disk cache of object ranges between memory and the object store (default: none)"
+    )
+    cache_dir_bytes: int = option(1024 * 1024 * 1024, "size bound of the --cache-dir folder")
     compaction_interval_ms: int = option(
         30_000, "how often flush objects are rewritten into segments and retention runs"
+    )
+    orphan_object_min_age_ms: int = option(
+        ORPHAN_MIN_AGE_MS,
+        "age after which a flush object the metadata store does not know (its commit failed) is deleted",
     )
     group_initial_rebalance_delay_ms: int = option(
         3000, "group.initial.rebalance.delay.ms: how long a new group waits for more members before its first rebalance"
@@ -81,6 +126,16 @@ class BrokerConfig:
     @property
     def client_host(self) -> str:
         return self.advertised_host or self.host
+
+    @property
+    def write_tuning(self) -> WriteTuning:
+        """flush.ms, flush.bytes and flushes in flight: as set, else the defaults of the storage in use."""
+        defaults = S3_WRITES if self.storage_url.lower().startswith("s3://") else FILESYSTEM_WRITES
+        return WriteTuning(
+            flush_ms=defaults.flush_ms if self.flush_ms is None else self.flush_ms,
+            flush_bytes=defaults.flush_bytes if self.flush_bytes is None else self.flush_bytes,
+            flushes_in_flight=defaults.flushes_in_flight if self.flushes_in_flight is None else self.flushes_in_flight,
+        )
 
 
 def _flag(name: str) -> str:
@@ -104,7 +159,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         if spec.type == "bool":
             parser.add_argument(_flag(spec.name), type=_parse_bool, metavar="BOOL", help=help_text)
         else:
-            convert = int if spec.type == "int" else str
+            convert = int if spec.type in _INT_TYPES else str
             parser.add_argument(_flag(spec.name), type=convert, choices=spec.metadata["choices"], help=help_text)
 
 
@@ -125,7 +180,7 @@ def _convert_env(spec: dataclasses.Field[Any], text: str) -> Any:
     try:
         if spec.type == "bool":
             return _parse_bool(text)
-        if spec.type == "int":
+        if spec.type in _INT_TYPES:
             return int(text)
     except (ValueError, argparse.ArgumentTypeError) as exc:
         raise SystemExit(f"{ENV_PREFIX}{spec.name.upper()}: {exc}") from None

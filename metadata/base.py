@@ -282,6 +282,10 @@ class MetadataStore(Protocol):
         """Drop object records (after the objects were deleted from the object store)."""
         ...
 
+    async def known_objects(self, keys: Sequence[str]) -> set[str]:
+        """Those of `keys` that have an object record (a committed flush or segment not yet collected)."""
+        ...
+
     async def save_group(self, group: GroupRecord) -> None:
         """Insert or replace a group's record."""
         ...

@@ -671,6 +671,13 @@ class PostgresMetadataStore:
         async with self._transaction() as db:
             await db.execute("DELETE FROM objects WHERE object_key = ANY($1::text[])", list(keys))
 
+    async def known_objects(self, keys: Sequence[str]) -> set[str]:
+        if not keys:
+            return set()
+        async with self._read() as db:
+            rows = await db.fetch("SELECT object_key FROM objects WHERE object_key = ANY($1::text[])", list(keys))
+        return {row[0] for row in rows}
+
     # -- consumer groups -------------------------------------------------------
 
     async def save_group(self, group: GroupRecord) -> None:

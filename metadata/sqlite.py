@@ -523,6 +523,15 @@ class SqliteMetadataStore:
         async with self._transaction() as db:
             await db.executemany("DELETE FROM objects WHERE object_key = ?", [(key,) for key in keys])
 
+    async def known_objects(self, keys: Sequence[str]) -> set[str]:
+        known: set[str] = set()
+        async with self._read() as db:
+            for batch in _batches(keys):
+                marks = ", ".join("?" * len(batch))
+                rows = await db.execute_fetchall(f"SELECT object_key FROM objects WHERE object_key IN ({marks})", batch)
+                known.update(row[0] for row in rows)
+        return known
+
     # -- consumer groups -------------------------------------------------------
 
     async def save_group(self, group: GroupRecord) -> None:

@@ -4,7 +4,10 @@ Write: batches from every partition gather in one buffer; a flush writes them as
 object, then commits them to the metadata store in ONE transaction that assigns offsets;
 only then are the appends' futures resolved. Read: recent batches come from a tail cache
 already patched with their offsets; older ones from the batch index (its entries cached per
-partition) and object ranges (an LRU cache in front of the object store), patched on the way out.
+partition) and object ranges (an LRU cache in memory, then an optional disk cache, in front of
+the object store), patched on the way out. A read that starts where the partition's previous
+read ended (a consumer catching up) starts a bounded read-ahead of the next ranges into the
+caches in the background.
 
 Other brokers sharing the metadata store commit too: the store's change reports
 (MetadataStore.subscribe) advance the cached high watermarks and log starts, drop cached
@@ -17,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import functools
 import itertools
 import logging
 import time
@@ -37,6 +41,7 @@ from metadata.base import (
     TopicChange,
 )
 from protocol.records import BatchHeader, iter_batches, patch_base_offset, patch_partition_leader_epoch
+from storage.diskcache import DiskRangeCache, RangeKey
 from storage.objects.base import ObjectNotFoundError, ObjectStore
 from storage.stats import LogStats
 
@@ -46,6 +51,8 @@ PartitionKey = tuple[UUID, int]
 MAX_STALE_LOOKUPS = 3
 INDEX_LOOKUP_ENTRIES = 16  # entries asked of the metadata store per look-up
 INDEX_CACHE_ENTRIES = 4096  # cached index entries per partition (about 100 bytes each)
+READ_AHEAD_ENTRIES = 64  # index rows looked up per read-ahead, before the byte bound applies
+READ_AHEAD_GETS = 8  # read-ahead gets in flight over all partitions, so that fetches' own gets go first
 LEADER_EPOCH = 0  # one epoch forever: any broker may append, the metadata store orders writes
 
 
@@ -85,6 +92,10 @@ def patch_offsets(data: bytes, base_offset: int) -> bytes:
     return bytes(patched)
 
 
+def _range_key(entry: IndexEntry) -> RangeKey:
+    return (entry.object_key, entry.position, entry.length)
+
+
 def _batch_positions(buffer: bytearray) -> Iterable[tuple[int, BatchHeader]]:
     position = 0
     for header, view in iter_batches(buffer, verify_crc=False):
@@ -98,15 +109,18 @@ class _ByteBoundedLru:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.size = 0
-        self._items: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+        self._items: OrderedDict[RangeKey, bytes] = OrderedDict()
 
-    def get(self, key: tuple[str, int, int]) -> bytes | None:
+    def __contains__(self, key: RangeKey) -> bool:
+        return key in self._items
+
+    def get(self, key: RangeKey) -> bytes | None:
         value = self._items.get(key)
         if value is not None:
             self._items.move_to_end(key)
         return value
 
-    def put(self, key: tuple[str, int, int], value: bytes) -> None:
+    def put(self, key: RangeKey, value: bytes) -> None:
         if len(value) > self.max_bytes or key in self._items:
             return
         self._items[key] = value
@@ -183,6 +197,8 @@ class PartitionLog:
         tail_cache_bytes: int,
         object_cache_bytes: int,
         flushes_in_flight: int = 4,
+        read_ahead_bytes: int = 0,
+        disk_cache: DiskRangeCache | None = None,
     ) -> None:
         self.objects = objects
         self.metadata = metadata
@@ -206,6 +222,12 @@ class PartitionLog:
         self._tail_bytes = 0
         self._ranges = _ByteBoundedLru(object_cache_bytes)
         self._index = _IndexCache(INDEX_CACHE_ENTRIES)
+        self._disk_cache = disk_cache
+        self._gets: dict[RangeKey, asyncio.Task[bytes]] = {}  # ranges being loaded, shared by their readers
+        self.read_ahead_bytes = read_ahead_bytes
+        self._read_ends: dict[PartitionKey, int] = {}  # where each partition's last read from objects ended
+        self._read_aheads: dict[PartitionKey, asyncio.Task[None]] = {}
+        self._read_ahead_slots = asyncio.Semaphore(READ_AHEAD_GETS)
         self._waiters: dict[PartitionKey, set[asyncio.Future[None]]] = {}
         self._unsubscribe: Callable[[], None] | None = None
         self.stats = LogStats()
@@ -232,6 +254,10 @@ class PartitionLog:
             await self._last_flush
         if self._unsubscribe is not None:
             self._unsubscribe()
+        read_aheads = list(self._read_aheads.values())
+        for task in read_aheads:
+            task.cancel()
+        await asyncio.gather(*read_aheads, return_exceptions=True)
 
     # -- write path --------------------------------------------------------
 
@@ -423,6 +449,8 @@ class PartitionLog:
         for key in [key for key in self._tails if key[0] == topic_id]:
             self._drop_tail(key)
         self._index.forget_topic(topic_id)
+        for key in [key for key in self._read_ends if key[0] == topic_id]:
+            del self._read_ends[key]
 
     # -- read path ---------------------------------------------------------
 
@@ -444,6 +472,7 @@ class PartitionLog:
         next_offset = offset
         stale_lookups = 0
         known = self._states.get(key)
+        sequential = self._read_ends.get(key) == offset
         while size < max_bytes:
             if known is not None and next_offset >= known.high_watermark:
                 break  # nothing more is committed, as far as this broker knows: no look-up needed
@@ -472,15 +501,15 @@ class PartitionLog:
                         raise
                     break
                 if (chunks or not first_whole) and size + len(data) > max_bytes:
-                    return chunks
+                    return self._read_done(key, next_offset, sequential, chunks)
                 chunks.append(data)
                 size += len(data)
                 next_offset = entry.last_offset + 1
                 if size >= max_bytes:
-                    return chunks
+                    return self._read_done(key, next_offset, sequential, chunks)
                 if tail is not None and _tail_holds(tail, next_offset):
                     break  # on from the tail cache
-        return chunks
+        return self._read_done(key, next_offset, sequential, chunks)
 
     async def _find_index(self, key: PartitionKey, offset: int) -> list[IndexEntry]:
         """Index entries from the one holding `offset` on: cached, else looked up (and cached)."""
@@ -489,6 +518,49 @@ class PartitionLog:
             entries = await self.metadata.find_index(key[0], key[1], offset, INDEX_LOOKUP_ENTRIES)
             self._index.add(key, entries)
         return entries
+
+    def _read_done(self, key: PartitionKey, next_offset: int, sequential: bool, chunks: list[bytes]) -> list[bytes]:
+        """Remember where this read from objects ended; a second read in a row starts a read-ahead."""
+        self._read_ends[key] = next_offset
+        tail = self._tails.get(key)
+        state = self._states.get(key)
+        # A reader at the tail or the high watermark has nothing left to read ahead for.
+        caught_up = (tail is not None and _tail_holds(tail, next_offset)) or (
+            state is not None and next_offset >= state.high_watermark
+        )
+        if sequential and chunks and not caught_up and self.read_ahead_bytes > 0 and key not in self._read_aheads:
+            task = asyncio.create_task(self._read_ahead(key, next_offset), name=f"read-ahead-{key[0]}-{key[1]}")
+            self._read_aheads[key] = task
+            task.add_done_callback(lambda _: self._read_aheads.pop(key, None))
+        return chunks
+
+    async def _read_ahead(self, key: PartitionKey, offset: int) -> None:
+        """Load the ranges after `offset`, up to read_ahead_bytes, into the caches; failures are left to fetches."""
+        try:
+            entries = await self.metadata.find_index(key[0], key[1], offset, READ_AHEAD_ENTRIES)
+            self._index.add(key, entries)
+        except Exception as exc:  # the fetch that needs these offsets will meet the failure and report it
+            log.debug("read-ahead of %s/%d: index look-up failed: %s", *key, exc)
+            return
+        tail = self._tails.get(key)
+        tail_start = tail.bases[0] if tail is not None and tail.bases else None
+        budget = self.read_ahead_bytes
+        wanted: list[IndexEntry] = []
+        for entry in entries:
+            if entry.length > budget or (tail_start is not None and entry.base_offset >= tail_start):
+                break
+            budget -= entry.length
+            if _range_key(entry) not in self._ranges:
+                wanted.append(entry)
+
+        async def load(entry: IndexEntry) -> None:
+            async with self._read_ahead_slots:
+                await self._load_range(entry)
+
+        results = await asyncio.gather(*(load(entry) for entry in wanted), return_exceptions=True)
+        failures = [result for result in results if isinstance(result, Exception)]
+        if failures:
+            log.debug("read-ahead of %s/%d: %d of %d ranges failed: %s", *key, len(failures), len(wanted), failures[0])
 
     def _read_tail(self, tail: _Tail, offset: int, max_bytes: int, first_whole: bool) -> tuple[list[bytes], int]:
         """Batches of the tail from the one holding `offset` on, up to max_bytes; and the offset after them."""
@@ -508,19 +580,52 @@ class PartitionLog:
 
     async def read_entry(self, entry: IndexEntry) -> bytes:
         """The batches of one index entry, patched with their offsets."""
-        cache_key = (entry.object_key, entry.position, entry.length)
-        data = self._ranges.get(cache_key)
+        data = self._ranges.get(_range_key(entry))
         if data is None:
             self.stats.cache_misses["object_range"] += 1
-            data = await self.objects.get(entry.object_key, entry.position, entry.position + entry.length)
-            self._ranges.put(cache_key, data)
+            data = await self._load_range(entry)
         else:
             self.stats.cache_hits["object_range"] += 1
         return patch_offsets(data, entry.base_offset)
 
+    async def _load_range(self, entry: IndexEntry) -> bytes:
+        """An entry's stored bytes: from memory, else the disk cache, else the object store (one get at a time)."""
+        range_key = _range_key(entry)
+        data = self._ranges.get(range_key)
+        if data is not None:
+            return data
+        loading = self._gets.get(range_key)
+        if loading is None:
+            loading = asyncio.create_task(self._get_range(range_key))
+            self._gets[range_key] = loading
+            loading.add_done_callback(functools.partial(self._loaded, range_key))
+        # Shielded: a reader that gives up (a fetch's connection closed) does not cancel the others' get.
+        return await asyncio.shield(loading)
+
+    def _loaded(self, range_key: RangeKey, task: asyncio.Task[bytes]) -> None:
+        del self._gets[range_key]
+        if not task.cancelled():
+            task.exception()  # its readers got the error; if all of them gave up, it is not worth a warning
+
+    async def _get_range(self, range_key: RangeKey) -> bytes:
+        object_key, position, length = range_key
+        data = None if self._disk_cache is None else await self._disk_cache.get(range_key)
+        if self._disk_cache is not None:
+            counts = self.stats.cache_misses if data is None else self.stats.cache_hits
+            counts["disk"] += 1
+        if data is None:
+            data = await self.objects.get(object_key, position, position + length)
+            if self._disk_cache is not None:
+                await self._disk_cache.put(range_key, data)
+        self._ranges.put(range_key, data)
+        return data
+
     def cache_sizes(self) -> dict[str, int]:
         """Bytes held by each read cache."""
-        return {"tail": self._tail_bytes, "object_range": self._ranges.size}
+        sizes = {"tail": self._tail_bytes, "object_range": self._ranges.size}
+        if self._disk_cache is not None:
+            sizes["disk"] = self._disk_cache.size
+        return sizes
 
     async def wait_for_append(self, keys: Iterable[PartitionKey], timeout: float) -> None:
         """Return when any of the partitions gets a commit, or after `timeout` seconds."""

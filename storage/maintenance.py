@@ -3,6 +3,11 @@
 Order matters for safety: index rows are swapped or dropped in the metadata store first, and
 an object is deleted only once no index row references it, so a crash between steps leaves
 garbage (collected on a later pass), never an index row pointing at nothing.
+
+A flush object whose put succeeded but whose commit failed (or never ran: the broker died) has
+no object record at all. Such orphans are found by listing flush/ in the object store: one older
+than `orphan_min_age_ms` (far longer than any put-then-commit can take) that the metadata store
+does not know is deleted.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ FLUSH_PREFIX = "flush/"
 SEGMENT_INDEX_BYTES = 1024 * 1024  # one index row per ~1 MiB of a segment
 SEGMENT_MAX_BYTES = 64 * 1024 * 1024
 ENTRIES_PER_PASS = 10_000
+# A flush's put and commit take seconds, minutes in an outage (retries); an hour also covers clock skew
+# between the broker that named the object and the one collecting it.
+ORPHAN_MIN_AGE_MS = 3_600_000
 
 
 @dataclass(frozen=True)
@@ -44,10 +52,17 @@ def flush_object_age_ms(object_key: str, now_ms: int) -> int:
 
 
 class Maintenance:
-    def __init__(self, objects: ObjectStore, metadata: MetadataStore, partition_log: PartitionLog) -> None:
+    def __init__(
+        self,
+        objects: ObjectStore,
+        metadata: MetadataStore,
+        partition_log: PartitionLog,
+        orphan_min_age_ms: int = ORPHAN_MIN_AGE_MS,
+    ) -> None:
         self.objects = objects
         self.metadata = metadata
         self.log = partition_log
+        self.orphan_min_age_ms = orphan_min_age_ms
 
     async def apply_retention(self, topic_id: UUID, partition: int, retention: Retention, now_ms: int) -> int:
         """Advance the log start past whole index entries that retention drops; returns the new start."""
@@ -103,13 +118,28 @@ class Maintenance:
             return 0
         return len(run)
 
-    async def collect_garbage(self) -> int:
-        """Delete objects no index row references; returns how many."""
+    async def collect_garbage(self, now_ms: int) -> int:
+        """Delete objects no index row references, and orphaned flush objects; returns how many."""
         keys = await self.metadata.unreferenced_objects()
         if keys:
             await self.objects.delete(keys)
             await self.metadata.forget_objects(keys)
-        return len(keys)
+        return len(keys) + await self._collect_orphans(now_ms)
+
+    async def _collect_orphans(self, now_ms: int) -> int:
+        old_enough = [
+            key
+            for key in await self.objects.list(FLUSH_PREFIX)
+            if flush_object_age_ms(key, now_ms) >= self.orphan_min_age_ms
+        ]
+        if not old_enough:
+            return 0
+        known = await self.metadata.known_objects(old_enough)
+        orphans = [key for key in old_enough if key not in known]
+        if orphans:
+            await self.objects.delete(orphans)
+            log.info("deleted %d flush objects that no commit recorded", len(orphans))
+        return len(orphans)
 
 
 def _segment_entries(run: Sequence[IndexEntry], pieces: Sequence[bytes], key: str) -> list[IndexEntry]:

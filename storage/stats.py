@@ -42,5 +42,5 @@ class LogStats:
     flush_bytes: Histogram = field(default_factory=lambda: Histogram(SIZE_BOUNDS))
     # From the start of a flush's object write to the end of its metadata commit.
     flush_to_commit_seconds: Histogram = field(default_factory=lambda: Histogram(LATENCY_BOUNDS))
-    cache_hits: dict[str, int] = field(default_factory=lambda: {"tail": 0, "object_range": 0})
-    cache_misses: dict[str, int] = field(default_factory=lambda: {"tail": 0, "object_range": 0})
+    cache_hits: dict[str, int] = field(default_factory=lambda: {"tail": 0, "object_range": 0, "disk": 0})
+    cache_misses: dict[str, int] = field(default_factory=lambda: {"tail": 0, "object_range": 0, "disk": 0})

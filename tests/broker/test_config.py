@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from broker.cli import build_parser
-from broker.config import BrokerConfig, config_from
+from broker.config import FILESYSTEM_WRITES, S3_WRITES, BrokerConfig, WriteTuning, config_from
 
 
 def parse(argv: list[str], environ: dict[str, str]) -> BrokerConfig:
@@ -50,3 +50,18 @@ def test_help_names_every_option_and_its_environment_variable() -> None:
     for spec in dataclasses.fields(BrokerConfig):
         assert "--" + spec.name.replace("_", "-") in text
         assert "STREAMHOUSE_" + spec.name.upper() in " ".join(text.split())
+
+
+def test_write_tuning_follows_the_storage_unless_set() -> None:
+    assert parse([], {}).write_tuning == FILESYSTEM_WRITES
+    assert parse(["--storage", "s3://bucket/prefix"], {}).write_tuning == S3_WRITES
+    assert S3_WRITES != FILESYSTEM_WRITES
+    # Each explicit setting wins, flag or environment; the others keep the storage's default.
+    explicit = parse(
+        ["--storage", "s3://bucket", "--flush-ms", "7"], {"STREAMHOUSE_FLUSHES_IN_FLIGHT": "3"}
+    ).write_tuning
+    assert explicit == WriteTuning(flush_ms=7, flush_bytes=S3_WRITES.flush_bytes, flushes_in_flight=3)
+    on_disk = parse(["--flush-bytes", "1000", "--storage", "/tmp/objects"], {}).write_tuning
+    assert on_disk == WriteTuning(FILESYSTEM_WRITES.flush_ms, 1000, FILESYSTEM_WRITES.flushes_in_flight)
+    # A value equal to the other storage's default is still explicit.
+    assert parse(["--storage", "s3://b", "--flush-ms", str(FILESYSTEM_WRITES.flush_ms)], {}).write_tuning.flush_ms == 2

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from tests.brokerproc import BrokerProcess
+from tests.faultproxy import FaultProxy
+from tests.s3server import S3Server
 
 
 @pytest.fixture(scope="module")
@@ -24,3 +27,13 @@ def fresh_broker(tmp_path: Path) -> Iterator[BrokerProcess]:
     process = BrokerProcess(tmp_path / "broker").start()
     yield process
     process.kill()
+
+
+@pytest.fixture
+def s3_proxy(s3_server: S3Server) -> Iterator[FaultProxy]:
+    """A fault-injecting proxy in front of the session's S3 server, passing everything until told otherwise."""
+    upstream = urlsplit(s3_server.endpoint)
+    assert upstream.hostname is not None and upstream.port is not None
+    proxy = FaultProxy(upstream.hostname, upstream.port).start()
+    yield proxy
+    proxy.stop()

@@ -203,6 +203,17 @@ async def test_deleted_topic_objects_become_unreferenced(store: MetadataStore) -
     assert await store.unreferenced_objects() == ["flush/1"]
 
 
+async def test_known_objects_are_those_with_a_record_until_forgotten(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 1, {})
+    await store.commit_flush("flush/1", 100, [chunk(topic)])
+    await store.commit_flush("flush/2", 100, [chunk(topic)])
+    many = [f"flush/never-{index}" for index in range(700)]  # more than one query's worth of keys
+    assert await store.known_objects(["flush/1", "flush/3", *many, "flush/2"]) == {"flush/1", "flush/2"}
+    assert await store.known_objects([]) == set()
+    await store.forget_objects(["flush/1"])
+    assert await store.known_objects(["flush/1", "flush/2"]) == {"flush/2"}
+
+
 async def test_recreated_topic_starts_afresh(store: MetadataStore) -> None:
     old = await store.create_topic("t", 1, {})
     await store.commit_flush("flush/1", 100, [chunk(old, 0, 5, producer=1, epoch=0, sequence=0)])
