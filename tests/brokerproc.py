@@ -32,6 +32,13 @@ class BrokerProcess:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def metadata_url(self) -> str:
+        """The metadata store it serves from: its --metadata flag, else SQLite in its data folder."""
+        args = self.extra_args
+        flagged = [args[index + 1] for index, arg in enumerate(args[:-1]) if arg == "--metadata"]
+        return flagged[-1] if flagged else f"sqlite://{self.data_dir.resolve() / 'metadata.db'}"
+
     def start(self) -> BrokerProcess:
         args = [
             sys.executable, "-m", "broker.cli", "serve",
