@@ -172,6 +172,16 @@ def test_a_group_coordinated_by_the_other_broker(cluster: list[BrokerProcess], m
         member.close()
 
 
+def test_a_broker_taking_a_live_id_is_refused(cluster: list[BrokerProcess], tmp_path: Path) -> None:
+    first = cluster[0]
+    same_id = BrokerProcess(tmp_path / "same-id", ["--broker-id", "1", "--metadata", first.metadata_url])
+    with pytest.raises(RuntimeError, match="did not start"):
+        same_id.start()
+    assert f"broker id 1 is in use by the live broker at 127.0.0.1:{first.port}" in same_id.log_text()
+    assert same_id.stop() == 1
+    assert live_ids(first) == BROKER_IDS
+
+
 class SteadyProducer(threading.Thread):
     """Sends `value-<n>` to partition n mod GROUP_PARTITIONS, about 100 a second, until stopped.
 
