@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.brokerproc import BrokerProcess
+from tests.e2e.groups import Member
 from tests.pgserver import PgServer
 from tests.s3server import S3Server
 
@@ -62,3 +63,12 @@ def fresh_broker(tmp_path: Path) -> Iterator[BrokerProcess]:
     process = BrokerProcess(tmp_path / "broker").start()
     yield process
     process.kill()
+
+
+@pytest.fixture
+def members() -> Iterator[list[Member]]:
+    """Every consumer group member a test starts; any still running at the end is killed."""
+    started: list[Member] = []
+    yield started
+    for member in started:
+        member.stop_if_running()

@@ -64,15 +64,6 @@ def broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     assert process.stop() == 0, process.log_text()[-4000:]
 
 
-@pytest.fixture
-def members() -> Iterator[list[Member]]:
-    """Every member a test starts; any still running at the end is killed."""
-    started: list[Member] = []
-    yield started
-    for member in started:
-        member.stop_if_running()
-
-
 def batch(phase: str, count: int = 120) -> list[str]:
     return [f"{phase}-{index}" for index in range(count)]
 

@@ -72,14 +72,6 @@ def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         assert broker.stop() == 0, broker.log_text()[-4000:]
 
 
-@pytest.fixture
-def members() -> Iterator[list[Member]]:
-    started: list[Member] = []
-    yield started
-    for member in started:
-        member.stop_if_running()
-
-
 def leader(topic: str, partition: int, broker_ids: list[int] = BROKER_IDS) -> int:
     return rendezvous(partition_key(topic, partition), broker_ids)
 
