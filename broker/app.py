@@ -24,6 +24,8 @@ from storage.objects import open_object_store
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 10.0
+# An unreachable metadata store must not hold up a stop: the heartbeat expiry covers a missed deregistration.
+DEREGISTER_TIMEOUT_SECONDS = 5.0
 
 
 class BrokerIdInUseError(Exception):
@@ -152,9 +154,12 @@ class Broker:
     async def _deregister(self) -> None:
         """Leave the others' view at their next heartbeat, instead of after the expiry."""
         try:
-            await self.metadata.deregister_broker(self.info)
-        except MetadataUnavailableError as exc:
-            log.warning("could not deregister; the other brokers drop this one when its heartbeat expires: %s", exc)
+            await asyncio.wait_for(self.metadata.deregister_broker(self.info), DEREGISTER_TIMEOUT_SECONDS)
+        except (MetadataUnavailableError, TimeoutError) as exc:
+            log.warning(
+                "could not deregister; the other brokers drop this one when its heartbeat expires: %s",
+                exc or "timed out",
+            )
 
     @staticmethod
     async def _drain(connections: list[Connection], seconds: float) -> None:
