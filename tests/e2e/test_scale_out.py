@@ -1,7 +1,9 @@
 """Two `streamhouse serve` brokers over one PostgreSQL database and one object folder, with stock clients.
 
 A client bootstrapped to broker 1 sees both brokers in Metadata, produces to partitions whose
-preferred brokers are both, and reads everything back from them; a consumer group whose
+preferred brokers are both, and reads everything back from them; each broker still accepts
+records for partitions preferred elsewhere; a broker refuses to start with a live broker's id;
+a consumer group whose
 coordinator is broker 2 works through clients that only know broker 1; and when broker 2 is
 killed, the clients move to broker 1 once broker 2's heartbeat expires, and nothing
 acknowledged is lost. Brokers heartbeat every HEARTBEAT_MS, so one drops out after 3 of them.
@@ -23,9 +25,11 @@ from broker.cluster import HEARTBEATS_TO_EXPIRY, group_key, partition_key, rende
 from metadata.base import MetadataStore
 from protocol.apis.describe_groups import DESCRIBE_GROUPS
 from protocol.apis.metadata import METADATA
+from protocol.apis.produce import PRODUCE
 from protocol.errors import ErrorCode
+from protocol.records import Record, build_batch
 from tests.brokerproc import BrokerProcess
-from tests.e2e.clients import CONSUMERS, PRODUCERS
+from tests.e2e.clients import CONSUMERS, PRODUCERS, confluent_consume
 from tests.e2e.conftest import backend_args
 from tests.e2e.dataset import PARTITIONS, records
 from tests.e2e.groups import Member, produce, read_store, wait_consumed, wait_for, wait_settled
@@ -162,6 +166,26 @@ def test_a_group_coordinated_by_the_other_broker(cluster: list[BrokerProcess], m
     assert requests_served(second, "JoinGroup") >= joins_before + 2
     for member in members:
         member.close()
+
+
+def test_each_broker_accepts_partitions_preferred_elsewhere(cluster: list[BrokerProcess]) -> None:
+    topic = spread_topic("elsewhere-accepted", PARTITIONS)
+    data = PRODUCE.Request.TopicProduceData
+    for partition in range(PARTITIONS):
+        other = cluster[BROKER_IDS.index(leader(topic, partition)) - 1]  # the broker not preferred for it
+        batch = build_batch([Record(key=None, value=f"via-{partition}".encode())])
+        body = PRODUCE.Request(
+            acks=-1,
+            timeout_ms=5000,
+            topic_data=[data(name=topic, partition_data=[data.PartitionProduceData(index=partition, records=batch)])],
+        )
+        with WireClient(other.bootstrap) as client:
+            if partition == 0:  # the first produce creates the topic, like any client's Metadata
+                client.call(METADATA, METADATA.Request(topics=[METADATA.Request.MetadataRequestTopic(name=topic)]))
+            [answer] = client.request(PRODUCE, 9, body).responses[0].partition_responses
+        assert (answer.error_code, answer.base_offset) == (ErrorCode.NONE, 0)
+    received = confluent_consume(cluster[0].bootstrap, topic, PARTITIONS)
+    assert sorted((r.partition, r.value) for r in received) == [(p, f"via-{p}".encode()) for p in range(PARTITIONS)]
 
 
 def test_a_broker_taking_a_live_id_is_refused(cluster: list[BrokerProcess], tmp_path: Path) -> None:
