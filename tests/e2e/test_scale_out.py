@@ -3,10 +3,10 @@
 A client bootstrapped to broker 1 sees both brokers in Metadata, produces to partitions whose
 preferred brokers are both, and reads everything back from them; each broker still accepts
 records for partitions preferred elsewhere; a broker refuses to start with a live broker's id;
-a consumer group whose
-coordinator is broker 2 works through clients that only know broker 1; and when broker 2 is
-killed, the clients move to broker 1 once broker 2's heartbeat expires, and nothing
-acknowledged is lost. Brokers heartbeat every HEARTBEAT_MS, so one drops out after 3 of them.
+a consumer group whose coordinator is broker 2 works through clients that only know broker 1;
+and when broker 2 is killed, the clients move to broker 1 once broker 2's heartbeat expires,
+and nothing acknowledged is lost. Brokers heartbeat every HEARTBEAT_MS, so one drops out after
+3 of them.
 """
 
 from __future__ import annotations
