@@ -7,6 +7,7 @@ import logging
 import time
 from typing import Any
 
+from broker.cluster import ClusterView
 from broker.config import BrokerConfig
 from broker.coordinator import GroupCoordinator
 from broker.handlers import HANDLERS
@@ -15,7 +16,7 @@ from broker.metrics import Metrics, time_metadata_queries
 from broker.server import Connection
 from broker.topics import TopicCache, effective_config
 from metadata import open_metadata_store
-from metadata.base import BrokerInfo
+from metadata.base import BrokerInfo, MetadataUnavailableError
 from protocol import wire
 from storage.diskcache import DiskRangeCache
 from storage.log import PartitionLog
@@ -25,6 +26,12 @@ from storage.objects import open_object_store
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 10.0
+# An unreachable metadata store must not hold up a stop: the heartbeat expiry covers a missed deregistration.
+DEREGISTER_TIMEOUT_SECONDS = 5.0
+
+
+class BrokerIdInUseError(Exception):
+    """Another live broker registered this broker's id with another address."""
 
 
 class Broker:
@@ -66,21 +73,65 @@ class Broker:
         )
         self._server: asyncio.Server | None = None
         self._maintenance_task: asyncio.Task[None] | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self.cluster = ClusterView.of(self.info, ())
+        self._groups_placed_on: tuple[int, ...] = ()  # the live brokers the coordinator's groups were chosen by
 
     @property
     def info(self) -> BrokerInfo:
         return BrokerInfo(self.config.broker_id, self.config.client_host, self.port)
 
     async def start(self) -> None:
+        """Bind, join the live brokers, load this broker's groups, then serve clients."""
         await self.metadata.start()
-        await self.coordinator.start()
         self.log.start()
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: Connection(self), self.config.host, self.config.port)
+        self._server = await loop.create_server(
+            lambda: Connection(self), self.config.host, self.config.port, start_serving=False
+        )
         self.port = self._server.sockets[0].getsockname()[1]
-        await self.metadata.register_broker(self.info)
+        try:
+            await self._check_id_is_free()
+        except BrokerIdInUseError:
+            await self.stop()
+            raise
+        await self.refresh_cluster()
+        await self.coordinator.start(self.cluster.coordinates)
+        self._groups_placed_on = self.cluster.broker_ids
+        await self._server.start_serving()
         await self.http.start()
         self._maintenance_task = asyncio.create_task(self._maintain(), name="maintenance")
+        self._heartbeat_task = asyncio.create_task(self._heartbeat(), name="broker-heartbeat")
+
+    async def _check_id_is_free(self) -> None:
+        me = self.info
+        for other in await self.metadata.live_brokers(self.config.broker_expiry_ms):
+            if other.broker_id == me.broker_id and (other.host, other.port) != (me.host, me.port):
+                raise BrokerIdInUseError(
+                    f"broker id {me.broker_id} is in use by the live broker at {other.host}:{other.port}: "
+                    "give every broker sharing a metadata store its own --broker-id"
+                )
+
+    async def refresh_cluster(self) -> None:
+        """Heartbeat, re-read the live brokers, and take over or hand over groups if they changed."""
+        await self.metadata.register_broker(self.info)
+        view = ClusterView.of(self.info, await self.metadata.live_brokers(self.config.broker_expiry_ms))
+        if view.brokers != self.cluster.brokers:
+            log.info("live brokers: %s", ", ".join(f"{b.broker_id} at {b.host}:{b.port}" for b in view.brokers))
+        self.cluster = view
+        if self.coordinator.active and view.broker_ids != self._groups_placed_on:
+            await self.coordinator.reassign(view.coordinates)
+            self._groups_placed_on = view.broker_ids
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.broker_heartbeat_ms / 1000)
+            try:
+                await self.refresh_cluster()
+            except MetadataUnavailableError as exc:
+                log.warning("broker heartbeat failed; keeping the last view of the cluster: %s", exc)
+            except Exception:
+                log.exception("broker heartbeat failed; the next one will retry")
 
     @property
     def listening(self) -> bool:
@@ -110,6 +161,16 @@ class Broker:
             except Exception:
                 log.exception("maintenance pass failed; the next one will retry")
 
+    async def _deregister(self) -> None:
+        """Leave the others' view at their next heartbeat, instead of after the expiry."""
+        try:
+            await asyncio.wait_for(self.metadata.deregister_broker(self.info), DEREGISTER_TIMEOUT_SECONDS)
+        except (MetadataUnavailableError, TimeoutError) as exc:
+            log.warning(
+                "could not deregister; the other brokers drop this one when its heartbeat expires: %s",
+                exc or "timed out",
+            )
+
     @staticmethod
     async def _drain(connections: list[Connection], seconds: float) -> None:
         if not connections:
@@ -121,13 +182,18 @@ class Broker:
             log.warning("requests still running after %.1f s; closing anyway", seconds)
 
     async def stop(self) -> None:
-        """Stop accepting, answer what was received, flush, close the stores."""
+        """Stop accepting, answer what was received, flush, leave the live brokers, close the stores."""
         if self._maintenance_task is not None:
             self._maintenance_task.cancel()
+        if self._heartbeat_task is not None:
+            self._heartbeat_task.cancel()
+            # Its last registration must not land after the deregistration below.
+            await asyncio.gather(self._heartbeat_task, return_exceptions=True)
         if self._server is not None:
             self._server.close()
         # Parked joins and syncs are answered NOT_COORDINATOR now, not after a whole rebalance.
         await self.coordinator.stop()
+        await self._deregister()
         # Waiting produce requests must not sit out flush.ms: flush from now on at once.
         self.log.flush_immediately()
         connections = list(self.connections)

@@ -10,7 +10,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from broker.app import Broker
+from broker.app import Broker, BrokerIdInUseError
 from broker.client import ClientError, GroupView, describe_group, list_groups
 from broker.config import BrokerConfig, add_arguments, config_from
 from metadata import open_metadata_store
@@ -127,7 +127,10 @@ def migrate_command(args: argparse.Namespace) -> int:
 
 async def serve(config: BrokerConfig) -> None:
     broker = Broker(config)
-    await broker.start()
+    try:
+        await broker.start()
+    except BrokerIdInUseError as exc:
+        raise SystemExit(f"streamhouse serve: {exc}") from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -1,8 +1,9 @@
 """A small blocking Kafka client over our own codecs, for `streamhouse groups` and for tests.
 
 It speaks the Kafka protocol as any admin client does, so it works against any broker: it asks
-each broker's API versions and uses the highest version both sides know, finds a group's
-coordinator with FindCoordinator, and reads high watermarks from each partition's leader.
+each broker's API versions and uses the highest version both sides know, lists groups at every
+broker, finds a group's coordinator with FindCoordinator, and reads high watermarks from each
+partition's leader.
 """
 
 from __future__ import annotations
@@ -157,13 +158,23 @@ class GroupView:
 
 
 def list_groups(bootstrap: str) -> list[GroupListing]:
-    """Every group the broker coordinates, by group id."""
+    """Every group of the cluster, by group id: each broker lists the groups it coordinates."""
+    listed: list[GroupListing] = []
     with BrokerConnection(bootstrap) as connection:
-        _, response = connection.call(LIST_GROUPS, LIST_GROUPS.Request())
-    _check(response.error_code, "ListGroups")
-    return sorted(
-        (GroupListing(g.group_id, g.protocol_type, g.group_state) for g in response.groups), key=lambda g: g.group_id
-    )
+        _, metadata = connection.call(METADATA, METADATA.Request(topics=[], allow_auto_topic_creation=False))
+        for address in sorted({f"{b.host}:{b.port}" for b in metadata.brokers}):
+            if address == connection.address:
+                listed += _coordinated_groups(connection)
+            else:
+                with BrokerConnection(address) as other:
+                    listed += _coordinated_groups(other)
+    return sorted(listed, key=lambda g: g.group_id)
+
+
+def _coordinated_groups(connection: BrokerConnection) -> list[GroupListing]:
+    _, response = connection.call(LIST_GROUPS, LIST_GROUPS.Request())
+    _check(response.error_code, f"ListGroups at {connection.address}")
+    return [GroupListing(g.group_id, g.protocol_type, g.group_state) for g in response.groups]
 
 
 def describe_group(bootstrap: str, group_id: str) -> GroupView:

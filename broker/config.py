@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from broker.cluster import HEARTBEATS_TO_EXPIRY
 from storage.maintenance import ORPHAN_MIN_AGE_MS
 
 ENV_PREFIX = "STREAMHOUSE_"
@@ -70,6 +71,11 @@ class BrokerConfig:
     metrics_port: int = option(8080, "port for HTTP /metrics, /health and /ready (0 picks a free one, -1 disables)")
     metrics: bool = option(True, "collect Prometheus metrics (false: /metrics answers 404, nothing is counted)")
     broker_id: int = option(0, "this broker's id, unique among brokers sharing a metadata store")
+    broker_heartbeat_ms: int = option(
+        2000,
+        "how often this broker refreshes its heartbeat in the metadata store and re-reads the live brokers; "
+        "a broker silent for 3 intervals drops out of the others' Metadata",
+    )
     num_partitions: int = option(1, "partitions of auto-created topics and of CreateTopics with -1")
     auto_create_topics: bool = option(True, "create unknown topics on Metadata and Produce requests")
     log_level: str = option("INFO", "logging level", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
@@ -122,6 +128,10 @@ class BrokerConfig:
     @property
     def storage_url(self) -> str:
         return self.storage or str(Path(self.data_dir).resolve() / "objects")
+
+    @property
+    def broker_expiry_ms(self) -> int:
+        return self.broker_heartbeat_ms * HEARTBEATS_TO_EXPIRY
 
     @property
     def client_host(self) -> str:

@@ -20,8 +20,9 @@ Error codes are returned where Kafka returns them: UNKNOWN_MEMBER_ID (25), ILLEG
 INVALID_SESSION_TIMEOUT (26), INCONSISTENT_GROUP_PROTOCOL (23), INVALID_GROUP_ID (24),
 GROUP_ID_NOT_FOUND (69), NON_EMPTY_GROUP (68), GROUP_SUBSCRIBED_TO_TOPIC (86),
 OFFSET_METADATA_TOO_LARGE (12); COORDINATOR_LOAD_IN_PROGRESS (14) before the groups are loaded,
-NOT_COORDINATOR (16) once stopping, and COORDINATOR_NOT_AVAILABLE (15) for a group being
-deleted or when the metadata store cannot be reached.
+NOT_COORDINATOR (16) once stopping and for a group another live broker coordinates (broker/cluster.py
+names one per group), and COORDINATOR_NOT_AVAILABLE (15) for a group being deleted or when the
+metadata store cannot be reached.
 
 Group records (generation, protocol, leader, state) and committed offsets live in the metadata
 store; members do not, so after a restart they rejoin and the generation continues. Every store
@@ -351,6 +352,14 @@ class _Write:
     done: asyncio.Future[None] | None  # None: nobody waits (group records); failures are logged
 
 
+def every_group(group_id: str) -> bool:
+    return True
+
+
+def no_group(group_id: str) -> bool:
+    return False
+
+
 class GroupCoordinator:
     """Every group of this broker, their timers, and their records and offsets in the metadata store."""
 
@@ -363,20 +372,42 @@ class GroupCoordinator:
         self.groups: dict[str, _Group] = {}
         self.rebalances: dict[str, int] = {}  # rebalances started per group id, for the metrics
         self._status = _Status.LOADING
+        self._owns: Callable[[str], bool] = every_group  # the groups this broker coordinates
+        self._loaded_for: Callable[[str], bool] = no_group  # the groups whose records are loaded
         self._writes: asyncio.Queue[_Write] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
 
     # -- life cycle ----------------------------------------------------------
 
-    async def start(self) -> None:
-        """Load the groups' records; members are not kept, so every loaded group is Empty."""
-        for record in await self.store.list_groups():
-            self.groups[record.group_id] = _Group(
-                record.group_id, protocol_type=record.protocol_type or None, generation_id=record.generation_id
-            )
+    async def start(self, owns: Callable[[str], bool] = every_group) -> None:
+        """Load the records of the groups `owns` names; members are not kept, so every loaded group is Empty."""
+        self._owns = owns
+        await self._load_arriving(owns)
         self._writer = asyncio.create_task(self._write_in_order(), name="group-coordinator-writes")
         self._status = _Status.ACTIVE
         log.info("group coordinator loaded %d groups", len(self.groups))
+
+    async def reassign(self, owns: Callable[[str], bool]) -> None:
+        """Coordinate the groups `owns` names from now on (the live brokers changed).
+
+        As Kafka when a partition of __consumer_offsets moves: the groups that went elsewhere are
+        unloaded (their parked requests get NOT_COORDINATOR, and so does every later request), and
+        those that came here answer COORDINATOR_LOAD_IN_PROGRESS until their records are loaded. If
+        the store cannot be read, they keep answering so until a later call loads them.
+        """
+        self._owns = owns
+        for group in [group for group in self.groups.values() if not owns(group.group_id)]:
+            self._unload(group)
+            del self.groups[group.group_id]
+        await self._load_arriving(owns)
+
+    async def _load_arriving(self, owns: Callable[[str], bool]) -> None:
+        for record in await self.store.list_groups():
+            if owns(record.group_id) and not self._loaded_for(record.group_id):
+                self.groups[record.group_id] = _Group(
+                    record.group_id, protocol_type=record.protocol_type or None, generation_id=record.generation_id
+                )
+        self._loaded_for = owns
 
     async def stop(self) -> None:
         """Stop coordinating: parked joins and syncs get NOT_COORDINATOR; queued writes are finished."""
@@ -416,8 +447,10 @@ class GroupCoordinator:
             return ErrorCode.INVALID_GROUP_ID
         if self._status is _Status.LOADING:
             return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS
-        if self._status is _Status.STOPPED:
+        if self._status is _Status.STOPPED or not self._owns(group_id):
             return ErrorCode.NOT_COORDINATOR
+        if not self._loaded_for(group_id):
+            return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS
         return None
 
     # -- writes, in order ------------------------------------------------------

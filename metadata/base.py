@@ -190,6 +190,10 @@ class MetadataStore(Protocol):
         """Brokers whose heartbeat is at most max_age_ms old, by id."""
         ...
 
+    async def deregister_broker(self, broker: BrokerInfo) -> None:
+        """Remove this broker (a clean stop), unless its id was registered since with another address."""
+        ...
+
     async def create_topic(self, name: str, partitions: int, configs: Mapping[str, str]) -> TopicInfo:
         """TopicExistsError if the name is taken."""
         ...

@@ -247,6 +247,13 @@ class SqliteMetadataStore:
             )
         return [BrokerInfo(*row) for row in rows]
 
+    async def deregister_broker(self, broker: BrokerInfo) -> None:
+        async with self._transaction() as db:
+            await db.execute(
+                "DELETE FROM brokers WHERE broker_id = ? AND host = ? AND port = ?",
+                (broker.broker_id, broker.host, broker.port),
+            )
+
     # -- topics --------------------------------------------------------------
 
     async def create_topic(self, name: str, partitions: int, configs: Mapping[str, str]) -> TopicInfo:

@@ -32,6 +32,13 @@ class BrokerProcess:
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def metadata_url(self) -> str:
+        """The metadata store it serves from: its --metadata flag, else SQLite in its data folder."""
+        args = self.extra_args
+        flagged = [args[index + 1] for index, arg in enumerate(args[:-1]) if arg == "--metadata"]
+        return flagged[-1] if flagged else f"sqlite://{self.data_dir.resolve() / 'metadata.db'}"
+
     def start(self) -> BrokerProcess:
         args = [
             sys.executable, "-m", "broker.cli", "serve",
@@ -42,7 +49,8 @@ class BrokerProcess:
         self.process = subprocess.Popen(
             args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=Path(__file__).parents[1]
         )
-        ready = threading.Event()
+        ready = threading.Event()  # listening, or the output ended
+        listening = threading.Event()
 
         def pump(stream: subprocess.Popen[str]) -> None:
             assert stream.stdout is not None
@@ -52,12 +60,14 @@ class BrokerProcess:
                 if match:
                     self.port = int(match.group(2))
                     self.http_port = int(match.group(3) or 0)
+                    listening.set()
                     ready.set()
             ready.set()
 
         self._reader = threading.Thread(target=pump, args=(self.process,), daemon=True)
         self._reader.start()
-        if not ready.wait(START_TIMEOUT) or self.process.poll() is not None:
+        # The output can end before the process is reaped: "listening" tells a start from an exit.
+        if not ready.wait(START_TIMEOUT) or not listening.is_set() or self.process.poll() is not None:
             self.kill()
             raise RuntimeError("broker did not start:\n" + "".join(self.output[-50:]))
         return self

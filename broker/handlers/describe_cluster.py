@@ -1,7 +1,7 @@
 """DescribeCluster v0-1: the cluster id, the controller and the brokers, as Metadata reports them.
 
-The brokers are this broker (as in Metadata); the controller is this broker; the cluster id
-is metadata.CLUSTER_ID. cluster_authorized_operations is always -2147483648 ("not
+The brokers are the live ones and the controller the lowest live id, as in Metadata; the
+cluster id is metadata.CLUSTER_ID. cluster_authorized_operations is always -2147483648 ("not
 provided"): there are no ACLs yet. endpoint_type (v1) is 1, brokers.
 
 Errors: MISMATCHED_ENDPOINT_TYPE (114) when v1 asks for controllers (2), which a broker
@@ -38,13 +38,15 @@ async def handle_describe_cluster(broker: Broker, request: Request, connection: 
         else:
             error, message = ErrorCode.UNSUPPORTED_ENDPOINT_TYPE, f"unsupported endpoint type {endpoint_type}"
         return Response(error_code=error, error_message=message, cluster_id="")
-    info = broker.info
+    cluster = broker.cluster
     return Response(
         error_code=ErrorCode.NONE,
         error_message=None,
         cluster_id=CLUSTER_ID,
-        controller_id=broker.config.broker_id,
-        brokers=[BrokerEntry(broker_id=info.broker_id, host=info.host, port=info.port, rack=None)],
+        controller_id=cluster.controller_id,
+        brokers=[
+            BrokerEntry(broker_id=info.broker_id, host=info.host, port=info.port, rack=None) for info in cluster.brokers
+        ],
         cluster_authorized_operations=UNKNOWN_AUTHORIZED_OPERATIONS,
     )
 

@@ -1,8 +1,10 @@
-"""FindCoordinator v0-4: this broker coordinates every group and every transactional id.
+"""FindCoordinator v0-4: the broker that coordinates a group or a transactional id.
 
-The metadata store holds every group's state, so this broker answers for any key: of key type
-0 (group), and of key type 1 (transaction), so that transactional producers go on to
-InitProducerId and get its clear refusal. v4 looks up a batch of keys, one answer per key.
+Each key is placed on one of the live brokers by a stable hash (broker/cluster.py), so every
+broker names the same coordinator for it; with one broker it is always this one. Key type 0
+is a group (its coordinator answers the group APIs, the others NOT_COORDINATOR), key type 1 a
+transactional id (answered so that transactional producers go on to InitProducerId and get
+its clear refusal). v4 looks up a batch of keys, one answer per key.
 
 Errors: COORDINATOR_NOT_AVAILABLE (15) while the broker is stopping (clients look again, and
 find it once restarted); INVALID_REQUEST (42) for any other key type. An error answer names
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from broker.cluster import group_key, transaction_key
 from protocol.apis.find_coordinator import FIND_COORDINATOR
 from protocol.errors import ErrorCode
 
@@ -34,9 +37,11 @@ async def handle_find_coordinator(broker: Broker, request: Request, connection: 
         error = ErrorCode.INVALID_REQUEST
     elif not broker.coordinator.active:
         error = ErrorCode.COORDINATOR_NOT_AVAILABLE
-    info = broker.info
-    node_id, host, port = NO_NODE if error else (info.broker_id, info.host, info.port)
     message = None if error is ErrorCode.NONE else error.name
+
+    def node(key: str) -> tuple[int, str, int]:
+        return NO_NODE if error else _coordinator(broker, body.key_type, key)
+
     if request.version >= 4:
         return Response(
             coordinators=[
@@ -44,9 +49,16 @@ async def handle_find_coordinator(broker: Broker, request: Request, connection: 
                     key=key, node_id=node_id, host=host, port=port, error_code=error, error_message=message
                 )
                 for key in body.coordinator_keys
+                for node_id, host, port in [node(key)]
             ]
         )
+    node_id, host, port = node(body.key)
     return Response(error_code=error, error_message=message, node_id=node_id, host=host, port=port)
+
+
+def _coordinator(broker: Broker, key_type: int, key: str) -> tuple[int, str, int]:
+    found = broker.cluster.owner(group_key(key) if key_type == GROUP_KEY else transaction_key(key))
+    return found.broker_id, found.host, found.port
 
 
 HANDLES = {FIND_COORDINATOR.key: handle_find_coordinator}

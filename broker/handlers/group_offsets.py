@@ -20,8 +20,8 @@ unknown group, NON_EMPTY_GROUP (68) for a group with members that is not a consu
 per partition GROUP_SUBSCRIBED_TO_TOPIC (86) for a topic the members subscribe to and
 UNKNOWN_TOPIC_OR_PARTITION (3) for one that does not exist.
 
-All three answer NOT_COORDINATOR (16) while the broker is stopping and COORDINATOR_LOAD_IN_PROGRESS
-(14) before the groups are loaded; a group id may be "".
+All three answer NOT_COORDINATOR (16) while the broker is stopping and for a group another live
+broker coordinates, and COORDINATOR_LOAD_IN_PROGRESS (14) before the group is loaded; a group id may be "".
 """
 
 from __future__ import annotations

@@ -25,9 +25,12 @@ unknown group is described as Dead without an error. ListGroups v0-4: every grou
 state (any case) from v4. DeleteGroups v0-2: Empty groups with their offsets; NON_EMPTY_GROUP
 (68) while members remain, GROUP_ID_NOT_FOUND (69) for an unknown group.
 
-Every API answers NOT_COORDINATOR (16) while the broker is stopping, COORDINATOR_LOAD_IN_PROGRESS
-(14) before the groups are loaded and COORDINATOR_NOT_AVAILABLE (15) for a group being deleted;
-ListGroups answers COORDINATOR_NOT_AVAILABLE (15) while stopping.
+Every API answers NOT_COORDINATOR (16) while the broker is stopping and for a group that another
+live broker coordinates (FindCoordinator names it; clients look it up again on this error),
+COORDINATOR_LOAD_IN_PROGRESS (14) before the groups are loaded (at start, or when a group moves here
+because the live brokers changed) and COORDINATOR_NOT_AVAILABLE (15) for a group being deleted;
+DescribeGroups and DeleteGroups answer per group. ListGroups lists the groups this broker
+coordinates, and answers COORDINATOR_NOT_AVAILABLE (15) while stopping.
 """
 
 from __future__ import annotations

@@ -1,15 +1,21 @@
 """Metadata v0-12: brokers, cluster id, controller, and topics with their partitions.
 
-Every partition's leader is this broker (any broker may serve any partition; the metadata
-store orders writes). Unknown topics are created when the broker allows auto-creation and
-the request does (v4+); otherwise they get UNKNOWN_TOPIC_OR_PARTITION (3). Invalid names
-get INVALID_TOPIC_EXCEPTION (17). A null topic list (v1+) or an empty one (v0) means all topics.
+The brokers are the live ones as this broker last saw them (broker/cluster.py: heartbeats in
+the metadata store, always including this broker); the controller is the lowest live id. Each
+partition's leader (its only replica and ISR) is its preferred broker, chosen by a stable hash
+over the live brokers, so that a partition's producers and consumers meet on one broker and
+its tail cache. Any broker still serves any partition: the metadata store orders writes, and
+Produce and Fetch never answer NOT_LEADER_OR_FOLLOWER. Unknown topics are created when the
+broker allows auto-creation and the request does (v4+); otherwise they get
+UNKNOWN_TOPIC_OR_PARTITION (3). Invalid names get INVALID_TOPIC_EXCEPTION (17). A null topic
+list (v1+) or an empty one (v0) means all topics.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from broker.cluster import ClusterView
 from metadata.base import TopicInfo
 from protocol.apis.metadata import METADATA
 from protocol.errors import ErrorCode
@@ -27,8 +33,8 @@ Topic: Any = Response.MetadataResponseTopic
 Partition: Any = Topic.MetadataResponsePartition
 
 
-def topic_entry(broker: Broker, topic: TopicInfo) -> Any:
-    node = broker.config.broker_id
+def topic_entry(cluster: ClusterView, topic: TopicInfo) -> Any:
+    leaders = [cluster.partition_leader(topic.name, index) for index in range(topic.partitions)]
     return Topic(
         error_code=ErrorCode.NONE,
         name=topic.name,
@@ -37,12 +43,12 @@ def topic_entry(broker: Broker, topic: TopicInfo) -> Any:
             Partition(
                 error_code=ErrorCode.NONE,
                 partition_index=index,
-                leader_id=node,
+                leader_id=leader,
                 leader_epoch=0,
-                replica_nodes=[node],
-                isr_nodes=[node],
+                replica_nodes=[leader],
+                isr_nodes=[leader],
             )
-            for index in range(topic.partitions)
+            for index, leader in enumerate(leaders)
         ],
         topic_authorized_operations=UNKNOWN_AUTHORIZED_OPERATIONS,
     )
@@ -50,36 +56,37 @@ def topic_entry(broker: Broker, topic: TopicInfo) -> Any:
 
 async def handle_metadata(broker: Broker, request: Request, connection: Connection) -> Any:
     body = request.body
+    cluster = broker.cluster  # one view for the whole answer, though a heartbeat may replace it meanwhile
     wants_all = body.topics is None or (request.version == 0 and not body.topics)
     entries = []
     if wants_all:
-        entries = [topic_entry(broker, topic) for topic in await broker.topics.all()]
+        entries = [topic_entry(cluster, topic) for topic in await broker.topics.all()]
     else:
         may_create = broker.config.auto_create_topics and (request.version < 4 or body.allow_auto_topic_creation)
         for wanted in body.topics:
-            entries.append(await _requested_topic(broker, wanted, may_create))
+            entries.append(await _requested_topic(broker, cluster, wanted, may_create))
     return Response(
         brokers=[
             Response.MetadataResponseBroker(node_id=info.broker_id, host=info.host, port=info.port, rack=None)
-            for info in [broker.info]
+            for info in cluster.brokers
         ],
         cluster_id=CLUSTER_ID,
-        controller_id=broker.config.broker_id,
+        controller_id=cluster.controller_id,
         topics=entries,
     )
 
 
-async def _requested_topic(broker: Broker, wanted: Any, may_create: bool) -> Any:
+async def _requested_topic(broker: Broker, cluster: ClusterView, wanted: Any, may_create: bool) -> Any:
     if wanted.name is None:
         topic = await broker.metadata.get_topic_by_id(wanted.topic_id)
         if topic is None:
             return Topic(error_code=ErrorCode.UNKNOWN_TOPIC_ID, name=None, topic_id=wanted.topic_id)
-        return topic_entry(broker, topic)
+        return topic_entry(cluster, topic)
     partitions = broker.config.num_partitions if may_create else None
     found, error = await broker.topics.resolve(wanted.name, partitions)
     if found is None:
         return Topic(error_code=error, name=wanted.name)
-    return topic_entry(broker, found)
+    return topic_entry(cluster, found)
 
 
 HANDLES = {METADATA.key: handle_metadata}

@@ -26,6 +26,7 @@ from broker.coordinator import (
     JoinRequest,
     JoinResult,
     SyncResult,
+    every_group,
 )
 from metadata.base import CommittedOffset, GroupRecord
 from metadata.sqlite import SqliteMetadataStore
@@ -80,12 +81,12 @@ class World:
     store: SqliteMetadataStore
 
 
-async def open_world(path: str = ":memory:", delay_ms: int = 0) -> World:
+async def open_world(path: str = ":memory:", delay_ms: int = 0, owns: Callable[[str], bool] = every_group) -> World:
     store = SqliteMetadataStore(path)
     await store.start()
     clock = FakeClock()
     coordinator = GroupCoordinator(store, clock, initial_rebalance_delay_ms=delay_ms)
-    await coordinator.start()
+    await coordinator.start(owns)
     return World(coordinator, clock, store)
 
 
@@ -915,5 +916,90 @@ async def test_after_a_restart_offsets_remain_and_the_generation_continues(tmp_p
         future = join(world)
         world.clock.advance(0)
         assert answer(future).generation_id == generation + 1
+    finally:
+        await close_world(world)
+
+
+# -- groups moving between brokers --------------------------------------------------
+
+
+def only(*group_ids: str) -> Callable[[str], bool]:
+    return lambda group_id: group_id in group_ids
+
+
+async def test_a_group_moved_elsewhere_is_refused_and_continues_on_its_new_coordinator(tmp_path: Path) -> None:
+    path = str(tmp_path / "metadata.db")
+    world = await open_world(path)
+    (leader, follower), generation = await stable_group(world, group="moving")
+    assert await commit(world, generation, leader, [CommittedOffset("t", 0, 7)], group="moving") == [E.NONE]
+    await stable_group(world, group="staying")
+    parked = join(world, leader, group="moving")  # the leader rejoins: parked until the follower does
+    await world.coordinator.reassign(only("staying"))
+    assert answer(parked).error is E.NOT_COORDINATOR
+    assert heartbeat(world, follower, generation, group="moving") is E.NOT_COORDINATOR
+    assert synced(sync(world, follower, generation, group="moving")).error is E.NOT_COORDINATOR
+    assert world.coordinator.leave_group("moving", [(follower, None)]) == (E.NOT_COORDINATOR, [])
+    assert await commit(world, group="moving") == [E.NOT_COORDINATOR]
+    assert await world.coordinator.fetch_offsets("moving", None) == (E.NOT_COORDINATOR, [])
+    assert await world.coordinator.delete_offsets("moving", []) == (E.NOT_COORDINATOR, [])
+    assert await world.coordinator.delete_groups(["moving"]) == {"moving": E.NOT_COORDINATOR}
+    assert world.coordinator.describe_group("moving")[0] is E.NOT_COORDINATOR
+    assert [g.group_id for g in world.coordinator.list_groups()[1]] == ["staying"]
+    assert state(world, "staying") == "Stable"  # a group that stays is not disturbed
+
+    other = await open_world(path, owns=only("moving"))  # the new coordinator, over the same store
+    try:
+        assert [g.group_id for g in other.coordinator.list_groups()[1]] == ["moving"]
+        assert heartbeat(other, follower, generation, group="moving") is E.UNKNOWN_MEMBER_ID  # members rejoin
+        assert [o.offset for o in (await other.coordinator.fetch_offsets("moving", None))[1]] == [7]
+        future = join(other, group="moving")
+        other.clock.advance(0)
+        assert answer(future).generation_id == generation + 1
+        await other.coordinator.flush()
+        # Back to the first broker: it loads the group again, as the other one left it.
+        await world.coordinator.reassign(every_group)
+        assert world.coordinator.describe_group("moving")[1].state == "Empty"
+        future = join(world, group="moving")
+        world.clock.advance(0)
+        assert answer(future).generation_id == generation + 2
+    finally:
+        await close_world(other)
+        await close_world(world)
+
+
+class HeldListingStore(SqliteMetadataStore):
+    """Holds list_groups until released, so requests can arrive while groups load."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.release = asyncio.Event()
+        self.release.set()
+
+    async def list_groups(self) -> list[GroupRecord]:
+        await self.release.wait()
+        return await super().list_groups()
+
+
+async def test_groups_that_arrive_are_loading_until_their_records_are_read(tmp_path: Path) -> None:
+    path = str(tmp_path / "metadata.db")
+    first = await open_world(path)
+    await commit(first, group="arriving")
+    await close_world(first)
+    store = HeldListingStore(path)
+    await store.start()
+    world = World(GroupCoordinator(store, FakeClock()), FakeClock(), store)
+    await world.coordinator.start(only("present"))
+    try:
+        assert answer(join(world, group="arriving")).error is E.NOT_COORDINATOR
+        store.release.clear()
+        moving = asyncio.create_task(world.coordinator.reassign(every_group))
+        await asyncio.sleep(0)
+        assert answer(join(world, group="arriving")).error is E.COORDINATOR_LOAD_IN_PROGRESS
+        assert await commit(world, group="arriving") == [E.COORDINATOR_LOAD_IN_PROGRESS]
+        assert world.coordinator.describe_group("present")[0] is E.NONE  # groups already here are served
+        store.release.set()
+        await moving
+        error, offsets = await world.coordinator.fetch_offsets("arriving", None)
+        assert (error, [o.offset for o in offsets]) == (E.NONE, [5])
     finally:
         await close_world(world)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from broker.client import GroupView, describe_group
+from metadata import open_metadata_store
+from metadata.base import MetadataStore
 from tests.brokerproc import BrokerProcess
 from tests.e2e.clients import confluent_produce
 from tests.e2e.dataset import Sent
@@ -170,9 +172,20 @@ def wait_consumed(members: list[Member], values: list[str]) -> None:
 
 def stored_generation(broker: BrokerProcess, group: str) -> int:
     """The generation the broker recorded for the group in its metadata store."""
-    path = broker.data_dir / "metadata.db"
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-        row = db.execute("SELECT generation_id FROM consumer_groups WHERE group_id = ?", (group,)).fetchone()
-    assert row is not None, f"no record of group {group}"
-    generation: int = row[0]
-    return generation
+    records = {record.group_id: record for record in read_store(broker, lambda store: store.list_groups())}
+    assert group in records, f"no record of group {group}"
+    return records[group].generation_id
+
+
+def read_store(broker: BrokerProcess, read: Callable[[MetadataStore], Awaitable[T]]) -> T:
+    """What `read` finds in the broker's metadata store, through a store of the test's own."""
+
+    async def opened() -> T:
+        store = open_metadata_store(broker.metadata_url)
+        await store.start()
+        try:
+            return await read(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(opened())

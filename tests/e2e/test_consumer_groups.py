@@ -7,11 +7,14 @@ kafka-python and confluent-kafka in one group, a static member's restart without
 kcat -G resuming from its commits, a broker restart in the middle of consumption, the admin
 clients of kafka-python and confluent-kafka on groups and offsets (OffsetDelete included), and
 `streamhouse groups` listing groups and describing members and lag.
+
+Backends (tests/e2e/conftest.py): every test runs on each of them, except that the members'
+life cycle runs with every client library on the embedded default only and with
+confluent-kafka (LIFECYCLE_CLIENT) on the others, which keeps the added time modest.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import signal
 import subprocess
@@ -25,13 +28,14 @@ import pytest
 
 from broker.client import describe_group
 from metadata.base import CommittedOffset
-from metadata.sqlite import SqliteMetadataStore
 from tests.brokerproc import BrokerProcess
+from tests.e2e.conftest import BACKENDS, DEFAULT, backend_args
 from tests.e2e.groups import (
     REPO,
     Member,
     consumed_values,
     produce,
+    read_store,
     stored_generation,
     wait_consumed,
     wait_for,
@@ -43,20 +47,21 @@ SESSION_TIMEOUT_S = 6.0  # group_worker's session.timeout.ms
 BROKER_ARGS = ["--group-initial-rebalance-delay-ms", "0", "--num-partitions", str(PARTITIONS)]
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
-    process = BrokerProcess(tmp_path_factory.mktemp("groups"), BROKER_ARGS).start()
+LIFECYCLE_CLIENT = "confluent-kafka"
+LIFECYCLE_CASES = [
+    pytest.param(backend, client, id=f"{client}-{backend}")
+    for backend in BACKENDS
+    for client in (("kafka-python", "confluent-kafka", "aiokafka") if backend == DEFAULT else (LIFECYCLE_CLIENT,))
+]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
+    """One broker per backend, shared by the module's tests (they use distinct groups and topics)."""
+    args = [*BROKER_ARGS, *backend_args(request.param, request)]
+    process = BrokerProcess(tmp_path_factory.mktemp(f"groups-{request.param}"), args).start()
     yield process
     assert process.stop() == 0, process.log_text()[-4000:]
-
-
-@pytest.fixture
-def members() -> Iterator[list[Member]]:
-    """Every member a test starts; any still running at the end is killed."""
-    started: list[Member] = []
-    yield started
-    for member in started:
-        member.stop_if_running()
 
 
 def batch(phase: str, count: int = 120) -> list[str]:
@@ -68,7 +73,7 @@ def committed_everything(broker: BrokerProcess, group: str) -> bool:
     return len(view.partitions) == PARTITIONS and all(p.lag == 0 for p in view.partitions)
 
 
-@pytest.mark.parametrize("client", ["kafka-python", "confluent-kafka", "aiokafka"])
+@pytest.mark.parametrize(("broker", "client"), LIFECYCLE_CASES, indirect=["broker"])
 def test_members_split_partitions_through_joins_kills_and_leaves(
     client: str, broker: BrokerProcess, members: list[Member]
 ) -> None:
@@ -298,8 +303,8 @@ def test_kcat_joins_consumes_commits_and_resumes(broker: BrokerProcess) -> None:
     assert sorted(kcat_consume(broker, topic, group)) == sorted(second)
 
 
-def test_broker_restart_in_the_middle_of_consumption(tmp_path: Path, members: list[Member]) -> None:
-    broker = BrokerProcess(tmp_path / "broker", BROKER_ARGS).start()
+def test_broker_restart_in_the_middle_of_consumption(backend: list[str], tmp_path: Path, members: list[Member]) -> None:
+    broker = BrokerProcess(tmp_path / "broker", [*BROKER_ARGS, *backend]).start()
     topic = group = "restarts"
     try:
         produce(broker, topic, batch("warm-up", 60), PARTITIONS)
@@ -340,13 +345,4 @@ def test_broker_restart_in_the_middle_of_consumption(tmp_path: Path, members: li
 
 def _stored_offsets(broker: BrokerProcess, group: str) -> list[CommittedOffset]:
     """The group's offsets in the metadata store of a stopped broker."""
-
-    async def read() -> list[CommittedOffset]:
-        store = SqliteMetadataStore(str(broker.data_dir / "metadata.db"))
-        await store.start()
-        try:
-            return await store.fetch_offsets(group)
-        finally:
-            await store.close()
-
-    return asyncio.run(read())
+    return read_store(broker, lambda store: store.fetch_offsets(group))

@@ -136,6 +136,17 @@ async def test_expired_brokers_drop_out_and_register_refreshes(store: MetadataSt
     assert await store.live_brokers(60_000) == [BrokerInfo(1, "a", 9092), BrokerInfo(2, "b2", 9094)]
 
 
+async def test_deregistered_brokers_drop_out_unless_their_id_moved(store: MetadataStore) -> None:
+    await store.register_broker(BrokerInfo(1, "a", 9092))
+    await store.register_broker(BrokerInfo(2, "b", 9093))
+    await store.deregister_broker(BrokerInfo(1, "a", 9092))
+    assert await store.live_brokers(60_000) == [BrokerInfo(2, "b", 9093)]
+    # Id 2 now belongs to another address: the old holder's deregistration leaves it alone.
+    await store.register_broker(BrokerInfo(2, "c", 9094))
+    await store.deregister_broker(BrokerInfo(2, "b", 9093))
+    assert await store.live_brokers(60_000) == [BrokerInfo(2, "c", 9094)]
+
+
 # -- topics --------------------------------------------------------------------
 
 
