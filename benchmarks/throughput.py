@@ -1,200 +1,227 @@
-"""End-to-end throughput of one broker on the embedded default, driven by confluent-kafka (librdkafka).
+"""Produce and consume throughput through a real Kafka client, checked record by record.
 
-Run: `python -m benchmarks.throughput` (quick run: `--records-100b 20000 --records-1k 10000`;
-`--partitions N` spreads each topic over N partitions; `--json PATH` also writes the figures as JSON).
+One case is (client, record size, acks, partitions, producers). Produce: `producers` threads, each with
+its own producer (linger 5 ms, no compression, null keys so batches spread over the partitions), send
+`records / producers` copies of one payload; timed from the first send until every delivery report is
+in. Any failed report fails the run, and the offsets reported per partition must be exactly 0..n-1.
+Consume: one consumer assigned every partition from the beginning; timed from the assignment until
+every record reached the application; then each record must carry the next offset of its partition and
+the produced value. librdkafka's fetch.queue.backoff.ms is 10 instead of 1,000: it stops fetching while
+its local queue holds queued.min.messages and then waits that long, which measured the backoff.
 
-It starts its own broker (`python -m broker.cli serve`) on a fresh temporary data folder with the
-embedded default: filesystem objects with `--fsync always` and SQLite metadata. Then, for each record
-size (200,000 records of 100 B, then 100,000 records of 1 KiB; one new topic per size):
-
-- produce: one Producer with acks=all, linger.ms=5, no compression, null keys (so librdkafka's sticky
-  partitioner spreads batches over the partitions), other settings default. Timed from the first
-  `produce()` to `flush()` returning with a delivery report for every record; any report carrying
-  an error fails the run, and the reported offsets must be exactly 0..n-1 in each partition.
-- consume: one Consumer that assigns every partition from the beginning (enable.auto.commit false;
-  the group.id librdkafka requires is never used; fetch.queue.backoff.ms 10 instead of 1,000, see
-  `consume`). Timed from `assign()` until every record has reached the application; then each record
-  must have the next offset of its partition and the produced value, and each partition's high
-  watermark must equal the number of records delivered to it.
-
-Figures per size: msg/s and MB/s for both phases (MB = 10^6 bytes of record values, so headers and
-batch framing are not counted); the broker process's CPU time (utime + stime from /proc/<pid>/stat,
-all threads) during the produce phase per GB (10^9 bytes of values) produced, and during the consume
-phase per GB consumed; and the broker's peak RSS (VmHWM from /proc/<pid>/status) read after that
-size's consume phase, a peak since the broker started (so the 1 KiB row includes the 100 B run).
-CPU times come in clock ticks (10 ms on most systems), so small phases read coarsely. The client
-runs on the same machine as the broker and competes with it for the CPUs. Linux only (/proc).
+MB = 10^6 bytes of record values (headers and batch framing not counted). Broker CPU is utime + stime
+from /proc/<pid>/stat (all threads; clock ticks of 10 ms, so short phases read coarsely). With several
+producers the client threads share one Python process: kafka-python's are bound by its GIL.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib.metadata
-import json
-import os
-import platform
-import sys
-import tempfile
+import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import confluent_kafka
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+import kafka
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic  # where it is defined; confluent_kafka.admin re-exports it untyped
 
-from tests.brokerproc import BrokerProcess
+from benchmarks.servers import BenchmarkError, Server, cpu_seconds
 
 MB = 1_000_000
 GB = 1_000_000_000
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-CLIENT_VERSION = importlib.metadata.version("confluent-kafka")
+CLIENTS = ("confluent", "kafka-python")
 
 
-class BenchmarkError(RuntimeError):
-    """The run cannot be trusted: a failed delivery, a lost or duplicated record, a stall."""
+@dataclass(frozen=True)
+class Case:
+    client: str
+    record_bytes: int
+    acks: str  # "all" or "1"
+    partitions: int
+    producers: int
+    records: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.client} {self.record_bytes}B acks={self.acks} p={self.partitions} x{self.producers}"
 
 
 @dataclass
-class SizeResult:
-    record_bytes: int
-    records: int
-    partitions: int
+class ThroughputResult:
+    case: Case
     produce_seconds: float
     produce_msgs_per_s: float
     produce_mb_per_s: float
     consume_seconds: float
     consume_msgs_per_s: float
     consume_mb_per_s: float
-    broker_cpu_seconds_produce: float
-    broker_cpu_seconds_consume: float
     broker_cpu_s_per_gb_produced: float
     broker_cpu_s_per_gb_consumed: float
-    broker_peak_rss_mib: float
 
 
-# -- the broker process, seen through /proc ----------------------------------------------------
+def payload_of(size: int) -> bytes:
+    return bytes(index % 251 for index in range(size))
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of `pid` (all its threads), in seconds."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    # The command name (field 2) is in parentheses and may contain spaces; count from after it.
-    fields = stat[stat.rindex(")") + 2 :].split()
-    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
-    return (utime + stime) / CLOCK_TICKS
-
-
-def peak_rss_mib(pid: int) -> float:
-    """VmHWM of `pid` in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            value, unit = line.split()[1:3]
-            assert unit == "kB", line
-            return int(value) / 1024
-    raise BenchmarkError(f"no VmHWM in /proc/{pid}/status")
-
-
-# -- the two phases ------------------------------------------------------------------------------
-
-
-def create_topic(bootstrap: str, topic: str, partitions: int, timeout: float) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    for future in admin.create_topics([NewTopic(topic, partitions, 1)]).values():
+def create_topic(bootstrap: str, topic: str, partitions: int, timeout: float = 60.0) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 5})  # not its info line on destroy
+    for future in admin.create_topics([NewTopic(topic, partitions, 1)], request_timeout=timeout).values():
         future.result(timeout)  # raises KafkaException on failure
     admin.poll(0)  # serve the client's leftover background events before it is destroyed
 
 
-def produce(
-    pid: int, bootstrap: str, topic: str, payload: bytes, count: int, timeout: float
-) -> tuple[float, float, dict[int, int]]:
-    """Produce `count` copies of `payload`; returns (seconds, broker CPU seconds, records delivered per partition)."""
-    producer = Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "acks": "all",
-            "linger.ms": 5,
-            "compression.type": "none",
-        }
-    )
+class Deliveries:
+    """Delivery reports of every producer thread: offsets per partition and errors."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.offsets: dict[int, list[int]] = {}
+        self.errors: list[str] = []
+
+    def ok(self, partition: int | None, offset: int | None) -> None:
+        if partition is None or offset is None or offset < 0:
+            self.error(f"delivery report without an offset: partition {partition}, offset {offset}")
+            return
+        with self.lock:
+            self.offsets.setdefault(partition, []).append(offset)
+
+    def error(self, text: str) -> None:
+        with self.lock:
+            self.errors.append(text)
+
+    def check(self, topic: str, count: int) -> dict[int, int]:
+        """Records delivered per partition, after checking there are `count` with offsets 0..n-1 each."""
+        if self.errors:
+            raise BenchmarkError(f"{topic}: {len(self.errors)} failed deliveries, first: {self.errors[0]}")
+        delivered = sum(len(offsets) for offsets in self.offsets.values())
+        if delivered != count:
+            raise BenchmarkError(f"{topic}: {delivered} delivery reports for {count} records")
+        for partition, offsets in sorted(self.offsets.items()):
+            if sorted(offsets) != list(range(len(offsets))):
+                raise BenchmarkError(f"{topic}[{partition}]: delivered offsets are not exactly 0..{len(offsets)}")
+        return {partition: len(offsets) for partition, offsets in self.offsets.items()}
+
+
+def confluent_producer(bootstrap: str, acks: str, linger_ms: int) -> Producer:
+    return Producer({"bootstrap.servers": bootstrap, "acks": acks, "linger.ms": linger_ms, "compression.type": "none"})
+
+
+def confluent_send(producer: Producer, topic: str, value: bytes, on_delivery: Callable[..., None]) -> None:
+    """produce() that waits while librdkafka's local queue is full."""
+    while True:
+        try:
+            producer.produce(topic, value, on_delivery=on_delivery)
+            return
+        except BufferError:
+            producer.poll(0.01)
+
+
+def produce_confluent(
+    bootstrap: str, topic: str, acks: str, payload: bytes, count: int, deliveries: Deliveries, timeout: float
+) -> Callable[[], None]:
+    producer = confluent_producer(bootstrap, acks, 5)
     producer.list_topics(topic, timeout)  # connect and learn the partitions before the clock starts
-    offsets: dict[int, list[int]] = {}
-    errors: list[str] = []
 
     def on_delivery(error: KafkaError | None, message: Message) -> None:
         if error is not None:
-            errors.append(str(error))
-            return
-        partition, offset = message.partition(), message.offset()
-        if partition is None or offset is None or offset < 0:
-            errors.append(f"delivery report without an offset: partition {partition}, offset {offset}")
-            return
-        offsets.setdefault(partition, []).append(offset)
+            deliveries.error(str(error))
+        else:
+            deliveries.ok(message.partition(), message.offset())
 
-    cpu_started = cpu_seconds(pid)
+    def run() -> None:
+        for _ in range(count):
+            confluent_send(producer, topic, payload, on_delivery)
+            producer.poll(0)
+        deadline = time.monotonic() + timeout
+        while producer.flush(1.0) > 0:
+            if time.monotonic() > deadline:
+                deliveries.error(f"{len(producer)} records still undelivered after {timeout:.0f} s")
+                return
+
+    return run
+
+
+def produce_kafka_python(
+    bootstrap: str, topic: str, acks: str, payload: bytes, count: int, deliveries: Deliveries, timeout: float
+) -> Callable[[], None]:
+    producer = kafka.KafkaProducer(
+        bootstrap_servers=bootstrap, acks="all" if acks == "all" else int(acks), linger_ms=5, batch_size=65536
+    )
+    producer.partitions_for(topic)  # connect and learn the partitions before the clock starts
+
+    def on_success(metadata: kafka.producer.future.RecordMetadata) -> None:
+        deliveries.ok(metadata.partition, metadata.offset)
+
+    def on_error(error: Exception) -> None:
+        deliveries.error(repr(error))
+
+    def run() -> None:
+        try:
+            for _ in range(count):
+                producer.send(topic, payload).add_callback(on_success).add_errback(on_error)
+            producer.flush(timeout)
+        finally:
+            producer.close(timeout)
+
+    return run
+
+
+def produce(
+    server: Server, case: Case, topic: str, payload: bytes, timeout: float
+) -> tuple[float, float, dict[int, int]]:
+    """Returns (seconds, broker CPU seconds, records delivered per partition)."""
+    deliveries = Deliveries()
+    maker = produce_confluent if case.client == "confluent" else produce_kafka_python
+    shares = [case.records // case.producers + (i < case.records % case.producers) for i in range(case.producers)]
+    runs = [maker(server.bootstrap, topic, case.acks, payload, share, deliveries, timeout) for share in shares]
+    threads = [threading.Thread(target=run, daemon=True) for run in runs]
+    cpu_started = cpu_seconds(server.pid)
     started = time.perf_counter()
-    for _ in range(count):
-        while True:
-            try:
-                producer.produce(topic, payload, on_delivery=on_delivery)
-                break
-            except BufferError:  # librdkafka's local queue is full: serve delivery reports, then retry
-                producer.poll(0.01)
-        producer.poll(0)
-    deadline = time.monotonic() + timeout
-    while producer.flush(1.0) > 0:
-        if time.monotonic() > deadline:
-            raise BenchmarkError(f"{topic}: {len(producer)} records still undelivered after {timeout:.0f} s")
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout * 2)
+        if thread.is_alive():
+            raise BenchmarkError(f"{topic}: a producer thread is still running after {timeout * 2:.0f} s")
     elapsed = time.perf_counter() - started
-    cpu = cpu_seconds(pid) - cpu_started
-
-    if errors:
-        raise BenchmarkError(f"{topic}: {len(errors)} failed delivery reports, first: {errors[0]}")
-    delivered = sum(len(partition_offsets) for partition_offsets in offsets.values())
-    if delivered != count:
-        raise BenchmarkError(f"{topic}: {delivered} delivery reports for {count} records")
-    for partition, partition_offsets in sorted(offsets.items()):
-        if sorted(partition_offsets) != list(range(len(partition_offsets))):
-            raise BenchmarkError(f"{topic}[{partition}]: delivered offsets are not exactly 0..{len(partition_offsets)}")
-    return elapsed, cpu, {partition: len(partition_offsets) for partition, partition_offsets in offsets.items()}
+    cpu = cpu_seconds(server.pid) - cpu_started
+    return elapsed, cpu, deliveries.check(topic, case.records)
 
 
-def consume(
-    pid: int,
-    bootstrap: str,
-    topic: str,
-    payload: bytes,
-    expected: dict[int, int],
-    partitions: int,
-    stall_timeout: float,
-) -> tuple[float, float]:
-    """Read every partition of `topic` from the beginning until `expected` records arrived.
+def check_consumed(
+    topic: str, payload: bytes, received: list[tuple[int, int, bytes]], expected: dict[int, int]
+) -> None:
+    """Each (partition, offset, value) must carry the next offset of its partition and `payload`."""
+    next_offset: Counter[int] = Counter()
+    for partition, offset, value in received:
+        if offset != next_offset[partition]:
+            raise BenchmarkError(f"{topic}[{partition}]: offset {offset} where {next_offset[partition]} was expected")
+        if value != payload:
+            raise BenchmarkError(f"{topic}[{partition}]@{offset}: value differs from the produced one")
+        next_offset[partition] += 1
+    if dict(next_offset) != expected:
+        raise BenchmarkError(f"{topic}: consumed per partition {dict(next_offset)}, produced {expected}")
 
-    Returns (seconds, broker CPU seconds)."""
-    total = sum(expected.values())
-    consumer = Consumer(
+
+def confluent_consumer(bootstrap: str) -> Consumer:
+    return Consumer(
         {
             "bootstrap.servers": bootstrap,
-            "group.id": "streamhouse-throughput-benchmark",  # required by librdkafka, never joined
+            "group.id": "streamhouse-benchmark",  # required by librdkafka, never joined
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
-            # librdkafka stops fetching while its local queue holds queued.min.messages (100,000) and
-            # then waits fetch.queue.backoff.ms (1,000 ms by default) before the next fetch: with a broker
-            # that serves faster than the client drains, 100 B runs idled ~1 s and measured that backoff.
             "fetch.queue.backoff.ms": 10,
         }
     )
+
+
+def consume_confluent(bootstrap: str, topic: str, partitions: int, total: int, stall: float) -> list[Message]:
+    consumer = confluent_consumer(bootstrap)
     try:
-        consumer.list_topics(topic, stall_timeout)  # connect before the clock starts
-        # The clock covers fetching only: records are checked after it stops, so a slow Python loop
-        # here cannot make librdkafka's prefetch queue fill up and throttle the fetches.
         received: list[Message] = []
-        cpu_started = cpu_seconds(pid)
-        started = time.perf_counter()
         consumer.assign([TopicPartition(topic, p, confluent_kafka.OFFSET_BEGINNING) for p in range(partitions)])
         last_progress = time.monotonic()
         while len(received) < total:
@@ -203,159 +230,72 @@ def consume(
             if messages:
                 received.extend(messages)
                 last_progress = time.monotonic()
-            elif time.monotonic() - last_progress > stall_timeout:
-                raise BenchmarkError(
-                    f"{topic}: only {len(received)} of {total} records after {stall_timeout:.0f} s without progress"
-                )
-        elapsed = time.perf_counter() - started
-        cpu = cpu_seconds(pid) - cpu_started
-
-        next_offset: Counter[int] = Counter()
-        for message in received:
-            error = message.error()
-            if error is not None:
-                raise BenchmarkError(f"{topic}: consume error {error}")
-            partition, offset = message.partition(), message.offset()
-            assert partition is not None
-            if offset != next_offset[partition]:
-                raise BenchmarkError(
-                    f"{topic}[{partition}]: offset {offset} where {next_offset[partition]} was expected"
-                )
-            if message.value() != payload:
-                raise BenchmarkError(f"{topic}[{partition}]@{offset}: value differs from the produced one")
-            next_offset[partition] += 1
-        if dict(next_offset) != expected:
-            raise BenchmarkError(f"{topic}: consumed per partition {dict(next_offset)}, produced {expected}")
-        for partition in range(partitions):
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), stall_timeout)
-            if (low, high) != (0, expected.get(partition, 0)):
-                raise BenchmarkError(
-                    f"{topic}[{partition}]: watermarks ({low}, {high}), expected (0, {expected.get(partition, 0)})"
-                )
-        return elapsed, cpu
+            elif time.monotonic() - last_progress > stall:
+                raise BenchmarkError(f"{topic}: only {len(received)} of {total} records after {stall:.0f} s stalled")
+        return received
     finally:
         consumer.close()
 
 
-def run_size(broker: BrokerProcess, record_bytes: int, records: int, partitions: int, timeout: float) -> SizeResult:
-    assert broker.process is not None
-    pid = broker.process.pid
-    topic = f"throughput-{record_bytes}b"
-    payload = bytes(index % 251 for index in range(record_bytes))
-    create_topic(broker.bootstrap, topic, partitions, timeout)
+def consume_kafka_python(bootstrap: str, topic: str, partitions: int, total: int, stall: float) -> list[object]:
+    consumer = kafka.KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, max_poll_records=10_000)
+    try:
+        consumer.assign([kafka.TopicPartition(topic, p) for p in range(partitions)])
+        consumer.seek_to_beginning()
+        received: list[object] = []
+        last_progress = time.monotonic()
+        while len(received) < total:
+            batches = consumer.poll(500, max_records=min(10_000, total - len(received)))
+            for records in batches.values():
+                received.extend(records)
+            if batches:
+                last_progress = time.monotonic()
+            elif time.monotonic() - last_progress > stall:
+                raise BenchmarkError(f"{topic}: only {len(received)} of {total} records after {stall:.0f} s stalled")
+        return received
+    finally:
+        consumer.close()
 
-    produce_seconds, cpu_produce, per_partition = produce(pid, broker.bootstrap, topic, payload, records, timeout)
-    consume_seconds, cpu_consume = consume(pid, broker.bootstrap, topic, payload, per_partition, partitions, timeout)
 
-    volume = records * record_bytes
-    return SizeResult(
-        record_bytes=record_bytes,
-        records=records,
-        partitions=partitions,
+def consume(
+    server: Server, case: Case, topic: str, payload: bytes, expected: dict[int, int], stall: float
+) -> tuple[float, float]:
+    """Read every partition from the beginning until `expected` records arrived: (seconds, broker CPU s)."""
+    total = sum(expected.values())
+    cpu_started = cpu_seconds(server.pid)
+    started = time.perf_counter()
+    # The clock covers fetching only: records are checked after it stops.
+    if case.client == "confluent":
+        messages = consume_confluent(server.bootstrap, topic, case.partitions, total, stall)
+        elapsed = time.perf_counter() - started
+        cpu = cpu_seconds(server.pid) - cpu_started
+        for message in messages:
+            if message.error() is not None:
+                raise BenchmarkError(f"{topic}: consume error {message.error()}")
+        received = [(m.partition() or 0, m.offset() or 0, m.value() or b"") for m in messages]
+    else:
+        records = consume_kafka_python(server.bootstrap, topic, case.partitions, total, stall)
+        elapsed = time.perf_counter() - started
+        cpu = cpu_seconds(server.pid) - cpu_started
+        received = [(r.partition, r.offset, r.value) for r in records]  # type: ignore[attr-defined]
+    check_consumed(topic, payload, received, expected)
+    return elapsed, cpu
+
+
+def run_case(server: Server, case: Case, topic: str, timeout: float) -> ThroughputResult:
+    payload = payload_of(case.record_bytes)
+    create_topic(server.bootstrap, topic, case.partitions, timeout)
+    produce_seconds, cpu_produce, per_partition = produce(server, case, topic, payload, timeout)
+    consume_seconds, cpu_consume = consume(server, case, topic, payload, per_partition, timeout)
+    volume = case.records * case.record_bytes
+    return ThroughputResult(
+        case=case,
         produce_seconds=produce_seconds,
-        produce_msgs_per_s=records / produce_seconds,
+        produce_msgs_per_s=case.records / produce_seconds,
         produce_mb_per_s=volume / MB / produce_seconds,
         consume_seconds=consume_seconds,
-        consume_msgs_per_s=records / consume_seconds,
+        consume_msgs_per_s=case.records / consume_seconds,
         consume_mb_per_s=volume / MB / consume_seconds,
-        broker_cpu_seconds_produce=cpu_produce,
-        broker_cpu_seconds_consume=cpu_consume,
         broker_cpu_s_per_gb_produced=cpu_produce / (volume / GB),
         broker_cpu_s_per_gb_consumed=cpu_consume / (volume / GB),
-        broker_peak_rss_mib=peak_rss_mib(pid),
     )
-
-
-# -- output --------------------------------------------------------------------------------------
-
-
-def print_table(results: Sequence[SizeResult]) -> None:
-    header = (
-        f"{'record':>7} {'records':>9} {'parts':>5} | {'produce msg/s':>13} {'MB/s':>7} | "
-        f"{'consume msg/s':>13} {'MB/s':>7} | {'CPU s/GB prod':>13} {'CPU s/GB cons':>13} | {'peak RSS MiB':>12}"
-    )
-    print(header)
-    print("-" * len(header))
-    for r in results:
-        print(
-            f"{r.record_bytes:>6}B {r.records:>9,} {r.partitions:>5} | "
-            f"{r.produce_msgs_per_s:>13,.0f} {r.produce_mb_per_s:>7.2f} | "
-            f"{r.consume_msgs_per_s:>13,.0f} {r.consume_mb_per_s:>7.2f} | "
-            f"{r.broker_cpu_s_per_gb_produced:>13.1f} {r.broker_cpu_s_per_gb_consumed:>13.1f} | "
-            f"{r.broker_peak_rss_mib:>12.1f}"
-        )
-    print()
-    for r in results:
-        print(
-            f"{r.record_bytes} B: produce {r.produce_seconds:.2f} s (broker CPU {r.broker_cpu_seconds_produce:.2f} s), "
-            f"consume {r.consume_seconds:.2f} s (broker CPU {r.broker_cpu_seconds_consume:.2f} s)"
-        )
-
-
-def environment() -> dict[str, Any]:
-    return {
-        "python": platform.python_version(),
-        "confluent_kafka": CLIENT_VERSION,
-        "librdkafka": confluent_kafka.libversion()[0],
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-    }
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.throughput", description=__doc__.split("\n")[0])
-    parser.add_argument("--records-100b", type=int, default=200_000, help="records of 100 B (default 200,000)")
-    parser.add_argument("--records-1k", type=int, default=100_000, help="records of 1 KiB (default 100,000)")
-    parser.add_argument("--partitions", type=int, default=1, help="partitions of each topic (default 1)")
-    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures as JSON to PATH")
-    parser.add_argument(
-        "--timeout", type=float, default=120.0, help="seconds without progress before the run fails (default 120)"
-    )
-    args = parser.parse_args(argv)
-    if args.partitions < 1 or args.records_100b < 0 or args.records_1k < 0:
-        parser.error("--partitions must be at least 1 and record counts not negative")
-    sizes = [(size, count) for size, count in ((100, args.records_100b), (1024, args.records_1k)) if count > 0]
-
-    with tempfile.TemporaryDirectory(prefix="streamhouse-throughput-") as data_dir:
-        broker = BrokerProcess(Path(data_dir), ["--metrics-port", "-1"]).start()
-        assert broker.process is not None
-        print(
-            f"broker pid {broker.process.pid} on {broker.bootstrap}, data in {data_dir} "
-            f"(filesystem objects, fsync always, SQLite); confluent-kafka {CLIENT_VERSION}, "
-            f"librdkafka {confluent_kafka.libversion()[0]}, {os.cpu_count()} CPUs",
-            flush=True,
-        )
-        try:
-            results = []
-            for size, count in sizes:
-                results.append(run_size(broker, size, count, args.partitions, args.timeout))
-        except (BenchmarkError, KafkaException) as exc:
-            print(f"\nBENCHMARK FAILED: {exc}", file=sys.stderr)
-            print("broker log (last lines):\n" + "".join(broker.output[-30:]), file=sys.stderr)
-            return 1
-        finally:
-            code = broker.stop()
-        if code != 0:
-            print(f"broker exited with code {code}:\n" + "".join(broker.output[-30:]), file=sys.stderr)
-
-    print()
-    print_table(results)
-    if args.json is not None:
-        settings = {
-            "broker": "embedded default: filesystem objects, fsync always, SQLite metadata",
-            "producer": {"acks": "all", "linger.ms": 5, "compression.type": "none"},
-            "consumer": {"enable.auto.commit": False, "fetch.queue.backoff.ms": 10},
-            "partitions": args.partitions,
-        }
-        document = {
-            "environment": environment(),
-            "settings": settings,
-            "results": [asdict(result) for result in results],
-        }
-        args.json.write_text(json.dumps(document, indent=2) + "\n")
-        print(f"\nwrote {args.json}")
-    return 0 if code == 0 else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
