@@ -38,9 +38,9 @@ from typing import Any, TypeVar
 import confluent_kafka
 from confluent_kafka import KafkaException
 
-from benchmarks.latency import LatencyResult, end_to_end_latency, produce_latency
+from benchmarks.latency import end_to_end_latency, produce_latency
 from benchmarks.replay import ReplayResult, run_replay
-from benchmarks.scale import ScaleResult, run_scale
+from benchmarks.scale import run_scale
 from benchmarks.servers import (
     BenchmarkError,
     ReferenceServer,
@@ -122,6 +122,7 @@ class Report:
     scale: list[dict[str, Any]] = field(default_factory=list)
     brokers: dict[str, dict[str, float]] = field(default_factory=dict)
     targets: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[dict[str, str]] = field(default_factory=list)
 
 
 def cases(args: argparse.Namespace) -> list[Case]:
@@ -154,10 +155,15 @@ class Bench:
         self.moved_bytes: dict[str, int] = {server.name: 0 for server in servers}
 
     def each(self, what: str, run: Callable[[Server], T]) -> dict[str, T]:
+        """`run` on every server; a failed run is reported (and left out of the figures), not fatal."""
         results = {}
         for server in self.servers:
             self.progress.step(f"{what} on {server.name}")
-            results[server.name] = run(server)
+            try:
+                results[server.name] = run(server)
+            except (BenchmarkError, KafkaException, ProtocolError) as exc:
+                print(f"FAILED {what} on {server.name}: {exc}", flush=True)
+                self.report.failures.append({"what": what, "server": server.name, "error": str(exc)})
         return results
 
     def case_runner(self, case: Case, topic: str) -> Callable[[Server], ThroughputResult]:
@@ -169,6 +175,8 @@ class Bench:
         for index, case in enumerate(cases(self.args)):
             topic = f"tp-{index}-{case.client}-{case.record_bytes}-{case.acks}-{case.partitions}-{case.producers}"
             results = self.each(case.label, self.case_runner(case, topic))
+            if not results:
+                continue
             for name in results:
                 self.moved_bytes[name] += 2 * case.records * case.record_bytes
             produce = {name: r.produce_msgs_per_s for name, r in results.items()}
@@ -185,19 +193,22 @@ class Bench:
             for name, result in results.items():
                 self.report.throughput.append({"broker": name, **asdict(result)})
 
-    def latency(self, kind: str, servers: Sequence[Server]) -> None:
+    def latency(self, kind: str) -> None:
         measure = produce_latency if kind == "produce" else end_to_end_latency
-        for server in servers:
-            self.progress.step(f"{kind} latency at {self.args.rate} msg/s on {server.name}")
-            topic = f"latency-{kind}-{len(self.report.latency)}"
-            result: LatencyResult = measure(server, topic, self.args.rate, self.args.latency_seconds, self.args.timeout)
+        topic = f"latency-{kind}"
+        a = self.args
+        results = self.each(
+            f"{kind} latency at {a.rate} msg/s",
+            lambda server: measure(server, topic, a.rate, a.latency_seconds, a.timeout),
+        )
+        for name, result in results.items():
             print(
-                f"{kind:<10} {server.name:<20} {result.records:>7,} records at {result.rate:,}/s: "
+                f"{kind:<10} {name:<20} {result.records:>7,} records at {result.rate:,}/s: "
                 f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  "
                 f"p999 {result.p999_ms:7.2f} ms  max {result.max_ms:7.2f} ms",
                 flush=True,
             )
-            self.report.latency.append({"broker": server.name, **asdict(result)})
+            self.report.latency.append({"broker": name, **asdict(result)})
 
     def replay(self, reference_log: Path) -> None:
         print(
@@ -234,19 +245,21 @@ class Bench:
             f"\n== scale: {a.scale_topics} topics x {a.scale_partitions} partitions, "
             f"{a.scale_connections} idle connections =="
         )
-        for server in self.servers:
-            self.progress.step(f"scale on {server.name}")
-            result: ScaleResult = run_scale(
+        results = self.each(
+            "scale",
+            lambda server: run_scale(
                 server, "scale", a.scale_topics, a.scale_partitions, a.scale_connections, 5, a.timeout
-            )
+            ),
+        )
+        for name, result in results.items():
             print(
-                f"{server.name:<12} RSS {result.rss_mib:7.1f} MiB  "
+                f"{name:<12} RSS {result.rss_mib:7.1f} MiB  "
                 f"Metadata (all topics) median {result.metadata_median_ms:8.1f} ms  "
                 f"max {result.metadata_max_ms:8.1f} ms  ({result.metadata_response_bytes:,} bytes)  "
                 f"topics created in {result.create_seconds:.1f} s",
                 flush=True,
             )
-            self.report.scale.append({"broker": server.name, **asdict(result)})
+            self.report.scale.append({"broker": name, **asdict(result)})
 
     def broker_totals(self) -> None:
         print("\n== brokers over the whole run ==")
@@ -386,11 +399,11 @@ def run(args: argparse.Namespace) -> Report:
         if {"latency", "e2e", "latency-s3"} & set(args.scenarios):
             print(f"\n== latency at {args.rate:,} msg/s offered, acks=all, linger 0, 100 B, confluent-kafka ==")
         if "latency" in args.scenarios:
-            bench.latency("produce", servers)
+            bench.latency("produce")
         if "e2e" in args.scenarios:
-            bench.latency("end-to-end", servers)
+            bench.latency("end-to-end")
         if "latency-s3" in args.scenarios:
-            bench.latency("produce", [s3_postgres_server(stack, Path(folder) / "s3")])
+            Bench(args, [s3_postgres_server(stack, Path(folder) / "s3")], progress, report).latency("produce")
         if "replay" in args.scenarios:
             bench.replay(Path(folder) / "reference.log")
         if "scale" in args.scenarios:
