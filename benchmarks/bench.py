@@ -12,7 +12,8 @@ then at once on Tansu, so both see the same load from the rest of the machine. S
   S3 server with PostgreSQL metadata (both started here like the test suite does);
 - replay: the replay load generator against the reference server, StreamHouse and Tansu
   (benchmarks/replay.py, benchmarks/reference.py);
-- scale: topics x partitions and idle connections, RSS and all-topics Metadata time (benchmarks/scale.py).
+- scale: topics x partitions and idle connections, RSS and all-topics Metadata time (benchmarks/scale.py),
+  on a fresh pair of brokers.
 
 Prints a table per scenario, each figure as StreamHouse / Tansu, then the issue's targets met or missed;
 `--json PATH` writes every figure. Linux only (broker CPU and memory come from /proc).
@@ -279,6 +280,17 @@ class Bench:
             )
 
 
+def start_brokers(names: Sequence[str], data_dir: Path, stack: ExitStack) -> list[Server]:
+    servers: list[Server] = []
+    if "streamhouse" in names:
+        servers.append(StreamHouseServer(data_dir))
+        stack.callback(servers[-1].stop)
+    if "tansu" in names:
+        servers.append(TansuServer())
+        stack.callback(servers[-1].stop)
+    return servers
+
+
 def s3_postgres_server(stack: ExitStack, data_dir: Path) -> Server:
     """StreamHouse on the moto S3 server with PostgreSQL metadata, both throwaway like in the tests."""
     from tests.pgserver import start_server as start_postgres
@@ -310,7 +322,7 @@ def check_targets(report: Report) -> None:
         key = (case["client"], case["record_bytes"], case["acks"], case["partitions"], case["producers"])
         by_case.setdefault(key, {})[row["broker"]] = row
     for key, rows in by_case.items():
-        if key[0] != "confluent" or key[2] != "all" or "Tansu" not in rows:
+        if key[0] != "confluent" or key[2] != "all" or not {"StreamHouse", "Tansu"} <= rows.keys():
             continue
         ours, theirs = rows["StreamHouse"], rows["Tansu"]
         label = f"{key[1]} B, {key[3]} partition(s), {key[4]} producer(s)"
@@ -383,15 +395,7 @@ def run(args: argparse.Namespace) -> Report:
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="streamhouse-bench-") as folder, ExitStack() as stack:
-        servers: list[Server] = []
-        if "streamhouse" in args.brokers:
-            streamhouse = StreamHouseServer(Path(folder) / "streamhouse")
-            stack.callback(streamhouse.stop)
-            servers.append(streamhouse)
-        if "tansu" in args.brokers:
-            tansu = TansuServer()
-            stack.callback(tansu.stop)
-            servers.append(tansu)
+        servers = start_brokers(args.brokers, Path(folder) / "streamhouse", stack)
         progress = Progress(steps(args, len(servers)))
         bench = Bench(args, servers, progress, report)
         if "throughput" in args.scenarios:
@@ -406,9 +410,10 @@ def run(args: argparse.Namespace) -> Report:
             Bench(args, [s3_postgres_server(stack, Path(folder) / "s3")], progress, report).latency("produce")
         if "replay" in args.scenarios:
             bench.replay(Path(folder) / "reference.log")
-        if "scale" in args.scenarios:
-            bench.scale()
         bench.broker_totals()
+        if "scale" in args.scenarios:
+            with ExitStack() as fresh:  # on fresh brokers, so that RSS is what the scale costs
+                Bench(args, start_brokers(args.brokers, Path(folder) / "scale", fresh), progress, report).scale()
     check_targets(report)
     return report
 
