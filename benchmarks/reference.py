@@ -13,6 +13,7 @@ version closes the connection. No offsets, no index, no metadata store: that is 
 from __future__ import annotations
 
 import asyncio
+import signal
 import struct
 import sys
 from typing import Any, BinaryIO
@@ -146,8 +147,10 @@ async def serve(port: int, log_path: str) -> None:
     with open(log_path, "ab", buffering=1 << 20) as log:
         loop = asyncio.get_running_loop()
         server = await loop.create_server(lambda: ReferenceConnection(log, port, responses), "127.0.0.1", port)
+        stop = asyncio.Event()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)  # so that the log's buffer is written out
         async with server:
-            await server.serve_forever()
+            await stop.wait()
 
 
 def main() -> None:
