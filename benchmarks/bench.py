@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--latency-seconds", type=float, default=10.0, help="seconds of paced sending per latency run (10)")
     add("--replay-seconds", type=float, default=10.0, help="seconds per replay run (10)")
     add("--replay-connections", type=int, default=4, help="replay connections (4)")
+    add("--replay-depth", type=int, default=8, help="Produce requests in flight per replay connection (8)")
     add("--scale-topics", type=int, default=100, help="topics of the scale scenario (100)")
     add("--scale-partitions", type=int, default=100, help="partitions per topic of the scale scenario (100)")
     add("--scale-connections", type=int, default=1000, help="idle connections of the scale scenario (1,000)")
@@ -213,7 +214,8 @@ class Bench:
 
     def replay(self, reference_log: Path) -> None:
         print(
-            f"\n== replay load generator, {self.args.replay_connections} connections, 64 x 1 KiB records per request =="
+            f"\n== replay load generator, {self.args.replay_connections} connections x {self.args.replay_depth} "
+            "requests in flight, 64 x 1 KiB records per request =="
         )
         with ExitStack() as stack:
             reference = ReferenceServer(reference_log)
@@ -229,6 +231,7 @@ class Bench:
                     "replay",
                     REPLAY_PARTITIONS,
                     connections=self.args.replay_connections,
+                    depth=self.args.replay_depth,
                     seconds=self.args.replay_seconds,
                 )
                 cpu = cpu_seconds(server.pid) - cpu_started
