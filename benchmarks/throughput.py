@@ -21,6 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import confluent_kafka
 import kafka
@@ -218,21 +219,29 @@ def confluent_consumer(bootstrap: str) -> Consumer:
     )
 
 
+ItemT = TypeVar("ItemT")
+
+
+def drain(fetch: Callable[[int], list[ItemT]], topic: str, total: int, stall: float) -> list[ItemT]:
+    """Call fetch(records still missing) until `total` records came; fail after `stall` s without any."""
+    received: list[ItemT] = []
+    last_progress = time.monotonic()
+    while len(received) < total:
+        items = fetch(total - len(received))
+        if items:
+            received.extend(items)
+            last_progress = time.monotonic()
+        elif time.monotonic() - last_progress > stall:
+            raise BenchmarkError(f"{topic}: only {len(received)} of {total} records after {stall:.0f} s stalled")
+    return received
+
+
 def consume_confluent(bootstrap: str, topic: str, partitions: int, total: int, stall: float) -> list[Message]:
     consumer = confluent_consumer(bootstrap)
     try:
-        received: list[Message] = []
         consumer.assign([TopicPartition(topic, p, confluent_kafka.OFFSET_BEGINNING) for p in range(partitions)])
-        last_progress = time.monotonic()
-        while len(received) < total:
-            # consume() waits for the whole count or the timeout: never ask for more than is left.
-            messages = consumer.consume(min(10_000, total - len(received)), 0.5)
-            if messages:
-                received.extend(messages)
-                last_progress = time.monotonic()
-            elif time.monotonic() - last_progress > stall:
-                raise BenchmarkError(f"{topic}: only {len(received)} of {total} records after {stall:.0f} s stalled")
-        return received
+        # consume() waits for the whole count or the timeout: never ask for more than is left.
+        return drain(lambda left: consumer.consume(min(10_000, left), 0.5), topic, total, stall)
     finally:
         consumer.close()
 
@@ -242,17 +251,12 @@ def consume_kafka_python(bootstrap: str, topic: str, partitions: int, total: int
     try:
         consumer.assign([kafka.TopicPartition(topic, p) for p in range(partitions)])
         consumer.seek_to_beginning()
-        received: list[object] = []
-        last_progress = time.monotonic()
-        while len(received) < total:
-            batches = consumer.poll(500, max_records=min(10_000, total - len(received)))
-            for records in batches.values():
-                received.extend(records)
-            if batches:
-                last_progress = time.monotonic()
-            elif time.monotonic() - last_progress > stall:
-                raise BenchmarkError(f"{topic}: only {len(received)} of {total} records after {stall:.0f} s stalled")
-        return received
+
+        def poll(left: int) -> list[object]:
+            batches = consumer.poll(500, max_records=min(10_000, left))
+            return [record for records in batches.values() for record in records]
+
+        return drain(poll, topic, total, stall)
     finally:
         consumer.close()
 

@@ -394,24 +394,16 @@ class Array(c.Construct):  # type: ignore[misc]
         code.append(_import_line(self.length_reader))
         if isinstance(self.element, FixedWidth):  # one unpack for all the numbers
             kind, size = self.element.fmt[1:], self.element.packer.size
-            code.append(
-                f"""
-            def {name}(io):
-                count = {self.length_reader}(io)
-                if count < 0:
-                    return None
-                return list(struct.unpack(f">{{count}}{kind}", io.read(count * {size})))
-            """
-            )
-            return f"{name}(io)"
-        element = self.element._compileparse(code)
+            items = f'list(struct.unpack(f">{{count}}{kind}", io.read(count * {size})))'
+        else:
+            items = f"[{self.element._compileparse(code)} for _ in range(count)]"
         code.append(
             f"""
             def {name}(io):
                 count = {self.length_reader}(io)
                 if count < 0:
                     return None
-                return [{element} for _ in range(count)]
+                return {items}
             """
         )
         return f"{name}(io)"
