@@ -565,8 +565,6 @@ class PartitionLog:
     def _read_tail(self, tail: _Tail, offset: int, max_bytes: int, first_whole: bool) -> tuple[list[bytes], int]:
         """Batches of the tail from the one holding `offset` on, up to max_bytes; and the offset after them."""
         index = max(bisect.bisect_right(tail.bases, offset) - 1, 0)
-        if index < len(tail.entries) and tail.entries[index].last_offset < offset:
-            index += 1  # `offset` is past that batch (at the high watermark): it was already read
         chunks: list[bytes] = []
         size = 0
         next_offset = offset
