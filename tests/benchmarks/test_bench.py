@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from benchmarks.replay import produce_request, run_replay
 from benchmarks.servers import ReferenceServer
 from benchmarks.throughput import payload_of
@@ -72,3 +74,25 @@ def test_streamhouse_bench_small_run_writes_checked_figures(tmp_path: Path) -> N
     assert [(row["kind"], row["records"]) for row in report["latency"]] == [("produce", 100), ("end-to-end", 100)]
     assert [(row["topics"], row["partitions"], row["idle_connections"]) for row in report["scale"]] == [(3, 12, 5)]
     assert "== targets ==" in done.stdout
+
+
+def test_throughput_on_s3_and_postgresql_counts_puts_and_latencies(tmp_path: Path) -> None:
+    """`python -m benchmarks.throughput` with the broker options: moto S3, throwaway PostgreSQL, metrics off."""
+    report_path = tmp_path / "throughput.json"
+    arguments = [
+        "--records-100b", "0", "--records-1k", "500", "--rate", "2000", "--storage", "s3",
+        "--metadata", "postgresql", "--metrics", "off", "--broker-arg=--flush-ms=50", "--json", str(report_path),
+    ]  # fmt: skip
+    command = [sys.executable, "-m", "benchmarks.throughput", *arguments]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(report_path.read_text())
+    assert "S3 objects on a moto server" in report["broker"] and "PostgreSQL" in report["broker"]
+    [row] = report["results"]
+    assert (row["case"]["record_bytes"], row["case"]["records"], row["case"]["rate"]) == (1024, 500, 2000)
+    # Paced at 2,000/s, 500 records take at least a quarter of a second.
+    assert row["produce_seconds"] >= 0.24
+    assert row["flush_objects_put"] >= 1
+    assert row["puts_per_mb"] == pytest.approx(row["flush_objects_put"] / 0.512)
+    assert 0 < row["produce_p50_ms"] <= row["produce_p99_ms"]
+    assert "PUTs/MB" in done.stdout and "--metrics false" in done.stdout and "--flush-ms=50" in done.stdout
