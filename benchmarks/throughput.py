@@ -165,17 +165,27 @@ def confluent_send(producer: Producer, topic: str, value: bytes, on_delivery: Ca
             producer.poll(0.01)
 
 
-def produce_confluent(
-    bootstrap: str,
-    topic: str,
-    acks: str,
-    payload: bytes,
-    count: int,
-    rate: float,
-    deliveries: Deliveries,
-    timeout: float,
-) -> Callable[[], None]:
-    producer = confluent_producer(bootstrap, acks, 5)
+@dataclass(frozen=True)
+class ProducerShare:
+    """What one producer thread sends: `count` copies of `payload`, `rate` a second (0: as fast as it can)."""
+
+    bootstrap: str
+    topic: str
+    acks: str
+    payload: bytes
+    count: int
+    rate: float
+    deliveries: Deliveries
+    timeout: float
+
+    def wait_for(self, index: int, started: float) -> float:
+        """Seconds until record `index` is due (at or below 0: now)."""
+        return started + index / self.rate - time.perf_counter() if self.rate > 0 else 0.0
+
+
+def produce_confluent(share: ProducerShare) -> Callable[[], None]:
+    topic, deliveries, timeout = share.topic, share.deliveries, share.timeout
+    producer = confluent_producer(share.bootstrap, share.acks, 5)
     producer.list_topics(topic, timeout)  # connect and learn the partitions before the clock starts
 
     def on_delivery(error: KafkaError | None, message: Message) -> None:
@@ -186,11 +196,10 @@ def produce_confluent(
 
     def run() -> None:
         started = time.perf_counter()
-        for index in range(count):
-            if rate > 0:  # paced: wait until this record is due, serving delivery reports meanwhile
-                while (due := started + index / rate - time.perf_counter()) > 0:
-                    producer.poll(due)
-            confluent_send(producer, topic, payload, on_delivery)
+        for index in range(share.count):
+            while (wait := share.wait_for(index, started)) > 0:  # paced: serve delivery reports meanwhile
+                producer.poll(wait)
+            confluent_send(producer, topic, share.payload, on_delivery)
             producer.poll(0)
         deadline = time.monotonic() + timeout
         while producer.flush(1.0) > 0:
@@ -201,38 +210,29 @@ def produce_confluent(
     return run
 
 
-def produce_kafka_python(
-    bootstrap: str,
-    topic: str,
-    acks: str,
-    payload: bytes,
-    count: int,
-    rate: float,
-    deliveries: Deliveries,
-    timeout: float,
-) -> Callable[[], None]:
-    producer = kafka.KafkaProducer(
-        bootstrap_servers=bootstrap, acks="all" if acks == "all" else int(acks), linger_ms=5, batch_size=65536
-    )
-    producer.partitions_for(topic)  # connect and learn the partitions before the clock starts
+def produce_kafka_python(share: ProducerShare) -> Callable[[], None]:
+    acks = "all" if share.acks == "all" else int(share.acks)
+    producer = kafka.KafkaProducer(bootstrap_servers=share.bootstrap, acks=acks, linger_ms=5, batch_size=65536)
+    producer.partitions_for(share.topic)  # connect and learn the partitions before the clock starts
 
     def on_success(sent: float, metadata: kafka.producer.future.RecordMetadata) -> None:
-        deliveries.ok(metadata.partition, metadata.offset, time.perf_counter() - sent)
+        share.deliveries.ok(metadata.partition, metadata.offset, time.perf_counter() - sent)
 
     def on_error(error: Exception) -> None:
-        deliveries.error(repr(error))
+        share.deliveries.error(repr(error))
 
     def run() -> None:
         try:
             started = time.perf_counter()
-            for index in range(count):
-                if rate > 0:  # paced: kafka-python delivers from its own thread, so sleeping is enough
-                    time.sleep(max(0.0, started + index / rate - time.perf_counter()))
-                future = producer.send(topic, payload)
+            for index in range(share.count):
+                # paced: kafka-python delivers from its own thread, so sleeping is enough
+                if (wait := share.wait_for(index, started)) > 0:
+                    time.sleep(wait)
+                future = producer.send(share.topic, share.payload)
                 future.add_callback(on_success, time.perf_counter()).add_errback(on_error)
-            producer.flush(timeout)
+            producer.flush(share.timeout)
         finally:
-            producer.close(timeout)
+            producer.close(share.timeout)
 
     return run
 
@@ -243,9 +243,12 @@ def produce(
     """Returns (seconds, broker CPU seconds, records delivered per partition, latencies in seconds)."""
     deliveries = Deliveries()
     maker = produce_confluent if case.client == "confluent" else produce_kafka_python
-    shares = [case.records // case.producers + (i < case.records % case.producers) for i in range(case.producers)]
+    counts = [case.records // case.producers + (i < case.records % case.producers) for i in range(case.producers)]
     rate = case.rate / case.producers
-    runs = [maker(server.bootstrap, topic, case.acks, payload, share, rate, deliveries, timeout) for share in shares]
+    runs = [
+        maker(ProducerShare(server.bootstrap, topic, case.acks, payload, count, rate, deliveries, timeout))
+        for count in counts
+    ]
     threads = [threading.Thread(target=run, daemon=True) for run in runs]
     cpu_started = cpu_seconds(server.pid)
     started = time.perf_counter()
