@@ -37,7 +37,7 @@ from typing import Any
 
 from confluent_kafka import Producer
 
-from benchmarks.throughput import cpu_seconds
+from benchmarks.servers import cpu_seconds
 from broker.metrics import BrokerStats
 from storage.stats import LogStats
 from tests.brokerproc import BrokerProcess

@@ -1,5 +1,5 @@
 """The `streamhouse` command: `serve` runs a broker, `migrate` updates a metadata store's schema,
-`groups` shows consumer groups."""
+`groups` shows consumer groups, `bench` benchmarks."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import argparse
 import asyncio
 import logging
 import signal
+import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from broker.app import Broker, BrokerIdInUseError
 from broker.client import ClientError, GroupView, describe_group, list_groups
@@ -56,7 +58,22 @@ def build_parser() -> argparse.ArgumentParser:
         action.add_argument(
             "--bootstrap", default=DEFAULT_BOOTSTRAP, help=f"a broker's host:port ({DEFAULT_BOOTSTRAP})"
         )
+    commands.add_parser(
+        "bench",
+        help="benchmarks: StreamHouse side by side with Tansu (run from a source checkout)",
+        description="Runs `python -m benchmarks.bench` in the source checkout; `--help` there lists its options.",
+        add_help=False,
+    )
     return parser
+
+
+def bench_command(arguments: Sequence[str]) -> int:
+    """The benchmark tool lives beside the packages in the source tree (it uses the test servers)."""
+    checkout = Path(__file__).resolve().parents[1]
+    if not (checkout / "benchmarks" / "bench.py").is_file():
+        print("streamhouse bench: needs a source checkout (benchmarks/ beside broker/)", file=sys.stderr)
+        return 1
+    return subprocess.run([sys.executable, "-m", "benchmarks.bench", *arguments], cwd=checkout).returncode
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -154,7 +171,11 @@ def run(coroutine_config: BrokerConfig) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    args, rest = build_parser().parse_known_args(argv)
+    if args.command == "bench":
+        sys.exit(bench_command(rest))
+    if rest:
+        build_parser().error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "groups":
         sys.exit(groups_command(args))
     if args.command == "migrate":

@@ -15,7 +15,7 @@ from typing import Any
 import construct as c
 
 from protocol.errors import EncodeError
-from protocol.primitives import ZERO_UUID, Array, Stream, link, primitive
+from protocol.primitives import ZERO_UUID, Array, FixedWidth, Stream, link, primitive
 from protocol.schema import MISSING, Api, Field, VersionRange
 
 _TYPE_DEFAULTS: dict[str, Any] = {
@@ -138,6 +138,25 @@ class StructCodec(c.Construct):  # type: ignore[misc]
             return repr(value)
         return link(code, value, "default")
 
+    def _fixed_runs(self) -> dict[int, list[int]]:
+        """Runs of two or more adjacent fixed-width fields, packed and unpacked with one struct call.
+
+        The first index of a run maps to the whole run, the others to an empty list."""
+        runs: dict[int, list[int]] = {}
+        run: list[int] = []
+        for index, (_, construct, tag) in enumerate([*self.parts, (None, None, None)]):
+            if isinstance(construct, FixedWidth) and tag is None:
+                run.append(index)
+                continue
+            if len(run) > 1:
+                runs.update({i: [] for i in run})
+                runs[run[0]] = run
+            run = []
+        return runs
+
+    def _formats(self, run: list[int]) -> str:
+        return "".join(self.parts[i][1].fmt[1:] for i in run)  # type: ignore[union-attr]
+
     def _emitparse(self, code: Any) -> str:
         uid = code.allocateId()
         name = f"parse_{self.cls.__name__}_{uid}"
@@ -145,9 +164,17 @@ class StructCodec(c.Construct):  # type: ignore[misc]
         lines = [f"def {name}(io):"]
         arguments = []
         tag_parsers = []
+        runs = self._fixed_runs()
         for index, (field, construct, tag) in enumerate(self.parts):
             if construct is None:
                 arguments.append(self._default_source(code, field))
+            elif index in runs:
+                run = runs[index]
+                if run:
+                    packer = _run_packer(code, self._formats(run))
+                    names = ", ".join(f"v{i}" for i in run)
+                    lines.append(f"    {names}, = {packer}.unpack(io.read({packer}.size))")
+                arguments.append(f"v{index}")
             elif tag is None:
                 lines.append(f"    v{index} = {construct._compileparse(code)}")
                 arguments.append(f"v{index}")
@@ -172,7 +199,8 @@ class StructCodec(c.Construct):  # type: ignore[misc]
         code.append("from protocol.errors import EncodeError\nfrom io import BytesIO")
         lines = [f"def {name}(message, io):"]
         tagged: list[tuple[int, str]] = []
-        for field, construct, tag in self.parts:
+        runs = self._fixed_runs()
+        for index, (field, construct, tag) in enumerate(self.parts):
             if construct is None:
                 if field.ignorable:
                     continue
@@ -180,6 +208,11 @@ class StructCodec(c.Construct):  # type: ignore[misc]
                     f"    if message.{field.name} != {self._default_source(code, field)}:\n"
                     f"        raise EncodeError({_cannot_carry(self.cls, field, self.version)!r})"
                 )
+            elif index in runs:
+                run = runs[index]
+                if run:
+                    values = ", ".join(f"message.{self.parts[i][0].name}" for i in run)
+                    lines.append(f"    io.write({_run_packer(code, self._formats(run))}.pack({values}))")
             elif tag is None:
                 lines.append(f"    obj = message.{field.name}\n    {construct._compilebuild(code)}")
             else:
@@ -198,12 +231,22 @@ class StructCodec(c.Construct):  # type: ignore[misc]
                 )
         if self.is_flexible:
             code.append("from protocol.primitives import WRITERS\nwrite_tagged_fields = WRITERS['write_tagged_fields']")
-            lines.append("    tagged = []")
-            lines.extend(statement for _, statement in sorted(tagged))
-            lines.append("    write_tagged_fields(io, tagged, message.unknown_tags)")
+            if tagged:
+                lines.append("    tagged = []")
+                lines.extend(statement for _, statement in sorted(tagged))
+                lines.append("    write_tagged_fields(io, tagged, message.unknown_tags)")
+            else:  # no tagged field in this version: an empty section unless unknown tags came in
+                lines.append("    if message.unknown_tags:\n        write_tagged_fields(io, [], message.unknown_tags)")
+                lines.append("    else:\n        io.write(b'\\x00')")
         lines.append("    return message")
         code.append("\n".join(lines))
         return f"{name}(obj, io)"
+
+
+def _run_packer(code: Any, formats: str) -> str:
+    name = f"fixed_run_{formats}"
+    code.append(f"import struct\n{name} = struct.Struct('>{formats}')")
+    return name
 
 
 def _cannot_carry(cls: type, field: Field, version: int) -> str:

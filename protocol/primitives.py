@@ -47,10 +47,14 @@ def _read_exact(io: Stream, size: int) -> bytes:
 
 def read_uvarint(io: Stream) -> int:
     """Unsigned varint of at most 5 bytes, value within 32 bits."""
+    data = io.read(1)
+    if data and data[0] < 0x80:  # one byte: nearly every length and count
+        return data[0]
     result = 0
     shift = 0
-    for _ in range(5):
-        data = io.read(1)
+    for index in range(5):
+        if index:
+            data = io.read(1)
         if not data:
             raise ProtocolError("truncated varint")
         byte = data[0]
@@ -63,7 +67,13 @@ def read_uvarint(io: Stream) -> int:
     raise ProtocolError("unsigned varint longer than 5 bytes")
 
 
+_ONE_BYTE = [bytes((value,)) for value in range(0x80)]
+
+
 def write_uvarint(io: Stream, value: int) -> None:
+    if 0 <= value < 0x80:  # one byte: nearly every length and count
+        io.write(_ONE_BYTE[value])
+        return
     if not 0 <= value <= 0xFFFFFFFF:
         raise EncodeError(f"unsigned varint out of range: {value}")
     out = bytearray()
@@ -199,7 +209,16 @@ def _string_writer(compact: bool, nullable: bool) -> Callable[[Stream, str | Non
     def write(io: Stream, value: str | None) -> None:
         _write_data(io, None if value is None else value.encode(), compact, False, nullable)
 
-    return write
+    def write_compact(io: Stream, value: str | None) -> None:
+        if value is not None:
+            data = value.encode()
+            if len(data) < 0x7F:  # the common case, with no call per layer
+                io.write(_ONE_BYTE[len(data) + 1])
+                io.write(data)
+                return
+        write(io, value)
+
+    return write_compact if compact else write
 
 
 def _bytes_reader(compact: bool, nullable: bool) -> Callable[[Stream], bytes | None]:
@@ -253,7 +272,13 @@ def _array_length_writer(compact: bool, nullable: bool) -> Callable[[Stream, lis
         else:
             _write_length(io, len(items), compact, True)
 
-    return write
+    def write_compact(io: Stream, items: list[Any] | None) -> None:
+        if items is not None and len(items) < 0x7F:  # the common case, with no call per layer
+            io.write(_ONE_BYTE[len(items) + 1])
+        else:
+            write(io, items)
+
+    return write_compact if compact else write
 
 
 def _variants(compact: bool, nullable: bool) -> str:
@@ -367,14 +392,18 @@ class Array(c.Construct):  # type: ignore[misc]
     def _emitparse(self, code: Any) -> str:
         name = f"parse_array_{code.allocateId()}"
         code.append(_import_line(self.length_reader))
-        element = self.element._compileparse(code)
+        if isinstance(self.element, FixedWidth):  # one unpack for all the numbers
+            kind, size = self.element.fmt[1:], self.element.packer.size
+            items = f'list(struct.unpack(f">{{count}}{kind}", io.read(count * {size})))'
+        else:
+            items = f"[{self.element._compileparse(code)} for _ in range(count)]"
         code.append(
             f"""
             def {name}(io):
                 count = {self.length_reader}(io)
                 if count < 0:
                     return None
-                return [{element} for _ in range(count)]
+                return {items}
             """
         )
         return f"{name}(io)"
@@ -382,6 +411,18 @@ class Array(c.Construct):  # type: ignore[misc]
     def _emitbuild(self, code: Any) -> str:
         name = f"build_array_{code.allocateId()}"
         code.append(_import_line(self.length_writer))
+        if isinstance(self.element, FixedWidth):  # one pack for all the numbers
+            kind = self.element.fmt[1:]
+            code.append(
+                f"""
+            def {name}(items, io):
+                {self.length_writer}(io, items)
+                if items:
+                    io.write(struct.pack(f">{{len(items)}}{kind}", *items))
+                return items
+            """
+            )
+            return f"{name}(obj, io)"
         element = self.element._compilebuild(code)
         code.append(
             f"""

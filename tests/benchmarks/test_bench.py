@@ -1,0 +1,98 @@
+"""The benchmark tool works end to end: figures come from real clients, the ceiling server checks what it stores.
+
+No timing is asserted: the figures depend on the machine. What is asserted is that every run moved
+exactly the records it says it moved.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.replay import produce_request, run_replay
+from benchmarks.servers import ReferenceServer
+from benchmarks.throughput import payload_of
+from protocol.records import Compression, Record, build_batch
+from tests.wireclient import WireClient
+
+REPO = Path(__file__).parents[2]
+
+
+def test_replay_against_the_reference_server_stores_every_acknowledged_batch(tmp_path: Path) -> None:
+    log = tmp_path / "reference.log"
+    server = ReferenceServer(log)
+    try:
+        result = run_replay(
+            server.bootstrap, "replay", 4, connections=2, depth=3, record_bytes=100, batch_records=10, seconds=0.5
+        )
+    finally:
+        server.stop()
+    batch = build_batch([Record(key=None, value=payload_of(100))] * 10, compression=Compression.NONE)
+    assert result.requests > 0
+    assert log.stat().st_size == result.requests * len(batch)
+
+
+def test_reference_server_closes_a_connection_that_sends_a_corrupt_batch(tmp_path: Path) -> None:
+    server = ReferenceServer(tmp_path / "reference.log")
+    try:
+        frame = bytearray(produce_request("replay", 0, -1, 100, 10))
+        frame[-2] ^= 0xFF  # inside the last record: the batch CRC no longer matches
+        with WireClient(server.bootstrap) as client:
+            client.send_raw(bytes(frame))
+            assert client.is_closed_by_peer()
+    finally:
+        server.stop()
+    assert (tmp_path / "reference.log").stat().st_size == 0
+
+
+def test_streamhouse_bench_small_run_writes_checked_figures(tmp_path: Path) -> None:
+    """`streamhouse bench` on StreamHouse alone: confluent-kafka and kafka-python, latency, scale."""
+    report_path = tmp_path / "bench.json"
+    arguments = [
+        "--brokers", "streamhouse", "--scenarios", "throughput,latency,e2e,scale",
+        "--clients", "confluent,kafka-python", "--sizes", "100", "--acks", "all", "--partitions", "2",
+        "--producers", "2", "--records", "2000", "--records-kafka-python", "300",
+        "--rate", "200", "--latency-seconds", "0.5",
+        "--scale-topics", "3", "--scale-partitions", "4", "--scale-connections", "5",
+        "--timeout", "60", "--json", str(report_path),
+    ]  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "broker.cli", "bench", *arguments], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(report_path.read_text())
+    assert report["failures"] == []
+    rows = {row["case"]["client"]: row for row in report["throughput"]}
+    assert rows.keys() == {"confluent", "kafka-python"}
+    assert rows["confluent"]["case"]["records"] == 2000
+    assert rows["kafka-python"]["case"]["records"] == 300
+    assert all(row["produce_msgs_per_s"] > 0 and row["consume_msgs_per_s"] > 0 for row in rows.values())
+    assert [(row["kind"], row["records"]) for row in report["latency"]] == [("produce", 100), ("end-to-end", 100)]
+    assert [(row["topics"], row["partitions"], row["idle_connections"]) for row in report["scale"]] == [(3, 12, 5)]
+    assert "== targets ==" in done.stdout
+
+
+def test_throughput_on_s3_and_postgresql_counts_puts_and_latencies(tmp_path: Path) -> None:
+    """`python -m benchmarks.throughput` with the broker options: moto S3, throwaway PostgreSQL, metrics off."""
+    report_path = tmp_path / "throughput.json"
+    arguments = [
+        "--records-100b", "0", "--records-1k", "500", "--rate", "2000", "--storage", "s3",
+        "--metadata", "postgresql", "--metrics", "off", "--broker-arg=--flush-ms=50", "--json", str(report_path),
+    ]  # fmt: skip
+    command = [sys.executable, "-m", "benchmarks.throughput", *arguments]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(report_path.read_text())
+    assert "S3 objects on a moto server" in report["broker"] and "PostgreSQL" in report["broker"]
+    [row] = report["results"]
+    assert (row["case"]["record_bytes"], row["case"]["records"], row["case"]["rate"]) == (1024, 500, 2000)
+    # Paced at 2,000/s, 500 records take at least a quarter of a second.
+    assert row["produce_seconds"] >= 0.24
+    assert row["flush_objects_put"] >= 1
+    assert row["puts_per_mb"] == pytest.approx(row["flush_objects_put"] / 0.512)
+    assert 0 < row["produce_p50_ms"] <= row["produce_p99_ms"]
+    assert "PUTs/MB" in done.stdout and "--metrics false" in done.stdout and "--flush-ms=50" in done.stdout
