@@ -20,7 +20,7 @@ def main() -> int:
     scenarios = args.scenario or list(SCENARIOS)
     clients = args.client or list(CLIENTS)
     started = time.monotonic()
-    with running_broker(args.bootstrap, ("--group-initial-rebalance-delay-ms", "0")) as bootstrap:
+    with running_broker(args.bootstrap) as bootstrap:
         outcomes = run_matrix(bootstrap, scenarios, clients, args.jobs)
     print(table(outcomes, scenarios, clients))
     print(f"matrix took {time.monotonic() - started:.0f} s")
