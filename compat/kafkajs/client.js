@@ -189,8 +189,8 @@ process.stdin.on("data", (chunk) => (input += chunk));
 process.stdin.on("end", async () => {
   try {
     const answer = await commands[command](JSON.parse(input || "{}"));
-    process.stdout.write(JSON.stringify(answer));
-    process.exit(0);
+    // Exit only once a large answer has drained into the pipe.
+    process.stdout.write(JSON.stringify(answer), () => process.exit(0));
   } catch (error) {
     process.stderr.write(`${error.stack || error}\n`);
     process.exit(1);

@@ -23,11 +23,11 @@ def kafka_python_steps(bootstrap: str, topic: str) -> dict[str, Any]:
         resource = ConfigResource(ConfigResourceType.TOPIC, topic, {"retention.ms": RETENTION_MS})
         admin.alter_configs([resource])
         configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)])
-        entries = {entry[0]: entry[1] for entry in configs[0].resources[0][4]}
+        retention = configs["topic"][topic].get("retention.ms", {}).get("value")
         admin.delete_topics([topic])
         return {
             "partitions": len(described["partitions"]),
-            "retention.ms": entries.get("retention.ms"),
+            "retention.ms": retention,
             "listed_after_delete": topic in admin.list_topics(),
         }
     finally:
@@ -54,7 +54,8 @@ def confluent_steps(bootstrap: str, topic: str) -> dict[str, Any]:
 
 
 def aiokafka_steps(bootstrap: str, topic: str) -> dict[str, Any]:
-    from aiokafka.admin import AIOKafkaAdminClient, ConfigResource, ConfigResourceType, NewTopic
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
     async def run() -> dict[str, Any]:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)

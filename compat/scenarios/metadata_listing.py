@@ -27,16 +27,16 @@ def listed_partitions(client: str, bootstrap: str, topics: list[str]) -> dict[st
         metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=30)
         return {t: len(metadata.topics[t].partitions) for t in topics if t in metadata.topics}
     if client == "aiokafka":
-        from aiokafka import AIOKafkaConsumer
+        from aiokafka import AIOKafkaClient
 
         async def run() -> dict[str, int]:
-            consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-            await consumer.start()
+            client = AIOKafkaClient(bootstrap_servers=bootstrap)
+            await client.bootstrap()
             try:
-                listed = await consumer.topics()
-                return {t: len(consumer.partitions_for_topic(t) or ()) for t in topics if t in listed}
+                cluster = await client.fetch_all_metadata()
+                return {t: len(cluster.partitions_for_topic(t) or ()) for t in topics if t in cluster.topics()}
             finally:
-                await consumer.stop()
+                await client.close()
 
         return asyncio.run(run())
     if client == "kcat":
