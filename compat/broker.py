@@ -19,13 +19,13 @@ COMPAT_BROKER_ARGS = (
 
 
 @contextlib.contextmanager
-def running_broker(bootstrap: str | None) -> Iterator[str]:
+def running_broker(bootstrap: str | None, extra_args: tuple[str, ...] = ()) -> Iterator[str]:
     """Yields a bootstrap address: `bootstrap` itself when given, else that of a broker started here."""
     if bootstrap:
         yield bootstrap
         return
     with tempfile.TemporaryDirectory(prefix="streamhouse-compat-") as data_dir:
-        process = BrokerProcess(Path(data_dir), COMPAT_BROKER_ARGS).start()
+        process = BrokerProcess(Path(data_dir), [*COMPAT_BROKER_ARGS, *extra_args]).start()
         try:
             yield process.bootstrap
         finally:

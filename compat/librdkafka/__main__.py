@@ -9,6 +9,7 @@ the ones not in tests.allow).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import subprocess
@@ -30,7 +31,12 @@ ALLOW = HERE / "tests.allow"
 # The newest Kafka version whose APIs StreamHouse serves well enough for the tests that check it.
 TEST_KAFKA_VERSION = "3.1.0"
 TEST_TIMEOUT_S = 300
-_RESULT = re.compile(r"^\|\S*\s*(\w+)\s*\|\s*(PASSED|FAILED|SKIPPED|RUNNING|NOT STARTED)\s*\|", re.MULTILINE)
+# A row of the runner's summary table: | <id> | <state> | <seconds>s | <why it failed or was skipped>
+_RESULT = re.compile(
+    r"^\|[ \t]*(\w+)[ \t]*\|[ \t]*(PASSED|FAILED|SKIPPED|RUNNING|NOT STARTED)[ \t]*\|[^|\n]*\|[ \t]*(.*)$", re.MULTILINE
+)
+# A failing test aborts the process before the summary; the line after its failure banner says why.
+_FAILURE = re.compile(r"^### Test .* failed at .*###\n(.*)$", re.MULTILINE)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -53,11 +59,24 @@ def build() -> Path:
     return RUNNER
 
 
-def broker_test_ids() -> list[str]:
-    """Every test id of tests/test.c that needs a broker (the local, broker-less ones are skipped by -L)."""
+def test_entries() -> dict[str, str]:
+    """Test id -> the text of its entry in the tests[] table of tests/test.c (flags, versions, scenario)."""
     source = (SOURCE / "tests" / "test.c").read_text()
-    table = source[source.index("struct test tests[] = {") :]
-    return [name for name, flags in re.findall(r"_TEST\((\w+),\s*([^,)]*)", table) if "TEST_F_LOCAL" not in flags]
+    table = source[source.index("struct test tests[] = {") : source.index("{NULL}")]
+    return {entry.split(",")[0].strip(): entry for entry in table.split("_TEST(")[1:]}
+
+
+def broker_test_ids() -> list[str]:
+    """Every test id that needs a broker: not the local (broker-less) ones, which -L skips, nor the
+    manual ones, which the runner leaves out unless asked for by name."""
+    entries = test_entries()
+    return [name for name, entry in entries.items() if "TEST_F_LOCAL" not in entry and "TEST_F_MANUAL" not in entry]
+
+
+def scenario_of(entry: str) -> str | None:
+    """The broker set-up a test asks for, e.g. "noautocreate" (a broker that does not auto-create topics)."""
+    found = re.search(r'\.scenario\s*=\s*"(\w+)"', entry)
+    return found.group(1) if found else None
 
 
 def allowed_ids() -> list[str]:
@@ -65,53 +84,75 @@ def allowed_ids() -> list[str]:
     return [line for line in lines if line]
 
 
-def run_test(test_id: str, config: Path) -> tuple[str, str, float]:
-    """Runs one id in its own test-runner process; returns (id, state, seconds)."""
+def run_test(test_id: str, config: Path, kafka_version: str, scenario: str | None) -> tuple[str, str, float, str]:
+    """Runs one id in its own test-runner process; returns (id, state, seconds, reason)."""
     libraries = f"{SOURCE / 'src'}:{SOURCE / 'src-cpp'}"
     env = {
         **os.environ,
         "LD_LIBRARY_PATH": libraries,
         "TESTS": test_id,
         "RDKAFKA_TEST_CONF": str(config),
-        "TEST_KAFKA_VERSION": TEST_KAFKA_VERSION,
+        "TEST_KAFKA_VERSION": kafka_version,
     }
+    command = [str(RUNNER), "-L", "-E", "-Q", *(["-s", scenario] if scenario else [])]
     started = time.monotonic()
     try:
         done = subprocess.run(
-            [str(RUNNER), "-L", "-E", "-Q"], env=env, cwd=RUNNER.parent, capture_output=True, text=True,
-            timeout=TEST_TIMEOUT_S, check=False,
-        )  # fmt: skip
+            command, env=env, cwd=RUNNER.parent, capture_output=True, text=True, timeout=TEST_TIMEOUT_S, check=False
+        )
     except subprocess.TimeoutExpired:
-        return test_id, "TIMEOUT", time.monotonic() - started
-    states = dict(_RESULT.findall(_ANSI.sub("", done.stdout + done.stderr)))
-    state = states.get(test_id, "NO RESULT")
+        return test_id, "TIMEOUT", time.monotonic() - started, f"still running after {TEST_TIMEOUT_S} s"
+    output = _ANSI.sub("", done.stdout + done.stderr)
+    rows = {name: (state, why.strip()) for name, state, why in _RESULT.findall(output)}
+    failures = _FAILURE.findall(output)
+    state, reason = rows.get(test_id, ("FAILED" if failures else "NO RESULT", failures[0] if failures else ""))
+    reason = reason or f"exit code {done.returncode}, no summary row"
     if state == "PASSED" and done.returncode != 0:
         state = f"EXIT {done.returncode}"
-    return test_id, state, time.monotonic() - started
+    return test_id, state, time.monotonic() - started, reason.strip()[:300]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m compat.librdkafka", description=__doc__)
     parser.add_argument("--all", action="store_true", help="run every broker test id, not only tests.allow")
-    parser.add_argument("--bootstrap", help="use this broker instead of starting one (4 partitions, auto-create)")
+    parser.add_argument(
+        "--bootstrap",
+        help="use this broker instead of starting one (4 partitions, auto-create); the tests of the noautocreate "
+        "scenario always get a broker of their own, started without auto-create",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="test processes at once (default 2)")
+    parser.add_argument("--kafka-version", default=TEST_KAFKA_VERSION, help="TEST_KAFKA_VERSION the tests assume")
     parser.add_argument("ids", nargs="*", help="only these test ids")
     args = parser.parse_args()
     build()
     ids = args.ids or (broker_test_ids() if args.all else allowed_ids())
     started = time.monotonic()
-    with running_broker(args.bootstrap) as bootstrap, tempfile.TemporaryDirectory() as scratch:
-        config = Path(scratch) / "test.conf"
-        # A loaded 2-core machine: stretch the tests' own timeouts; random topic names keep reruns apart.
-        config.write_text(f"metadata.broker.list={bootstrap}\ntest.timeout.multiplier=3\ntest.topic.random=true\n")
+    scenarios = {test_id: scenario_of(entry) for test_id, entry in test_entries().items()}
+    with contextlib.ExitStack() as stack:
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        configs: dict[str | None, Path] = {}
+        for scenario in sorted({scenarios.get(test_id) for test_id in ids}, key=str):
+            args_of_scenario = ("--auto-create-topics", "false") if scenario == "noautocreate" else ()
+            given = None if scenario else args.bootstrap
+            bootstrap = stack.enter_context(running_broker(given, args_of_scenario))
+            configs[scenario] = scratch / f"{scenario or 'default'}.conf"
+            # A loaded 2-core machine: stretch the tests' own timeouts; random topic names keep reruns apart.
+            configs[scenario].write_text(
+                f"metadata.broker.list={bootstrap}\ntest.timeout.multiplier=3\ntest.topic.random=true\n"
+            )
+
+        def run(test_id: str) -> tuple[str, str, float, str]:
+            scenario = scenarios.get(test_id)
+            return run_test(test_id, configs[scenario], args.kafka_version, scenario)
+
         with ThreadPoolExecutor(args.jobs) as pool:
-            results = list(pool.map(lambda test_id: run_test(test_id, config), ids))
-    for test_id, state, seconds in results:
-        print(f"{test_id:45} {state:10} {seconds:6.1f}s")
-    passed = [test_id for test_id, state, _ in results if state == "PASSED"]
+            results = list(pool.map(run, ids))
+    for test_id, state, seconds, reason in results:
+        print(f"{test_id:45} {state:10} {seconds:6.1f}s {'' if state == 'PASSED' else reason}")
+    passed = [test_id for test_id, state, _, _ in results if state == "PASSED"]
     print(f"librdkafka: {len(passed)} of {len(ids)} test ids passed in {time.monotonic() - started:.0f} s")
     expected = set(allowed_ids())
-    regressions = sorted(test_id for test_id, state, _ in results if test_id in expected and state != "PASSED")
+    regressions = sorted(test_id for test_id, state, _, _ in results if test_id in expected and state != "PASSED")
     if regressions:
         print("allow-listed but not passing: " + " ".join(regressions))
     return 1 if regressions else 0
