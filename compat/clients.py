@@ -65,6 +65,24 @@ def read_until(fetch: Callable[[], list[Message]], count: int) -> list[Message]:
     return received
 
 
+def send_arguments(m: Message) -> dict[str, Any]:
+    """send() keywords of kafka-python and of aiokafka, which share them."""
+    return {
+        "key": m.key,
+        "value": m.value,
+        "partition": m.partition,
+        "headers": list(m.headers),
+        "timestamp_ms": m.timestamp_ms,
+    }
+
+
+def read_then_close(fetch: Callable[[], list[Message]], count: int, close: Callable[[], None]) -> list[Message]:
+    try:
+        return read_until(fetch, count)
+    finally:
+        close()
+
+
 class KafkaPython:
     name = "kafka-python"
 
@@ -79,17 +97,7 @@ class KafkaPython:
             max_request_size=2 * 1024 * 1024,
         )
         try:
-            futures = [
-                producer.send(
-                    topic,
-                    key=m.key,
-                    value=m.value,
-                    partition=m.partition,
-                    headers=list(m.headers),
-                    timestamp_ms=m.timestamp_ms,
-                )
-                for m in messages
-            ]
+            futures = [producer.send(topic, **send_arguments(m)) for m in messages]
             producer.flush(DEADLINE_S)
             for future in futures:
                 future.get(DEADLINE_S)
@@ -111,10 +119,7 @@ class KafkaPython:
                 for r in records
             ]
 
-        try:
-            return read_until(fetch, count)
-        finally:
-            consumer.close()
+        return read_then_close(fetch, count, consumer.close)
 
 
 class Confluent:
@@ -163,10 +168,7 @@ class Confluent:
                 batch.append(Message(record.key(), record.value(), partition, headers, record.timestamp()[1]))
             return batch
 
-        try:
-            return read_until(fetch, count)
-        finally:
-            consumer.close()
+        return read_then_close(fetch, count, consumer.close)
 
 
 class AioKafka:
@@ -185,17 +187,7 @@ class AioKafka:
             )
             await producer.start()
             try:
-                futures = [
-                    await producer.send(
-                        topic,
-                        key=m.key,
-                        value=m.value,
-                        partition=m.partition,
-                        headers=list(m.headers),
-                        timestamp_ms=m.timestamp_ms,
-                    )
-                    for m in messages
-                ]
+                futures = [await producer.send(topic, **send_arguments(m)) for m in messages]
                 await asyncio.gather(*futures)
             finally:
                 await producer.stop()
