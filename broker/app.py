@@ -58,7 +58,9 @@ class Broker:
         )
         self.topics = TopicCache(self.metadata)
         self.coordinator = GroupCoordinator(
-            self.metadata, initial_rebalance_delay_ms=config.group_initial_rebalance_delay_ms
+            self.metadata,
+            initial_rebalance_delay_ms=config.group_initial_rebalance_delay_ms,
+            min_session_timeout_ms=config.group_min_session_timeout_ms,
         )
         self.connections: set[Connection] = set()
         self.broker_defaults = {"max.message.bytes": str(config.message_max_bytes)}

@@ -120,6 +120,9 @@ class BrokerConfig:
     group_initial_rebalance_delay_ms: int = option(
         3000, "group.initial.rebalance.delay.ms: how long a new group waits for more members before its first rebalance"
     )
+    group_min_session_timeout_ms: int = option(
+        6000, "group.min.session.timeout.ms: joins asking for a shorter session get INVALID_SESSION_TIMEOUT"
+    )
 
     @property
     def metadata_url(self) -> str:

@@ -49,7 +49,7 @@ from protocol.errors import ErrorCode, ProtocolError
 
 log = logging.getLogger(__name__)
 
-# Kafka's defaults for group.min.session.timeout.ms and group.max.session.timeout.ms.
+# Kafka's defaults for group.min.session.timeout.ms (a flag here) and group.max.session.timeout.ms.
 MIN_SESSION_TIMEOUT_MS = 6_000
 MAX_SESSION_TIMEOUT_MS = 1_800_000
 # A new member's join is parked at most this long: until it has joined it cannot heartbeat, and a
@@ -364,11 +364,16 @@ class GroupCoordinator:
     """Every group of this broker, their timers, and their records and offsets in the metadata store."""
 
     def __init__(
-        self, store: MetadataStore, clock: Clock | None = None, initial_rebalance_delay_ms: int = 3000
+        self,
+        store: MetadataStore,
+        clock: Clock | None = None,
+        initial_rebalance_delay_ms: int = 3000,
+        min_session_timeout_ms: int = MIN_SESSION_TIMEOUT_MS,
     ) -> None:
         self.store = store
         self.clock: Clock = clock or LoopClock()
         self.initial_rebalance_delay_ms = initial_rebalance_delay_ms
+        self.min_session_timeout_ms = min_session_timeout_ms
         self.groups: dict[str, _Group] = {}
         self.rebalances: dict[str, int] = {}  # rebalances started per group id, for the metrics
         self._status = _Status.LOADING
@@ -500,7 +505,7 @@ class GroupCoordinator:
     def join_group(self, request: JoinRequest) -> asyncio.Future[JoinResult]:
         """The join's answer: at once, or when the rebalance completes."""
         error = self._status_error(request.group_id)
-        if error is None and not MIN_SESSION_TIMEOUT_MS <= request.session_timeout_ms <= MAX_SESSION_TIMEOUT_MS:
+        if error is None and not self.min_session_timeout_ms <= request.session_timeout_ms <= MAX_SESSION_TIMEOUT_MS:
             error = ErrorCode.INVALID_SESSION_TIMEOUT
         if error is not None:
             return _answered(JoinResult(error, request.member_id))

@@ -1,0 +1,1 @@
+"""Compatibility runs driven by code nobody on this project wrote: stock clients and their own test suites."""

@@ -1,0 +1,204 @@
+"""librdkafka's own broker tests against StreamHouse, one process per test id.
+
+The source is the librdkafka shipped inside the npm package @confluentinc/kafka-javascript (pinned below);
+it is built once (without SSL, SASL, zstd or curl) under ~/.cache/streamhouse. Each id runs as
+`test-runner -L -E -Q` (no local tests, no sockem, quick mode) in a process of its own. Quick mode skips
+every sub-test not marked quick, so some ids "pass" without one request: those count as EMPTY, and
+--all runs them again in full mode (without -Q). Default: the ids in tests.allow (with their mode) must
+all pass. --all runs every broker test id and prints each result (FINDINGS.md explains the others).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from compat.broker import running_broker
+
+PACKAGE = "@confluentinc/kafka-javascript@1.10.1"  # ships librdkafka 2.15.1 with its tests/
+CACHE = Path(os.environ.get("STREAMHOUSE_CACHE", Path.home() / ".cache" / "streamhouse")) / "librdkafka-1.10.1"
+SOURCE = CACHE / "package" / "deps" / "librdkafka"
+RUNNER = SOURCE / "tests" / "test-runner"
+HERE = Path(__file__).parent
+ALLOW = HERE / "tests.allow"
+# The newest Kafka version whose APIs StreamHouse serves well enough for the tests that check it.
+TEST_KAFKA_VERSION = "3.1.0"
+TEST_TIMEOUT_S = 300
+# A test's main function that returns faster than this made no request to the broker.
+EMPTY_RUN_MS = 1.0
+# A row of the runner's summary table: | <id> | <state> | <seconds>s | <why it failed or was skipped>
+_RESULT = re.compile(
+    r"^\|[ \t]*(\w+)[ \t]*\|[ \t]*(PASSED|FAILED|SKIPPED|RUNNING|NOT STARTED)[ \t]*\|[^|\n]*\|[ \t]*(.*)$", re.MULTILINE
+)
+# A failing test aborts the process before the summary; the line after its failure banner says why.
+_FAILURE = re.compile(r"^### Test .* failed at .*###\n(.*)$", re.MULTILINE)
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def build() -> Path:
+    """The test-runner binary, built once from the pinned npm tarball."""
+    if RUNNER.exists():
+        return RUNNER
+    CACHE.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["npm", "pack", PACKAGE, "--pack-destination", str(CACHE)], check=True, cwd=CACHE)
+    [tarball] = CACHE.glob("confluentinc-kafka-javascript-*.tgz")
+    with tarfile.open(tarball) as archive:
+        archive.extractall(CACHE, filter="data")
+    if not (SOURCE / "tests" / "test.c").exists():
+        raise SystemExit(f"{PACKAGE} has no deps/librdkafka/tests: cannot build the test suite")
+    options = ["--disable-ssl", "--disable-gssapi", "--disable-zstd", "--disable-curl", "--disable-debug-symbols"]
+    subprocess.run(["./configure", *options], check=True, cwd=SOURCE, stdout=subprocess.DEVNULL)
+    jobs = f"-j{os.cpu_count() or 2}"
+    subprocess.run(["make", jobs, "libs"], check=True, cwd=SOURCE, stdout=subprocess.DEVNULL)
+    subprocess.run(["make", jobs, "-C", "tests", "test-runner"], check=True, cwd=SOURCE, stdout=subprocess.DEVNULL)
+    return RUNNER
+
+
+def test_entries() -> dict[str, str]:
+    """Test id -> the text of its entry in the tests[] table of tests/test.c (flags, versions, scenario)."""
+    source = (SOURCE / "tests" / "test.c").read_text()
+    table = source[source.index("struct test tests[] = {") : source.index("{NULL}")]
+    return {entry.split(",")[0].strip(): entry for entry in table.split("_TEST(")[1:]}
+
+
+def broker_test_ids() -> list[str]:
+    """Every test id that needs a broker: not the local (broker-less) ones, which -L skips, nor the
+    manual ones, which the runner leaves out unless asked for by name."""
+    entries = test_entries()
+    return [name for name, entry in entries.items() if "TEST_F_LOCAL" not in entry and "TEST_F_MANUAL" not in entry]
+
+
+def scenario_of(entry: str) -> str | None:
+    """The broker set-up a test asks for, e.g. "noautocreate" (a broker that does not auto-create topics)."""
+    found = re.search(r'\.scenario\s*=\s*"(\w+)"', entry)
+    return found.group(1) if found else None
+
+
+def allowed() -> dict[str, str]:
+    """tests.allow: test id -> mode, "quick" (-Q) unless the line says "full"."""
+    entries = {}
+    for line in ALLOW.read_text().splitlines():
+        words = line.split("#")[0].split()
+        if words:
+            entries[words[0]] = words[1] if len(words) > 1 else "quick"
+    return entries
+
+
+@dataclass(frozen=True)
+class Result:
+    test_id: str
+    state: str  # PASSED, FAILED, SKIPPED, EMPTY, TIMEOUT, NO RESULT, EXIT <code>
+    mode: str
+    seconds: float
+    reason: str
+
+
+def run_test(test_id: str, config: Path, kafka_version: str, scenario: str | None, mode: str) -> Result:
+    """Runs one id in its own test-runner process, in quick (-Q) or full mode."""
+    libraries = f"{SOURCE / 'src'}:{SOURCE / 'src-cpp'}"
+    env = {
+        **os.environ,
+        "LD_LIBRARY_PATH": libraries,
+        "TESTS": test_id,
+        "RDKAFKA_TEST_CONF": str(config),
+        "TEST_KAFKA_VERSION": kafka_version,
+    }
+    command = [str(RUNNER), "-L", "-E", *(["-Q"] if mode == "quick" else []), *(["-s", scenario] if scenario else [])]
+    started = time.monotonic()
+    try:
+        done = subprocess.run(
+            command, env=env, cwd=RUNNER.parent, capture_output=True, text=True, timeout=TEST_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return Result(test_id, "TIMEOUT", mode, time.monotonic() - started, f"still running after {TEST_TIMEOUT_S} s")
+    seconds = time.monotonic() - started
+    output = _ANSI.sub("", done.stdout + done.stderr)
+    rows = {name: (state, why.strip()) for name, state, why in _RESULT.findall(output)}
+    failures = _FAILURE.findall(output)
+    state, reason = rows.get(test_id, ("FAILED" if failures else "NO RESULT", failures[0] if failures else ""))
+    reason = reason or f"exit code {done.returncode}, no summary row"
+    if state == "PASSED" and done.returncode != 0:
+        state = f"EXIT {done.returncode}"
+    main_ms = re.search(rf"\] {test_id}: duration ([\d.]+)ms$", output, re.MULTILINE)
+    if state == "PASSED" and main_ms and float(main_ms.group(1)) < EMPTY_RUN_MS:
+        # Under -Q, SUB_TEST() (not SUB_TEST_QUICK()) returns at once: a test made only of those "passes"
+        # without a single request. That is no pass.
+        state, reason = "EMPTY", f"its main function returned in {main_ms.group(1)} ms without a request"
+    return Result(test_id, state, mode, seconds, reason.strip()[:300])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m compat.librdkafka", description=__doc__)
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="run every broker test id (quick mode, then full mode for those that were empty in quick mode)",
+    )
+    parser.add_argument(
+        "--bootstrap",
+        help="use this broker instead of starting one (4 partitions, auto-create); the tests of the noautocreate "
+        "scenario always get a broker of their own, started without auto-create",
+    )
+    parser.add_argument("--jobs", type=int, default=2, help="test processes at once (default 2)")
+    parser.add_argument("--kafka-version", default=TEST_KAFKA_VERSION, help="TEST_KAFKA_VERSION the tests assume")
+    parser.add_argument("ids", nargs="*", help="only these test ids (quick mode first, as --all)")
+    args = parser.parse_args()
+    build()
+    expected = allowed()
+    exploring = bool(args.all or args.ids)
+    ids = args.ids or (broker_test_ids() if args.all else list(expected))
+    started = time.monotonic()
+    scenarios = {test_id: scenario_of(entry) for test_id, entry in test_entries().items()}
+    with contextlib.ExitStack() as stack:
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        configs: dict[str | None, Path] = {}
+        for scenario in sorted({scenarios.get(test_id) for test_id in ids}, key=str):
+            args_of_scenario = ("--auto-create-topics", "false") if scenario == "noautocreate" else ()
+            given = None if scenario else args.bootstrap
+            bootstrap = stack.enter_context(running_broker(given, args_of_scenario))
+            configs[scenario] = scratch / f"{scenario or 'default'}.conf"
+            # A loaded 2-core machine: stretch the tests' own timeouts; random topic names keep reruns apart.
+            configs[scenario].write_text(
+                f"metadata.broker.list={bootstrap}\ntest.timeout.multiplier=3\ntest.topic.random=true\n"
+            )
+
+        def run(test_id: str) -> Result:
+            scenario = scenarios.get(test_id)
+            mode = "quick" if exploring else expected[test_id]
+            result = run_test(test_id, configs[scenario], args.kafka_version, scenario, mode)
+            if exploring and result.state == "EMPTY":
+                result = run_test(test_id, configs[scenario], args.kafka_version, scenario, "full")
+            return result
+
+        # test-runner picks tests by number, so ids sharing one (0045_*) all run in each of their
+        # processes: never at once, or their regex subscriptions see each other's topics.
+        siblings: dict[str, list[str]] = {}
+        for test_id in ids:
+            siblings.setdefault(test_id.split("_")[0], []).append(test_id)
+        with ThreadPoolExecutor(args.jobs) as pool:
+            groups = pool.map(lambda group: [run(test_id) for test_id in group], siblings.values())
+            results = [result for group in groups for result in group]
+    for r in results:
+        print(f"{r.test_id:47} {r.state:9} {r.mode:5} {r.seconds:6.1f}s {'' if r.state == 'PASSED' else r.reason}")
+    passed = [r for r in results if r.state == "PASSED"]
+    full = sum(r.mode == "full" for r in passed)
+    took = time.monotonic() - started
+    print(f"librdkafka: {len(passed)} of {len(ids)} test ids passed ({full} of them in full mode) in {took:.0f} s")
+    regressions = sorted(r.test_id for r in results if r.test_id in expected and r.state != "PASSED")
+    if regressions:
+        print("allow-listed but not passing: " + " ".join(regressions))
+    return 1 if regressions else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
