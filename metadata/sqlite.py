@@ -601,29 +601,30 @@ def _commit_flush(
 
 def _partition_states(conn: sqlite3.Connection, keys: Sequence[PartitionKey]) -> dict[PartitionKey, PartitionState]:
     """The existing partitions among `keys`, read in key order (PostgreSQL: SELECT ... FOR UPDATE)."""
-    found: dict[PartitionKey, PartitionState] = {}
-    for batch in _batches(keys):
-        rows = conn.execute(
-            "SELECT p.topic_id, p.partition, p.log_start_offset, p.high_watermark"
-            f" FROM (VALUES {_values(len(batch), 2)}) AS k JOIN partitions AS p"
-            " ON p.topic_id = k.column1 AND p.partition = k.column2 ORDER BY p.topic_id, p.partition",
-            [value for topic_id, partition in batch for value in (topic_id.hex, partition)],
-        )
-        for row in rows:
-            found[(UUID(hex=row[0]), row[1])] = PartitionState(row[2], row[3])
-    return found
+    rows = _keyed_rows(
+        conn,
+        "SELECT p.topic_id, p.partition, p.log_start_offset, p.high_watermark"
+        " FROM (VALUES {keys}) AS k JOIN partitions AS p"
+        " ON p.topic_id = k.column1 AND p.partition = k.column2 ORDER BY p.topic_id, p.partition",
+        keys,
+    )
+    return {(UUID(hex=row[0]), row[1]): PartitionState(row[2], row[3]) for row in rows}
 
 
 def _producer_states(conn: sqlite3.Connection, keys: Sequence[ProducerKey]) -> dict[ProducerKey, ProducerState]:
-    found: dict[ProducerKey, ProducerState] = {}
+    rows = _keyed_rows(
+        conn,
+        "SELECT s.topic_id, s.partition, s.producer_id, s.producer_epoch, s.recent_batches"
+        " FROM (VALUES {keys}) AS k JOIN producer_state AS s"
+        " ON s.topic_id = k.column1 AND s.partition = k.column2 AND s.producer_id = k.column3"
+        " ORDER BY s.topic_id, s.partition, s.producer_id",
+        keys,
+    )
+    return {(UUID(hex=row[0]), row[1], row[2]): ProducerState.from_json(row[3], row[4]) for row in rows}
+
+
+def _keyed_rows(conn: sqlite3.Connection, query: str, keys: Sequence[tuple[UUID, *tuple[int, ...]]]) -> Iterator[Row]:
+    """The rows of `query` joined to `keys` (a topic id, then integers) put at its {keys}, a batch at a time."""
     for batch in _batches(keys):
-        rows = conn.execute(
-            "SELECT s.topic_id, s.partition, s.producer_id, s.producer_epoch, s.recent_batches"
-            f" FROM (VALUES {_values(len(batch), 3)}) AS k JOIN producer_state AS s"
-            " ON s.topic_id = k.column1 AND s.partition = k.column2 AND s.producer_id = k.column3"
-            " ORDER BY s.topic_id, s.partition, s.producer_id",
-            [value for topic_id, partition, producer in batch for value in (topic_id.hex, partition, producer)],
-        )
-        for row in rows:
-            found[(UUID(hex=row[0]), row[1], row[2])] = ProducerState.from_json(row[3], row[4])
-    return found
+        values = _values(len(batch), len(batch[0]))
+        yield from conn.execute(query.format(keys=values), [v for key in batch for v in (key[0].hex, *key[1:])])
