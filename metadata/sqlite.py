@@ -41,6 +41,7 @@ from metadata.base import (
 )
 from metadata.changes import ChangeFeed
 from metadata.commit import (
+    CommitPlan,
     PartitionKey,
     ProducerKey,
     check_replacement,
@@ -349,65 +350,18 @@ class SqliteMetadataStore:
     async def commit_flush(
         self, object_key: str, object_size: int, chunks: Sequence[ChunkAppend]
     ) -> list[AppendResult]:
-        async with self._transaction() as db:
-            await db.execute(_RECORD_OBJECT, (object_key, object_size, _now_ms()))
-            partitions = await self._partition_states(db, partition_keys(chunks))
-            producers = await self._producer_states(db, producer_keys(chunks, partitions))
-            plan = plan_commit(object_key, chunks, partitions, producers)
-            await db.executemany(
-                _INSERT_INDEX,
-                [_index_row(topic_id, partition, entry) for topic_id, partition, entry in plan.entries],
-            )
-            await db.executemany(
-                "UPDATE partitions SET high_watermark = ? WHERE topic_id = ? AND partition = ?",
-                [
-                    (state.high_watermark, topic_id.hex, partition)
-                    for (topic_id, partition), state in sorted(plan.partitions.items())
-                ],
-            )
-            await db.executemany(
-                "INSERT INTO producer_state (topic_id, partition, producer_id, producer_epoch, recent_batches)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (topic_id, partition, producer_id) DO UPDATE"
-                " SET producer_epoch = excluded.producer_epoch, recent_batches = excluded.recent_batches",
-                [
-                    (topic_id.hex, partition, producer_id, state.epoch, state.to_json())
-                    for (topic_id, partition, producer_id), state in sorted(plan.producers.items())
-                ],
-            )
+        async with self._lock:
+            db = self._connection()
+            with _translated(self.path):
+                # The whole transaction in one call on the connection's thread: one hand-over
+                # each way instead of one per statement, the produce path's hottest metadata call.
+                # aiosqlite has no public way to run a function there; _execute is how its own
+                # methods do it. A cancelled caller leaves the call to finish (commit or roll back).
+                plan: CommitPlan = await db._execute(  # type: ignore[no-untyped-call]  # untyped in aiosqlite
+                    _commit_flush, db, object_key, object_size, chunks
+                )
         self._changes.publish(plan_changes(plan))
         return plan.results
-
-    async def _partition_states(
-        self, db: aiosqlite.Connection, keys: Sequence[PartitionKey]
-    ) -> dict[PartitionKey, PartitionState]:
-        """The existing partitions among `keys`, read in key order (PostgreSQL: SELECT ... FOR UPDATE)."""
-        found: dict[PartitionKey, PartitionState] = {}
-        for batch in _batches(keys):
-            rows = await db.execute_fetchall(
-                "SELECT p.topic_id, p.partition, p.log_start_offset, p.high_watermark"
-                f" FROM (VALUES {_values(len(batch), 2)}) AS k JOIN partitions AS p"
-                " ON p.topic_id = k.column1 AND p.partition = k.column2 ORDER BY p.topic_id, p.partition",
-                [value for topic_id, partition in batch for value in (topic_id.hex, partition)],
-            )
-            for row in rows:
-                found[(UUID(hex=row[0]), row[1])] = PartitionState(row[2], row[3])
-        return found
-
-    async def _producer_states(
-        self, db: aiosqlite.Connection, keys: Sequence[ProducerKey]
-    ) -> dict[ProducerKey, ProducerState]:
-        found: dict[ProducerKey, ProducerState] = {}
-        for batch in _batches(keys):
-            rows = await db.execute_fetchall(
-                "SELECT s.topic_id, s.partition, s.producer_id, s.producer_epoch, s.recent_batches"
-                f" FROM (VALUES {_values(len(batch), 3)}) AS k JOIN producer_state AS s"
-                " ON s.topic_id = k.column1 AND s.partition = k.column2 AND s.producer_id = k.column3"
-                " ORDER BY s.topic_id, s.partition, s.producer_id",
-                [value for topic_id, partition, producer in batch for value in (topic_id.hex, partition, producer)],
-            )
-            for row in rows:
-                found[(UUID(hex=row[0]), row[1], row[2])] = ProducerState.from_json(row[3], row[4])
-        return found
 
     async def find_index(self, topic_id: UUID, partition: int, from_offset: int, limit: int) -> list[IndexEntry]:
         # Entries never overlap, so the one holding from_offset is the last starting at or before
@@ -604,3 +558,73 @@ class SqliteMetadataStore:
                 "DELETE FROM committed_offsets WHERE group_id = ? AND topic = ? AND partition = ?",
                 [(group_id, topic, partition) for topic, partition in partitions],
             )
+
+
+def _commit_flush(
+    db: aiosqlite.Connection, object_key: str, object_size: int, chunks: Sequence[ChunkAppend]
+) -> CommitPlan:
+    """SqliteMetadataStore.commit_flush's transaction, run on the connection's own thread."""
+    conn = db._conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(_RECORD_OBJECT, (object_key, object_size, _now_ms()))
+        partitions = _partition_states(conn, partition_keys(chunks))
+        producers = _producer_states(conn, producer_keys(chunks, partitions))
+        plan = plan_commit(object_key, chunks, partitions, producers)
+        conn.executemany(
+            _INSERT_INDEX,
+            [_index_row(topic_id, partition, entry) for topic_id, partition, entry in plan.entries],
+        )
+        conn.executemany(
+            "UPDATE partitions SET high_watermark = ? WHERE topic_id = ? AND partition = ?",
+            [
+                (state.high_watermark, topic_id.hex, partition)
+                for (topic_id, partition), state in sorted(plan.partitions.items())
+            ],
+        )
+        conn.executemany(
+            "INSERT INTO producer_state (topic_id, partition, producer_id, producer_epoch, recent_batches)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (topic_id, partition, producer_id) DO UPDATE"
+            " SET producer_epoch = excluded.producer_epoch, recent_batches = excluded.recent_batches",
+            [
+                (topic_id.hex, partition, producer_id, state.epoch, state.to_json())
+                for (topic_id, partition, producer_id), state in sorted(plan.producers.items())
+            ],
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        with suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+    return plan
+
+
+def _partition_states(conn: sqlite3.Connection, keys: Sequence[PartitionKey]) -> dict[PartitionKey, PartitionState]:
+    """The existing partitions among `keys`, read in key order (PostgreSQL: SELECT ... FOR UPDATE)."""
+    rows = _keyed_rows(
+        conn,
+        "SELECT p.topic_id, p.partition, p.log_start_offset, p.high_watermark"
+        " FROM (VALUES {keys}) AS k JOIN partitions AS p"
+        " ON p.topic_id = k.column1 AND p.partition = k.column2 ORDER BY p.topic_id, p.partition",
+        keys,
+    )
+    return {(UUID(hex=row[0]), row[1]): PartitionState(row[2], row[3]) for row in rows}
+
+
+def _producer_states(conn: sqlite3.Connection, keys: Sequence[ProducerKey]) -> dict[ProducerKey, ProducerState]:
+    rows = _keyed_rows(
+        conn,
+        "SELECT s.topic_id, s.partition, s.producer_id, s.producer_epoch, s.recent_batches"
+        " FROM (VALUES {keys}) AS k JOIN producer_state AS s"
+        " ON s.topic_id = k.column1 AND s.partition = k.column2 AND s.producer_id = k.column3"
+        " ORDER BY s.topic_id, s.partition, s.producer_id",
+        keys,
+    )
+    return {(UUID(hex=row[0]), row[1], row[2]): ProducerState.from_json(row[3], row[4]) for row in rows}
+
+
+def _keyed_rows(conn: sqlite3.Connection, query: str, keys: Sequence[tuple[UUID, *tuple[int, ...]]]) -> Iterator[Row]:
+    """The rows of `query` joined to `keys` (a topic id, then integers) put at its {keys}, a batch at a time."""
+    for batch in _batches(keys):
+        values = _values(len(batch), len(batch[0]))
+        yield from conn.execute(query.format(keys=values), [v for key in batch for v in (key[0].hex, *key[1:])])

@@ -289,11 +289,12 @@ class PartitionLog:
             if delay > 0 and not self._flush_now.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._flush_now.wait(), delay)
+            # A slot first, the batches after: what arrives while every slot is busy joins this flush.
+            await self._flush_slots.acquire()
             pending, self._pending, self._pending_bytes = self._pending, [], 0
             self._flush_now.clear()
             if not self._closing:
                 self._has_pending.clear()
-            await self._flush_slots.acquire()
             self._last_flush = asyncio.create_task(self._write(pending, self._last_flush))
 
     async def _write(self, pending: list[_Pending], previous: asyncio.Task[None] | None) -> None:

@@ -10,6 +10,7 @@ import secrets
 import stat
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from pathlib import Path
 
@@ -21,13 +22,14 @@ TEMP_SUFFIX = ".tmp"
 STALE_TEMP_SECONDS = 3600.0
 # A concurrent delete may remove a put's fresh, still empty directory before the put creates its file.
 OPEN_ATTEMPTS = 3
+DIRECTORY_SYNC_THREADS = 4
 
 
 class FsyncPolicy(StrEnum):
     """How durable an acknowledged put is."""
 
     ALWAYS = "always"
-    """fsync the file before the rename and the directory after it: survives a power loss."""
+    """fsync the file and its directory before the put returns: survives a power loss."""
     NEVER = "never"
     """Leave the data in the OS page cache: survives a process crash, not a power loss."""
 
@@ -35,9 +37,14 @@ class FsyncPolicy(StrEnum):
 class FilesystemObjectStore:
     """Objects as files under `root`, key segments as directories.
 
-    Objects are written to `.<random>.tmp` in their directory and renamed into place, so readers see
-    the old or the new object, never part of one. Names starting with '.' are never keys (see
-    validate_key), so temporary files cannot collide with objects and are never listed.
+    Objects are written to `.<random>.tmp` in their directory and moved into place whole, so readers
+    see the old or the new object, never part of one. A new key is hard-linked into place before the
+    fsyncs, which then run together (file and directory: one journal commit on ext4 instead of two in
+    a row); a power loss during such a put may leave the key with part of its bytes, but the put never
+    returned, and an object no index names is garbage anyway. A key that exists is replaced as usual:
+    fsync, then rename, then fsync the directory, so a power loss keeps the old object or the new.
+    Names starting with '.' are never keys (see validate_key), so temporary files cannot collide with
+    objects and are never listed.
     Unlike S3, a key cannot name an object and a directory at once: with "a" stored, putting "a/b"
     raises ValueError, and the other way round.
     """
@@ -45,6 +52,8 @@ class FilesystemObjectStore:
     def __init__(self, root: str | Path, fsync: FsyncPolicy) -> None:
         self._root = os.path.abspath(root)
         self._fsync = fsync
+        # Directory fsyncs of a put run here while the put's own thread fsyncs the file.
+        self._directory_syncs = ThreadPoolExecutor(DIRECTORY_SYNC_THREADS, thread_name_prefix="directory-fsync")
         os.makedirs(self._root, exist_ok=True)
         self._remove_stale_temp_files()
 
@@ -107,29 +116,46 @@ class FilesystemObjectStore:
             raise ObjectStoreUnavailableError(f"object folder {self._root} is not a writable directory: {exc}") from exc
 
     async def close(self) -> None:
-        """Nothing to release: blocking calls run on the event loop's default executor."""
+        """Stop the directory-fsync threads; other blocking calls run on the event loop's default executor."""
+        self._directory_syncs.shutdown(wait=False)
 
     def _put(self, key: str, view: memoryview) -> None:
         path = os.path.join(self._root, key)
         fd, temp, created = self._open_temp(key)
+        # The rename or link lives in the object's directory, each new directory's entry in its parent.
+        directories = list(dict.fromkeys([os.path.dirname(path), *map(os.path.dirname, created)]))
+        durable = self._fsync is FsyncPolicy.ALWAYS
+        linked = False
         try:
             try:
                 while view:
                     written = os.write(fd, view)
                     view = view[written:]
-                if self._fsync is FsyncPolicy.ALWAYS:
+                linked = durable and _link_new(temp, path)
+                if linked:
+                    self._fsync_together(fd, directories)
+                elif durable:
                     os.fsync(fd)
             finally:
                 os.close(fd)
-            os.replace(temp, path)
+            if not linked:
+                os.replace(temp, path)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
             raise
-        if self._fsync is FsyncPolicy.ALWAYS:
-            # The rename lives in the object's directory, each new directory's entry in its parent.
-            for directory in dict.fromkeys([os.path.dirname(path), *map(os.path.dirname, created)]):
+        if durable and not linked:
+            for directory in directories:
                 _fsync_directory(directory)
+
+    def _fsync_together(self, fd: int, directories: builtins.list[str]) -> None:
+        """fsync a file and directories at once: the file on this thread, the directories beside it."""
+        syncs = [self._directory_syncs.submit(_fsync_directory, directory) for directory in directories]
+        try:
+            os.fsync(fd)
+        finally:
+            for sync in syncs:
+                sync.result()
 
     def _open_temp(self, key: str) -> tuple[int, str, builtins.list[str]]:
         """Create a temporary file beside `key`'s path: its descriptor, its path, the directories made for it."""
@@ -238,6 +264,16 @@ class FilesystemObjectStore:
                     with contextlib.suppress(FileNotFoundError):
                         if os.stat(temp).st_mtime < cutoff:
                             os.unlink(temp)
+
+
+def _link_new(temp: str, path: str) -> bool:
+    """Hard-link `temp` to `path` and drop `temp`, unless `path` exists; whether it linked."""
+    try:
+        os.link(temp, path)
+    except FileExistsError:
+        return False
+    os.unlink(temp)
+    return True
 
 
 def _fsync_directory(path: str) -> None:
