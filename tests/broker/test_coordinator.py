@@ -542,6 +542,35 @@ async def test_heartbeats_keep_a_member_and_silence_expires_it(world: World) -> 
     assert (result.generation_id, [m.member_id for m in result.members]) == (generation + 1, [leader])
 
 
+async def test_a_leader_silent_after_rejoining_alone_is_expired_and_can_join_again(world: World) -> None:
+    # The broker's side of a kafka-python 3.0 member that never took up its own finished rejoin
+    # (tests/e2e/group_worker.py, resume_orphaned_join): it neither heartbeats nor rejoins.
+    def joined(client: str) -> str:
+        return answer(join(world, require_id=True, client=client)).member_id
+
+    leader = joined("kp-2")
+    first = join(world, leader, require_id=True)
+    world.clock.advance(0)
+    assert answer(first).generation_id == 1
+    assert synced(sync(world, leader, 1, {leader: b"none yet"})).error is E.NONE
+    # The leader's metadata grew after its first assignment: it rejoins, alone, at once.
+    rejoin = answer(join(world, leader, require_id=True))
+    assert (rejoin.generation_id, rejoin.leader) == (2, leader)
+    assert synced(sync(world, leader, 2, {leader: b"all"})).error is E.NONE
+    newcomers = [joined("kp-3"), joined("kp-1")]
+    parked = [join(world, member_id, require_id=True) for member_id in newcomers]
+    assert state(world) == "PreparingRebalance"
+    world.clock.advance(SESSION - 1)
+    assert not any(future.done() for future in parked)  # the leader's session is not over yet
+    world.clock.advance(1)
+    results = [answer(future) for future in parked]
+    assert {(r.error, r.generation_id) for r in results} == {(E.NONE, 3)}
+    assert sorted(m.member_id for m in results[0].members) == sorted(newcomers)
+    assert heartbeat(world, leader, 2) is E.UNKNOWN_MEMBER_ID
+    assert answer(join(world, leader, require_id=True)).error is E.UNKNOWN_MEMBER_ID
+    assert answer(join(world, require_id=True, client="kp-2")).error is E.MEMBER_ID_REQUIRED
+
+
 async def test_heartbeat_refusals(world: World) -> None:
     assert heartbeat(world, "m", 1, group="") is E.INVALID_GROUP_ID
     assert heartbeat(world, "m", 1, group="unknown") is E.UNKNOWN_MEMBER_ID

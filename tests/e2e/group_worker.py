@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
 import threading
 import time
@@ -83,6 +84,7 @@ def kafka_python(args: argparse.Namespace, closing: threading.Event) -> None:
     consumer.subscribe([args.topic], listener=Listener())
     while not closing.is_set():
         batches = consumer.poll(timeout_ms=200)
+        resume_orphaned_join(consumer)
         items = [(r.partition, r.offset, r.value) for records in batches.values() for r in records]
         if not items:
             continue
@@ -93,6 +95,24 @@ def kafka_python(args: argparse.Namespace, closing: threading.Event) -> None:
         except KafkaError as exc:
             emit("commit-failed", error=repr(exc))
     consumer.close()
+
+
+def resume_orphaned_join(consumer: Any) -> None:
+    """Work around a kafka-python 3.0 bug that leaves a member silent for good after a rebalance.
+
+    When poll's timeout ends while a JoinGroup+SyncGroup round is in flight, the client keeps the
+    round's task and awaits it on the next poll, but only if need_rejoin() still holds. A leader
+    that rejoined because the partitions it assigned were out of date (its first assignment ran
+    before its topic metadata arrived, e.g. with group.initial.rebalance.delay.ms 0) makes
+    need_rejoin() false inside that very round (_perform_assignment updates the snapshot). Then
+    the finished round is never taken up: no assignment, heartbeats stay disabled, the coordinator
+    expires the member's session, and the client never notices. Java's client loops while a rejoin
+    is needed *or pending* (rejoinNeededOrPending); asking for a rejoin here restores that.
+    """
+    coordinator = consumer._coordinator
+    if coordinator._join_task is not None and not coordinator.need_rejoin():
+        logging.getLogger(__name__).warning("kafka-python left a join round unfinished; rejoining")
+        coordinator.request_rejoin()
 
 
 def confluent_kafka(args: argparse.Namespace, closing: threading.Event) -> None:
