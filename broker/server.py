@@ -42,6 +42,7 @@ class Connection(asyncio.Protocol):
         self.peer = "?"
         self.in_flight: deque[asyncio.Future[bytes | None]] = deque()
         self.produce_lock = asyncio.Lock()  # keeps a connection's appends in arrival order
+        self.offsets_lock = asyncio.Lock()  # keeps a connection's offset commits and fetches in arrival order
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
