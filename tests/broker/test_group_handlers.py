@@ -6,8 +6,9 @@ cannot carry fails here as on the wire. The state machine itself is tested in te
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,10 @@ GROUP_APIS += [DESCRIBE_GROUPS, LIST_GROUPS, DELETE_GROUPS, OFFSET_DELETE]
 
 @dataclass
 class Peer:
-    """The one thing the group handlers read of a connection: the client's address."""
+    """What the group handlers read of a connection: the client's address and its offsets lock."""
 
     peer: str = "10.1.2.3:45678"
+    offsets_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 @pytest.fixture

@@ -85,9 +85,9 @@ async def test_group_apis_at_the_other_broker_answer_not_coordinator(pair: tuple
         for broker, error in ((other, E.NOT_COORDINATOR), (coordinator, E.NONE)):
             joined = await call(broker, JOIN_GROUP, 9, join_body(group), Peer())
             assert joined.error_code == (E.MEMBER_ID_REQUIRED if error is E.NONE else error)
-            committed = await call(broker, OFFSET_COMMIT, 8, commit_body(group, "spread"))
+            committed = await call(broker, OFFSET_COMMIT, 8, commit_body(group, "spread"), Peer())
             assert [p.error_code for t in committed.topics for p in t.partitions] == [error]
-            fetched = await call(broker, OFFSET_FETCH, 8, fetch_body(group))
+            fetched = await call(broker, OFFSET_FETCH, 8, fetch_body(group), Peer())
             assert fetched.groups[0].error_code == error
             described = await call(broker, DESCRIBE_GROUPS, 5, DESCRIBE_GROUPS.Request(groups=[group]))
             assert described.groups[0].error_code == error
