@@ -22,6 +22,7 @@ from storage.diskcache import DiskRangeCache
 from storage.log import PartitionLog
 from storage.maintenance import Maintenance, Retention, now_ms
 from storage.objects import open_object_store
+from storage.stats import FOLD_INTERVAL_S
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class Broker:
         self._server: asyncio.Server | None = None
         self._maintenance_task: asyncio.Task[None] | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
+        self._fold_task: asyncio.Task[None] | None = None
         self.cluster = ClusterView.of(self.info, ())
         self._groups_placed_on: tuple[int, ...] = ()  # the live brokers the coordinator's groups were chosen by
 
@@ -104,6 +106,7 @@ class Broker:
         await self.http.start()
         self._maintenance_task = asyncio.create_task(self._maintain(), name="maintenance")
         self._heartbeat_task = asyncio.create_task(self._heartbeat(), name="broker-heartbeat")
+        self._fold_task = asyncio.create_task(self._fold_histograms(), name="fold-histograms")
 
     async def _check_id_is_free(self) -> None:
         me = self.info
@@ -124,6 +127,14 @@ class Broker:
         if self.coordinator.active and view.broker_ids != self._groups_placed_on:
             await self.coordinator.reassign(view.coordinates)
             self._groups_placed_on = view.broker_ids
+
+    async def _fold_histograms(self) -> None:
+        """Bucket the histograms' pending observations, so that they never pile up between scrapes."""
+        while True:
+            await asyncio.sleep(FOLD_INTERVAL_S)
+            histograms = [*self.log.stats.histograms(), *(self.metrics.stats.histograms() if self.metrics else ())]
+            for histogram in histograms:
+                histogram.fold()
 
     async def _heartbeat(self) -> None:
         while True:
@@ -187,6 +198,8 @@ class Broker:
         """Stop accepting, answer what was received, flush, leave the live brokers, close the stores."""
         if self._maintenance_task is not None:
             self._maintenance_task.cancel()
+        if self._fold_task is not None:
+            self._fold_task.cancel()
         if self._heartbeat_task is not None:
             self._heartbeat_task.cancel()
             # Its last registration must not land after the deregistration below.

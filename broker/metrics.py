@@ -44,6 +44,7 @@ BATCH_RECORD_BOUNDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 100
 BROKER_MAX_AGE_MS = 60_000  # a broker whose last heartbeat is older does not count as active
 FETCH_GROUP_UNKNOWN = ""  # Fetch requests do not name a group: their errors carry no group
 PRODUCE_API = PRODUCE.name
+COMMIT_FLUSH = "commit_flush"
 
 
 def error_type(code: int) -> str:
@@ -132,6 +133,13 @@ class BrokerStats:
             _add(self.consumed_records, (topic, group), max(offset - previous, 0))
         self.committed[key] = offset
 
+    def histograms(self) -> Iterator[Histogram]:
+        yield self.batch_records
+        yield self.fetch_seconds
+        yield from self.metadata_seconds.values()
+        for api_stats in self.apis.values():
+            yield api_stats.seconds
+
     def timed(self, operation: str, call: Callable[P, Awaitable[T]]) -> Callable[P, Coroutine[Any, Any, T]]:
         """`call` (a coroutine function), its latency observed as `operation`."""
         histogram = self.metadata_seconds.setdefault(operation, Histogram(LATENCY_BOUNDS))
@@ -148,9 +156,12 @@ class BrokerStats:
 
 
 def time_metadata_queries(store: MetadataStore, stats: BrokerStats) -> None:
-    """Wrap each query method of the MetadataStore interface on `store` to observe its latency."""
+    """Wrap each query method of the MetadataStore interface on `store` to observe its latency.
+
+    commit_flush, once per flush, is timed by the partition log instead (LogStats.commit_seconds).
+    """
     for name, _ in inspect.getmembers(MetadataStore, inspect.iscoroutinefunction):
-        if name not in ("start", "close"):
+        if name not in ("start", "close", COMMIT_FLUSH):
             setattr(store, name, stats.timed(name, getattr(store, name)))
 
 
@@ -246,12 +257,13 @@ def _histograms(
 ) -> HistogramMetricFamily:
     family = HistogramMetricFamily(PREFIX + name, documentation, labels=[label] if label else None)
     for key, histogram in histograms.items():
+        counts, total = histogram.totals()
         cumulative = 0
         buckets = []
-        for bound, count in zip((*histogram.bounds, float("inf")), histogram.counts, strict=True):
+        for bound, count in zip((*histogram.bounds, float("inf")), counts, strict=True):
             cumulative += count
             buckets.append((_bound_text(bound), cumulative))
-        family.add_metric([key] if label else [], buckets, histogram.sum)
+        family.add_metric([key] if label else [], buckets, total)
     return family
 
 
@@ -361,7 +373,7 @@ class _Collector:
             "metadata_query_seconds",
             "Metadata store calls, by operation.",
             "operation",
-            self.metrics.stats.metadata_seconds,
+            {**self.metrics.stats.metadata_seconds, COMMIT_FLUSH: log_stats.commit_seconds},
         )
         yield from self._s3()
 

@@ -44,6 +44,7 @@ class Connection(asyncio.Protocol):
         self.produce_lock = asyncio.Lock()  # keeps a connection's appends in arrival order
         self.offsets_lock = asyncio.Lock()  # keeps a connection's offset commits and fetches in arrival order
         self.closed = False
+        self.stats = broker.metrics.stats if broker.metrics is not None else None  # None: metrics off
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # a TCP transport (uvloop's is not a subclass)
@@ -106,8 +107,8 @@ class Connection(asyncio.Protocol):
         response = (
             None if body is None else wire.encode_response(request.api, request.version, request.correlation_id, body)
         )
-        if self.broker.metrics is not None:
-            self.broker.metrics.stats.request(
+        if self.stats is not None:
+            self.stats.request(
                 request.api.name, request.version, time.perf_counter() - started, size, len(response or b"")
             )
         return response

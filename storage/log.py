@@ -336,6 +336,7 @@ class PartitionLog:
             finally:
                 if previous is not None:
                     await asyncio.wait([previous])  # its outcome is its own; only the order matters here
+            committing = time.monotonic()
             results = await self.metadata.commit_flush(key, position, chunks)
         except Exception as exc:
             # An object put before a failed commit stays behind, named by no index row and no
@@ -347,9 +348,12 @@ class PartitionLog:
                 if not item.future.done():
                     item.future.set_exception(failure)
             return
-        self.stats.flushes += 1
-        self.stats.flush_bytes.observe(position)
-        self.stats.flush_to_commit_seconds.observe(time.monotonic() - started)
+        committed = time.monotonic()
+        stats = self.stats
+        stats.flushes += 1
+        stats.flush_bytes.observe(position)
+        stats.flush_to_commit_seconds.observe(committed - started)
+        stats.commit_seconds.observe(committed - committing)
         for item, chunk, result in zip(pending, chunks, results, strict=True):
             if result.error_code == 0 and not result.duplicate:
                 self._committed(item, chunk, result)

@@ -19,9 +19,17 @@ START_TIMEOUT = 30.0
 class BrokerProcess:
     """One broker over one data folder; restarts keep the folder (and so the data)."""
 
-    def __init__(self, data_dir: Path, extra_args: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        extra_args: Sequence[str] = (),
+        wrapper: Sequence[str] = (),
+        start_timeout: float = START_TIMEOUT,
+    ) -> None:
         self.data_dir = data_dir
         self.extra_args = list(extra_args)
+        self.wrapper = list(wrapper)  # a command the broker runs under, such as valgrind
+        self.start_timeout = start_timeout
         self.process: subprocess.Popen[str] | None = None
         self.port = 0
         self.http_port = 0
@@ -41,7 +49,7 @@ class BrokerProcess:
 
     def start(self) -> BrokerProcess:
         args = [
-            sys.executable, "-m", "broker.cli", "serve",
+            *self.wrapper, sys.executable, "-m", "broker.cli", "serve",
             "--port", str(self.port), "--metrics-port", "0", "--data-dir", str(self.data_dir),
             *self.extra_args,
         ]  # fmt: skip
@@ -67,7 +75,7 @@ class BrokerProcess:
         self._reader = threading.Thread(target=pump, args=(self.process,), daemon=True)
         self._reader.start()
         # The output can end before the process is reaped: "listening" tells a start from an exit.
-        if not ready.wait(START_TIMEOUT) or not listening.is_set() or self.process.poll() is not None:
+        if not ready.wait(self.start_timeout) or not listening.is_set() or self.process.poll() is not None:
             self.kill()
             raise RuntimeError("broker did not start:\n" + "".join(self.output[-50:]))
         return self

@@ -59,39 +59,29 @@ class _Outcome:
 
 async def handle_produce(broker: Broker, request: Request, connection: Connection) -> Any:
     body = request.body
+    stats = broker.metrics.stats if broker.metrics is not None else None
     outcomes: list[tuple[str, list[_Outcome]]] = []
     # Appends of one connection must reach the log in request order (clients pipeline).
     async with connection.produce_lock:
         for topic_data in body.topic_data:
             outcomes.append((topic_data.name, await _append_topic(broker, body.acks, topic_data)))
     if body.acks == 0:
-        if broker.metrics is not None:
-            _observe(broker.metrics.stats, outcomes, None)
+        if stats is not None:
+            for name, partitions in outcomes:
+                for outcome in partitions:
+                    stats.produced(name, outcome.error, outcome.records, outcome.bytes)
         return None
     waits = [append for _, partitions in outcomes for outcome in partitions for append in outcome.appends]
     if waits:
         await asyncio.wait(waits, timeout=max(body.timeout_ms, 1) / 1000)
-    response = Response(
+    return Response(
         responses=[
-            TopicResponse(name=name, partition_responses=[_partition_response(outcome) for outcome in partitions])
+            TopicResponse(
+                name=name, partition_responses=[_partition_response(outcome, name, stats) for outcome in partitions]
+            )
             for name, partitions in outcomes
         ]
     )
-    if broker.metrics is not None:
-        _observe(broker.metrics.stats, outcomes, response)
-    return response
-
-
-def _observe(stats: BrokerStats, outcomes: list[tuple[str, list[_Outcome]]], response: Any) -> None:
-    """Each partition's acknowledged records and bytes, or its error; with acks 0 (no response), what was appended."""
-    if response is None:
-        for name, partitions in outcomes:
-            for outcome in partitions:
-                stats.produced(name, outcome.error, outcome.records, outcome.bytes)
-        return
-    for (name, partitions), topic_response in zip(outcomes, response.responses, strict=True):
-        for outcome, answer in zip(partitions, topic_response.partition_responses, strict=True):
-            stats.produced(name, answer.error_code, outcome.records, outcome.bytes)
 
 
 async def _append_topic(broker: Broker, acks: int, topic_data: Any) -> list[_Outcome]:
@@ -145,7 +135,15 @@ async def _append_topic(broker: Broker, acks: int, topic_data: Any) -> list[_Out
     return outcomes
 
 
-def _partition_response(outcome: _Outcome) -> Any:
+def _partition_response(outcome: _Outcome, topic: str, stats: BrokerStats | None) -> Any:
+    """The answer for one partition, counted in the metrics (acknowledged records and bytes, or the error)."""
+    response = _answer(outcome)
+    if stats is not None:
+        stats.produced(topic, response.error_code, outcome.records, outcome.bytes)
+    return response
+
+
+def _answer(outcome: _Outcome) -> Any:
     response = PartitionResponse(index=outcome.index, error_code=outcome.error, error_message=outcome.message)
     if outcome.error or not outcome.appends:
         response.base_offset = -1
