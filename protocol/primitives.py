@@ -437,6 +437,58 @@ class Array(c.Construct):  # type: ignore[misc]
         return f"{name}(obj, io)"
 
 
+class NullableStruct(c.Construct):  # type: ignore[misc]
+    """A struct that may be null: an int8 marker (-1 null, 1 present), then the struct when present."""
+
+    def __init__(self, element: c.Construct) -> None:
+        super().__init__()
+        self.element = element
+        self._compiled: Any = None
+
+    def _parse(self, stream: Stream, context: Any, path: str) -> Any:
+        return self._compiled_self().parsefunc(stream, context)
+
+    def _build(self, obj: Any, stream: Stream, context: Any, path: str) -> Any:
+        return self._compiled_self().buildfunc(obj, stream, context)
+
+    def _compiled_self(self) -> Any:
+        if self._compiled is None:
+            self._compiled = self.compile()
+        return self._compiled
+
+    def _emitparse(self, code: Any) -> str:
+        name = f"parse_nullable_{code.allocateId()}"
+        code.append(
+            f"""
+            def {name}(io):
+                marker = io.read(1)
+                if len(marker) != 1:
+                    raise struct.error("nullable struct marker cut short")
+                if marker[0] >= 0x80:
+                    return None
+                return {self.element._compileparse(code)}
+            """
+        )
+        code.append("import struct")
+        return f"{name}(io)"
+
+    def _emitbuild(self, code: Any) -> str:
+        name = f"build_nullable_{code.allocateId()}"
+        element = self.element._compilebuild(code)
+        code.append(
+            f"""
+            def {name}(obj, io):
+                if obj is None:
+                    io.write(b"\\xff")
+                    return None
+                io.write(b"\\x01")
+                {element}
+                return obj
+            """
+        )
+        return f"{name}(obj, io)"
+
+
 INT8 = FixedWidth(">b")
 INT16 = FixedWidth(">h")
 UINT16 = FixedWidth(">H")

@@ -466,7 +466,7 @@ async def test_describe_broker_configs(broker: Broker, version: int) -> None:
     assert configs["auto.create.topics.enable"].value == "true"
     assert configs["message.max.bytes"].value == str(broker.config.message_max_bytes)
     assert configs["socket.request.max.bytes"].value == str(broker.config.socket_request_max_bytes)
-    assert configs["log.dirs"].value == str(Path(broker.config.data_dir).resolve())
+    assert configs["log.dirs"].value == broker.config.storage_url == "memory://"
     assert configs["num.partitions"].config_source == STATIC_BROKER_CONFIG
     assert configs["log.retention.ms"].config_source == DEFAULT_CONFIG
     assert all(entry.read_only and len(entry.synonyms) == 1 for entry in configs.values())
