@@ -15,7 +15,7 @@ from typing import Any
 import construct as c
 
 from protocol.errors import EncodeError
-from protocol.primitives import ZERO_UUID, Array, FixedWidth, NullableStruct, Stream, link, primitive
+from protocol.primitives import ZERO_UUID, Array, FixedWidth, NullableStruct, SelfCompiled, Stream, link, primitive
 from protocol.schema import MISSING, Api, Field, VersionRange
 
 _TYPE_DEFAULTS: dict[str, Any] = {
@@ -84,7 +84,7 @@ def default_value(field: Field) -> Any:
     return _TYPE_DEFAULTS[field.type]
 
 
-class StructCodec(c.Construct):  # type: ignore[misc]
+class StructCodec(SelfCompiled):
     """One struct at one version: regular fields in order, then (flexible) tagged fields."""
 
     def __init__(self, cls: type, fields: tuple[Field, ...], version: int, flexible: VersionRange) -> None:
@@ -94,7 +94,6 @@ class StructCodec(c.Construct):  # type: ignore[misc]
         self.version = version
         self.flexible = flexible
         self.is_flexible = version in flexible
-        self._compiled: Any = None
         self.parts: list[tuple[Field, c.Construct | None, int | None]] = []
         for field in fields:
             present = version in field.versions
@@ -116,17 +115,6 @@ class StructCodec(c.Construct):  # type: ignore[misc]
         else:
             return primitive(field.type, compact, nullable)
         return Array(element, compact, nullable)
-
-    def _compiled_self(self) -> Any:
-        if self._compiled is None:
-            self._compiled = self.compile()
-        return self._compiled
-
-    def _parse(self, stream: Stream, context: Any, path: str) -> Any:
-        return self._compiled_self().parsefunc(stream, context)
-
-    def _build(self, obj: Any, stream: Stream, context: Any, path: str) -> Any:
-        return self._compiled_self().buildfunc(obj, stream, context)
 
     def _default_source(self, code: Any, field: Field) -> str:
         factory = _default_factory(field, nested_classes(self.cls).get(field.element_type))

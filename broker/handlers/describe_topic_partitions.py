@@ -21,16 +21,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from broker.handlers.metadata import UNKNOWN_AUTHORIZED_OPERATIONS
+from broker.handlers.metadata import topic_entry
 from broker.topics import topic_name_error
 from protocol.apis.describe_topic_partitions import DESCRIBE_TOPIC_PARTITIONS
 from protocol.errors import ErrorCode
 
 if TYPE_CHECKING:
     from broker.app import Broker
-    from broker.cluster import ClusterView
     from broker.server import Connection
-    from metadata.base import TopicInfo
     from protocol.wire import Request
 
 MAX_PARTITIONS_PER_PAGE = 2000
@@ -74,34 +72,11 @@ async def handle_describe_topic_partitions(broker: Broker, request: Request, con
             continue
         first = cursor.partition_index if cursor is not None and name == cursor.topic_name else 0
         end = min(topic.partitions, first + remaining)
-        topics.append(_topic_entry(cluster, topic, range(first, end)))
+        topics.append(topic_entry(cluster, topic, range(first, end), Topic, Partition))
         if end < topic.partitions:
             return Response(topics=topics, next_cursor=Cursor(topic_name=name, partition_index=end))
         remaining -= max(end - first, 0)
     return Response(topics=topics, next_cursor=None)
-
-
-def _topic_entry(cluster: ClusterView, topic: TopicInfo, indexes: range) -> Any:
-    partitions = []
-    for index in indexes:
-        leader = cluster.partition_leader(topic.name, index)
-        partitions.append(
-            Partition(
-                error_code=ErrorCode.NONE,
-                partition_index=index,
-                leader_id=leader,
-                leader_epoch=0,
-                replica_nodes=[leader],
-                isr_nodes=[leader],
-            )
-        )
-    return Topic(
-        error_code=ErrorCode.NONE,
-        name=topic.name,
-        topic_id=topic.topic_id,
-        partitions=partitions,
-        topic_authorized_operations=UNKNOWN_AUTHORIZED_OPERATIONS,
-    )
 
 
 HANDLES = {DESCRIBE_TOPIC_PARTITIONS.key: handle_describe_topic_partitions}
