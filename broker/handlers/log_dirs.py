@@ -3,10 +3,10 @@
 A broker keeps no partition data of its own: every partition lives once in the shared object
 store. Each broker reports that store (its URL, as `--storage` names it; also DescribeConfigs'
 log.dirs) as its one log dir, holding the partitions it is the replica of, i.e. the partitions
-whose preferred broker it is (as Metadata names them). partition_size is 0: the bytes of a
-partition are not kept as a figure in the metadata store (only per index row), and summing its
-rows on every call is not worth it for a report. offset_lag is 0 (the high watermark is the log
-end) and is_future_key false (nothing ever moves); total_bytes and usable_bytes (v4) are -1,
+whose preferred broker it is (as Metadata names them). partition_size is the bytes the metadata
+store indexes for the partition (its index entries' lengths summed: one query per topic; an entry
+straddling the log start counts whole, as a Kafka segment does). offset_lag is 0 (the high
+watermark is the log end) and is_future_key false (nothing ever moves); total_bytes and usable_bytes (v4) are -1,
 "unknown", as object storage has no volume size. A null topic list describes every partition;
 listed partitions that are absent or belong to another broker are left out, as Kafka leaves out
 replicas a broker does not host.
@@ -50,14 +50,18 @@ async def handle_describe_log_dirs(broker: Broker, request: Request, connection:
     topics = []
     for name, partitions in wanted:
         topic = await broker.topics.get(name)
-        count = 0 if topic is None else topic.partitions
-        hosted = [
-            DirPartition(partition_index=index, partition_size=0, offset_lag=0, is_future_key=False)
-            for index in partitions
-            if 0 <= index < count and cluster.partition_leader(name, index) == me
+        if topic is None:
+            continue
+        hosted = [index for index in partitions if 0 <= index < topic.partitions]
+        hosted = [index for index in hosted if cluster.partition_leader(name, index) == me]
+        if not hosted:
+            continue
+        sizes = await broker.metadata.partition_sizes(topic.topic_id)
+        entries = [
+            DirPartition(partition_index=index, partition_size=sizes.get(index, 0), offset_lag=0, is_future_key=False)
+            for index in hosted
         ]
-        if hosted:
-            topics.append(DirTopic(name=name, partitions=hosted))
+        topics.append(DirTopic(name=name, partitions=entries))
     result = DirResult(error_code=ErrorCode.NONE, log_dir=broker.config.storage_url, topics=topics)
     return DescribeResponse(error_code=ErrorCode.NONE, results=[result])
 

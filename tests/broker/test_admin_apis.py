@@ -29,6 +29,7 @@ from protocol.apis.list_offsets import LIST_OFFSETS
 from protocol.apis.list_partition_reassignments import LIST_PARTITION_REASSIGNMENTS
 from protocol.errors import ErrorCode
 from tests.broker.test_admin_handlers import broker, call, creatable, create, create_body, grow_body, versions
+from tests.metadata.contract import chunk
 
 __all__ = ["broker"]  # the fixture, shared with the other admin handler tests
 
@@ -116,6 +117,11 @@ async def test_describe_log_dirs_reports_the_object_store(broker: Broker, versio
         ("logged", [0, 1])
     ]
     assert all((p.partition_size, p.offset_lag, p.is_future_key) == (0, 0, False) for p in result.topics[0].partitions)
+    stored = await broker.metadata.get_topic("logged")
+    assert stored is not None
+    await broker.metadata.commit_flush("flush/sized", 1000, [chunk(stored, 1, 3, length=123)])  # index only
+    [result] = (await call(broker, DESCRIBE_LOG_DIRS, version, log_dirs_body({"logged": [0, 1]}))).results
+    assert [(p.partition_index, p.partition_size) for p in result.topics[0].partitions] == [(0, 0), (1, 123)]
     if version >= 4:
         assert (result.total_bytes, result.usable_bytes) == (-1, -1)
 
