@@ -9,8 +9,9 @@ assignment that can be honoured. On one broker, [[its id], ...] is accepted.
 Errors, per topic, with an error_message: INVALID_REQUEST (42) for a topic listed twice;
 UNKNOWN_TOPIC_OR_PARTITION (3) for an absent topic (or an invalid name, which no topic has);
 INVALID_PARTITIONS (37) for a count that does not grow the topic; INVALID_REPLICA_ASSIGNMENT
-(39) for as many assignments as new partitions, or an assignment with other than one broker,
-a broker that is not live, or a live broker that is not the partition's preferred one.
+(39) for a number of assignments other than the number of new partitions, or an assignment
+with other than one broker, a broker that is not live, or a live broker that is not the
+partition's preferred one.
 """
 
 from __future__ import annotations
