@@ -12,7 +12,7 @@ and consumers meet on one broker, and gives each group one coordinator.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from metadata.base import BrokerInfo
@@ -72,6 +72,29 @@ class ClusterView:
     def partition_leader(self, topic: str, partition: int) -> int:
         """The preferred broker of a partition, named its leader in Metadata."""
         return rendezvous(partition_key(topic, partition), self.broker_ids)
+
+    def replica_assignment_error(self, topic: str, partition: int, replicas: Sequence[int]) -> str | None:
+        """Why a manual replica list for a partition cannot be honoured, or None when it can.
+
+        A partition has one replica, its preferred broker (the data is stored once, in shared
+        storage): a list is honoured when it names exactly that broker, as Metadata reports it.
+        """
+        if len(replicas) != 1:
+            return (
+                f"partition {partition} of {topic!r}: {len(replicas)} replicas asked, but every partition has "
+                "exactly one (data is stored once, in shared storage)"
+            )
+        (wanted,) = replicas
+        if wanted not in self.broker_ids:
+            live = ", ".join(str(broker_id) for broker_id in self.broker_ids)
+            return f"partition {partition} of {topic!r}: broker {wanted} is not a live broker (live: {live})"
+        preferred = self.partition_leader(topic, partition)
+        if wanted != preferred:
+            return (
+                f"partition {partition} of {topic!r} belongs to broker {preferred}, chosen by hashing over the "
+                f"live brokers; it cannot be placed on broker {wanted}"
+            )
+        return None
 
     def group_coordinator(self, group_id: str) -> BrokerInfo:
         return self.owner(group_key(group_id))

@@ -225,6 +225,11 @@ class MetadataStore(Protocol):
         """One state per partition, in partition order; empty for an unknown topic."""
         ...
 
+    async def partition_sizes(self, topic_id: UUID) -> dict[int, int]:
+        """Bytes stored per partition: the lengths of its index entries, summed (an entry straddling
+        the log start counts whole); partitions without entries are absent."""
+        ...
+
     async def commit_flush(
         self, object_key: str, object_size: int, chunks: Sequence[ChunkAppend]
     ) -> list[AppendResult]:

@@ -475,6 +475,13 @@ class PostgresMetadataStore:
             )
         return [PartitionState(*row) for row in rows]
 
+    async def partition_sizes(self, topic_id: UUID) -> dict[int, int]:
+        async with self._read() as db:
+            rows = await db.fetch(
+                "SELECT partition, sum(length) FROM batch_index WHERE topic_id = $1 GROUP BY partition", topic_id
+            )
+        return {row[0]: int(row[1]) for row in rows}
+
     async def commit_flush(
         self, object_key: str, object_size: int, chunks: Sequence[ChunkAppend]
     ) -> list[AppendResult]:

@@ -347,6 +347,14 @@ class SqliteMetadataStore:
             )
         return [PartitionState(*row) for row in rows]
 
+    async def partition_sizes(self, topic_id: UUID) -> dict[int, int]:
+        async with self._read() as db:
+            rows = await db.execute_fetchall(
+                "SELECT partition, sum(length) FROM batch_index WHERE topic_id = ? GROUP BY partition",
+                (topic_id.hex,),
+            )
+        return {partition: size for partition, size in rows}
+
     async def commit_flush(
         self, object_key: str, object_size: int, chunks: Sequence[ChunkAppend]
     ) -> list[AppendResult]:

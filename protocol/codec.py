@@ -15,7 +15,7 @@ from typing import Any
 import construct as c
 
 from protocol.errors import EncodeError
-from protocol.primitives import ZERO_UUID, Array, FixedWidth, Stream, link, primitive
+from protocol.primitives import ZERO_UUID, Array, FixedWidth, NullableStruct, SelfCompiled, Stream, link, primitive
 from protocol.schema import MISSING, Api, Field, VersionRange
 
 _TYPE_DEFAULTS: dict[str, Any] = {
@@ -38,13 +38,16 @@ _LITERAL_TYPES = (bool, int, float, str, bytes, type(None))
 def message_class(name: str, fields: tuple[Field, ...]) -> type:
     """A slotted dataclass for one struct; nested struct classes hang off it by type name."""
     nested: dict[str, type] = {}
+    nested_fields: dict[str, tuple[Field, ...]] = {}
     members: list[tuple[str, Any, Any]] = []
     for field in fields:
         if field.is_struct:
-            sub = message_class(field.element_type, field.fields)
-            if field.element_type in nested:
+            known = nested_fields.get(field.element_type)
+            if known is None:
+                nested[field.element_type] = message_class(field.element_type, field.fields)
+                nested_fields[field.element_type] = field.fields
+            elif known != field.fields:  # a common struct (Kafka's commonStructs) may serve several fields
                 raise ValueError(f"{name}: struct type {field.element_type} declared twice")
-            nested[field.element_type] = sub
         factory = _default_factory(field, nested.get(field.element_type))
         if factory is None:
             members.append((field.name, Any, dataclasses.field(default=default_value(field))))
@@ -81,7 +84,7 @@ def default_value(field: Field) -> Any:
     return _TYPE_DEFAULTS[field.type]
 
 
-class StructCodec(c.Construct):  # type: ignore[misc]
+class StructCodec(SelfCompiled):
     """One struct at one version: regular fields in order, then (flexible) tagged fields."""
 
     def __init__(self, cls: type, fields: tuple[Field, ...], version: int, flexible: VersionRange) -> None:
@@ -91,7 +94,6 @@ class StructCodec(c.Construct):  # type: ignore[misc]
         self.version = version
         self.flexible = flexible
         self.is_flexible = version in flexible
-        self._compiled: Any = None
         self.parts: list[tuple[Field, c.Construct | None, int | None]] = []
         for field in fields:
             present = version in field.versions
@@ -107,25 +109,12 @@ class StructCodec(c.Construct):  # type: ignore[misc]
                 nested_classes(self.cls)[field.element_type], field.fields, self.version, self.flexible
             )
             if not field.is_array:
-                if nullable:
-                    raise ValueError(f"nullable struct field {field.name} is not supported")
-                return element
+                return NullableStruct(element) if nullable else element
         elif field.is_array:
             element = primitive(field.element_type, compact, False)
         else:
             return primitive(field.type, compact, nullable)
         return Array(element, compact, nullable)
-
-    def _compiled_self(self) -> Any:
-        if self._compiled is None:
-            self._compiled = self.compile()
-        return self._compiled
-
-    def _parse(self, stream: Stream, context: Any, path: str) -> Any:
-        return self._compiled_self().parsefunc(stream, context)
-
-    def _build(self, obj: Any, stream: Stream, context: Any, path: str) -> Any:
-        return self._compiled_self().buildfunc(obj, stream, context)
 
     def _default_source(self, code: Any, field: Field) -> str:
         factory = _default_factory(field, nested_classes(self.cls).get(field.element_type))

@@ -368,14 +368,11 @@ class FixedWidth(c.Construct):  # type: ignore[misc]
         return f"(io.write({name}.pack(obj)), obj)[1]"
 
 
-class Array(c.Construct):  # type: ignore[misc]
-    """A Kafka array (classic int32 count or compact uvarint count + 1), nullable or not."""
+class SelfCompiled(c.Construct):  # type: ignore[misc]
+    """A construct that, used on its own rather than inside a compiled parent, compiles itself once."""
 
-    def __init__(self, element: c.Construct, compact: bool, nullable: bool) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.element = element
-        self.length_reader = f"read_{_variants(compact, nullable)}array_length"
-        self.length_writer = f"write_{_variants(compact, nullable)}array_length"
         self._compiled: Any = None
 
     def _parse(self, stream: Stream, context: Any, path: str) -> Any:
@@ -388,6 +385,16 @@ class Array(c.Construct):  # type: ignore[misc]
         if self._compiled is None:
             self._compiled = self.compile()
         return self._compiled
+
+
+class Array(SelfCompiled):
+    """A Kafka array (classic int32 count or compact uvarint count + 1), nullable or not."""
+
+    def __init__(self, element: c.Construct, compact: bool, nullable: bool) -> None:
+        super().__init__()
+        self.element = element
+        self.length_reader = f"read_{_variants(compact, nullable)}array_length"
+        self.length_writer = f"write_{_variants(compact, nullable)}array_length"
 
     def _emitparse(self, code: Any) -> str:
         name = f"parse_array_{code.allocateId()}"
@@ -432,6 +439,46 @@ class Array(c.Construct):  # type: ignore[misc]
                     for obj in items:
                         {element}
                 return items
+            """
+        )
+        return f"{name}(obj, io)"
+
+
+class NullableStruct(SelfCompiled):
+    """A struct that may be null: an int8 marker (-1 null, 1 present), then the struct when present."""
+
+    def __init__(self, element: c.Construct) -> None:
+        super().__init__()
+        self.element = element
+
+    def _emitparse(self, code: Any) -> str:
+        name = f"parse_nullable_{code.allocateId()}"
+        code.append(
+            f"""
+            def {name}(io):
+                marker = io.read(1)
+                if len(marker) != 1:
+                    raise struct.error("nullable struct marker cut short")
+                if marker[0] >= 0x80:
+                    return None
+                return {self.element._compileparse(code)}
+            """
+        )
+        code.append("import struct")
+        return f"{name}(io)"
+
+    def _emitbuild(self, code: Any) -> str:
+        name = f"build_nullable_{code.allocateId()}"
+        element = self.element._compilebuild(code)
+        code.append(
+            f"""
+            def {name}(obj, io):
+                if obj is None:
+                    io.write(b"\\xff")
+                    return None
+                io.write(b"\\x01")
+                {element}
+                return obj
             """
         )
         return f"{name}(obj, io)"

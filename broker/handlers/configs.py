@@ -34,7 +34,6 @@ import enum
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from broker.topics import TOPIC_CONFIGS, config_error, effective_config, topic_name_error
@@ -192,7 +191,7 @@ def broker_config_values(broker: Broker) -> list[ConfigValue]:
         ("auto.create.topics.enable", "true" if config.auto_create_topics else "false", ConfigType.BOOLEAN),
         ("message.max.bytes", str(config.message_max_bytes), ConfigType.INT),
         ("socket.request.max.bytes", str(config.socket_request_max_bytes), ConfigType.INT),
-        ("log.dirs", str(Path(config.data_dir).resolve()), ConfigType.STRING),
+        ("log.dirs", config.storage_url, ConfigType.STRING),  # where partitions live, as DescribeLogDirs says
         ("listeners", f"PLAINTEXT://{config.host}:{broker.port}", ConfigType.STRING),
         ("advertised.listeners", f"PLAINTEXT://{config.client_host}:{broker.port}", ConfigType.STRING),
     ]

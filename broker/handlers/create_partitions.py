@@ -1,13 +1,17 @@
 """CreatePartitions v0-3: grow topics to a larger partition count.
 
 New partitions start empty (log start 0, high watermark 0). validate_only checks and
-changes nothing. Replica assignments are not supported (every broker serves every
-partition): clients must send null assignments.
+changes nothing. Replica assignments, when given, must hold one list per new partition, each
+naming exactly the partition's preferred broker (ClusterView.replica_assignment_error): every
+partition has one replica, placed by hashing over the live brokers, so that is the only
+assignment that can be honoured. On one broker, [[its id], ...] is accepted.
 
 Errors, per topic, with an error_message: INVALID_REQUEST (42) for a topic listed twice;
 UNKNOWN_TOPIC_OR_PARTITION (3) for an absent topic (or an invalid name, which no topic has);
-INVALID_REPLICA_ASSIGNMENT (39) for non-null assignments; INVALID_PARTITIONS (37) for a
-count that does not grow the topic.
+INVALID_PARTITIONS (37) for a count that does not grow the topic; INVALID_REPLICA_ASSIGNMENT
+(39) for a number of assignments other than the number of new partitions, or an assignment
+with other than one broker, a broker that is not live, or a live broker that is not the
+partition's preferred one.
 """
 
 from __future__ import annotations
@@ -53,11 +57,6 @@ async def _grow(broker: Broker, wanted: Any, validate_only: bool) -> tuple[Error
     if topic is None:
         broker.topics.forget(name)
         return unknown
-    if wanted.assignments is not None:
-        return (
-            ErrorCode.INVALID_REPLICA_ASSIGNMENT,
-            "replica assignments are not supported: every broker serves every partition; send null assignments",
-        )
     if count == topic.partitions:
         return ErrorCode.INVALID_PARTITIONS, f"topic {name!r} already has {topic.partitions} partitions"
     if count < topic.partitions:
@@ -66,6 +65,10 @@ async def _grow(broker: Broker, wanted: Any, validate_only: bool) -> tuple[Error
             f"topic {name!r} has {topic.partitions} partitions, more than the requested {count}; "
             "partitions cannot be removed",
         )
+    if wanted.assignments is not None:
+        problem = _assignment_error(broker, name, topic.partitions, count, wanted.assignments)
+        if problem is not None:
+            return ErrorCode.INVALID_REPLICA_ASSIGNMENT, problem
     if validate_only:
         return ErrorCode.NONE, None
     try:
@@ -77,6 +80,18 @@ async def _grow(broker: Broker, wanted: Any, validate_only: bool) -> tuple[Error
         return ErrorCode.INVALID_PARTITIONS, str(exc) or f"topic {name!r} already has {count} or more partitions"
     broker.topics.put(grown)
     return ErrorCode.NONE, None
+
+
+def _assignment_error(broker: Broker, name: str, current: int, count: int, assignments: list[Any]) -> str | None:
+    additional = count - current
+    if len(assignments) != additional:
+        return f"{name!r} grows by {additional} partition(s), but {len(assignments)} assignment(s) were given"
+    cluster = broker.cluster
+    for partition, assignment in enumerate(assignments, start=current):
+        problem = cluster.replica_assignment_error(name, partition, assignment.broker_ids)
+        if problem is not None:
+            return problem
+    return None
 
 
 HANDLES = {CREATE_PARTITIONS.key: handle_create_partitions}

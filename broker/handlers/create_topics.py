@@ -2,16 +2,23 @@
 
 num_partitions -1 takes the broker's default (--num-partitions); replication_factor -1 or 1
 is accepted (storage is shared and durable: there is one copy as far as clients can tell).
+A manual replica assignment (num_partitions and replication_factor -1, as Kafka requires)
+creates partitions 0..n-1, one per assignment, each of which must name exactly the
+partition's preferred broker (ClusterView.replica_assignment_error): every partition has one
+replica, placed by hashing over the live brokers. On one broker, {i: [its id]} is accepted.
 validate_only checks everything and creates nothing, answering as if it had (topic id zero).
 From v5 a created topic's result carries num_partitions, replication_factor 1 and every
 config with its value and source (as DescribeConfigs reports them); v7 adds the topic id.
 
 Errors, per topic, with an error_message: INVALID_REQUEST (42) for a name listed twice in
-the request or a manual replica assignment (not supported: every broker serves every
-partition); INVALID_TOPIC_EXCEPTION (17) for a bad name; TOPIC_ALREADY_EXISTS (36);
-INVALID_REPLICATION_FACTOR (38) for anything but -1 or 1; INVALID_PARTITIONS (37) for a
-count below 1 other than -1; INVALID_CONFIG (40) for an unknown config, a bad or null value
-(cleanup.policy=compact is refused: compaction is not supported yet).
+the request, or an assignment with num_partitions or replication_factor other than -1;
+INVALID_TOPIC_EXCEPTION (17) for a bad name; TOPIC_ALREADY_EXISTS (36);
+INVALID_REPLICA_ASSIGNMENT (39) for a partition assigned twice, partition indexes that are not
+0..n-1, or an assignment with other than one broker, a broker that is not live, or a live
+broker that is not the partition's preferred one; INVALID_REPLICATION_FACTOR (38) for anything
+but -1 or 1; INVALID_PARTITIONS (37) for a count below 1 other than -1; INVALID_CONFIG (40)
+for an unknown config, a bad or null value (cleanup.policy=compact is refused: compaction is
+not supported yet).
 """
 
 from __future__ import annotations
@@ -69,13 +76,10 @@ async def _create(broker: Broker, wanted: Any, validate_only: bool) -> TopicInfo
     if await broker.metadata.get_topic(name) is not None:
         raise _RefusedError(ErrorCode.TOPIC_ALREADY_EXISTS, f"topic {name!r} already exists")
     if wanted.assignments:
-        raise _RefusedError(
-            ErrorCode.INVALID_REQUEST,
-            "manual replica assignment is not supported: every broker serves every partition; "
-            "give num_partitions (or -1) and replication_factor -1 or 1 instead",
-        )
-    partitions = _partition_count(broker, wanted.num_partitions)
-    _check_replication_factor(wanted.replication_factor)
+        partitions = _assigned_partition_count(broker, wanted)
+    else:
+        partitions = _partition_count(broker, wanted.num_partitions)
+        _check_replication_factor(wanted.replication_factor)
     configs = _configs(wanted.configs)
     if validate_only:
         return TopicInfo(NO_TOPIC_ID, name, partitions, configs)
@@ -85,6 +89,27 @@ async def _create(broker: Broker, wanted: Any, validate_only: bool) -> TopicInfo
         raise _RefusedError(ErrorCode.TOPIC_ALREADY_EXISTS, f"topic {name!r} already exists") from None
     broker.topics.put(topic)
     return topic
+
+
+def _assigned_partition_count(broker: Broker, wanted: Any) -> int:
+    """The partition count of a manual assignment, once every partition's replica list is checked."""
+    for field in ("num_partitions", "replication_factor"):
+        if getattr(wanted, field) != -1:
+            raise _RefusedError(ErrorCode.INVALID_REQUEST, f"a manual replica assignment needs {field} -1")
+    indexes = Counter(assignment.partition_index for assignment in wanted.assignments)
+    repeated = sorted(index for index, count in indexes.items() if count > 1)
+    if repeated:
+        raise _RefusedError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, f"partition {repeated[0]} is assigned more than once")
+    if sorted(indexes) != list(range(len(indexes))):
+        raise _RefusedError(
+            ErrorCode.INVALID_REPLICA_ASSIGNMENT, "assigned partitions must be numbered 0, 1, ... without gaps"
+        )
+    cluster = broker.cluster
+    for assignment in wanted.assignments:
+        problem = cluster.replica_assignment_error(wanted.name, assignment.partition_index, assignment.broker_ids)
+        if problem is not None:
+            raise _RefusedError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, problem)
+    return len(indexes)
 
 
 def _partition_count(broker: Broker, requested: int) -> int:

@@ -1,9 +1,13 @@
-"""ListOffsets v1-7: earliest, latest, max-timestamp and by-timestamp offsets of partitions.
+"""ListOffsets v1-11: earliest, latest, max-timestamp and by-timestamp offsets of partitions.
 
 timestamp -2: the log start offset; -1: the high watermark; -3 (v7): the offset and time of
 the record with the largest timestamp; >= 0: the first record whose timestamp is at least
 the one asked, read from the batch the index points to. Nothing found: offset -1 and
-timestamp -1, as Kafka answers. Errors: UNKNOWN_TOPIC_OR_PARTITION (3).
+timestamp -1, as Kafka answers. The tiered-storage queries get what Kafka answers for a topic
+without tiered storage, since there is one tier here (every byte is in the object store):
+-4 (v8, earliest local) the log start offset; -5 (v9, latest tiered) and -6 (v11, earliest
+pending upload) offset -1. timeout_ms (v10) is not needed: no lookup waits on another tier.
+Errors: UNKNOWN_TOPIC_OR_PARTITION (3).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ if TYPE_CHECKING:
 LATEST = -1
 EARLIEST = -2
 MAX_TIMESTAMP = -3
+EARLIEST_LOCAL = -4
 
 Response: Any = LIST_OFFSETS.Response
 TopicResponse: Any = Response.ListOffsetsTopicResponse
@@ -60,7 +65,7 @@ async def handle_list_offsets(broker: Broker, request: Request, connection: Conn
 async def _lookup(broker: Broker, topic_id: UUID, partition: int, timestamp: int) -> tuple[int, int]:
     """(offset, timestamp) for one partition and one asked timestamp."""
     state = await broker.log.state(topic_id, partition)
-    if timestamp == EARLIEST:
+    if timestamp in (EARLIEST, EARLIEST_LOCAL):
         return state.log_start_offset, -1
     if timestamp == LATEST:
         return state.high_watermark, -1

@@ -13,6 +13,7 @@ list (v1+) or an empty one (v0) means all topics.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from broker.cluster import ClusterView
@@ -33,14 +34,21 @@ Topic: Any = Response.MetadataResponseTopic
 Partition: Any = Topic.MetadataResponsePartition
 
 
-def topic_entry(cluster: ClusterView, topic: TopicInfo) -> Any:
-    leaders = [cluster.partition_leader(topic.name, index) for index in range(topic.partitions)]
-    return Topic(
-        error_code=ErrorCode.NONE,
-        name=topic.name,
-        topic_id=topic.topic_id,
-        partitions=[
-            Partition(
+def topic_entry(
+    cluster: ClusterView,
+    topic: TopicInfo,
+    partitions: Iterable[int] | None = None,
+    topic_class: Any = Topic,
+    partition_class: Any = Partition,
+) -> Any:
+    """A topic and its partitions (all, or those given), each led by its preferred broker, its only
+    replica and ISR member, at epoch 0. DescribeTopicPartitions answers the same shape in its classes."""
+    indexes = range(topic.partitions) if partitions is None else partitions
+    entries = []
+    for index in indexes:
+        leader = cluster.partition_leader(topic.name, index)
+        entries.append(
+            partition_class(
                 error_code=ErrorCode.NONE,
                 partition_index=index,
                 leader_id=leader,
@@ -48,8 +56,12 @@ def topic_entry(cluster: ClusterView, topic: TopicInfo) -> Any:
                 replica_nodes=[leader],
                 isr_nodes=[leader],
             )
-            for index, leader in enumerate(leaders)
-        ],
+        )
+    return topic_class(
+        error_code=ErrorCode.NONE,
+        name=topic.name,
+        topic_id=topic.topic_id,
+        partitions=entries,
         topic_authorized_operations=UNKNOWN_AUTHORIZED_OPERATIONS,
     )
 

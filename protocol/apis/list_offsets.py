@@ -1,8 +1,10 @@
-"""ListOffsets (key 2), versions 1-7.
+"""ListOffsets (key 2), versions 1-11.
 
 Our declaration of Kafka's ListOffsetsRequest/Response fields. v1 (our floor) returns a single
 timestamp/offset pair per partition; v2 adds the isolation level and throttle time; v4 the
-leader epochs; v6 is the first flexible version; v7 allows the max-timestamp query (same wire shape).
+leader epochs; v6 is the first flexible version; v7, v8, v9 and v11 allow the max-timestamp (-3),
+earliest-local (-4), latest-tiered (-5) and earliest-pending-upload (-6) queries (same wire shape);
+v10 adds the request's timeout for tiered-storage lookups.
 """
 
 from protocol.registry import register
@@ -12,7 +14,7 @@ LIST_OFFSETS = register(
     declare(
         2,
         "ListOffsets",
-        versions=(1, 7),
+        versions=(1, 11),
         flexible="6+",
         request=[
             F("replica_id", "int32"),
@@ -31,6 +33,7 @@ LIST_OFFSETS = register(
                     F("timestamp", "int64"),
                 ),
             ),
+            F("timeout_ms", "int32", "10+", ignorable=True),
         ],
         response=[
             F("throttle_time_ms", "int32", "2+", ignorable=True),

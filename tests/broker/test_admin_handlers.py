@@ -198,7 +198,7 @@ async def test_create_topics_defaults_for_minus_one(broker: Broker) -> None:
         (creatable("negative", -2), ErrorCode.INVALID_PARTITIONS, "at least 1"),
         (creatable("three", 1, 3), ErrorCode.INVALID_REPLICATION_FACTOR, "replication factor 3"),
         (creatable("none", 1, 0), ErrorCode.INVALID_REPLICATION_FACTOR, "larger than 0"),
-        (creatable("manual", -1, -1, assignments={0: [0]}), ErrorCode.INVALID_REQUEST, "assignment"),
+        (creatable("manual", 1, -1, assignments={0: [0]}), ErrorCode.INVALID_REQUEST, "assignment"),
         (creatable("unknown-config", configs={"flavour": "x"}), ErrorCode.INVALID_CONFIG, "unknown topic config"),
         (creatable("bad-value", configs={"retention.ms": "soon"}), ErrorCode.INVALID_CONFIG, "integer"),
         (creatable("compacted", configs={"cleanup.policy": "compact"}), ErrorCode.INVALID_CONFIG, "compact"),
@@ -365,8 +365,8 @@ async def test_create_partitions_errors(broker: Broker) -> None:
     ]
     assert "already has 3" in results[0].error_message
     assert "more than the requested 2" in results[1].error_message
-    [result] = (await call(broker, CREATE_PARTITIONS, 3, grow_body(("fixed", 5, [[0], [0]])))).results
-    assert result.error_code == ErrorCode.INVALID_REPLICA_ASSIGNMENT
+    [result] = (await call(broker, CREATE_PARTITIONS, 3, grow_body(("fixed", 5, [[0]])))).results
+    assert result.error_code == ErrorCode.INVALID_REPLICA_ASSIGNMENT  # 2 new partitions, 1 assignment
     results = (await call(broker, CREATE_PARTITIONS, 3, grow_body(("fixed", 5, None), ("fixed", 6, None)))).results
     assert [r.error_code for r in results] == [ErrorCode.INVALID_REQUEST] * 2
     stored = await broker.metadata.get_topic("fixed")
@@ -466,7 +466,7 @@ async def test_describe_broker_configs(broker: Broker, version: int) -> None:
     assert configs["auto.create.topics.enable"].value == "true"
     assert configs["message.max.bytes"].value == str(broker.config.message_max_bytes)
     assert configs["socket.request.max.bytes"].value == str(broker.config.socket_request_max_bytes)
-    assert configs["log.dirs"].value == str(Path(broker.config.data_dir).resolve())
+    assert configs["log.dirs"].value == broker.config.storage_url == "memory://"
     assert configs["num.partitions"].config_source == STATIC_BROKER_CONFIG
     assert configs["log.retention.ms"].config_source == DEFAULT_CONFIG
     assert all(entry.read_only and len(entry.synonyms) == 1 for entry in configs.values())

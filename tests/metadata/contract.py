@@ -573,6 +573,16 @@ async def test_max_timestamp_entry(store: MetadataStore) -> None:
     assert await store.max_timestamp_entry(uuid4(), 0) is None
 
 
+async def test_partition_sizes_sum_the_index(store: MetadataStore) -> None:
+    topic = await store.create_topic("sized", 3, {})
+    await store.commit_flush("flush/1", 500, [chunk(topic, 0, 2, length=100), chunk(topic, 2, 1, length=40)])
+    await store.commit_flush("flush/2", 500, [chunk(topic, 0, 1, length=30)])
+    assert await store.partition_sizes(topic.topic_id) == {0: 130, 2: 40}  # partition 1 holds nothing
+    await store.set_log_start_offset(topic.topic_id, 0, 2)  # drops the first entry of partition 0
+    assert await store.partition_sizes(topic.topic_id) == {0: 30, 2: 40}
+    assert await store.partition_sizes(UUID(int=5)) == {}
+
+
 # -- log start offset ----------------------------------------------------------
 
 

@@ -1,0 +1,94 @@
+"""DescribeLogDirs v1-4 and AlterReplicaLogDirs v1-2: one logical log dir, the object store.
+
+A broker keeps no partition data of its own: every partition lives once in the shared object
+store. Each broker reports that store (its URL, as `--storage` names it; also DescribeConfigs'
+log.dirs) as its one log dir, holding the partitions it is the replica of, i.e. the partitions
+whose preferred broker it is (as Metadata names them). partition_size is the bytes the metadata
+store indexes for the partition (its index entries' lengths summed: one query per topic; an entry
+straddling the log start counts whole, as a Kafka segment does). offset_lag is 0 (the high
+watermark is the log end) and is_future_key false (nothing ever moves); total_bytes and usable_bytes (v4) are -1,
+"unknown", as object storage has no volume size. A null topic list describes every partition;
+listed partitions that are absent or belong to another broker are left out, as Kafka leaves out
+replicas a broker does not host.
+
+AlterReplicaLogDirs to that one dir is a no-op that succeeds for each partition of this broker.
+Errors, per partition: LOG_DIR_NOT_FOUND (57) for any other path; UNKNOWN_TOPIC_OR_PARTITION (3)
+for an absent topic or partition; REPLICA_NOT_AVAILABLE (9) for a partition whose replica is
+another broker (what Kafka answers for a partition the broker does not host).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from protocol.apis.alter_replica_log_dirs import ALTER_REPLICA_LOG_DIRS
+from protocol.apis.describe_log_dirs import DESCRIBE_LOG_DIRS
+from protocol.errors import ErrorCode
+
+if TYPE_CHECKING:
+    from broker.app import Broker
+    from broker.server import Connection
+    from protocol.wire import Request
+
+DescribeResponse: Any = DESCRIBE_LOG_DIRS.Response
+DirResult: Any = DescribeResponse.DescribeLogDirsResult
+DirTopic: Any = DirResult.DescribeLogDirsTopic
+DirPartition: Any = DirTopic.DescribeLogDirsPartition
+
+AlterResponse: Any = ALTER_REPLICA_LOG_DIRS.Response
+AlterTopicResult: Any = AlterResponse.AlterReplicaLogDirTopicResult
+AlterPartitionResult: Any = AlterTopicResult.AlterReplicaLogDirPartitionResult
+
+
+async def handle_describe_log_dirs(broker: Broker, request: Request, connection: Connection) -> Any:
+    cluster = broker.cluster
+    me = cluster.me.broker_id
+    if request.body.topics is None:
+        wanted = [(topic.name, range(topic.partitions)) for topic in await broker.topics.all()]
+    else:
+        wanted = [(entry.topic, entry.partitions) for entry in request.body.topics]
+    topics = []
+    for name, partitions in wanted:
+        topic = await broker.topics.get(name)
+        if topic is None:
+            continue
+        hosted = [index for index in partitions if 0 <= index < topic.partitions]
+        hosted = [index for index in hosted if cluster.partition_leader(name, index) == me]
+        if not hosted:
+            continue
+        sizes = await broker.metadata.partition_sizes(topic.topic_id)
+        entries = [
+            DirPartition(partition_index=index, partition_size=sizes.get(index, 0), offset_lag=0, is_future_key=False)
+            for index in hosted
+        ]
+        topics.append(DirTopic(name=name, partitions=entries))
+    result = DirResult(error_code=ErrorCode.NONE, log_dir=broker.config.storage_url, topics=topics)
+    return DescribeResponse(error_code=ErrorCode.NONE, results=[result])
+
+
+async def handle_alter_replica_log_dirs(broker: Broker, request: Request, connection: Connection) -> Any:
+    cluster = broker.cluster
+    results = []
+    for target in request.body.dirs:
+        for wanted in target.topics:
+            topic = await broker.topics.get(wanted.name)
+            count = 0 if topic is None else topic.partitions
+            partitions = []
+            for index in wanted.partitions:
+                if target.path != broker.config.storage_url:
+                    error = ErrorCode.LOG_DIR_NOT_FOUND
+                elif not 0 <= index < count:
+                    error = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+                elif cluster.partition_leader(wanted.name, index) != cluster.me.broker_id:
+                    error = ErrorCode.REPLICA_NOT_AVAILABLE
+                else:
+                    error = ErrorCode.NONE
+                partitions.append(AlterPartitionResult(partition_index=index, error_code=error))
+            results.append(AlterTopicResult(topic_name=wanted.name, partitions=partitions))
+    return AlterResponse(results=results)
+
+
+HANDLES = {
+    DESCRIBE_LOG_DIRS.key: handle_describe_log_dirs,
+    ALTER_REPLICA_LOG_DIRS.key: handle_alter_replica_log_dirs,
+}
