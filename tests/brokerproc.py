@@ -19,9 +19,10 @@ START_TIMEOUT = 30.0
 class BrokerProcess:
     """One broker over one data folder; restarts keep the folder (and so the data)."""
 
-    def __init__(self, data_dir: Path, extra_args: Sequence[str] = ()) -> None:
+    def __init__(self, data_dir: Path, extra_args: Sequence[str] = (), module: str = "broker.cli") -> None:
         self.data_dir = data_dir
         self.extra_args = list(extra_args)
+        self.module = module  # run as `python -m <module> serve ...`
         self.process: subprocess.Popen[str] | None = None
         self.port = 0
         self.http_port = 0
@@ -41,7 +42,7 @@ class BrokerProcess:
 
     def start(self) -> BrokerProcess:
         args = [
-            sys.executable, "-m", "broker.cli", "serve",
+            sys.executable, "-m", self.module, "serve",
             "--port", str(self.port), "--metrics-port", "0", "--data-dir", str(self.data_dir),
             *self.extra_args,
         ]  # fmt: skip

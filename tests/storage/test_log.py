@@ -8,7 +8,7 @@ from uuid import UUID
 
 import pytest
 
-from metadata.base import AppendResult, ChunkAppend
+from metadata.base import AppendResult, FlushCommit
 from metadata.sqlite import SqliteMetadataStore
 from protocol.records import BatchHeader, Record, build_batch, iter_batches, iter_records
 from storage.log import PartitionLog, StorageError
@@ -38,13 +38,11 @@ class CountingMetadata(SqliteMetadataStore):
         self.failing = False
         self.commits = 0
 
-    async def commit_flush(
-        self, object_key: str, object_size: int, chunks: Sequence[ChunkAppend]
-    ) -> list[AppendResult]:
+    async def commit_flushes(self, flushes: Sequence[FlushCommit]) -> list[list[AppendResult]]:
         self.commits += 1
         if self.failing:
             raise ConnectionError("metadata store went away")
-        return await super().commit_flush(object_key, object_size, chunks)
+        return await super().commit_flushes(flushes)
 
 
 @pytest.fixture
