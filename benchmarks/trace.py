@@ -88,6 +88,7 @@ def _stages(r: _RequestTrace) -> list[tuple[str, float, float]]:
         ("directory fsync (its thread)", *f.directory_fsync),
         ("put thread: write done -> thread done", f.written, f.put_thread_done),
         ("put thread done -> loop resumes", f.put_thread_done, f.put_returned),
+        ("object put (whole call)", f.put_called, f.put_returned),
         ("put done -> commit called (previous flush)", f.put_returned, f.commit_called),
         ("commit called -> commit thread runs", f.commit_called, f.commit_thread),
         ("commit thread: statements", f.commit_thread, f.commit_statement),
@@ -137,7 +138,7 @@ def install() -> list[_RequestTrace]:
     from protocol import wire
     from protocol.apis.produce import PRODUCE
     from storage import log
-    from storage.objects import filesystem
+    from storage.objects import filesystem, s3
 
     traces: list[_RequestTrace] = []
     request_trace: contextvars.ContextVar[_RequestTrace | None] = contextvars.ContextVar("request", default=None)
@@ -342,6 +343,7 @@ def install() -> list[_RequestTrace]:
     store = filesystem.FilesystemObjectStore
     wrap(store, "__init__", store_init)
     wrap(store, "put", put)
+    wrap(s3.S3ObjectStore, "put", put)
     wrap(store, "_put", put_in_thread)
     wrap(filesystem, "_fsync_directory", lambda original: timed(original, record_directory_fsync))
     filesystem.os = _TimedOs(timed(os.fsync, record_file_fsync))  # type: ignore[attr-defined,assignment]

@@ -6,7 +6,6 @@ given here, the lock order), lets `plan_commit` decide every chunk's fate, then 
 
 from __future__ import annotations
 
-from collections import ChainMap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
@@ -108,17 +107,14 @@ def plan_group(
     """
     joint = CommitPlan()
     results = []
-    read_partitions, read_producers = dict(partitions), dict(producers)
+    partition_states, producer_states = dict(partitions), dict(producers)  # as each flush leaves them
     for flush in flushes:
-        plan = plan_commit(
-            flush.object_key,
-            flush.chunks,
-            ChainMap(joint.partitions, read_partitions),
-            ChainMap(joint.producers, read_producers),
-        )
+        plan = plan_commit(flush.object_key, flush.chunks, partition_states, producer_states)
         joint.entries += plan.entries
         joint.partitions.update(plan.partitions)
         joint.producers.update(plan.producers)
+        partition_states.update(plan.partitions)
+        producer_states.update(plan.producers)
         results.append(plan.results)
     return joint, results
 
