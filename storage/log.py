@@ -42,7 +42,7 @@ from metadata.base import (
     PartitionState,
     TopicChange,
 )
-from protocol.records import BatchHeader, iter_batches, patch_base_offset, patch_partition_leader_epoch
+from protocol.records import BatchHeader, with_offsets
 from storage.diskcache import DiskRangeCache, RangeKey
 from storage.objects.base import ObjectNotFoundError, ObjectStore
 from storage.stats import LogStats
@@ -65,7 +65,7 @@ class StorageError(Exception):
 @dataclass
 class _Pending:
     key: PartitionKey
-    data: bytes
+    data: bytes | memoryview  # a view into the request that carried it: copied once, into the flush's object
     header: BatchHeader
     future: asyncio.Future[AppendResult]
 
@@ -93,26 +93,13 @@ class _Tail:
     bases: deque[int] = field(default_factory=deque)  # entries' base offsets, for bisect
 
 
-def patch_offsets(data: bytes, base_offset: int) -> bytes:
+def patch_offsets(data: bytes | memoryview, base_offset: int) -> bytes:
     """A copy of stored batches with base offsets assigned from `base_offset` on and our leader epoch."""
-    patched = bytearray(data)
-    offset = base_offset
-    for position, header in _batch_positions(patched):
-        patch_base_offset(patched, position, offset)
-        patch_partition_leader_epoch(patched, position, LEADER_EPOCH)
-        offset += header.last_offset_delta + 1
-    return bytes(patched)
+    return with_offsets(data, base_offset, LEADER_EPOCH)
 
 
 def _range_key(entry: IndexEntry) -> RangeKey:
     return (entry.object_key, entry.position, entry.length)
-
-
-def _batch_positions(buffer: bytearray) -> Iterable[tuple[int, BatchHeader]]:
-    position = 0
-    for header, view in iter_batches(buffer, verify_crc=False):
-        yield position, header
-        position += len(view)
 
 
 class _ByteBoundedLru:
@@ -277,7 +264,9 @@ class PartitionLog:
 
     # -- write path --------------------------------------------------------
 
-    def append(self, topic_id: UUID, partition: int, data: bytes, header: BatchHeader) -> asyncio.Future[AppendResult]:
+    def append(
+        self, topic_id: UUID, partition: int, data: bytes | memoryview, header: BatchHeader
+    ) -> asyncio.Future[AppendResult]:
         """Queue one validated batch; the future resolves once it is committed (or fails)."""
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
         if self._closing:
