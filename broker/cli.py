@@ -159,8 +159,13 @@ async def serve(config: BrokerConfig) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    # What start-up built (modules, compiled codecs, caches) lives as long as the process: out of the
-    # collector's sight, so that full collections walk only what serving allocates.
+    if config.storage_url.lower().startswith("s3://"):
+        from storage.objects.s3 import S3ObjectStore  # aiobotocore: imported only when S3 is used
+
+        if isinstance(broker.objects, S3ObjectStore):
+            await broker.objects.open()
+    # What start-up built (modules, compiled codecs, caches, the S3 client) lives as long as the
+    # process: out of the collector's sight, so that full collections walk only what serving allocates.
     gc.collect()
     gc.freeze()
     sys.setswitchinterval(SWITCH_INTERVAL_S)
