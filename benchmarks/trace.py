@@ -43,6 +43,8 @@ now = time.perf_counter
 
 @dataclass
 class _FlushTrace:
+    """perf_counter() times one flush reached each point at (0.0: not reached), and its sizes."""
+
     started: float = 0.0
     put_called: float = 0.0
     put_thread: float = 0.0
@@ -63,6 +65,8 @@ class _FlushTrace:
 
 @dataclass
 class _RequestTrace:
+    """perf_counter() times one produce request reached each point at, and the flush that stored it."""
+
     received: float
     decoded: float = 0.0
     handler: float = 0.0
