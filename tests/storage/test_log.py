@@ -195,22 +195,23 @@ async def test_long_poll_wakes_on_a_commit(stores: tuple[FailingObjects, Countin
 
 
 class SlowFirstPut(MemoryObjectStore):
-    """The first put takes long, later ones are immediate: puts finish out of order."""
+    """The first put waits for `release`, later ones are immediate: puts finish out of order."""
 
     def __init__(self) -> None:
         super().__init__()
         self.finished: list[str] = []
         self.first: str | None = None
+        self.release = asyncio.Event()
 
     async def put(self, key: str, data: bytes | memoryview) -> None:
         if self.first is None:
             self.first = key
-            await asyncio.sleep(0.3)
+            await self.release.wait()
         await super().put(key, data)
         self.finished.append(key)
 
 
-async def test_flushes_put_concurrently_but_commit_in_flush_order(
+async def test_flushes_put_concurrently_but_commit_in_flush_order_in_one_group_commit(
     stores: tuple[FailingObjects, CountingMetadata],
 ) -> None:
     _, metadata = stores
@@ -220,8 +221,14 @@ async def test_flushes_put_concurrently_but_commit_in_flush_order(
     log.start()
     first = log.append(topic_id, 0, *batch(b"first"))
     await asyncio.sleep(0.05)  # the first flush is under way
-    second = log.append(topic_id, 0, *batch(b"second"))
-    results = await asyncio.gather(first, second)
+    later = [log.append(topic_id, 0, *batch(b"second"))]
+    await asyncio.sleep(0.05)  # so that the third batch makes a flush of its own
+    later.append(log.append(topic_id, 1, *batch(b"third")))
+    await asyncio.sleep(0.05)
+    assert len(objects.finished) == 2 and not any(append.done() for append in later)  # stored, waiting for the first
+    objects.release.set()
+    results = await asyncio.gather(first, *later)
     await log.close()
-    assert objects.finished[0] != objects.first  # the second object was stored before the first
-    assert [result.base_offset for result in results] == [0, 1]
+    assert objects.finished[-1] == objects.first  # the later objects were stored before the first
+    assert [(result.base_offset, result.error_code) for result in results] == [(0, 0), (1, 0), (0, 0)]
+    assert metadata.commits == 1  # the flushes that waited shared the first one's commit
