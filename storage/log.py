@@ -346,6 +346,10 @@ class PartitionLog:
             if group:
                 try:
                     await self._commit(group)
+                except Exception as exc:  # a bug: fail what is left of this group, keep committing later flushes
+                    log.exception("commit of %d flushes failed", len(group))
+                    for flush in group:
+                        self._fail(flush, exc)
                 finally:
                     for _ in group:
                         self._flush_slots.release()
@@ -355,7 +359,7 @@ class PartitionLog:
     async def _commit(self, group: list[_Flush]) -> None:
         written = []
         for flush in group:
-            error = flush.put.exception()
+            error = StorageError("object put cancelled") if flush.put.cancelled() else flush.put.exception()
             if error is None:
                 written.append(flush)
             else:

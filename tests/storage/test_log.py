@@ -232,3 +232,27 @@ async def test_flushes_put_concurrently_but_commit_in_flush_order_in_one_group_c
     assert objects.finished[-1] == objects.first  # the later objects were stored before the first
     assert [(result.base_offset, result.error_code) for result in results] == [(0, 0), (1, 0), (0, 0)]
     assert metadata.commits == 1  # the flushes that waited shared the first one's commit
+
+
+class ShortAnswerMetadata(CountingMetadata):
+    """Commits, then answers with one result too few for its first commit: a bug in the store."""
+
+    async def commit_flushes(self, flushes: Sequence[FlushCommit]) -> list[list[AppendResult]]:
+        results = await super().commit_flushes(flushes)
+        return [results[0][:-1], *results[1:]] if self.commits == 1 else results
+
+
+async def test_a_commit_that_breaks_fails_its_batches_and_later_flushes_still_commit() -> None:
+    metadata = ShortAnswerMetadata()
+    await metadata.start()
+    try:
+        topic_id = await topic(metadata)
+        log = make_log(FailingObjects(), metadata, flush_ms=0)
+        log.start()
+        with pytest.raises(StorageError):
+            await asyncio.wait_for(log.append(topic_id, 0, *batch(b"answered wrongly")), 5)
+        later = await asyncio.wait_for(log.append(topic_id, 0, *batch(b"kept")), 5)
+        await log.close()
+    finally:
+        await metadata.close()
+    assert later.base_offset == 1  # the first batch was committed: only its answer was lost
