@@ -129,7 +129,9 @@ def counted_run(
             "--metrics", "true" if metrics else "false",
             "--compaction-interval-ms", str(NO_COMPACTION_MS), "--broker-heartbeat-ms", str(HOUR_MS),
         ]  # fmt: skip
-        broker = BrokerProcess(Path(folder) / "data", flags, wrapper, VALGRIND_START_TIMEOUT_S).start()
+        broker = BrokerProcess(
+            Path(folder) / "data", flags, wrapper=wrapper, start_timeout=VALGRIND_START_TIMEOUT_S
+        ).start()
         assert broker.process is not None
         pid = str(broker.process.pid)
         try:

@@ -194,8 +194,10 @@ class StreamHouseSetup:
             return ["--metadata", asyncio.run(server.create_database())], "PostgreSQL (throwaway, local, fsync off)"
         return ["--metadata", self.metadata], "PostgreSQL"
 
-    def start(self, data_dir: Path, stack: ExitStack, name: str = "StreamHouse") -> StreamHouseServer:
-        """A broker over `data_dir`, its helper servers and itself stopped when `stack` closes."""
+    def start(
+        self, data_dir: Path, stack: ExitStack, name: str = "StreamHouse", module: str = "broker.cli"
+    ) -> StreamHouseServer:
+        """A broker over `data_dir` (`python -m <module> serve`), its helper servers and itself stopped with `stack`."""
         storage = self.open_storage(data_dir, stack)
         metadata_args, metadata_name = self.metadata_args(stack)
         args = [
@@ -203,7 +205,8 @@ class StreamHouseSetup:
             "--metrics", "true" if self.metrics == "on" else "false",
             *storage.broker_args(), *metadata_args, *self.broker_args,
         ]  # fmt: skip
-        server = StreamHouseServer(data_dir, storage, args, name, f"{storage.description}, {metadata_name} metadata")
+        description = f"{storage.description}, {metadata_name} metadata"
+        server = StreamHouseServer(data_dir, storage, args, name, description, module)
         stack.callback(server.stop)
         return server
 
@@ -217,10 +220,11 @@ class StreamHouseServer:
     extra_args: Sequence[str] = ()
     name: str = "StreamHouse"
     description: str = ""
+    module: str = "broker.cli"
     process: BrokerProcess = field(init=False)
 
     def __post_init__(self) -> None:
-        self.process = BrokerProcess(self.data_dir, ["--metrics-port", "-1", *self.extra_args]).start()
+        self.process = BrokerProcess(self.data_dir, ["--metrics-port", "-1", *self.extra_args], self.module).start()
 
     @property
     def pid(self) -> int:

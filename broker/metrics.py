@@ -44,7 +44,7 @@ BATCH_RECORD_BOUNDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 100
 BROKER_MAX_AGE_MS = 60_000  # a broker whose last heartbeat is older does not count as active
 FETCH_GROUP_UNKNOWN = ""  # Fetch requests do not name a group: their errors carry no group
 PRODUCE_API = PRODUCE.name
-COMMIT_FLUSH = "commit_flush"
+COMMIT_FLUSHES = "commit_flushes"
 
 
 def error_type(code: int) -> str:
@@ -158,10 +158,10 @@ class BrokerStats:
 def time_metadata_queries(store: MetadataStore, stats: BrokerStats) -> None:
     """Wrap each query method of the MetadataStore interface on `store` to observe its latency.
 
-    commit_flush, once per flush, is timed by the partition log instead (LogStats.commit_seconds).
+    commit_flushes, once per group commit, is timed by the partition log instead (LogStats.commit_seconds).
     """
     for name, _ in inspect.getmembers(MetadataStore, inspect.iscoroutinefunction):
-        if name not in ("start", "close", COMMIT_FLUSH):
+        if name not in ("start", "close", COMMIT_FLUSHES):
             setattr(store, name, stats.timed(name, getattr(store, name)))
 
 
@@ -373,7 +373,7 @@ class _Collector:
             "metadata_query_seconds",
             "Metadata store calls, by operation.",
             "operation",
-            {**self.metrics.stats.metadata_seconds, COMMIT_FLUSH: log_stats.commit_seconds},
+            {**self.metrics.stats.metadata_seconds, COMMIT_FLUSHES: log_stats.commit_seconds},
         )
         yield from self._s3()
 

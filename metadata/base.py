@@ -73,6 +73,15 @@ class ChunkAppend:
     base_sequence: int = -1
 
 
+@dataclass(frozen=True)
+class FlushCommit:
+    """One flushed object and its chunks, for commit_flushes."""
+
+    object_key: str
+    object_size: int
+    chunks: Sequence[ChunkAppend]
+
+
 class AppendError:
     """Why a chunk was refused; the values are Kafka error codes."""
 
@@ -241,6 +250,14 @@ class MetadataStore(Protocol):
         first base offset and not indexed again; a newer epoch must start at sequence 0; an
         older epoch is INVALID_PRODUCER_EPOCH; any other gap is OUT_OF_ORDER_SEQUENCE_NUMBER.
         Partition rows are locked in (topic id, partition) order so concurrent commits serialise.
+        """
+        ...
+
+    async def commit_flushes(self, flushes: Sequence[FlushCommit]) -> list[list[AppendResult]]:
+        """Commit several flushes in ONE transaction, each as commit_flush would after the ones before it.
+
+        Group commit: one round trip and one durable write for all of them. Every partition the
+        flushes touch is locked first, in (topic id, partition) order. Each flush's chunk results.
         """
         ...
 

@@ -10,7 +10,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from metadata.base import AppendError, AppendResult, ChunkAppend, IndexEntry, PartitionChange, PartitionState
+from metadata.base import (
+    AppendError,
+    AppendResult,
+    ChunkAppend,
+    FlushCommit,
+    IndexEntry,
+    PartitionChange,
+    PartitionState,
+)
 from metadata.producers import ProducerState, appended, check_sequence
 
 PartitionKey = tuple[UUID, int]  # (topic id, partition)
@@ -33,9 +41,14 @@ def producer_keys(chunks: Sequence[ChunkAppend], partitions: Mapping[PartitionKe
     )
 
 
+def group_chunks(flushes: Sequence[FlushCommit]) -> list[ChunkAppend]:
+    """The chunks of a group of flushes, for the lock-order look-ups of all of them at once."""
+    return [chunk for flush in flushes for chunk in flush.chunks]
+
+
 @dataclass
 class CommitPlan:
-    """What a flush changes; the maps hold only changed partitions and producers."""
+    """What a flush (or a group of them) changes; the maps hold only changed partitions and producers."""
 
     results: list[AppendResult] = field(default_factory=list)
     entries: list[tuple[UUID, int, IndexEntry]] = field(default_factory=list)
@@ -81,6 +94,29 @@ def plan_commit(
         )
         plan.results.append(AppendResult(base_offset, state.log_start_offset))
     return plan
+
+
+def plan_group(
+    flushes: Sequence[FlushCommit],
+    partitions: Mapping[PartitionKey, PartitionState],
+    producers: Mapping[ProducerKey, ProducerState],
+) -> tuple[CommitPlan, list[list[AppendResult]]]:
+    """Plan flushes in order, each against the states the ones before it left.
+
+    Their joint plan (what to write), and each flush's chunk results.
+    """
+    joint = CommitPlan()
+    results = []
+    partition_states, producer_states = dict(partitions), dict(producers)  # as each flush leaves them
+    for flush in flushes:
+        plan = plan_commit(flush.object_key, flush.chunks, partition_states, producer_states)
+        joint.entries += plan.entries
+        joint.partitions.update(plan.partitions)
+        joint.producers.update(plan.producers)
+        partition_states.update(plan.partitions)
+        producer_states.update(plan.producers)
+        results.append(plan.results)
+    return joint, results
 
 
 def index_span(entries: Sequence[IndexEntry]) -> list[tuple[int, int]]:

@@ -35,6 +35,7 @@ from metadata.base import (
     ChangesMissed,
     ChunkAppend,
     CommittedOffset,
+    FlushCommit,
     GroupRecord,
     IndexEntry,
     InvalidPartitionsError,
@@ -52,9 +53,10 @@ from metadata.commit import (
     PartitionKey,
     ProducerKey,
     check_replacement,
+    group_chunks,
     partition_keys,
     plan_changes,
-    plan_commit,
+    plan_group,
     producer_keys,
 )
 from metadata.migrations import SCHEMA_MIGRATIONS_DDL, backend_migrations
@@ -485,11 +487,15 @@ class PostgresMetadataStore:
     async def commit_flush(
         self, object_key: str, object_size: int, chunks: Sequence[ChunkAppend]
     ) -> list[AppendResult]:
+        return (await self.commit_flushes([FlushCommit(object_key, object_size, chunks)]))[0]
+
+    async def commit_flushes(self, flushes: Sequence[FlushCommit]) -> list[list[AppendResult]]:
         async with self._transaction() as db:
-            await db.execute(_RECORD_OBJECT, object_key, object_size)
+            await db.executemany(_RECORD_OBJECT, [(flush.object_key, flush.object_size) for flush in flushes])
+            chunks = group_chunks(flushes)
             partitions = await self._lock_partitions(db, partition_keys(chunks))
             producers = await self._producer_states(db, producer_keys(chunks, partitions))
-            plan = plan_commit(object_key, chunks, partitions, producers)
+            plan, results = plan_group(flushes, partitions, producers)
             if plan.entries:
                 await db.executemany(
                     _INSERT_INDEX,
@@ -516,7 +522,7 @@ class PostgresMetadataStore:
             changes = plan_changes(plan)
             await self._notify(db, changes)
         self._changes.publish(changes)
-        return plan.results
+        return results
 
     async def _lock_partitions(
         self, db: Connection, keys: Sequence[PartitionKey]

@@ -27,6 +27,7 @@ from metadata.base import (
     ChangeListener,
     ChunkAppend,
     CommittedOffset,
+    FlushCommit,
     GroupRecord,
     IndexEntry,
     InvalidPartitionsError,
@@ -45,9 +46,10 @@ from metadata.commit import (
     PartitionKey,
     ProducerKey,
     check_replacement,
+    group_chunks,
     partition_keys,
     plan_changes,
-    plan_commit,
+    plan_group,
     producer_keys,
 )
 from metadata.migrations import SCHEMA_MIGRATIONS_DDL, Migration, backend_migrations
@@ -358,6 +360,9 @@ class SqliteMetadataStore:
     async def commit_flush(
         self, object_key: str, object_size: int, chunks: Sequence[ChunkAppend]
     ) -> list[AppendResult]:
+        return (await self.commit_flushes([FlushCommit(object_key, object_size, chunks)]))[0]
+
+    async def commit_flushes(self, flushes: Sequence[FlushCommit]) -> list[list[AppendResult]]:
         async with self._lock:
             db = self._connection()
             with _translated(self.path):
@@ -365,11 +370,11 @@ class SqliteMetadataStore:
                 # each way instead of one per statement, the produce path's hottest metadata call.
                 # aiosqlite has no public way to run a function there; _execute is how its own
                 # methods do it. A cancelled caller leaves the call to finish (commit or roll back).
-                plan: CommitPlan = await db._execute(  # type: ignore[no-untyped-call]  # untyped in aiosqlite
-                    _commit_flush, db, object_key, object_size, chunks
+                plan, results = await db._execute(  # type: ignore[no-untyped-call]  # untyped in aiosqlite
+                    _commit_flushes, db, flushes
                 )
         self._changes.publish(plan_changes(plan))
-        return plan.results
+        return results  # type: ignore[no-any-return]
 
     async def find_index(self, topic_id: UUID, partition: int, from_offset: int, limit: int) -> list[IndexEntry]:
         # Entries never overlap, so the one holding from_offset is the last starting at or before
@@ -568,17 +573,19 @@ class SqliteMetadataStore:
             )
 
 
-def _commit_flush(
-    db: aiosqlite.Connection, object_key: str, object_size: int, chunks: Sequence[ChunkAppend]
-) -> CommitPlan:
-    """SqliteMetadataStore.commit_flush's transaction, run on the connection's own thread."""
+def _commit_flushes(
+    db: aiosqlite.Connection, flushes: Sequence[FlushCommit]
+) -> tuple[CommitPlan, list[list[AppendResult]]]:
+    """SqliteMetadataStore.commit_flushes's transaction, run on the connection's own thread."""
     conn = db._conn
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute(_RECORD_OBJECT, (object_key, object_size, _now_ms()))
+        now_ms = _now_ms()
+        conn.executemany(_RECORD_OBJECT, [(flush.object_key, flush.object_size, now_ms) for flush in flushes])
+        chunks = group_chunks(flushes)
         partitions = _partition_states(conn, partition_keys(chunks))
         producers = _producer_states(conn, producer_keys(chunks, partitions))
-        plan = plan_commit(object_key, chunks, partitions, producers)
+        plan, results = plan_group(flushes, partitions, producers)
         conn.executemany(
             _INSERT_INDEX,
             [_index_row(topic_id, partition, entry) for topic_id, partition, entry in plan.entries],
@@ -604,7 +611,7 @@ def _commit_flush(
         with suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
         raise
-    return plan
+    return plan, results
 
 
 def _partition_states(conn: sqlite3.Connection, keys: Sequence[PartitionKey]) -> dict[PartitionKey, PartitionState]:

@@ -389,14 +389,19 @@ def build_batch(
     return bytes(batch)
 
 
-def patch_base_offset(buf: bytearray | memoryview, pos: int, base_offset: int) -> None:
-    """Set the base offset of the batch at `pos` in a writable buffer (outside the CRC)."""
-    _INT64.pack_into(buf, pos, base_offset)
+def with_offsets(data: bytes | bytearray | memoryview, base_offset: int, leader_epoch: int) -> bytes:
+    """A copy of whole batches with base offsets assigned from `base_offset` on and `leader_epoch` set.
 
-
-def patch_partition_leader_epoch(buf: bytearray | memoryview, pos: int, epoch: int) -> None:
-    """Set the partition leader epoch of the batch at `pos` in a writable buffer (outside the CRC)."""
-    _INT32.pack_into(buf, pos + _LEADER_EPOCH_AT, epoch)
+    Both fields lie outside the CRC, which stays valid. The bytes are copied once: a join of the
+    unchanged ranges around the two new fields.
+    """
+    epoch = _INT32.pack(leader_epoch)
+    pieces: list[bytes | memoryview] = []
+    offset = base_offset
+    for header, batch in iter_batches(data, verify_crc=False):
+        pieces += (_INT64.pack(offset), batch[_BATCH_LENGTH_AT:_LEADER_EPOCH_AT], epoch, batch[_LEADER_EPOCH_AT + 4 :])
+        offset += header.last_offset_delta + 1
+    return b"".join(pieces)
 
 
 def set_log_append_time(batch: bytes | bytearray | memoryview, timestamp: int) -> tuple[bytes, BatchHeader]:

@@ -1,7 +1,8 @@
 """The partition log over object storage: write buffer, commits, reads and caches.
 
 Write: batches from every partition gather in one buffer; a flush writes them as ONE
-object, then commits them to the metadata store in ONE transaction that assigns offsets;
+object, then commits them to the metadata store in ONE transaction that assigns offsets
+(flushes whose objects are written while the previous commit runs share the next one);
 only then are the appends' futures resolved. Read: recent batches come from a tail cache
 already patched with their offsets; older ones from the batch index (its entries cached per
 partition) and object ranges (an LRU cache in memory, then an optional disk cache, in front of
@@ -34,13 +35,14 @@ from metadata.base import (
     Change,
     ChangesMissed,
     ChunkAppend,
+    FlushCommit,
     IndexEntry,
     MetadataStore,
     PartitionChange,
     PartitionState,
     TopicChange,
 )
-from protocol.records import BatchHeader, iter_batches, patch_base_offset, patch_partition_leader_epoch
+from protocol.records import BatchHeader, with_offsets
 from storage.diskcache import DiskRangeCache, RangeKey
 from storage.objects.base import ObjectNotFoundError, ObjectStore
 from storage.stats import LogStats
@@ -63,9 +65,19 @@ class StorageError(Exception):
 @dataclass
 class _Pending:
     key: PartitionKey
-    data: bytes
+    data: bytes | memoryview  # a view into the request that carried it: copied once, into the flush's object
     header: BatchHeader
     future: asyncio.Future[AppendResult]
+
+
+@dataclass
+class _Flush:
+    """One flushed object: its commit, its batches and its put, which must end before the commit."""
+
+    commit: FlushCommit
+    pending: list[_Pending]
+    started: float  # time.monotonic() at the put's start
+    put: asyncio.Task[None] = field(init=False)
 
 
 @dataclass
@@ -81,26 +93,13 @@ class _Tail:
     bases: deque[int] = field(default_factory=deque)  # entries' base offsets, for bisect
 
 
-def patch_offsets(data: bytes, base_offset: int) -> bytes:
+def patch_offsets(data: bytes | memoryview, base_offset: int) -> bytes:
     """A copy of stored batches with base offsets assigned from `base_offset` on and our leader epoch."""
-    patched = bytearray(data)
-    offset = base_offset
-    for position, header in _batch_positions(patched):
-        patch_base_offset(patched, position, offset)
-        patch_partition_leader_epoch(patched, position, LEADER_EPOCH)
-        offset += header.last_offset_delta + 1
-    return bytes(patched)
+    return with_offsets(data, base_offset, LEADER_EPOCH)
 
 
 def _range_key(entry: IndexEntry) -> RangeKey:
     return (entry.object_key, entry.position, entry.length)
-
-
-def _batch_positions(buffer: bytearray) -> Iterable[tuple[int, BatchHeader]]:
-    position = 0
-    for header, view in iter_batches(buffer, verify_crc=False):
-        yield position, header
-        position += len(view)
 
 
 class _ByteBoundedLru:
@@ -212,7 +211,9 @@ class PartitionLog:
         self._has_pending = asyncio.Event()
         self._flush_now = asyncio.Event()
         self._flush_task: asyncio.Task[None] | None = None
-        self._last_flush: asyncio.Task[None] | None = None
+        self._flushes: deque[_Flush] = deque()  # in flush order, until committed (or failed)
+        self._commit_ready = asyncio.Event()  # a put ended, or the log is closing
+        self._commit_task: asyncio.Task[None] | None = None
         self._flush_slots = asyncio.Semaphore(flushes_in_flight)
         self._flush_sequence = 0
         self._closing = False
@@ -237,6 +238,7 @@ class PartitionLog:
     def start(self) -> None:
         self._unsubscribe = self.metadata.subscribe(self._changed)
         self._flush_task = asyncio.create_task(self._flush_loop(), name="flush-loop")
+        self._commit_task = asyncio.create_task(self._commit_loop(), name="commit-loop")
 
     def flush_immediately(self) -> None:
         """Stop waiting for flush.ms: flush what is pending now and every later append at once."""
@@ -250,8 +252,9 @@ class PartitionLog:
         self._has_pending.set()
         if self._flush_task is not None:
             await self._flush_task
-        if self._last_flush is not None:
-            await self._last_flush
+        self._commit_ready.set()
+        if self._commit_task is not None:
+            await self._commit_task
         if self._unsubscribe is not None:
             self._unsubscribe()
         read_aheads = list(self._read_aheads.values())
@@ -261,7 +264,9 @@ class PartitionLog:
 
     # -- write path --------------------------------------------------------
 
-    def append(self, topic_id: UUID, partition: int, data: bytes, header: BatchHeader) -> asyncio.Future[AppendResult]:
+    def append(
+        self, topic_id: UUID, partition: int, data: bytes | memoryview, header: BatchHeader
+    ) -> asyncio.Future[AppendResult]:
         """Queue one validated batch; the future resolves once it is committed (or fails)."""
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
         if self._closing:
@@ -295,20 +300,10 @@ class PartitionLog:
             self._flush_now.clear()
             if not self._closing:
                 self._has_pending.clear()
-            self._last_flush = asyncio.create_task(self._write(pending, self._last_flush))
+            self._start_flush(pending)
 
-    async def _write(self, pending: list[_Pending], previous: asyncio.Task[None] | None) -> None:
-        """Put one object (while earlier flushes may still be putting), then commit after the previous flush.
-
-        Puts overlap so that throughput is not one object-store round trip per flush; commits
-        stay in flush order, so a producer's pipelined batches keep their order.
-        """
-        try:
-            await self._put_and_commit(pending, previous)
-        finally:
-            self._flush_slots.release()
-
-    async def _put_and_commit(self, pending: list[_Pending], previous: asyncio.Task[None] | None) -> None:
+    def _start_flush(self, pending: list[_Pending]) -> None:
+        """Start writing one object of the pending batches; its commit waits for the flushes before it."""
         self._flush_sequence += 1
         key = f"flush/{self.broker_id}/{time.time_ns() // 1_000_000:013d}-{self._flush_sequence:08d}.obj"
         chunks = []
@@ -329,36 +324,77 @@ class PartitionLog:
                 )
             )
             position += len(item.data)
-        started = time.monotonic()
+        flush = _Flush(FlushCommit(key, position, chunks), pending, time.monotonic())
+        flush.put = asyncio.create_task(self.objects.put(key, b"".join(item.data for item in pending)))
+        flush.put.add_done_callback(lambda _: self._commit_ready.set())
+        self._flushes.append(flush)
+
+    async def _commit_loop(self) -> None:
+        """Commit flushes in flush order: all those at the head whose objects are written, in ONE transaction.
+
+        Puts overlap, so throughput is not one object-store round trip per flush; the flushes whose
+        puts end while a commit runs share the next commit (group commit: one metadata transaction
+        and one durable write for all of them). Commits stay in flush order, so a producer's
+        pipelined batches keep their order.
+        """
+        while True:
+            await self._commit_ready.wait()
+            self._commit_ready.clear()
+            group = []
+            while self._flushes and self._flushes[0].put.done():
+                group.append(self._flushes.popleft())
+            if group:
+                try:
+                    await self._commit(group)
+                except Exception as exc:  # a bug: fail what is left of this group, keep committing later flushes
+                    log.exception("commit of %d flushes failed", len(group))
+                    for flush in group:
+                        self._fail(flush, exc)
+                finally:
+                    for _ in group:
+                        self._flush_slots.release()
+            elif not self._flushes and self._flush_task is not None and self._flush_task.done():
+                return
+
+    async def _commit(self, group: list[_Flush]) -> None:
+        written = []
+        for flush in group:
+            error = StorageError("object put cancelled") if flush.put.cancelled() else flush.put.exception()
+            if error is None:
+                written.append(flush)
+            else:
+                self._fail(flush, error)
+        if not written:
+            return
         try:
-            try:
-                await self.objects.put(key, b"".join(item.data for item in pending))
-            finally:
-                if previous is not None:
-                    await asyncio.wait([previous])  # its outcome is its own; only the order matters here
             committing = time.monotonic()
-            results = await self.metadata.commit_flush(key, position, chunks)
+            results = await self.metadata.commit_flushes([flush.commit for flush in written])
         except Exception as exc:
             # An object put before a failed commit stays behind, named by no index row and no
             # objects row: garbage for a collector that lists the store, never acknowledged data.
-            self.stats.flush_failures += 1
-            log.warning("flush of %d batches failed: %s", len(pending), exc)
-            failure = StorageError(str(exc))
-            for item in pending:
-                if not item.future.done():
-                    item.future.set_exception(failure)
+            for flush in written:
+                self._fail(flush, exc)
             return
         committed = time.monotonic()
         stats = self.stats
-        stats.flushes += 1
-        stats.flush_bytes.observe(position)
-        stats.flush_to_commit_seconds.observe(committed - started)
         stats.commit_seconds.observe(committed - committing)
-        for item, chunk, result in zip(pending, chunks, results, strict=True):
-            if result.error_code == 0 and not result.duplicate:
-                self._committed(item, chunk, result)
+        for flush, flush_results in zip(written, results, strict=True):
+            stats.flushes += 1
+            stats.flush_bytes.observe(flush.commit.object_size)
+            stats.flush_to_commit_seconds.observe(committed - flush.started)
+            for item, chunk, result in zip(flush.pending, flush.commit.chunks, flush_results, strict=True):
+                if result.error_code == 0 and not result.duplicate:
+                    self._committed(item, chunk, result)
+                if not item.future.done():
+                    item.future.set_result(result)
+
+    def _fail(self, flush: _Flush, error: BaseException) -> None:
+        self.stats.flush_failures += 1
+        log.warning("flush of %d batches failed: %s", len(flush.pending), error)
+        failure = StorageError(str(error))
+        for item in flush.pending:
             if not item.future.done():
-                item.future.set_result(result)
+                item.future.set_exception(failure)
 
     def _committed(self, item: _Pending, chunk: ChunkAppend, result: AppendResult) -> None:
         last_offset = result.base_offset + chunk.record_count - 1

@@ -69,8 +69,8 @@ class LogStats:
     flush_bytes: Histogram = field(default_factory=lambda: Histogram(SIZE_BOUNDS))
     # From the start of a flush's object write to the end of its metadata commit.
     flush_to_commit_seconds: Histogram = field(default_factory=lambda: Histogram(LATENCY_BOUNDS))
-    # The metadata commit alone: timed here rather than by wrapping the store's commit_flush,
-    # which would add a coroutine layer to every flush.
+    # Each metadata commit (of one or more flushes) alone: timed here rather than by wrapping the
+    # store's commit_flushes, which would add a coroutine layer to every commit.
     commit_seconds: Histogram = field(default_factory=lambda: Histogram(LATENCY_BOUNDS))
     cache_hits: dict[str, int] = field(default_factory=lambda: {"tail": 0, "object_range": 0, "disk": 0})
     cache_misses: dict[str, int] = field(default_factory=lambda: {"tail": 0, "object_range": 0, "disk": 0})

@@ -23,11 +23,13 @@ class BrokerProcess:
         self,
         data_dir: Path,
         extra_args: Sequence[str] = (),
+        module: str = "broker.cli",
         wrapper: Sequence[str] = (),
         start_timeout: float = START_TIMEOUT,
     ) -> None:
         self.data_dir = data_dir
         self.extra_args = list(extra_args)
+        self.module = module  # run as `python -m <module> serve ...`
         self.wrapper = list(wrapper)  # a command the broker runs under, such as valgrind
         self.start_timeout = start_timeout
         self.process: subprocess.Popen[str] | None = None
@@ -49,7 +51,7 @@ class BrokerProcess:
 
     def start(self) -> BrokerProcess:
         args = [
-            *self.wrapper, sys.executable, "-m", "broker.cli", "serve",
+            *self.wrapper, sys.executable, "-m", self.module, "serve",
             "--port", str(self.port), "--metrics-port", "0", "--data-dir", str(self.data_dir),
             *self.extra_args,
         ]  # fmt: skip

@@ -242,6 +242,14 @@ class S3ObjectStore:
         keys.sort()
         return keys
 
+    async def open(self) -> None:
+        """Make the client now rather than at the first request (no request is sent).
+
+        It loads botocore's S3 model, some 35,000 objects: a server loads it before it hides its
+        start-up objects from the garbage collector (gc.freeze), or every full collection walks them.
+        """
+        await self._client()
+
     async def check(self) -> None:
         """Raise ObjectStoreUnavailableError unless one HeadBucket succeeds within CHECK_TIMEOUT seconds."""
         timeout = min(CHECK_TIMEOUT, self._request_timeout)

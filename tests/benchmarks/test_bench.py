@@ -96,3 +96,25 @@ def test_throughput_on_s3_and_postgresql_counts_puts_and_latencies(tmp_path: Pat
     assert row["puts_per_mb"] == pytest.approx(row["flush_objects_put"] / 0.512)
     assert 0 < row["produce_p50_ms"] <= row["produce_p99_ms"]
     assert "PUTs/MB" in done.stdout and "--metrics false" in done.stdout and "--flush-ms=50" in done.stdout
+
+
+def test_trace_breaks_every_produce_request_down_into_every_stage(tmp_path: Path) -> None:
+    """`python -m benchmarks.trace` on the embedded default: each stage is timed for every request traced."""
+    command = [sys.executable, "-m", "benchmarks.trace", "--rate", "200", "--seconds", "0.5", "--timeout", "60"]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "client: 100 records at 200/s" in done.stdout
+    counts = {
+        line[:46].strip(): int(line.split()[-2])
+        for line in done.stdout.splitlines()
+        if line[:1].isalpha() and line.split()[-1].isdigit() and not line.startswith(("client", "gc "))
+    }
+    requests = counts.pop("TOTAL receive -> written")
+    assert 0 < requests <= 100  # librdkafka may put several records in one request
+    expected = {
+        "receive -> decoded", "decoded -> handler runs", "enqueued -> flush starts", "put thread: write",
+        "put thread: fsync file", "directory fsync (its thread)", "commit thread: statements",
+        "commit thread: COMMIT (WAL fsync)", "commit done -> futures resolved", "encoded -> written",
+    }  # fmt: skip
+    assert expected <= counts.keys()
+    assert {stage: count for stage, count in counts.items() if count != requests} == {}

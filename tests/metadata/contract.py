@@ -20,6 +20,7 @@ from metadata.base import (
     Change,
     ChunkAppend,
     CommittedOffset,
+    FlushCommit,
     GroupRecord,
     IndexEntry,
     InvalidPartitionsError,
@@ -363,6 +364,58 @@ async def test_stores_sharing_a_database_get_disjoint_offsets(shared_backend: Ba
     bases = sorted(result[0].base_offset for result in results)
     assert bases == list(range(0, 80, 5))
     assert await hwm(second, topic) == 80
+
+
+async def test_group_commit_is_the_flushes_committed_one_after_another(store: MetadataStore) -> None:
+    a = await store.create_topic("a", 2, {})
+    b = await store.create_topic("b", 1, {})
+    idempotent = chunk(a, 0, 2, producer=5, epoch=0, sequence=0)
+    results = await store.commit_flushes(
+        [
+            FlushCommit("flush/1", 300, [chunk(a, 1, 3), idempotent, chunk(b, 0, 1, position=200)]),
+            FlushCommit("flush/2", 100, []),
+            FlushCommit("flush/3", 300, [chunk(a, 1, 2), idempotent, chunk(a, 0, 1, producer=5, epoch=0, sequence=3)]),
+            FlushCommit("flush/4", 100, [chunk(uuid4())]),
+        ]
+    )
+    assert results == [
+        [AppendResult(0, 0), AppendResult(0, 0), AppendResult(0, 0)],
+        [],
+        [
+            AppendResult(3, 0),
+            AppendResult(0, 0, duplicate=True),
+            AppendResult(-1, 0, AppendError.OUT_OF_ORDER_SEQUENCE_NUMBER),
+        ],
+        [AppendResult(-1, 0, AppendError.UNKNOWN_TOPIC_OR_PARTITION)],
+    ]
+    assert await store.partition_states(a.topic_id) == [PartitionState(0, 2), PartitionState(0, 5)]
+    assert await all_entries(store, a, 1) == [entry(0, 2, "flush/1", 0), entry(3, 4, "flush/3", 0)]
+    assert await store.unreferenced_objects() == ["flush/2", "flush/4"]
+    after = await store.commit_flush("flush/5", 100, [chunk(a, 0, 1, producer=5, epoch=0, sequence=2)])
+    assert after == [AppendResult(2, 0)]
+
+
+async def test_group_commits_of_stores_sharing_a_database_get_disjoint_offsets(
+    shared_backend: Backend, open_store: OpenStore
+) -> None:
+    first, second = await open_store(), await open_store()
+    a = await first.create_topic("a", 1, {})
+    b = await first.create_topic("b", 1, {})
+
+    calls = [(store, topics) for _ in range(6) for store, topics in ((first, (a, b)), (second, (b, a)))]
+    # The two stores name the partitions in opposite orders: the locks must still be taken in one order.
+    results = await asyncio.gather(
+        *(
+            store.commit_flushes([FlushCommit(f"flush/{n}-{t.name}", 100, [chunk(t)]) for t in topics])
+            for n, (store, topics) in enumerate(calls)
+        )
+    )
+    bases: dict[str, list[int]] = {"a": [], "b": []}
+    for (_, topics), flushes in zip(calls, results, strict=True):
+        for topic, flush in zip(topics, flushes, strict=True):
+            bases[topic.name].append(flush[0].base_offset)
+    assert sorted(bases["a"]) == sorted(bases["b"]) == list(range(12))
+    assert await hwm(second, a) == 12 and await hwm(second, b) == 12
 
 
 # -- idempotent producers ------------------------------------------------------

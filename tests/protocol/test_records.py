@@ -25,9 +25,8 @@ from protocol.records import (
     build_batch,
     iter_batches,
     iter_records,
-    patch_base_offset,
-    patch_partition_leader_epoch,
     set_log_append_time,
+    with_offsets,
 )
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -357,13 +356,10 @@ def test_a_bad_batch_length_in_the_tail_is_still_an_error() -> None:
         list(iter_batches(buffer + b"\x00" * 8 + struct.pack(">i", 10), allow_partial_tail=True))
 
 
-def test_patching_base_offset_and_leader_epoch_keeps_the_crc_valid() -> None:
-    batches, buffer = _three_batches()
-    patched = bytearray(buffer)
-    positions = [0, len(batches[0]), len(batches[0]) + len(batches[1])]
-    for position, offset in zip(positions, (1000, 1002, 1003), strict=True):
-        patch_base_offset(patched, position, offset)
-        patch_partition_leader_epoch(memoryview(patched), position, 7)
+def test_with_offsets_sets_base_offsets_and_leader_epoch_and_keeps_the_crc_valid() -> None:
+    _, buffer = _three_batches()
+    patched = with_offsets(memoryview(buffer), 1000, 7)
+    assert len(patched) == len(buffer) and buffer[:8] != patched[:8]
     walked = list(iter_batches(patched))
     assert [(h.base_offset, h.partition_leader_epoch) for h, _ in walked] == [(1000, 7), (1002, 7), (1003, 7)]
     assert [r.offset for header, view in walked for r in iter_records(header, view)] == [1000, 1001, 1002, 1003]

@@ -8,7 +8,7 @@ from uuid import UUID
 
 import pytest
 
-from metadata.base import AppendResult, ChunkAppend
+from metadata.base import AppendResult, FlushCommit
 from metadata.sqlite import SqliteMetadataStore
 from protocol.records import BatchHeader, Record, build_batch, iter_batches, iter_records
 from storage.log import PartitionLog, StorageError
@@ -38,13 +38,11 @@ class CountingMetadata(SqliteMetadataStore):
         self.failing = False
         self.commits = 0
 
-    async def commit_flush(
-        self, object_key: str, object_size: int, chunks: Sequence[ChunkAppend]
-    ) -> list[AppendResult]:
+    async def commit_flushes(self, flushes: Sequence[FlushCommit]) -> list[list[AppendResult]]:
         self.commits += 1
         if self.failing:
             raise ConnectionError("metadata store went away")
-        return await super().commit_flush(object_key, object_size, chunks)
+        return await super().commit_flushes(flushes)
 
 
 @pytest.fixture
@@ -197,22 +195,23 @@ async def test_long_poll_wakes_on_a_commit(stores: tuple[FailingObjects, Countin
 
 
 class SlowFirstPut(MemoryObjectStore):
-    """The first put takes long, later ones are immediate: puts finish out of order."""
+    """The first put waits for `release`, later ones are immediate: puts finish out of order."""
 
     def __init__(self) -> None:
         super().__init__()
         self.finished: list[str] = []
         self.first: str | None = None
+        self.release = asyncio.Event()
 
     async def put(self, key: str, data: bytes | memoryview) -> None:
         if self.first is None:
             self.first = key
-            await asyncio.sleep(0.3)
+            await self.release.wait()
         await super().put(key, data)
         self.finished.append(key)
 
 
-async def test_flushes_put_concurrently_but_commit_in_flush_order(
+async def test_flushes_put_concurrently_but_commit_in_flush_order_in_one_group_commit(
     stores: tuple[FailingObjects, CountingMetadata],
 ) -> None:
     _, metadata = stores
@@ -222,8 +221,38 @@ async def test_flushes_put_concurrently_but_commit_in_flush_order(
     log.start()
     first = log.append(topic_id, 0, *batch(b"first"))
     await asyncio.sleep(0.05)  # the first flush is under way
-    second = log.append(topic_id, 0, *batch(b"second"))
-    results = await asyncio.gather(first, second)
+    later = [log.append(topic_id, 0, *batch(b"second"))]
+    await asyncio.sleep(0.05)  # so that the third batch makes a flush of its own
+    later.append(log.append(topic_id, 1, *batch(b"third")))
+    await asyncio.sleep(0.05)
+    assert len(objects.finished) == 2 and not any(append.done() for append in later)  # stored, waiting for the first
+    objects.release.set()
+    results = await asyncio.gather(first, *later)
     await log.close()
-    assert objects.finished[0] != objects.first  # the second object was stored before the first
-    assert [result.base_offset for result in results] == [0, 1]
+    assert objects.finished[-1] == objects.first  # the later objects were stored before the first
+    assert [(result.base_offset, result.error_code) for result in results] == [(0, 0), (1, 0), (0, 0)]
+    assert metadata.commits == 1  # the flushes that waited shared the first one's commit
+
+
+class ShortAnswerMetadata(CountingMetadata):
+    """Commits, then answers with one result too few for its first commit: a bug in the store."""
+
+    async def commit_flushes(self, flushes: Sequence[FlushCommit]) -> list[list[AppendResult]]:
+        results = await super().commit_flushes(flushes)
+        return [results[0][:-1], *results[1:]] if self.commits == 1 else results
+
+
+async def test_a_commit_that_breaks_fails_its_batches_and_later_flushes_still_commit() -> None:
+    metadata = ShortAnswerMetadata()
+    await metadata.start()
+    try:
+        topic_id = await topic(metadata)
+        log = make_log(FailingObjects(), metadata, flush_ms=0)
+        log.start()
+        with pytest.raises(StorageError):
+            await asyncio.wait_for(log.append(topic_id, 0, *batch(b"answered wrongly")), 5)
+        later = await asyncio.wait_for(log.append(topic_id, 0, *batch(b"kept")), 5)
+        await log.close()
+    finally:
+        await metadata.close()
+    assert later.base_offset == 1  # the first batch was committed: only its answer was lost

@@ -104,6 +104,13 @@ async def test_path_style_addressing_with_an_endpoint(s3_server: S3Server, s3_bu
     assert client.meta.region_name == "eu-west-1"
 
 
+async def test_open_makes_the_client_without_a_request(opened: Any) -> None:
+    store = opened(S3ObjectStore("bucket", endpoint="http://127.0.0.1:1"))  # nothing listens there
+    await store.open()
+    assert store._client_ is not None and await store._client() is store._client_
+    assert store.stats.operations == {}
+
+
 # -- multipart uploads ------------------------------------------------------------------------
 
 
