@@ -10,8 +10,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from metadata.base import AppendError, AppendResult, ChunkAppend, IndexEntry, PartitionChange, PartitionState
-from metadata.producers import ProducerState, appended, check_sequence
+from metadata.base import (
+    MARKER_ABORT,
+    AbortedTransaction,
+    AppendError,
+    AppendResult,
+    ChunkAppend,
+    IndexEntry,
+    PartitionChange,
+    PartitionState,
+)
+from metadata.producers import ProducerState, appended, check_sequence, marked
 
 PartitionKey = tuple[UUID, int]  # (topic id, partition)
 ProducerKey = tuple[UUID, int, int]  # (topic id, partition, producer id)
@@ -33,14 +42,33 @@ def producer_keys(chunks: Sequence[ChunkAppend], partitions: Mapping[PartitionKe
     )
 
 
+def transaction_keys(chunks: Sequence[ChunkAppend], partitions: Mapping[PartitionKey, object]) -> list[ProducerKey]:
+    """The producers of a flush's transactional chunks and markers on existing partitions, in lock order."""
+    return sorted(
+        {
+            (chunk.topic_id, chunk.partition, chunk.producer_id)
+            for chunk in chunks
+            if (chunk.transactional or chunk.marker >= 0) and (chunk.topic_id, chunk.partition) in partitions
+        }
+    )
+
+
 @dataclass
 class CommitPlan:
-    """What a flush changes; the maps hold only changed partitions and producers."""
+    """What a flush changes; the maps hold only changed partitions, producers and open transactions."""
 
     results: list[AppendResult] = field(default_factory=list)
     entries: list[tuple[UUID, int, IndexEntry]] = field(default_factory=list)
     partitions: dict[PartitionKey, PartitionState] = field(default_factory=dict)
     producers: dict[ProducerKey, ProducerState] = field(default_factory=dict)
+    open_transactions: dict[ProducerKey, int | None] = field(default_factory=dict)  # first offset; None: closed
+    aborted: list[tuple[UUID, int, AbortedTransaction]] = field(default_factory=list)
+
+    def opened(self) -> list[tuple[ProducerKey, int]]:
+        return sorted((key, first) for key, first in self.open_transactions.items() if first is not None)
+
+    def closed(self) -> list[ProducerKey]:
+        return sorted(key for key, first in self.open_transactions.items() if first is None)
 
 
 def plan_commit(
@@ -48,8 +76,12 @@ def plan_commit(
     chunks: Sequence[ChunkAppend],
     partitions: Mapping[PartitionKey, PartitionState],
     producers: Mapping[ProducerKey, ProducerState],
+    open_transactions: Mapping[ProducerKey, int] | None = None,
 ) -> CommitPlan:
-    """Give each chunk, in order, its offsets or its refusal, against the states read."""
+    """Give each chunk, in order, its offsets or its refusal, against the states read.
+
+    `open_transactions`: the first offsets of the open transactions of transaction_keys(chunks).
+    """
     plan = CommitPlan()
     for chunk in chunks:
         key = (chunk.topic_id, chunk.partition)
@@ -59,7 +91,13 @@ def plan_commit(
             continue
         producer_key = (*key, chunk.producer_id)
         producer = plan.producers.get(producer_key) or producers.get(producer_key)
-        if chunk.producer_id >= 0:
+        if chunk.marker >= 0:
+            if producer is not None and chunk.producer_epoch < producer.epoch:
+                plan.results.append(AppendResult(-1, state.log_start_offset, AppendError.INVALID_PRODUCER_EPOCH))
+                continue
+            plan.producers[producer_key] = marked(producer, chunk.producer_epoch)
+            _close_transaction(plan, chunk, producer_key, state.high_watermark, open_transactions or {})
+        elif chunk.producer_id >= 0:
             verdict = check_sequence(producer, chunk.producer_epoch, chunk.base_sequence, chunk.record_count)
             if verdict.duplicate_offset is not None:
                 plan.results.append(AppendResult(verdict.duplicate_offset, state.log_start_offset, duplicate=True))
@@ -70,6 +108,8 @@ def plan_commit(
             plan.producers[producer_key] = appended(
                 producer, chunk.producer_epoch, chunk.base_sequence, chunk.record_count, state.high_watermark
             )
+            if chunk.transactional and _first_offset(plan, producer_key, open_transactions or {}) is None:
+                plan.open_transactions[producer_key] = state.high_watermark
         base_offset = state.high_watermark
         last_offset = base_offset + chunk.record_count - 1
         plan.partitions[key] = PartitionState(state.log_start_offset, last_offset + 1)
@@ -81,6 +121,25 @@ def plan_commit(
         )
         plan.results.append(AppendResult(base_offset, state.log_start_offset))
     return plan
+
+
+def _first_offset(plan: CommitPlan, key: ProducerKey, stored: Mapping[ProducerKey, int]) -> int | None:
+    """The first offset of the producer's open transaction on the partition, as of this point of the plan."""
+    return plan.open_transactions[key] if key in plan.open_transactions else stored.get(key)
+
+
+def _close_transaction(
+    plan: CommitPlan, chunk: ChunkAppend, key: ProducerKey, marker_offset: int, stored: Mapping[ProducerKey, int]
+) -> None:
+    """A marker at marker_offset ends the producer's open transaction; an abort records its range."""
+    first = _first_offset(plan, key, stored)
+    if first is None:
+        return  # a marker repeated by a coordinator that completes a transaction again
+    plan.open_transactions[key] = None
+    if chunk.marker == MARKER_ABORT:
+        plan.aborted.append(
+            (chunk.topic_id, chunk.partition, AbortedTransaction(chunk.producer_id, first, marker_offset))
+        )
 
 
 def index_span(entries: Sequence[IndexEntry]) -> list[tuple[int, int]]:
@@ -102,7 +161,15 @@ def check_replacement(old: Sequence[IndexEntry], new: Sequence[IndexEntry]) -> N
 
 def plan_changes(plan: CommitPlan) -> list[PartitionChange]:
     """The change reports of a committed plan, one per partition it advanced (local to the store)."""
+    transactions = {(topic_id, partition) for topic_id, partition, _ in plan.open_transactions}
     return [
-        PartitionChange(topic_id, partition, state.log_start_offset, state.high_watermark, local=True)
+        PartitionChange(
+            topic_id,
+            partition,
+            state.log_start_offset,
+            state.high_watermark,
+            transactions=(topic_id, partition) in transactions,
+            local=True,
+        )
         for (topic_id, partition), state in sorted(plan.partitions.items())
     ]

@@ -1,0 +1,57 @@
+"""Transaction records as table rows, shared by every backend.
+
+A record is one row of the `transactions` table: scalar columns, then its partitions, groups
+and pending offsets as JSON arrays (text for SQLite, jsonb for PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from metadata.base import CommittedOffset, TransactionRecord
+
+TRANSACTION_COLUMNS = (
+    "transactional_id, producer_id, producer_epoch, state, timeout_ms, started_ms, updated_ms,"
+    " partitions, groups, pending_offsets, version"
+)
+
+
+def transaction_row(record: TransactionRecord) -> tuple[Any, ...]:
+    """The column values of a record, in TRANSACTION_COLUMNS order."""
+    return (
+        record.transactional_id,
+        record.producer_id,
+        record.producer_epoch,
+        record.state,
+        record.timeout_ms,
+        record.started_ms,
+        record.updated_ms,
+        json.dumps([list(partition) for partition in record.partitions]),
+        json.dumps(list(record.groups)),
+        json.dumps(
+            [[group, o.topic, o.partition, o.offset, o.leader_epoch, o.metadata] for group, o in record.pending_offsets]
+        ),
+        record.version,
+    )
+
+
+def transaction_record(row: Any) -> TransactionRecord:
+    """The record of a row read with TRANSACTION_COLUMNS."""
+    offsets = json.loads(row[9])
+    return TransactionRecord(
+        transactional_id=row[0],
+        producer_id=row[1],
+        producer_epoch=row[2],
+        state=row[3],
+        timeout_ms=row[4],
+        started_ms=row[5],
+        updated_ms=row[6],
+        partitions=tuple((topic, partition) for topic, partition in json.loads(row[7])),
+        groups=tuple(json.loads(row[8])),
+        pending_offsets=tuple(
+            (group, CommittedOffset(topic, partition, offset, leader_epoch, metadata))
+            for group, topic, partition, offset, leader_epoch, metadata in offsets
+        ),
+        version=row[10],
+    )
