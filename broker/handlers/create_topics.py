@@ -1,7 +1,9 @@
 """CreateTopics v2-7: create topics with a partition count and configs, one copy of each partition.
 
-num_partitions -1 takes the broker's default (--num-partitions); replication_factor -1 or 1
-is accepted (storage is shared and durable: there is one copy as far as clients can tell).
+num_partitions -1 takes the broker's default (--num-partitions); replication_factor -1 or any
+positive count is accepted: storage is shared and durable (the object store keeps its own
+copies), so every topic has one copy as far as clients can tell, whatever they ask for (clients
+and tests written for three-broker clusters ask for 3; librdkafka's 0103_transactions does).
 validate_only checks everything and creates nothing, answering as if it had (topic id zero).
 From v5 a created topic's result carries num_partitions, replication_factor 1 and every
 config with its value and source (as DescribeConfigs reports them); v7 adds the topic id.
@@ -9,7 +11,7 @@ config with its value and source (as DescribeConfigs reports them); v7 adds the 
 Errors, per topic, with an error_message: INVALID_REQUEST (42) for a name listed twice in
 the request or a manual replica assignment (not supported: every broker serves every
 partition); INVALID_TOPIC_EXCEPTION (17) for a bad name; TOPIC_ALREADY_EXISTS (36);
-INVALID_REPLICATION_FACTOR (38) for anything but -1 or 1; INVALID_PARTITIONS (37) for a
+INVALID_REPLICATION_FACTOR (38) for 0 or below other than -1; INVALID_PARTITIONS (37) for a
 count below 1 other than -1; INVALID_CONFIG (40) for an unknown config, a bad or null value
 (cleanup.policy=compact is refused: compaction is not supported yet).
 """
@@ -99,12 +101,9 @@ def _partition_count(broker: Broker, requested: int) -> int:
 
 
 def _check_replication_factor(requested: int) -> None:
-    if requested in (-1, 1):
+    if requested == -1 or requested >= 1:
         return
-    if requested < 1:
-        message = f"replication factor must be larger than 0, or -1 to use the default value, not {requested}"
-    else:
-        message = f"replication factor {requested} is not supported: data lives once in shared storage; use 1 or -1"
+    message = f"replication factor must be larger than 0, or -1 to use the default value, not {requested}"
     raise _RefusedError(ErrorCode.INVALID_REPLICATION_FACTOR, message)
 
 

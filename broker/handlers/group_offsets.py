@@ -51,7 +51,7 @@ NO_LEADER_EPOCH = -1
 Partition = tuple[str, int]
 
 
-async def _existing(broker: Broker, topics: Iterable[tuple[str, Iterable[int]]]) -> dict[Partition, bool]:
+async def existing_partitions(broker: Broker, topics: Iterable[tuple[str, Iterable[int]]]) -> dict[Partition, bool]:
     """Whether each (topic, partition) exists, in the order asked."""
     found: dict[Partition, bool] = {}
     for name, partitions in topics:
@@ -61,12 +61,26 @@ async def _existing(broker: Broker, topics: Iterable[tuple[str, Iterable[int]]])
     return found
 
 
-def _by_topic(answers: Iterable[tuple[Partition, Any]]) -> dict[str, list[tuple[int, Any]]]:
+def by_topic(answers: Iterable[tuple[Partition, Any]]) -> dict[str, list[tuple[int, Any]]]:
     """(topic, partition) answers grouped by topic, both in the order given."""
     grouped: dict[str, list[tuple[int, Any]]] = {}
     for (topic, partition), answer in answers:
         grouped.setdefault(topic, []).append((partition, answer))
     return grouped
+
+
+def requested_offsets(asked: dict[Partition, Any], partitions: Iterable[Partition]) -> list[CommittedOffset]:
+    """The offsets an OffsetCommit or TxnOffsetCommit request asks for these partitions."""
+    return [
+        CommittedOffset(
+            topic,
+            partition,
+            asked[(topic, partition)].committed_offset,
+            asked[(topic, partition)].committed_leader_epoch,
+            asked[(topic, partition)].committed_metadata or "",
+        )
+        for topic, partition in partitions
+    ]
 
 
 # -- OffsetCommit ----------------------------------------------------------------
@@ -78,22 +92,15 @@ CommitTopic: Any = CommitResponse.OffsetCommitResponseTopic
 async def handle_offset_commit(broker: Broker, request: Request, connection: Connection) -> Any:
     body = request.body
     asked = {(topic.name, p.partition_index): p for topic in body.topics for p in topic.partitions}
-    exists = await _existing(broker, ((t.name, (p.partition_index for p in t.partitions)) for t in body.topics))
+    exists = await existing_partitions(
+        broker, ((t.name, (p.partition_index for p in t.partitions)) for t in body.topics)
+    )
     errors = {key: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION for key, known in exists.items() if not known}
     valid = [key for key, known in exists.items() if known]
     if valid and broker.metrics is not None:
         await broker.metrics.remember_commits(body.group_id, valid)
     if valid:
-        offsets = [
-            CommittedOffset(
-                topic,
-                partition,
-                asked[(topic, partition)].committed_offset,
-                asked[(topic, partition)].committed_leader_epoch,
-                asked[(topic, partition)].committed_metadata or "",
-            )
-            for topic, partition in valid
-        ]
+        offsets = requested_offsets(asked, valid)
         results = await broker.coordinator.commit_offsets(
             body.group_id, body.generation_id_or_member_epoch, body.member_id, body.group_instance_id, offsets
         )
@@ -109,7 +116,7 @@ async def handle_offset_commit(broker: Broker, request: Request, connection: Con
                     for partition, error in partitions
                 ],
             )
-            for topic, partitions in _by_topic((key, errors[key]) for key in exists).items()
+            for topic, partitions in by_topic((key, errors[key]) for key in exists).items()
         ]
     )
 
@@ -180,7 +187,7 @@ def _topics(
                 for partition, (offset, error) in partitions
             ],
         )
-        for topic, partitions in _by_topic(answers).items()
+        for topic, partitions in by_topic(answers).items()
     ]
 
 
@@ -192,7 +199,9 @@ DeleteTopic: Any = DeleteResponse.OffsetDeleteResponseTopic
 
 async def handle_offset_delete(broker: Broker, request: Request, connection: Connection) -> Any:
     body = request.body
-    exists = await _existing(broker, ((t.name, (p.partition_index for p in t.partitions)) for t in body.topics))
+    exists = await existing_partitions(
+        broker, ((t.name, (p.partition_index for p in t.partitions)) for t in body.topics)
+    )
     errors = {key: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION for key, known in exists.items() if not known}
     valid = [key for key, known in exists.items() if known]
     error, results = await broker.coordinator.delete_offsets(body.group_id, valid)
@@ -209,7 +218,7 @@ async def handle_offset_delete(broker: Broker, request: Request, connection: Con
                     for partition, error in partitions
                 ],
             )
-            for topic, partitions in _by_topic((key, errors[key]) for key in exists).items()
+            for topic, partitions in by_topic((key, errors[key]) for key in exists).items()
         ],
     )
 
