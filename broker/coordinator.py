@@ -1012,7 +1012,7 @@ class GroupCoordinator:
     ) -> tuple[ErrorCode, list[CommittedOffset]]:
         """The group's committed offsets of `partitions` (all when None), whatever the group's state.
 
-        Without transactions no commit is ever pending, so every offset is stable (require_stable).
+        Offsets pending in an open transaction are not among them until it commits.
         """
         error = self._status_error(group_id, empty_id_allowed=True)
         if error is not None:

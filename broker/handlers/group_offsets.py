@@ -12,7 +12,8 @@ COORDINATOR_NOT_AVAILABLE (15) when the metadata store cannot be reached.
 
 OffsetFetch v1-8: one group (v1-7) or several (v8); the requested partitions, or every committed
 one when topics is null (v2+). A partition without a commit gets offset -1 and no error.
-require_stable (v7+) waits for nothing: without transactions no commit is ever pending. Group
+require_stable (v7+) is not honoured yet: an offset pending in an open transaction (TxnOffsetCommit)
+is not answered UNSTABLE_OFFSET_COMMIT; the last committed one is returned. Group
 errors go to the top-level error from v2 (v8: per group) and into each partition before.
 
 OffsetDelete v0: drops a group's offsets of some partitions. GROUP_ID_NOT_FOUND (69) for an
