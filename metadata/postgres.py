@@ -28,7 +28,6 @@ from uuid import UUID
 import asyncpg
 
 from metadata.base import (
-    AbortedTransaction,
     AppendResult,
     BrokerInfo,
     Change,
@@ -64,7 +63,14 @@ from metadata.commit import (
 )
 from metadata.migrations import SCHEMA_MIGRATIONS_DDL, backend_migrations
 from metadata.producers import ProducerState
-from metadata.transactions import TRANSACTION_COLUMNS, transaction_record, transaction_row
+from metadata.transactions import (
+    ABORTED_TRANSACTIONS_QUERY,
+    OPEN_TRANSACTIONS_QUERY,
+    TRANSACTION_COLUMNS,
+    partition_transactions,
+    transaction_record,
+    transaction_row,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +89,7 @@ _INSERT_INDEX = (
 _RECORD_OBJECT = f"INSERT INTO objects (object_key, size, created_ms) VALUES ($1, $2, {_NOW_MS}) ON CONFLICT DO NOTHING"
 _GROUP_COLUMNS = "group_id, protocol_type, generation_id, protocol_name, leader_id, state"
 _OFFSET_COLUMNS = "topic, partition, committed_offset, leader_epoch, metadata, commit_ms"
+_TRANSACTION_QUERIES = (OPEN_TRANSACTIONS_QUERY, ABORTED_TRANSACTIONS_QUERY)
 _COMMIT_OFFSET = (
     f"INSERT INTO committed_offsets (group_id, {_OFFSET_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
     " ON CONFLICT (group_id, topic, partition) DO UPDATE"
@@ -765,22 +772,10 @@ class PostgresMetadataStore:
         return True
 
     async def partition_transactions(self, topic_id: UUID, partition: int) -> PartitionTransactions:
+        queries = [query.format(topic="$1", partition="$2") for query in _TRANSACTION_QUERIES]
         async with self._read() as db:
-            opened = await db.fetch(
-                "SELECT producer_id, first_offset FROM open_transactions WHERE topic_id = $1 AND partition = $2"
-                " ORDER BY first_offset",
-                topic_id,
-                partition,
-            )
-            aborted = await db.fetch(
-                "SELECT producer_id, first_offset, last_offset FROM aborted_transactions"
-                " WHERE topic_id = $1 AND partition = $2 ORDER BY first_offset, producer_id",
-                topic_id,
-                partition,
-            )
-        return PartitionTransactions(
-            tuple((row[0], row[1]) for row in opened), tuple(AbortedTransaction(*row) for row in aborted)
-        )
+            opened, aborted = [await db.fetch(query, topic_id, partition) for query in queries]
+        return partition_transactions(opened, aborted)
 
     async def unreferenced_objects(self) -> list[str]:
         async with self._read() as db:

@@ -22,7 +22,6 @@ from uuid import UUID
 import aiosqlite
 
 from metadata.base import (
-    AbortedTransaction,
     AppendResult,
     BrokerInfo,
     ChangeListener,
@@ -56,7 +55,14 @@ from metadata.commit import (
 )
 from metadata.migrations import SCHEMA_MIGRATIONS_DDL, Migration, backend_migrations
 from metadata.producers import ProducerState
-from metadata.transactions import TRANSACTION_COLUMNS, transaction_record, transaction_row
+from metadata.transactions import (
+    ABORTED_TRANSACTIONS_QUERY,
+    OPEN_TRANSACTIONS_QUERY,
+    TRANSACTION_COLUMNS,
+    partition_transactions,
+    transaction_record,
+    transaction_row,
+)
 
 # Primary result codes (the low byte of extended ones) meaning the database cannot be used now.
 _UNAVAILABLE_CODES = {
@@ -76,6 +82,7 @@ _INSERT_INDEX = f"INSERT INTO batch_index (topic_id, partition, {_INDEX_COLUMNS}
 _RECORD_OBJECT = "INSERT OR IGNORE INTO objects (object_key, size, created_ms) VALUES (?, ?, ?)"
 _GROUP_COLUMNS = "group_id, protocol_type, generation_id, protocol_name, leader_id, state"
 _OFFSET_COLUMNS = "topic, partition, committed_offset, leader_epoch, metadata, commit_ms"
+_TRANSACTION_QUERIES = (OPEN_TRANSACTIONS_QUERY, ABORTED_TRANSACTIONS_QUERY)
 _COMMIT_OFFSET = f"INSERT OR REPLACE INTO committed_offsets (group_id, {_OFFSET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 T = TypeVar("T")
@@ -525,21 +532,11 @@ class SqliteMetadataStore:
         return True
 
     async def partition_transactions(self, topic_id: UUID, partition: int) -> PartitionTransactions:
-        key = (topic_id.hex, partition)
+        key = {"topic": topic_id.hex, "partition": partition}
+        queries = [query.format(topic=":topic", partition=":partition") for query in _TRANSACTION_QUERIES]
         async with self._read() as db:
-            opened = await db.execute_fetchall(
-                "SELECT producer_id, first_offset FROM open_transactions WHERE topic_id = ? AND partition = ?"
-                " ORDER BY first_offset",
-                key,
-            )
-            aborted = await db.execute_fetchall(
-                "SELECT producer_id, first_offset, last_offset FROM aborted_transactions"
-                " WHERE topic_id = ? AND partition = ? ORDER BY first_offset, producer_id",
-                key,
-            )
-        return PartitionTransactions(
-            tuple((row[0], row[1]) for row in opened), tuple(AbortedTransaction(*row) for row in aborted)
-        )
+            opened, aborted = [await db.execute_fetchall(query, key) for query in queries]
+        return partition_transactions(opened, aborted)
 
     async def unreferenced_objects(self) -> list[str]:
         async with self._read() as db:

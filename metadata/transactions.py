@@ -7,9 +7,10 @@ and pending offsets as JSON arrays (text for SQLite, jsonb for PostgreSQL).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
-from metadata.base import CommittedOffset, TransactionRecord
+from metadata.base import AbortedTransaction, CommittedOffset, PartitionTransactions, TransactionRecord
 
 TRANSACTION_COLUMNS = (
     "transactional_id, producer_id, producer_epoch, state, timeout_ms, started_ms, updated_ms,"
@@ -54,4 +55,22 @@ def transaction_record(row: Any) -> TransactionRecord:
             for group, topic, partition, offset, leader_epoch, metadata in offsets
         ),
         version=row[10],
+    )
+
+
+# A partition's open and aborted transactions; {topic} and {partition} are the backend's parameters.
+OPEN_TRANSACTIONS_QUERY = (
+    "SELECT producer_id, first_offset FROM open_transactions"
+    " WHERE topic_id = {topic} AND partition = {partition} ORDER BY first_offset"
+)
+ABORTED_TRANSACTIONS_QUERY = (
+    "SELECT producer_id, first_offset, last_offset FROM aborted_transactions"
+    " WHERE topic_id = {topic} AND partition = {partition} ORDER BY first_offset, producer_id"
+)
+
+
+def partition_transactions(opened: Iterable[Any], aborted: Iterable[Any]) -> PartitionTransactions:
+    """A partition's transactions from the rows of OPEN_TRANSACTIONS_QUERY and ABORTED_TRANSACTIONS_QUERY."""
+    return PartitionTransactions(
+        tuple((row[0], row[1]) for row in opened), tuple(AbortedTransaction(*row) for row in aborted)
     )

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from broker.handlers.group_offsets import by_topic, existing_partitions, requested_offsets
+from broker.handlers.group_offsets import CommitRequest, by_topic, existing_partitions
 from protocol.apis.add_offsets_to_txn import ADD_OFFSETS_TO_TXN
 from protocol.apis.add_partitions_to_txn import ADD_PARTITIONS_TO_TXN
 from protocol.apis.end_txn import END_TXN
@@ -102,37 +102,17 @@ CommitTopic: Any = CommitResponse.TxnOffsetCommitResponseTopic
 
 async def handle_txn_offset_commit(broker: Broker, request: Request, connection: Connection) -> Any:
     body = request.body
-    asked = {(topic.name, p.partition_index): p for topic in body.topics for p in topic.partitions}
-    exists = await existing_partitions(
-        broker, ((t.name, (p.partition_index for p in t.partitions)) for t in body.topics)
-    )
-    errors = {key: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION for key, known in exists.items() if not known}
-    valid = [key for key, known in exists.items() if known]
-    if valid:
+    commit = await CommitRequest.read(broker, body.topics)
+    if commit.valid:
         error = broker.coordinator.admit_commit(
             body.group_id, body.generation_id, body.member_id, body.group_instance_id
         )
         if error is None:
             error = await broker.transactions.commit_offsets(
-                body.transactional_id,
-                body.group_id,
-                body.producer_id,
-                body.producer_epoch,
-                requested_offsets(asked, valid),
+                body.transactional_id, body.group_id, body.producer_id, body.producer_epoch, commit.offsets()
             )
-        errors.update(dict.fromkeys(valid, error))
-    return CommitResponse(
-        topics=[
-            CommitTopic(
-                name=topic,
-                partitions=[
-                    CommitTopic.TxnOffsetCommitResponsePartition(partition_index=partition, error_code=error)
-                    for partition, error in partitions
-                ],
-            )
-            for topic, partitions in by_topic((key, errors[key]) for key in exists).items()
-        ]
-    )
+        commit.errors.update(dict.fromkeys(commit.valid, error))
+    return CommitResponse(topics=commit.response_topics(CommitTopic, CommitTopic.TxnOffsetCommitResponsePartition))
 
 
 HANDLES: dict[int, Handler] = {
