@@ -46,6 +46,7 @@ PREPARE_ABORT = "PrepareAbort"
 COMPLETE_COMMIT = "CompleteCommit"
 COMPLETE_ABORT = "CompleteAbort"
 PREPARED = (PREPARE_COMMIT, PREPARE_ABORT)
+STATES = (EMPTY, ONGOING, PREPARE_COMMIT, PREPARE_ABORT, COMPLETE_COMMIT, COMPLETE_ABORT)
 NO_PRODUCER_ID = -1
 # Kafka gives a new producer id instead of bumping from here: the last epoch (32767) is
 # reserved (TransactionMetadata.isProducerEpochExhausted).
@@ -147,6 +148,24 @@ class TransactionCoordinator:
             return await self._save(replace(record, pending_offsets=pending))
 
         return await self._answer(transactional_id, pend, owned=False)
+
+    # -- administration -------------------------------------------------------------
+
+    async def describe(self, transactional_id: str) -> tuple[ErrorCode, TransactionRecord | None]:
+        """DescribeTransactions: the id's record, if this broker coordinates it."""
+        if not self.active or not self.owns(transactional_id):
+            return ErrorCode.NOT_COORDINATOR, None
+        try:
+            record = await self.metadata.get_transaction(transactional_id)
+        except MetadataUnavailableError:
+            return ErrorCode.COORDINATOR_NOT_AVAILABLE, None
+        if record is None:
+            return ErrorCode.TRANSACTIONAL_ID_NOT_FOUND, None
+        return ErrorCode.NONE, record
+
+    async def coordinated(self) -> list[TransactionRecord]:
+        """ListTransactions: the records of the ids this broker coordinates (MetadataUnavailableError)."""
+        return [record for record in await self.metadata.list_transactions() if self.owns(record.transactional_id)]
 
     # -- the expiry pass -----------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """The transaction APIs through their handlers: InitProducerId with a transactional id,
-AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit, and what Fetch and ListOffsets
-make of transactions (last stable offset, read_committed, aborted transactions)."""
+AddPartitionsToTxn, AddOffsetsToTxn, EndTxn, TxnOffsetCommit, DescribeTransactions,
+ListTransactions, and what Fetch and ListOffsets make of transactions (last stable offset,
+read_committed, aborted transactions)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,12 @@ from broker.transactions import COMPLETE_ABORT, COMPLETE_COMMIT, ONGOING
 from metadata.base import CommittedOffset
 from protocol.apis.add_offsets_to_txn import ADD_OFFSETS_TO_TXN
 from protocol.apis.add_partitions_to_txn import ADD_PARTITIONS_TO_TXN
+from protocol.apis.describe_transactions import DESCRIBE_TRANSACTIONS
 from protocol.apis.end_txn import END_TXN
 from protocol.apis.fetch import FETCH
 from protocol.apis.init_producer_id import INIT_PRODUCER_ID
 from protocol.apis.list_offsets import LIST_OFFSETS
+from protocol.apis.list_transactions import LIST_TRANSACTIONS
 from protocol.apis.produce import PRODUCE
 from protocol.apis.txn_offset_commit import TXN_OFFSET_COMMIT
 from protocol.errors import ErrorCode
@@ -396,3 +399,57 @@ async def test_committed_offsets_are_reported_with_the_commit_time(broker: Broke
     [offset] = await broker.metadata.fetch_offsets("g")
     assert offset.commit_time_ms > 0
     assert CommittedOffset("t", 0, 3, -1, "m", offset.commit_time_ms) == offset
+
+
+# -- DescribeTransactions, ListTransactions -----------------------------------------------
+
+
+async def describe(broker: Broker, *transactional_ids: str) -> dict[str, Any]:
+    body = DESCRIBE_TRANSACTIONS.Request(transactional_ids=list(transactional_ids))
+    response = await call(broker, DESCRIBE_TRANSACTIONS, 0, body)
+    return {state.transactional_id: state for state in response.transaction_states}
+
+
+async def list_transactions(broker: Broker, version: int = 1, **filters: Any) -> Any:
+    return await call(broker, LIST_TRANSACTIONS, version, LIST_TRANSACTIONS.Request(**filters))
+
+
+async def test_describe_transactions(broker: Broker) -> None:
+    await create(broker, "t", 2)
+    producer = await init(broker, "tx")
+    await add_partitions(broker, "tx", producer.producer_id, 0, {"t": [1, 0]})
+    found = await describe(broker, "tx", "nobody")
+    assert found["nobody"].error_code == ErrorCode.TRANSACTIONAL_ID_NOT_FOUND
+    tx = found["tx"]
+    assert (tx.error_code, tx.transaction_state, tx.producer_id, tx.producer_epoch) == (
+        ErrorCode.NONE,
+        ONGOING,
+        producer.producer_id,
+        0,
+    )
+    assert tx.transaction_timeout_ms == 60_000 and tx.transaction_start_time_ms > 0
+    assert [(topic.topic, topic.partitions) for topic in tx.topics] == [("t", [1, 0])]
+    broker.transactions.owns = lambda transactional_id: False
+    assert (await describe(broker, "tx"))["tx"].error_code == ErrorCode.NOT_COORDINATOR
+
+
+async def test_list_transactions_with_filters(broker: Broker) -> None:
+    await create(broker, "t")
+    ongoing = await init(broker, "a")
+    await add_partitions(broker, "a", ongoing.producer_id, 0, {"t": [0]})
+    empty = await init(broker, "b")
+    everything = await list_transactions(broker)
+    assert everything.error_code == ErrorCode.NONE
+    assert [(s.transactional_id, s.producer_id, s.transaction_state) for s in everything.transaction_states] == [
+        ("a", ongoing.producer_id, ONGOING),
+        ("b", empty.producer_id, "Empty"),
+    ]
+    by_state = await list_transactions(broker, state_filters=["Ongoing", "Sleeping"])
+    assert [s.transactional_id for s in by_state.transaction_states] == ["a"]
+    assert by_state.unknown_state_filters == ["Sleeping"]
+    by_producer = await list_transactions(broker, 0, producer_id_filters=[empty.producer_id])
+    assert [s.transactional_id for s in by_producer.transaction_states] == ["b"]
+    long_running = await list_transactions(broker, duration_filter=3_600_000)
+    assert long_running.transaction_states == []
+    broker.transactions.owns = lambda transactional_id: False
+    assert (await list_transactions(broker)).transaction_states == []

@@ -8,7 +8,8 @@ A producer killed in the middle of a transaction holds back read_committed consu
 stable offset stays at its first offset) until its transaction times out and the coordinator
 aborts it. Two brokers over one PostgreSQL: one coordinates the transaction (writes the markers), the
 other leads the partition (takes the records, serves the read_committed consumer) and learns of
-the markers through the store's change notifications.
+the markers through the store's change notifications. kafka-python's admin client describes
+and lists transactions (DescribeTransactions, ListTransactions).
 """
 
 from __future__ import annotations
@@ -203,3 +204,30 @@ def test_two_brokers_over_one_postgresql(request: pytest.FixtureRequest, tmp_pat
     assert committed_offset(by_id[2].bootstrap, "shared-group", topic) == 3
     for broker in brokers:
         assert broker.stop() == 0, broker.log_text()[-4000:]
+
+
+@pytest.mark.parametrize("backend", ["default"], indirect=True)
+def test_kafka_python_admin_describes_and_lists_transactions(txn_broker: BrokerProcess) -> None:
+    from kafka import KafkaAdminClient, TopicPartition
+
+    bootstrap = txn_broker.bootstrap
+    producer = transactional_producer(bootstrap, "admin-tx")
+    producer.begin_transaction()
+    producer.produce("watched", value=b"v", partition=0)
+    producer.flush(TIMEOUT_S)
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        ongoing = admin.describe_transactions(["admin-tx"])["admin-tx"]
+        assert (ongoing.state, ongoing.producer_epoch) == ("Ongoing", 0)
+        assert ongoing.topic_partitions == {TopicPartition("watched", 0)}
+        [listing] = [row for rows in admin.list_transactions().values() for row in rows]
+        assert (listing.transactional_id, listing.producer_id, listing.state) == (
+            "admin-tx",
+            ongoing.producer_id,
+            "Ongoing",
+        )
+        producer.commit_transaction(TIMEOUT_S)
+        committed = admin.describe_transactions(["admin-tx"])["admin-tx"]
+        assert (committed.state, committed.topic_partitions) == ("CompleteCommit", set())
+    finally:
+        admin.close()
