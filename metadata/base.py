@@ -304,7 +304,7 @@ class MetadataStore(Protocol):
         ...
 
     async def set_log_start_offset(self, topic_id: UUID, partition: int, offset: int) -> PartitionState:
-        """Advance the log start (never back); drop index entries wholly below it.
+        """Advance the log start (never back); drop index entries and aborted transactions wholly below it.
 
         OffsetOutOfRangeError if offset > high watermark; UnknownTopicError if no such partition.
         """

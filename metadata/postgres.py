@@ -679,6 +679,12 @@ class PostgresMetadataStore:
                 partition,
                 offset,
             )
+            await db.execute(
+                "DELETE FROM aborted_transactions WHERE topic_id = $1 AND partition = $2 AND last_offset < $3",
+                topic_id,
+                partition,
+                offset,
+            )
             change = PartitionChange(topic_id, partition, offset, state.high_watermark, local=True)
             await self._notify(db, [change])
         self._changes.publish([change])

@@ -448,6 +448,10 @@ class SqliteMetadataStore:
                 "DELETE FROM batch_index WHERE topic_id = ? AND partition = ? AND base_offset < ? AND last_offset < ?",
                 (*key, offset, offset),
             )
+            await db.execute(
+                "DELETE FROM aborted_transactions WHERE topic_id = ? AND partition = ? AND last_offset < ?",
+                (*key, offset),
+            )
         self._changes.publish([PartitionChange(topic_id, partition, offset, state.high_watermark, local=True)])
         return PartitionState(offset, state.high_watermark)
 

@@ -986,6 +986,16 @@ async def test_a_retried_transactional_batch_opens_nothing(store: MetadataStore)
     assert await store.partition_transactions(topic.topic_id, 0) == PartitionTransactions()
 
 
+async def test_aborted_transactions_below_the_log_start_are_dropped(store: MetadataStore) -> None:
+    topic = await store.create_topic("t", 1, {})
+    await store.commit_flush("flush/1", 100, [txn_chunk(topic, 0, 7, 0, 0)])
+    await store.commit_flush("flush/2", 100, [marker(topic, 0, 7, 0, MARKER_ABORT)])
+    await store.commit_flush("flush/3", 100, [txn_chunk(topic, 0, 8, 0, 0)])
+    await store.commit_flush("flush/4", 100, [marker(topic, 0, 8, 0, MARKER_ABORT)])
+    await store.set_log_start_offset(topic.topic_id, 0, 2)
+    assert (await store.partition_transactions(topic.topic_id, 0)).aborted == (AbortedTransaction(8, 2, 3),)
+
+
 async def test_delete_topic_drops_its_transactions(store: MetadataStore) -> None:
     topic = await store.create_topic("t", 1, {})
     await store.commit_flush("flush/1", 100, [txn_chunk(topic, 0, 7, 0, 0), txn_chunk(topic, 0, 8, 0, 0)])
