@@ -189,7 +189,7 @@ class TransactionCoordinator:
         record = await self._load(transactional_id)
         if record.state == ONGOING and record.started_ms + record.timeout_ms < now:
             log.info("transaction %s (producer %d) timed out; aborting it", transactional_id, record.producer_id)
-            return await self._abort_fenced(record)
+            return await self._abort_fenced(replace(record, last_epoch=record.producer_epoch))
         if record.state in PREPARED:
             return await self._complete(record)
         return record
@@ -253,8 +253,11 @@ class TransactionCoordinator:
             if not await self.metadata.save_transaction(created):
                 raise _RefusedError(ErrorCode.CONCURRENT_TRANSACTIONS)
             return created
-        if producer_id != NO_PRODUCER_ID and (producer_id, epoch) != (record.producer_id, record.producer_epoch):
-            raise _RefusedError(ErrorCode.PRODUCER_FENCED)  # KIP-360: only the current producer may bump itself
+        if producer_id != NO_PRODUCER_ID and producer_id != record.producer_id:
+            raise _RefusedError(ErrorCode.PRODUCER_FENCED)
+        if producer_id != NO_PRODUCER_ID and epoch not in (record.producer_epoch, record.last_epoch):
+            # KIP-360: only the current producer may bump itself, or the one whose transaction timed out.
+            raise _RefusedError(ErrorCode.PRODUCER_FENCED)
         if record.state in PREPARED:
             record = await self._complete(record)
         elif record.state == ONGOING:
@@ -274,6 +277,7 @@ class TransactionCoordinator:
                 partitions=(),
                 groups=(),
                 pending_offsets=(),
+                last_epoch=-1,
             )
         )
 

@@ -152,6 +152,9 @@ class TransactionRecord:
     partitions: tuple[tuple[str, int], ...] = ()  # (topic, partition) added to the transaction
     groups: tuple[str, ...] = ()  # groups added (AddOffsetsToTxn)
     pending_offsets: tuple[tuple[str, CommittedOffset], ...] = ()  # (group id, offset) committed on commit
+    # The epoch the coordinator bumped away from to abort a timed-out transaction (-1: none): that
+    # producer may still bump itself with InitProducerId (KIP-360), as Kafka's lastProducerEpoch.
+    last_epoch: int = -1
     version: int = 1
 
 

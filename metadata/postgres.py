@@ -763,11 +763,12 @@ class PostgresMetadataStore:
         async with self._transaction() as db:
             status = await db.execute(
                 f"INSERT INTO transactions ({TRANSACTION_COLUMNS})"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::jsonb, $11)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::jsonb, $11, $12)"
                 " ON CONFLICT (transactional_id) DO UPDATE SET producer_id = excluded.producer_id,"
                 " producer_epoch = excluded.producer_epoch, state = excluded.state, timeout_ms = excluded.timeout_ms,"
                 " started_ms = excluded.started_ms, updated_ms = excluded.updated_ms, partitions = excluded.partitions,"
-                " groups = excluded.groups, pending_offsets = excluded.pending_offsets, version = excluded.version"
+                " groups = excluded.groups, pending_offsets = excluded.pending_offsets,"
+                " last_epoch = excluded.last_epoch, version = excluded.version"
                 " WHERE transactions.version = excluded.version - 1",
                 *transaction_row(record),
             )

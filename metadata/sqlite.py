@@ -529,7 +529,7 @@ class SqliteMetadataStore:
             if (rows[0][0] if rows else 0) != record.version - 1:
                 return False
             await db.execute(
-                f"INSERT OR REPLACE INTO transactions ({TRANSACTION_COLUMNS}) VALUES ({', '.join('?' * 11)})",
+                f"INSERT OR REPLACE INTO transactions ({TRANSACTION_COLUMNS}) VALUES ({', '.join('?' * 12)})",
                 transaction_row(record),
             )
             await db.executemany(_COMMIT_OFFSET, [_offset_row(group, o) for group, o in offsets])

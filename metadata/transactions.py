@@ -14,7 +14,7 @@ from metadata.base import AbortedTransaction, CommittedOffset, PartitionTransact
 
 TRANSACTION_COLUMNS = (
     "transactional_id, producer_id, producer_epoch, state, timeout_ms, started_ms, updated_ms,"
-    " partitions, groups, pending_offsets, version"
+    " partitions, groups, pending_offsets, last_epoch, version"
 )
 
 
@@ -33,6 +33,7 @@ def transaction_row(record: TransactionRecord) -> tuple[Any, ...]:
         json.dumps(
             [[group, o.topic, o.partition, o.offset, o.leader_epoch, o.metadata] for group, o in record.pending_offsets]
         ),
+        record.last_epoch,
         record.version,
     )
 
@@ -54,7 +55,8 @@ def transaction_record(row: Any) -> TransactionRecord:
             (group, CommittedOffset(topic, partition, offset, leader_epoch, metadata))
             for group, topic, partition, offset, leader_epoch, metadata in offsets
         ),
-        version=row[10],
+        last_epoch=row[10],
+        version=row[11],
     )
 
 

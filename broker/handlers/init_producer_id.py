@@ -14,7 +14,8 @@ Errors: INVALID_REQUEST (42) for an empty transactional_id (as Kafka) or when on
 producer_id and producer_epoch is -1; with a transactional id, NOT_COORDINATOR (16) when another
 broker coordinates it, INVALID_TRANSACTION_TIMEOUT (50) for a timeout of 0 or less or above
 --transaction-max-timeout-ms, PRODUCER_FENCED (90; INVALID_PRODUCER_EPOCH (47) before v4) when
-the id and epoch passed are not the current ones, CONCURRENT_TRANSACTIONS (51) while the id's
+the id and epoch passed are not the current ones (nor those of the producer whose transaction
+timed out: as Kafka, it may bump itself and carry on), CONCURRENT_TRANSACTIONS (51) while the id's
 markers are being written or another broker changed its record meanwhile, and
 COORDINATOR_NOT_AVAILABLE (15) when the metadata store cannot be reached.
 """

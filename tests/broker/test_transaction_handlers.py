@@ -374,6 +374,18 @@ async def test_timed_out_transactions_are_aborted_and_fenced(broker: Broker) -> 
     assert (partition.last_stable_offset, [a.first_offset for a in partition.aborted_transactions]) == (2, [0])
 
 
+async def test_the_producer_whose_transaction_timed_out_may_bump_itself(broker: Broker) -> None:
+    await create(broker, "t")
+    producer = await init(broker, "tx", timeout_ms=1)
+    pid = producer.producer_id
+    await add_partitions(broker, "tx", pid, 0, {"t": [0]})
+    await asyncio.sleep(0.05)
+    await broker.transactions.expire()  # aborted under epoch 1
+    resumed = await init(broker, "tx", pid=pid, epoch=0)  # KIP-360, as librdkafka does after the abort
+    assert (resumed.error_code, resumed.producer_id, resumed.producer_epoch) == (ErrorCode.NONE, pid, 2)
+    assert (await init(broker, "tx", pid=pid, epoch=0)).error_code == ErrorCode.PRODUCER_FENCED  # once only
+
+
 async def test_ongoing_transactions_within_their_timeout_are_kept(broker: Broker) -> None:
     await create(broker, "t")
     producer = await init(broker, "tx")

@@ -897,6 +897,7 @@ async def test_save_and_get_transaction(store: MetadataStore) -> None:
         partitions=(("t", 0), ("u", 3)),
         groups=("g",),
         pending_offsets=(("g", CommittedOffset("t", 0, 42, 1, "meta")),),
+        last_epoch=1,
     )
     assert await store.save_transaction(record)
     assert await store.get_transaction("tx") == record

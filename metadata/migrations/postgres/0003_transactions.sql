@@ -13,6 +13,7 @@ CREATE TABLE transactions (
     partitions JSONB NOT NULL,  -- JSON [[topic, partition], ...]
     groups JSONB NOT NULL,  -- JSON [group id, ...]
     pending_offsets JSONB NOT NULL,  -- JSON [[group id, topic, partition, offset, leader epoch, metadata], ...]
+    last_epoch INTEGER NOT NULL,  -- the epoch before a timeout's bump, -1: none (KIP-360)
     version BIGINT NOT NULL  -- bumped by every write: a write based on an older read is refused
 );
 
