@@ -93,7 +93,8 @@ class TransactionCoordinator:
         self.max_timeout_ms = max_timeout_ms
         self.owns = owns  # whether this broker coordinates a transactional id
         self.active = True
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, asyncio.Lock] = {}  # one per id with a request running or waiting
+        self._lock_users: dict[str, int] = {}
         self._completing: set[str] = set()  # ids whose markers this broker is writing
 
     # -- requests ---------------------------------------------------------------
@@ -210,6 +211,7 @@ class TransactionCoordinator:
         if transactional_id in self._completing:
             raise _RefusedError(ErrorCode.CONCURRENT_TRANSACTIONS)  # its markers are being written
         lock = self._locks.setdefault(transactional_id, asyncio.Lock())
+        self._lock_users[transactional_id] = self._lock_users.get(transactional_id, 0) + 1
         try:
             async with lock:
                 return await step()
@@ -219,6 +221,10 @@ class TransactionCoordinator:
         except StorageError as exc:
             log.warning("transaction %s: writing markers failed; the decision stands: %s", transactional_id, exc)
             raise _RefusedError(ErrorCode.CONCURRENT_TRANSACTIONS) from exc
+        finally:
+            self._lock_users[transactional_id] -= 1
+            if not self._lock_users[transactional_id]:  # nobody holds or awaits it: forget it
+                del self._lock_users[transactional_id], self._locks[transactional_id]
 
     async def _load(self, transactional_id: str) -> TransactionRecord:
         record = await self.metadata.get_transaction(transactional_id)

@@ -309,6 +309,7 @@ async def test_commit_makes_records_and_offsets_visible(broker: Broker) -> None:
     assert (offset.topic, offset.partition, offset.offset, offset.metadata) == ("t", 0, 7, "m")
     record = await broker.metadata.get_transaction("tx")
     assert record is not None and (record.state, record.partitions, record.pending_offsets) == (COMPLETE_COMMIT, (), ())
+    assert broker.transactions._locks == {}  # forgotten once no request uses them
 
 
 async def test_abort_hides_records_and_drops_offsets(broker: Broker) -> None:
