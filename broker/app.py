@@ -15,6 +15,7 @@ from broker.http import HttpServer
 from broker.metrics import Metrics, time_metadata_queries
 from broker.server import Connection
 from broker.topics import TopicCache, effective_config
+from broker.transactions import TransactionCoordinator
 from metadata import open_metadata_store
 from metadata.base import BrokerInfo, MetadataUnavailableError
 from protocol import wire
@@ -23,6 +24,7 @@ from storage.log import PartitionLog
 from storage.maintenance import Maintenance, Retention, now_ms
 from storage.objects import open_object_store
 from storage.stats import FOLD_INTERVAL_S
+from storage.transactions import TransactionStates
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,14 @@ class Broker:
             initial_rebalance_delay_ms=config.group_initial_rebalance_delay_ms,
             min_session_timeout_ms=config.group_min_session_timeout_ms,
         )
+        self.transactions = TransactionCoordinator(
+            self.metadata,
+            self.log,
+            self.topics,
+            max_timeout_ms=config.transaction_max_timeout_ms,
+            owns=self.coordinates_transaction,
+        )
+        self.transaction_states = TransactionStates(self.metadata)
         self.connections: set[Connection] = set()
         self.broker_defaults = {"max.message.bytes": str(config.message_max_bytes)}
         self.started_at = time.time()
@@ -78,8 +88,12 @@ class Broker:
         self._maintenance_task: asyncio.Task[None] | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._fold_task: asyncio.Task[None] | None = None
+        self._transaction_expiry_task: asyncio.Task[None] | None = None
         self.cluster = ClusterView.of(self.info, ())
         self._groups_placed_on: tuple[int, ...] = ()  # the live brokers the coordinator's groups were chosen by
+
+    def coordinates_transaction(self, transactional_id: str) -> bool:
+        return self.cluster.coordinates_transaction(transactional_id)
 
     @property
     def info(self) -> BrokerInfo:
@@ -89,6 +103,7 @@ class Broker:
         """Bind, join the live brokers, load this broker's groups, then serve clients."""
         await self.metadata.start()
         self.log.start()
+        self.transaction_states.start()
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             lambda: Connection(self), self.config.host, self.config.port, start_serving=False
@@ -107,6 +122,7 @@ class Broker:
         self._maintenance_task = asyncio.create_task(self._maintain(), name="maintenance")
         self._heartbeat_task = asyncio.create_task(self._heartbeat(), name="broker-heartbeat")
         self._fold_task = asyncio.create_task(self._fold_histograms(), name="fold-histograms")
+        self._transaction_expiry_task = asyncio.create_task(self._expire_transactions(), name="transaction-expiry")
 
     async def _check_id_is_free(self) -> None:
         me = self.info
@@ -174,6 +190,16 @@ class Broker:
             except Exception:
                 log.exception("maintenance pass failed; the next one will retry")
 
+    async def _expire_transactions(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.transaction_expiry_interval_ms / 1000)
+            try:
+                await self.transactions.expire()
+            except MetadataUnavailableError as exc:
+                log.warning("transaction expiry pass failed; the next one will retry: %s", exc)
+            except Exception:
+                log.exception("transaction expiry pass failed; the next one will retry")
+
     async def _deregister(self) -> None:
         """Leave the others' view at their next heartbeat, instead of after the expiry."""
         try:
@@ -200,6 +226,9 @@ class Broker:
             self._maintenance_task.cancel()
         if self._fold_task is not None:
             self._fold_task.cancel()
+        if self._transaction_expiry_task is not None:
+            self._transaction_expiry_task.cancel()
+        self.transactions.active = False
         if self._heartbeat_task is not None:
             self._heartbeat_task.cancel()
             # Its last registration must not land after the deregistration below.
@@ -219,5 +248,6 @@ class Broker:
         for connection in connections:
             connection.close("broker shutting down")
         await self.http.stop()
+        self.transaction_states.close()
         await self.metadata.close()
         await self.objects.close()

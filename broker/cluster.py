@@ -102,3 +102,7 @@ class ClusterView:
     def coordinates(self, group_id: str) -> bool:
         """Whether this broker is the group's coordinator."""
         return self.group_coordinator(group_id).broker_id == self.me.broker_id
+
+    def coordinates_transaction(self, transactional_id: str) -> bool:
+        """Whether this broker is the transactional id's coordinator."""
+        return self.owner(transaction_key(transactional_id)).broker_id == self.me.broker_id

@@ -125,6 +125,13 @@ class BrokerConfig:
     group_min_session_timeout_ms: int = option(
         6000, "group.min.session.timeout.ms: joins asking for a shorter session get INVALID_SESSION_TIMEOUT"
     )
+    transaction_max_timeout_ms: int = option(
+        900_000, "transaction.max.timeout.ms: InitProducerId asking for a longer one gets INVALID_TRANSACTION_TIMEOUT"
+    )
+    transaction_expiry_interval_ms: int = option(
+        10_000,
+        "transaction.abort.timed.out.transaction.cleanup.interval.ms: how often timed-out transactions are aborted",
+    )
 
     @property
     def metadata_url(self) -> str:

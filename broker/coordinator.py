@@ -951,23 +951,9 @@ class GroupCoordinator:
         offsets: Sequence[CommittedOffset],
     ) -> list[ErrorCode]:
         """One error per offset, in order; the accepted ones are stored together."""
-        error = self._status_error(group_id, empty_id_allowed=True)
-        group = self.groups.get(group_id)
-        if error is None and group is None:
-            if generation_id >= 0:
-                error = ErrorCode.ILLEGAL_GENERATION  # a member of a generation this broker never had
-            else:
-                # A consumer that assigns its partitions itself keeps its offsets in a group of its own.
-                group = self.groups[group_id] = _Group(group_id)
-                self._persist(group)
-        if error is None and group is not None:
-            error = self._commit_error(group, generation_id, member_id, group_instance_id)
+        error = self.admit_commit(group_id, generation_id, member_id, group_instance_id)
         if error is not None:
             return [error] * len(offsets)
-        assert group is not None
-        if group.state in (_STABLE, _PREPARING):  # then the committer is a validated member
-            member = group.members[member_id]
-            self._expect_heartbeat(group, member, member.session_timeout_ms)
         now = self.clock.now_ms()
         errors = [
             ErrorCode.OFFSET_METADATA_TOO_LARGE if len(o.metadata) > OFFSET_METADATA_MAX_BYTES else ErrorCode.NONE
@@ -980,6 +966,31 @@ class GroupCoordinator:
         ]
         stored = await self._outcome(self._queue(lambda: self.store.commit_offsets(group_id, accepted)))
         return [error or stored for error in errors]
+
+    def admit_commit(
+        self, group_id: str, generation_id: int, member_id: str, group_instance_id: str | None
+    ) -> ErrorCode | None:
+        """Why the committer may not commit offsets to the group now, or None (OffsetCommit, TxnOffsetCommit).
+
+        A commit with generation -1 to a group this broker does not know creates it, empty.
+        """
+        error = self._status_error(group_id, empty_id_allowed=True)
+        group = self.groups.get(group_id)
+        if error is None and group is None:
+            if generation_id >= 0:
+                error = ErrorCode.ILLEGAL_GENERATION  # a member of a generation this broker never had
+            else:
+                # A consumer that assigns its partitions itself keeps its offsets in a group of its own.
+                group = self.groups[group_id] = _Group(group_id)
+                self._persist(group)
+        if error is None and group is not None:
+            error = self._commit_error(group, generation_id, member_id, group_instance_id)
+        if error is not None or group is None:
+            return error
+        if group.state in (_STABLE, _PREPARING):  # then the committer is a validated member
+            member = group.members[member_id]
+            self._expect_heartbeat(group, member, member.session_timeout_ms)
+        return None
 
     def _commit_error(
         self, group: _Group, generation_id: int, member_id: str, group_instance_id: str | None
@@ -1001,7 +1012,7 @@ class GroupCoordinator:
     ) -> tuple[ErrorCode, list[CommittedOffset]]:
         """The group's committed offsets of `partitions` (all when None), whatever the group's state.
 
-        Without transactions no commit is ever pending, so every offset is stable (require_stable).
+        Offsets pending in an open transaction are not among them until it commits.
         """
         error = self._status_error(group_id, empty_id_allowed=True)
         if error is not None:

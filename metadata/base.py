@@ -71,6 +71,12 @@ class ChunkAppend:
     producer_id: int = -1  # -1: not idempotent
     producer_epoch: int = -1
     base_sequence: int = -1
+    transactional: bool = False
+    marker: int = -1  # a transaction marker (control batch): MARKER_ABORT or MARKER_COMMIT; -1: data
+
+
+MARKER_ABORT = 0  # Kafka's control record types
+MARKER_COMMIT = 1
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,51 @@ class CommittedOffset:
 
 
 @dataclass(frozen=True)
+class TransactionRecord:
+    """A transactional id's producer and its current transaction, kept by the transaction coordinator.
+
+    `version` grows by one with every save: a save based on an older read is refused, so two
+    brokers that both believe they coordinate the id cannot overwrite each other.
+    """
+
+    transactional_id: str
+    producer_id: int
+    producer_epoch: int
+    state: str  # Kafka's state name: Empty, Ongoing, PrepareCommit, PrepareAbort, CompleteCommit, CompleteAbort
+    timeout_ms: int
+    started_ms: int = 0  # when the ongoing transaction began; 0 without one
+    updated_ms: int = 0
+    partitions: tuple[tuple[str, int], ...] = ()  # (topic, partition) added to the transaction
+    groups: tuple[str, ...] = ()  # groups added (AddOffsetsToTxn)
+    pending_offsets: tuple[tuple[str, CommittedOffset], ...] = ()  # (group id, offset) committed on commit
+    # The epoch the coordinator bumped away from to abort a timed-out transaction (-1: none): that
+    # producer may still bump itself with InitProducerId (KIP-360), as Kafka's lastProducerEpoch.
+    last_epoch: int = -1
+    version: int = 1
+
+
+@dataclass(frozen=True)
+class AbortedTransaction:
+    """The offsets of an aborted transaction on one partition: its first batch to its abort marker."""
+
+    producer_id: int
+    first_offset: int
+    last_offset: int
+
+
+@dataclass(frozen=True)
+class PartitionTransactions:
+    """A partition's open transactions (producer id, first offset) and aborted ones, by first offset."""
+
+    open: tuple[tuple[int, int], ...] = ()
+    aborted: tuple[AbortedTransaction, ...] = ()
+
+    def last_stable_offset(self, high_watermark: int) -> int:
+        """The first offset of the oldest open transaction, else the high watermark."""
+        return min((first for _, first in self.open), default=high_watermark)
+
+
+@dataclass(frozen=True)
 class PartitionChange:
     """A partition's log changed: a commit, a move of its log start, or an index swap."""
 
@@ -146,6 +197,7 @@ class PartitionChange:
     log_start_offset: int
     high_watermark: int
     index_rewritten: bool = False  # entries were swapped for others (compaction): cached ones are stale
+    transactions: bool = False  # its open or aborted transactions changed: cached ones are stale
     local: bool = False  # made through the store that reports it (its caller knows already)
 
 
@@ -249,6 +301,9 @@ class MetadataStore(Protocol):
         last five batches on that partition: a retried batch is a duplicate answered with its
         first base offset and not indexed again; a newer epoch must start at sequence 0; an
         older epoch is INVALID_PRODUCER_EPOCH; any other gap is OUT_OF_ORDER_SEQUENCE_NUMBER.
+        A transactional chunk opens its producer's transaction on the partition (its offset is
+        the transaction's first) unless one is open; a marker closes it, an abort marker
+        recording the aborted range; a marker of a newer epoch fences the producer's older one.
         Partition rows are locked in (topic id, partition) order so concurrent commits serialise.
         """
         ...
@@ -274,7 +329,7 @@ class MetadataStore(Protocol):
         ...
 
     async def set_log_start_offset(self, topic_id: UUID, partition: int, offset: int) -> PartitionState:
-        """Advance the log start (never back); drop index entries wholly below it.
+        """Advance the log start (never back); drop index entries and aborted transactions wholly below it.
 
         OffsetOutOfRangeError if offset > high watermark; UnknownTopicError if no such partition.
         """
@@ -298,6 +353,25 @@ class MetadataStore(Protocol):
 
     async def allocate_producer_id(self) -> int:
         """A producer id never handed out before, by any broker."""
+        ...
+
+    async def get_transaction(self, transactional_id: str) -> TransactionRecord | None: ...
+
+    async def list_transactions(self) -> list[TransactionRecord]:
+        """Every transactional id's record, by id."""
+        ...
+
+    async def save_transaction(
+        self, record: TransactionRecord, offsets: Sequence[tuple[str, CommittedOffset]] = ()
+    ) -> bool:
+        """Insert (version 1) or replace (the stored version + 1) a record, and commit `offsets`
+        (group id, offset) to their groups, in one transaction; False, changing nothing, when the
+        stored version is not the one before `record`'s (another save came first).
+        """
+        ...
+
+    async def partition_transactions(self, topic_id: UUID, partition: int) -> PartitionTransactions:
+        """The partition's open transactions and the aborted ones commit_flush recorded."""
         ...
 
     async def unreferenced_objects(self) -> list[str]:

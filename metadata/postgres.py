@@ -43,13 +43,16 @@ from metadata.base import (
     OffsetOutOfRangeError,
     PartitionChange,
     PartitionState,
+    PartitionTransactions,
     TopicChange,
     TopicExistsError,
     TopicInfo,
+    TransactionRecord,
     UnknownTopicError,
 )
 from metadata.changes import ChangeFeed
 from metadata.commit import (
+    CommitPlan,
     PartitionKey,
     ProducerKey,
     check_replacement,
@@ -58,9 +61,18 @@ from metadata.commit import (
     plan_changes,
     plan_group,
     producer_keys,
+    transaction_keys,
 )
 from metadata.migrations import SCHEMA_MIGRATIONS_DDL, backend_migrations
 from metadata.producers import ProducerState
+from metadata.transactions import (
+    ABORTED_TRANSACTIONS_QUERY,
+    OPEN_TRANSACTIONS_QUERY,
+    TRANSACTION_COLUMNS,
+    partition_transactions,
+    transaction_record,
+    transaction_row,
+)
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +91,13 @@ _INSERT_INDEX = (
 _RECORD_OBJECT = f"INSERT INTO objects (object_key, size, created_ms) VALUES ($1, $2, {_NOW_MS}) ON CONFLICT DO NOTHING"
 _GROUP_COLUMNS = "group_id, protocol_type, generation_id, protocol_name, leader_id, state"
 _OFFSET_COLUMNS = "topic, partition, committed_offset, leader_epoch, metadata, commit_ms"
+_TRANSACTION_QUERIES = (OPEN_TRANSACTIONS_QUERY, ABORTED_TRANSACTIONS_QUERY)
+_COMMIT_OFFSET = (
+    f"INSERT INTO committed_offsets (group_id, {_OFFSET_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    " ON CONFLICT (group_id, topic, partition) DO UPDATE"
+    " SET committed_offset = excluded.committed_offset, leader_epoch = excluded.leader_epoch,"
+    " metadata = excluded.metadata, commit_ms = excluded.commit_ms"
+)
 # Errors meaning the server cannot be reached or used now (a restart, a shutdown, a full server).
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
     OSError,  # refused, reset, unreachable; TimeoutError too
@@ -112,6 +131,10 @@ def _entry(row: asyncpg.Record) -> IndexEntry:
 
 def _index_row(topic_id: UUID, partition: int, e: IndexEntry) -> tuple[Any, ...]:
     return (topic_id, partition, e.base_offset, e.last_offset, e.object_key, e.position, e.length, e.max_timestamp)
+
+
+def _offset_row(group_id: str, o: CommittedOffset) -> tuple[Any, ...]:
+    return (group_id, o.topic, o.partition, o.offset, o.leader_epoch, o.metadata, o.commit_time_ms)
 
 
 def _closed(exc: asyncpg.InterfaceError) -> bool:
@@ -148,6 +171,7 @@ def _payload(origin: str, change: PartitionChange | TopicChange) -> str:
                 "log_start_offset": change.log_start_offset,
                 "high_watermark": change.high_watermark,
                 "index_rewritten": change.index_rewritten,
+                "transactions": change.transactions,
             }
         )
     return json.dumps({"origin": origin, "topic_id": change.topic_id.hex, "topic": change.name})
@@ -165,6 +189,7 @@ def _parse_payload(payload: str) -> tuple[str, Change]:
         fields["log_start_offset"],
         fields["high_watermark"],
         index_rewritten=fields["index_rewritten"],
+        transactions=fields.get("transactions", False),  # absent from brokers older than transactions
     )
     return fields["origin"], change
 
@@ -413,7 +438,14 @@ class PostgresMetadataStore:
     async def delete_topic(self, name: str) -> TopicInfo:
         async with self._transaction() as db:
             topic = _topic(await self._existing_topic_row(db, name, lock=True))
-            for table in ("batch_index", "producer_state", "partitions", "topics"):
+            for table in (
+                "batch_index",
+                "producer_state",
+                "open_transactions",
+                "aborted_transactions",
+                "partitions",
+                "topics",
+            ):
                 await db.execute(f"DELETE FROM {table} WHERE topic_id = $1", topic.topic_id)
             await db.execute("DELETE FROM committed_offsets WHERE topic = $1", name)
             change = TopicChange(topic.topic_id, name, local=True)
@@ -495,7 +527,8 @@ class PostgresMetadataStore:
             chunks = group_chunks(flushes)
             partitions = await self._lock_partitions(db, partition_keys(chunks))
             producers = await self._producer_states(db, producer_keys(chunks, partitions))
-            plan, results = plan_group(flushes, partitions, producers)
+            transactions = await self._open_transactions(db, transaction_keys(chunks, partitions))
+            plan, results = plan_group(flushes, partitions, producers, transactions)
             if plan.entries:
                 await db.executemany(
                     _INSERT_INDEX,
@@ -519,6 +552,7 @@ class PostgresMetadataStore:
                         for (topic_id, partition, producer_id), state in sorted(plan.producers.items())
                     ],
                 )
+            await self._write_transactions(db, plan)
             changes = plan_changes(plan)
             await self._notify(db, changes)
         self._changes.publish(changes)
@@ -554,6 +588,42 @@ class PostgresMetadataStore:
             [key[2] for key in keys],
         )
         return {(_uuid(row[0]), row[1], row[2]): ProducerState.from_json(row[3], row[4]) for row in rows}
+
+    async def _open_transactions(self, db: Connection, keys: Sequence[ProducerKey]) -> dict[ProducerKey, int]:
+        # The partition locks held already serialise every change to these rows.
+        if not keys:
+            return {}
+        rows = await db.fetch(
+            "SELECT t.topic_id, t.partition, t.producer_id, t.first_offset FROM open_transactions AS t"
+            " JOIN unnest($1::uuid[], $2::integer[], $3::bigint[]) AS k (topic_id, partition, producer_id)"
+            " ON t.topic_id = k.topic_id AND t.partition = k.partition AND t.producer_id = k.producer_id",
+            [key[0] for key in keys],
+            [key[1] for key in keys],
+            [key[2] for key in keys],
+        )
+        return {(_uuid(row[0]), row[1], row[2]): row[3] for row in rows}
+
+    async def _write_transactions(self, db: Connection, plan: CommitPlan) -> None:
+        """The open transactions a plan opened and closed, and the aborted ranges it recorded."""
+        if opened := plan.opened():
+            await db.executemany(
+                "INSERT INTO open_transactions (topic_id, partition, producer_id, first_offset) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (topic_id, partition, producer_id) DO UPDATE SET first_offset = excluded.first_offset",
+                [(*key, first) for key, first in opened],
+            )
+        if closed := plan.closed():
+            await db.executemany(
+                "DELETE FROM open_transactions WHERE topic_id = $1 AND partition = $2 AND producer_id = $3", closed
+            )
+        if plan.aborted:
+            await db.executemany(
+                "INSERT INTO aborted_transactions (topic_id, partition, producer_id, first_offset, last_offset)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                [
+                    (topic_id, partition, a.producer_id, a.first_offset, a.last_offset)
+                    for topic_id, partition, a in plan.aborted
+                ],
+            )
 
     async def find_index(self, topic_id: UUID, partition: int, from_offset: int, limit: int) -> list[IndexEntry]:
         # Entries never overlap, so the one holding from_offset is the last starting at or before
@@ -622,6 +692,12 @@ class PostgresMetadataStore:
                 partition,
                 offset,
             )
+            await db.execute(
+                "DELETE FROM aborted_transactions WHERE topic_id = $1 AND partition = $2 AND last_offset < $3",
+                topic_id,
+                partition,
+                offset,
+            )
             change = PartitionChange(topic_id, partition, offset, state.high_watermark, local=True)
             await self._notify(db, [change])
         self._changes.publish([change])
@@ -678,6 +754,49 @@ class PostgresMetadataStore:
             producer_id: int = await db.fetchval("UPDATE producer_ids SET next_id = next_id + 1 RETURNING next_id - 1")
         return producer_id
 
+    # -- transactions -----------------------------------------------------------
+
+    async def get_transaction(self, transactional_id: str) -> TransactionRecord | None:
+        async with self._read() as db:
+            row = await db.fetchrow(
+                f"SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE transactional_id = $1", transactional_id
+            )
+        return None if row is None else transaction_record(row)
+
+    async def list_transactions(self) -> list[TransactionRecord]:
+        async with self._read() as db:
+            rows = await db.fetch(
+                f'SELECT {TRANSACTION_COLUMNS} FROM transactions ORDER BY transactional_id COLLATE "C"'
+            )
+        return [transaction_record(row) for row in rows]
+
+    async def save_transaction(
+        self, record: TransactionRecord, offsets: Sequence[tuple[str, CommittedOffset]] = ()
+    ) -> bool:
+        async with self._transaction() as db:
+            status = await db.execute(
+                f"INSERT INTO transactions ({TRANSACTION_COLUMNS})"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::jsonb, $11, $12)"
+                " ON CONFLICT (transactional_id) DO UPDATE SET producer_id = excluded.producer_id,"
+                " producer_epoch = excluded.producer_epoch, state = excluded.state, timeout_ms = excluded.timeout_ms,"
+                " started_ms = excluded.started_ms, updated_ms = excluded.updated_ms, partitions = excluded.partitions,"
+                " groups = excluded.groups, pending_offsets = excluded.pending_offsets,"
+                " last_epoch = excluded.last_epoch, version = excluded.version"
+                " WHERE transactions.version = excluded.version - 1",
+                *transaction_row(record),
+            )
+            if status != "INSERT 0 1":
+                return False
+            if offsets:
+                await db.executemany(_COMMIT_OFFSET, [_offset_row(group, o) for group, o in offsets])
+        return True
+
+    async def partition_transactions(self, topic_id: UUID, partition: int) -> PartitionTransactions:
+        queries = [query.format(topic="$1", partition="$2") for query in _TRANSACTION_QUERIES]
+        async with self._read() as db:
+            opened, aborted = [await db.fetch(query, topic_id, partition) for query in queries]
+        return partition_transactions(opened, aborted)
+
     async def unreferenced_objects(self) -> list[str]:
         async with self._read() as db:
             rows = await db.fetch(
@@ -731,16 +850,7 @@ class PostgresMetadataStore:
         if not offsets:
             return
         async with self._transaction() as db:
-            await db.executemany(
-                f"INSERT INTO committed_offsets (group_id, {_OFFSET_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-                " ON CONFLICT (group_id, topic, partition) DO UPDATE"
-                " SET committed_offset = excluded.committed_offset, leader_epoch = excluded.leader_epoch,"
-                " metadata = excluded.metadata, commit_ms = excluded.commit_ms",
-                [
-                    (group_id, o.topic, o.partition, o.offset, o.leader_epoch, o.metadata, o.commit_time_ms)
-                    for o in offsets
-                ],
-            )
+            await db.executemany(_COMMIT_OFFSET, [_offset_row(group_id, o) for o in offsets])
 
     async def fetch_offsets(
         self, group_id: str, partitions: Sequence[tuple[str, int]] | None = None

@@ -51,10 +51,10 @@ def last_sequence(base_sequence: int, record_count: int) -> int:
 
 def check_sequence(state: ProducerState | None, epoch: int, base_sequence: int, record_count: int) -> SequenceCheck:
     """Judge a batch against the producer's state on its partition (None: the producer never wrote there)."""
-    if state is None or epoch > state.epoch:
-        return SequenceCheck() if base_sequence == 0 else SequenceCheck(AppendError.OUT_OF_ORDER_SEQUENCE_NUMBER)
-    if epoch < state.epoch:
+    if state is not None and epoch < state.epoch:
         return SequenceCheck(AppendError.INVALID_PRODUCER_EPOCH)
+    if state is None or epoch > state.epoch or not state.batches:  # no batches: a marker began this epoch
+        return SequenceCheck() if base_sequence == 0 else SequenceCheck(AppendError.OUT_OF_ORDER_SEQUENCE_NUMBER)
     last = last_sequence(base_sequence, record_count)
     for batch in state.batches:
         if batch.base_sequence == base_sequence and batch.last_sequence == last:
@@ -73,3 +73,11 @@ def appended(
     if state is None or epoch != state.epoch:
         return ProducerState(epoch, (batch,))
     return ProducerState(epoch, (*state.batches[-(RECENT_BATCHES - 1) :], batch))
+
+
+def marked(state: ProducerState | None, epoch: int) -> ProducerState:
+    """The state after a transaction marker of `epoch` (not older than the state's): a newer epoch
+    fences the producer's older one, and its first batch must start at sequence 0."""
+    if state is None or epoch > state.epoch:
+        return ProducerState(epoch, ())
+    return state

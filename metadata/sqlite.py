@@ -35,9 +35,11 @@ from metadata.base import (
     OffsetOutOfRangeError,
     PartitionChange,
     PartitionState,
+    PartitionTransactions,
     TopicChange,
     TopicExistsError,
     TopicInfo,
+    TransactionRecord,
     UnknownTopicError,
 )
 from metadata.changes import ChangeFeed
@@ -51,9 +53,18 @@ from metadata.commit import (
     plan_changes,
     plan_group,
     producer_keys,
+    transaction_keys,
 )
 from metadata.migrations import SCHEMA_MIGRATIONS_DDL, Migration, backend_migrations
 from metadata.producers import ProducerState
+from metadata.transactions import (
+    ABORTED_TRANSACTIONS_QUERY,
+    OPEN_TRANSACTIONS_QUERY,
+    TRANSACTION_COLUMNS,
+    partition_transactions,
+    transaction_record,
+    transaction_row,
+)
 
 # Primary result codes (the low byte of extended ones) meaning the database cannot be used now.
 _UNAVAILABLE_CODES = {
@@ -73,6 +84,8 @@ _INSERT_INDEX = f"INSERT INTO batch_index (topic_id, partition, {_INDEX_COLUMNS}
 _RECORD_OBJECT = "INSERT OR IGNORE INTO objects (object_key, size, created_ms) VALUES (?, ?, ?)"
 _GROUP_COLUMNS = "group_id, protocol_type, generation_id, protocol_name, leader_id, state"
 _OFFSET_COLUMNS = "topic, partition, committed_offset, leader_epoch, metadata, commit_ms"
+_TRANSACTION_QUERIES = (OPEN_TRANSACTIONS_QUERY, ABORTED_TRANSACTIONS_QUERY)
+_COMMIT_OFFSET = f"INSERT OR REPLACE INTO committed_offsets (group_id, {_OFFSET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 T = TypeVar("T")
 Row = Any  # a sqlite3 row: a tuple of column values
@@ -113,6 +126,10 @@ def _values(keys: int, width: int) -> str:
 
 def _index_row(topic_id: UUID, partition: int, e: IndexEntry) -> tuple[Any, ...]:
     return (topic_id.hex, partition, e.base_offset, e.last_offset, e.object_key, e.position, e.length, e.max_timestamp)
+
+
+def _offset_row(group_id: str, o: CommittedOffset) -> tuple[Any, ...]:
+    return (group_id, o.topic, o.partition, o.offset, o.leader_epoch, o.metadata, o.commit_time_ms)
 
 
 def _batches(items: Sequence[T]) -> Iterator[Sequence[T]]:
@@ -295,7 +312,14 @@ class SqliteMetadataStore:
         async with self._transaction() as db:
             topic = _topic(await self._existing_topic_row(db, name))
             key = (topic.topic_id.hex,)
-            for table in ("batch_index", "producer_state", "partitions", "topics"):
+            for table in (
+                "batch_index",
+                "producer_state",
+                "open_transactions",
+                "aborted_transactions",
+                "partitions",
+                "topics",
+            ):
                 await db.execute(f"DELETE FROM {table} WHERE topic_id = ?", key)
             await db.execute("DELETE FROM committed_offsets WHERE topic = ?", (name,))
         self._changes.publish([TopicChange(topic.topic_id, name, local=True)])
@@ -437,6 +461,10 @@ class SqliteMetadataStore:
                 "DELETE FROM batch_index WHERE topic_id = ? AND partition = ? AND base_offset < ? AND last_offset < ?",
                 (*key, offset, offset),
             )
+            await db.execute(
+                "DELETE FROM aborted_transactions WHERE topic_id = ? AND partition = ? AND last_offset < ?",
+                (*key, offset),
+            )
         self._changes.publish([PartitionChange(topic_id, partition, offset, state.high_watermark, local=True)])
         return PartitionState(offset, state.high_watermark)
 
@@ -483,6 +511,49 @@ class SqliteMetadataStore:
             )
         producer_id: int = rows[0][0]
         return producer_id
+
+    # -- transactions -----------------------------------------------------------
+
+    async def get_transaction(self, transactional_id: str) -> TransactionRecord | None:
+        async with self._read() as db:
+            rows = list(
+                await db.execute_fetchall(
+                    f"SELECT {TRANSACTION_COLUMNS} FROM transactions WHERE transactional_id = ?", (transactional_id,)
+                )
+            )
+        return transaction_record(rows[0]) if rows else None
+
+    async def list_transactions(self) -> list[TransactionRecord]:
+        async with self._read() as db:
+            rows = await db.execute_fetchall(
+                f"SELECT {TRANSACTION_COLUMNS} FROM transactions ORDER BY transactional_id"
+            )
+        return [transaction_record(row) for row in rows]
+
+    async def save_transaction(
+        self, record: TransactionRecord, offsets: Sequence[tuple[str, CommittedOffset]] = ()
+    ) -> bool:
+        async with self._transaction() as db:
+            rows = list(
+                await db.execute_fetchall(
+                    "SELECT version FROM transactions WHERE transactional_id = ?", (record.transactional_id,)
+                )
+            )
+            if (rows[0][0] if rows else 0) != record.version - 1:
+                return False
+            await db.execute(
+                f"INSERT OR REPLACE INTO transactions ({TRANSACTION_COLUMNS}) VALUES ({', '.join('?' * 12)})",
+                transaction_row(record),
+            )
+            await db.executemany(_COMMIT_OFFSET, [_offset_row(group, o) for group, o in offsets])
+        return True
+
+    async def partition_transactions(self, topic_id: UUID, partition: int) -> PartitionTransactions:
+        key = {"topic": topic_id.hex, "partition": partition}
+        queries = [query.format(topic=":topic", partition=":partition") for query in _TRANSACTION_QUERIES]
+        async with self._read() as db:
+            opened, aborted = [await db.execute_fetchall(query, key) for query in queries]
+        return partition_transactions(opened, aborted)
 
     async def unreferenced_objects(self) -> list[str]:
         async with self._read() as db:
@@ -535,13 +606,7 @@ class SqliteMetadataStore:
 
     async def commit_offsets(self, group_id: str, offsets: Sequence[CommittedOffset]) -> None:
         async with self._transaction() as db:
-            await db.executemany(
-                f"INSERT OR REPLACE INTO committed_offsets (group_id, {_OFFSET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (group_id, o.topic, o.partition, o.offset, o.leader_epoch, o.metadata, o.commit_time_ms)
-                    for o in offsets
-                ],
-            )
+            await db.executemany(_COMMIT_OFFSET, [_offset_row(group_id, o) for o in offsets])
 
     async def fetch_offsets(
         self, group_id: str, partitions: Sequence[tuple[str, int]] | None = None
@@ -585,7 +650,8 @@ def _commit_flushes(
         chunks = group_chunks(flushes)
         partitions = _partition_states(conn, partition_keys(chunks))
         producers = _producer_states(conn, producer_keys(chunks, partitions))
-        plan, results = plan_group(flushes, partitions, producers)
+        transactions = _open_transactions(conn, transaction_keys(chunks, partitions))
+        plan, results = plan_group(flushes, partitions, producers, transactions)
         conn.executemany(
             _INSERT_INDEX,
             [_index_row(topic_id, partition, entry) for topic_id, partition, entry in plan.entries],
@@ -606,6 +672,7 @@ def _commit_flushes(
                 for (topic_id, partition, producer_id), state in sorted(plan.producers.items())
             ],
         )
+        _write_transactions(conn, plan)
         conn.execute("COMMIT")
     except BaseException:
         with suppress(sqlite3.Error):
@@ -636,6 +703,37 @@ def _producer_states(conn: sqlite3.Connection, keys: Sequence[ProducerKey]) -> d
         keys,
     )
     return {(UUID(hex=row[0]), row[1], row[2]): ProducerState.from_json(row[3], row[4]) for row in rows}
+
+
+def _open_transactions(conn: sqlite3.Connection, keys: Sequence[ProducerKey]) -> dict[ProducerKey, int]:
+    rows = _keyed_rows(
+        conn,
+        "SELECT t.topic_id, t.partition, t.producer_id, t.first_offset"
+        " FROM (VALUES {keys}) AS k JOIN open_transactions AS t"
+        " ON t.topic_id = k.column1 AND t.partition = k.column2 AND t.producer_id = k.column3",
+        keys,
+    )
+    return {(UUID(hex=row[0]), row[1], row[2]): row[3] for row in rows}
+
+
+def _write_transactions(conn: sqlite3.Connection, plan: CommitPlan) -> None:
+    """The open transactions a plan opened and closed, and the aborted ranges it recorded."""
+    conn.executemany(
+        "INSERT OR REPLACE INTO open_transactions (topic_id, partition, producer_id, first_offset) VALUES (?, ?, ?, ?)",
+        [(topic_id.hex, partition, producer_id, first) for (topic_id, partition, producer_id), first in plan.opened()],
+    )
+    conn.executemany(
+        "DELETE FROM open_transactions WHERE topic_id = ? AND partition = ? AND producer_id = ?",
+        [(topic_id.hex, partition, producer_id) for topic_id, partition, producer_id in plan.closed()],
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO aborted_transactions (topic_id, partition, producer_id, first_offset, last_offset)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [
+            (topic_id.hex, partition, a.producer_id, a.first_offset, a.last_offset)
+            for topic_id, partition, a in plan.aborted
+        ],
+    )
 
 
 def _keyed_rows(conn: sqlite3.Connection, query: str, keys: Sequence[tuple[UUID, *tuple[int, ...]]]) -> Iterator[Row]:

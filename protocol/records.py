@@ -389,6 +389,15 @@ def build_batch(
     return bytes(batch)
 
 
+def build_marker_batch(commit: bool, producer_id: int, producer_epoch: int, coordinator_epoch: int = 0) -> bytes:
+    """A transaction marker: a control batch of one record, its key the version (0) and the type
+    (0 abort, 1 commit), its value the version (0) and the coordinator's epoch."""
+    record = Record(key=struct.pack(">hh", 0, 1 if commit else 0), value=struct.pack(">hi", 0, coordinator_epoch))
+    return build_batch(
+        [record], producer_id=producer_id, producer_epoch=producer_epoch, is_transactional=True, is_control=True
+    )
+
+
 def with_offsets(data: bytes | bytearray | memoryview, base_offset: int, leader_epoch: int) -> bytes:
     """A copy of whole batches with base offsets assigned from `base_offset` on and `leader_epoch` set.
 

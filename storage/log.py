@@ -68,6 +68,7 @@ class _Pending:
     data: bytes | memoryview  # a view into the request that carried it: copied once, into the flush's object
     header: BatchHeader
     future: asyncio.Future[AppendResult]
+    marker: int = -1  # a transaction marker's type (metadata.base.MARKER_*); -1: data
 
 
 @dataclass
@@ -265,16 +266,16 @@ class PartitionLog:
     # -- write path --------------------------------------------------------
 
     def append(
-        self, topic_id: UUID, partition: int, data: bytes | memoryview, header: BatchHeader
+        self, topic_id: UUID, partition: int, data: bytes | memoryview, header: BatchHeader, marker: int = -1
     ) -> asyncio.Future[AppendResult]:
-        """Queue one validated batch; the future resolves once it is committed (or fails)."""
+        """Queue one validated batch (or a transaction marker); the future resolves once it is committed (or fails)."""
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
         if self._closing:
             future.set_exception(StorageError("broker is shutting down"))
             return future
         if not self._pending:
             self._first_pending_at = time.monotonic()
-        self._pending.append(_Pending((topic_id, partition), data, header, future))
+        self._pending.append(_Pending((topic_id, partition), data, header, future, marker))
         self.stats.batches_written += 1
         self._pending_bytes += len(data)
         if self._pending_bytes >= self.flush_bytes:
@@ -321,6 +322,8 @@ class PartitionLog:
                     producer_id=header.producer_id,
                     producer_epoch=header.producer_epoch,
                     base_sequence=header.base_sequence,
+                    transactional=header.is_transactional,
+                    marker=item.marker,
                 )
             )
             position += len(item.data)

@@ -1,7 +1,9 @@
 """CreateTopics v2-7: create topics with a partition count and configs, one copy of each partition.
 
-num_partitions -1 takes the broker's default (--num-partitions); replication_factor -1 or 1
-is accepted (storage is shared and durable: there is one copy as far as clients can tell).
+num_partitions -1 takes the broker's default (--num-partitions); replication_factor -1 or any
+positive count is accepted: storage is shared and durable (the object store keeps its own
+copies), so every topic has one copy as far as clients can tell, whatever they ask for (clients
+and tests written for three-broker clusters ask for 3; librdkafka's 0103_transactions does).
 A manual replica assignment (num_partitions and replication_factor -1, as Kafka requires)
 creates partitions 0..n-1, one per assignment, each of which must name exactly the
 partition's preferred broker (ClusterView.replica_assignment_error): every partition has one
@@ -15,10 +17,10 @@ the request, or an assignment with num_partitions or replication_factor other th
 INVALID_TOPIC_EXCEPTION (17) for a bad name; TOPIC_ALREADY_EXISTS (36);
 INVALID_REPLICA_ASSIGNMENT (39) for a partition assigned twice, partition indexes that are not
 0..n-1, or an assignment with other than one broker, a broker that is not live, or a live
-broker that is not the partition's preferred one; INVALID_REPLICATION_FACTOR (38) for anything
-but -1 or 1; INVALID_PARTITIONS (37) for a count below 1 other than -1; INVALID_CONFIG (40)
-for an unknown config, a bad or null value (cleanup.policy=compact is refused: compaction is
-not supported yet).
+broker that is not the partition's preferred one; INVALID_REPLICATION_FACTOR (38) for 0 or
+below other than -1; INVALID_PARTITIONS (37) for a count below 1 other than -1; INVALID_CONFIG
+(40) for an unknown config, a bad or null value (cleanup.policy=compact is refused: compaction
+is not supported yet).
 """
 
 from __future__ import annotations
@@ -124,12 +126,9 @@ def _partition_count(broker: Broker, requested: int) -> int:
 
 
 def _check_replication_factor(requested: int) -> None:
-    if requested in (-1, 1):
+    if requested == -1 or requested >= 1:
         return
-    if requested < 1:
-        message = f"replication factor must be larger than 0, or -1 to use the default value, not {requested}"
-    else:
-        message = f"replication factor {requested} is not supported: data lives once in shared storage; use 1 or -1"
+    message = f"replication factor must be larger than 0, or -1 to use the default value, not {requested}"
     raise _RefusedError(ErrorCode.INVALID_REPLICATION_FACTOR, message)
 
 

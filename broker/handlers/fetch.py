@@ -5,7 +5,12 @@ partition_max_bytes, and the whole response up to max_bytes, except that the fir
 of the response is always whole even when larger (KIP-74), so consumers never stall.
 The request waits up to max_wait_ms until min_bytes are available, woken by commits.
 Fetch sessions are not kept: session_id 0 tells clients to send full fetches.
-There are no transactions, so last_stable_offset is the high watermark.
+last_stable_offset is the first offset of the partition's oldest open transaction, else the
+high watermark. isolation_level 1 (read_committed) returns no batch at or past it, and the
+aborted transactions (producer id, first offset) with batches in the range it may return, for
+the client to drop; a long poll waits for the marker that moves it (markers are commits).
+The partition's transactions come from a cache (storage/transactions.py) that the store's
+change reports keep fresh: no metadata look-up per fetch.
 
 Errors per partition: UNKNOWN_TOPIC_OR_PARTITION (3); OFFSET_OUT_OF_RANGE (1) for an
 offset below the log start or above the high watermark; KAFKA_STORAGE_ERROR (56, retriable:
@@ -21,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 from metadata.base import MetadataUnavailableError
 from protocol.apis.fetch import FETCH
 from protocol.errors import ErrorCode
+from protocol.records import iter_batches
+from storage.transactions import aborted_between
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -31,6 +38,7 @@ if TYPE_CHECKING:
 Response: Any = FETCH.Response
 TopicResponse: Any = Response.FetchableTopicResponse
 PartitionData: Any = TopicResponse.PartitionData
+READ_COMMITTED = 1
 
 
 async def handle_fetch(broker: Broker, request: Request, connection: Connection) -> Any:
@@ -83,18 +91,30 @@ async def _read_once(broker: Broker, body: Any) -> tuple[list[Any], int, list[An
                 continue
             try:
                 state = await broker.log.state(topic.topic_id, wanted.partition)
-                entry.high_watermark = entry.last_stable_offset = state.high_watermark
+                transactions = await broker.transaction_states.get(topic.topic_id, wanted.partition)
+                entry.high_watermark = state.high_watermark
+                entry.last_stable_offset = stable = transactions.last_stable_offset(state.high_watermark)
                 entry.log_start_offset = state.log_start_offset
                 if not state.log_start_offset <= wanted.fetch_offset <= state.high_watermark:
                     entry.error_code = ErrorCode.OFFSET_OUT_OF_RANGE
                     failed = True
                     continue
                 keys.append((topic.topic_id, wanted.partition))
-                if wanted.fetch_offset == state.high_watermark:
+                end = stable if body.isolation_level == READ_COMMITTED else state.high_watermark
+                if wanted.fetch_offset >= end:
                     continue
                 limit = min(wanted.partition_max_bytes, budget - size)
                 # Only the response's first batch may exceed the limits (KIP-74).
                 chunks = await broker.log.read(topic.topic_id, wanted.partition, wanted.fetch_offset, limit, size == 0)
+                if end < state.high_watermark:
+                    chunks = _before(chunks, end)
+                if body.isolation_level == READ_COMMITTED:
+                    entry.aborted_transactions = [
+                        PartitionData.AbortedTransaction(
+                            producer_id=aborted.producer_id, first_offset=aborted.first_offset
+                        )
+                        for aborted in aborted_between(transactions, wanted.fetch_offset, end - 1)
+                    ]
             except MetadataUnavailableError:
                 entry.error_code = ErrorCode.KAFKA_STORAGE_ERROR
                 failed = True
@@ -104,6 +124,21 @@ async def _read_once(broker: Broker, body: Any) -> tuple[list[Any], int, list[An
                 size += len(entry.records)
         topics.append(TopicResponse(topic=fetch_topic.topic, partitions=partitions))
     return topics, size, keys, failed
+
+
+def _before(chunks: list[bytes], offset: int) -> list[bytes]:
+    """The batches of `chunks` (patched with their offsets) below `offset`."""
+    kept: list[bytes] = []
+    for chunk in chunks:
+        position = 0
+        for header, batch in iter_batches(chunk, verify_crc=False):
+            if header.base_offset >= offset:
+                if position:
+                    kept.append(chunk[:position])
+                return kept
+            position += len(batch)
+        kept.append(chunk)
+    return kept
 
 
 HANDLES = {FETCH.key: handle_fetch}

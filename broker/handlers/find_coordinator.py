@@ -3,8 +3,8 @@
 Each key is placed on one of the live brokers by a stable hash (broker/cluster.py), so every
 broker names the same coordinator for it; with one broker it is always this one. Key type 0
 is a group (its coordinator answers the group APIs, the others NOT_COORDINATOR), key type 1 a
-transactional id (answered so that transactional producers go on to InitProducerId and get
-its clear refusal). v4 looks up a batch of keys, one answer per key.
+transactional id (its coordinator answers InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn
+and EndTxn for it, the others NOT_COORDINATOR). v4 looks up a batch of keys, one answer per key.
 
 Errors: COORDINATOR_NOT_AVAILABLE (15) while the broker is stopping (clients look again, and
 find it once restarted); INVALID_REQUEST (42) for any other key type. An error answer names

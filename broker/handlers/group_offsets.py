@@ -12,7 +12,8 @@ COORDINATOR_NOT_AVAILABLE (15) when the metadata store cannot be reached.
 
 OffsetFetch v1-8: one group (v1-7) or several (v8); the requested partitions, or every committed
 one when topics is null (v2+). A partition without a commit gets offset -1 and no error.
-require_stable (v7+) waits for nothing: without transactions no commit is ever pending. Group
+require_stable (v7+) is not honoured yet: an offset pending in an open transaction (TxnOffsetCommit)
+is not answered UNSTABLE_OFFSET_COMMIT; the last committed one is returned. Group
 errors go to the top-level error from v2 (v8: per group) and into each partition before.
 
 OffsetDelete v0: drops a group's offsets of some partitions. GROUP_ID_NOT_FOUND (69) for an
@@ -51,7 +52,7 @@ NO_LEADER_EPOCH = -1
 Partition = tuple[str, int]
 
 
-async def _existing(broker: Broker, topics: Iterable[tuple[str, Iterable[int]]]) -> dict[Partition, bool]:
+async def existing_partitions(broker: Broker, topics: Iterable[tuple[str, Iterable[int]]]) -> dict[Partition, bool]:
     """Whether each (topic, partition) exists, in the order asked."""
     found: dict[Partition, bool] = {}
     for name, partitions in topics:
@@ -61,12 +62,56 @@ async def _existing(broker: Broker, topics: Iterable[tuple[str, Iterable[int]]])
     return found
 
 
-def _by_topic(answers: Iterable[tuple[Partition, Any]]) -> dict[str, list[tuple[int, Any]]]:
+def by_topic(answers: Iterable[tuple[Partition, Any]]) -> dict[str, list[tuple[int, Any]]]:
     """(topic, partition) answers grouped by topic, both in the order given."""
     grouped: dict[str, list[tuple[int, Any]]] = {}
     for (topic, partition), answer in answers:
         grouped.setdefault(topic, []).append((partition, answer))
     return grouped
+
+
+class CommitRequest:
+    """The partitions of an OffsetCommit or TxnOffsetCommit request: what each asks, which exist."""
+
+    def __init__(self, asked: dict[Partition, Any], exists: dict[Partition, bool]) -> None:
+        self.asked = asked
+        self.exists = exists
+        self.errors = {key: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION for key, known in exists.items() if not known}
+        self.valid = [key for key, known in exists.items() if known]
+
+    @classmethod
+    async def read(cls, broker: Broker, topics: Iterable[Any]) -> CommitRequest:
+        asked = {(topic.name, p.partition_index): p for topic in topics for p in topic.partitions}
+        by_name: dict[str, list[int]] = {}
+        for name, partition in asked:
+            by_name.setdefault(name, []).append(partition)
+        return cls(asked, await existing_partitions(broker, by_name.items()))
+
+    def offsets(self) -> list[CommittedOffset]:
+        """The offsets asked for the partitions that exist."""
+        return [
+            CommittedOffset(
+                topic,
+                partition,
+                wanted.committed_offset,
+                wanted.committed_leader_epoch,
+                wanted.committed_metadata or "",
+            )
+            for topic, partition in self.valid
+            for wanted in [self.asked[(topic, partition)]]
+        ]
+
+    def response_topics(self, topic_class: Any, partition_class: Any) -> list[Any]:
+        """Each partition's error (NONE when accepted), by topic in the order asked."""
+        return [
+            topic_class(
+                name=topic,
+                partitions=[
+                    partition_class(partition_index=partition, error_code=error) for partition, error in answers
+                ],
+            )
+            for topic, answers in by_topic((key, self.errors.get(key, ErrorCode.NONE)) for key in self.exists).items()
+        ]
 
 
 # -- OffsetCommit ----------------------------------------------------------------
@@ -77,41 +122,17 @@ CommitTopic: Any = CommitResponse.OffsetCommitResponseTopic
 
 async def handle_offset_commit(broker: Broker, request: Request, connection: Connection) -> Any:
     body = request.body
-    asked = {(topic.name, p.partition_index): p for topic in body.topics for p in topic.partitions}
-    exists = await _existing(broker, ((t.name, (p.partition_index for p in t.partitions)) for t in body.topics))
-    errors = {key: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION for key, known in exists.items() if not known}
-    valid = [key for key, known in exists.items() if known]
-    if valid and broker.metrics is not None:
-        await broker.metrics.remember_commits(body.group_id, valid)
-    if valid:
-        offsets = [
-            CommittedOffset(
-                topic,
-                partition,
-                asked[(topic, partition)].committed_offset,
-                asked[(topic, partition)].committed_leader_epoch,
-                asked[(topic, partition)].committed_metadata or "",
-            )
-            for topic, partition in valid
-        ]
+    commit = await CommitRequest.read(broker, body.topics)
+    if commit.valid and broker.metrics is not None:
+        await broker.metrics.remember_commits(body.group_id, commit.valid)
+    if commit.valid:
         results = await broker.coordinator.commit_offsets(
-            body.group_id, body.generation_id_or_member_epoch, body.member_id, body.group_instance_id, offsets
+            body.group_id, body.generation_id_or_member_epoch, body.member_id, body.group_instance_id, commit.offsets()
         )
-        errors.update(zip(valid, results, strict=True))
+        commit.errors.update(zip(commit.valid, results, strict=True))
     if broker.metrics is not None:
-        _observe_commits(broker.metrics.stats, body.group_id, errors, asked)
-    return CommitResponse(
-        topics=[
-            CommitTopic(
-                name=topic,
-                partitions=[
-                    CommitTopic.OffsetCommitResponsePartition(partition_index=partition, error_code=error)
-                    for partition, error in partitions
-                ],
-            )
-            for topic, partitions in _by_topic((key, errors[key]) for key in exists).items()
-        ]
-    )
+        _observe_commits(broker.metrics.stats, body.group_id, commit.errors, commit.asked)
+    return CommitResponse(topics=commit.response_topics(CommitTopic, CommitTopic.OffsetCommitResponsePartition))
 
 
 def _observe_commits(
@@ -180,7 +201,7 @@ def _topics(
                 for partition, (offset, error) in partitions
             ],
         )
-        for topic, partitions in _by_topic(answers).items()
+        for topic, partitions in by_topic(answers).items()
     ]
 
 
@@ -192,7 +213,9 @@ DeleteTopic: Any = DeleteResponse.OffsetDeleteResponseTopic
 
 async def handle_offset_delete(broker: Broker, request: Request, connection: Connection) -> Any:
     body = request.body
-    exists = await _existing(broker, ((t.name, (p.partition_index for p in t.partitions)) for t in body.topics))
+    exists = await existing_partitions(
+        broker, ((t.name, (p.partition_index for p in t.partitions)) for t in body.topics)
+    )
     errors = {key: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION for key, known in exists.items() if not known}
     valid = [key for key, known in exists.items() if known]
     error, results = await broker.coordinator.delete_offsets(body.group_id, valid)
@@ -209,7 +232,7 @@ async def handle_offset_delete(broker: Broker, request: Request, connection: Con
                     for partition, error in partitions
                 ],
             )
-            for topic, partitions in _by_topic((key, errors[key]) for key in exists).items()
+            for topic, partitions in by_topic((key, errors[key]) for key in exists).items()
         ],
     )
 

@@ -1,20 +1,30 @@
-"""InitProducerId v0-4: producer ids for idempotent producers; transactions are not supported yet.
+"""InitProducerId v0-4: producer ids for idempotent and transactional producers.
 
 transactional_id null: a producer id never handed out before (metadata.allocate_producer_id),
 epoch 0. From v3 a producer may pass its current id and epoch (after an error it cannot
 recover from otherwise, KIP-360): it gets the same id with the epoch bumped, or a new id with
 epoch 0 when the epoch is exhausted (32766 and up, as Kafka reserves the last one). The store
-requires a newer epoch to start again at sequence 0. transaction_timeout_ms is ignored.
+requires a newer epoch to start again at sequence 0; transaction_timeout_ms is not used.
 
-Errors: TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53) for any non-empty transactional_id: see
-_TRANSACTIONS_UNSUPPORTED; INVALID_REQUEST (42) for an empty transactional_id (as Kafka) or
-when only one of producer_id and producer_epoch is -1.
+transactional_id set: the transaction coordinator (broker/transactions.py) gives the id's
+producer id with its epoch bumped (a new id the first time), after completing a decided
+transaction or aborting an ongoing one (which fences the previous instance).
+
+Errors: INVALID_REQUEST (42) for an empty transactional_id (as Kafka) or when only one of
+producer_id and producer_epoch is -1; with a transactional id, NOT_COORDINATOR (16) when another
+broker coordinates it, INVALID_TRANSACTION_TIMEOUT (50) for a timeout of 0 or less or above
+--transaction-max-timeout-ms, PRODUCER_FENCED (90; INVALID_PRODUCER_EPOCH (47) before v4) when
+the id and epoch passed are not the current ones (nor those of the producer whose transaction
+timed out: as Kafka, it may bump itself and carry on), CONCURRENT_TRANSACTIONS (51) while the id's
+markers are being written or another broker changed its record meanwhile, and
+COORDINATOR_NOT_AVAILABLE (15) when the metadata store cannot be reached.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from broker.transactions import bumped
 from protocol.apis.init_producer_id import INIT_PRODUCER_ID
 from protocol.errors import ErrorCode
 
@@ -25,18 +35,9 @@ if TYPE_CHECKING:
 
 NO_PRODUCER_ID = -1
 NO_PRODUCER_EPOCH = -1
-# Kafka gives a new producer id instead of bumping from here: the last epoch (32767) is
-# reserved (TransactionMetadata.isProducerEpochExhausted).
-EXHAUSTED_EPOCH = 2**15 - 2
 
-# Apache Kafka always runs a transaction coordinator, so it has no "transactions disabled"
-# answer; the nearest precedent is Redpanda with enable_transactions=false, which refuses
-# transactional writes with TRANSACTIONAL_ID_AUTHORIZATION_FAILED. It is also the one code
-# that both the Java client (TransactionManager: fatal TransactionalIdAuthorizationException)
-# and librdkafka (rd_kafka_idemp_check_error: fatal) stop on at once. COORDINATOR_NOT_AVAILABLE
-# or NOT_COORDINATOR would make them look the coordinator up again and retry until
-# max.block.ms; UNSUPPORTED_VERSION is fatal for Java but retried by librdkafka.
-_TRANSACTIONS_UNSUPPORTED = ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+# Before v4, clients know PRODUCER_FENCED as INVALID_PRODUCER_EPOCH (as Kafka answers them).
+FENCED_FROM_VERSION = 4
 
 Response: Any = INIT_PRODUCER_ID.Response
 
@@ -45,15 +46,21 @@ async def handle_init_producer_id(broker: Broker, request: Request, connection: 
     body = request.body
     if body.transactional_id == "":
         return _refused(ErrorCode.INVALID_REQUEST)  # as Kafka answers an empty transactional id
-    if body.transactional_id is not None:
-        return _refused(_TRANSACTIONS_UNSUPPORTED)
     producer_id, epoch = NO_PRODUCER_ID, NO_PRODUCER_EPOCH
     if request.version >= 3:
         producer_id, epoch = body.producer_id, body.producer_epoch
     if (producer_id == NO_PRODUCER_ID) != (epoch == NO_PRODUCER_EPOCH):
         return _refused(ErrorCode.INVALID_REQUEST)
-    if producer_id >= 0 and 0 <= epoch < EXHAUSTED_EPOCH:
-        return Response(error_code=ErrorCode.NONE, producer_id=producer_id, producer_epoch=epoch + 1)
+    if body.transactional_id is not None:
+        error, producer_id, epoch = await broker.transactions.init_producer_id(
+            body.transactional_id, body.transaction_timeout_ms, producer_id, epoch
+        )
+        if error is ErrorCode.PRODUCER_FENCED and request.version < FENCED_FROM_VERSION:
+            error = ErrorCode.INVALID_PRODUCER_EPOCH
+        return Response(error_code=error, producer_id=producer_id, producer_epoch=epoch)
+    next_epoch = bumped(producer_id, epoch)
+    if next_epoch is not None:
+        return Response(error_code=ErrorCode.NONE, producer_id=producer_id, producer_epoch=next_epoch[1])
     new_id = await broker.metadata.allocate_producer_id()
     return Response(error_code=ErrorCode.NONE, producer_id=new_id, producer_epoch=0)
 

@@ -1,6 +1,7 @@
 """ListOffsets v1-11: earliest, latest, max-timestamp and by-timestamp offsets of partitions.
 
-timestamp -2: the log start offset; -1: the high watermark; -3 (v7): the offset and time of
+timestamp -2: the log start offset; -1: the high watermark, or with isolation_level 1
+(read_committed) the last stable offset (below the oldest open transaction); -3 (v7): the offset and time of
 the record with the largest timestamp; >= 0: the first record whose timestamp is at least
 the one asked, read from the batch the index points to. Nothing found: offset -1 and
 timestamp -1, as Kafka answers. The tiered-storage queries get what Kafka answers for a topic
@@ -30,6 +31,7 @@ LATEST = -1
 EARLIEST = -2
 MAX_TIMESTAMP = -3
 EARLIEST_LOCAL = -4
+READ_COMMITTED = 1
 
 Response: Any = LIST_OFFSETS.Response
 TopicResponse: Any = Response.ListOffsetsTopicResponse
@@ -49,7 +51,9 @@ async def handle_list_offsets(broker: Broker, request: Request, connection: Conn
                     )
                 )
                 continue
-            offset, timestamp = await _lookup(broker, topic.topic_id, wanted.partition_index, wanted.timestamp)
+            offset, timestamp = await _lookup(
+                broker, topic.topic_id, wanted.partition_index, wanted.timestamp, request.body.isolation_level
+            )
             partitions.append(
                 PartitionResponse(
                     partition_index=wanted.partition_index,
@@ -62,11 +66,16 @@ async def handle_list_offsets(broker: Broker, request: Request, connection: Conn
     return Response(topics=topics)
 
 
-async def _lookup(broker: Broker, topic_id: UUID, partition: int, timestamp: int) -> tuple[int, int]:
+async def _lookup(
+    broker: Broker, topic_id: UUID, partition: int, timestamp: int, isolation_level: int
+) -> tuple[int, int]:
     """(offset, timestamp) for one partition and one asked timestamp."""
     state = await broker.log.state(topic_id, partition)
     if timestamp in (EARLIEST, EARLIEST_LOCAL):
         return state.log_start_offset, -1
+    if timestamp == LATEST and isolation_level == READ_COMMITTED:
+        transactions = await broker.transaction_states.get(topic_id, partition)
+        return transactions.last_stable_offset(state.high_watermark), -1
     if timestamp == LATEST:
         return state.high_watermark, -1
     if timestamp == MAX_TIMESTAMP:

@@ -7,7 +7,8 @@ in durable storage, "leader" and "all replicas" are the same thing.
 Errors per partition: INVALID_REQUIRED_ACKS (21) for acks other than 0, 1, -1;
 UNKNOWN_TOPIC_OR_PARTITION (3) for an absent topic (when not auto-created) or partition;
 INVALID_TOPIC_EXCEPTION (17) for a bad name; CORRUPT_MESSAGE (2) for a CRC mismatch or
-malformed batch; INVALID_RECORD (87) for an empty record set; MESSAGE_TOO_LARGE (10) for
+malformed batch; INVALID_RECORD (87) for an empty record set or a control batch (only the
+transaction coordinator writes those: transaction markers); MESSAGE_TOO_LARGE (10) for
 a batch above the topic's max.message.bytes; OUT_OF_ORDER_SEQUENCE_NUMBER (45) and
 INVALID_PRODUCER_EPOCH (47) from the idempotence checks; KAFKA_STORAGE_ERROR (56,
 retriable) when the flush failed or the metadata store is unreachable (PostgreSQL down or
@@ -16,6 +17,9 @@ librdkafka (refresh + retry, message not persisted) and kafka-python (KafkaStora
 retriable) both resend it with the same producer id and sequence, so a batch that did
 commit is answered as the duplicate it is, with its first offset; REQUEST_TIMED_OUT (7)
 when it took longer than timeout_ms.
+Transactional batches open their producer's transaction on the partition (at their offset,
+the partition's last stable offset until the marker); as Kafka before 3.6 (KIP-890), a
+partition is not checked to be in the transaction.
 A topic with message.timestamp.type=LogAppendTime gets the time the broker received each
 batch (as Kafka stamps it on append), in the batch header.
 """
@@ -115,6 +119,9 @@ async def _append_topic(broker: Broker, acks: int, topic_data: Any) -> list[_Out
             continue
         except ProtocolError as exc:
             outcome.error, outcome.message = ErrorCode.CORRUPT_MESSAGE, str(exc)
+            continue
+        if any(header.is_control for header, _ in batches):
+            outcome.error, outcome.message = ErrorCode.INVALID_RECORD, "control batches are the coordinator's to write"
             continue
         too_large = next((len(view) for _, view in batches if len(view) > max_bytes), None)
         if too_large is not None:

@@ -181,6 +181,12 @@ async def test_create_topics_happy_path_every_version(broker: Broker, version: i
         assert result.topic_id == stored.topic_id != ZERO_UUID
 
 
+async def test_create_topics_accepts_any_replication_factor_and_keeps_one_copy(broker: Broker) -> None:
+    [result] = (await call(broker, CREATE_TOPICS, 7, create_body(creatable("three-copies", 2, 3)))).topics
+    assert result.error_code == ErrorCode.NONE
+    assert (result.num_partitions, result.replication_factor) == (2, 1)  # storage keeps the copies
+
+
 async def test_create_topics_defaults_for_minus_one(broker: Broker) -> None:
     [result] = (await call(broker, CREATE_TOPICS, 7, create_body(creatable("defaults", -1, -1)))).topics
     assert result.error_code == ErrorCode.NONE
@@ -196,7 +202,6 @@ async def test_create_topics_defaults_for_minus_one(broker: Broker) -> None:
         (creatable(""), ErrorCode.INVALID_TOPIC_EXCEPTION, "empty"),
         (creatable("zero", 0), ErrorCode.INVALID_PARTITIONS, "at least 1"),
         (creatable("negative", -2), ErrorCode.INVALID_PARTITIONS, "at least 1"),
-        (creatable("three", 1, 3), ErrorCode.INVALID_REPLICATION_FACTOR, "replication factor 3"),
         (creatable("none", 1, 0), ErrorCode.INVALID_REPLICATION_FACTOR, "larger than 0"),
         (creatable("manual", 1, -1, assignments={0: [0]}), ErrorCode.INVALID_REQUEST, "assignment"),
         (creatable("unknown-config", configs={"flavour": "x"}), ErrorCode.INVALID_CONFIG, "unknown topic config"),
@@ -754,12 +759,6 @@ async def test_init_producer_id_bumps_epoch(broker: Broker, version: int) -> Non
 
 
 @pytest.mark.parametrize("version", versions(INIT_PRODUCER_ID))
-async def test_init_producer_id_refuses_transactions(broker: Broker, version: int) -> None:
-    response = await call(broker, INIT_PRODUCER_ID, version, init_body("txn-1"))
-    assert (response.error_code, response.producer_id, response.producer_epoch) == (
-        ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-        -1,
-        -1,
-    )
+async def test_init_producer_id_refuses_an_empty_transactional_id(broker: Broker, version: int) -> None:
     empty = await call(broker, INIT_PRODUCER_ID, version, init_body(""))
-    assert empty.error_code == ErrorCode.INVALID_REQUEST
+    assert (empty.error_code, empty.producer_id, empty.producer_epoch) == (ErrorCode.INVALID_REQUEST, -1, -1)

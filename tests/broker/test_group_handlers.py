@@ -40,10 +40,11 @@ GROUP_APIS += [DESCRIBE_GROUPS, LIST_GROUPS, DELETE_GROUPS, OFFSET_DELETE]
 
 @dataclass
 class Peer:
-    """What the group handlers read of a connection: the client's address and its offsets lock."""
+    """What the group and produce handlers read of a connection: the client's address and its locks."""
 
     peer: str = "10.1.2.3:45678"
     offsets_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    produce_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 @pytest.fixture

@@ -93,7 +93,8 @@ def test_kafka_python_refusals(broker: BrokerProcess, kafka_admin: Any) -> None:
     with pytest.raises(errors.InvalidConfigurationError, match="compact"):
         kafka_admin.create_topics([NewTopic("kp-compacted", 1, 1, topic_configs={"cleanup.policy": "compact"})])
     with pytest.raises(errors.InvalidReplicationFactorError):
-        kafka_admin.create_topics([NewTopic("kp-replicated", 1, 3)])
+        kafka_admin.create_topics([NewTopic("kp-replicated", 1, 0)])
+    kafka_admin.create_topics([NewTopic("kp-three-copies", 1, 3)])  # accepted: storage keeps the copies
     with pytest.raises(errors.InvalidPartitionsError):
         kafka_admin.create_topics([NewTopic("kp-no-partitions", 0, 1)])
     with pytest.raises(errors.InvalidPartitionsError):
@@ -108,7 +109,7 @@ def test_kafka_python_refusals(broker: BrokerProcess, kafka_admin: Any) -> None:
         kafka_admin.delete_records({TopicPartition(topic, 0): 10})
     with pytest.raises(errors.UnknownTopicOrPartitionError):
         kafka_admin.delete_topics(["kp-absent"])
-    assert set(kafka_admin.list_topics()) >= {topic}
+    assert set(kafka_admin.list_topics()) >= {topic, "kp-three-copies"}
     assert not {"kp-compacted", "kp-replicated", "kp-no-partitions"} & set(kafka_admin.list_topics())
 
 
@@ -223,7 +224,6 @@ def test_confluent_refusals(broker: BrokerProcess, confluent_admin: Any) -> None
             [
                 NewTopic(topic, 2, 1),
                 NewTopic("ck-compacted", 1, 1, config={"cleanup.policy": "compact"}),
-                NewTopic("ck-replicated", 1, 3),
                 NewTopic("bad/name", 1, 1),
             ]
         )
@@ -231,10 +231,11 @@ def test_confluent_refusals(broker: BrokerProcess, confluent_admin: Any) -> None
     assert {name: error.code() for name, error in refused.items()} == {
         topic: 36,  # TOPIC_ALREADY_EXISTS
         "ck-compacted": 40,  # INVALID_CONFIG
-        "ck-replicated": 38,  # INVALID_REPLICATION_FACTOR
         "bad/name": 17,  # INVALID_TOPIC_EXCEPTION
     }
     assert "compact" in refused["ck-compacted"].str()
+    # Any replication factor is accepted: storage keeps the copies (librdkafka refuses 0 itself).
+    assert outcome(confluent_admin.create_topics([NewTopic("ck-three-copies", 1, 3)])) == {"ck-three-copies": None}
     assert outcome(confluent_admin.create_topics([NewTopic("ck-dry-run", 1, 1)], validate_only=True)) == {
         "ck-dry-run": None
     }

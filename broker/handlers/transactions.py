@@ -1,0 +1,123 @@
+"""The transaction APIs of producers: AddPartitionsToTxn v0-3, AddOffsetsToTxn v0-3, EndTxn v0-3,
+TxnOffsetCommit v0-3. The transaction coordinator (broker/transactions.py) keeps the state.
+
+AddPartitionsToTxn adds partitions to the producer's transaction (starting it: Ongoing);
+AddOffsetsToTxn adds a consumer group, whose offsets TxnOffsetCommit then leaves pending in the
+transaction; EndTxn commits (the pending offsets become the group's committed ones) or aborts it,
+answered once every partition has its marker.
+
+Errors (AddPartitionsToTxn per partition, TxnOffsetCommit per partition, the others for the whole
+request): NOT_COORDINATOR (16) when another broker coordinates the transactional id (the group,
+for TxnOffsetCommit); INVALID_PRODUCER_ID_MAPPING (49) for an unknown transactional id or another
+producer id; PRODUCER_FENCED (90; INVALID_PRODUCER_EPOCH (47) before v2) for another epoch
+(TxnOffsetCommit: INVALID_PRODUCER_EPOCH); INVALID_TXN_STATE (48) for EndTxn without an ongoing
+transaction or with the other decision than the one taken, and TxnOffsetCommit outside one or for a
+group not added; CONCURRENT_TRANSACTIONS (51, retriable) while the previous EndTxn's markers are
+being written or when another broker changed the record meanwhile; COORDINATOR_NOT_AVAILABLE (15)
+when the metadata store cannot be reached; UNKNOWN_TOPIC_OR_PARTITION (3) for partitions that do
+not exist (AddPartitionsToTxn then adds none of the request's partitions: the others get
+OPERATION_NOT_ATTEMPTED (55), as Kafka answers); TxnOffsetCommit also takes the group's errors of
+OffsetCommit (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, ...).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from broker.handlers.group_offsets import CommitRequest, by_topic, existing_partitions
+from protocol.apis.add_offsets_to_txn import ADD_OFFSETS_TO_TXN
+from protocol.apis.add_partitions_to_txn import ADD_PARTITIONS_TO_TXN
+from protocol.apis.end_txn import END_TXN
+from protocol.apis.txn_offset_commit import TXN_OFFSET_COMMIT
+from protocol.errors import ErrorCode
+
+if TYPE_CHECKING:
+    from broker.app import Broker
+    from broker.handlers import Handler
+    from broker.server import Connection
+    from protocol.wire import Request
+
+FENCED_FROM_VERSION = 2  # before it, clients know PRODUCER_FENCED as INVALID_PRODUCER_EPOCH
+
+
+def _versioned(error: ErrorCode, version: int) -> ErrorCode:
+    if error is ErrorCode.PRODUCER_FENCED and version < FENCED_FROM_VERSION:
+        return ErrorCode.INVALID_PRODUCER_EPOCH
+    return error
+
+
+AddPartitionsResponse: Any = ADD_PARTITIONS_TO_TXN.Response
+TopicResult: Any = AddPartitionsResponse.AddPartitionsToTxnTopicResult
+
+
+async def handle_add_partitions_to_txn(broker: Broker, request: Request, connection: Connection) -> Any:
+    body = request.body
+    exists = await existing_partitions(broker, ((t.name, t.partitions) for t in body.v3_and_below_topics))
+    if all(exists.values()):
+        error = await broker.transactions.add_partitions(
+            body.v3_and_below_transactional_id,
+            body.v3_and_below_producer_id,
+            body.v3_and_below_producer_epoch,
+            list(exists),
+        )
+        errors = dict.fromkeys(exists, _versioned(error, request.version))
+    else:
+        errors = {
+            key: ErrorCode.OPERATION_NOT_ATTEMPTED if known else ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+            for key, known in exists.items()
+        }
+    return AddPartitionsResponse(
+        results_by_topic_v3_and_below=[
+            TopicResult(
+                name=topic,
+                results_by_partition=[
+                    TopicResult.AddPartitionsToTxnPartitionResult(partition_index=partition, partition_error_code=error)
+                    for partition, error in partitions
+                ],
+            )
+            for topic, partitions in by_topic(errors.items()).items()
+        ]
+    )
+
+
+async def handle_add_offsets_to_txn(broker: Broker, request: Request, connection: Connection) -> Any:
+    body = request.body
+    error = await broker.transactions.add_offsets(
+        body.transactional_id, body.producer_id, body.producer_epoch, body.group_id
+    )
+    return ADD_OFFSETS_TO_TXN.Response(error_code=_versioned(error, request.version))
+
+
+async def handle_end_txn(broker: Broker, request: Request, connection: Connection) -> Any:
+    body = request.body
+    error = await broker.transactions.end_transaction(
+        body.transactional_id, body.producer_id, body.producer_epoch, body.committed
+    )
+    return END_TXN.Response(error_code=_versioned(error, request.version))
+
+
+CommitResponse: Any = TXN_OFFSET_COMMIT.Response
+CommitTopic: Any = CommitResponse.TxnOffsetCommitResponseTopic
+
+
+async def handle_txn_offset_commit(broker: Broker, request: Request, connection: Connection) -> Any:
+    body = request.body
+    commit = await CommitRequest.read(broker, body.topics)
+    if commit.valid:
+        error = broker.coordinator.admit_commit(
+            body.group_id, body.generation_id, body.member_id, body.group_instance_id
+        )
+        if error is None:
+            error = await broker.transactions.commit_offsets(
+                body.transactional_id, body.group_id, body.producer_id, body.producer_epoch, commit.offsets()
+            )
+        commit.errors.update(dict.fromkeys(commit.valid, error))
+    return CommitResponse(topics=commit.response_topics(CommitTopic, CommitTopic.TxnOffsetCommitResponsePartition))
+
+
+HANDLES: dict[int, Handler] = {
+    ADD_PARTITIONS_TO_TXN.key: handle_add_partitions_to_txn,
+    ADD_OFFSETS_TO_TXN.key: handle_add_offsets_to_txn,
+    END_TXN.key: handle_end_txn,
+    TXN_OFFSET_COMMIT.key: handle_txn_offset_commit,
+}
