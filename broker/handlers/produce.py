@@ -9,7 +9,9 @@ UNKNOWN_TOPIC_OR_PARTITION (3) for an absent topic (when not auto-created) or pa
 INVALID_TOPIC_EXCEPTION (17) for a bad name; CORRUPT_MESSAGE (2) for a CRC mismatch or
 malformed batch; INVALID_RECORD (87) for an empty record set; MESSAGE_TOO_LARGE (10) for
 a batch above the topic's max.message.bytes; OUT_OF_ORDER_SEQUENCE_NUMBER (45) and
-INVALID_PRODUCER_EPOCH (47) from the idempotence checks; KAFKA_STORAGE_ERROR (56,
+INVALID_PRODUCER_EPOCH (47) from the idempotence checks; INVALID_RECORD (87) for a record without a
+key sent to a topic whose cleanup.policy includes compact (v8+ also name each such record in
+`record_errors`, KIP-467; nothing of that partition is appended); KAFKA_STORAGE_ERROR (56,
 retriable) when the flush failed or the metadata store is unreachable (PostgreSQL down or
 restarting): nothing of the batch was committed, or the commit's answer was lost, and
 librdkafka (refresh + retry, message not persisted) and kafka-python (KafkaStorageError is
@@ -17,7 +19,9 @@ retriable) both resend it with the same producer id and sequence, so a batch tha
 commit is answered as the duplicate it is, with its first offset; REQUEST_TIMED_OUT (7)
 when it took longer than timeout_ms.
 A topic with message.timestamp.type=LogAppendTime gets the time the broker received each
-batch (as Kafka stamps it on append), in the batch header.
+batch (as Kafka stamps it on append), in the batch header. Batches stay opaque (header and CRC
+checked, records not read) except for compacted topics, whose records are decompressed and read
+for their keys.
 """
 
 from __future__ import annotations
@@ -26,11 +30,11 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from broker.topics import effective_config
+from broker.topics import cleanup_policies, effective_config
 from metadata.base import AppendResult, MetadataUnavailableError
 from protocol.apis.produce import PRODUCE
 from protocol.errors import ErrorCode, ProtocolError
-from protocol.records import CorruptBatchError, iter_batches, set_log_append_time
+from protocol.records import BatchHeader, CorruptBatchError, iter_batches, iter_records, set_log_append_time
 from storage.log import StorageError
 
 if TYPE_CHECKING:
@@ -42,6 +46,7 @@ if TYPE_CHECKING:
 Response: Any = PRODUCE.Response
 TopicResponse: Any = Response.TopicProduceResponse
 PartitionResponse: Any = TopicResponse.PartitionProduceResponse
+RecordError: Any = PartitionResponse.BatchIndexAndErrorMessage
 
 
 class _Outcome:
@@ -51,6 +56,7 @@ class _Outcome:
         self.index = index
         self.error = error
         self.message = message
+        self.record_errors: list[tuple[int, str]] = []  # (index of the record in the partition's batches, why)
         self.appends: list[asyncio.Future[AppendResult]] = []
         self.log_append_time = -1
         self.records = 0  # in the appended batches, for the metrics
@@ -106,6 +112,7 @@ async def _append_topic(broker: Broker, acks: int, topic_data: Any) -> list[_Out
         return [_Outcome(p.index, error) for p in topic_data.partition_data]
     max_bytes = int(effective_config(topic, "max.message.bytes", broker.broker_defaults))
     append_time = effective_config(topic, "message.timestamp.type", broker.broker_defaults) == "LogAppendTime"
+    compacted = "compact" in cleanup_policies(topic, broker.broker_defaults)
     outcomes = []
     batch_sizes = broker.metrics.stats.batch_records if broker.metrics is not None else None
     for partition_data in topic_data.partition_data:
@@ -126,6 +133,8 @@ async def _append_topic(broker: Broker, acks: int, topic_data: Any) -> list[_Out
         except ProtocolError as exc:
             outcome.error, outcome.message = ErrorCode.CORRUPT_MESSAGE, str(exc)
             continue
+        if compacted and not _keys_present(outcome, topic_data.name, batches):
+            continue
         too_large = next((len(view) for _, view in batches if len(view) > max_bytes), None)
         if too_large is not None:
             outcome.error = ErrorCode.MESSAGE_TOO_LARGE
@@ -145,8 +154,35 @@ async def _append_topic(broker: Broker, acks: int, topic_data: Any) -> list[_Out
     return outcomes
 
 
+def _keys_present(outcome: _Outcome, topic: str, batches: list[tuple[BatchHeader, memoryview]]) -> bool:
+    """A compacted topic's records need keys (compaction keeps the last record per key), as Kafka checks.
+
+    Records without one are listed in the outcome's record_errors, with INVALID_RECORD for the partition;
+    a batch whose records cannot be read is CORRUPT_MESSAGE.
+    """
+    why = f"Compacted topic cannot accept message without key in topic partition {topic}-{outcome.index}."
+    index = 0
+    try:
+        for header, view in batches:
+            for record in iter_records(header, view):
+                if record.key is None:
+                    outcome.record_errors.append((index, why))
+                index += 1
+    except ProtocolError as exc:
+        outcome.error, outcome.message = ErrorCode.CORRUPT_MESSAGE, str(exc)
+        return False
+    if outcome.record_errors:
+        outcome.error = ErrorCode.INVALID_RECORD
+        outcome.message = f"{len(outcome.record_errors)} of {index} records have no key: {why}"
+        return False
+    return True
+
+
 def _partition_response(outcome: _Outcome) -> Any:
     response = PartitionResponse(index=outcome.index, error_code=outcome.error, error_message=outcome.message)
+    response.record_errors = [
+        RecordError(batch_index=index, batch_index_error_message=why) for index, why in outcome.record_errors
+    ]
     if outcome.error or not outcome.appends:
         response.base_offset = -1
         return response
