@@ -11,7 +11,7 @@ the request or a manual replica assignment (not supported: every broker serves e
 partition); INVALID_TOPIC_EXCEPTION (17) for a bad name; TOPIC_ALREADY_EXISTS (36);
 INVALID_REPLICATION_FACTOR (38) for anything but -1 or 1; INVALID_PARTITIONS (37) for a
 count below 1 other than -1; INVALID_CONFIG (40) for an unknown config, a bad or null value
-(cleanup.policy=compact is refused: compaction is not supported yet).
+(cleanup.policy takes delete, compact or both).
 """
 
 from __future__ import annotations
