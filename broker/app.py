@@ -14,7 +14,7 @@ from broker.handlers import HANDLERS
 from broker.http import HttpServer
 from broker.metrics import Metrics, time_metadata_queries
 from broker.server import Connection
-from broker.topics import TopicCache, effective_config
+from broker.topics import TopicCache, cleanup_policies, effective_config
 from broker.transactions import TransactionCoordinator
 from metadata import open_metadata_store
 from metadata.base import BrokerInfo, MetadataUnavailableError
@@ -177,6 +177,10 @@ class Broker:
                 int(effective_config(topic, "retention.ms", self.broker_defaults)),
                 int(effective_config(topic, "retention.bytes", self.broker_defaults)),
             )
+            if "delete" not in cleanup_policies(topic, self.broker_defaults):
+                # cleanup.policy=compact alone: retention does not apply (Kafka's rule). The log is
+                # not cleaned by key either, which keeps every record: more than the last per key.
+                retention = Retention(-1, -1)
             for partition in range(topic.partitions):
                 await self.maintenance.apply_retention(topic.topic_id, partition, retention, now)
                 await self.maintenance.compact(topic.topic_id, partition, self.config.compaction_interval_ms, now)

@@ -28,11 +28,12 @@ class ConfigSpec:
     default: str
     allowed: tuple[str, ...] | None = None  # None: any integer
     minimum: int = -1
+    is_list: bool = False  # a comma-separated list of at least one allowed value (Kafka's LIST type)
 
 
 # Topic configs we honour or accept, with Kafka's defaults.
 TOPIC_CONFIGS: dict[str, ConfigSpec] = {
-    "cleanup.policy": ConfigSpec("delete", ("delete",)),
+    "cleanup.policy": ConfigSpec("delete", ("delete", "compact"), is_list=True),
     "retention.ms": ConfigSpec("604800000"),
     "retention.bytes": ConfigSpec("-1"),
     "max.message.bytes": ConfigSpec("1048588", minimum=0),
@@ -56,10 +57,10 @@ def config_error(name: str, value: str | None) -> str | None:
     if value is None:
         return None
     if spec.allowed is not None:
-        if name == "cleanup.policy" and "compact" in value:
-            return "cleanup.policy=compact is not supported yet; use delete"
-        if value not in spec.allowed:
-            return f"{name} must be one of {', '.join(spec.allowed)}"
+        items = [item.strip() for item in value.split(",")] if spec.is_list else [value]
+        if any(item not in spec.allowed for item in items):
+            kind = "a comma-separated list of" if spec.is_list else "one of"
+            return f"{name} must be {kind} {', '.join(spec.allowed)}"
         return None
     try:
         number = int(value)
@@ -73,6 +74,11 @@ def config_error(name: str, value: str | None) -> str | None:
 def effective_config(topic: TopicInfo, name: str, broker_defaults: Mapping[str, str]) -> str:
     """A topic config's value: set on the topic, else the broker's default, else Kafka's."""
     return topic.configs.get(name) or broker_defaults.get(name) or TOPIC_CONFIGS[name].default
+
+
+def cleanup_policies(topic: TopicInfo, broker_defaults: Mapping[str, str]) -> set[str]:
+    """The topic's cleanup.policy items: "delete" (retention applies), "compact" (records need keys)."""
+    return {item.strip() for item in effective_config(topic, "cleanup.policy", broker_defaults).split(",")}
 
 
 class TopicCache:

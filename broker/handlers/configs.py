@@ -24,7 +24,7 @@ Errors, per resource (with a message): INVALID_REQUEST (42) for an unsupported r
 a malformed or foreign broker id, any alteration of broker configs, a resource or config name
 listed twice, an unknown operation; INVALID_TOPIC_EXCEPTION (17) for a bad topic name;
 UNKNOWN_TOPIC_OR_PARTITION (3) for an absent topic; INVALID_CONFIG (40) for an unknown config
-name, a bad value (cleanup.policy=compact is refused: compaction is not supported yet), a null
+name, a bad value (cleanup.policy takes delete, compact or both, never an empty list), a null
 value to SET, APPEND/SUBTRACT on a config that is not a list.
 """
 

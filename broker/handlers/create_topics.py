@@ -19,8 +19,7 @@ INVALID_REPLICA_ASSIGNMENT (39) for a partition assigned twice, partition indexe
 0..n-1, or an assignment with other than one broker, a broker that is not live, or a live
 broker that is not the partition's preferred one; INVALID_REPLICATION_FACTOR (38) for 0 or
 below other than -1; INVALID_PARTITIONS (37) for a count below 1 other than -1; INVALID_CONFIG
-(40) for an unknown config, a bad or null value (cleanup.policy=compact is refused: compaction
-is not supported yet).
+(40) for an unknown config, a bad or null value (cleanup.policy takes delete, compact or both).
 """
 
 from __future__ import annotations

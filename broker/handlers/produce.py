@@ -10,7 +10,9 @@ INVALID_TOPIC_EXCEPTION (17) for a bad name; CORRUPT_MESSAGE (2) for a CRC misma
 malformed batch; INVALID_RECORD (87) for an empty record set or a control batch (only the
 transaction coordinator writes those: transaction markers); MESSAGE_TOO_LARGE (10) for
 a batch above the topic's max.message.bytes; OUT_OF_ORDER_SEQUENCE_NUMBER (45) and
-INVALID_PRODUCER_EPOCH (47) from the idempotence checks; KAFKA_STORAGE_ERROR (56,
+INVALID_PRODUCER_EPOCH (47) from the idempotence checks; INVALID_RECORD (87) for a record without a
+key sent to a topic whose cleanup.policy includes compact (v8+ also name each such record in
+`record_errors`, KIP-467; nothing of that partition is appended); KAFKA_STORAGE_ERROR (56,
 retriable) when the flush failed or the metadata store is unreachable (PostgreSQL down or
 restarting): nothing of the batch was committed, or the commit's answer was lost, and
 librdkafka (refresh + retry, message not persisted) and kafka-python (KafkaStorageError is
@@ -21,7 +23,9 @@ Transactional batches open their producer's transaction on the partition (at the
 the partition's last stable offset until the marker); as Kafka before 3.6 (KIP-890), a
 partition is not checked to be in the transaction.
 A topic with message.timestamp.type=LogAppendTime gets the time the broker received each
-batch (as Kafka stamps it on append), in the batch header.
+batch (as Kafka stamps it on append), in the batch header. Batches stay opaque (header and CRC
+checked, records not read) except for compacted topics, whose records are decompressed and read
+for their keys.
 """
 
 from __future__ import annotations
@@ -30,11 +34,11 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from broker.topics import effective_config
+from broker.topics import cleanup_policies, effective_config
 from metadata.base import AppendResult, MetadataUnavailableError
 from protocol.apis.produce import PRODUCE
 from protocol.errors import ErrorCode, ProtocolError
-from protocol.records import CorruptBatchError, iter_batches, set_log_append_time
+from protocol.records import BatchHeader, CorruptBatchError, iter_batches, iter_records, set_log_append_time
 from storage.log import StorageError
 
 if TYPE_CHECKING:
@@ -46,6 +50,7 @@ if TYPE_CHECKING:
 Response: Any = PRODUCE.Response
 TopicResponse: Any = Response.TopicProduceResponse
 PartitionResponse: Any = TopicResponse.PartitionProduceResponse
+RecordError: Any = PartitionResponse.BatchIndexAndErrorMessage
 
 
 class _Outcome:
@@ -55,6 +60,7 @@ class _Outcome:
         self.index = index
         self.error = error
         self.message = message
+        self.record_errors: list[tuple[int, str]] = []  # (index of the record in the partition's batches, why)
         self.appends: list[asyncio.Future[AppendResult]] = []
         self.log_append_time = -1
         self.records = 0  # in the appended batches, for the metrics
@@ -100,6 +106,7 @@ async def _append_topic(broker: Broker, acks: int, topic_data: Any) -> list[_Out
         return [_Outcome(p.index, error) for p in topic_data.partition_data]
     max_bytes = int(effective_config(topic, "max.message.bytes", broker.broker_defaults))
     append_time = effective_config(topic, "message.timestamp.type", broker.broker_defaults) == "LogAppendTime"
+    compacted = "compact" in cleanup_policies(topic, broker.broker_defaults)
     outcomes = []
     batch_sizes = broker.metrics.stats.batch_records if broker.metrics is not None else None
     for partition_data in topic_data.partition_data:
@@ -123,6 +130,8 @@ async def _append_topic(broker: Broker, acks: int, topic_data: Any) -> list[_Out
         if any(header.is_control for header, _ in batches):
             outcome.error, outcome.message = ErrorCode.INVALID_RECORD, "control batches are the coordinator's to write"
             continue
+        if compacted and not _keys_present(outcome, topic_data.name, batches):
+            continue
         too_large = next((len(view) for _, view in batches if len(view) > max_bytes), None)
         if too_large is not None:
             outcome.error = ErrorCode.MESSAGE_TOO_LARGE
@@ -142,6 +151,30 @@ async def _append_topic(broker: Broker, acks: int, topic_data: Any) -> list[_Out
     return outcomes
 
 
+def _keys_present(outcome: _Outcome, topic: str, batches: list[tuple[BatchHeader, memoryview]]) -> bool:
+    """A compacted topic's records need keys (compaction keeps the last record per key), as Kafka checks.
+
+    Records without one are listed in the outcome's record_errors, with INVALID_RECORD for the partition;
+    a batch whose records cannot be read is CORRUPT_MESSAGE.
+    """
+    why = f"Compacted topic cannot accept message without key in topic partition {topic}-{outcome.index}."
+    index = 0
+    try:
+        for header, view in batches:
+            for record in iter_records(header, view):
+                if record.key is None:
+                    outcome.record_errors.append((index, why))
+                index += 1
+    except ProtocolError as exc:
+        outcome.error, outcome.message = ErrorCode.CORRUPT_MESSAGE, str(exc)
+        return False
+    if outcome.record_errors:
+        outcome.error = ErrorCode.INVALID_RECORD
+        outcome.message = f"{len(outcome.record_errors)} of {index} records have no key: {why}"
+        return False
+    return True
+
+
 def _partition_response(outcome: _Outcome, topic: str, stats: BrokerStats | None) -> Any:
     """The answer for one partition, counted in the metrics (acknowledged records and bytes, or the error)."""
     response = _answer(outcome)
@@ -152,6 +185,10 @@ def _partition_response(outcome: _Outcome, topic: str, stats: BrokerStats | None
 
 def _answer(outcome: _Outcome) -> Any:
     response = PartitionResponse(index=outcome.index, error_code=outcome.error, error_message=outcome.message)
+    if outcome.record_errors:
+        response.record_errors = [
+            RecordError(batch_index=index, batch_index_error_message=why) for index, why in outcome.record_errors
+        ]
     if outcome.error or not outcome.appends:
         response.base_offset = -1
         return response

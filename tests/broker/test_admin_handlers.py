@@ -206,7 +206,11 @@ async def test_create_topics_defaults_for_minus_one(broker: Broker) -> None:
         (creatable("manual", 1, -1, assignments={0: [0]}), ErrorCode.INVALID_REQUEST, "assignment"),
         (creatable("unknown-config", configs={"flavour": "x"}), ErrorCode.INVALID_CONFIG, "unknown topic config"),
         (creatable("bad-value", configs={"retention.ms": "soon"}), ErrorCode.INVALID_CONFIG, "integer"),
-        (creatable("compacted", configs={"cleanup.policy": "compact"}), ErrorCode.INVALID_CONFIG, "compact"),
+        (
+            creatable("shredded", configs={"cleanup.policy": "compact,shred"}),
+            ErrorCode.INVALID_CONFIG,
+            "cleanup.policy",
+        ),
         (creatable("null-config", configs={"retention.ms": None}), ErrorCode.INVALID_CONFIG, "null"),
     ],
 )
@@ -524,7 +528,7 @@ async def test_alter_configs_errors(broker: Broker) -> None:
     ]
     assert "retention.ms must be at least -1" in results[0].error_message
     assert "read-only" in results[2].error_message
-    for configs, fragment in [({"flavour": "x"}, "unknown"), ({"cleanup.policy": "compact"}, "compact")]:
+    for configs, fragment in [({"flavour": "x"}, "unknown"), ({"cleanup.policy": "shred"}, "cleanup.policy")]:
         [result] = (await call(broker, ALTER_CONFIGS, 2, alter_body((TOPIC, "strict", configs)))).responses
         assert result.error_code == ErrorCode.INVALID_CONFIG
         assert fragment in result.error_message
@@ -570,7 +574,7 @@ async def test_incremental_alter_configs_validate_only(broker: Broker) -> None:
 @pytest.mark.parametrize(
     ("operations", "error", "fragment"),
     [
-        ([("cleanup.policy", APPEND, "compact")], ErrorCode.INVALID_CONFIG, "compact"),
+        ([("cleanup.policy", APPEND, "shred")], ErrorCode.INVALID_CONFIG, "cleanup.policy"),
         ([("cleanup.policy", SUBTRACT, "delete")], ErrorCode.INVALID_CONFIG, "cleanup.policy"),
         ([("retention.ms", APPEND, "5")], ErrorCode.INVALID_CONFIG, "not LIST"),
         ([("retention.ms", SUBTRACT, "5")], ErrorCode.INVALID_CONFIG, "not LIST"),

@@ -1,7 +1,7 @@
 """Broker features through stock clients against `streamhouse serve` subprocesses.
 
 Auto-creation of topics (and its refusal), ListOffsets (earliest, latest, by time),
-DeleteRecords, CreatePartitions, LogAppendTime topics, the refusal of cleanup.policy=compact,
+DeleteRecords, CreatePartitions, LogAppendTime topics, compacted topics (keys required),
 the HTTP /health and /ready endpoints, and a SIGINT shutdown that answers in-flight produce requests.
 """
 
@@ -467,49 +467,76 @@ def test_log_append_time_topic_stamps_the_broker_time(broker: BrokerProcess) -> 
 # -- 6. cleanup.policy=compact -----------------------------------------------------------------
 
 
-def test_cleanup_policy_compact_is_refused_with_invalid_config(broker: BrokerProcess) -> None:
+def produce_keyed(broker: BrokerProcess, topic: str, records: list[tuple[bytes | None, bytes]]) -> list[Any]:
+    """The records as one batch of one produce request; each one's error code (0: delivered), in order."""
+    outcomes: dict[bytes, int] = {}
+
+    def report(error: Any, message: Any) -> None:
+        outcomes[message.value()] = 0 if error is None else error.code()
+
+    producer = confluent_producer(broker, **{"linger.ms": 100})
+    for key, value in records:
+        producer.produce(topic, value, key, partition=0, on_delivery=report)
+    assert producer.flush(TIMEOUT) == 0
+    return [outcomes[value] for _, value in records]
+
+
+def test_compacted_topics_refuse_records_without_a_key(broker: BrokerProcess) -> None:
     import kafka.errors
+    from confluent_kafka import KafkaError
     from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic, ResourceType
-    from kafka import KafkaAdminClient
+    from kafka import KafkaAdminClient, KafkaProducer
     from kafka.admin import ConfigResource as KafkaConfigResource
-    from kafka.admin import NewTopic as KafkaNewTopic
 
+    topic = "compacted"
+    create_topic(broker, topic, 1, {"cleanup.policy": "compact"})
+    # librdkafka 0011_produce_batch: the keyless records of a batch fail with INVALID_RECORD (the broker
+    # names them in record_errors, KIP-467), its other records with _INVALID_DIFFERENT_RECORD.
+    records = [(None if i % 5 == 0 else b"k%d" % i, b"v%d" % i) for i in range(10)]
+    codes = produce_keyed(broker, topic, records)
+    assert codes == [
+        KafkaError.INVALID_RECORD if key is None else KafkaError._INVALID_DIFFERENT_RECORD for key, _ in records
+    ]
+    # Nothing of the refused batch was stored: keyed records come first.
+    assert produce_keyed(broker, topic, [(b"a", b"first"), (b"b", b"second")]) == [0, 0]
+    read = confluent_read(broker, topic, 0, 0, 2)
+    assert [(m.offset(), m.key(), m.value()) for m in read] == [(0, b"a", b"first"), (1, b"b", b"second")]
+
+    kafka_producer = KafkaProducer(bootstrap_servers=broker.bootstrap, retries=0)
+    try:
+        with pytest.raises(kafka.errors.InvalidRecordError):
+            kafka_producer.send(topic, b"no key", partition=0).get(TIMEOUT)
+        assert kafka_producer.send(topic, b"third", key=b"c", partition=0).get(TIMEOUT).offset == 2
+    finally:
+        kafka_producer.close()
+
+    # APPEND makes a delete topic "delete,compact": retention and keys both apply from then on.
+    altered = "compact-by-alteration"
+    create_topic(broker, altered)
     admin = confluent_admin(broker)
-    for policy in ("compact", "compact,delete"):
-        topic = f"compacted-{policy.replace(',', '-')}"
-        [error] = [
-            confluent_result(f)
-            for f in admin.create_topics([NewTopic(topic, 1, 1, config={"cleanup.policy": policy})]).values()
-        ]
-        assert error.code() == 40, error  # INVALID_CONFIG
-        assert "compact" in error.str()
-        assert topic not in topic_names(broker)
-
-    topic = "compact-by-alteration"
-    create_topic(broker, topic)
-    resource = ConfigResource(
-        ResourceType.TOPIC,
-        topic,
-        incremental_configs=[ConfigEntry("cleanup.policy", "compact", incremental_operation=AlterConfigOpType.SET)],
-    )
-    [error] = [confluent_result(f) for f in admin.incremental_alter_configs([resource]).values()]
-    assert error.code() == 40 and "compact" in error.str(), error
-
+    append = ConfigEntry("cleanup.policy", "compact", incremental_operation=AlterConfigOpType.APPEND)
+    resource = ConfigResource(ResourceType.TOPIC, altered, incremental_configs=[append])
+    assert [confluent_result(f) for f in admin.incremental_alter_configs([resource]).values()] == [None]
     kafka_admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
     try:
-        with pytest.raises(kafka.errors.InvalidConfigurationError, match="compact"):
-            kafka_admin.create_topics(
-                [KafkaNewTopic("kp-compacted", 1, 1, topic_configs={"cleanup.policy": "compact"})]
-            )
-        for incremental in (True, False):
-            change = KafkaConfigResource("TOPIC", topic, {"cleanup.policy": "compact"})
-            result = kafka_admin.alter_configs([change], incremental=incremental)["topic"][topic]
-            assert result.startswith("[Error 40] InvalidConfigurationError"), (incremental, result)
-        described = kafka_admin.describe_configs([KafkaConfigResource("TOPIC", topic)], config_filter="all")
+        described = kafka_admin.describe_configs([KafkaConfigResource("TOPIC", altered)], config_filter="all")
     finally:
         kafka_admin.close()
-    assert described["topic"][topic]["cleanup.policy"]["value"] == "delete"
-    assert "kp-compacted" not in topic_names(broker)
+    assert described["topic"][altered]["cleanup.policy"]["value"] == "delete,compact"
+    # (Two keyless records: with one record error, librdkafka reports the partition's error for all.)
+    assert produce_keyed(broker, altered, [(None, b"keyless"), (b"k", b"keyed"), (None, b"keyless too")]) == [
+        KafkaError.INVALID_RECORD,
+        KafkaError._INVALID_DIFFERENT_RECORD,
+        KafkaError.INVALID_RECORD,
+    ]
+
+    # Only delete and compact are policies.
+    [error] = [
+        confluent_result(f)
+        for f in admin.create_topics([NewTopic("shredded", 1, 1, config={"cleanup.policy": "compact,shred"})]).values()
+    ]
+    assert error.code() == 40 and "cleanup.policy" in error.str(), error  # INVALID_CONFIG
+    assert "shredded" not in topic_names(broker)
 
 
 # -- 8. /health -------------------------------------------------------------------------------

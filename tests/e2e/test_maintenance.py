@@ -228,6 +228,22 @@ def test_retention_ms_drops_old_records_and_their_objects(broker: BrokerProcess)
         consumer.close()
 
 
+def test_retention_does_not_apply_to_a_compacted_topic(broker: BrokerProcess) -> None:
+    topic = "retention-compacted"
+    config = {"cleanup.policy": "compact", "retention.ms": str(10 * 60 * 1000), "retention.bytes": "1"}
+    topic_id = create_topic(broker, topic, 1, config)
+    old = now_ms() - HOUR_MS
+    sent = [Sent(0, b"key-%d" % index, b"old-%d" % index) for index in range(10)]
+    produce_in_flushes(broker, topic, [[(item, old + index) for index, item in enumerate(sent)]])
+    wait_until(
+        lambda: bool(object_files(broker, f"topics/{topic_id}")),
+        "a maintenance pass (retention, then compaction) went over the records",
+    )
+    # Kafka's rule: cleanup.policy=compact alone keeps records whatever their age or the log's size.
+    assert watermarks(broker, topic) == (0, 10)
+    assert read_partition(broker, topic, 10) == [(index, item.value) for index, item in enumerate(sent)]
+
+
 def test_retention_bytes_keeps_the_newest_batches_within_the_limit(broker: BrokerProcess) -> None:
     topic = "retention-bytes"
     limit = 3000
