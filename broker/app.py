@@ -23,7 +23,7 @@ from storage.diskcache import DiskRangeCache
 from storage.log import PartitionLog
 from storage.maintenance import Maintenance, Retention, now_ms
 from storage.objects import open_object_store
-from storage.stats import FOLD_INTERVAL_S
+from storage.stats import FOLD_AT, FOLD_INTERVAL_S
 from storage.transactions import TransactionStates
 
 log = logging.getLogger(__name__)
@@ -145,12 +145,16 @@ class Broker:
             self._groups_placed_on = view.broker_ids
 
     async def _fold_histograms(self) -> None:
-        """Bucket the histograms' pending observations, so that they never pile up between scrapes."""
+        """Bucket the histograms' pending observations, so that they never pile up between scrapes.
+
+        Only histograms holding FOLD_AT observations or more: folding costs per histogram, and a
+        scrape folds the rest.
+        """
         while True:
             await asyncio.sleep(FOLD_INTERVAL_S)
             histograms = [*self.log.stats.histograms(), *(self.metrics.stats.histograms() if self.metrics else ())]
             for histogram in histograms:
-                histogram.fold()
+                histogram.fold(FOLD_AT)
 
     async def _heartbeat(self) -> None:
         while True:

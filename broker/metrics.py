@@ -257,18 +257,10 @@ def _histograms(
 ) -> HistogramMetricFamily:
     family = HistogramMetricFamily(PREFIX + name, documentation, labels=[label] if label else None)
     for key, histogram in histograms.items():
-        counts, total = histogram.totals()
-        cumulative = 0
-        buckets = []
-        for bound, count in zip((*histogram.bounds, float("inf")), counts, strict=True):
-            cumulative += count
-            buckets.append((_bound_text(bound), cumulative))
-        family.add_metric([key] if label else [], buckets, total)
+        cumulative, count, total = histogram.totals()
+        buckets = [(repr(float(bound)), below) for bound, below in zip(histogram.bounds, cumulative, strict=True)]
+        family.add_metric([key] if label else [], [*buckets, ("+Inf", count)], total)
     return family
-
-
-def _bound_text(bound: float) -> str:
-    return "+Inf" if bound == float("inf") else repr(float(bound))
 
 
 class _Collector:

@@ -9,8 +9,11 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from operator import add
 
-FOLD_INTERVAL_S = 1.0  # how often the broker folds every histogram's pending observations
+FOLD_INTERVAL_S = 1.0  # how often the broker folds the histograms holding FOLD_AT or more observations
+FOLD_AT = 1024
 
 # Upper bounds in seconds, from 0.5 ms to 10 s: local disk and SQLite answer in well under a
 # millisecond, S3 and PostgreSQL across a network in tens of milliseconds.
@@ -20,43 +23,41 @@ SIZE_BOUNDS = tuple(float(1024 * 4**power) for power in range(10))
 
 
 class Histogram:
-    """Observation counts per bucket (upper bounds inclusive, as Prometheus's `le`) plus their sum.
+    """Observation counts at or below each upper bound (cumulative, as Prometheus's `le`), their count and sum.
 
     `observe` is the bound `append` of a list of pending observations: hot paths observe per
     request, and a Python-level bisect per observation cost about five times as much (measured
-    with callgrind in benchmarks/metrics_cost.py). `fold()` buckets what is pending in C (one
-    sort, one bisect per bound). Readers go through `totals()`, which folds first; the broker also
-    folds every second (`FOLD_INTERVAL_S`) so that pending observations stay few.
+    with callgrind in benchmarks/metrics_cost.py). `fold()` counts what is pending with C loops
+    only (one sort, then a bisect per bound). Readers go through `totals()`, which folds first;
+    the broker folds every histogram holding FOLD_AT observations or more every FOLD_INTERVAL_S,
+    so that pending observations stay few without a scrape.
     """
 
-    __slots__ = ("_counts", "_pending", "_sum", "bounds", "observe")
+    __slots__ = ("_count", "_cumulative", "_pending", "_sum", "bounds", "observe")
 
     def __init__(self, bounds: Sequence[float]) -> None:
         self.bounds = tuple(bounds)
-        self._counts = [0] * (len(self.bounds) + 1)  # the last one is +Inf
+        self._cumulative = [0] * len(self.bounds)
+        self._count = 0
         self._sum = 0.0
         self._pending: list[float] = []
         self.observe: Callable[[float], None] = self._pending.append
 
-    def fold(self) -> None:
-        """Move the pending observations into the bucket counts and the sum."""
+    def fold(self, min_pending: int = 1) -> None:
+        """Move the pending observations into the counts and the sum, if at least `min_pending` are pending."""
         pending = self._pending
-        if not pending:
+        if not pending or len(pending) < min_pending:
             return
         pending.sort()
-        below = 0
-        for index, bound in enumerate(self.bounds):
-            up_to = bisect_right(pending, bound)
-            self._counts[index] += up_to - below
-            below = up_to
-        self._counts[-1] += len(pending) - below
+        self._cumulative = list(map(add, self._cumulative, map(partial(bisect_right, pending), self.bounds)))
+        self._count += len(pending)
         self._sum += sum(pending)
         pending.clear()
 
-    def totals(self) -> tuple[list[int], float]:
-        """The count per bucket (the last is +Inf) and the sum, every observation so far included."""
+    def totals(self) -> tuple[list[int], int, float]:
+        """Observations at or below each bound, all observations (the +Inf bucket) and their sum, so far."""
         self.fold()
-        return list(self._counts), self._sum
+        return list(self._cumulative), self._count, self._sum
 
 
 @dataclass

@@ -1,17 +1,16 @@
-"""Histograms count each observation in the bucket of the first upper bound at or above it."""
+"""Histograms count each observation at or below every upper bound it does not exceed (Prometheus's `le`)."""
 
 from __future__ import annotations
 
 from storage.stats import Histogram
 
 
-def test_observations_land_in_inclusive_buckets_with_an_inf_bucket_and_a_sum() -> None:
+def test_observations_count_cumulatively_with_an_inf_count_and_a_sum() -> None:
     histogram = Histogram((1.0, 2.5, 10.0))
-    for value in (0.5, 1.0, 1.0001, 2.5, 9.0, 10.0, 10.5, 1e9):
+    values = (0.5, 1.0, 1.0001, 2.5, 9.0, 10.0, 10.5, 1e9)
+    for value in values:
         histogram.observe(value)
-    counts, total = histogram.totals()
-    assert counts == [2, 2, 2, 2]  # <=1, <=2.5, <=10, +Inf
-    assert total == 0.5 + 1.0 + 1.0001 + 2.5 + 9.0 + 10.0 + 10.5 + 1e9
+    assert histogram.totals() == ([2, 4, 6], 8, sum(values))  # <=1, <=2.5, <=10; all 8 for +Inf
 
 
 def test_folding_in_several_steps_gives_the_same_totals_as_once() -> None:
@@ -22,15 +21,20 @@ def test_folding_in_several_steps_gives_the_same_totals_as_once() -> None:
         in_steps.observe(value)
         if index % 97 == 0:
             in_steps.fold()
-    assert in_steps.totals()[0] == once.totals()[0]
-    assert abs(in_steps.totals()[1] - once.totals()[1]) < 1e-9
-    assert sum(once.totals()[0]) == 1000
+    (steps_below, steps_count, steps_sum), (once_below, once_count, once_sum) = in_steps.totals(), once.totals()
+    expected = [sum(1 for value in values if value <= bound) for bound in (0.001, 0.005, 0.01)]
+    assert (steps_below, steps_count) == (once_below, once_count) == (expected, 1000)
+    assert abs(steps_sum - once_sum) < 1e-9
 
 
-def test_totals_are_a_copy_and_an_empty_histogram_counts_nothing() -> None:
+def test_fold_waits_for_enough_observations_and_totals_are_a_copy() -> None:
     histogram = Histogram((1.0,))
-    assert histogram.totals() == ([0, 0], 0.0)
-    counts, _ = histogram.totals()
-    counts[0] = 99
+    assert histogram.totals() == ([0], 0, 0.0)
     histogram.observe(3)
-    assert histogram.totals() == ([0, 1], 3.0)
+    histogram.fold(min_pending=2)  # one pending: left for later
+    histogram.observe(0.5)
+    histogram.fold(min_pending=2)
+    below, count, total = histogram.totals()
+    assert (below, count, total) == ([1], 2, 3.5)
+    below[0] = 99
+    assert histogram.totals() == ([1], 2, 3.5)
