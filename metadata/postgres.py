@@ -575,32 +575,11 @@ class PostgresMetadataStore:
         return {(_uuid(row[0]), row[1]): PartitionState(row[2], row[3]) for row in rows}
 
     async def _producer_states(self, db: Connection, keys: Sequence[ProducerKey]) -> dict[ProducerKey, ProducerState]:
-        # The partition locks held already serialise every change to these rows.
-        if not keys:
-            return {}
-        rows = await db.fetch(
-            "SELECT s.topic_id, s.partition, s.producer_id, s.producer_epoch, s.recent_batches"
-            " FROM producer_state AS s"
-            " JOIN unnest($1::uuid[], $2::integer[], $3::bigint[]) AS k (topic_id, partition, producer_id)"
-            " ON s.topic_id = k.topic_id AND s.partition = k.partition AND s.producer_id = k.producer_id",
-            [key[0] for key in keys],
-            [key[1] for key in keys],
-            [key[2] for key in keys],
-        )
+        rows = await _rows_of_producers(db, "producer_state", "t.producer_epoch, t.recent_batches", keys)
         return {(_uuid(row[0]), row[1], row[2]): ProducerState.from_json(row[3], row[4]) for row in rows}
 
     async def _open_transactions(self, db: Connection, keys: Sequence[ProducerKey]) -> dict[ProducerKey, int]:
-        # The partition locks held already serialise every change to these rows.
-        if not keys:
-            return {}
-        rows = await db.fetch(
-            "SELECT t.topic_id, t.partition, t.producer_id, t.first_offset FROM open_transactions AS t"
-            " JOIN unnest($1::uuid[], $2::integer[], $3::bigint[]) AS k (topic_id, partition, producer_id)"
-            " ON t.topic_id = k.topic_id AND t.partition = k.partition AND t.producer_id = k.producer_id",
-            [key[0] for key in keys],
-            [key[1] for key in keys],
-            [key[2] for key in keys],
-        )
+        rows = await _rows_of_producers(db, "open_transactions", "t.first_offset", keys)
         return {(_uuid(row[0]), row[1], row[2]): row[3] for row in rows}
 
     async def _write_transactions(self, db: Connection, plan: CommitPlan) -> None:
@@ -881,3 +860,20 @@ class PostgresMetadataStore:
                 [topic for topic, _ in partitions],
                 [partition for _, partition in partitions],
             )
+
+
+async def _rows_of_producers(
+    db: Connection, table: str, columns: str, keys: Sequence[ProducerKey]
+) -> list[asyncpg.Record]:
+    """`columns` of `table` (as t) in the rows keyed (topic id, partition, producer id) in `keys`, each
+    row led by those three. The partition locks held already serialise changes to these rows."""
+    if not keys:
+        return []
+    return await db.fetch(
+        f"SELECT t.topic_id, t.partition, t.producer_id, {columns} FROM {table} AS t"
+        " JOIN unnest($1::uuid[], $2::integer[], $3::bigint[]) AS k (topic_id, partition, producer_id)"
+        " ON t.topic_id = k.topic_id AND t.partition = k.partition AND t.producer_id = k.producer_id",
+        [key[0] for key in keys],
+        [key[1] for key in keys],
+        [key[2] for key in keys],
+    )
