@@ -12,14 +12,17 @@ Run: `python -m benchmarks.metrics_cost`. Two measurements, both on the embedded
    shows the order of magnitude, not a 1% difference.
 2. Instructions (`--requests N`, default 200; needs valgrind): the broker under callgrind, counting
    only while one connection sends N identical pre-encoded Produce requests (acks=all), each after the
-   previous answer, following WARM_UP_REQUESTS uncounted ones; once with metrics on, once off.
-   Instruction counts do not depend on the machine's load, so a difference well under 1% shows. The
-   request shapes: for each record size, the median records per request part 1 measured (or
-   `--shapes 2200x100,960x1024`, records x bytes), and one record of 100 B, the worst case, as metric
-   updates cost per request, not per record. Each prints instructions per request of the event loop
-   thread (requests, metric updates and the write path's bookkeeping run there: it bounds throughput)
-   and of the whole process, on, off and on/off - 1. Heartbeats and compaction are switched off here,
-   so that their timers do not turn valgrind's slowness into instructions.
+   previous answer, following WARM_UP_REQUESTS uncounted ones; with metrics on, then off, `--pairs`
+   times (default 3). Instruction counts move far less than times do, but not nothing: how many
+   event loop iterations and socket reads a request takes still depends on timing, by up to about
+   1% of a large request's instructions between two runs, so each shape prints every pair and
+   the median. The request shapes: for each record size, the median records per request part 1
+   measured (or `--shapes 2200x100,960x1024`, records x bytes), and one record of 100 B, the worst
+   case, as metric updates cost per request, not per record. Each prints instructions per request
+   of the event loop thread (requests, metric updates and the write path's bookkeeping run there:
+   it bounds throughput) and of the whole process, on, off and on/off - 1. Heartbeats and
+   compaction are switched off here, so that their timers do not turn valgrind's slowness into
+   instructions.
 
 The storage layer's own counters (LogStats: a few per flush and per batch) are kept in both modes,
 so neither part includes them. Linux only (/proc).
@@ -49,7 +52,7 @@ from tests.brokerproc import BrokerProcess
 
 TOPIC = "metrics-cost"
 TIMEOUT_S = 120.0
-WARM_UP_REQUESTS = 20  # codecs compile and caches fill on first use
+WARM_UP_REQUESTS = 50  # codecs compile and caches fill on first use
 VALGRIND_START_TIMEOUT_S = 600.0
 HOUR_MS = 3_600_000
 WORST_CASE = (1, 100)  # one record of 100 B per request
@@ -182,10 +185,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     add("--records-100b", type=int, default=300_000, help="records of 100 B per throughput run (default 300,000)")
     add("--records-1k", type=int, default=100_000, help="records of 1 KiB per throughput run (default 100,000)")
     add("--requests", type=int, default=200, help="counted Produce requests per callgrind run (default 200; 0: none)")
+    add("--pairs", type=int, default=3, help="on/off pairs of callgrind runs per request shape (default 3)")
     add("--shapes", help="request shapes for callgrind, RECORDSxBYTES,... (default: what part 1 measured)")
     args = parser.parse_args(argv)
-    if min(args.rounds, args.requests) < 0 or min(args.records_100b, args.records_1k) < 1:
-        parser.error("--rounds and --requests must not be negative, record counts at least 1")
+    if min(args.rounds, args.requests) < 0 or min(args.records_100b, args.records_1k, args.pairs) < 1:
+        parser.error("--rounds and --requests must not be negative, record counts and --pairs at least 1")
     try:
         shapes = parse_shapes(args.shapes) if args.shapes else []
     except ValueError as exc:
@@ -210,14 +214,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 shapes.append((round(per_request), record_bytes))
         if args.requests and valgrind is not None and control is not None:
             for records, record_bytes in [*shapes, WORST_CASE]:
-                on, off = (
-                    counted_run(valgrind, control, m, records, record_bytes, args.requests) for m in (True, False)
-                )
+                shares = []
+                for _ in range(args.pairs):
+                    on, off = (
+                        counted_run(valgrind, control, m, records, record_bytes, args.requests) for m in (True, False)
+                    )
+                    shares.append((on.loop / off.loop - 1, on.process / off.process - 1))
+                    print(
+                        f"callgrind, {args.requests} requests of {records:,} x {record_bytes} B: instructions per "
+                        f"request, event loop thread on {on.loop:,.0f} / off {off.loop:,.0f} ({shares[-1][0]:+.2%}), "
+                        f"whole process on {on.process:,.0f} / off {off.process:,.0f} ({shares[-1][1]:+.2%})",
+                        flush=True,
+                    )
+                loop_share, process_share = (statistics.median(share[index] for share in shares) for index in (0, 1))
                 print(
-                    f"callgrind, {args.requests} requests of {records:,} x {record_bytes} B: instructions per request, "
-                    f"event loop thread on {on.loop:,.0f} / off {off.loop:,.0f} ({on.loop / off.loop - 1:+.2%}), "
-                    f"whole process on {on.process:,.0f} / off {off.process:,.0f} "
-                    f"({on.process / off.process - 1:+.2%})",
+                    f"callgrind, {records:,} x {record_bytes} B, median of {args.pairs} pairs: metrics on costs "
+                    f"{loop_share:+.2%} of the event loop thread's instructions, {process_share:+.2%} of the process's",
                     flush=True,
                 )
     except BenchmarkError as exc:
