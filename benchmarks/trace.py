@@ -9,7 +9,7 @@ as benchmarks/latency.py does), stops the broker, which prints its timestamps, a
 p50 / p99 / mean in milliseconds over every produce request:
 
 receive -> decode -> produce handler -> write buffer enqueue -> flush start -> object put (its thread
-starts, writes, fsyncs the file, the directory fsync beside it) -> back on the event loop -> the
+starts, writes, fsyncs the file, then the directory) -> back on the event loop -> the
 previous flush's commit -> metadata commit (SQLite: queueing for the lock and aiosqlite's thread, the
 statements, COMMIT with its WAL fsync; PostgreSQL: the whole call) -> futures resolved -> handler
 resumes -> response encoded -> response written.
@@ -31,7 +31,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,7 +88,7 @@ def _stages(r: _RequestTrace) -> list[tuple[str, float, float]]:
         ("put called -> put thread runs", f.put_called, f.put_thread),
         ("put thread: write", f.put_thread, f.written),
         ("put thread: fsync file", *f.file_fsync),
-        ("directory fsync (its thread)", *f.directory_fsync),
+        ("put thread: fsync directory", *f.directory_fsync),
         ("put thread: write done -> thread done", f.written, f.put_thread_done),
         ("put thread done -> loop resumes", f.put_thread_done, f.put_returned),
         ("object put (whole call)", f.put_called, f.put_returned),
@@ -119,19 +118,6 @@ def stage_durations(traces: Sequence[_RequestTrace]) -> dict[str, list[float]]:
             if start and end:
                 durations.setdefault(name, []).append((end - start) * 1000)
     return durations
-
-
-class _ContextExecutor(Executor):
-    """Runs submitted calls in a copy of the submitter's context, so that they see its trace."""
-
-    def __init__(self, inner: Executor) -> None:
-        self.inner = inner
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        return self.inner.submit(contextvars.copy_context().run, fn, *args, **kwargs)
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        self.inner.shutdown(wait, cancel_futures=cancel_futures)
 
 
 def install() -> list[_RequestTrace]:
@@ -262,7 +248,7 @@ def install() -> list[_RequestTrace]:
     def put_in_thread(original: Any) -> Any:
         def wrapper(self: Any, key: str, view: Any) -> None:
             flush = by_object.get(key)
-            flush_trace.set(flush)  # for the fsyncs below, in this thread and the directory fsync's
+            flush_trace.set(flush)  # for the fsyncs below
             if flush is not None:
                 flush.put_thread = now()
             original(self, key, view)
@@ -289,13 +275,6 @@ def install() -> list[_RequestTrace]:
 
     def record_directory_fsync(flush: _FlushTrace, start: float, end: float) -> None:
         flush.directory_fsync = (start, end)
-
-    def store_init(original: Any) -> Any:
-        def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
-            original(self, *args, **kwargs)
-            self._directory_syncs = _ContextExecutor(self._directory_syncs)
-
-        return wrapper
 
     def commit_flushes(original: Any) -> Any:
         async def wrapper(self: Any, flushes: list[Any]) -> Any:
@@ -345,7 +324,6 @@ def install() -> list[_RequestTrace]:
     wrap(log.PartitionLog, "_start_flush", start_flush)
     wrap(log.PartitionLog, "_commit", commit_group)
     store = filesystem.FilesystemObjectStore
-    wrap(store, "__init__", store_init)
     wrap(store, "put", put)
     wrap(s3.S3ObjectStore, "put", put)
     wrap(store, "_put", put_in_thread)

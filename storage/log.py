@@ -82,16 +82,16 @@ class _Flush:
 
 
 @dataclass
-class _TailEntry:
-    base_offset: int
-    last_offset: int
-    data: bytes  # patched with its real offsets
-
-
-@dataclass
 class _Tail:
-    entries: deque[_TailEntry] = field(default_factory=deque)
-    bases: deque[int] = field(default_factory=deque)  # entries' base offsets, for bisect
+    """One partition's newest committed batches, oldest first, as parallel deques of plain ints and bytes.
+
+    The garbage collector tracks none of their items, so a full cache (hundreds of thousands of
+    small batches) adds nothing to its passes: an object per batch made each gen2 pass tens of ms.
+    """
+
+    bases: deque[int] = field(default_factory=deque)  # base offsets, for bisect
+    lasts: deque[int] = field(default_factory=deque)  # last offsets
+    data: deque[bytes] = field(default_factory=deque)  # the batches, patched with their offsets
 
 
 def patch_offsets(data: bytes | memoryview, base_offset: int) -> bytes:
@@ -180,7 +180,7 @@ def _base_offset(entry: IndexEntry) -> int:
 
 def _tail_holds(tail: _Tail | None, offset: int) -> bool:
     """Whether the tail cache has the batch holding `offset` (another broker may have appended after it)."""
-    return tail is not None and bool(tail.entries) and tail.bases[0] <= offset <= tail.entries[-1].last_offset
+    return tail is not None and bool(tail.bases) and tail.bases[0] <= offset <= tail.lasts[-1]
 
 
 class PartitionLog:
@@ -220,7 +220,7 @@ class PartitionLog:
         self._closing = False
         self._states: dict[PartitionKey, PartitionState] = {}
         self._tails: dict[PartitionKey, _Tail] = {}
-        self._tail_order: deque[tuple[PartitionKey, int]] = deque()  # (partition, length) oldest first
+        self._tail_order: deque[_Tail] = deque()  # the tail of each cached batch, oldest batch first
         self._tail_bytes = 0
         self._ranges = _ByteBoundedLru(object_cache_bytes)
         self._index = _IndexCache(INDEX_CACHE_ENTRIES)
@@ -402,9 +402,7 @@ class PartitionLog:
     def _committed(self, item: _Pending, chunk: ChunkAppend, result: AppendResult) -> None:
         last_offset = result.base_offset + chunk.record_count - 1
         self._advance(item.key, PartitionState(result.log_start_offset, last_offset + 1))
-        self._add_tail(
-            item.key, _TailEntry(result.base_offset, last_offset, patch_offsets(item.data, result.base_offset))
-        )
+        self._add_tail(item.key, result.base_offset, last_offset, patch_offsets(item.data, result.base_offset))
         self._wake(item.key)
 
     def _advance(self, key: PartitionKey, known: PartitionState) -> None:
@@ -442,30 +440,28 @@ class PartitionLog:
         self._index.trim(key, change.log_start_offset)
         self._wake(key)
 
-    def _add_tail(self, key: PartitionKey, entry: _TailEntry) -> None:
+    def _add_tail(self, key: PartitionKey, base_offset: int, last_offset: int, data: bytes) -> None:
         tail = self._tails.setdefault(key, _Tail())
-        if tail.entries and tail.entries[-1].last_offset + 1 != entry.base_offset:
+        if tail.lasts and tail.lasts[-1] + 1 != base_offset:
             # Another broker appended in between: the tail is no longer contiguous.
             self._drop_tail(key)
             tail = self._tails.setdefault(key, _Tail())
-        tail.entries.append(entry)
-        tail.bases.append(entry.base_offset)
-        self._tail_order.append((key, len(entry.data)))
-        self._tail_bytes += len(entry.data)
+        tail.bases.append(base_offset)
+        tail.lasts.append(last_offset)
+        tail.data.append(data)
+        self._tail_order.append(tail)
+        self._tail_bytes += len(data)
         while self._tail_bytes > self.tail_cache_bytes and self._tail_order:
-            old_key, length = self._tail_order.popleft()
-            self._tail_bytes -= length
-            old_tail = self._tails.get(old_key)
-            if old_tail is not None and old_tail.entries:
-                old_tail.entries.popleft()
-                old_tail.bases.popleft()
+            oldest = self._tail_order.popleft()
+            self._tail_bytes -= len(oldest.data.popleft())
+            oldest.bases.popleft()
+            oldest.lasts.popleft()
 
     def _drop_tail(self, key: PartitionKey) -> None:
         tail = self._tails.pop(key, None)
         if tail is not None:
-            dropped = sum(len(entry.data) for entry in tail.entries)
-            self._tail_bytes -= dropped
-            self._tail_order = deque(item for item in self._tail_order if item[0] != key)
+            self._tail_bytes -= sum(map(len, tail.data))
+            self._tail_order = deque(cached for cached in self._tail_order if cached is not tail)
 
     # -- state -------------------------------------------------------------
 
@@ -612,12 +608,12 @@ class PartitionLog:
         chunks: list[bytes] = []
         size = 0
         next_offset = offset
-        for entry in itertools.islice(tail.entries, index, None):
-            if (chunks or not first_whole) and size + len(entry.data) > max_bytes:
+        for data, last_offset in itertools.islice(zip(tail.data, tail.lasts, strict=True), index, None):
+            if (chunks or not first_whole) and size + len(data) > max_bytes:
                 break
-            chunks.append(entry.data)
-            size += len(entry.data)
-            next_offset = entry.last_offset + 1
+            chunks.append(data)
+            size += len(data)
+            next_offset = last_offset + 1
             if size >= max_bytes:
                 break
         return chunks, next_offset

@@ -10,7 +10,6 @@ import secrets
 import stat
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from pathlib import Path
 
@@ -22,7 +21,6 @@ TEMP_SUFFIX = ".tmp"
 STALE_TEMP_SECONDS = 3600.0
 # A concurrent delete may remove a put's fresh, still empty directory before the put creates its file.
 OPEN_ATTEMPTS = 3
-DIRECTORY_SYNC_THREADS = 4
 
 
 class FsyncPolicy(StrEnum):
@@ -39,9 +37,10 @@ class FilesystemObjectStore:
 
     Objects are written to `.<random>.tmp` in their directory and moved into place whole, so readers
     see the old or the new object, never part of one. A new key is hard-linked into place before the
-    fsyncs, which then run together (file and directory: one journal commit on ext4 instead of two in
-    a row); a power loss during such a put may leave the key with part of its bytes, but the put never
-    returned, and an object no index names is garbage anyway. A key that exists is replaced as usual:
+    fsyncs (file, then directory, on the put's own thread: on ext4 the file's fsync commits the link's
+    journal entry too, so the directory's finds nothing left to write); a power loss during such a put
+    may leave the key with part of its bytes, but the put never returned, and an object no index
+    names is garbage anyway. A key that exists is replaced as usual:
     fsync, then rename, then fsync the directory, so a power loss keeps the old object or the new.
     Names starting with '.' are never keys (see validate_key), so temporary files cannot collide with
     objects and are never listed.
@@ -52,8 +51,6 @@ class FilesystemObjectStore:
     def __init__(self, root: str | Path, fsync: FsyncPolicy) -> None:
         self._root = os.path.abspath(root)
         self._fsync = fsync
-        # Directory fsyncs of a put run here while the put's own thread fsyncs the file.
-        self._directory_syncs = ThreadPoolExecutor(DIRECTORY_SYNC_THREADS, thread_name_prefix="directory-fsync")
         os.makedirs(self._root, exist_ok=True)
         self._remove_stale_temp_files()
 
@@ -116,8 +113,7 @@ class FilesystemObjectStore:
             raise ObjectStoreUnavailableError(f"object folder {self._root} is not a writable directory: {exc}") from exc
 
     async def close(self) -> None:
-        """Stop the directory-fsync threads; other blocking calls run on the event loop's default executor."""
-        self._directory_syncs.shutdown(wait=False)
+        """Nothing to release: blocking calls run on the event loop's default executor."""
 
     def _put(self, key: str, view: memoryview) -> None:
         path = os.path.join(self._root, key)
@@ -132,9 +128,7 @@ class FilesystemObjectStore:
                     written = os.write(fd, view)
                     view = view[written:]
                 linked = durable and _link_new(temp, path)
-                if linked:
-                    self._fsync_together(fd, directories)
-                elif durable:
+                if durable:
                     os.fsync(fd)
             finally:
                 os.close(fd)
@@ -144,18 +138,9 @@ class FilesystemObjectStore:
             with contextlib.suppress(OSError):
                 os.unlink(temp)
             raise
-        if durable and not linked:
+        if durable:
             for directory in directories:
                 _fsync_directory(directory)
-
-    def _fsync_together(self, fd: int, directories: builtins.list[str]) -> None:
-        """fsync a file and directories at once: the file on this thread, the directories beside it."""
-        syncs = [self._directory_syncs.submit(_fsync_directory, directory) for directory in directories]
-        try:
-            os.fsync(fd)
-        finally:
-            for sync in syncs:
-                sync.result()
 
     def _open_temp(self, key: str) -> tuple[int, str, builtins.list[str]]:
         """Create a temporary file beside `key`'s path: its descriptor, its path, the directories made for it."""

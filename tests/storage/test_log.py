@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Sequence
 from uuid import UUID
 
@@ -256,3 +257,31 @@ async def test_a_commit_that_breaks_fails_its_batches_and_later_flushes_still_co
     finally:
         await metadata.close()
     assert later.base_offset == 1  # the first batch was committed: only its answer was lost
+
+
+async def _tracked_growth(objects: FailingObjects, metadata: CountingMetadata, tail_cache_bytes: int) -> int:
+    """Objects the garbage collector tracks after 2,000 batches appended, above what it tracked before them."""
+    topic_id = (await metadata.create_topic(f"t{tail_cache_bytes}", 1, {})).topic_id
+    log = make_log(objects, metadata, flush_ms=1, tail_cache_bytes=tail_cache_bytes)
+    log.start()
+    await log.append(topic_id, 0, *batch(b"first"))
+    gc.collect()
+    before = len(gc.get_objects())
+    await asyncio.gather(*(log.append(topic_id, 0, *batch(b"%d" % index)) for index in range(2000)))
+    await log.append(topic_id, 0, *batch(b"last"))  # a later commit lets the previous group go
+    gc.collect()
+    growth = len(gc.get_objects()) - before
+    if tail_cache_bytes > 1:
+        assert len(await log.read(topic_id, 0, 0, 1 << 30)) == 2002  # all of them in the tail cache
+    await log.close()
+    return growth
+
+
+async def test_the_tail_cache_adds_no_object_for_the_garbage_collector_per_batch(
+    stores: tuple[FailingObjects, CountingMetadata],
+) -> None:
+    """A full tail cache holds hundreds of thousands of batches: an object each made every gen2 pass walk them."""
+    objects, metadata = stores
+    without_tail = await _tracked_growth(objects, metadata, tail_cache_bytes=1)
+    with_tail = await _tracked_growth(objects, metadata, tail_cache_bytes=1 << 30)
+    assert with_tail - without_tail < 100
