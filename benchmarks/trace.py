@@ -142,15 +142,15 @@ def install() -> list[_RequestTrace]:
     def wrap(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
         setattr(owner, name, functools.wraps(getattr(owner, name))(make(getattr(owner, name))))
 
-    def data_received(original: Any) -> Any:
-        def wrapper(self: Any, data: bytes) -> None:
+    def buffer_updated(original: Any) -> Any:
+        def wrapper(self: Any, nbytes: int) -> None:
             received[0] = now()
-            original(self, data)
+            original(self, nbytes)
 
         return wrapper
 
     def decode_request(original: Any) -> Any:
-        def wrapper(frame: bytes, allow_trailing: bool = False) -> Any:
+        def wrapper(frame: bytes | bytearray, allow_trailing: bool = False) -> Any:
             request = original(frame, allow_trailing)
             if isinstance(request, wire.Request) and request.api.key == PRODUCE.key:
                 trace = _RequestTrace(received[0], decoded=now())
@@ -315,7 +315,7 @@ def install() -> list[_RequestTrace]:
 
         return wrapper
 
-    wrap(server.Connection, "data_received", data_received)
+    wrap(server.Connection, "buffer_updated", buffer_updated)
     wrap(server.Connection, "_write_ready", write_ready)
     wrap(wire, "decode_request", decode_request)
     wrap(wire, "encode_response", encode_response)

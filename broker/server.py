@@ -34,7 +34,7 @@ def unsupported_api_versions_response(correlation_id: int) -> bytes:
     return wire.encode_response(APIS[wire.API_VERSIONS_KEY], 0, correlation_id, body)
 
 
-class Connection(asyncio.Protocol):
+class Connection(asyncio.BufferedProtocol):
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
         self.decoder = wire.FrameDecoder(broker.config.socket_request_max_bytes)
@@ -61,9 +61,12 @@ class Connection(asyncio.Protocol):
         self.in_flight.clear()
         log.info("connection from %s closed%s", self.peer, f": {exc}" if exc else "")
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.decoder.buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
         try:
-            frames = self.decoder.feed(data)
+            frames = self.decoder.received(nbytes)
         except ProtocolError as exc:
             self.close(f"bad frame: {exc}")
             return
@@ -78,7 +81,7 @@ class Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
-    def _dispatch(self, frame: bytes) -> None:
+    def _dispatch(self, frame: bytes | bytearray) -> None:
         try:
             request = wire.decode_request(frame, allow_trailing=True)
         except ProtocolError as exc:

@@ -652,18 +652,20 @@ def _commit_flushes(
         producers = _producer_states(conn, producer_keys(chunks, partitions))
         transactions = _open_transactions(conn, transaction_keys(chunks, partitions))
         plan, results = plan_group(flushes, partitions, producers, transactions)
-        conn.executemany(
-            _INSERT_INDEX,
-            [_index_row(topic_id, partition, entry) for topic_id, partition, entry in plan.entries],
+        # Statements with nothing to write are skipped: each one hands the GIL over and back.
+        _execute_rows(
+            conn, _INSERT_INDEX, [_index_row(topic_id, partition, e) for topic_id, partition, e in plan.entries]
         )
-        conn.executemany(
+        _execute_rows(
+            conn,
             "UPDATE partitions SET high_watermark = ? WHERE topic_id = ? AND partition = ?",
             [
                 (state.high_watermark, topic_id.hex, partition)
                 for (topic_id, partition), state in sorted(plan.partitions.items())
             ],
         )
-        conn.executemany(
+        _execute_rows(
+            conn,
             "INSERT INTO producer_state (topic_id, partition, producer_id, producer_epoch, recent_batches)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (topic_id, partition, producer_id) DO UPDATE"
             " SET producer_epoch = excluded.producer_epoch, recent_batches = excluded.recent_batches",
@@ -718,15 +720,18 @@ def _open_transactions(conn: sqlite3.Connection, keys: Sequence[ProducerKey]) ->
 
 def _write_transactions(conn: sqlite3.Connection, plan: CommitPlan) -> None:
     """The open transactions a plan opened and closed, and the aborted ranges it recorded."""
-    conn.executemany(
+    _execute_rows(
+        conn,
         "INSERT OR REPLACE INTO open_transactions (topic_id, partition, producer_id, first_offset) VALUES (?, ?, ?, ?)",
         [(topic_id.hex, partition, producer_id, first) for (topic_id, partition, producer_id), first in plan.opened()],
     )
-    conn.executemany(
+    _execute_rows(
+        conn,
         "DELETE FROM open_transactions WHERE topic_id = ? AND partition = ? AND producer_id = ?",
         [(topic_id.hex, partition, producer_id) for topic_id, partition, producer_id in plan.closed()],
     )
-    conn.executemany(
+    _execute_rows(
+        conn,
         "INSERT OR IGNORE INTO aborted_transactions (topic_id, partition, producer_id, first_offset, last_offset)"
         " VALUES (?, ?, ?, ?, ?)",
         [
@@ -734,6 +739,12 @@ def _write_transactions(conn: sqlite3.Connection, plan: CommitPlan) -> None:
             for topic_id, partition, a in plan.aborted
         ],
     )
+
+
+def _execute_rows(conn: sqlite3.Connection, statement: str, rows: Sequence[Sequence[object]]) -> None:
+    """executemany, unless there are no rows."""
+    if rows:
+        conn.executemany(statement, rows)
 
 
 def _keyed_rows(conn: sqlite3.Connection, query: str, keys: Sequence[tuple[UUID, *tuple[int, ...]]]) -> Iterator[Row]:

@@ -7,6 +7,8 @@ import struct
 from io import BytesIO
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from protocol import primitives, wire
 from protocol.errors import ProtocolError
@@ -181,3 +183,38 @@ def test_fuzz_100k_random_and_mutated_frames_give_only_protocol_errors_or_result
             outcomes["unsupported" if isinstance(decoded, wire.UnsupportedRequest) else "decoded"] += 1
     # Every path must have been exercised for the run to mean anything.
     assert all(count > 1000 for count in outcomes.values()), outcomes
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    sizes=st.lists(st.integers(min_value=0, max_value=300), max_size=12),
+    cuts=st.lists(st.integers(min_value=1, max_value=400), min_size=1, max_size=40),
+)
+def test_frame_decoder_returns_the_frames_whatever_the_chunks_and_frame_sizes(
+    sizes: list[int], cuts: list[int]
+) -> None:
+    """Frames smaller and larger than the read buffer (64 bytes here), received in arbitrary chunks."""
+    frames = [bytes([index % 251]) * size for index, size in enumerate(sizes)]
+    stream = b"".join(struct.pack(">i", len(frame)) + frame for frame in frames)
+    decoder = wire.FrameDecoder(read_size=64)
+    received: list[bytes] = []
+    position, cut = 0, 0
+    while position < len(stream):
+        step = cuts[cut % len(cuts)]
+        cut += 1
+        received += map(bytes, decoder.feed(stream[position : position + step]))
+        position += step
+    assert received == frames
+    assert decoder.pending == 0
+
+
+def test_frame_decoder_receives_a_large_frame_into_its_own_buffer_in_place() -> None:
+    decoder = wire.FrameDecoder(read_size=64)
+    decoder.feed(struct.pack(">i", 1000) + b"a" * 10)
+    target = decoder.buffer()
+    assert len(target) == 990  # the rest of the frame, nothing more: received straight into the frame
+    target[:990] = b"b" * 990
+    target.release()
+    (frame,) = decoder.received(990)
+    assert frame == b"a" * 10 + b"b" * 990
+    assert decoder.pending == 0
