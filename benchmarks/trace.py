@@ -377,13 +377,15 @@ class Breakdown:
     stages: dict[str, list[float]] = field(default_factory=dict)
 
     def rows(self) -> list[str]:
-        lines = [f"{'stage':46} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'count':>7} {'sum ms':>8}"]
+        lines = [f"{'stage':46} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'mean ms':>8} {'count':>7} {'sum ms':>8}"]
         for name, values in self.stages.items():
             ordered = sorted(values)
             p50 = ordered[len(ordered) // 2]
             p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
             mean = sum(ordered) / len(ordered)
-            lines.append(f"{name:46} {p50:8.3f} {p99:8.3f} {mean:8.3f} {len(ordered):7d} {sum(ordered):8.0f}")
+            lines.append(
+                f"{name:46} {p50:8.3f} {p99:8.3f} {ordered[-1]:8.3f} {mean:8.3f} {len(ordered):7d} {sum(ordered):8.0f}"
+            )
         return lines
 
 
