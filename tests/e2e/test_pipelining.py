@@ -2,14 +2,19 @@
 
 librdkafka's 0030_offset_commit commits asynchronously and asks committed() right after, on the
 same coordinator connection: the OffsetFetch must see the OffsetCommit sent before it.
+librdkafka also pipelines produce requests without a limit (max.in.flight 1,000,000 by default).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from protocol import wire
 from protocol.apis.metadata import METADATA
 from protocol.apis.offset_commit import OFFSET_COMMIT
 from protocol.apis.offset_fetch import OFFSET_FETCH
+from protocol.apis.produce import PRODUCE
+from protocol.records import Record, build_batch
 from tests.brokerproc import BrokerProcess
 from tests.wireclient import WireClient
 
@@ -52,3 +57,39 @@ def test_an_offset_fetch_pipelined_behind_a_commit_sees_it(broker: BrokerProcess
             assert correlation == 2 * round_number + 1
             seen.append(fetched.groups[0].topics[0].partitions[0].committed_offset)
     assert seen == [100 + round_number for round_number in range(ROUNDS)]
+
+
+def produce_request(correlation_id: int, topic: str) -> bytes:
+    data = PRODUCE.Request.TopicProduceData
+    records = build_batch([Record(key=None, value=b"pipelined-%d" % correlation_id)])
+    body = PRODUCE.Request(
+        acks=-1,
+        timeout_ms=30_000,
+        topic_data=[data(name=topic, partition_data=[data.PartitionProduceData(index=0, records=records)])],
+    )
+    return wire.encode_request(PRODUCE, 9, correlation_id, "pipeline-test", body)
+
+
+def test_hundreds_of_pipelined_produce_requests_are_all_read_into_one_flush(tmp_path: Path) -> None:
+    """All of them are read while the first flush waits: none is held back in the socket for later flushes.
+
+    A cap of 64 requests being handled per connection held the rest back until a flush ended: on S3
+    (a flush every ~50 ms) librdkafka's produce latency at 2,000 small requests a second grew to seconds.
+    """
+    topic, requests = "pipelined-produce", 300
+    broker = BrokerProcess(tmp_path, ["--flush-ms", "500", "--compaction-interval-ms", str(24 * 3600 * 1000)])
+    broker.start()
+    try:
+        with WireClient(broker.bootstrap) as client:
+            wanted = METADATA.Request.MetadataRequestTopic(name=topic)
+            created = client.request(METADATA, 12, METADATA.Request(topics=[wanted], allow_auto_topic_creation=True))
+            assert created.topics[0].error_code in (0, 5)
+            client.send_raw(b"".join(produce_request(index, topic) for index in range(requests)))
+            answers = [wire.decode_response(PRODUCE, 9, client.receive_frame()) for _ in range(requests)]
+    finally:
+        assert broker.stop() == 0, broker.log_text()[-4000:]
+    assert [correlation for correlation, _ in answers] == list(range(requests))
+    offsets = [answer.responses[0].partition_responses[0] for _, answer in answers]
+    assert [(partition.error_code, partition.base_offset) for partition in offsets] == [(0, i) for i in range(requests)]
+    flush_objects = [path for path in tmp_path.rglob("*.obj") if "flush" in path.parts]
+    assert 1 <= len(flush_objects) <= 2  # a cap of 64 requests per connection took three
