@@ -12,7 +12,8 @@ then at once on Tansu, so both see the same load from the rest of the machine. S
   receives, same rate (benchmarks/latency.py); latency-s3: produce latency of StreamHouse on the moto
   S3 server with PostgreSQL metadata (both started here like the test suite does);
 - replay: the replay load generator against the reference server, StreamHouse and Tansu
-  (benchmarks/replay.py, benchmarks/reference.py);
+  (benchmarks/replay.py, benchmarks/reference.py), each run after os.sync() and the reference's log
+  deleted once it has run;
 - scale: topics x partitions and idle connections, RSS and all-topics Metadata time (benchmarks/scale.py),
   on a fresh pair of brokers.
 
@@ -230,6 +231,9 @@ class Bench:
                 if server is not reference:
                     create_topic(server.bootstrap, "replay", REPLAY_PARTITIONS, self.args.timeout)
                 self.progress.step(f"replay against {server.name}")
+                # Each run starts with nothing dirty in the page cache: the reference server leaves
+                # gigabytes unwritten, whose writeback would slow the fsyncs of the next server.
+                os.sync()
                 cpu_started = cpu_seconds(server.pid)
                 result: ReplayResult = run_replay(
                     server.bootstrap,
@@ -247,6 +251,9 @@ class Bench:
                     flush=True,
                 )
                 self.report.replay.append({"server": server.name, "server_cpu_seconds": cpu, **asdict(result)})
+                if server is reference:
+                    reference.stop()
+                    reference_log.unlink(missing_ok=True)
 
     def scale(self) -> None:
         a = self.args
