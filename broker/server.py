@@ -25,10 +25,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Requests of one connection being handled before we stop reading from it. librdkafka pipelines
-# without a limit (max.in.flight 1,000,000): at 2,000 small requests a second and S3's ~50 ms per
-# flush, 64 held its requests back in the socket and produce latency grew to seconds.
+# Requests of one connection being handled, and their bytes, before we stop reading from it.
+# librdkafka pipelines without a limit (max.in.flight 1,000,000): at 2,000 small requests a second
+# and S3's ~50 ms per flush, a cap of 64 requests held them back in the socket and produce latency
+# grew to seconds. The byte bound keeps a client pipelining large requests from taking the memory.
 MAX_IN_FLIGHT = 1024
+MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024
 
 
 def unsupported_api_versions_response(correlation_id: int) -> bytes:
@@ -44,6 +46,8 @@ class Connection(asyncio.BufferedProtocol):
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
         self.in_flight: deque[asyncio.Future[bytes | None]] = deque()
+        self.in_flight_sizes: deque[int] = deque()  # each in-flight request's frame size
+        self.in_flight_bytes = 0
         self.produce_lock = asyncio.Lock()  # keeps a connection's appends in arrival order
         self.offsets_lock = asyncio.Lock()  # keeps a connection's offset commits and fetches in arrival order
         self.closed = False
@@ -62,6 +66,8 @@ class Connection(asyncio.BufferedProtocol):
         for future in self.in_flight:
             future.cancel()
         self.in_flight.clear()
+        self.in_flight_sizes.clear()
+        self.in_flight_bytes = 0
         log.info("connection from %s closed%s", self.peer, f": {exc}" if exc else "")
 
     def get_buffer(self, sizehint: int) -> memoryview:
@@ -97,7 +103,7 @@ class Connection(asyncio.BufferedProtocol):
                 return
             ready: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
             ready.set_result(unsupported_api_versions_response(request.correlation_id))
-            self._queue(ready)
+            self._queue(ready, len(frame))
             return
         if request.api.key not in HANDLERS:
             self.close(f"{request.api.name} is not served yet")
@@ -106,7 +112,7 @@ class Connection(asyncio.BufferedProtocol):
             "%s v%d from %s (correlation %d)", request.api.name, request.version, self.peer, request.correlation_id
         )
         # create_task, not ensure_future: its type checks cost more than the task on this path.
-        self._queue(asyncio.get_running_loop().create_task(self._handle(request, len(frame))))
+        self._queue(asyncio.get_running_loop().create_task(self._handle(request, len(frame))), len(frame))
 
     async def _handle(self, request: wire.Request, size: int) -> bytes | None:
         started = time.perf_counter()
@@ -120,16 +126,22 @@ class Connection(asyncio.BufferedProtocol):
             )
         return response
 
-    def _queue(self, future: asyncio.Future[bytes | None]) -> None:
+    def _queue(self, future: asyncio.Future[bytes | None], size: int) -> None:
         self.in_flight.append(future)
+        self.in_flight_sizes.append(size)
+        self.in_flight_bytes += size
         future.add_done_callback(self._write_ready)
-        if len(self.in_flight) >= MAX_IN_FLIGHT and self.transport is not None:
+        if self._full() and self.transport is not None:
             self.transport.pause_reading()
+
+    def _full(self) -> bool:
+        return len(self.in_flight) >= MAX_IN_FLIGHT or self.in_flight_bytes >= MAX_IN_FLIGHT_BYTES
 
     def _write_ready(self, _: asyncio.Future[bytes | None]) -> None:
         """Write every finished response at the head of the queue, in request order."""
         while self.in_flight and self.in_flight[0].done():
             future = self.in_flight.popleft()
+            self.in_flight_bytes -= self.in_flight_sizes.popleft()
             if future.cancelled() or self.closed:
                 continue
             error = future.exception()
@@ -140,7 +152,7 @@ class Connection(asyncio.BufferedProtocol):
             response = future.result()
             if response is not None and self.transport is not None:
                 self.transport.write(response)
-        if len(self.in_flight) < MAX_IN_FLIGHT and self.transport is not None and not self.closed:
+        if not self._full() and self.transport is not None and not self.closed:
             self.transport.resume_reading()
 
     async def drain(self) -> None:

@@ -1,0 +1,123 @@
+"""A connection stops reading while its requests in flight hold too many bytes, and reads on once answered.
+
+The connection is driven as the event loop drives a BufferedProtocol (get_buffer, then buffer_updated),
+with a transport stand-in that records pause_reading / resume_reading, and a broker stand-in whose
+handler waits until the test lets it answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from broker import server
+from protocol import wire
+from protocol.apis.produce import PRODUCE
+from protocol.records import Record, build_batch
+
+RECORD_BYTES = 100_000
+
+
+@dataclass
+class Transport:
+    reading: bool = True
+    written: list[bytes] = field(default_factory=list)
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+    def get_extra_info(self, name: str) -> Any:
+        return ("127.0.0.1", 9) if name == "peername" else None
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def close(self) -> None:
+        self.reading = False
+
+
+@dataclass
+class Config:
+    socket_request_max_bytes: int = 100 * 1024 * 1024
+
+
+class Broker:
+    """Answers every request with nothing (as acks=0 does) once `answer` is set."""
+
+    def __init__(self) -> None:
+        self.config = Config()
+        self.metrics = None
+        self.connections: set[server.Connection] = set()
+        self.answer = asyncio.Event()
+        self.handled = 0
+
+    async def handle(self, request: wire.Request, connection: server.Connection) -> None:
+        await self.answer.wait()
+        self.handled += 1
+
+
+def produce_frame(correlation_id: int) -> bytes:
+    data = PRODUCE.Request.TopicProduceData
+    records = build_batch([Record(key=None, value=bytes(RECORD_BYTES))])
+    body = PRODUCE.Request(
+        acks=0,
+        timeout_ms=1000,
+        topic_data=[data(name="t", partition_data=[data.PartitionProduceData(index=0, records=records)])],
+    )
+    return wire.encode_request(PRODUCE, 9, correlation_id, "flow-test", body)
+
+
+def receive(connection: server.Connection, data: bytes) -> None:
+    """What the event loop does with received bytes: into get_buffer(), then buffer_updated()."""
+    while data:
+        target = connection.get_buffer(-1)
+        count = min(len(target), len(data))
+        target[:count] = data[:count]
+        target.release()
+        connection.buffer_updated(count)
+        data = data[count:]
+
+
+async def test_reading_pauses_at_the_in_flight_byte_bound_and_resumes_once_answered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(server, "MAX_IN_FLIGHT_BYTES", 5 * RECORD_BYTES)
+    broker = Broker()
+    transport = Transport()
+    connection = server.Connection(broker)  # type: ignore[arg-type]  # the stand-in has what Connection uses
+    connection.connection_made(transport)  # type: ignore[arg-type]
+    for correlation_id in range(4):
+        receive(connection, produce_frame(correlation_id))
+    assert transport.reading  # four requests of ~100 kB: under 500 kB
+    receive(connection, produce_frame(4))
+    assert not transport.reading and len(connection.in_flight) == 5
+    broker.answer.set()
+    await asyncio.gather(*connection.in_flight)
+    await asyncio.sleep(0)  # the done callbacks
+    assert transport.reading and broker.handled == 5
+    assert not connection.in_flight and connection.in_flight_bytes == 0
+
+
+async def test_reading_pauses_at_the_in_flight_request_bound_and_resumes_once_answered(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    broker = Broker()
+    transport = Transport()
+    connection = server.Connection(broker)  # type: ignore[arg-type]
+    connection.connection_made(transport)  # type: ignore[arg-type]
+    monkeypatch.setattr(server, "MAX_IN_FLIGHT", 3)
+    frames = b"".join(
+        wire.encode_request(PRODUCE, 9, index, "flow-test", PRODUCE.Request(acks=0)) for index in range(3)
+    )
+    receive(connection, frames)
+    assert not transport.reading and len(connection.in_flight) == 3
+    broker.answer.set()
+    await asyncio.gather(*connection.in_flight)
+    await asyncio.sleep(0)
+    assert transport.reading
