@@ -22,6 +22,8 @@ DEFAULT_MAX_FRAME_SIZE = 100 * 1024 * 1024
 # A connection's read buffer: smaller frames are cut from it, larger ones get their own. Every
 # connection holds one, so 1,000 idle connections hold 16 MiB.
 READ_BUFFER_SIZE = 16 * 1024
+# A larger frame's first piece (librdkafka's message.max.bytes is 1 MB: most frames fit in one).
+LARGE_FRAME_PIECE_SIZE = 1024 * 1024
 
 _SIZE = struct.Struct(">i")
 _KEY_VERSION_CORRELATION = struct.Struct(">hhi")
@@ -150,23 +152,33 @@ class FrameDecoder:
 
     Shaped for asyncio's BufferedProtocol: bytes are received straight into `buffer()`, then
     `received(count)` returns the frames now complete. Frames that fit the read buffer are cut from
-    it (one copy each); a larger frame gets a bytearray of its own, allocated when its size is read
-    (as Kafka allocates a request's buffer), which the rest of it is received into and which is
-    handed on as the frame: a large Produce request is not copied on its way in.
+    it (one copy each). A larger frame is received straight into bytearrays of its own: up to
+    `piece_size` (1 MiB) it is one, handed on as the frame with no copy; beyond, each further piece
+    doubles what the frame holds and the pieces are joined at the end. Memory follows the bytes that
+    arrive, not the size a frame claims: a 4-byte header claiming 100 MiB takes 1 MiB.
     """
 
-    def __init__(self, max_frame_size: int = DEFAULT_MAX_FRAME_SIZE, read_size: int = READ_BUFFER_SIZE) -> None:
+    def __init__(
+        self,
+        max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+        read_size: int = READ_BUFFER_SIZE,
+        piece_size: int = LARGE_FRAME_PIECE_SIZE,
+    ) -> None:
+        if piece_size < read_size:
+            raise ValueError("a large frame's first piece must hold what the read buffer has of it")
         self.max_frame_size = max_frame_size
+        self.piece_size = piece_size
         self._read = bytearray(read_size)
         self._start = 0  # the first byte of _read not yet cut into a frame
         self._end = 0  # the end of what was received into _read
-        self._large: bytearray | None = None  # a frame larger than _read, being received
-        self._large_filled = 0
+        self._pieces: list[bytearray] = []  # a frame larger than _read being received; the last one filling
+        self._filled = 0  # bytes received into the last piece
+        self._unallocated = 0  # bytes of that frame beyond its pieces
 
     def buffer(self) -> memoryview:
         """Where the next received bytes go (never empty)."""
-        if self._large is not None:
-            return memoryview(self._large)[self._large_filled :]
+        if self._pieces:
+            return memoryview(self._pieces[-1])[self._filled :]
         if self._end == len(self._read):
             # Full: what is left is the start of a frame that fits, so it fits once moved to the front.
             left = self._end - self._start
@@ -176,12 +188,8 @@ class FrameDecoder:
 
     def received(self, count: int) -> list[bytes | bytearray]:
         """`count` bytes were written at the start of `buffer()`: every frame now complete, in order."""
-        if self._large is not None:
-            self._large_filled += count
-            if self._large_filled < len(self._large):
-                return []
-            frame, self._large = self._large, None
-            return [frame]
+        if self._pieces:
+            return self._received_large(count)
         self._end += count
         read, end = self._read, self._end
         frames: list[bytes | bytearray] = []
@@ -197,15 +205,30 @@ class FrameDecoder:
                     position = body + size
                     continue
                 if 4 + size > len(read):
-                    self._large = bytearray(size)
-                    self._large_filled = end - body
-                    self._large[: self._large_filled] = view[body:end]
+                    first = bytearray(min(size, self.piece_size))
+                    self._filled = end - body
+                    first[: self._filled] = view[body:end]
+                    self._pieces, self._unallocated = [first], size - len(first)
                     position = end
                 break
         if position == end:
             position = self._end = 0
         self._start = position
         return frames
+
+    def _received_large(self, count: int) -> list[bytes | bytearray]:
+        self._filled += count
+        if self._filled < len(self._pieces[-1]):
+            return []
+        if self._unallocated:
+            allocated = sum(map(len, self._pieces))
+            piece = bytearray(min(self._unallocated, allocated))
+            self._pieces.append(piece)
+            self._unallocated -= len(piece)
+            self._filled = 0
+            return []
+        pieces, self._pieces = self._pieces, []
+        return [pieces[0] if len(pieces) == 1 else b"".join(pieces)]
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[bytes | bytearray]:
         """Add received bytes, copied into `buffer()`; every frame now complete, in order."""
@@ -224,4 +247,6 @@ class FrameDecoder:
     @property
     def pending(self) -> int:
         """Bytes received that do not yet make a whole frame."""
-        return self._large_filled if self._large is not None else self._end - self._start
+        if self._pieces:
+            return sum(map(len, self._pieces[:-1])) + self._filled
+        return self._end - self._start

@@ -193,10 +193,11 @@ def test_fuzz_100k_random_and_mutated_frames_give_only_protocol_errors_or_result
 def test_frame_decoder_returns_the_frames_whatever_the_chunks_and_frame_sizes(
     sizes: list[int], cuts: list[int]
 ) -> None:
-    """Frames smaller and larger than the read buffer (64 bytes here), received in arbitrary chunks."""
+    """Frames smaller and larger than the read buffer (64 bytes here) and than a large frame's first
+    piece (100 bytes: larger ones are received in several pieces), received in arbitrary chunks."""
     frames = [bytes([index % 251]) * size for index, size in enumerate(sizes)]
     stream = b"".join(struct.pack(">i", len(frame)) + frame for frame in frames)
-    decoder = wire.FrameDecoder(read_size=64)
+    decoder = wire.FrameDecoder(read_size=64, piece_size=100)
     received: list[bytes] = []
     position, cut = 0, 0
     while position < len(stream):
@@ -209,7 +210,7 @@ def test_frame_decoder_returns_the_frames_whatever_the_chunks_and_frame_sizes(
 
 
 def test_frame_decoder_receives_a_large_frame_into_its_own_buffer_in_place() -> None:
-    decoder = wire.FrameDecoder(read_size=64)
+    decoder = wire.FrameDecoder(read_size=64, piece_size=1000)
     decoder.feed(struct.pack(">i", 1000) + b"a" * 10)
     target = decoder.buffer()
     assert len(target) == 990  # the rest of the frame, nothing more: received straight into the frame
@@ -218,3 +219,13 @@ def test_frame_decoder_receives_a_large_frame_into_its_own_buffer_in_place() -> 
     (frame,) = decoder.received(990)
     assert frame == b"a" * 10 + b"b" * 990
     assert decoder.pending == 0
+
+
+def test_a_frame_header_claiming_the_maximum_takes_memory_only_as_its_bytes_arrive() -> None:
+    """A client sending only `size = 100 MiB` costs the first piece (1 MiB), not 100 MiB."""
+    decoder = wire.FrameDecoder()
+    assert decoder.feed(struct.pack(">i", wire.DEFAULT_MAX_FRAME_SIZE)) == []
+    assert len(decoder.buffer()) == wire.LARGE_FRAME_PIECE_SIZE
+    decoder.feed(bytes(wire.LARGE_FRAME_PIECE_SIZE))
+    assert len(decoder.buffer()) == wire.LARGE_FRAME_PIECE_SIZE  # the next piece doubles what it holds
+    assert decoder.pending == wire.LARGE_FRAME_PIECE_SIZE
