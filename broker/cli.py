@@ -145,8 +145,8 @@ def migrate_command(args: argparse.Namespace) -> int:
 
 # How long a thread holds the GIL while another wants it (Python's default: 5 ms). The object-put and
 # SQLite threads need it for a moment between their system calls; with the event loop busy, each such
-# moment waited up to 5 ms, several times per flush. 0.1 ms rather than 0.5: replay MB/s rose by about
-# a sixth and CPU per request fell (benchmarks/replay.py, alternating runs).
+# moment waited up to 5 ms, several times per flush. 0.1 ms rather than 0.5: on a fresh broker, replay
+# went from 113-128 to 131-138 MB/s in alternating runs (benchmarks/replay.py, 4 partitions).
 SWITCH_INTERVAL_S = 0.0001
 
 

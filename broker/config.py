@@ -39,7 +39,7 @@ class WriteTuning:
 # A 2 ms wait cost every append at low rates 2-3 ms of p50 and, when busy, a third of the MB/s.
 # One flush at a time: each flush costs CPU (a thread hand-over each way, file creation, a commit),
 # and on two cores four of them in flight took that CPU from the event loop: at 2,000 msg/s
-# (linger 0) p99 went from 17-20 ms to 14-15 ms with one, and replay MB/s did not drop.
+# (linger 0) p99 went from 17-20 ms to 14-15 ms with one; replay MB/s stayed within run-to-run noise.
 FILESYSTEM_WRITES = WriteTuning(flush_ms=0, flush_bytes=4 * 1024 * 1024, flushes_in_flight=1)
 # An S3 PUT takes tens of milliseconds and each one is billed: gather longer into larger objects, and
 # keep more PUTs in flight so that throughput is not one PUT latency per flush. 25 ms: a third of the

@@ -59,9 +59,12 @@ def test_an_offset_fetch_pipelined_behind_a_commit_sees_it(broker: BrokerProcess
     assert seen == [100 + round_number for round_number in range(ROUNDS)]
 
 
-def produce_request(correlation_id: int, topic: str) -> bytes:
+NO_COMPACTION_MS = str(24 * 3600 * 1000)
+
+
+def produce_request(correlation_id: int, topic: str, value: bytes) -> bytes:
     data = PRODUCE.Request.TopicProduceData
-    records = build_batch([Record(key=None, value=b"pipelined-%d" % correlation_id)])
+    records = build_batch([Record(key=None, value=value)])
     body = PRODUCE.Request(
         acks=-1,
         timeout_ms=30_000,
@@ -70,26 +73,45 @@ def produce_request(correlation_id: int, topic: str) -> bytes:
     return wire.encode_request(PRODUCE, 9, correlation_id, "pipeline-test", body)
 
 
-def test_hundreds_of_pipelined_produce_requests_are_all_read_into_one_flush(tmp_path: Path) -> None:
-    """All of them are read while the first flush waits: none is held back in the socket for later flushes.
-
-    A cap of 64 requests being handled per connection held the rest back until a flush ended: on S3
-    (a flush every ~50 ms) librdkafka's produce latency at 2,000 small requests a second grew to seconds.
-    """
-    topic, requests = "pipelined-produce", 300
-    broker = BrokerProcess(tmp_path, ["--flush-ms", "500", "--compaction-interval-ms", str(24 * 3600 * 1000)])
+def pipeline_produce(data_dir: Path, flags: list[str], values: list[bytes]) -> int:
+    """Send one Produce request per value in one go on one connection; check every answer; the flush objects."""
+    topic = "pipelined-produce"
+    broker = BrokerProcess(data_dir, [*flags, "--compaction-interval-ms", NO_COMPACTION_MS])
     broker.start()
     try:
         with WireClient(broker.bootstrap) as client:
             wanted = METADATA.Request.MetadataRequestTopic(name=topic)
             created = client.request(METADATA, 12, METADATA.Request(topics=[wanted], allow_auto_topic_creation=True))
             assert created.topics[0].error_code in (0, 5)
-            client.send_raw(b"".join(produce_request(index, topic) for index in range(requests)))
-            answers = [wire.decode_response(PRODUCE, 9, client.receive_frame()) for _ in range(requests)]
+            client.send_raw(b"".join(produce_request(index, topic, value) for index, value in enumerate(values)))
+            answers = [wire.decode_response(PRODUCE, 9, client.receive_frame()) for _ in values]
     finally:
         assert broker.stop() == 0, broker.log_text()[-4000:]
-    assert [correlation for correlation, _ in answers] == list(range(requests))
+    assert [correlation for correlation, _ in answers] == list(range(len(values)))
     offsets = [answer.responses[0].partition_responses[0] for _, answer in answers]
-    assert [(partition.error_code, partition.base_offset) for partition in offsets] == [(0, i) for i in range(requests)]
-    flush_objects = [path for path in tmp_path.rglob("*.obj") if "flush" in path.parts]
-    assert 1 <= len(flush_objects) <= 2  # a cap of 64 requests per connection took three
+    assert [(partition.error_code, partition.base_offset) for partition in offsets] == [
+        (0, index) for index in range(len(values))
+    ]
+    return len([path for path in data_dir.rglob("*.obj") if "flush" in path.parts])
+
+
+def test_hundreds_of_pipelined_produce_requests_are_all_read_into_one_flush(tmp_path: Path) -> None:
+    """All of them are read while the first flush waits: none is held back in the socket for later flushes.
+
+    A cap of 64 requests being handled per connection held the rest back until a flush ended: on S3
+    (a flush every ~50 ms) librdkafka's produce latency at 2,000 small requests a second grew to seconds.
+    """
+    values = [b"pipelined-%d" % index for index in range(300)]
+    flush_objects = pipeline_produce(tmp_path, ["--flush-ms", "500"], values)
+    assert 1 <= flush_objects <= 2  # a cap of 64 requests per connection took three
+
+
+def test_a_connection_stops_reading_while_its_requests_in_flight_hold_64_mib(tmp_path: Path) -> None:
+    """90 MB of pipelined requests: about 64 MiB of them make the first flush, the rest are read after it.
+
+    The flush waits 2 s and a flush is never cut short by size here, so all of them would make one
+    flush if the broker read them all at once.
+    """
+    values = [bytes([index]) * 900_000 for index in range(100)]
+    flags = ["--flush-ms", "2000", "--flush-bytes", str(1 << 30)]
+    assert pipeline_produce(tmp_path, flags, values) == 2
