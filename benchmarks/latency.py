@@ -1,8 +1,9 @@
 """Latency at a fixed offered rate, through confluent-kafka (acks=all, linger.ms 0, one partition).
 
 - produce: record i is sent at t0 + i / rate; its latency runs from that scheduled time (so a client
-  that falls behind counts its own queueing, no coordinated omission) to its delivery report, served
-  by a poll loop that never sleeps past the next send time.
+  that falls behind counts its own queueing, no coordinated omission) to its delivery report. The
+  sender sleeps between sends and a thread of its own serves the delivery reports (DeliveryPoller: a
+  poll loop for pacing would spin a CPU away from the broker).
 - end to end: the same paced producer writes its send time (perf_counter_ns) into each value, and a
   consumer thread assigned to the partition from the start records when each value reached it.
 
@@ -20,7 +21,14 @@ from dataclasses import dataclass
 from confluent_kafka import KafkaError, Message, TopicPartition
 
 from benchmarks.servers import BenchmarkError, Server
-from benchmarks.throughput import confluent_consumer, confluent_producer, confluent_send, create_topic
+from benchmarks.throughput import (
+    DeliveryPoller,
+    confluent_consumer,
+    confluent_producer,
+    confluent_send,
+    create_topic,
+    sleep_until,
+)
 
 _STAMP = struct.Struct(">q")
 
@@ -72,12 +80,11 @@ def paced_produce(
     def reporter(index: int, scheduled: float) -> Callable[[KafkaError | None, Message], None]:
         return lambda error, _message: on_sent(index, time.perf_counter() - scheduled, error)
 
-    for index in range(count):
-        scheduled = started + index * interval
-        while (wait := scheduled - time.perf_counter()) > 0:
-            producer.poll(min(wait, 0.001))
-        confluent_send(producer, topic, value_at(index), reporter(index, scheduled))
-        producer.poll(0)
+    with DeliveryPoller(producer):
+        for index in range(count):
+            scheduled = started + index * interval
+            sleep_until(scheduled)
+            confluent_send(producer, topic, value_at(index), reporter(index, scheduled))
     if producer.flush(timeout) > 0:
         raise BenchmarkError(f"{topic}: {len(producer)} records undelivered after {timeout:.0f} s")
 
@@ -110,13 +117,17 @@ def end_to_end_latency(server: Server, topic: str, rate: int, seconds: float, ti
     stop = threading.Event()
 
     def receive() -> None:
+        # poll, not consume(n, timeout): consume waits for n records or the whole timeout, and that
+        # wait, not the broker, was the latency measured.
         while len(latencies) < count and not stop.is_set():
-            for message in consumer.consume(1000, 0.1):
-                value = message.value()
-                if message.error() is not None or value is None:
-                    errors.append(str(message.error()))
-                    continue
-                latencies.append((time.perf_counter_ns() - _STAMP.unpack_from(value)[0]) / 1e9)
+            message = consumer.poll(0.1)
+            if message is None:
+                continue
+            value = message.value()
+            if message.error() is not None or value is None:
+                errors.append(str(message.error()))
+                continue
+            latencies.append((time.perf_counter_ns() - _STAMP.unpack_from(value)[0]) / 1e9)
 
     def on_sent(_index: int, _latency: float, error: KafkaError | None) -> None:
         if error is not None:

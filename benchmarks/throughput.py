@@ -155,6 +155,40 @@ def confluent_producer(bootstrap: str, acks: str, linger_ms: int) -> Producer:
     return Producer({"bootstrap.servers": bootstrap, "acks": acks, "linger.ms": linger_ms, "compression.type": "none"})
 
 
+class DeliveryPoller:
+    """Serves a confluent-kafka producer's delivery reports from a thread of its own, blocked in poll().
+
+    Pacing with poll(wait) spins: confluent-kafka truncates the timeout to whole milliseconds, so every
+    wait under 1 ms is poll(0) in a loop, a whole CPU taken from the broker on the same machine. A paced
+    sender sleeps instead, and this thread hands each report over as soon as librdkafka has it.
+    """
+
+    POLL_SECONDS = 0.05  # only how soon the thread notices it should stop
+
+    def __init__(self, producer: Producer) -> None:
+        self.producer = producer
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        while not self.stopping.is_set():
+            self.producer.poll(self.POLL_SECONDS)
+
+    def __enter__(self) -> DeliveryPoller:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stopping.set()
+        self.thread.join()
+
+
+def sleep_until(due: float) -> None:
+    """Sleep until perf_counter() reaches `due` (at once if it has)."""
+    if (wait := due - time.perf_counter()) > 0:
+        time.sleep(wait)
+
+
 def confluent_send(producer: Producer, topic: str, value: bytes, on_delivery: Callable[..., None]) -> None:
     """produce() that waits while librdkafka's local queue is full."""
     while True:
@@ -178,10 +212,6 @@ class ProducerShare:
     deliveries: Deliveries
     timeout: float
 
-    def wait_for(self, index: int, started: float) -> float:
-        """Seconds until record `index` is due (at or below 0: now)."""
-        return started + index / self.rate - time.perf_counter() if self.rate > 0 else 0.0
-
 
 def produce_confluent(share: ProducerShare) -> Callable[[], None]:
     topic, deliveries, timeout = share.topic, share.deliveries, share.timeout
@@ -196,11 +226,15 @@ def produce_confluent(share: ProducerShare) -> Callable[[], None]:
 
     def run() -> None:
         started = time.perf_counter()
-        for index in range(share.count):
-            while (wait := share.wait_for(index, started)) > 0:  # paced: serve delivery reports meanwhile
-                producer.poll(wait)
-            confluent_send(producer, topic, share.payload, on_delivery)
-            producer.poll(0)
+        if share.rate > 0:
+            with DeliveryPoller(producer):
+                for index in range(share.count):
+                    sleep_until(started + index / share.rate)
+                    confluent_send(producer, topic, share.payload, on_delivery)
+        else:
+            for _ in range(share.count):
+                confluent_send(producer, topic, share.payload, on_delivery)
+                producer.poll(0)
         deadline = time.monotonic() + timeout
         while producer.flush(1.0) > 0:
             if time.monotonic() > deadline:
@@ -225,9 +259,8 @@ def produce_kafka_python(share: ProducerShare) -> Callable[[], None]:
         try:
             started = time.perf_counter()
             for index in range(share.count):
-                # paced: kafka-python delivers from its own thread, so sleeping is enough
-                if (wait := share.wait_for(index, started)) > 0:
-                    time.sleep(wait)
+                if share.rate > 0:  # kafka-python delivers from its own thread, so sleeping is enough
+                    sleep_until(started + index / share.rate)
                 future = producer.send(share.topic, share.payload)
                 future.add_callback(on_success, time.perf_counter()).add_errback(on_error)
             producer.flush(share.timeout)
