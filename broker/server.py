@@ -48,6 +48,7 @@ class Connection(asyncio.BufferedProtocol):
         self.in_flight: deque[asyncio.Future[bytes | None]] = deque()
         self.in_flight_sizes: deque[int] = deque()  # each in-flight request's frame size
         self.in_flight_bytes = 0
+        self.outgoing: list[bytes] = []  # responses in order, written together by _send
         self.produce_lock = asyncio.Lock()  # keeps a connection's appends in arrival order
         self.offsets_lock = asyncio.Lock()  # keeps a connection's offset commits and fetches in arrival order
         self.closed = False
@@ -150,12 +151,25 @@ class Connection(asyncio.BufferedProtocol):
                 self.close("internal error")
                 return
             response = future.result()
-            if response is not None and self.transport is not None:
-                self.transport.write(response)
+            if response is not None:
+                if not self.outgoing:
+                    asyncio.get_running_loop().call_soon(self._send)
+                self.outgoing.append(response)
         if not self._full() and self.transport is not None and not self.closed:
             self.transport.resume_reading()
+
+    def _send(self) -> None:
+        """Write the responses that became ready in one pass of the event loop with one system call.
+
+        The requests of one flush finish together: a write each cost a send() each (~25 µs on this
+        machine's loopback, about as much as the Python that answered the request).
+        """
+        if self.outgoing and self.transport is not None and not self.closed:
+            self.transport.writelines(self.outgoing)
+        self.outgoing = []
 
     async def drain(self) -> None:
         """Wait for every request already received to be answered."""
         if self.in_flight:
             await asyncio.gather(*self.in_flight, return_exceptions=True)
+        self._send()

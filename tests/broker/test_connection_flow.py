@@ -1,4 +1,5 @@
-"""A connection stops reading while its requests in flight hold too many bytes, and reads on once answered.
+"""A connection stops reading while its requests in flight hold too many bytes, and reads on once answered;
+the responses that become ready together are written together, in request order.
 
 The connection is driven as the event loop drives a BufferedProtocol (get_buffer, then buffer_updated),
 with a transport stand-in that records pause_reading / resume_reading, and a broker stand-in whose
@@ -24,7 +25,7 @@ RECORD_BYTES = 100_000
 @dataclass
 class Transport:
     reading: bool = True
-    written: list[bytes] = field(default_factory=list)
+    writes: list[list[bytes]] = field(default_factory=list)  # each write call's buffers
 
     def pause_reading(self) -> None:
         self.reading = False
@@ -36,7 +37,10 @@ class Transport:
         return ("127.0.0.1", 9) if name == "peername" else None
 
     def write(self, data: bytes) -> None:
-        self.written.append(data)
+        self.writes.append([data])
+
+    def writelines(self, data: list[bytes]) -> None:
+        self.writes.append(list(data))
 
     def close(self) -> None:
         self.reading = False
@@ -48,18 +52,20 @@ class Config:
 
 
 class Broker:
-    """Answers every request with nothing (as acks=0 does) once `answer` is set."""
+    """Answers every request with nothing (as acks=0 does) once `answer` is set, or with `body`."""
 
-    def __init__(self) -> None:
+    def __init__(self, body: Any = None) -> None:
         self.config = Config()
         self.metrics = None
         self.connections: set[server.Connection] = set()
         self.answer = asyncio.Event()
         self.handled = 0
+        self.body = body
 
-    async def handle(self, request: wire.Request, connection: server.Connection) -> None:
+    async def handle(self, request: wire.Request, connection: server.Connection) -> Any:
         await self.answer.wait()
         self.handled += 1
+        return self.body
 
 
 def produce_frame(correlation_id: int) -> bytes:
@@ -121,3 +127,21 @@ async def test_reading_pauses_at_the_in_flight_request_bound_and_resumes_once_an
     await asyncio.gather(*connection.in_flight)
     await asyncio.sleep(0)
     assert transport.reading
+
+
+async def test_responses_ready_in_one_pass_of_the_loop_are_written_in_one_call_in_request_order() -> None:
+    broker = Broker(PRODUCE.Response(responses=[]))
+    transport = Transport()
+    connection = server.Connection(broker)  # type: ignore[arg-type]
+    connection.connection_made(transport)  # type: ignore[arg-type]
+    receive(
+        connection,
+        b"".join(wire.encode_request(PRODUCE, 9, index, "flow-test", PRODUCE.Request()) for index in range(3)),
+    )
+    broker.answer.set()
+    await asyncio.gather(*connection.in_flight)
+    for _ in range(3):  # the done callbacks, then the write they scheduled
+        await asyncio.sleep(0)
+    assert len(transport.writes) == 1
+    responses = transport.writes[0]
+    assert [wire.decode_response(PRODUCE, 9, frame[4:])[0] for frame in responses] == [0, 1, 2]
