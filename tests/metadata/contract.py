@@ -341,6 +341,21 @@ async def test_commit_index_rows_hold_the_chunk(store: MetadataStore) -> None:
     assert await all_entries(store, topic) == [IndexEntry(0, 6, "flush/1", 1234, 567, 42)]
 
 
+async def test_a_wide_commit_keeps_every_index_row_and_high_watermark(store: MetadataStore) -> None:
+    """700 partitions and 1,000 chunks in one commit: more keys than one look-up statement takes (SQLite: 300)."""
+    topic = await store.create_topic("wide", 700, {})
+    chunks = [chunk(topic, index % 700, 2, position=index * 100) for index in range(1000)]
+    results = await store.commit_flushes(
+        [FlushCommit("flush/1", 100_000, chunks[:400]), FlushCommit("flush/2", 100_000, chunks[400:])]
+    )
+    assert [result.base_offset for flush in results for result in flush] == [0] * 700 + [2] * 300
+    states = await store.partition_states(topic.topic_id)
+    assert [state.high_watermark for state in states] == [4] * 300 + [2] * 400
+    assert await all_entries(store, topic, 299) == [entry(0, 1, "flush/1", 29_900), entry(2, 3, "flush/2", 99_900)]
+    assert await all_entries(store, topic, 699) == [entry(0, 1, "flush/2", 69_900)]
+    assert await store.unreferenced_objects() == []
+
+
 async def test_commit_unknown_topic_or_partition(store: MetadataStore) -> None:
     topic = await store.create_topic("t", 1, {})
     results = await store.commit_flush(
