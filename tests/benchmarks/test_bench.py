@@ -68,7 +68,7 @@ def test_streamhouse_bench_small_run_writes_checked_figures(tmp_path: Path) -> N
     assert report["failures"] == []
     rows = {row["case"]["client"]: row for row in report["throughput"]}
     assert rows.keys() == {"confluent", "kafka-python"}
-    assert rows["confluent"]["case"]["records"] == 2000
+    assert rows["confluent"]["case"]["records"] == 10_000  # --records is for 1 KiB: 5x as many of 100 B
     assert rows["kafka-python"]["case"]["records"] == 300
     assert all(row["produce_msgs_per_s"] > 0 and row["consume_msgs_per_s"] > 0 for row in rows.values())
     assert [(row["kind"], row["records"]) for row in report["latency"]] == [("produce", 100), ("end-to-end", 100)]
