@@ -1,7 +1,8 @@
 """The Kafka listener: size-prefixed frames in, responses out in request order per connection.
 
 Requests of one connection run concurrently (clients pipeline), and each response is
-written as soon as it and every response before it are ready. A malformed frame, a
+written once it and every response before it are ready: those ready in the same pass of the
+event loop in one system call. A malformed frame, a
 frame over `socket.request.max.bytes`, an unknown API or an unsupported version of
 any API but ApiVersions closes that connection alone, as Kafka does.
 """
