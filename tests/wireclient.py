@@ -6,7 +6,20 @@ the broker closed the connection.
 
 from __future__ import annotations
 
+from typing import Any
+
 from broker.client import BrokerConnection
+from protocol.apis.produce import PRODUCE
+
+
+def produce_body(topic: str, records: bytes | None, *, partition: int = 0, acks: int = -1) -> Any:
+    """A Produce request body carrying `records` (a record batch, or None) for one partition."""
+    data = PRODUCE.Request.TopicProduceData
+    return PRODUCE.Request(
+        acks=acks,
+        timeout_ms=30_000,
+        topic_data=[data(name=topic, partition_data=[data.PartitionProduceData(index=partition, records=records)])],
+    )
 
 
 class WireClient(BrokerConnection):

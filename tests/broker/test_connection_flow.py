@@ -18,6 +18,7 @@ from broker import server
 from protocol import wire
 from protocol.apis.produce import PRODUCE
 from protocol.records import Record, build_batch
+from tests.wireclient import produce_body
 
 RECORD_BYTES = 100_000
 
@@ -69,13 +70,7 @@ class Broker:
 
 
 def produce_frame(correlation_id: int) -> bytes:
-    data = PRODUCE.Request.TopicProduceData
-    records = build_batch([Record(key=None, value=bytes(RECORD_BYTES))])
-    body = PRODUCE.Request(
-        acks=0,
-        timeout_ms=1000,
-        topic_data=[data(name="t", partition_data=[data.PartitionProduceData(index=0, records=records)])],
-    )
+    body = produce_body("t", build_batch([Record(key=None, value=bytes(RECORD_BYTES))]), acks=0)
     return wire.encode_request(PRODUCE, 9, correlation_id, "flow-test", body)
 
 

@@ -30,6 +30,7 @@ from protocol.records import Record, build_batch, build_marker_batch, iter_batch
 from tests.broker.inprocess import running_broker
 from tests.broker.test_admin_handlers import call, create, versions
 from tests.broker.test_group_handlers import Peer
+from tests.wireclient import produce_body
 
 READ_UNCOMMITTED, READ_COMMITTED = 0, 1
 
@@ -115,13 +116,7 @@ async def produce(
 
 
 async def produce_raw(broker: Broker, name: str, partition: int, data: bytes) -> Any:
-    Topic = PRODUCE.Request.TopicProduceData
-    body = PRODUCE.Request(
-        transactional_id=None,
-        acks=-1,
-        timeout_ms=5000,
-        topic_data=[Topic(name=name, partition_data=[Topic.PartitionProduceData(index=partition, records=data)])],
-    )
+    body = produce_body(name, data, partition=partition)
     [topic] = (await call(broker, PRODUCE, 9, body, Peer())).responses
     [answer] = topic.partition_responses
     return answer

@@ -14,16 +14,7 @@ from protocol.apis.produce import PRODUCE
 from protocol.errors import ErrorCode
 from protocol.records import Record, build_batch
 from tests.brokerproc import BrokerProcess
-from tests.wireclient import WireClient
-
-
-def _produce_body(topic: str, records: bytes | None, acks: int = -1) -> object:
-    data = PRODUCE.Request.TopicProduceData
-    return PRODUCE.Request(
-        acks=acks,
-        timeout_ms=5000,
-        topic_data=[data(name=topic, partition_data=[data.PartitionProduceData(index=0, records=records)])],
-    )
+from tests.wireclient import WireClient, produce_body
 
 
 def _partition_error(response: object) -> int:
@@ -73,36 +64,34 @@ def test_produce_with_a_corrupted_batch_gets_corrupt_message(broker: BrokerProce
     batch = bytearray(build_batch([Record(key=b"k", value=b"v")]))
     batch[-1] ^= 0xFF  # inside the CRC-covered bytes
     with WireClient(broker.bootstrap) as client:
-        response = client.request(PRODUCE, 9, _produce_body("bad-input-crc", bytes(batch)))
+        response = client.request(PRODUCE, 9, produce_body("bad-input-crc", bytes(batch)))
         assert _partition_error(response) == ErrorCode.CORRUPT_MESSAGE
-        fine = client.request(PRODUCE, 9, _produce_body("bad-input-crc", build_batch([Record(key=b"k", value=b"v")])))
+        fine = client.request(PRODUCE, 9, produce_body("bad-input-crc", build_batch([Record(key=b"k", value=b"v")])))
         assert _partition_error(fine) == ErrorCode.NONE
 
 
 def test_produce_with_garbage_records_gets_corrupt_message(broker: BrokerProcess) -> None:
     with WireClient(broker.bootstrap) as client:
-        response = client.request(PRODUCE, 9, _produce_body("bad-input-garbage", b"\x00" * 70))
+        response = client.request(PRODUCE, 9, produce_body("bad-input-garbage", b"\x00" * 70))
         assert _partition_error(response) == ErrorCode.CORRUPT_MESSAGE
 
 
 def test_produce_with_invalid_acks_gets_invalid_required_acks(broker: BrokerProcess) -> None:
     with WireClient(broker.bootstrap) as client:
-        response = client.request(
-            PRODUCE, 9, _produce_body("bad-input-acks", build_batch([Record(None, b"v")]), acks=2)
-        )
+        response = client.request(PRODUCE, 9, produce_body("bad-input-acks", build_batch([Record(None, b"v")]), acks=2))
         assert _partition_error(response) == ErrorCode.INVALID_REQUIRED_ACKS
 
 
 def test_produce_above_max_message_bytes_gets_message_too_large(broker: BrokerProcess) -> None:
     big = build_batch([Record(key=None, value=bytes(2 * 1024 * 1024))])
     with WireClient(broker.bootstrap) as client:
-        response = client.request(PRODUCE, 9, _produce_body("bad-input-large", big))
+        response = client.request(PRODUCE, 9, produce_body("bad-input-large", big))
         assert _partition_error(response) == ErrorCode.MESSAGE_TOO_LARGE
 
 
 def test_produce_to_an_invalid_topic_name_gets_invalid_topic(broker: BrokerProcess) -> None:
     with WireClient(broker.bootstrap) as client:
-        response = client.request(PRODUCE, 9, _produce_body("bad name!", build_batch([Record(None, b"v")])))
+        response = client.request(PRODUCE, 9, produce_body("bad name!", build_batch([Record(None, b"v")])))
         assert _partition_error(response) == ErrorCode.INVALID_TOPIC_EXCEPTION
 
 
@@ -126,7 +115,7 @@ def test_fetch_beyond_the_high_watermark_gets_offset_out_of_range(broker: Broker
     with WireClient(broker.bootstrap) as client:
         assert (
             _partition_error(
-                client.request(PRODUCE, 9, _produce_body("bad-input-range", build_batch([Record(None, b"v")])))
+                client.request(PRODUCE, 9, produce_body("bad-input-range", build_batch([Record(None, b"v")])))
             )
             == 0
         )

@@ -16,7 +16,7 @@ from protocol.apis.offset_fetch import OFFSET_FETCH
 from protocol.apis.produce import PRODUCE
 from protocol.records import Record, build_batch
 from tests.brokerproc import BrokerProcess
-from tests.wireclient import WireClient
+from tests.wireclient import WireClient, produce_body
 
 TOPIC = "pipelined-offsets"
 ROUNDS = 30
@@ -63,13 +63,7 @@ NO_COMPACTION_MS = str(24 * 3600 * 1000)
 
 
 def produce_request(correlation_id: int, topic: str, value: bytes) -> bytes:
-    data = PRODUCE.Request.TopicProduceData
-    records = build_batch([Record(key=None, value=value)])
-    body = PRODUCE.Request(
-        acks=-1,
-        timeout_ms=30_000,
-        topic_data=[data(name=topic, partition_data=[data.PartitionProduceData(index=0, records=records)])],
-    )
+    body = produce_body(topic, build_batch([Record(key=None, value=value)]))
     return wire.encode_request(PRODUCE, 9, correlation_id, "pipeline-test", body)
 
 

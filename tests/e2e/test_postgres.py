@@ -24,7 +24,7 @@ from protocol.records import Record, build_batch, iter_batches, iter_records
 from tests.brokerproc import BrokerProcess
 from tests.e2e.test_features import http_get
 from tests.pgserver import PgServer
-from tests.wireclient import WireClient
+from tests.wireclient import WireClient, produce_body
 
 TOPIC = "shared"
 MAX_WAIT_MS = 20_000
@@ -45,13 +45,7 @@ def two_brokers(pg_dsn: str, tmp_path: Path) -> Iterator[tuple[BrokerProcess, Br
 
 def produce(client: WireClient, values: list[bytes], topic: str = TOPIC) -> Any:
     """One acks=all Produce v9 of one batch holding `values`; the partition's response."""
-    data = PRODUCE.Request.TopicProduceData
-    batch = build_batch([Record(key=None, value=value) for value in values])
-    body = PRODUCE.Request(
-        acks=-1,
-        timeout_ms=30_000,
-        topic_data=[data(name=topic, partition_data=[data.PartitionProduceData(index=0, records=batch)])],
-    )
+    body = produce_body(topic, build_batch([Record(key=None, value=value) for value in values]))
     return client.request(PRODUCE, 9, body).responses[0].partition_responses[0]
 
 

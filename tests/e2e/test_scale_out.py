@@ -34,7 +34,7 @@ from tests.e2e.conftest import backend_args
 from tests.e2e.dataset import PARTITIONS, records
 from tests.e2e.groups import Member, produce, read_store, wait_consumed, wait_for, wait_settled
 from tests.e2e.test_round_trip import assert_same
-from tests.wireclient import WireClient
+from tests.wireclient import WireClient, produce_body
 
 HEARTBEAT_MS = 1000
 EXPIRY_S = HEARTBEAT_MS * HEARTBEATS_TO_EXPIRY / 1000
@@ -170,15 +170,10 @@ def test_a_group_coordinated_by_the_other_broker(cluster: list[BrokerProcess], m
 
 def test_each_broker_accepts_partitions_preferred_elsewhere(cluster: list[BrokerProcess]) -> None:
     topic = spread_topic("elsewhere-accepted", PARTITIONS)
-    data = PRODUCE.Request.TopicProduceData
     for partition in range(PARTITIONS):
         other = cluster[BROKER_IDS.index(leader(topic, partition)) - 1]  # the broker not preferred for it
         batch = build_batch([Record(key=None, value=f"via-{partition}".encode())])
-        body = PRODUCE.Request(
-            acks=-1,
-            timeout_ms=5000,
-            topic_data=[data(name=topic, partition_data=[data.PartitionProduceData(index=partition, records=batch)])],
-        )
+        body = produce_body(topic, batch, partition=partition)
         with WireClient(other.bootstrap) as client:
             if partition == 0:  # the first produce creates the topic, like any client's Metadata
                 client.call(METADATA, METADATA.Request(topics=[METADATA.Request.MetadataRequestTopic(name=topic)]))
