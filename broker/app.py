@@ -21,7 +21,7 @@ from metadata.base import BrokerInfo, MetadataUnavailableError
 from protocol import wire
 from storage.diskcache import DiskRangeCache
 from storage.log import PartitionLog
-from storage.maintenance import Maintenance, Retention, now_ms
+from storage.maintenance import FLUSH_PREFIX, Maintenance, Retention, now_ms
 from storage.objects import open_object_store
 from storage.stats import FOLD_AT, FOLD_INTERVAL_S
 from storage.transactions import TransactionStates
@@ -44,7 +44,11 @@ class Broker:
         self.config = config
         self.metadata = open_metadata_store(config.metadata_url, config.metadata_pool_size)
         self.objects = open_object_store(
-            config.storage_url, config.fsync, s3_endpoint=config.s3_endpoint, s3_region=config.s3_region
+            config.storage_url,
+            config.fsync,
+            s3_endpoint=config.s3_endpoint,
+            s3_region=config.s3_region,
+            pack_prefix=FLUSH_PREFIX,  # flush objects live until compaction: a folder packs them into volumes
         )
         writes = config.write_tuning
         self.log = PartitionLog(

@@ -28,11 +28,17 @@ _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
 def open_object_store(
-    url: str, fsync: str = "always", *, s3_endpoint: str | None = None, s3_region: str = "us-east-1"
+    url: str,
+    fsync: str = "always",
+    *,
+    s3_endpoint: str | None = None,
+    s3_region: str = "us-east-1",
+    pack_prefix: str | None = None,
 ) -> ObjectStore:
     """The store `url` names: memory://, file:///absolute/path, s3://bucket/prefix or a plain folder path.
 
-    `fsync` (always or never) applies to folders. For s3:// URLs, `s3_endpoint` names an S3-compatible
+    `fsync` (always or never) and `pack_prefix` (keys put into volume files, see FilesystemObjectStore)
+    apply to folders. For s3:// URLs, `s3_endpoint` names an S3-compatible
     service (MinIO, moto; path-style addressing) instead of AWS, and credentials come from botocore's
     chain (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, ~/.aws, instance roles).
     """
@@ -45,7 +51,7 @@ def open_object_store(
     if scheme is None:
         if not url:
             raise ValueError(f"object store URL is empty; use {SUPPORTED_URLS}")
-        return FilesystemObjectStore(url, policy)
+        return FilesystemObjectStore(url, policy, pack_prefix)
     parts = urlsplit(url)
     name = scheme.group(1).lower()
     if name == "memory":
@@ -55,7 +61,7 @@ def open_object_store(
     if name == "file":
         if parts.netloc not in ("", "localhost") or not parts.path or parts.query or parts.fragment:
             raise ValueError(f"object store URL {url!r}: a file URL is file:///absolute/path (three slashes)")
-        return FilesystemObjectStore(unquote(parts.path), policy)
+        return FilesystemObjectStore(unquote(parts.path), policy, pack_prefix)
     if name == "s3":
         return _open_s3(url, s3_endpoint, s3_region)
     raise ValueError(f"unsupported object store URL {url!r}: use {SUPPORTED_URLS}")

@@ -1,4 +1,5 @@
-"""An object store in a local folder: one file per object, written to a temporary name and renamed into place."""
+"""An object store in a local folder: one file per object, written to a temporary name and renamed into place;
+or, for keys under a pack prefix (the log's short-lived flush objects), entries appended to volume files."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from storage.objects.base import ObjectNotFoundError, ObjectStoreUnavailableError
 from storage.objects.common import validate_key, validate_keys, validate_range
+from storage.objects.volumes import VOLUME_BYTES, Volumes, fsync_directory
 
 TEMP_SUFFIX = ".tmp"
 # Temporary files older than this are leftovers of a crash; younger ones may belong to another process's put.
@@ -27,7 +29,8 @@ class FsyncPolicy(StrEnum):
     """How durable an acknowledged put is."""
 
     ALWAYS = "always"
-    """fsync the file and its directory before the put returns: survives a power loss."""
+    """fsync the file and its directory (a packed object: fdatasync its volume) before the put returns:
+    survives a power loss."""
     NEVER = "never"
     """Leave the data in the OS page cache: survives a process crash, not a power loss."""
 
@@ -46,13 +49,22 @@ class FilesystemObjectStore:
     objects and are never listed.
     Unlike S3, a key cannot name an object and a directory at once: with "a" stored, putting "a/b"
     raises ValueError, and the other way round.
+
+    Keys starting with `pack_prefix` (None: none) are put into volume files instead (see
+    storage.objects.volumes: one write and one fdatasync per put, no file to create). Gets, deletes
+    and lists find packed objects whatever the prefix, so a store opened without one reads them too.
     """
 
-    def __init__(self, root: str | Path, fsync: FsyncPolicy) -> None:
+    def __init__(
+        self, root: str | Path, fsync: FsyncPolicy, pack_prefix: str | None = None, volume_bytes: int = VOLUME_BYTES
+    ) -> None:
         self._root = os.path.abspath(root)
         self._fsync = fsync
+        self._pack_prefix = pack_prefix
         os.makedirs(self._root, exist_ok=True)
         self._remove_stale_temp_files()
+        self._volumes = Volumes(self._root, fsync is FsyncPolicy.ALWAYS, volume_bytes)
+        self._volumes.sweep()
 
     @property
     def root(self) -> Path:
@@ -71,7 +83,10 @@ class FilesystemObjectStore:
         # os.write counts bytes, so give it a flat byte view; a non-contiguous view has to be copied.
         view = view.cast("B") if view.c_contiguous else memoryview(view.tobytes())
         try:
-            await asyncio.to_thread(self._put, key, view)
+            if self._pack_prefix is not None and key.startswith(self._pack_prefix):
+                await asyncio.to_thread(self._volumes.put, key, view)
+            else:
+                await asyncio.to_thread(self._put, key, view)
         except (NotADirectoryError, IsADirectoryError) as exc:
             raise ValueError(f"object key {key!r} clashes with a stored object or directory: {exc}") from exc
         except OSError as exc:
@@ -113,7 +128,8 @@ class FilesystemObjectStore:
             raise ObjectStoreUnavailableError(f"object folder {self._root} is not a writable directory: {exc}") from exc
 
     async def close(self) -> None:
-        """Nothing to release: blocking calls run on the event loop's default executor."""
+        """Close the volume this store appends to (blocking calls run on the event loop's default executor)."""
+        await asyncio.to_thread(self._volumes.close)
 
     def _put(self, key: str, view: memoryview) -> None:
         path = os.path.join(self._root, key)
@@ -140,7 +156,7 @@ class FilesystemObjectStore:
             raise
         if durable:
             for directory in directories:
-                _fsync_directory(directory)
+                fsync_directory(directory)
 
     def _open_temp(self, key: str) -> tuple[int, str, builtins.list[str]]:
         """Create a temporary file beside `key`'s path: its descriptor, its path, the directories made for it."""
@@ -173,6 +189,19 @@ class FilesystemObjectStore:
         return created
 
     def _get(self, key: str, start: int, end: int | None) -> bytes:
+        packed = self._volumes.read(key, start, end)
+        if packed is not None:
+            return packed
+        try:
+            return self._get_file(key, start, end)
+        except FileNotFoundError:
+            self._volumes.refresh()  # another process may have packed it since this one last looked
+            packed = self._volumes.read(key, start, end)
+            if packed is None:
+                raise
+            return packed
+
+    def _get_file(self, key: str, start: int, end: int | None) -> bytes:
         fd = os.open(os.path.join(self._root, key), os.O_RDONLY | os.O_CLOEXEC)
         try:
             status = os.fstat(fd)
@@ -192,6 +221,7 @@ class FilesystemObjectStore:
             os.close(fd)
 
     def _delete(self, keys: builtins.list[str]) -> None:
+        self._volumes.delete(keys)
         touched: dict[str, None] = {}
         for key in keys:
             path = os.path.join(self._root, key)
@@ -211,9 +241,13 @@ class FilesystemObjectStore:
             # Otherwise a power loss could bring back objects whose deletion the caller has recorded.
             for directory in touched:
                 with contextlib.suppress(FileNotFoundError):
-                    _fsync_directory(directory)
+                    fsync_directory(directory)
 
     def _list(self, prefix: str) -> builtins.list[str]:
+        packed = [key for key in self._volumes.live_keys() if key.startswith(prefix)]
+        return sorted({*self._list_files(prefix), *packed})
+
+    def _list_files(self, prefix: str) -> builtins.list[str]:
         directory = prefix.rpartition("/")[0]
         if directory:
             try:
@@ -231,7 +265,6 @@ class FilesystemObjectStore:
                 key = name if relative == "." else f"{relative}/{name}"
                 if key.startswith(prefix):
                     keys.append(key)
-        keys.sort()
         return keys
 
     def _probe(self) -> None:
@@ -259,14 +292,6 @@ def _link_new(temp: str, path: str) -> bool:
         return False
     os.unlink(temp)
     return True
-
-
-def _fsync_directory(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _raise_unless_missing(error: OSError) -> None:

@@ -7,6 +7,8 @@ produce and consume.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from storage.objects import FilesystemObjectStore, FsyncPolicy, ObjectNotFoundError
 from tests.brokerproc import BrokerProcess
 from tests.e2e.clients import confluent_consume, kafka_python_consume
 from tests.e2e.dataset import PARTITIONS, Sent, records
@@ -41,12 +44,24 @@ def objects_dir(broker: BrokerProcess) -> Path:
     return broker.data_dir / "objects"
 
 
-def object_files(broker: BrokerProcess, under: str = "") -> list[Path]:
-    """Stored objects (not temporary files, not folders) under a prefix of the object store."""
-    root = objects_dir(broker) / under
-    if not root.exists():
-        return []
-    return sorted(path for path in root.rglob("*") if path.is_file() and not path.name.endswith(".tmp"))
+def stored_objects(broker: BrokerProcess, prefix: str = "") -> dict[str, int]:
+    """Key and size of the objects stored under a key prefix, as the folder's object store lists them.
+
+    The broker packs flush objects into volume files, so the folder's files are not its objects.
+    """
+
+    async def read() -> dict[str, int]:
+        store = FilesystemObjectStore(objects_dir(broker), FsyncPolicy.NEVER)
+        sizes = {}
+        try:
+            for key in await store.list(prefix):
+                with contextlib.suppress(ObjectNotFoundError):  # deleted by maintenance since the list
+                    sizes[key] = len(await store.get(key))
+        finally:
+            await store.close()
+        return sizes
+
+    return asyncio.run(read())
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
@@ -147,22 +162,22 @@ def test_flush_objects_are_rewritten_into_segments_and_read_back_unchanged(broke
     t0 = now_ms() - HOUR_MS
     stamped = [(item, t0 + 10 * index) for index, item in enumerate(sent)]
     produce_in_flushes(broker, topic, [stamped[start : start + 30] for start in range(0, len(stamped), 30)])
-    assert object_files(broker, "flush"), "the produce requests wrote no flush objects"
+    assert stored_objects(broker, "flush/"), "the produce requests wrote no flush objects"
+    assert not list((objects_dir(broker) / "flush").rglob("*.obj")), "flush objects are packed, not files"
 
     segments = objects_dir(broker) / "topics" / topic_id
     wait_until(
         lambda: (
-            not object_files(broker, "flush")
+            not stored_objects(broker, "flush/")
             and all(list((segments / str(partition)).glob("*.segment")) for partition in range(PARTITIONS))
         ),
         "every flush object is rewritten into segments of each partition and deleted",
     )
-    assert [path.parent.parent.name for path in object_files(broker, "topics")] == [topic_id] * len(
-        object_files(broker, "topics")
-    )
-    assert all(path.suffix == ".segment" for path in object_files(broker)), object_files(broker)
+    stored = stored_objects(broker)
+    assert {key.split("/")[1] for key in stored} == {topic_id}, stored
+    assert all(key.endswith(".segment") for key in stored), stored
     # Fewer, larger objects: one segment holds what many flushes wrote.
-    assert len(object_files(broker)) < 900 // 30
+    assert len(stored) < 900 // 30
 
     assert_same(sent, confluent_consume(broker.bootstrap, topic, len(sent)))
     # A restarted broker has no caches: it reads the segments themselves.
@@ -199,7 +214,7 @@ def test_retention_ms_drops_old_records_and_their_objects(broker: BrokerProcess)
         broker, topic, [[(item, old + index) for index, item in enumerate(sent[i : i + 5])] for i in range(0, 30, 5)]
     )
     assert watermarks(broker, topic) == (0, 30)
-    assert object_files(broker)
+    assert stored_objects(broker)
 
     admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
     try:
@@ -208,13 +223,13 @@ def test_retention_ms_drops_old_records_and_their_objects(broker: BrokerProcess)
         admin.close()
     assert result == {"topic": {topic: "OK"}}
     wait_until(lambda: watermarks(broker, topic) == (30, 30), "retention moves the log start past the old records")
-    wait_until(lambda: not object_files(broker), "the objects of the dropped records are deleted")
+    wait_until(lambda: not stored_objects(broker), "the objects of the dropped records are deleted")
 
     # Records within retention stay, at the offsets after the dropped ones.
     fresh = [Sent(0, None, b"new-%d" % index) for index in range(5)]
     produce_in_flushes(broker, topic, [[(item, now_ms()) for item in fresh]])
     wait_until(
-        lambda: not object_files(broker, "flush") and bool(object_files(broker, "topics")),
+        lambda: not stored_objects(broker, "flush/") and bool(stored_objects(broker, "topics/")),
         "a maintenance pass (retention, then compaction) went over the new records",
     )
     assert watermarks(broker, topic) == (30, 35)
@@ -236,7 +251,7 @@ def test_retention_does_not_apply_to_a_compacted_topic(broker: BrokerProcess) ->
     sent = [Sent(0, b"key-%d" % index, b"old-%d" % index) for index in range(10)]
     produce_in_flushes(broker, topic, [[(item, old + index) for index, item in enumerate(sent)]])
     wait_until(
-        lambda: bool(object_files(broker, f"topics/{topic_id}")),
+        lambda: bool(stored_objects(broker, f"topics/{topic_id}/")),
         "a maintenance pass (retention, then compaction) went over the records",
     )
     # Kafka's rule: cleanup.policy=compact alone keeps records whatever their age or the log's size.
@@ -253,8 +268,8 @@ def test_retention_bytes_keeps_the_newest_batches_within_the_limit(broker: Broke
     produce_in_flushes(broker, topic, [[(item, now_ms())] for item in sent])
 
     def settled() -> bool:
-        files = object_files(broker)
-        return not object_files(broker, "flush") and 0 < sum(path.stat().st_size for path in files) <= limit
+        stored = stored_objects(broker)
+        return not stored_objects(broker, "flush/") and 0 < sum(stored.values()) <= limit
 
     wait_until(settled, "retention keeps at most retention.bytes of objects, compacted into segments")
     earliest, latest = watermarks(broker, topic)

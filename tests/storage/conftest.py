@@ -15,6 +15,10 @@ BACKENDS: dict[str, Callable[[Path], ObjectStore]] = {
     "memory": lambda tmp_path: MemoryObjectStore(),
     "filesystem-always": lambda tmp_path: FilesystemObjectStore(tmp_path / "objects", FsyncPolicy.ALWAYS),
     "filesystem-never": lambda tmp_path: FilesystemObjectStore(tmp_path / "objects", FsyncPolicy.NEVER),
+    # Every key packed into volume files, small enough that the suite's objects span several.
+    "filesystem-packed": lambda tmp_path: FilesystemObjectStore(
+        tmp_path / "objects", FsyncPolicy.ALWAYS, pack_prefix="", volume_bytes=64 * 1024
+    ),
     # A bucket of the test's own on the session's S3 server (moto, or MinIO where Docker runs).
     "s3": lambda tmp_path: shared_server().store(),
 }
