@@ -9,7 +9,7 @@ as benchmarks/latency.py does), stops the broker, which prints its timestamps, a
 p50 / p99 / mean in milliseconds over every produce request:
 
 receive -> decode -> produce handler -> write buffer enqueue -> flush start -> object put (its thread
-starts, writes, fsyncs the file, then the directory) -> back on the event loop -> the
+starts, appends the flush object to its volume, fdatasyncs it) -> back on the event loop -> the
 previous flush's commit -> metadata commit (SQLite: queueing for the lock and aiosqlite's thread, the
 statements, COMMIT with its WAL fsync; PostgreSQL: the whole call) -> futures resolved -> handler
 resumes -> response encoded -> response written.
@@ -48,8 +48,7 @@ class _FlushTrace:
     put_called: float = 0.0
     put_thread: float = 0.0
     written: float = 0.0
-    file_fsync: tuple[float, float] = (0.0, 0.0)
-    directory_fsync: tuple[float, float] = (0.0, 0.0)
+    fdatasync: tuple[float, float] = (0.0, 0.0)
     put_thread_done: float = 0.0
     put_returned: float = 0.0
     commit_called: float = 0.0
@@ -87,8 +86,7 @@ def _stages(r: _RequestTrace) -> list[tuple[str, float, float]]:
         ("flush start -> put called", f.started, f.put_called),
         ("put called -> put thread runs", f.put_called, f.put_thread),
         ("put thread: write", f.put_thread, f.written),
-        ("put thread: fsync file", *f.file_fsync),
-        ("put thread: fsync directory", *f.directory_fsync),
+        ("put thread: fdatasync volume", *f.fdatasync),
         ("put thread: write done -> thread done", f.written, f.put_thread_done),
         ("put thread done -> loop resumes", f.put_thread_done, f.put_returned),
         ("object put (whole call)", f.put_called, f.put_returned),
@@ -128,7 +126,7 @@ def install() -> list[_RequestTrace]:
     from protocol import wire
     from protocol.apis.produce import PRODUCE
     from storage import log
-    from storage.objects import filesystem, s3
+    from storage.objects import filesystem, s3, volumes
 
     traces: list[_RequestTrace] = []
     request_trace: contextvars.ContextVar[_RequestTrace | None] = contextvars.ContextVar("request", default=None)
@@ -248,7 +246,7 @@ def install() -> list[_RequestTrace]:
     def put_in_thread(original: Any) -> Any:
         def wrapper(self: Any, key: str, view: Any) -> None:
             flush = by_object.get(key)
-            flush_trace.set(flush)  # for the fsyncs below
+            flush_trace.set(flush)  # for the fdatasync below
             if flush is not None:
                 flush.put_thread = now()
             original(self, key, view)
@@ -269,12 +267,9 @@ def install() -> list[_RequestTrace]:
 
         return wrapper
 
-    def record_file_fsync(flush: _FlushTrace, start: float, end: float) -> None:
+    def record_fdatasync(flush: _FlushTrace, start: float, end: float) -> None:
         flush.written = flush.written or start
-        flush.file_fsync = (start, end)
-
-    def record_directory_fsync(flush: _FlushTrace, start: float, end: float) -> None:
-        flush.directory_fsync = (start, end)
+        flush.fdatasync = (start, end)
 
     def commit_flushes(original: Any) -> Any:
         async def wrapper(self: Any, flushes: list[Any]) -> Any:
@@ -323,12 +318,10 @@ def install() -> list[_RequestTrace]:
     wrap(log.PartitionLog, "append", append)
     wrap(log.PartitionLog, "_start_flush", start_flush)
     wrap(log.PartitionLog, "_commit", commit_group)
-    store = filesystem.FilesystemObjectStore
-    wrap(store, "put", put)
+    wrap(filesystem.FilesystemObjectStore, "put", put)
     wrap(s3.S3ObjectStore, "put", put)
-    wrap(store, "_put", put_in_thread)
-    wrap(filesystem, "_fsync_directory", lambda original: timed(original, record_directory_fsync))
-    filesystem.os = _TimedOs(timed(os.fsync, record_file_fsync))  # type: ignore[attr-defined,assignment]
+    wrap(volumes.Volumes, "put", put_in_thread)  # a folder packs flush objects
+    volumes.os = _TimedOs(timed(os.fdatasync, record_fdatasync))  # type: ignore[attr-defined,assignment]
     wrap(sqlite.SqliteMetadataStore, "commit_flushes", commit_flushes)
     wrap(sqlite, "_commit_flushes", sqlite_commit_in_thread)
     wrap(postgres.PostgresMetadataStore, "commit_flushes", commit_flushes)
@@ -336,10 +329,10 @@ def install() -> list[_RequestTrace]:
 
 
 class _TimedOs:
-    """The os module as the filesystem store sees it, with a timed fsync."""
+    """The os module as the volumes of a folder store see it, with a timed fdatasync."""
 
-    def __init__(self, fsync: Callable[[int], None]) -> None:
-        self.fsync = fsync
+    def __init__(self, fdatasync: Callable[[int], None]) -> None:
+        self.fdatasync = fdatasync
 
     def __getattr__(self, name: str) -> Any:
         return getattr(os, name)

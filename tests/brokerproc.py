@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -11,6 +13,8 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from storage.objects import FilesystemObjectStore, FsyncPolicy, ObjectNotFoundError
 
 _READY = re.compile(r"listening on ([\d.]+):(\d+)(?:, HTTP on [\d.]+:(\d+))?")
 START_TIMEOUT = 30.0
@@ -48,6 +52,25 @@ class BrokerProcess:
         args = self.extra_args
         flagged = [args[index + 1] for index, arg in enumerate(args[:-1]) if arg == "--metadata"]
         return flagged[-1] if flagged else f"sqlite://{self.data_dir.resolve() / 'metadata.db'}"
+
+    def stored_objects(self, prefix: str = "") -> dict[str, int]:
+        """Key and size of the objects under a key prefix in its folder store (no --storage flag).
+
+        Read through the store: the broker packs flush objects into volume files, so files are not objects.
+        """
+
+        async def read() -> dict[str, int]:
+            store = FilesystemObjectStore(self.data_dir / "objects", FsyncPolicy.NEVER)
+            sizes = {}
+            try:
+                for key in await store.list(prefix):
+                    with contextlib.suppress(ObjectNotFoundError):  # deleted by maintenance since the list
+                        sizes[key] = len(await store.get(key))
+            finally:
+                await store.close()
+            return sizes
+
+        return asyncio.run(read())
 
     def start(self) -> BrokerProcess:
         args = [

@@ -113,16 +113,23 @@ class Volumes:
             writer.position += len(head) + len(data)
             writer.syncing += 1
             self._scanned[writer.name] = writer.position
+            location = Location(writer.name, at, at + len(head), len(data))
             previous = self._index.get(key)
-            self._index[key] = Location(writer.name, at, at + len(head), len(data))
+            self._index[key] = location
         try:
             if self._durable:
                 # Entries are written in order under the lock, so this also covers every earlier one.
                 os.fdatasync(writer.fd)
         except BaseException:
+            # Whether the entry reached the disk is unknown: it must not replace the previous one.
+            with contextlib.suppress(OSError):
+                os.pwrite(writer.fd, DEAD, at + _STATE_AT)
             with self._lock:
-                if self._index.get(key) == Location(writer.name, at, at + len(head), len(data)):
-                    del self._index[key]
+                if self._index.get(key) == location:
+                    if previous is None:
+                        del self._index[key]
+                    else:
+                        self._index[key] = previous
                 self._retire(writer)
             raise
         finally:

@@ -113,7 +113,7 @@ def test_trace_breaks_every_produce_request_down_into_every_stage(tmp_path: Path
     assert 0 < requests <= 100  # librdkafka may put several records in one request
     expected = {
         "receive -> decoded", "decoded -> handler runs", "enqueued -> flush starts", "put thread: write",
-        "put thread: fsync file", "put thread: fsync directory", "commit thread: statements",
+        "put thread: fdatasync volume", "commit thread: statements",
         "commit thread: COMMIT (WAL fsync)", "commit done -> futures resolved", "encoded -> written",
     }  # fmt: skip
     assert expected <= counts.keys()

@@ -7,8 +7,6 @@ produce and consume.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from storage.objects import FilesystemObjectStore, FsyncPolicy, ObjectNotFoundError
 from tests.brokerproc import BrokerProcess
 from tests.e2e.clients import confluent_consume, kafka_python_consume
 from tests.e2e.dataset import PARTITIONS, Sent, records
@@ -42,26 +39,6 @@ def broker(tmp_path: Path) -> Iterator[BrokerProcess]:
 
 def objects_dir(broker: BrokerProcess) -> Path:
     return broker.data_dir / "objects"
-
-
-def stored_objects(broker: BrokerProcess, prefix: str = "") -> dict[str, int]:
-    """Key and size of the objects stored under a key prefix, as the folder's object store lists them.
-
-    The broker packs flush objects into volume files, so the folder's files are not its objects.
-    """
-
-    async def read() -> dict[str, int]:
-        store = FilesystemObjectStore(objects_dir(broker), FsyncPolicy.NEVER)
-        sizes = {}
-        try:
-            for key in await store.list(prefix):
-                with contextlib.suppress(ObjectNotFoundError):  # deleted by maintenance since the list
-                    sizes[key] = len(await store.get(key))
-        finally:
-            await store.close()
-        return sizes
-
-    return asyncio.run(read())
 
 
 def wait_until(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
@@ -162,18 +139,18 @@ def test_flush_objects_are_rewritten_into_segments_and_read_back_unchanged(broke
     t0 = now_ms() - HOUR_MS
     stamped = [(item, t0 + 10 * index) for index, item in enumerate(sent)]
     produce_in_flushes(broker, topic, [stamped[start : start + 30] for start in range(0, len(stamped), 30)])
-    assert stored_objects(broker, "flush/"), "the produce requests wrote no flush objects"
+    assert broker.stored_objects("flush/"), "the produce requests wrote no flush objects"
     assert not list((objects_dir(broker) / "flush").rglob("*.obj")), "flush objects are packed, not files"
 
     segments = objects_dir(broker) / "topics" / topic_id
     wait_until(
         lambda: (
-            not stored_objects(broker, "flush/")
+            not broker.stored_objects("flush/")
             and all(list((segments / str(partition)).glob("*.segment")) for partition in range(PARTITIONS))
         ),
         "every flush object is rewritten into segments of each partition and deleted",
     )
-    stored = stored_objects(broker)
+    stored = broker.stored_objects()
     assert {key.split("/")[1] for key in stored} == {topic_id}, stored
     assert all(key.endswith(".segment") for key in stored), stored
     # Fewer, larger objects: one segment holds what many flushes wrote.
@@ -214,7 +191,7 @@ def test_retention_ms_drops_old_records_and_their_objects(broker: BrokerProcess)
         broker, topic, [[(item, old + index) for index, item in enumerate(sent[i : i + 5])] for i in range(0, 30, 5)]
     )
     assert watermarks(broker, topic) == (0, 30)
-    assert stored_objects(broker)
+    assert broker.stored_objects()
 
     admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
     try:
@@ -223,13 +200,13 @@ def test_retention_ms_drops_old_records_and_their_objects(broker: BrokerProcess)
         admin.close()
     assert result == {"topic": {topic: "OK"}}
     wait_until(lambda: watermarks(broker, topic) == (30, 30), "retention moves the log start past the old records")
-    wait_until(lambda: not stored_objects(broker), "the objects of the dropped records are deleted")
+    wait_until(lambda: not broker.stored_objects(), "the objects of the dropped records are deleted")
 
     # Records within retention stay, at the offsets after the dropped ones.
     fresh = [Sent(0, None, b"new-%d" % index) for index in range(5)]
     produce_in_flushes(broker, topic, [[(item, now_ms()) for item in fresh]])
     wait_until(
-        lambda: not stored_objects(broker, "flush/") and bool(stored_objects(broker, "topics/")),
+        lambda: not broker.stored_objects("flush/") and bool(broker.stored_objects("topics/")),
         "a maintenance pass (retention, then compaction) went over the new records",
     )
     assert watermarks(broker, topic) == (30, 35)
@@ -251,7 +228,7 @@ def test_retention_does_not_apply_to_a_compacted_topic(broker: BrokerProcess) ->
     sent = [Sent(0, b"key-%d" % index, b"old-%d" % index) for index in range(10)]
     produce_in_flushes(broker, topic, [[(item, old + index) for index, item in enumerate(sent)]])
     wait_until(
-        lambda: bool(stored_objects(broker, f"topics/{topic_id}/")),
+        lambda: bool(broker.stored_objects(f"topics/{topic_id}/")),
         "a maintenance pass (retention, then compaction) went over the records",
     )
     # Kafka's rule: cleanup.policy=compact alone keeps records whatever their age or the log's size.
@@ -268,8 +245,8 @@ def test_retention_bytes_keeps_the_newest_batches_within_the_limit(broker: Broke
     produce_in_flushes(broker, topic, [[(item, now_ms())] for item in sent])
 
     def settled() -> bool:
-        stored = stored_objects(broker)
-        return not stored_objects(broker, "flush/") and 0 < sum(stored.values()) <= limit
+        stored = broker.stored_objects()
+        return not broker.stored_objects("flush/") and 0 < sum(stored.values()) <= limit
 
     wait_until(settled, "retention keeps at most retention.bytes of objects, compacted into segments")
     earliest, latest = watermarks(broker, topic)

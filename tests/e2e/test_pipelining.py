@@ -79,6 +79,7 @@ def pipeline_produce(data_dir: Path, flags: list[str], values: list[bytes]) -> i
             assert created.topics[0].error_code in (0, 5)
             client.send_raw(b"".join(produce_request(index, topic, value) for index, value in enumerate(values)))
             answers = [wire.decode_response(PRODUCE, 9, client.receive_frame()) for _ in values]
+        flush_objects = len(broker.stored_objects("flush/"))
     finally:
         assert broker.stop() == 0, broker.log_text()[-4000:]
     assert [correlation for correlation, _ in answers] == list(range(len(values)))
@@ -86,7 +87,7 @@ def pipeline_produce(data_dir: Path, flags: list[str], values: list[bytes]) -> i
     assert [(partition.error_code, partition.base_offset) for partition in offsets] == [
         (0, index) for index in range(len(values))
     ]
-    return len([path for path in data_dir.rglob("*.obj") if "flush" in path.parts])
+    return flush_objects
 
 
 def test_hundreds_of_pipelined_produce_requests_are_all_read_into_one_flush(tmp_path: Path) -> None:

@@ -163,3 +163,25 @@ async def test_a_missing_root_makes_a_packed_put_unavailable(open_store: Opener,
     with pytest.raises(ObjectStoreUnavailableError):
         await store.put("p/a", b"a")
     assert not (tmp_path / "objects").exists(), "the root is not created again"
+
+
+async def test_a_failed_fdatasync_fails_the_put_and_keeps_the_previous_object(
+    open_store: Opener, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage.objects import ObjectStoreUnavailableError
+
+    store = open_store()
+    await store.put("p/a", b"kept")
+    [volume] = volumes(tmp_path)
+
+    def failing_fdatasync(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fdatasync", failing_fdatasync)
+    with pytest.raises(ObjectStoreUnavailableError):
+        await store.put("p/a", b"lost")
+    monkeypatch.undo()
+    assert await store.get("p/a") == b"kept"
+    assert await open_store().get("p/a") == b"kept", "the unsynced entry was marked dead"
+    await store.put("p/b", b"b")  # into a new volume: the failed one takes no more entries
+    assert volumes(tmp_path)[0] == volume and len(volumes(tmp_path)) == 2
