@@ -2,7 +2,7 @@
 
 Why: on this project's machines a new file per object cost 1.1-1.6 ms per small durable put
 (inode allocation, directory entry, their synchronous writes, and on ext4 a CPU-bound scan of
-recently freed inodes), an append to an open file with fdatasync 0.14-0.25 ms. The partition
+recently freed inodes), an append to an open file with fdatasync 0.2-0.4 ms. The partition
 log writes a short-lived flush object several hundred times a second, so the folder store packs
 those (FilesystemObjectStore's pack_prefix) and keeps long-lived objects as files.
 
@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 import crc32c
 
+from storage.objects.common import MAX_KEY_BYTES
+
 VOLUME_DIRECTORY = ".volumes"
 VOLUME_SUFFIX = ".vol"
 VOLUME_BYTES = 64 * 1024 * 1024  # a volume takes entries until this size; a bigger entry gets one of its own
@@ -44,7 +46,6 @@ _CRC = struct.Struct(">I")
 _STATE_AT = 4
 _CHECKED_AT = 6  # the CRC covers the header from here to the CRC, then the key
 _CRC_AT = _HEADER.size - 4
-_MAX_KEY_BYTES = 1024  # storage.objects.common.MAX_KEY_BYTES: a header and its key come in one read
 
 
 @dataclass(frozen=True)
@@ -326,7 +327,7 @@ def _entries(fd: int, position: int) -> list[tuple[bytes, bytes, int, int]]:
     size = os.fstat(fd).st_size
     found = []
     while True:
-        parsed = parse_entry(os.pread(fd, _HEADER.size + _MAX_KEY_BYTES, position))
+        parsed = parse_entry(os.pread(fd, _HEADER.size + MAX_KEY_BYTES, position))  # a header and its key at once
         if parsed is None:
             break
         state, key, length = parsed
