@@ -16,7 +16,7 @@ from pathlib import Path
 
 from storage.objects.base import ObjectNotFoundError, ObjectStoreUnavailableError
 from storage.objects.common import validate_key, validate_keys, validate_range
-from storage.objects.volumes import VOLUME_BYTES, Volumes, fsync_directory
+from storage.objects.volumes import VOLUME_BYTES, Volumes, fsync_directory, read_range
 
 TEMP_SUFFIX = ".tmp"
 # Temporary files older than this are leftovers of a crash; younger ones may belong to another process's put.
@@ -207,16 +207,7 @@ class FilesystemObjectStore:
             status = os.fstat(fd)
             if not stat.S_ISREG(status.st_mode):
                 raise IsADirectoryError(key)
-            stop = status.st_size if end is None else min(end, status.st_size)
-            chunks = []
-            position = start
-            while position < stop:
-                chunk = os.pread(fd, stop - position, position)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                position += len(chunk)
-            return b"".join(chunks)
+            return read_range(fd, start, status.st_size if end is None else min(end, status.st_size))
         finally:
             os.close(fd)
 

@@ -255,17 +255,7 @@ class Volumes:
                 self._forget(key, location)  # deleted by another process
                 return None
             stop = location.length if end is None else min(end, location.length)
-            chunks = []
-            position = location.data_at + start
-            remaining = stop - start
-            while remaining > 0:
-                chunk = os.pread(fd, remaining, position)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                position += len(chunk)
-                remaining -= len(chunk)
-            return b"".join(chunks)
+            return read_range(fd, location.data_at + start, location.data_at + stop)
         finally:
             os.close(fd)
 
@@ -348,6 +338,19 @@ def _write_fully(fd: int, parts: list[bytes | memoryview], at: int) -> None:
         while rest:
             count = os.pwrite(fd, rest, at)
             rest, at = rest[count:], at + count
+
+
+def read_range(fd: int, start: int, stop: int) -> bytes:
+    """The bytes [start, stop) of an open file, cut short at its end."""
+    chunks = []
+    position = start
+    while position < stop:
+        chunk = os.pread(fd, stop - position, position)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        position += len(chunk)
+    return b"".join(chunks)
 
 
 def fsync_directory(path: str) -> None:

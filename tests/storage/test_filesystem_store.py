@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,23 +12,11 @@ import pytest
 
 from storage.objects import FilesystemObjectStore, FsyncPolicy, ObjectStoreUnavailableError
 from storage.objects.filesystem import STALE_TEMP_SECONDS
+from tests.storage.oscalls import spy_os
 
 
 def _files(root: Path) -> list[str]:
     return sorted(path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file())
-
-
-def _spy(monkeypatch: pytest.MonkeyPatch, name: str) -> list[tuple[Any, ...]]:
-    """Record the arguments of every call of os.<name>, still calling it."""
-    calls: list[tuple[Any, ...]] = []
-    real: Callable[..., Any] = getattr(os, name)
-
-    def spy(*args: Any) -> Any:
-        calls.append(args)
-        return real(*args)
-
-    monkeypatch.setattr(os, name, spy)
-    return calls
 
 
 @pytest.fixture(params=list(FsyncPolicy))
@@ -114,13 +101,13 @@ async def test_delete_removes_emptied_directories_but_not_the_root(store: Filesy
 
 async def test_ranged_get_reads_only_the_range(store: FilesystemObjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
     await store.put("big", b"z" * (4 * 1024 * 1024))
-    preads = _spy(monkeypatch, "pread")
+    preads = spy_os(monkeypatch, "pread")
     assert await store.get("big", 1000, 1100) == b"z" * 100
-    assert [(length, offset) for _, length, offset in preads] == [(100, 1000)]
+    assert [(length, offset) for _, (_, length, offset) in preads] == [(100, 1000)]
 
 
 async def test_fsync_policy(store: FilesystemObjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    fsyncs = _spy(monkeypatch, "fsync")
+    fsyncs = spy_os(monkeypatch, "fsync")
     await store.put("new/dirs/key", b"x")
     # The file, its directory, and the parents of the two new directories (new/ and the root).
     assert len(fsyncs) == (4 if store.fsync is FsyncPolicy.ALWAYS else 0)

@@ -15,6 +15,7 @@ import pytest
 
 from storage.objects import FilesystemObjectStore, FsyncPolicy, ObjectNotFoundError
 from storage.objects.volumes import VOLUME_DIRECTORY, entry_header
+from tests.storage.oscalls import spy_os
 
 VOLUME_BYTES = 1000  # entries of 600 bytes: one per volume
 
@@ -57,23 +58,14 @@ async def test_a_put_after_the_first_is_one_write_and_one_fdatasync(
 ) -> None:
     store = open_store()
     await store.put("p/first", b"x" * 100)
-    calls: list[str] = []
-    for name in ("open", "fsync", "fdatasync", "pwritev", "link", "replace"):
-        original = getattr(os, name)
-        monkeypatch.setattr(
-            os,
-            name,
-            lambda *args, _name=name, _original=original, **kw: (calls.append(_name), _original(*args, **kw))[1],
-        )
+    calls = spy_os(monkeypatch, "open", "fsync", "fdatasync", "pwritev", "link", "replace")
     await store.put("p/second", b"y" * 100)
-    assert calls == ["pwritev", "fdatasync"]
+    assert [name for name, _ in calls] == ["pwritev", "fdatasync"]
 
 
 async def test_fsync_never_syncs_nothing(open_store: Opener, monkeypatch: pytest.MonkeyPatch) -> None:
     store = open_store(FsyncPolicy.NEVER)
-    synced: list[int] = []
-    monkeypatch.setattr(os, "fdatasync", synced.append)
-    monkeypatch.setattr(os, "fsync", synced.append)
+    synced = spy_os(monkeypatch, "fdatasync", "fsync")
     await store.put("p/a", b"a")
     await store.delete(["p/a"])
     assert synced == []
