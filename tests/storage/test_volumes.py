@@ -8,13 +8,15 @@ own descriptors, so flock and page-cache visibility behave as between processes.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
 from storage.objects import FilesystemObjectStore, FsyncPolicy, ObjectNotFoundError
-from storage.objects.volumes import VOLUME_DIRECTORY, entry_header
+from storage.objects import volumes as volumes_module
+from storage.objects.volumes import SPARE_SUFFIX, VOLUME_DIRECTORY, VOLUME_SUFFIX, entry_header, life_of
 from tests.storage.oscalls import spy_os
 
 VOLUME_BYTES = 1000  # entries of 600 bytes: one per volume
@@ -37,9 +39,9 @@ async def open_store(tmp_path: Path) -> AsyncIterator[Opener]:
         await store.close()
 
 
-def volumes(tmp_path: Path) -> list[str]:
+def volumes(tmp_path: Path, suffix: str = VOLUME_SUFFIX) -> list[str]:
     folder = tmp_path / "objects" / VOLUME_DIRECTORY
-    return sorted(path.name for path in folder.iterdir()) if folder.exists() else []
+    return sorted(path.name for path in folder.iterdir() if path.name.endswith(suffix)) if folder.exists() else []
 
 
 async def test_packed_keys_make_no_file_and_other_keys_stay_files(open_store: Opener, tmp_path: Path) -> None:
@@ -124,7 +126,7 @@ async def test_objects_survive_a_new_store_and_a_torn_entry_at_the_end_is_ignore
     await store.close()
     # A crash in the middle of a put: its header and part of its data reached the disk.
     with open(tmp_path / "objects" / VOLUME_DIRECTORY / volume, "ab") as torn:
-        torn.write(entry_header(b"p/torn", 100) + b"z" * 10)
+        torn.write(entry_header(b"p/torn", 100, life_of(volume)) + b"z" * 10)
 
     reopened = open_store()
     assert await reopened.list() == ["p/a", "p/b"]
@@ -177,3 +179,106 @@ async def test_a_failed_fdatasync_fails_the_put_and_keeps_the_previous_object(
     assert await open_store().get("p/a") == b"kept", "the unsynced entry was marked dead"
     await store.put("p/b", b"b")  # into a new volume: the failed one takes no more entries
     assert volumes(tmp_path)[0] == volume and len(volumes(tmp_path)) == 2
+
+
+@pytest.fixture
+def quiet_spares(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spares may be taken as soon as they are made."""
+    monkeypatch.setattr(volumes_module, "SPARE_QUIET_SECONDS", 0.0)
+
+
+def volume_path(tmp_path: Path, name: str) -> Path:
+    return tmp_path / "objects" / VOLUME_DIRECTORY / name
+
+
+@pytest.mark.usefixtures("quiet_spares")
+async def test_a_dead_volume_is_kept_as_a_spare_and_written_again_under_a_new_life(
+    open_store: Opener, tmp_path: Path
+) -> None:
+    store = open_store()
+    await store.put("p/1", b"1" * 600)  # each entry fills a volume
+    await store.put("p/2", b"2" * 600)
+    first, second = volumes(tmp_path)
+    inode = volume_path(tmp_path, first).stat().st_ino
+    await store.delete(["p/1"])
+    assert len(volumes(tmp_path, SPARE_SUFFIX)) == 1
+    assert volumes(tmp_path) == [second]
+    await store.put("p/3", b"3" * 600)
+    assert volumes(tmp_path, SPARE_SUFFIX) == []
+    [recycled] = [name for name in volumes(tmp_path) if name != second]
+    assert volume_path(tmp_path, recycled).stat().st_ino == inode, "the spare's blocks are written again"
+    assert life_of(recycled) != life_of(first)
+    for reader in (store, open_store()):
+        assert await reader.get("p/3") == b"3" * 600
+        assert await reader.list() == ["p/2", "p/3"], "the old entries behind the new one are not read"
+        with pytest.raises(ObjectNotFoundError):
+            await reader.get("p/1")
+
+
+@pytest.mark.usefixtures("quiet_spares")
+async def test_a_descriptor_opened_before_a_volume_was_recycled_neither_reads_nor_kills_the_new_entries(
+    open_store: Opener, tmp_path: Path
+) -> None:
+    writer, reader, deleter = open_store(), open_store(), open_store()
+    await writer.put("p/old", b"o" * 600)
+    await writer.put("p/2", b"2" * 600)
+    old, second = volumes(tmp_path)
+    for other in (reader, deleter):
+        assert await other.get("p/old") == b"o" * 600  # each knows where p/old was
+    await writer.delete(["p/old"])
+    await writer.put("p/new", b"n" * 600)  # the same key and data lengths: the same offsets as p/old
+    [recycled] = [name for name in volumes(tmp_path) if name != second]
+    # As if both had opened the old name just before the rename: the old name is the new inode.
+    os.link(volume_path(tmp_path, recycled), volume_path(tmp_path, old))
+    await deleter.delete(["p/old"])
+    with pytest.raises(ObjectNotFoundError):
+        await reader.get("p/old")
+    os.unlink(volume_path(tmp_path, old))
+    assert await writer.get("p/new") == b"n" * 600
+    assert await open_store().get("p/new") == b"n" * 600, "the stale delete marked nothing in the new life"
+
+
+async def test_spares_are_capped_and_a_fresh_one_waits_its_quiet_time(
+    open_store: Opener, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(volumes_module, "SPARE_VOLUMES", 1)
+    store = open_store()
+    for name in ("p/1", "p/2", "p/3"):
+        await store.put(name, b"x" * 600)
+    *_, third = volumes(tmp_path)
+    await store.delete(["p/1", "p/2", "p/3"])
+    assert volumes(tmp_path) == [third], "the volume being written stays"
+    [spare] = volumes(tmp_path, SPARE_SUFFIX)
+    await store.put("p/4", b"x" * 600)
+    assert volumes(tmp_path, SPARE_SUFFIX) == [spare], "a spare younger than SPARE_QUIET_SECONDS is not taken"
+    # The third volume, retired and dead, is unlinked: one spare is the cap.
+    [fourth] = volumes(tmp_path)
+    assert fourth != third
+
+
+@pytest.mark.usefixtures("quiet_spares")
+async def test_a_volume_written_before_lives_is_read_and_recycled(open_store: Opener, tmp_path: Path) -> None:
+    folder = tmp_path / "objects" / VOLUME_DIRECTORY
+    folder.mkdir(parents=True)
+    legacy = f"{time.time_ns():020d}-{os.getpid()}-0123abcd{VOLUME_SUFFIX}"
+    assert life_of(legacy) is None
+    (folder / legacy).write_bytes(entry_header(b"p/legacy", 600, None) + b"l" * 600)
+    store = open_store()
+    assert await store.get("p/legacy") == b"l" * 600
+    await store.delete(["p/legacy"])
+    assert volumes(tmp_path) == [] and len(volumes(tmp_path, SPARE_SUFFIX)) == 1
+    await store.put("p/short", b"s")  # into the spare, over the start of the legacy entry
+    assert volumes(tmp_path, SPARE_SUFFIX) == []
+    assert await open_store().list() == ["p/short"]
+
+
+@pytest.mark.usefixtures("quiet_spares")
+async def test_bytes_left_in_a_recycled_volume_cannot_pose_as_an_entry(open_store: Opener) -> None:
+    store = open_store()
+    # A client's record bytes shaped as an entry, at offset 136 of the volume: 28-byte header, 8-byte key, 100 bytes.
+    forged = entry_header(b"p/forged", 6, 0x1234) + b"forged"
+    await store.put("p/victim", b"v" * 100 + forged)
+    await store.put("p/filler", b"f" * 900)  # into a new volume: the first is retired
+    await store.delete(["p/victim"])
+    await store.put("p/new", b"n" * 103)  # into the spare, ending where the forged entry starts
+    assert await open_store().list() == ["p/filler", "p/new"]
