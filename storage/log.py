@@ -620,13 +620,16 @@ class PartitionLog:
 
     async def read_entry(self, entry: IndexEntry) -> bytes:
         """The batches of one index entry, patched with their offsets."""
+        return patch_offsets(await self.read_stored(entry), entry.base_offset)
+
+    async def read_stored(self, entry: IndexEntry) -> bytes:
+        """The batches of one index entry as stored: their base offsets are whatever they arrived with."""
         data = self._ranges.get(_range_key(entry))
         if data is None:
             self.stats.cache_misses["object_range"] += 1
-            data = await self._load_range(entry)
-        else:
-            self.stats.cache_hits["object_range"] += 1
-        return patch_offsets(data, entry.base_offset)
+            return await self._load_range(entry)
+        self.stats.cache_hits["object_range"] += 1
+        return data
 
     async def _load_range(self, entry: IndexEntry) -> bytes:
         """An entry's stored bytes: from memory, else the disk cache, else the object store (one get at a time)."""

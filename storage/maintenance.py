@@ -12,6 +12,7 @@ does not know is deleted.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -106,9 +107,12 @@ class Maintenance:
     async def _write_segment(self, topic_id: UUID, partition: int, run: Sequence[IndexEntry]) -> int:
         if not run:
             return 0
-        pieces = [await self.log.read_entry(entry) for entry in run]
+        # As stored, not patched: reads patch offsets from the index rows, which name them.
+        pieces = [await self.log.read_stored(entry) for entry in run]
         key = segment_key(topic_id, partition, run[0].base_offset)
-        data = b"".join(pieces)
+        # In a thread: bytes.join releases the GIL for large joins, and a segment is up to
+        # SEGMENT_MAX_BYTES, a copy that would stall every connection's requests meanwhile.
+        data = await asyncio.to_thread(b"".join, pieces)
         new_entries = _segment_entries(run, pieces, key)
         await self.objects.put(key, data)
         if not await self.metadata.replace_index(topic_id, partition, run, new_entries, key, len(data)):
