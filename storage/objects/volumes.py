@@ -12,7 +12,8 @@ lengths, the volume's life (the 64 random bits its name ends with) and a CRC-32C
 life and key (not the data: an entry is acknowledged only after its fdatasync, and one torn by a
 crash was never acknowledged, so nothing names it). Deleting marks the entry dead in place.
 
-A volume whose entries are all dead, once no writer holds it, is kept as a spare (renamed
+A volume whose entries are all dead (or that holds no whole entry after SPARE_QUIET_SECONDS: its
+writer died in its first put), once no writer holds it, is kept as a spare (renamed
 `.spare`, up to SPARE_VOLUMES of them; the rest are unlinked) and later taken as a new volume
 under a new name and life: overwriting blocks already written skips the block allocation and
 journal commit of an append, which made a 1 MiB fdatasync 1.6 ms instead of 0.9 and cost the
@@ -301,10 +302,12 @@ class Volumes:
             except BlockingIOError:
                 return  # a writer still appends to it
             states = [entry.state for _, entry in _entries(fd, 0, life_of(volume))]
-            # An empty volume may be one a writer just created and has not locked yet.
-            if not states or LIVE in states:
+            status = os.fstat(fd)
+            # A volume without entries may be one a writer just created and has not locked yet; an
+            # older one holds nothing (its writer died before its first entry was whole).
+            if LIVE in states or (not states and status.st_ctime > time.time() - SPARE_QUIET_SECONDS):
                 return
-            if os.fstat(fd).st_size <= self._volume_bytes and len(self._listed(SPARE_SUFFIX)) < SPARE_VOLUMES:
+            if status.st_size <= self._volume_bytes and len(self._listed(SPARE_SUFFIX)) < SPARE_VOLUMES:
                 os.rename(path, os.path.join(self._directory, _new_name(SPARE_SUFFIX)))
             else:
                 os.unlink(path)

@@ -282,3 +282,15 @@ async def test_bytes_left_in_a_recycled_volume_cannot_pose_as_an_entry(open_stor
     await store.delete(["p/victim"])
     await store.put("p/new", b"n" * 103)  # into the spare, ending where the forged entry starts
     assert await open_store().list() == ["p/filler", "p/new"]
+
+
+@pytest.mark.usefixtures("quiet_spares")
+async def test_a_volume_left_without_a_whole_entry_is_reclaimed_at_start(open_store: Opener, tmp_path: Path) -> None:
+    store = open_store()
+    await store.put("p/a", b"a")
+    [volume] = volumes(tmp_path)
+    await store.close()
+    # A writer that died in its first put: only part of the entry reached the disk.
+    volume_path(tmp_path, volume).write_bytes(entry_header(b"p/torn", 100, life_of(volume)) + b"z" * 10)
+    open_store()
+    assert volumes(tmp_path) == [] and len(volumes(tmp_path, SPARE_SUFFIX)) == 1
