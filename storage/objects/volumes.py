@@ -85,9 +85,9 @@ class Entry:
 class _Writer:
     """The volume this process appends to, and the puts still syncing it."""
 
-    def __init__(self, name: str, fd: int) -> None:
+    def __init__(self, name: str, life: int, fd: int) -> None:
         self.name = name
-        self.life = life_of(name)
+        self.life = life
         self.fd = fd
         self.position = 0
         self.syncing = 0
@@ -100,13 +100,10 @@ def life_of(volume: str) -> int | None:
     return int(tail, 16) if len(tail) == _LIFE_DIGITS else None
 
 
-def entry_header(key: bytes, length: int, life: int | None) -> bytes:
-    """The header and key of a live entry (a legacy one when life is None)."""
-    if life is None:
-        head = bytearray(_LEGACY_HEADER.pack(LEGACY_MAGIC, LIVE, len(key), length, 0))
-    else:
-        head = bytearray(_HEADER.pack(MAGIC, LIVE, len(key), length, life, 0))
-    crc_at = len(head) - 4
+def entry_header(key: bytes, length: int, life: int) -> bytes:
+    """The header and key of a live entry."""
+    head = bytearray(_HEADER.pack(MAGIC, LIVE, len(key), length, life, 0))
+    crc_at = _HEADER.size - 4
     _CRC.pack_into(head, crc_at, crc32c.crc32c(bytes(head[_CHECKED_AT:crc_at]) + key))
     return bytes(head) + key
 
@@ -209,7 +206,8 @@ class Volumes:
             os.mkdir(self._directory)
             if self._durable:
                 fsync_directory(self._root)
-        name = _new_name(VOLUME_SUFFIX)
+        life = _new_life()
+        name = _name(life, VOLUME_SUFFIX)
         path = os.path.join(self._directory, name)
         fd = self._take_spare(path)
         if fd < 0:
@@ -220,7 +218,7 @@ class Volumes:
             # Before the first put's fdatasync returns: a power loss must not leave its entry under a spare's name.
             fsync_directory(self._directory)
         self._scanned[name] = 0
-        return _Writer(name, fd)
+        return _Writer(name, life, fd)
 
     def _take_spare(self, path: str) -> int:
         """A spare renamed to `path`, open and flocked; -1 if none is free and quiet."""
@@ -308,7 +306,7 @@ class Volumes:
             if LIVE in states or (not states and status.st_ctime > time.time() - SPARE_QUIET_SECONDS):
                 return
             if status.st_size <= self._volume_bytes and len(self._listed(SPARE_SUFFIX)) < SPARE_VOLUMES:
-                os.rename(path, os.path.join(self._directory, _new_name(SPARE_SUFFIX)))
+                os.rename(path, os.path.join(self._directory, _name(_new_life(), SPARE_SUFFIX)))
             else:
                 os.unlink(path)
             if self._durable:
@@ -434,8 +432,12 @@ def _read_entry(fd: int, position: int) -> Entry | None:
     return parse_entry(os.pread(fd, _HEADER.size + MAX_KEY_BYTES, position))  # a header and its key at once
 
 
-def _new_name(suffix: str) -> str:
-    return f"{time.time_ns():020d}-{os.getpid()}-{secrets.randbits(4 * _LIFE_DIGITS):0{_LIFE_DIGITS}x}{suffix}"
+def _new_life() -> int:
+    return secrets.randbits(4 * _LIFE_DIGITS)
+
+
+def _name(life: int, suffix: str) -> str:
+    return f"{time.time_ns():020d}-{os.getpid()}-{life:0{_LIFE_DIGITS}x}{suffix}"
 
 
 def _write_fully(fd: int, parts: list[bytes | memoryview], at: int) -> None:
