@@ -54,21 +54,25 @@ class BrokerProcess:
         return flagged[-1] if flagged else f"sqlite://{self.data_dir.resolve() / 'metadata.db'}"
 
     def stored_objects(self, prefix: str = "") -> dict[str, int]:
-        """Key and size of the objects under a key prefix in its folder store (no --storage flag).
+        """Key and size of the objects under a key prefix in its folder store (no --storage flag)."""
+        return {key: len(data) for key, data in self.read_objects(prefix).items()}
+
+    def read_objects(self, prefix: str = "") -> dict[str, bytes]:
+        """Key and bytes of the objects under a key prefix in its folder store (no --storage flag).
 
         Read through the store: the broker packs flush objects into volume files, so files are not objects.
         """
 
-        async def read() -> dict[str, int]:
+        async def read() -> dict[str, bytes]:
             store = FilesystemObjectStore(self.data_dir / "objects", FsyncPolicy.NEVER)
-            sizes = {}
+            objects = {}
             try:
                 for key in await store.list(prefix):
                     with contextlib.suppress(ObjectNotFoundError):  # deleted by maintenance since the list
-                        sizes[key] = len(await store.get(key))
+                        objects[key] = await store.get(key)
             finally:
                 await store.close()
-            return sizes
+            return objects
 
         return asyncio.run(read())
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 import itertools
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from protocol.records import iter_batches
 from tests.brokerproc import BrokerProcess
-from tests.e2e.clients import CONSUMERS, PRODUCERS, Received, confluent_consume
+from tests.e2e.clients import CONSUMERS, PRODUCERS, Received, confluent_consume, confluent_produce
 from tests.e2e.conftest import BACKENDS, DEFAULT
 from tests.e2e.dataset import PARTITIONS, Sent, by_partition, records
 
@@ -62,6 +64,23 @@ def test_round_trip_every_codec_idempotence_on_and_off(
         assert_same(sent, CONSUMERS[client](broker.bootstrap, topic, TOTAL))
     finally:
         assert broker.stop() == 0, broker.log_text()[-4000:]
+
+
+def test_a_burst_is_stored_as_objects_of_at_most_flush_bytes(tmp_path: Path) -> None:
+    """librdkafka's records, gathered for 300 ms, land in objects of at most --flush-bytes (or one batch)."""
+    flush_bytes = 64 * 1024
+    flags = ["--num-partitions", str(PARTITIONS), "--flush-ms", "300", "--flush-bytes", str(flush_bytes)]
+    broker = BrokerProcess(tmp_path, [*flags, "--compaction-interval-ms", str(24 * 3600 * 1000)]).start()
+    try:
+        sent = records(TOTAL, seed=11)
+        confluent_produce(broker.bootstrap, "burst", sent, "none", False)
+        stored = broker.read_objects("flush/")
+        assert_same(sent, confluent_consume(broker.bootstrap, "burst", TOTAL))
+    finally:
+        assert broker.stop() == 0, broker.log_text()[-4000:]
+    sizes = {key: (len(data), len(list(iter_batches(data)))) for key, data in stored.items()}
+    assert sum(size for size, _ in sizes.values()) > 4 * flush_bytes  # more than several objects' worth
+    assert all(size <= flush_bytes or batches == 1 for size, batches in sizes.values()), sizes
 
 
 @pytest.mark.parametrize(("backend", "client"), CASES, indirect=["backend"])

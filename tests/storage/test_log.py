@@ -100,6 +100,27 @@ async def test_a_full_buffer_flushes_before_flush_ms(stores: tuple[FailingObject
     assert result.base_offset == 0
 
 
+async def test_a_burst_is_written_as_objects_of_at_most_flush_bytes(
+    stores: tuple[FailingObjects, CountingMetadata],
+) -> None:
+    objects, metadata = stores
+    topic_id = await topic(metadata)
+    small, header = batch(b"x" * 100)
+    large, large_header = batch(b"y" * 1000)
+    log = make_log(objects, metadata, flush_ms=60_000, flush_bytes=2 * len(small))
+    appends = [log.append(topic_id, 0, small, header) for _ in range(5)]  # pending before the loop runs
+    appends.append(log.append(topic_id, 0, large, large_header))
+    appends.append(log.append(topic_id, 0, small, header))
+    log.start()
+    results = await asyncio.wait_for(asyncio.gather(*appends), 5)
+    await log.close()
+    assert [result.base_offset for result in results] == list(range(7))
+    sizes = [len(await objects.get(key)) for key in await objects.list("flush/")]
+    # Two batches, two, then one (the next is too large to join it), the large one alone, the last small.
+    assert sorted(sizes) == sorted([2 * len(small), 2 * len(small), len(small), len(large), len(small)])
+    assert objects.puts == 5
+
+
 @pytest.mark.parametrize("failing", ["objects", "metadata"])
 async def test_nothing_is_acknowledged_when_a_flush_fails(
     stores: tuple[FailingObjects, CountingMetadata], failing: str
