@@ -104,8 +104,19 @@ class Broker:
         return BrokerInfo(self.config.broker_id, self.config.client_host, self.port)
 
     async def start(self) -> None:
-        """Bind, join the live brokers, load this broker's groups, then serve clients."""
+        """Bind, join the live brokers, load this broker's groups, then serve clients.
+
+        A step that fails (a port in use, a broker id taken) stops what the earlier ones started before
+        the error propagates: the metadata store's thread would otherwise keep the process alive.
+        """
         await self.metadata.start()
+        try:
+            await self._start_serving()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start_serving(self) -> None:
         self.log.start()
         self.transaction_states.start()
         loop = asyncio.get_running_loop()
@@ -113,11 +124,7 @@ class Broker:
             lambda: Connection(self), self.config.host, self.config.port, start_serving=False
         )
         self.port = self._server.sockets[0].getsockname()[1]
-        try:
-            await self._check_id_is_free()
-        except BrokerIdInUseError:
-            await self.stop()
-            raise
+        await self._check_id_is_free()
         await self.refresh_cluster()
         await self.coordinator.start(self.cluster.coordinates)
         self._groups_placed_on = self.cluster.broker_ids

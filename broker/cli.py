@@ -154,7 +154,7 @@ async def serve(config: BrokerConfig) -> None:
     broker = Broker(config)
     try:
         await broker.start()
-    except BrokerIdInUseError as exc:
+    except (BrokerIdInUseError, OSError) as exc:  # OSError: a port in use or not ours to bind
         raise SystemExit(f"streamhouse serve: {exc}") from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
