@@ -154,7 +154,8 @@ async def serve(config: BrokerConfig) -> None:
     broker = Broker(config)
     try:
         await broker.start()
-    except (BrokerIdInUseError, OSError) as exc:  # OSError: a port in use or not ours to bind
+    # OSError: a port in use or not ours to bind; MetadataError: a metadata store that cannot be used
+    except (BrokerIdInUseError, OSError, MetadataError) as exc:
         raise SystemExit(f"streamhouse serve: {exc}") from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -178,9 +178,11 @@ class SqliteMetadataStore:
                 await db.execute("PRAGMA synchronous = FULL")
             self._db = db
             await self._migrate()
-        except BaseException:
+        except BaseException as exc:
             self._db = None
             await db.close()
+            if isinstance(exc, sqlite3.Error):  # e.g. "file is not a database": this file cannot be used
+                raise MetadataUnavailableError(f"cannot use {self.path}: {exc}") from exc
             raise
 
     async def close(self) -> None:

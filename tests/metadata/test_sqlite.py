@@ -75,6 +75,14 @@ async def test_unopenable_path_is_unavailable(tmp_path: Path) -> None:
         await store.start()
 
 
+async def test_a_file_that_is_not_a_database_is_unavailable_and_left_as_it_was(tmp_path: Path) -> None:
+    not_a_database = tmp_path / "metadata.db"
+    not_a_database.write_bytes(b"no SQLite header here " * 100)
+    with pytest.raises(MetadataUnavailableError, match="file is not a database"):
+        await SqliteMetadataStore(str(not_a_database)).start()
+    assert not_a_database.read_bytes() == b"no SQLite header here " * 100
+
+
 async def test_unstarted_store_is_unavailable() -> None:
     with pytest.raises(MetadataUnavailableError):
         await SqliteMetadataStore(":memory:").check()
