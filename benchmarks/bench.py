@@ -19,7 +19,9 @@ then at once on Tansu, so both see the same load from the rest of the machine. S
   on a fresh pair of brokers.
 
 Prints a table per scenario, each figure as StreamHouse / Tansu, then the issue's targets met or missed;
-`--json PATH` writes every figure. Linux only (broker CPU and memory come from /proc).
+`--json PATH` writes every figure. Each step also records the machine's steal time (CPU time its
+hypervisor gave to other guests): on a shared virtual machine a step with much steal is not comparable
+with one without. Linux only (broker CPU and memory, steal, come from /proc).
 """
 
 from __future__ import annotations
@@ -52,7 +54,9 @@ from benchmarks.servers import (
     TansuServer,
     add_streamhouse_options,
     cpu_seconds,
+    machine_cpu_ticks,
     peak_rss_mib,
+    steal_percent,
 )
 from benchmarks.throughput import CLIENT_VERSION, CLIENTS, GB, Case, ThroughputResult, create_topic, run_case
 from protocol.errors import ProtocolError
@@ -135,6 +139,7 @@ class Report:
     brokers: dict[str, dict[str, float]] = field(default_factory=dict)
     targets: list[dict[str, Any]] = field(default_factory=list)
     failures: list[dict[str, str]] = field(default_factory=list)
+    steal_percent: dict[str, float] = field(default_factory=dict)  # per step ("<what> on <broker>") and "run"
 
 
 def cases(args: argparse.Namespace) -> list[Case]:
@@ -180,11 +185,13 @@ class Bench:
         results = {}
         for server in self.servers:
             self.progress.step(f"{what} on {server.name}")
+            before = machine_cpu_ticks()
             try:
                 results[server.name] = run(server)
             except (BenchmarkError, KafkaException, ProtocolError) as exc:
                 print(f"FAILED {what} on {server.name}: {exc}", flush=True)
                 self.report.failures.append({"what": what, "server": server.name, "error": str(exc)})
+            self.report.steal_percent[f"{what} on {server.name}"] = steal_percent(before, machine_cpu_ticks())
         return results
 
     def case_runner(self, case: Case, topic: str) -> Callable[[Server], ThroughputResult]:
@@ -415,6 +422,7 @@ def run(args: argparse.Namespace) -> Report:
         flush=True,
     )
     setup = StreamHouseSetup.from_args(args)
+    run_started = machine_cpu_ticks()
     with tempfile.TemporaryDirectory(prefix="streamhouse-bench-") as folder, ExitStack() as stack:
         servers = start_brokers(args.brokers, setup, Path(folder) / "streamhouse", stack)
         progress = Progress(steps(args, len(servers)))
@@ -435,8 +443,19 @@ def run(args: argparse.Namespace) -> Report:
         if "scale" in args.scenarios:
             with ExitStack() as fresh:  # on fresh brokers, so that RSS is what the scale costs
                 Bench(args, start_brokers(args.brokers, setup, Path(folder) / "scale", fresh), progress, report).scale()
+    report.steal_percent["run"] = steal_percent(run_started, machine_cpu_ticks())
+    print_steal(report.steal_percent)
     check_targets(report)
     return report
+
+
+def print_steal(steal: dict[str, float]) -> None:
+    worst = max((step for step in steal if step != "run"), key=steal.__getitem__, default=None)
+    print(
+        f"\nsteal (CPU time the hypervisor gave to other guests): {steal['run']:.1f}% over the run"
+        + (f", at most {steal[worst]:.1f}% in one step ({worst})" if worst is not None else ""),
+        flush=True,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -49,6 +49,20 @@ def cpu_seconds(pid: int) -> float:
     return (utime + stime) / CLOCK_TICKS
 
 
+def machine_cpu_ticks() -> tuple[int, int]:
+    """(all CPU time, the part the hypervisor gave to other guests: steal) of this machine, in clock ticks."""
+    # The first line of /proc/stat: cpu user nice system idle iowait irq softirq steal guest guest_nice;
+    # guest time is already inside user, so the first eight make the whole.
+    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return sum(ticks), ticks[7]
+
+
+def steal_percent(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share of the machine's CPU time stolen between two machine_cpu_ticks() readings, in percent."""
+    total, stolen = after[0] - before[0], after[1] - before[1]
+    return 100 * stolen / total if total > 0 else 0.0
+
+
 def _status_mib(pid: int, key: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(key + ":"):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.replay import produce_request, run_replay
-from benchmarks.servers import ReferenceServer
+from benchmarks.servers import ReferenceServer, machine_cpu_ticks, steal_percent
 from benchmarks.throughput import payload_of
 from protocol.records import Compression, Record, build_batch
 from tests.wireclient import WireClient
@@ -74,6 +74,17 @@ def test_streamhouse_bench_small_run_writes_checked_figures(tmp_path: Path) -> N
     assert [(row["kind"], row["records"]) for row in report["latency"]] == [("produce", 100), ("end-to-end", 100)]
     assert [(row["topics"], row["partitions"], row["idle_connections"]) for row in report["scale"]] == [(3, 12, 5)]
     assert "== targets ==" in done.stdout
+    steps = {"produce latency at 200 msg/s on StreamHouse", "end-to-end latency at 200 msg/s on StreamHouse", "run"}
+    assert steps <= report["steal_percent"].keys()
+    assert all(0 <= share <= 100 for share in report["steal_percent"].values())
+    assert "% over the run" in done.stdout
+
+
+def test_steal_is_the_stolen_share_of_the_machine_cpu_time_between_two_readings() -> None:
+    total, stolen = machine_cpu_ticks()
+    assert 0 <= stolen <= total
+    assert steal_percent((1_000, 40), (1_400, 140)) == 25.0
+    assert steal_percent((1_000, 40), (1_000, 40)) == 0.0
 
 
 def test_throughput_on_s3_and_postgresql_counts_puts_and_latencies(tmp_path: Path) -> None:
