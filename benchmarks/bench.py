@@ -139,7 +139,8 @@ class Report:
     brokers: dict[str, dict[str, float]] = field(default_factory=dict)
     targets: list[dict[str, Any]] = field(default_factory=list)
     failures: list[dict[str, str]] = field(default_factory=list)
-    steal_percent: dict[str, float] = field(default_factory=dict)  # per step ("<what> on <broker>") and "run"
+    steal_percent_by_step: dict[str, float] = field(default_factory=dict)  # "<what> on <broker>"
+    steal_percent_over_run: float = 0.0
 
 
 def cases(args: argparse.Namespace) -> list[Case]:
@@ -191,7 +192,7 @@ class Bench:
             except (BenchmarkError, KafkaException, ProtocolError) as exc:
                 print(f"FAILED {what} on {server.name}: {exc}", flush=True)
                 self.report.failures.append({"what": what, "server": server.name, "error": str(exc)})
-            self.report.steal_percent[f"{what} on {server.name}"] = steal_percent(before, machine_cpu_ticks())
+            self.report.steal_percent_by_step[f"{what} on {server.name}"] = steal_percent(before, machine_cpu_ticks())
         return results
 
     def case_runner(self, case: Case, topic: str) -> Callable[[Server], ThroughputResult]:
@@ -443,17 +444,18 @@ def run(args: argparse.Namespace) -> Report:
         if "scale" in args.scenarios:
             with ExitStack() as fresh:  # on fresh brokers, so that RSS is what the scale costs
                 Bench(args, start_brokers(args.brokers, setup, Path(folder) / "scale", fresh), progress, report).scale()
-    report.steal_percent["run"] = steal_percent(run_started, machine_cpu_ticks())
-    print_steal(report.steal_percent)
+    report.steal_percent_over_run = steal_percent(run_started, machine_cpu_ticks())
+    print_steal(report)
     check_targets(report)
     return report
 
 
-def print_steal(steal: dict[str, float]) -> None:
-    worst = max((step for step in steal if step != "run"), key=steal.__getitem__, default=None)
+def print_steal(report: Report) -> None:
+    by_step = report.steal_percent_by_step
+    worst = max(by_step, key=by_step.__getitem__, default=None)
     print(
-        f"\nsteal (CPU time the hypervisor gave to other guests): {steal['run']:.1f}% over the run"
-        + (f", at most {steal[worst]:.1f}% in one step ({worst})" if worst is not None else ""),
+        f"\nsteal (CPU time the hypervisor gave to other guests): {report.steal_percent_over_run:.1f}% over the run"
+        + (f", at most {by_step[worst]:.1f}% in one step ({worst})" if worst is not None else ""),
         flush=True,
     )
 
