@@ -18,18 +18,26 @@ then at once on Tansu, so both see the same load from the rest of the machine. S
 - scale: topics x partitions and idle connections, RSS and all-topics Metadata time (benchmarks/scale.py),
   on a fresh pair of brokers.
 
+`--rounds N` runs every throughput case, latency and replay step N times, the brokers taking turns
+within each round (scale runs once): on a virtual machine two runs of one case minutes apart differed by
+2x, for both brokers. The table then shows each figure's median over rounds, and each ratio as the
+median of the rounds' ratios with their lowest and highest; targets use those medians (latency: the
+median p99).
+
 Prints a table per scenario, each figure as StreamHouse / Tansu, then the issue's targets met or missed;
-`--json PATH` writes every figure. Each step also records the machine's steal time (CPU time its
-hypervisor gave to other guests): on a shared virtual machine a step with much steal is not comparable
-with one without. Linux only (broker CPU and memory, steal, come from /proc).
+`--json PATH` writes every figure (each row with its round). Each step also records the machine's steal
+time (CPU time its hypervisor gave to other guests): on a shared virtual machine a step with much steal
+is not comparable with one without. Linux only (broker CPU and memory, steal, come from /proc).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -98,6 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("--scale-topics", type=int, default=100, help="topics of the scale scenario (100)")
     add("--scale-partitions", type=int, default=100, help="partitions per topic of the scale scenario (100)")
     add("--scale-connections", type=int, default=1000, help="idle connections of the scale scenario (1,000)")
+    add(
+        "--rounds",
+        type=int,
+        default=1,
+        help="runs of every throughput case, latency and replay step, brokers taking turns; "
+        "figures and targets use the medians (1)",
+    )
     add("--timeout", type=float, default=120.0, help="seconds without progress before a run fails (120)")
     add("--json", type=Path, metavar="PATH", help="also write every figure as JSON to PATH")
     add_streamhouse_options(parser)
@@ -162,15 +177,60 @@ def confluent_records(records_of_1kib: int, record_bytes: int) -> int:
     return records_of_1kib * min(MAX_SMALL_RECORD_FACTOR, max(1, 1024 // record_bytes))
 
 
-def ratio(values: dict[str, float]) -> str:
-    ours, theirs = values.get("StreamHouse"), values.get("Tansu")
-    return f"{ours / theirs:5.2f}x" if ours is not None and theirs else "    -"
+def medians(rows: Sequence[dict[str, Any]], figure: str) -> dict[str, float]:
+    """One figure's median per broker over the rounds of its rows."""
+    by_broker: dict[str, list[float]] = {}
+    for row in rows:
+        by_broker.setdefault(row["broker"], []).append(row[figure])
+    return {name: statistics.median(values) for name, values in by_broker.items()}
+
+
+def round_ratios(
+    rows: Sequence[dict[str, Any]], figure: str, ours: str, theirs: str, name: str = "broker"
+) -> list[float]:
+    """`ours`'s figure over `theirs`'s in each round where both ran (row[name] says whose a row is).
+
+    Within a round the two ran one right after the other, so a slow spell of the machine weighs on both
+    sides of a ratio, where it would weigh on one side of a ratio of medians.
+    """
+    by_round: dict[int, dict[str, float]] = {}
+    for row in rows:
+        by_round.setdefault(row["round"], {})[row[name]] = row[figure]
+    return [pair[ours] / pair[theirs] for pair in by_round.values() if pair.get(ours) is not None and pair.get(theirs)]
+
+
+def ratio(rows: Sequence[dict[str, Any]], figure: str) -> str:
+    """StreamHouse's ratio to Tansu: the median over rounds, then the lowest and highest when there are several."""
+    ratios = round_ratios(rows, figure, "StreamHouse", "Tansu")
+    if not ratios:
+        return "    -"
+    spread = f" in {min(ratios):.2f}-{max(ratios):.2f}" if len(ratios) > 1 else ""
+    return f"{statistics.median(ratios):5.2f}x{spread}"
 
 
 def pair(values: dict[str, float], spec: str) -> str:
     ours, theirs = values.get("StreamHouse"), values.get("Tansu")
     text = f"{ours:{spec}}" if ours is not None else "-"
     return text + (f" / {theirs:{spec}}" if theirs is not None else "")
+
+
+def print_case(case: Case, rows: Sequence[dict[str, Any]]) -> None:
+    """One throughput case's line: each figure's median over rounds as StreamHouse / Tansu, and the ratios."""
+
+    def median(figure: str) -> dict[str, float]:
+        return medians([row for row in rows if row[figure] is not None], figure)
+
+    puts = median("puts_per_mb")
+    print(
+        f"{case.label:<40} produce {pair(median('produce_msgs_per_s'), ',.0f')} msg/s "
+        f"({ratio(rows, 'produce_msgs_per_s')}) {pair(median('produce_mb_per_s'), '.1f')} MB/s | "
+        f"consume {pair(median('consume_msgs_per_s'), ',.0f')} msg/s ({ratio(rows, 'consume_msgs_per_s')}) | "
+        f"CPU prod {pair(median('broker_cpu_s_per_gb_produced'), '.1f')} "
+        f"cons {pair(median('broker_cpu_s_per_gb_consumed'), '.1f')} | "
+        f"produce p99 {pair(median('produce_p99_ms'), '.1f')} ms"
+        + (f" | StreamHouse PUTs/MB {pair(puts, '.2f')}" if puts else ""),
+        flush=True,
+    )
 
 
 class Bench:
@@ -195,6 +255,13 @@ class Bench:
             self.report.steal_percent_by_step[f"{what} on {server.name}"] = steal_percent(before, machine_cpu_ticks())
         return results
 
+    def rounds(self) -> range:
+        return range(1, self.args.rounds + 1)
+
+    def round_label(self, round_: int) -> str:
+        """What tells the steps of one round from another's ('' with one round)."""
+        return f" round {round_}/{self.args.rounds}" if self.args.rounds > 1 else ""
+
     def case_runner(self, case: Case, topic: str) -> Callable[[Server], ThroughputResult]:
         return lambda server: run_case(server, case, topic, self.args.timeout)
 
@@ -202,66 +269,60 @@ class Bench:
         print("\n== throughput (msg/s and MB/s of record values; CPU = broker CPU seconds per GB) ==")
         print("StreamHouse / Tansu, then StreamHouse's ratio to Tansu")
         for index, case in enumerate(cases(self.args)):
-            topic = f"tp-{index}-{case.client}-{case.record_bytes}-{case.acks}-{case.partitions}-{case.producers}"
-            results = self.each(case.label, self.case_runner(case, topic))
-            if not results:
-                continue
-            for name in results:
-                self.moved_bytes[name] += 2 * case.records * case.record_bytes
-            produce = {name: r.produce_msgs_per_s for name, r in results.items()}
-            consume = {name: r.consume_msgs_per_s for name, r in results.items()}
-            cpu = {name: r.broker_cpu_s_per_gb_produced for name, r in results.items()}
-            cpu_consume = {name: r.broker_cpu_s_per_gb_consumed for name, r in results.items()}
-            p99 = {name: r.produce_p99_ms for name, r in results.items()}
-            puts = {name: r.puts_per_mb for name, r in results.items() if r.puts_per_mb is not None}
-            print(
-                f"{case.label:<40} produce {pair(produce, ',.0f')} msg/s ({ratio(produce)}) "
-                f"{pair({n: r.produce_mb_per_s for n, r in results.items()}, '.1f')} MB/s | "
-                f"consume {pair(consume, ',.0f')} msg/s ({ratio(consume)}) | "
-                f"CPU prod {pair(cpu, '.1f')} cons {pair(cpu_consume, '.1f')} | produce p99 {pair(p99, '.1f')} ms"
-                + (f" | StreamHouse PUTs/MB {pair(puts, '.2f')}" if puts else ""),
-                flush=True,
-            )
-            for name, result in results.items():
-                self.report.throughput.append({"broker": name, **asdict(result)})
+            rows: list[dict[str, Any]] = []
+            for round_ in self.rounds():
+                topic = f"tp-{index}-{case.client}-{case.record_bytes}-{case.acks}-{case.partitions}-{case.producers}"
+                results = self.each(case.label + self.round_label(round_), self.case_runner(case, f"{topic}-r{round_}"))
+                for name, result in results.items():
+                    self.moved_bytes[name] += 2 * case.records * case.record_bytes
+                    rows.append({"broker": name, "round": round_, **asdict(result)})
+            if rows:
+                self.report.throughput.extend(rows)
+                print_case(case, rows)
 
     def latency(self, kind: str) -> None:
         measure = produce_latency if kind == "produce" else end_to_end_latency
-        topic = f"latency-{kind}"
         a = self.args
-        results = self.each(
-            f"{kind} latency at {a.rate} msg/s",
-            lambda server: measure(server, topic, a.rate, a.latency_seconds, a.timeout),
-        )
-        for name, result in results.items():
-            print(
-                f"{kind:<10} {name:<20} {result.records:>7,} records at {result.rate:,}/s: "
-                f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  "
-                f"p999 {result.p999_ms:7.2f} ms  max {result.max_ms:7.2f} ms",
-                flush=True,
+        for round_ in self.rounds():
+            topic = f"latency-{kind}-r{round_}"
+            results = self.each(
+                f"{kind} latency at {a.rate} msg/s{self.round_label(round_)}",
+                functools.partial(measure, topic=topic, rate=a.rate, seconds=a.latency_seconds, timeout=a.timeout),
             )
-            self.report.latency.append({"broker": name, **asdict(result)})
+            for name, result in results.items():
+                print(
+                    f"{kind:<10} {name:<20} {result.records:>7,} records at {result.rate:,}/s: "
+                    f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  "
+                    f"p999 {result.p999_ms:7.2f} ms  max {result.max_ms:7.2f} ms{self.round_label(round_)}",
+                    flush=True,
+                )
+                self.report.latency.append({"broker": name, "round": round_, **asdict(result)})
 
     def replay(self, reference_log: Path) -> None:
         print(
             f"\n== replay load generator, {self.args.replay_connections} connections x {self.args.replay_depth} "
             "requests in flight, 64 x 1 KiB records per request =="
         )
+        for round_ in self.rounds():
+            self.replay_round(reference_log, round_)
+
+    def replay_round(self, reference_log: Path, round_: int) -> None:
+        topic = f"replay-r{round_}"
         with ExitStack() as stack:
             reference = ReferenceServer(reference_log)
             stack.callback(reference.stop)
             targets: list[Server] = [reference, *self.servers]
             for server in targets:
                 if server is not reference:
-                    create_topic(server.bootstrap, "replay", REPLAY_PARTITIONS, self.args.timeout)
-                self.progress.step(f"replay against {server.name}")
+                    create_topic(server.bootstrap, topic, REPLAY_PARTITIONS, self.args.timeout)
+                self.progress.step(f"replay against {server.name}{self.round_label(round_)}")
                 # Each run starts with nothing dirty in the page cache: the reference server leaves
                 # gigabytes unwritten, whose writeback would slow the fsyncs of the next server.
                 os.sync()
                 cpu_started = cpu_seconds(server.pid)
                 result: ReplayResult = run_replay(
                     server.bootstrap,
-                    "replay",
+                    topic,
                     REPLAY_PARTITIONS,
                     connections=self.args.replay_connections,
                     depth=self.args.replay_depth,
@@ -271,10 +332,13 @@ class Bench:
                 self.moved_bytes[server.name] = self.moved_bytes.get(server.name, 0) + result.requests * 64 * 1024
                 print(
                     f"{server.name:<12} {result.mb_per_s:8.1f} MB/s  {result.msgs_per_s:>10,.0f} msg/s  "
-                    f"{result.requests:>7,} requests in {result.seconds:.1f} s, server CPU {cpu:.1f} s",
+                    f"{result.requests:>7,} requests in {result.seconds:.1f} s, server CPU {cpu:.1f} s"
+                    + self.round_label(round_),
                     flush=True,
                 )
-                self.report.replay.append({"server": server.name, "server_cpu_seconds": cpu, **asdict(result)})
+                self.report.replay.append(
+                    {"server": server.name, "round": round_, "server_cpu_seconds": cpu, **asdict(result)}
+                )
                 if server is reference:
                     reference.stop()
                     reference_log.unlink(missing_ok=True)
@@ -343,46 +407,39 @@ def check_targets(report: Report) -> None:
         sign = ">=" if higher_is_better else "<="
         print(f"{'MET   ' if met else 'MISSED'} {name}: {value:.2f}{unit} (target {sign} {limit}{unit})")
 
-    print("\n== targets ==")
-    by_case: dict[tuple[Any, ...], dict[str, dict[str, Any]]] = {}
+    rounds = report.settings["rounds"]
+    print("\n== targets ==" + (f" (medians over {rounds} rounds)" if rounds > 1 else ""))
+
+    def median_target(name: str, ratios: list[float], limit: float, higher_is_better: bool, unit: str) -> None:
+        if ratios:
+            target(name, statistics.median(ratios), limit, higher_is_better, unit)
+
+    by_case: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for row in report.throughput:
         case = row["case"]
-        key = (case["client"], case["record_bytes"], case["acks"], case["partitions"], case["producers"])
-        by_case.setdefault(key, {})[row["broker"]] = row
+        by_case.setdefault(
+            (case["client"], case["record_bytes"], case["acks"], case["partitions"], case["producers"]), []
+        ).append(row)
     for key, rows in by_case.items():
-        if key[0] != "confluent" or key[2] != "all" or not {"StreamHouse", "Tansu"} <= rows.keys():
+        if key[0] != "confluent" or key[2] != "all":
             continue
-        ours, theirs = rows["StreamHouse"], rows["Tansu"]
         label = f"{key[1]} B, {key[3]} partition(s), {key[4]} producer(s)"
-        target(
-            f"produce msg/s vs Tansu, {label}",
-            ours["produce_msgs_per_s"] / theirs["produce_msgs_per_s"],
-            1.0,
-            True,
-            "x",
-        )
-        target(
-            f"consume msg/s vs Tansu, {label}",
-            ours["consume_msgs_per_s"] / theirs["consume_msgs_per_s"],
-            1.2,
-            True,
-            "x",
-        )
-        if theirs["broker_cpu_s_per_gb_produced"] > 0:
-            target(
-                f"CPU s/GB produced vs Tansu, {label}",
-                ours["broker_cpu_s_per_gb_produced"] / theirs["broker_cpu_s_per_gb_produced"],
-                1.0,
-                False,
-                "x",
-            )
-    replay = {row["server"]: row["mb_per_s"] for row in report.replay}
-    if "reference" in replay and "StreamHouse" in replay:
-        target("replay ingest vs reference server", replay["StreamHouse"] / replay["reference"] * 100, 60, True, "%")
+        for what, figure, limit, higher in (
+            ("produce msg/s", "produce_msgs_per_s", 1.0, True),
+            ("consume msg/s", "consume_msgs_per_s", 1.2, True),
+            ("CPU s/GB produced", "broker_cpu_s_per_gb_produced", 1.0, False),
+        ):
+            ratios = round_ratios(rows, figure, "StreamHouse", "Tansu")
+            median_target(f"{what} vs Tansu, {label}", ratios, limit, higher, "x")
+    replay = [100 * share for share in round_ratios(report.replay, "mb_per_s", "StreamHouse", "reference", "server")]
+    median_target("replay ingest vs reference server", replay, 60, True, "%")
+    p99s: dict[tuple[str, int], list[float]] = {}
     for row in report.latency:
         if row["kind"] == "produce" and row["broker"].startswith("StreamHouse"):
-            limit = 250.0 if "S3" in row["broker"] else 5.0
-            target(f"produce p99 at {row['rate']} msg/s, {row['broker']}", row["p99_ms"], limit, False, " ms")
+            p99s.setdefault((row["broker"], row["rate"]), []).append(row["p99_ms"])
+    for (broker, rate), values in p99s.items():
+        limit = 250.0 if "S3" in broker else 5.0
+        target(f"produce p99 at {rate} msg/s, {broker}", statistics.median(values), limit, False, " ms")
     for row in report.scale:
         if row["broker"] == "StreamHouse":
             target(f"RSS with {row['partitions']:,} partitions", row["rss_mib"] * 1.048576, 500, False, " MB")
@@ -405,11 +462,11 @@ def steps(args: argparse.Namespace, brokers: int) -> int:
     count = 0
     for scenario in args.scenarios:
         count += {
-            "throughput": len(cases(args)) * brokers,
-            "latency": brokers,
-            "e2e": brokers,
-            "latency-s3": 1,
-            "replay": brokers + 1,
+            "throughput": len(cases(args)) * brokers * args.rounds,
+            "latency": brokers * args.rounds,
+            "e2e": brokers * args.rounds,
+            "latency-s3": args.rounds,
+            "replay": (brokers + 1) * args.rounds,
             "scale": brokers,
         }[scenario]
     return count
@@ -472,6 +529,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(problem)
     if unknown or not set(args.acks) <= {"all", "1"} or min(args.partitions + args.producers + args.sizes) < 1:
         parser.error(f"unknown or invalid choice: {sorted(unknown) or 'acks, partitions, producers or sizes'}")
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     try:
         report = run(args)
     except (BenchmarkError, KafkaException, ProtocolError) as exc:

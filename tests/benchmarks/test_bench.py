@@ -7,12 +7,15 @@ exactly the records it says it moved.
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from benchmarks.bench import Report, check_targets, medians, ratio, round_ratios
 from benchmarks.replay import produce_request, run_replay
 from benchmarks.servers import ReferenceServer, machine_cpu_ticks, steal_percent
 from benchmarks.throughput import payload_of
@@ -49,6 +52,17 @@ def test_reference_server_closes_a_connection_that_sends_a_corrupt_batch(tmp_pat
     assert (tmp_path / "reference.log").stat().st_size == 0
 
 
+def run_bench(arguments: list[str], report_path: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """`streamhouse bench` with `arguments` (JSON to report_path): its run and report, checked to have no failure."""
+    done = subprocess.run(
+        [sys.executable, "-m", "broker.cli", "bench", *arguments], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report: dict[str, Any] = json.loads(report_path.read_text())
+    assert report["failures"] == []
+    return done, report
+
+
 def test_streamhouse_bench_small_run_writes_checked_figures(tmp_path: Path) -> None:
     """`streamhouse bench` on StreamHouse alone: confluent-kafka and kafka-python, latency, scale."""
     report_path = tmp_path / "bench.json"
@@ -60,12 +74,7 @@ def test_streamhouse_bench_small_run_writes_checked_figures(tmp_path: Path) -> N
         "--scale-topics", "3", "--scale-partitions", "4", "--scale-connections", "5",
         "--timeout", "60", "--json", str(report_path),
     ]  # fmt: skip
-    done = subprocess.run(
-        [sys.executable, "-m", "broker.cli", "bench", *arguments], cwd=REPO, capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    report = json.loads(report_path.read_text())
-    assert report["failures"] == []
+    done, report = run_bench(arguments, report_path)
     rows = {row["case"]["client"]: row for row in report["throughput"]}
     assert rows.keys() == {"confluent", "kafka-python"}
     assert rows["confluent"]["case"]["records"] == 10_000  # --records is for 1 KiB: 5x as many of 100 B
@@ -79,6 +88,30 @@ def test_streamhouse_bench_small_run_writes_checked_figures(tmp_path: Path) -> N
     shares = [*report["steal_percent_by_step"].values(), report["steal_percent_over_run"]]
     assert all(0 <= share <= 100 for share in shares)
     assert "% over the run" in done.stdout
+
+
+def test_streamhouse_bench_rounds_repeat_every_step_and_report_each_round(tmp_path: Path) -> None:
+    report_path = tmp_path / "bench.json"
+    arguments = [
+        "--brokers", "streamhouse", "--scenarios", "throughput,latency,replay", "--rounds", "2",
+        "--clients", "confluent", "--sizes", "100", "--acks", "all", "--partitions", "1", "--producers", "1",
+        "--records", "200", "--rate", "200", "--latency-seconds", "0.5", "--replay-seconds", "0.5",
+        "--timeout", "60", "--json", str(report_path),
+    ]  # fmt: skip
+    done, report = run_bench(arguments, report_path)
+    assert [(row["broker"], row["round"]) for row in report["throughput"]] == [("StreamHouse", 1), ("StreamHouse", 2)]
+    assert [(row["broker"], row["round"]) for row in report["latency"]] == [("StreamHouse", 1), ("StreamHouse", 2)]
+    replay = [(row["server"], row["round"]) for row in report["replay"]]
+    assert replay == [("reference", 1), ("StreamHouse", 1), ("reference", 2), ("StreamHouse", 2)]
+    assert "produce latency at 200 msg/s round 2/2 on StreamHouse" in report["steal_percent_by_step"]
+    p99 = next(t for t in report["targets"] if t["target"].startswith("produce p99"))
+    assert p99["value"] == statistics.median(row["p99_ms"] for row in report["latency"])
+    shares = [row["mb_per_s"] for row in report["replay"]]
+    replay_target = next(t for t in report["targets"] if t["target"].startswith("replay"))
+    assert replay_target["value"] == pytest.approx(
+        statistics.median([100 * shares[1] / shares[0], 100 * shares[3] / shares[2]])
+    )
+    assert "== targets == (medians over 2 rounds)" in done.stdout
 
 
 def test_steal_is_the_stolen_share_of_the_machine_cpu_time_between_two_readings() -> None:
@@ -130,3 +163,53 @@ def test_trace_breaks_every_produce_request_down_into_every_stage(tmp_path: Path
     }  # fmt: skip
     assert expected <= counts.keys()
     assert {stage: count for stage, count in counts.items() if count != requests} == {}
+
+
+def test_rounds_give_medians_per_broker_and_the_median_of_the_rounds_ratios() -> None:
+    rows = [
+        {"broker": "StreamHouse", "round": 1, "msgs": 100.0},
+        {"broker": "Tansu", "round": 1, "msgs": 200.0},
+        {"broker": "StreamHouse", "round": 2, "msgs": 300.0},
+        {"broker": "Tansu", "round": 2, "msgs": 100.0},
+        {"broker": "StreamHouse", "round": 3, "msgs": 120.0},
+        {"broker": "Tansu", "round": 3, "msgs": 100.0},
+        {"broker": "StreamHouse", "round": 4, "msgs": 999.0},  # Tansu failed in round 4: no ratio
+    ]
+    assert medians(rows, "msgs") == {"StreamHouse": 210.0, "Tansu": 100.0}
+    assert round_ratios(rows, "msgs", "StreamHouse", "Tansu") == [0.5, 3.0, 1.2]
+    assert ratio(rows, "msgs") == " 1.20x in 0.50-3.00"
+    assert ratio(rows[:2], "msgs") == " 0.50x"  # one round: no range
+    assert ratio(rows[-1:], "msgs") == "    -"
+
+
+def test_targets_over_rounds_use_the_median_ratio_and_the_median_p99() -> None:
+    case = {"client": "confluent", "record_bytes": 1024, "acks": "all", "partitions": 1, "producers": 1}
+
+    def row(broker: str, round_: int, produce: float, consume: float, cpu: float) -> dict[str, object]:
+        figures = {"produce_msgs_per_s": produce, "consume_msgs_per_s": consume}
+        return {"broker": broker, "round": round_, "case": case, **figures, "broker_cpu_s_per_gb_produced": cpu}
+
+    report = Report({}, {"rounds": 3})
+    report.throughput = [
+        row("StreamHouse", 1, 90, 130, 1.0), row("Tansu", 1, 100, 100, 2.0),
+        row("StreamHouse", 2, 200, 100, 3.0), row("Tansu", 2, 100, 100, 2.0),
+        row("StreamHouse", 3, 110, 90, 1.0), row("Tansu", 3, 100, 100, 0.0),  # Tansu CPU 0 ticks: no ratio
+    ]  # fmt: skip
+    report.replay = [
+        {"server": server, "round": r, "mb_per_s": mb_per_s}
+        for r, reference, ours in ((1, 200.0, 100.0), (2, 100.0, 70.0), (3, 100.0, 65.0))
+        for server, mb_per_s in (("reference", reference), ("StreamHouse", ours))
+    ]
+    report.latency = [
+        {"kind": "produce", "broker": "StreamHouse", "rate": 2000, "round": r, "p99_ms": p99}
+        for r, p99 in ((1, 4.0), (2, 30.0), (3, 6.0))
+    ]
+    check_targets(report)
+    found = {t["target"]: (t["value"], t["met"]) for t in report.targets}
+    assert found == {
+        "produce msg/s vs Tansu, 1024 B, 1 partition(s), 1 producer(s)": (1.1, True),
+        "consume msg/s vs Tansu, 1024 B, 1 partition(s), 1 producer(s)": (1.0, False),
+        "CPU s/GB produced vs Tansu, 1024 B, 1 partition(s), 1 producer(s)": (1.0, True),
+        "replay ingest vs reference server": (65.0, True),
+        "produce p99 at 2000 msg/s, StreamHouse": (6.0, False),
+    }
