@@ -269,9 +269,9 @@ class Bench:
         print("\n== throughput (msg/s and MB/s of record values; CPU = broker CPU seconds per GB) ==")
         print("StreamHouse / Tansu, then StreamHouse's ratio to Tansu")
         for index, case in enumerate(cases(self.args)):
+            topic = f"tp-{index}-{case.client}-{case.record_bytes}-{case.acks}-{case.partitions}-{case.producers}"
             rows: list[dict[str, Any]] = []
             for round_ in self.rounds():
-                topic = f"tp-{index}-{case.client}-{case.record_bytes}-{case.acks}-{case.partitions}-{case.producers}"
                 results = self.each(case.label + self.round_label(round_), self.case_runner(case, f"{topic}-r{round_}"))
                 for name, result in results.items():
                     self.moved_bytes[name] += 2 * case.records * case.record_bytes
