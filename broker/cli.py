@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from broker.allocator import keep_freed_memory
 from broker.app import Broker, BrokerIdInUseError
 from broker.client import ClientError, GroupView, describe_group, list_groups
 from broker.config import BrokerConfig, add_arguments, config_from
@@ -181,6 +182,7 @@ async def serve(config: BrokerConfig) -> None:
 
 
 def run(coroutine_config: BrokerConfig) -> None:
+    keep_freed_memory()
     try:
         import uvloop
     except ImportError:
