@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import mmap
 import os
 import time
 from pathlib import Path
@@ -150,3 +152,40 @@ async def test_missing_root_makes_operations_unavailable(store: FilesystemObject
     with pytest.raises(ObjectStoreUnavailableError):
         await store.put("key", b"x")
     assert await store.list() == []
+
+
+def _cached_bytes(path: Path) -> int:
+    """How much of a file is in the page cache (mincore over a private mapping of it)."""
+    size = path.stat().st_size
+    with path.open("rb") as file, mmap.mmap(file.fileno(), size, access=mmap.ACCESS_COPY) as mapped:
+        address = ctypes.addressof(ctypes.c_char.from_buffer(mapped))
+        pages = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE
+        residency = (ctypes.c_ubyte * pages)()
+        libc = ctypes.CDLL(None, use_errno=True)
+        assert libc.mincore(ctypes.c_void_p(address), ctypes.c_size_t(size), residency) == 0, ctypes.get_errno()
+        cached = sum(page & 1 for page in residency) * mmap.PAGESIZE
+        del address  # the mapping cannot close while a ctypes object still exports its buffer
+    return min(cached, size)
+
+
+async def test_a_durable_put_leaves_its_file_out_of_the_page_cache(tmp_path: Path) -> None:
+    """Segments go to disk, not into the page cache; packed flush objects (recent data, read soon) stay cached."""
+    data = os.urandom(4 * 1024 * 1024)
+    durable = FilesystemObjectStore(tmp_path / "durable", FsyncPolicy.ALWAYS, pack_prefix="flush/")
+    await durable.put("topics/t/0/00000000000000000000.segment", data)
+    await durable.put("flush/0/1-1.obj", data)
+    await durable.close()
+    assert _cached_bytes(durable.root / "topics/t/0/00000000000000000000.segment") == 0
+    (volume,) = (path for path in (durable.root / ".volumes").iterdir() if path.suffix == ".vol")
+    assert _cached_bytes(volume) >= len(data)
+    # Without fsync the pages are the only copy until the kernel writes them back: they stay.
+    page_cache_only = FilesystemObjectStore(tmp_path / "never", FsyncPolicy.NEVER)
+    await page_cache_only.put("topics/t/0/00000000000000000000.segment", data)
+    assert _cached_bytes(page_cache_only.root / "topics/t/0/00000000000000000000.segment") == len(data)
+    # Read back from the disk.
+    assert (
+        await FilesystemObjectStore(tmp_path / "durable", FsyncPolicy.ALWAYS).get(
+            "topics/t/0/00000000000000000000.segment"
+        )
+        == data
+    )
