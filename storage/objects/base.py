@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+Buffer = bytes | bytearray | memoryview
+# A list: the object is its parts' concatenation, which a store may write without joining them (a
+# flush object's batches, a segment's pieces: no copy of the whole object in memory first).
+ObjectData = Buffer | list[Buffer]
+
 
 class ObjectNotFoundError(KeyError):
     """The key names no object."""
@@ -17,7 +22,7 @@ class ObjectStoreUnavailableError(Exception):
 class ObjectStore(Protocol):
     """Immutable objects by key. Keys are '/'-separated relative paths without '..'."""
 
-    async def put(self, key: str, data: bytes | memoryview) -> None:
+    async def put(self, key: str, data: ObjectData) -> None:
         """Store `data` under `key`, durably (per the store's policy) before returning; replaces any object."""
         ...
 

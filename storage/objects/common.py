@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from storage.objects.base import Buffer, ObjectData
+
 # S3's limit, so that a key accepted by one backend is accepted by all of them.
 MAX_KEY_BYTES = 1024
 
@@ -48,3 +50,19 @@ def validate_keys(keys: Sequence[str]) -> list[str]:
     if isinstance(keys, str):
         raise TypeError("delete takes a sequence of keys, not a single key")
     return [validate_key(key) for key in keys]
+
+
+def byte_view(data: Buffer) -> memoryview:
+    """A flat view of `data`'s bytes, for calls that count bytes (a non-contiguous view is copied)."""
+    view = memoryview(data)
+    return view.cast("B") if view.c_contiguous else memoryview(view.tobytes())
+
+
+def byte_views(data: ObjectData) -> list[memoryview]:
+    """An object's parts (one part unless `data` is a list) as flat byte views."""
+    return [byte_view(part) for part in data] if isinstance(data, list) else [byte_view(data)]
+
+
+def joined(data: ObjectData) -> Buffer:
+    """An object as one buffer: a list of parts is joined (a copy), a buffer is returned as it is."""
+    return b"".join(byte_views(data)) if isinstance(data, list) else data

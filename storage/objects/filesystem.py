@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 
-from storage.objects.base import ObjectNotFoundError, ObjectStoreUnavailableError
-from storage.objects.common import validate_key, validate_keys, validate_range
-from storage.objects.volumes import VOLUME_BYTES, Volumes, fsync_directory, read_range
+from storage.objects.base import ObjectData, ObjectNotFoundError, ObjectStoreUnavailableError
+from storage.objects.common import byte_views, validate_key, validate_keys, validate_range
+from storage.objects.volumes import VOLUME_BYTES, Volumes, fsync_directory, read_range, write_parts
 
 TEMP_SUFFIX = ".tmp"
 # Temporary files older than this are leftovers of a crash; younger ones may belong to another process's put.
@@ -86,17 +86,15 @@ class FilesystemObjectStore:
         """The durability policy of puts and deletes."""
         return self._fsync
 
-    async def put(self, key: str, data: bytes | memoryview) -> None:
+    async def put(self, key: str, data: ObjectData) -> None:
         """Store `data` under `key`, replacing any object, durably per the fsync policy."""
         validate_key(key)
-        view = memoryview(data)
-        # os.write counts bytes, so give it a flat byte view; a non-contiguous view has to be copied.
-        view = view.cast("B") if view.c_contiguous else memoryview(view.tobytes())
+        parts = byte_views(data)  # written as they are, with one pwritev per IOV_MAX of them
         try:
             if self._pack_prefix is not None and key.startswith(self._pack_prefix):
-                await asyncio.to_thread(self._volumes.put, key, view)
+                await asyncio.to_thread(self._volumes.put, key, parts)
             else:
-                await asyncio.to_thread(self._put, key, view)
+                await asyncio.to_thread(self._put, key, parts)
         except (NotADirectoryError, IsADirectoryError) as exc:
             raise ValueError(f"object key {key!r} clashes with a stored object or directory: {exc}") from exc
         except OSError as exc:
@@ -141,7 +139,7 @@ class FilesystemObjectStore:
         """Close the volume this store appends to (blocking calls run on the event loop's default executor)."""
         await asyncio.to_thread(self._volumes.close)
 
-    def _put(self, key: str, view: memoryview) -> None:
+    def _put(self, key: str, parts: builtins.list[memoryview]) -> None:
         path = os.path.join(self._root, key)
         fd, temp, created = self._open_temp(key)
         # The rename or link lives in the object's directory, each new directory's entry in its parent.
@@ -150,9 +148,7 @@ class FilesystemObjectStore:
         linked = False
         try:
             try:
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
+                write_parts(fd, parts, 0)
                 linked = durable and _link_new(temp, path)
                 if durable:
                     os.fsync(fd)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import builtins
 from collections.abc import Sequence
 
-from storage.objects.base import ObjectNotFoundError
-from storage.objects.common import validate_key, validate_keys, validate_range
+from storage.objects.base import ObjectData, ObjectNotFoundError
+from storage.objects.common import joined, validate_key, validate_keys, validate_range
 
 
 class MemoryObjectStore:
@@ -15,9 +15,9 @@ class MemoryObjectStore:
     def __init__(self) -> None:
         self._objects: dict[str, bytes] = {}
 
-    async def put(self, key: str, data: bytes | memoryview) -> None:
+    async def put(self, key: str, data: ObjectData) -> None:
         """Store a copy of `data` under `key`."""
-        self._objects[validate_key(key)] = bytes(data)
+        self._objects[validate_key(key)] = bytes(joined(data))
 
     async def get(self, key: str, start: int = 0, end: int | None = None) -> bytes:
         """The bytes [start, end) of an object, cut short at its end."""

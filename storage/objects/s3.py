@@ -32,8 +32,8 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, Inc
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.loaders import Loader, create_loader
 
-from storage.objects.base import ObjectNotFoundError, ObjectStoreUnavailableError
-from storage.objects.common import MAX_KEY_BYTES, validate_key, validate_keys, validate_range
+from storage.objects.base import ObjectData, ObjectNotFoundError, ObjectStoreUnavailableError
+from storage.objects.common import MAX_KEY_BYTES, byte_view, joined, validate_key, validate_keys, validate_range
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3.client import S3Client
@@ -172,16 +172,16 @@ class S3ObjectStore:
 
     # -- the ObjectStore protocol -------------------------------------------------------------
 
-    async def put(self, key: str, data: bytes | memoryview) -> None:
+    async def put(self, key: str, data: ObjectData) -> None:
         """Store `data` under `key`, replacing any object; returns once S3 has acknowledged it."""
         name = self._name(key)
-        view = memoryview(data)
-        view = view.cast("B") if view.c_contiguous else memoryview(view.tobytes())
+        whole = joined(data)  # one body (or one buffer cut into parts): parts are joined
+        view = byte_view(whole)
         if view.nbytes > self._multipart_threshold:
             await self._put_multipart(name, view)
             return
         # bytes are passed as they are; other buffers are copied once (botocore hashes and resends the body).
-        body = data if type(data) is bytes else view.tobytes()
+        body = whole if type(whole) is bytes else view.tobytes()
         await self._call("PutObject", lambda s3: s3.put_object(Bucket=self.bucket, Key=name, Body=body))
         self.stats.bytes_sent += len(body)
 

@@ -39,6 +39,7 @@ import secrets
 import struct
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import crc32c
@@ -51,6 +52,7 @@ SPARE_SUFFIX = ".spare"
 VOLUME_BYTES = 64 * 1024 * 1024  # a volume takes entries until this size; a bigger entry gets one of its own
 SPARE_VOLUMES = 16  # dead volumes kept to be written again, per folder (1 GiB of 64 MiB volumes)
 SPARE_QUIET_SECONDS = 10.0
+IOV_MAX = os.sysconf("SC_IOV_MAX")  # buffers one pwritev takes
 MAGIC = b"SHV2"
 LEGACY_MAGIC = b"SHV1"
 LIVE = b"L"
@@ -140,22 +142,24 @@ class Volumes:
 
     # -- writes ------------------------------------------------------------
 
-    def put(self, key: str, data: memoryview) -> None:
+    def put(self, key: str, parts: list[memoryview]) -> None:
+        """Append an entry of the parts' concatenation (flat byte views) under `key`, durably if so opened."""
         encoded = key.encode()
+        size = sum(len(part) for part in parts)
         with self._lock:
-            writer = self._writer_for(_HEADER.size + len(encoded) + len(data))
-            head = entry_header(encoded, len(data), writer.life)
+            writer = self._writer_for(_HEADER.size + len(encoded) + size)
+            head = entry_header(encoded, size, writer.life)
             at = writer.position
             try:
-                _write_fully(writer.fd, [head, data], at)
+                write_parts(writer.fd, [head, *parts], at)
             except BaseException:
                 # Entries after a partial one could not be found by a scan: the next put starts a volume.
                 self._retire(writer)
                 raise
-            writer.position += len(head) + len(data)
+            writer.position += len(head) + size
             writer.syncing += 1
             self._scanned[writer.name] = writer.position
-            location = Location(writer.name, writer.life, at, at + len(head), len(data))
+            location = Location(writer.name, writer.life, at, at + len(head), size)
             previous = self._index.get(key)
             self._index[key] = location
         try:
@@ -440,15 +444,19 @@ def _name(life: int, suffix: str) -> str:
     return f"{time.time_ns():020d}-{os.getpid()}-{life:0{_LIFE_DIGITS}x}{suffix}"
 
 
-def _write_fully(fd: int, parts: list[bytes | memoryview], at: int) -> None:
-    written = os.pwritev(fd, parts, at)
-    total = sum(len(part) for part in parts)
-    if written < total:
-        rest = memoryview(b"".join(parts))[written:]
-        at += written
-        while rest:
-            count = os.pwrite(fd, rest, at)
-            rest, at = rest[count:], at + count
+def write_parts(fd: int, parts: Sequence[bytes | memoryview], at: int) -> None:
+    """Write the parts' concatenation at `at`: one pwritev per IOV_MAX parts, the rest of a short write after it."""
+    for first in range(0, len(parts), IOV_MAX):
+        chunk = parts[first : first + IOV_MAX]
+        total = sum(len(part) for part in chunk)
+        written = os.pwritev(fd, chunk, at)
+        if written < total:
+            rest = memoryview(b"".join(chunk))[written:]
+            position = at + written
+            while rest:
+                count = os.pwrite(fd, rest, position)
+                rest, position = rest[count:], position + count
+        at += total
 
 
 def read_range(fd: int, start: int, stop: int) -> bytes:

@@ -13,6 +13,7 @@ import random
 import pytest
 
 from storage.objects import ObjectNotFoundError, ObjectStore
+from storage.objects.base import Buffer
 
 INVALID_KEYS = [
     "",
@@ -58,6 +59,24 @@ class ObjectStoreContract:
     async def test_non_contiguous_memoryview(self, store: ObjectStore) -> None:
         await store.put("strided", memoryview(b"abcdef")[::2])
         assert await store.get("strided") == b"ace"
+
+    async def test_a_list_of_parts_is_stored_as_their_concatenation(self, store: ObjectStore) -> None:
+        """Parts of every buffer kind, and more of them than one pwritev takes (IOV_MAX, 1024 on Linux)."""
+        numbers = array.array("I", [1, 0xFFFFFFFF])
+        mixed: list[Buffer] = [b"head", bytearray(b"-array-"), memoryview(b"..view..")[2:-2], b"", memoryview(numbers)]
+        mixed.append(memoryview(b"abcdef")[::2])
+        many: list[Buffer] = [_data(n % 7) for n in range(2500)]
+        await store.put("mixed", mixed)
+        await store.put("many", many)
+        assert await store.get("mixed") == b"head-array-view" + numbers.tobytes() + b"ace"
+        whole = b"".join(many)
+        assert await store.get("many") == whole
+        assert await store.get("many", 1000, 6000) == whole[1000:6000]
+
+    async def test_an_empty_list_of_parts_is_an_empty_object(self, store: ObjectStore) -> None:
+        await store.put("nothing", [])
+        assert await store.get("nothing") == b""
+        assert await store.list() == ["nothing"]
 
     async def test_empty_object(self, store: ObjectStore) -> None:
         await store.put("empty", b"")

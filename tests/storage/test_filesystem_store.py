@@ -33,10 +33,10 @@ async def test_no_temporary_files_remain_after_puts(store: FilesystemObjectStore
 
 
 async def test_failed_put_leaves_no_temp_file(store: FilesystemObjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    def failing_write(fd: int, data: Any) -> int:
+    def failing_write(fd: int, parts: Any, offset: int) -> int:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(os, "write", failing_write)
+    monkeypatch.setattr(os, "pwritev", failing_write)
     with pytest.raises(ObjectStoreUnavailableError, match="No space"):
         await store.put("dir/full", b"data")
     assert _files(store.root) == []

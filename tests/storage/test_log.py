@@ -13,6 +13,7 @@ from metadata.base import AppendResult, FlushCommit
 from metadata.sqlite import SqliteMetadataStore
 from protocol.records import BatchHeader, Record, build_batch, iter_batches, iter_records
 from storage.log import PartitionLog, StorageError
+from storage.objects.base import ObjectData
 from storage.objects.memory import MemoryObjectStore
 
 
@@ -24,7 +25,7 @@ class FailingObjects(MemoryObjectStore):
         self.failing = False
         self.puts = 0
 
-    async def put(self, key: str, data: bytes | memoryview) -> None:
+    async def put(self, key: str, data: ObjectData) -> None:
         self.puts += 1
         if self.failing:
             raise OSError("disk on fire")
@@ -225,7 +226,7 @@ class SlowFirstPut(MemoryObjectStore):
         self.first: str | None = None
         self.release = asyncio.Event()
 
-    async def put(self, key: str, data: bytes | memoryview) -> None:
+    async def put(self, key: str, data: ObjectData) -> None:
         if self.first is None:
             self.first = key
             await self.release.wait()
