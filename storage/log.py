@@ -349,7 +349,7 @@ class PartitionLog:
             )
             position += len(item.data)
         flush = _Flush(FlushCommit(key, position, chunks), pending, time.monotonic())
-        # The batches as parts, not joined: the store writes them where they are (one pwritev on a folder).
+        # The batches as parts, not joined: the store writes them where they are (pwritev on a folder).
         flush.put = asyncio.create_task(self.objects.put(key, [item.data for item in pending]))
         flush.put.add_done_callback(lambda _: self._commit_ready.set())
         self._flushes.append(flush)

@@ -175,7 +175,7 @@ class S3ObjectStore:
     async def put(self, key: str, data: ObjectData) -> None:
         """Store `data` under `key`, replacing any object; returns once S3 has acknowledged it."""
         name = self._name(key)
-        whole = joined(data)  # one body (or one buffer cut into parts): parts are joined
+        whole = joined(data)  # S3 takes one body, or one buffer cut into multipart parts: a list is joined
         view = byte_view(whole)
         if view.nbytes > self._multipart_threshold:
             await self._put_multipart(name, view)

@@ -158,13 +158,13 @@ def _cached_bytes(path: Path) -> int:
     """How much of a file is in the page cache (mincore over a private mapping of it)."""
     size = path.stat().st_size
     with path.open("rb") as file, mmap.mmap(file.fileno(), size, access=mmap.ACCESS_COPY) as mapped:
+        # The ctypes view is a temporary: gone (and the buffer released) before the mapping closes.
         address = ctypes.addressof(ctypes.c_char.from_buffer(mapped))
         pages = (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE
         residency = (ctypes.c_ubyte * pages)()
         libc = ctypes.CDLL(None, use_errno=True)
         assert libc.mincore(ctypes.c_void_p(address), ctypes.c_size_t(size), residency) == 0, ctypes.get_errno()
         cached = sum(page & 1 for page in residency) * mmap.PAGESIZE
-        del address  # the mapping cannot close while a ctypes object still exports its buffer
     return min(cached, size)
 
 
