@@ -89,7 +89,7 @@ class FilesystemObjectStore:
     async def put(self, key: str, data: ObjectData) -> None:
         """Store `data` under `key`, replacing any object, durably per the fsync policy."""
         validate_key(key)
-        parts = byte_views(data)  # written as they are, with one pwritev per IOV_MAX of them
+        parts = byte_views(data)  # written as they are, with pwritev (volumes.write_parts)
         try:
             if self._pack_prefix is not None and key.startswith(self._pack_prefix):
                 await asyncio.to_thread(self._volumes.put, key, parts)

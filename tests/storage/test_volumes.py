@@ -15,10 +15,21 @@ from pathlib import Path
 
 import crc32c
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from storage.objects import FilesystemObjectStore, FsyncPolicy, ObjectNotFoundError
 from storage.objects import volumes as volumes_module
-from storage.objects.volumes import SPARE_SUFFIX, VOLUME_DIRECTORY, VOLUME_SUFFIX, entry_header, life_of
+from storage.objects.volumes import (
+    IOV_MAX,
+    SPARE_SUFFIX,
+    VOLUME_DIRECTORY,
+    VOLUME_SUFFIX,
+    WRITE_CALL_BYTES,
+    entry_header,
+    life_of,
+    write_calls,
+)
 from tests.storage.oscalls import spy_os
 
 VOLUME_BYTES = 1000  # entries of 600 bytes: one per volume
@@ -303,3 +314,45 @@ async def test_a_volume_left_without_a_whole_entry_is_reclaimed_at_start(open_st
     volume_path(tmp_path, volume).write_bytes(entry_header(b"p/torn", 100, life_of(volume)) + b"z" * 10)
     open_store()
     assert volumes(tmp_path) == [] and len(volumes(tmp_path, SPARE_SUFFIX)) == 1
+
+
+def _check_calls(parts: list[bytes], calls: list[list[memoryview]]) -> None:
+    assert b"".join(bytes(piece) for call in calls for piece in call) == b"".join(parts)
+    for call in calls:
+        assert 1 <= len(call) <= IOV_MAX
+        assert all(len(piece) > 0 for piece in call)
+        assert sum(len(piece) for piece in call) <= WRITE_CALL_BYTES
+
+
+@given(st.lists(st.integers(min_value=0, max_value=3 * WRITE_CALL_BYTES), max_size=6))
+def test_write_calls_keep_the_bytes_in_order_within_the_limits(sizes: list[int]) -> None:
+    parts = [bytes([index % 251]) * size for index, size in enumerate(sizes)]
+    _check_calls(parts, write_calls(parts))
+
+
+def test_write_calls_cut_a_large_part_and_start_a_call_at_iov_max_buffers() -> None:
+    large = b"L" * (2 * WRITE_CALL_BYTES + 10)
+    assert [[len(piece) for piece in call] for call in write_calls([large])] == [
+        [WRITE_CALL_BYTES],
+        [WRITE_CALL_BYTES],
+        [10],
+    ]
+    small = [b"s"] * (IOV_MAX + 1)
+    calls = write_calls(small)
+    assert [len(call) for call in calls] == [IOV_MAX, 1]
+    _check_calls(small, calls)
+
+
+async def test_a_large_put_is_written_in_calls_of_at_most_write_call_bytes(
+    open_store: Opener, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Segments (files) and volume entries alike: no pwritev of 2 MiB or more (see WRITE_CALL_BYTES)."""
+    store = open_store()
+    parts = [b"a" * 100, b"b" * (2 * WRITE_CALL_BYTES + 5), b"c" * 7]
+    calls = spy_os(monkeypatch, "pwritev")
+    await store.put("q/segment", parts)
+    await store.put("p/packed", parts)
+    assert len(calls) == 6
+    assert all(sum(len(buffer) for buffer in args[1]) <= WRITE_CALL_BYTES for _, args in calls)
+    assert (tmp_path / "objects" / "q" / "segment").read_bytes() == b"".join(parts)
+    assert await open_store().get("p/packed") == b"".join(parts)
