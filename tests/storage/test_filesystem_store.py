@@ -14,6 +14,7 @@ import pytest
 
 from storage.objects import FilesystemObjectStore, FsyncPolicy, ObjectStoreUnavailableError
 from storage.objects.filesystem import STALE_TEMP_SECONDS
+from storage.objects.volumes import CACHED_VOLUMES
 from tests.storage.oscalls import spy_os
 
 
@@ -189,3 +190,23 @@ async def test_a_durable_put_leaves_its_file_out_of_the_page_cache(tmp_path: Pat
         )
         == data
     )
+
+
+@pytest.mark.parametrize("fsync", [FsyncPolicy.ALWAYS, FsyncPolicy.NEVER])
+async def test_full_volumes_beyond_the_newest_few_leave_the_page_cache(tmp_path: Path, fsync: FsyncPolicy) -> None:
+    """Synced volumes past the newest CACHED_VOLUMES full ones are dropped; unsynced pages (fsync never) stay."""
+    store = FilesystemObjectStore(tmp_path / "objects", fsync, pack_prefix="flush/", volume_bytes=64 * 1024)
+    data = os.urandom(40 * 1024)  # one entry per volume
+    for index in range(CACHED_VOLUMES + 3):
+        await store.put(f"flush/{index}", data)
+    # Volume names start with their creation time: oldest first.
+    volumes = sorted(path for path in (store.root / ".volumes").iterdir() if path.suffix == ".vol")
+    assert len(volumes) == CACHED_VOLUMES + 3
+    cached = [_cached_bytes(volume) >= len(data) for volume in volumes]
+    if fsync is FsyncPolicy.ALWAYS:
+        assert cached == [False, False] + [True] * (CACHED_VOLUMES + 1)  # the full ones kept, and the one written
+        assert [_cached_bytes(volume) for volume in volumes[:2]] == [0, 0]
+    else:
+        assert all(cached)
+    assert [await store.get(f"flush/{index}") for index in range(CACHED_VOLUMES + 3)] == [data] * (CACHED_VOLUMES + 3)
+    await store.close()
