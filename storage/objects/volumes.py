@@ -58,7 +58,7 @@ IOV_MAX = os.sysconf("SC_IOV_MAX")  # buffers one pwritev takes
 # Bytes one pwritev writes at most. A buffered write of 2 MiB or more (ext4 on kernel 6.18) puts the
 # data in 2 MiB page-cache folios, and on a VM that hands free 2 MiB blocks back to its host (free page
 # reporting) each such folio is memory the host must fault in again: appending 256 MiB to new files in
-# 2 MiB calls took 0.9-1.2 s of system CPU, in calls of 2 MiB less one page or smaller 0.10-0.16 s.
+# 2 MiB calls took 0.9-1.2 s of CPU (mostly system), in calls of 2 MiB less one page or smaller 0.10-0.16 s.
 # Compaction writes segments of up to 64 MiB: compacting 1 GB took 0.96-1.07 s of CPU, against 1.22-1.64 s.
 WRITE_CALL_BYTES = 1024 * 1024
 MAGIC = b"SHV2"
