@@ -12,7 +12,10 @@ receive -> decode -> produce handler -> write buffer enqueue -> flush start -> o
 starts, appends the flush object to its volume, fdatasyncs it) -> back on the event loop -> the
 previous flush's commit -> metadata commit (SQLite: queueing for the lock and aiosqlite's thread, the
 statements, COMMIT with its WAL fsync; PostgreSQL: the whole call) -> futures resolved -> handler
-resumes -> response encoded -> response written.
+resumes -> response encoded -> response written. On the embedded default the put and the commit are one
+call on aiosqlite's thread (metadata.base.WritesBeforeCommit): there the put's thread is that one, the
+steps between "put thread done" and "commit thread runs" are one stage, and the stages of a put
+returning to the event loop are not reached.
 
 This is a debugging tool: the wrappers cost a few microseconds per stage, so compare its totals with
 the client's figure it prints beside them, not with benchmarks/latency.py's.
@@ -92,10 +95,12 @@ def _stages(r: _RequestTrace) -> list[tuple[str, float, float]]:
         ("object put (whole call)", f.put_called, f.put_returned),
         ("put done -> commit called (previous flush)", f.put_returned, f.commit_called),
         ("commit called -> commit thread runs", f.commit_called, f.commit_thread),
+        ("put thread done -> commit thread runs", f.put_thread_done, f.commit_thread),
         ("commit thread: statements", f.commit_thread, f.commit_statement),
         ("commit thread: COMMIT (WAL fsync)", f.commit_statement, f.commit_thread_done),
         ("commit thread done -> loop resumes", f.commit_thread_done, f.commit_returned),
         ("metadata commit (whole call)", f.commit_called, f.commit_returned),
+        ("object put and metadata commit (whole)", f.put_called, f.commit_returned),
         ("commit done -> futures resolved", f.commit_returned, f.resolved),
         ("resolved -> handler resumes", f.resolved, r.handler_done),
         ("handler done -> encoded", r.handler_done, r.encoded),
@@ -288,6 +293,21 @@ def install() -> list[_RequestTrace]:
 
         return wrapper
 
+    def put_then_commit(original: Any) -> Any:
+        async def wrapper(self: Any, write: Any, flushes: list[Any]) -> Any:
+            group = [trace for flush in flushes if (trace := by_object.get(flush.object_key)) is not None]
+            called = now()
+            for trace in group:
+                trace.put_called = called
+                trace.group = len(flushes)
+            results = await original(self, write, flushes)
+            returned = now()
+            for trace in group:
+                trace.commit_returned = returned
+            return results
+
+        return wrapper
+
     def sqlite_commit_in_thread(original: Any) -> Any:
         def wrapper(db: Any, flushes: list[Any]) -> Any:
             group = [trace for flush in flushes if (trace := by_object.get(flush.object_key)) is not None]
@@ -323,6 +343,7 @@ def install() -> list[_RequestTrace]:
     wrap(volumes.Volumes, "put", put_in_thread)  # a folder packs flush objects
     volumes.os = _TimedOs(timed(os.fdatasync, record_fdatasync))  # type: ignore[attr-defined,assignment]
     wrap(sqlite.SqliteMetadataStore, "commit_flushes", commit_flushes)
+    wrap(sqlite.SqliteMetadataStore, "commit_flushes_after", put_then_commit)
     wrap(sqlite, "_commit_flushes", sqlite_commit_in_thread)
     wrap(postgres.PostgresMetadataStore, "commit_flushes", commit_flushes)
     return traces

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from uuid import UUID
 
 
@@ -413,4 +413,23 @@ class MetadataStore(Protocol):
 
     async def delete_offsets(self, group_id: str, partitions: Sequence[tuple[str, int]]) -> None:
         """Drop a group's committed offsets of these (topic, partition) pairs."""
+        ...
+
+
+@runtime_checkable
+class WritesBeforeCommit(Protocol):
+    """A store whose commits run on a thread of its own, which can first run the flush's blocking object put.
+
+    On the embedded default a flush's put and its commit then cost one hand-over to a thread and
+    back instead of two: on a 2-vCPU VM, 1.0-1.25 ms of broker CPU per flush of 165 KB instead of
+    1.25-1.5 ms (see the issue 9 note).
+    """
+
+    async def commit_flushes_after(
+        self, write: Callable[[], object], flushes: Sequence[FlushCommit]
+    ) -> list[list[AppendResult]]:
+        """Call `write` (blocking) on the store's thread, then commit as commit_flushes does, in one hand-over.
+
+        If `write` raises, nothing is committed and its exception propagates unchanged.
+        """
         ...

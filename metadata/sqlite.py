@@ -389,15 +389,25 @@ class SqliteMetadataStore:
         return (await self.commit_flushes([FlushCommit(object_key, object_size, chunks)]))[0]
 
     async def commit_flushes(self, flushes: Sequence[FlushCommit]) -> list[list[AppendResult]]:
+        return await self._write_then_commit(_nothing, flushes)
+
+    async def commit_flushes_after(
+        self, write: Callable[[], object], flushes: Sequence[FlushCommit]
+    ) -> list[list[AppendResult]]:
+        return await self._write_then_commit(write, flushes)
+
+    async def _write_then_commit(
+        self, write: Callable[[], object], flushes: Sequence[FlushCommit]
+    ) -> list[list[AppendResult]]:
         async with self._lock:
             db = self._connection()
             with _translated(self.path):
-                # The whole transaction in one call on the connection's thread: one hand-over
-                # each way instead of one per statement, the produce path's hottest metadata call.
+                # The write and the whole transaction in one call on the connection's thread: one
+                # hand-over each way instead of one per step, on the produce path's hottest call.
                 # aiosqlite has no public way to run a function there; _execute is how its own
                 # methods do it. A cancelled caller leaves the call to finish (commit or roll back).
                 plan, results = await db._execute(  # type: ignore[no-untyped-call]  # untyped in aiosqlite
-                    _commit_flushes, db, flushes
+                    _write_then_commit_flushes, db, write, flushes
                 )
         self._changes.publish(plan_changes(plan))
         return results  # type: ignore[no-any-return]
@@ -640,10 +650,22 @@ class SqliteMetadataStore:
             )
 
 
+def _nothing() -> None:
+    """commit_flushes's write: none."""
+
+
+def _write_then_commit_flushes(
+    db: aiosqlite.Connection, write: Callable[[], object], flushes: Sequence[FlushCommit]
+) -> tuple[CommitPlan, list[list[AppendResult]]]:
+    """SqliteMetadataStore.commit_flushes_after's write and transaction, run on the connection's own thread."""
+    write()
+    return _commit_flushes(db, flushes)
+
+
 def _commit_flushes(
     db: aiosqlite.Connection, flushes: Sequence[FlushCommit]
 ) -> tuple[CommitPlan, list[list[AppendResult]]]:
-    """SqliteMetadataStore.commit_flushes's transaction, run on the connection's own thread."""
+    """The transaction of SqliteMetadataStore.commit_flushes."""
     conn = db._conn
     conn.execute("BEGIN IMMEDIATE")
     try:

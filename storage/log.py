@@ -3,10 +3,12 @@
 Write: batches from every partition gather in one buffer; a flush writes them as ONE
 object, then commits them to the metadata store in ONE transaction that assigns offsets
 (flushes whose objects are written while the previous commit runs share the next one);
-only then are the appends' futures resolved. Read: recent batches come from a tail cache
-already patched with their offsets; older ones from the batch index (its entries cached per
-partition) and object ranges (an LRU cache in memory, then an optional disk cache, in front of
-the object store), patched on the way out. A read that starts where the partition's previous
+only then are the appends' futures resolved. Where the object store's put is blocking work and
+the metadata store commits on a thread of its own (a folder and SQLite, the embedded default),
+each flush's put and commit are one call on that thread instead. Read: recent batches come from
+a tail cache already patched with their offsets; older ones from the batch index (its entries
+cached per partition) and object ranges (an LRU cache in memory, then an optional disk cache, in
+front of the object store), patched on the way out. A read that starts where the partition's previous
 read ended (a consumer catching up) starts a bounded read-ahead of the next ranges into the
 caches in the background.
 
@@ -41,10 +43,11 @@ from metadata.base import (
     PartitionChange,
     PartitionState,
     TopicChange,
+    WritesBeforeCommit,
 )
 from protocol.records import BatchHeader, with_offsets
 from storage.diskcache import DiskRangeCache, RangeKey
-from storage.objects.base import ObjectNotFoundError, ObjectStore
+from storage.objects.base import BlockingPut, Buffer, ObjectNotFoundError, ObjectStore
 from storage.stats import LogStats
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,10 @@ INDEX_LOOKUP_ENTRIES = 16  # entries asked of the metadata store per look-up
 INDEX_CACHE_ENTRIES = 4096  # cached index entries per partition (about 100 bytes each)
 READ_AHEAD_ENTRIES = 64  # index rows looked up per read-ahead, before the byte bound applies
 READ_AHEAD_GETS = 8  # read-ahead gets in flight over all partitions, so that fetches' own gets go first
+# The largest flush object whose put runs in the same call as its commit, on the metadata store's
+# thread (_put_and_commit). That saves a hand-over to a thread and back per flush, but every other
+# metadata call waits behind the put: fine for a small put, not for a 2 MiB one with its fdatasync.
+PUT_WITH_COMMIT_MAX_BYTES = 256 * 1024
 LEADER_EPOCH = 0  # one epoch forever: any broker may append, the metadata store orders writes
 
 
@@ -79,6 +86,11 @@ class _Flush:
     pending: list[_Pending]
     started: float  # time.monotonic() at the put's start
     put: asyncio.Task[None] = field(init=False)
+    results: list[AppendResult] = field(default_factory=list)  # its chunks', once committed
+    # Whether the put task committed it too (_put_and_commit), and time.monotonic() when its object
+    # was written then.
+    committed_by_put: bool = False
+    written: float = 0.0
 
 
 @dataclass
@@ -178,6 +190,24 @@ def _base_offset(entry: IndexEntry) -> int:
     return entry.base_offset
 
 
+async def _put_and_commit(
+    objects: BlockingPut, metadata: WritesBeforeCommit, flush: _Flush, key: str, parts: list[Buffer]
+) -> None:
+    """Write a flush's object, then commit it, in one call on the metadata store's thread.
+
+    Flushes still commit in flush order: the calls queue on that one thread in the order they are
+    made. A write that fails commits nothing; either failure fails the flush, as a failed put or
+    commit does on the other path.
+    """
+
+    def write() -> None:
+        objects.put_blocking(key, parts)
+        flush.written = time.monotonic()
+
+    flush.results = (await metadata.commit_flushes_after(write, [flush.commit]))[0]
+    flush.committed_by_put = True
+
+
 def _tail_holds(tail: _Tail | None, offset: int) -> bool:
     """Whether the tail cache has the batch holding `offset` (another broker may have appended after it)."""
     return tail is not None and bool(tail.bases) and tail.bases[0] <= offset <= tail.lasts[-1]
@@ -202,6 +232,14 @@ class PartitionLog:
     ) -> None:
         self.objects = objects
         self.metadata = metadata
+        # A folder's put and SQLite's commit: one call on SQLite's thread, one hand-over instead of
+        # two. Only with one flush in flight: each flush is then committed before the next starts,
+        # so commits stay in flush order whichever way each one goes.
+        self._put_then_commit: tuple[BlockingPut, WritesBeforeCommit] | None = (
+            (objects, metadata)
+            if isinstance(objects, BlockingPut) and isinstance(metadata, WritesBeforeCommit) and flushes_in_flight == 1
+            else None
+        )
         self.broker_id = broker_id
         self.flush_ms = flush_ms
         self.flush_bytes = flush_bytes
@@ -350,7 +388,11 @@ class PartitionLog:
             position += len(item.data)
         flush = _Flush(FlushCommit(key, position, chunks), pending, time.monotonic())
         # The batches as parts, not joined: the store writes them where they are (pwritev on a folder).
-        flush.put = asyncio.create_task(self.objects.put(key, [item.data for item in pending]))
+        parts: list[Buffer] = [item.data for item in pending]
+        if self._put_then_commit is not None and position <= PUT_WITH_COMMIT_MAX_BYTES:
+            flush.put = asyncio.create_task(_put_and_commit(*self._put_then_commit, flush, key, parts))
+        else:
+            flush.put = asyncio.create_task(self.objects.put(key, parts))
         flush.put.add_done_callback(lambda _: self._commit_ready.set())
         self._flushes.append(flush)
 
@@ -360,7 +402,8 @@ class PartitionLog:
         Puts overlap, so throughput is not one object-store round trip per flush; the flushes whose
         puts end while a commit runs share the next commit (group commit: one metadata transaction
         and one durable write for all of them). Commits stay in flush order, so a producer's
-        pipelined batches keep their order.
+        pipelined batches keep their order. Where each put task commits its own flush
+        (_put_and_commit), this only hands their results on, in flush order.
         """
         while True:
             await self._commit_ready.wait()
@@ -391,23 +434,29 @@ class PartitionLog:
                 self._fail(flush, error)
         if not written:
             return
-        try:
-            committing = time.monotonic()
-            results = await self.metadata.commit_flushes([flush.commit for flush in written])
-        except Exception as exc:
-            # An object put before a failed commit stays behind, named by no index row and no
-            # objects row: garbage for a collector that lists the store, never acknowledged data.
-            for flush in written:
-                self._fail(flush, exc)
-            return
-        committed = time.monotonic()
         stats = self.stats
-        stats.commit_seconds.observe(committed - committing)
-        for flush, flush_results in zip(written, results, strict=True):
+        uncommitted = [flush for flush in written if not flush.committed_by_put]
+        if uncommitted:
+            try:
+                committing = time.monotonic()
+                results = await self.metadata.commit_flushes([flush.commit for flush in uncommitted])
+            except Exception as exc:
+                # An object put before a failed commit stays behind, named by no index row and no
+                # objects row: garbage for a collector that lists the store, never acknowledged data.
+                for flush in uncommitted:
+                    self._fail(flush, exc)
+                return
+            stats.commit_seconds.observe(time.monotonic() - committing)
+            for flush, flush_results in zip(uncommitted, results, strict=True):
+                flush.results = flush_results
+        committed = time.monotonic()
+        for flush in written:
+            if flush.committed_by_put:
+                stats.commit_seconds.observe(committed - flush.written)
             stats.flushes += 1
             stats.flush_bytes.observe(flush.commit.object_size)
             stats.flush_to_commit_seconds.observe(committed - flush.started)
-            for item, chunk, result in zip(flush.pending, flush.commit.chunks, flush_results, strict=True):
+            for item, chunk, result in zip(flush.pending, flush.commit.chunks, flush.results, strict=True):
                 if result.error_code == 0 and not result.duplicate:
                     self._committed(item, chunk, result)
                 if not item.future.done():

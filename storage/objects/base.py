@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 Buffer = bytes | bytearray | memoryview
 # A list: the object is its parts' concatenation, which a store may write without joining them (a
@@ -44,4 +44,17 @@ class ObjectStore(Protocol):
 
     async def close(self) -> None:
         """Release connections and threads."""
+        ...
+
+
+@runtime_checkable
+class BlockingPut(Protocol):
+    """A store whose put is blocking work that any thread may do: a folder's (a write and an fdatasync).
+
+    The partition log hands such a put to a metadata store that can run it, then the flush's commit,
+    in one hand-over to its own thread (metadata.base.WritesBeforeCommit).
+    """
+
+    def put_blocking(self, key: str, data: ObjectData) -> None:
+        """What put does, on the calling thread; raises what put raises."""
         ...

@@ -88,13 +88,17 @@ class FilesystemObjectStore:
 
     async def put(self, key: str, data: ObjectData) -> None:
         """Store `data` under `key`, replacing any object, durably per the fsync policy."""
+        await asyncio.to_thread(self.put_blocking, key, data)
+
+    def put_blocking(self, key: str, data: ObjectData) -> None:
+        """put's work on the calling thread (storage.objects.base.BlockingPut)."""
         validate_key(key)
         parts = byte_views(data)  # written as they are, with pwritev (volumes.write_parts)
         try:
             if self._pack_prefix is not None and key.startswith(self._pack_prefix):
-                await asyncio.to_thread(self._volumes.put, key, parts)
+                self._volumes.put(key, parts)
             else:
-                await asyncio.to_thread(self._put, key, parts)
+                self._put(key, parts)
         except (NotADirectoryError, IsADirectoryError) as exc:
             raise ValueError(f"object key {key!r} clashes with a stored object or directory: {exc}") from exc
         except OSError as exc:

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from metadata.base import ChunkAppend, CommittedOffset, IndexEntry, MetadataUnavailableError
+from metadata.base import (
+    ChunkAppend,
+    CommittedOffset,
+    FlushCommit,
+    IndexEntry,
+    MetadataUnavailableError,
+    PartitionState,
+    WritesBeforeCommit,
+)
 from metadata.migrations import backend_migrations, migrations_in
 from metadata.sqlite import SqliteMetadataStore
+from storage.objects.base import ObjectStoreUnavailableError
+from tests.metadata.contract import chunk
 
 
 @pytest.fixture
@@ -99,6 +110,35 @@ async def test_failed_transaction_rolls_back(file_store: SqliteMetadataStore) ->
     assert not db.in_transaction
     topic = await file_store.get_topic("t")
     assert topic is not None and topic.partitions == 1
+
+
+async def test_a_write_before_the_commit_runs_on_the_store_thread_and_its_failure_commits_nothing(
+    file_store: SqliteMetadataStore,
+) -> None:
+    """commit_flushes_after, the embedded default's flush: the object put, then the commit, in one call."""
+    assert isinstance(file_store, WritesBeforeCommit)
+    topic = await file_store.create_topic("t", 1, {})
+    failure = ObjectStoreUnavailableError("put 'flush/1' failed: no space left")
+    writes: list[int] = []
+
+    def failing_write() -> None:
+        writes.append(threading.get_ident())
+        raise failure
+
+    with pytest.raises(ObjectStoreUnavailableError) as raised:
+        await file_store.commit_flushes_after(failing_write, [FlushCommit("flush/1", 100, [chunk(topic, count=3)])])
+    assert raised.value is failure  # unchanged, not taken for a metadata error
+    assert not file_store._connection().in_transaction
+    assert await file_store.partition_states(topic.topic_id) == [PartitionState(0, 0)]
+    assert await file_store.find_index(topic.topic_id, 0, 0, 10) == []
+
+    results = await file_store.commit_flushes_after(
+        lambda: writes.append(threading.get_ident()), [FlushCommit("flush/2", 100, [chunk(topic, count=3)])]
+    )
+    assert [[result.base_offset for result in flush] for flush in results] == [[0]]
+    assert await file_store.partition_states(topic.topic_id) == [PartitionState(0, 3)]
+    assert [entry.object_key for entry in await file_store.find_index(topic.topic_id, 0, 0, 10)] == ["flush/2"]
+    assert len(writes) == 2 and threading.get_ident() not in writes  # off the event loop's thread
 
 
 def test_migrations_in_order(tmp_path: Path) -> None:

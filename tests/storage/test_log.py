@@ -1,19 +1,25 @@
-"""The partition log's write and read paths over a real SQLite store and memory objects."""
+"""The partition log's write and read paths over a real SQLite store and memory objects (or a real folder)."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import pytest
 
-from metadata.base import AppendResult, FlushCommit
+from metadata import sqlite
+from metadata.base import AppendResult, FlushCommit, MetadataStore
 from metadata.sqlite import SqliteMetadataStore
 from protocol.records import BatchHeader, Record, build_batch, iter_batches, iter_records
-from storage.log import PartitionLog, StorageError
-from storage.objects.base import ObjectData
+from storage.log import PUT_WITH_COMMIT_MAX_BYTES, PartitionLog, StorageError
+from storage.maintenance import FLUSH_PREFIX
+from storage.objects import FilesystemObjectStore, FsyncPolicy
+from storage.objects.base import ObjectData, ObjectStore, ObjectStoreUnavailableError
 from storage.objects.memory import MemoryObjectStore
 
 
@@ -55,7 +61,7 @@ async def stores() -> AsyncIterator[tuple[FailingObjects, CountingMetadata]]:
     await metadata.close()
 
 
-def make_log(objects: MemoryObjectStore, metadata: CountingMetadata, **overrides: int) -> PartitionLog:
+def make_log(objects: ObjectStore, metadata: MetadataStore, **overrides: int) -> PartitionLog:
     settings = {
         "broker_id": 1,
         "flush_ms": 5,
@@ -72,7 +78,7 @@ def batch(*values: bytes) -> tuple[bytes, BatchHeader]:
     return data, header
 
 
-async def topic(metadata: CountingMetadata, partitions: int = 2) -> UUID:
+async def topic(metadata: MetadataStore, partitions: int = 2) -> UUID:
     return (await metadata.create_topic("t", partitions, {})).topic_id
 
 
@@ -139,6 +145,83 @@ async def test_nothing_is_acknowledged_when_a_flush_fails(
     await log.close()
     assert later.base_offset == 0
     assert await metadata.find_index(topic_id, 0, 0, 10) != []
+
+
+@pytest.mark.parametrize("failing", ["put", "commit"])
+async def test_on_a_folder_and_sqlite_a_flush_is_put_and_committed_in_one_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """The embedded default: each flush's object put and commit are one call on SQLite's thread.
+
+    Only an object above PUT_WITH_COMMIT_MAX_BYTES is committed apart (commit_flushes); a failed put
+    (nothing committed) or a failed commit fails that flush's batches with StorageError, and the next
+    flush commits as usual.
+    """
+    objects = FilesystemObjectStore(tmp_path / "objects", FsyncPolicy.ALWAYS, FLUSH_PREFIX)
+    metadata = SqliteMetadataStore(str(tmp_path / "metadata.db"))
+    await metadata.start()
+    calls = {"commit_flushes": 0, "commit_flushes_after": 0}
+
+    def counting(name: str) -> Any:
+        call = getattr(metadata, name)
+
+        def counted(*args: Any) -> Any:
+            calls[name] += 1
+            return call(*args)
+
+        return counted
+
+    for name in calls:
+        monkeypatch.setattr(metadata, name, counting(name))
+    topic_id = await topic(metadata)
+    log = make_log(objects, metadata, flushes_in_flight=1)  # as the folder's write tuning has it
+    log.start()
+    first = await log.append(topic_id, 0, *batch(b"first"))
+    with monkeypatch.context() as broken:
+        if failing == "put":
+
+            def no_space(key: str, data: ObjectData) -> None:
+                raise ObjectStoreUnavailableError(f"put {key!r} failed: no space left on device")
+
+            broken.setattr(objects, "put_blocking", no_space)
+        else:
+
+            def disk_error(*args: Any) -> Any:
+                raise sqlite3.OperationalError("disk I/O error")
+
+            broken.setattr(sqlite, "_commit_flushes", disk_error)
+        with pytest.raises(StorageError):
+            await log.append(topic_id, 0, *batch(b"lost"))
+    assert (await log.state(topic_id, 0)).high_watermark == 1
+    later = await log.append(topic_id, 0, *batch(b"kept"))
+    large_value = b"L" * PUT_WITH_COMMIT_MAX_BYTES
+    large = await log.append(topic_id, 0, *batch(large_value))
+    await log.close()
+    cold = make_log(objects, metadata)  # a new broker: everything from the index and the folder
+    read = b"".join(await cold.read(topic_id, 0, 0, 1 << 20))
+    await metadata.close()
+    assert (first.base_offset, later.base_offset, large.base_offset) == (0, 1, 2)
+    assert [(r.offset, r.value) for h, v in iter_batches(read) for r in iter_records(h, v)] == [
+        (0, b"first"),
+        (1, b"kept"),
+        (2, large_value),
+    ]
+    assert calls == {"commit_flushes": 1, "commit_flushes_after": 3}
+
+
+async def test_with_several_flushes_in_flight_a_folder_and_sqlite_commit_apart(tmp_path: Path) -> None:
+    """Puts that overlap keep the group commit: one put and commit call per flush would not stay in order."""
+    objects = FilesystemObjectStore(tmp_path / "objects", FsyncPolicy.ALWAYS, FLUSH_PREFIX)
+    metadata = CountingMetadata()
+    await metadata.start()
+    topic_id = await topic(metadata)
+    log = make_log(objects, metadata, flush_bytes=1, flushes_in_flight=4)
+    log.start()
+    results = await asyncio.gather(*(log.append(topic_id, 0, *batch(b"%d" % n)) for n in range(8)))
+    await log.close()
+    await metadata.close()
+    assert [result.base_offset for result in results] == list(range(8))
+    assert 1 <= metadata.commits <= 8
 
 
 async def test_reads_patch_offsets_from_the_tail_and_from_objects(
