@@ -437,18 +437,19 @@ class PartitionLog:
         stats = self.stats
         uncommitted = [flush for flush in written if not flush.committed_by_put]
         if uncommitted:
+            committing = time.monotonic()
             try:
-                committing = time.monotonic()
                 results = await self.metadata.commit_flushes([flush.commit for flush in uncommitted])
             except Exception as exc:
                 # An object put before a failed commit stays behind, named by no index row and no
                 # objects row: garbage for a collector that lists the store, never acknowledged data.
                 for flush in uncommitted:
                     self._fail(flush, exc)
-                return
-            stats.commit_seconds.observe(time.monotonic() - committing)
-            for flush, flush_results in zip(uncommitted, results, strict=True):
-                flush.results = flush_results
+                written = [flush for flush in written if flush.committed_by_put]  # still answered
+            else:
+                stats.commit_seconds.observe(time.monotonic() - committing)
+                for flush, flush_results in zip(uncommitted, results, strict=True):
+                    flush.results = flush_results
         committed = time.monotonic()
         for flush in written:
             if flush.committed_by_put:
