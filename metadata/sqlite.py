@@ -665,7 +665,7 @@ def _write_then_commit_flushes(
 def _commit_flushes(
     db: aiosqlite.Connection, flushes: Sequence[FlushCommit]
 ) -> tuple[CommitPlan, list[list[AppendResult]]]:
-    """The transaction of SqliteMetadataStore.commit_flushes."""
+    """The transaction of SqliteMetadataStore.commit_flushes (and of commit_flushes_after, after its write)."""
     conn = db._conn
     conn.execute("BEGIN IMMEDIATE")
     try:
