@@ -158,6 +158,10 @@ def main() -> None:
         ("Produce v9 request decode (hand-written struct)", per_call_us(lambda: handwritten_produce_v9(frame))),
         ("Produce v9 request encode", per_call_us(lambda: wire.encode_request(PRODUCE, 9, 1, "c", decoded.body))),
         ("Fetch v12 response encode (10 x 64 KiB)", per_call_us(lambda: wire.encode_response(FETCH, 12, 1, fetch))),
+        (
+            "Fetch v12 response encode, in parts as the broker writes it",
+            per_call_us(lambda: wire.encode_response_parts(FETCH, 12, 1, fetch)),
+        ),
         ("Fetch v12 response decode", per_call_us(lambda: wire.decode_response(FETCH, 12, fetch_frame))),
         (
             "Metadata v12 response encode (100 x 12)",

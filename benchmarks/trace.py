@@ -130,6 +130,7 @@ def install() -> list[_RequestTrace]:
     from metadata import postgres, sqlite
     from protocol import wire
     from protocol.apis.produce import PRODUCE
+    from protocol.primitives import Buffer
     from storage import log
     from storage.objects import filesystem, s3, volumes
 
@@ -178,8 +179,8 @@ def install() -> list[_RequestTrace]:
         return wrapper
 
     def encode_response(original: Any) -> Any:
-        def wrapper(*args: Any) -> bytes:
-            response: bytes = original(*args)
+        def wrapper(*args: Any) -> list[Buffer]:
+            response: list[Buffer] = original(*args)
             trace = request_trace.get()
             if trace is not None and not trace.encoded:
                 trace.encoded = now()
@@ -333,7 +334,7 @@ def install() -> list[_RequestTrace]:
     wrap(server.Connection, "buffer_updated", buffer_updated)
     wrap(server.Connection, "_write_ready", write_ready)
     wrap(wire, "decode_request", decode_request)
-    wrap(wire, "encode_response", encode_response)
+    wrap(wire, "encode_response_parts", encode_response)
     HANDLERS[PRODUCE.key] = handle_produce(HANDLERS[PRODUCE.key])
     wrap(log.PartitionLog, "append", append)
     wrap(log.PartitionLog, "_start_flush", start_flush)

@@ -29,6 +29,7 @@ from prometheus_client.core import (
 from metadata.base import MetadataError, MetadataStore
 from protocol.apis.produce import PRODUCE
 from protocol.errors import ErrorCode
+from protocol.primitives import RecordSet
 from protocol.records import iter_batches
 from storage.stats import LATENCY_BOUNDS, Histogram
 
@@ -106,21 +107,24 @@ class BrokerStats:
             produced_bytes = self.produced_bytes
             produced_bytes[topic] = produced_bytes.get(topic, 0) + size
 
-    def fetched(self, topic: str, fetch_offset: int, error: int, records: bytes) -> None:
+    def fetched(self, topic: str, fetch_offset: int, error: int, records: RecordSet) -> None:
         """One partition of a Fetch response: the records from fetch_offset on, or its error."""
         if error:
             _add(self.consumer_errors, (topic, FETCH_GROUP_UNKNOWN, error_type(error)))
             return
-        if not records:
+        pieces = records if isinstance(records, list) else [records]
+        size = sum(map(len, pieces))
+        if not size:
             return
         first: int | None = None
         end = 0
-        for header, _ in iter_batches(records, verify_crc=False, allow_partial_tail=True):
-            first = header.base_offset if first is None else first
-            end = header.base_offset + header.last_offset_delta + 1
+        for piece in pieces:
+            for header, _ in iter_batches(piece, verify_crc=False, allow_partial_tail=True):
+                first = header.base_offset if first is None else first
+                end = header.base_offset + header.last_offset_delta + 1
         if first is not None:
             _add(self.fetched_records, topic, max(end - max(first, fetch_offset), 0))
-        _add(self.fetched_bytes, topic, len(records))
+        _add(self.fetched_bytes, topic, size)
 
     def commit_failed(self, group: str, topic: str, error: int) -> None:
         _add(self.consumer_errors, (topic, group, error_type(error)))

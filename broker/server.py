@@ -2,9 +2,9 @@
 
 Requests of one connection run concurrently (clients pipeline), and each response is
 written once it and every response before it are ready: those ready in the same pass of the
-event loop in one system call. A malformed frame, a
-frame over `socket.request.max.bytes`, an unknown API or an unsupported version of
-any API but ApiVersions closes that connection alone, as Kafka does.
+event loop in one system call, a fetch answer's record batches by reference (no copy into the
+frame). A malformed frame, a frame over `socket.request.max.bytes`, an unknown API or an
+unsupported version of any API but ApiVersions closes that connection alone, as Kafka does.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from broker.handlers import HANDLERS
 from broker.handlers.api_versions import api_versions_body
 from protocol import wire
 from protocol.errors import ErrorCode, ProtocolError
+from protocol.primitives import Buffer
 from protocol.registry import APIS
 
 if TYPE_CHECKING:
@@ -34,10 +35,10 @@ MAX_IN_FLIGHT = 1024
 MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024
 
 
-def unsupported_api_versions_response(correlation_id: int) -> bytes:
+def unsupported_api_versions_response(correlation_id: int) -> list[Buffer]:
     """ApiVersions of an unknown version: a v0 answer with UNSUPPORTED_VERSION and our ranges."""
     body = api_versions_body(ErrorCode.UNSUPPORTED_VERSION)
-    return wire.encode_response(APIS[wire.API_VERSIONS_KEY], 0, correlation_id, body)
+    return wire.encode_response_parts(APIS[wire.API_VERSIONS_KEY], 0, correlation_id, body)
 
 
 class Connection(asyncio.BufferedProtocol):
@@ -46,10 +47,10 @@ class Connection(asyncio.BufferedProtocol):
         self.decoder = wire.FrameDecoder(broker.config.socket_request_max_bytes)
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
-        self.in_flight: deque[asyncio.Future[bytes | None]] = deque()
+        self.in_flight: deque[asyncio.Future[list[Buffer] | None]] = deque()  # each answer's frame, in parts
         self.in_flight_sizes: deque[int] = deque()  # each in-flight request's frame size
         self.in_flight_bytes = 0
-        self.outgoing: list[bytes] = []  # responses in order, written together by _send
+        self.outgoing: list[Buffer] = []  # responses' parts in order, written together by _send
         self.produce_lock = asyncio.Lock()  # keeps a connection's appends in arrival order
         self.offsets_lock = asyncio.Lock()  # keeps a connection's offset commits and fetches in arrival order
         self.closed = False
@@ -103,7 +104,7 @@ class Connection(asyncio.BufferedProtocol):
                 what = "unknown API key" if request.api is None else "unsupported version of"
                 self.close(f"{what} {request.api_key} v{request.api_version}")
                 return
-            ready: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+            ready: asyncio.Future[list[Buffer] | None] = asyncio.get_running_loop().create_future()
             ready.set_result(unsupported_api_versions_response(request.correlation_id))
             self._queue(ready, len(frame))
             return
@@ -116,19 +117,20 @@ class Connection(asyncio.BufferedProtocol):
         # create_task, not ensure_future: its type checks cost more than the task on this path.
         self._queue(asyncio.get_running_loop().create_task(self._handle(request, len(frame))), len(frame))
 
-    async def _handle(self, request: wire.Request, size: int) -> bytes | None:
+    async def _handle(self, request: wire.Request, size: int) -> list[Buffer] | None:
         started = time.perf_counter()
         body: Any = await self.broker.handle(request, self)
         response = (
-            None if body is None else wire.encode_response(request.api, request.version, request.correlation_id, body)
+            None
+            if body is None
+            else wire.encode_response_parts(request.api, request.version, request.correlation_id, body)
         )
         if self.stats is not None:
-            self.stats.request(
-                request.api.name, request.version, time.perf_counter() - started, size, len(response or b"")
-            )
+            response_bytes = 0 if response is None else sum(map(len, response))
+            self.stats.request(request.api.name, request.version, time.perf_counter() - started, size, response_bytes)
         return response
 
-    def _queue(self, future: asyncio.Future[bytes | None], size: int) -> None:
+    def _queue(self, future: asyncio.Future[list[Buffer] | None], size: int) -> None:
         self.in_flight.append(future)
         self.in_flight_sizes.append(size)
         self.in_flight_bytes += size
@@ -139,7 +141,7 @@ class Connection(asyncio.BufferedProtocol):
     def _full(self) -> bool:
         return len(self.in_flight) >= MAX_IN_FLIGHT or self.in_flight_bytes >= MAX_IN_FLIGHT_BYTES
 
-    def _write_ready(self, _: asyncio.Future[bytes | None]) -> None:
+    def _write_ready(self, _: asyncio.Future[list[Buffer] | None]) -> None:
         """Write every finished response at the head of the queue, in request order."""
         while self.in_flight and self.in_flight[0].done():
             future = self.in_flight.popleft()
@@ -155,7 +157,7 @@ class Connection(asyncio.BufferedProtocol):
             if response is not None:
                 if not self.outgoing:
                     asyncio.get_running_loop().call_soon(self._send)
-                self.outgoing.append(response)
+                self.outgoing += response
         if not self._full() and self.transport is not None and not self.closed:
             self.transport.resume_reading()
 

@@ -14,6 +14,7 @@ from typing import Any
 import protocol.apis  # noqa: F401  (registers every API)
 from protocol.codec import ApiCodec, MessageCodec
 from protocol.errors import ProtocolError
+from protocol.primitives import Buffer, SplicingWriter
 from protocol.registry import APIS
 from protocol.schema import F, VersionRange
 
@@ -105,11 +106,22 @@ def decode_request(frame: bytes | bytearray, allow_trailing: bool = False) -> Re
 
 def encode_response(api: ApiCodec, version: int, correlation_id: int, body: Any) -> bytes:
     """A whole response frame, size prefix included."""
-    io = BytesIO()
+    return b"".join(encode_response_parts(api, version, correlation_id, body))
+
+
+def encode_response_parts(api: ApiCodec, version: int, correlation_id: int, body: Any) -> list[Buffer]:
+    """A whole response frame, size prefix included, as buffers to write in order.
+
+    Large record-set pieces are parts of their own, by reference: a fetch answer's batches go from
+    the log's caches to the socket without a copy into the frame.
+    """
+    io = SplicingWriter()
     io.write(b"\x00\x00\x00\x00")
     RESPONSE_HEADER.build(ResponseHeader(correlation_id=correlation_id), io, response_header_version(api, version))
     api.response.build(body, io, version)
-    return _finish_frame(io)
+    with io.getbuffer() as view:
+        _SIZE.pack_into(view, 0, len(view) + io.spliced_bytes - 4)
+    return io.parts()
 
 
 def encode_request(api: ApiCodec, version: int, correlation_id: int, client_id: str | None, body: Any) -> bytes:

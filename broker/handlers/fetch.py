@@ -4,7 +4,8 @@ Each partition returns the batches from the one holding fetch_offset on, up to
 partition_max_bytes, and the whole response up to max_bytes, except that the first batch
 of the response is always whole even when larger (KIP-74), so consumers never stall.
 The request waits up to max_wait_ms until min_bytes are available, woken by commits.
-Fetch sessions are not kept: session_id 0 tells clients to send full fetches.
+Fetch sessions are not kept: session_id 0 tells clients to send full fetches. A partition's
+batches stay the buffers the log's caches hold, and go out in one vectored write, uncopied.
 last_stable_offset is the first offset of the partition's oldest open transaction, else the
 high watermark. isolation_level 1 (read_committed) returns no batch at or past it, and the
 aborted transactions (producer id, first offset) with batches in the range it may return, for
@@ -120,8 +121,9 @@ async def _read_once(broker: Broker, body: Any) -> tuple[list[Any], int, list[An
                 failed = True
                 continue
             if chunks:
-                entry.records = b"".join(chunks)
-                size += len(entry.records)
+                # The batches as read, not joined: the response's frame takes them by reference.
+                entry.records = chunks
+                size += sum(map(len, chunks))
         topics.append(TopicResponse(topic=fetch_topic.topic, partitions=partitions))
     return topics, size, keys, failed
 

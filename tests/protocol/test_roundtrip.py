@@ -9,8 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from protocol import wire
+from protocol.apis.fetch import FETCH
 from protocol.codec import ApiCodec
 from protocol.errors import EncodeError
+from protocol.primitives import SPLICE_MIN_BYTES, SplicingWriter
 from protocol.registry import APIS
 from tests.protocol.strategies import message_value
 
@@ -117,3 +119,27 @@ def test_every_api_the_issue_names_is_registered_with_its_versions() -> None:
         24: (0, 3), 25: (0, 3), 26: (0, 3), 28: (0, 3), 65: (0, 0), 66: (0, 1),  # transactions
     }  # fmt: skip
     assert {key: (api.min_version, api.max_version) for key, api in APIS.items()} == expected
+
+
+@pytest.mark.parametrize("version", range(FETCH.min_version, FETCH.max_version + 1))
+def test_a_record_set_in_pieces_is_written_as_their_join_the_large_ones_by_reference(version: int) -> None:
+    first_large, second_large = bytes(range(256)) * 16, bytes(SPLICE_MIN_BYTES)  # 4096 B each: the bound itself
+    small = b"s" * (SPLICE_MIN_BYTES - 1)
+    pieces = [first_large, small, second_large, small]
+    data = FETCH.Response.FetchableTopicResponse
+
+    def response(records: list[bytes] | bytes) -> Any:
+        partitions = [
+            data.PartitionData(partition_index=0, high_watermark=9, records=records),
+            data.PartitionData(partition_index=1, high_watermark=9, records=small),
+        ]
+        return FETCH.Response(responses=[data(topic="t", partitions=partitions)])
+
+    parts = wire.encode_response_parts(FETCH, version, 7, response(pieces))
+    whole = wire.encode_response(FETCH, version, 7, response(b"".join(pieces)))
+    assert b"".join(parts) == whole == wire.encode_response(FETCH, version, 7, response(pieces))
+    assert [part for part in parts if part is first_large or part is second_large] == [first_large, second_large]
+    assert not any(part is small for part in parts)  # copied into the frame's own bytes
+    assert SplicingWriter.spliced == []  # each writer splices into a list of its own
+    _, decoded = wire.decode_response(FETCH, version, whole[4:])
+    assert [bytes(p.records) for p in decoded.responses[0].partitions] == [b"".join(pieces), small]
