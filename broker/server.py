@@ -35,10 +35,10 @@ MAX_IN_FLIGHT = 1024
 MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024
 
 
-def unsupported_api_versions_response(correlation_id: int) -> list[Buffer]:
+def unsupported_api_versions_response(correlation_id: int) -> bytes:
     """ApiVersions of an unknown version: a v0 answer with UNSUPPORTED_VERSION and our ranges."""
     body = api_versions_body(ErrorCode.UNSUPPORTED_VERSION)
-    return wire.encode_response_parts(APIS[wire.API_VERSIONS_KEY], 0, correlation_id, body)
+    return wire.encode_response(APIS[wire.API_VERSIONS_KEY], 0, correlation_id, body)
 
 
 class Connection(asyncio.BufferedProtocol):
@@ -105,7 +105,7 @@ class Connection(asyncio.BufferedProtocol):
                 self.close(f"{what} {request.api_key} v{request.api_version}")
                 return
             ready: asyncio.Future[list[Buffer] | None] = asyncio.get_running_loop().create_future()
-            ready.set_result(unsupported_api_versions_response(request.correlation_id))
+            ready.set_result([unsupported_api_versions_response(request.correlation_id)])
             self._queue(ready, len(frame))
             return
         if request.api.key not in HANDLERS:
