@@ -716,7 +716,7 @@ def _partition_states(conn: sqlite3.Connection, keys: Sequence[PartitionKey]) ->
         " ON p.topic_id = k.column1 AND p.partition = k.column2 ORDER BY p.topic_id, p.partition",
         keys,
     )
-    return {(UUID(hex=row[0]), row[1]): PartitionState(row[2], row[3]) for row in rows}
+    return {(row[0], row[1]): PartitionState(row[2], row[3]) for row in rows}
 
 
 def _producer_states(conn: sqlite3.Connection, keys: Sequence[ProducerKey]) -> dict[ProducerKey, ProducerState]:
@@ -728,7 +728,7 @@ def _producer_states(conn: sqlite3.Connection, keys: Sequence[ProducerKey]) -> d
         " ORDER BY s.topic_id, s.partition, s.producer_id",
         keys,
     )
-    return {(UUID(hex=row[0]), row[1], row[2]): ProducerState.from_json(row[3], row[4]) for row in rows}
+    return {(row[0], row[1], row[2]): ProducerState.from_json(row[3], row[4]) for row in rows}
 
 
 def _open_transactions(conn: sqlite3.Connection, keys: Sequence[ProducerKey]) -> dict[ProducerKey, int]:
@@ -739,7 +739,7 @@ def _open_transactions(conn: sqlite3.Connection, keys: Sequence[ProducerKey]) ->
         " ON t.topic_id = k.column1 AND t.partition = k.column2 AND t.producer_id = k.column3",
         keys,
     )
-    return {(UUID(hex=row[0]), row[1], row[2]): row[3] for row in rows}
+    return {(row[0], row[1], row[2]): row[3] for row in rows}
 
 
 def _write_transactions(conn: sqlite3.Connection, plan: CommitPlan) -> None:
@@ -772,7 +772,14 @@ def _execute_rows(conn: sqlite3.Connection, statement: str, rows: Sequence[Seque
 
 
 def _keyed_rows(conn: sqlite3.Connection, query: str, keys: Sequence[tuple[UUID, *tuple[int, ...]]]) -> Iterator[Row]:
-    """The rows of `query` joined to `keys` (a topic id, then integers) put at its {keys}, a batch at a time."""
+    """The rows of `query` joined to `keys` (a topic id, then integers) put at its {keys}, a batch at a time.
+
+    Each row's first column, the topic id, comes back as the keys' own UUID: parsing one from its hex
+    costs microseconds, and a commit reads a row per partition it appends to.
+    """
+    hexes = {topic_id: topic_id.hex for topic_id in {key[0] for key in keys}}
+    topic_ids = {hex_id: topic_id for topic_id, hex_id in hexes.items()}
     for batch in _batches(keys):
         values = _values(len(batch), len(batch[0]))
-        yield from conn.execute(query.format(keys=values), [v for key in batch for v in (key[0].hex, *key[1:])])
+        for row in conn.execute(query.format(keys=values), [v for key in batch for v in (hexes[key[0]], *key[1:])]):
+            yield (topic_ids[row[0]], *row[1:])

@@ -34,6 +34,7 @@ MAGIC = 2
 # Positions within a batch.
 _BATCH_LENGTH_AT = 8
 _LEADER_EPOCH_AT = 12
+_MAGIC_AT = 16
 _CRC_AT = 17
 _ATTRIBUTES_AT = 21  # first byte the CRC covers
 _MAX_TIMESTAMP_AT = 35
@@ -405,12 +406,25 @@ def with_offsets(data: bytes | bytearray | memoryview, base_offset: int, leader_
     unchanged ranges around the two new fields.
     """
     epoch = _INT32.pack(leader_epoch)
+    view = memoryview(data).cast("B")
+    size = len(view)
+    if (
+        size >= HEADER_SIZE
+        and view[_MAGIC_AT] == MAGIC
+        and _INT32.unpack_from(view, _BATCH_LENGTH_AT)[0] == size - LOG_OVERHEAD
+    ):
+        return b"".join(_patched(view, base_offset, epoch))  # one batch, as each append is: no header parse
     pieces: list[bytes | memoryview] = []
     offset = base_offset
-    for header, batch in iter_batches(data, verify_crc=False):
-        pieces += (_INT64.pack(offset), batch[_BATCH_LENGTH_AT:_LEADER_EPOCH_AT], epoch, batch[_LEADER_EPOCH_AT + 4 :])
+    for header, batch in iter_batches(view, verify_crc=False):
+        pieces += _patched(batch, offset, epoch)
         offset += header.last_offset_delta + 1
     return b"".join(pieces)
+
+
+def _patched(batch: memoryview, base_offset: int, epoch: bytes) -> tuple[bytes | memoryview, ...]:
+    """One batch as pieces to join: the new base offset and leader epoch around its unchanged bytes."""
+    return _INT64.pack(base_offset), batch[_BATCH_LENGTH_AT:_LEADER_EPOCH_AT], epoch, batch[_LEADER_EPOCH_AT + 4 :]
 
 
 def set_log_append_time(batch: bytes | bytearray | memoryview, timestamp: int) -> tuple[bytes, BatchHeader]:

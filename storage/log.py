@@ -473,16 +473,17 @@ class PartitionLog:
 
     def _committed(self, item: _Pending, chunk: ChunkAppend, result: AppendResult) -> None:
         last_offset = result.base_offset + chunk.record_count - 1
-        self._advance(item.key, PartitionState(result.log_start_offset, last_offset + 1))
+        self._advance(item.key, result.log_start_offset, last_offset + 1)
         self._add_tail(item.key, result.base_offset, last_offset, patch_offsets(item.data, result.base_offset))
         self._wake(item.key)
 
-    def _advance(self, key: PartitionKey, known: PartitionState) -> None:
+    def _advance(self, key: PartitionKey, log_start_offset: int, high_watermark: int) -> None:
         """Move a partition's cached state up to what a commit or a change report says (reports may come late)."""
-        state = self._states.get(key, known)
-        self._states[key] = PartitionState(
-            max(state.log_start_offset, known.log_start_offset), max(state.high_watermark, known.high_watermark)
-        )
+        state = self._states.get(key)
+        if state is not None:
+            log_start_offset = max(state.log_start_offset, log_start_offset)
+            high_watermark = max(state.high_watermark, high_watermark)
+        self._states[key] = PartitionState(log_start_offset, high_watermark)
 
     def _wake(self, key: PartitionKey) -> None:
         """Resolve the long polls waiting on a partition."""
@@ -508,7 +509,7 @@ class PartitionLog:
                 self._wake(key)
             return
         key = (change.topic_id, change.partition)
-        self._advance(key, PartitionState(change.log_start_offset, change.high_watermark))
+        self._advance(key, change.log_start_offset, change.high_watermark)
         self._index.trim(key, change.log_start_offset)
         self._wake(key)
 

@@ -365,6 +365,16 @@ def test_with_offsets_sets_base_offsets_and_leader_epoch_and_keeps_the_crc_valid
     assert [r.offset for header, view in walked for r in iter_records(header, view)] == [1000, 1001, 1002, 1003]
 
 
+def test_with_offsets_of_one_batch_patches_it_as_the_walk_over_several_does() -> None:
+    batches, _ = _three_batches()
+    for batch in batches:
+        one = with_offsets(batch, 500, 3)
+        ((header, _),) = iter_batches(one)  # CRC still valid
+        assert (header.base_offset, header.partition_leader_epoch) == (500, 3)
+        assert one == with_offsets(batch + batches[0], 500, 3)[: len(batch)]  # as the walk patches it
+        assert one[16:] == batch[16:] and one[8:12] == batch[8:12]
+
+
 def test_set_log_append_time() -> None:
     original = build_batch([Record(b"a", b"1", timestamp=10), Record(b"b", b"2", timestamp=20)])
     stamped, header = set_log_append_time(original, 5_000)
