@@ -29,7 +29,7 @@ from prometheus_client.core import (
 from metadata.base import MetadataError, MetadataStore
 from protocol.apis.produce import PRODUCE
 from protocol.errors import ErrorCode
-from protocol.primitives import RecordSet
+from protocol.primitives import RecordSet, record_set_pieces
 from protocol.records import iter_batches
 from storage.stats import LATENCY_BOUNDS, Histogram
 
@@ -112,7 +112,7 @@ class BrokerStats:
         if error:
             _add(self.consumer_errors, (topic, FETCH_GROUP_UNKNOWN, error_type(error)))
             return
-        pieces = records if isinstance(records, list) else [records]
+        pieces = record_set_pieces(records)
         size = sum(map(len, pieces))
         if not size:
             return

@@ -10,7 +10,7 @@ raise `struct.error`, which the message entry points turn into `ProtocolError`.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from io import BytesIO
 from typing import IO, Any
 from uuid import UUID
@@ -236,12 +236,17 @@ def _bytes_writer(compact: bool, nullable: bool) -> Callable[[Stream, bytes | No
     return write
 
 
+Buffer = bytes | bytearray | memoryview  # bytes-like, written or stored by reference where it can be
 # A record set, as a handler gives one to a response: one buffer, or its batches in pieces (the
 # pieces of one partition's fetch answer, written one after the other without being joined first).
-Buffer = bytes | bytearray | memoryview
 RecordSet = Buffer | list[Buffer]
 # Pieces of a record set at least this large are kept by reference by a SplicingWriter.
 SPLICE_MIN_BYTES = 4096
+
+
+def record_set_pieces(value: RecordSet) -> Sequence[Buffer]:
+    """A record set's pieces, in order: itself, unless it is a list of them."""
+    return value if isinstance(value, list) else (value,)
 
 
 class SplicingWriter(BytesIO):
@@ -255,13 +260,15 @@ class SplicingWriter(BytesIO):
     # No __init__: every response is written through one, and most splice nothing. The class's
     # empty list is never appended to: the first splice gives the instance a list of its own.
     spliced: list[tuple[int, Buffer]] = []  # (position among the bytes written, piece)
-    spliced_bytes = 0
 
     def splice(self, piece: Buffer) -> None:
         if not self.spliced:
             self.spliced = []
         self.spliced.append((self.tell(), piece))
-        self.spliced_bytes += len(piece)
+
+    def size(self) -> int:
+        """The bytes written and spliced."""
+        return self.tell() + sum(len(piece) for _, piece in self.spliced)
 
     def parts(self) -> list[Buffer]:
         """The whole stream, spliced pieces included, as buffers in order."""
@@ -286,7 +293,7 @@ def _records_writer(compact: bool) -> Callable[[Stream, RecordSet | None], None]
         if value is None:
             _write_length(io, -1, compact, True)
             return
-        pieces = value if isinstance(value, list) else (value,)
+        pieces = record_set_pieces(value)
         _write_length(io, sum(map(len, pieces)), compact, True)
         for piece in pieces:
             if isinstance(io, SplicingWriter) and len(piece) >= SPLICE_MIN_BYTES:

@@ -119,8 +119,9 @@ def encode_response_parts(api: ApiCodec, version: int, correlation_id: int, body
     io.write(b"\x00\x00\x00\x00")
     RESPONSE_HEADER.build(ResponseHeader(correlation_id=correlation_id), io, response_header_version(api, version))
     api.response.build(body, io, version)
+    size = io.size() - 4
     with io.getbuffer() as view:
-        _SIZE.pack_into(view, 0, len(view) + io.spliced_bytes - 4)
+        _SIZE.pack_into(view, 0, size)
     return io.parts()
 
 
