@@ -178,7 +178,7 @@ def install() -> list[_RequestTrace]:
 
         return wrapper
 
-    def encode_response(original: Any) -> Any:
+    def encode_response_parts(original: Any) -> Any:
         def wrapper(*args: Any) -> list[Buffer]:
             response: list[Buffer] = original(*args)
             trace = request_trace.get()
@@ -334,7 +334,7 @@ def install() -> list[_RequestTrace]:
     wrap(server.Connection, "buffer_updated", buffer_updated)
     wrap(server.Connection, "_write_ready", write_ready)
     wrap(wire, "decode_request", decode_request)
-    wrap(wire, "encode_response_parts", encode_response)
+    wrap(wire, "encode_response_parts", encode_response_parts)
     HANDLERS[PRODUCE.key] = handle_produce(HANDLERS[PRODUCE.key])
     wrap(log.PartitionLog, "append", append)
     wrap(log.PartitionLog, "_start_flush", start_flush)
