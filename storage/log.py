@@ -514,11 +514,13 @@ class PartitionLog:
         self._wake(key)
 
     def _add_tail(self, key: PartitionKey, base_offset: int, last_offset: int, data: bytes) -> None:
-        tail = self._tails.setdefault(key, _Tail())
-        if tail.lasts and tail.lasts[-1] + 1 != base_offset:
+        tail = self._tails.get(key)
+        if tail is not None and tail.lasts and tail.lasts[-1] + 1 != base_offset:
             # Another broker appended in between: the tail is no longer contiguous.
             self._drop_tail(key)
-            tail = self._tails.setdefault(key, _Tail())
+            tail = None
+        if tail is None:  # not setdefault: that would make a _Tail, three deques, for every batch
+            tail = self._tails[key] = _Tail()
         tail.bases.append(base_offset)
         tail.lasts.append(last_offset)
         tail.data.append(data)

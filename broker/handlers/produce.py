@@ -83,7 +83,7 @@ async def handle_produce(broker: Broker, request: Request, connection: Connectio
         return None
     waits = [append for _, partitions in outcomes for outcome in partitions for append in outcome.appends]
     if waits:
-        await asyncio.wait(waits, timeout=max(body.timeout_ms, 1) / 1000)
+        await _answered(waits, max(body.timeout_ms, 1) / 1000)
     return Response(
         responses=[
             TopicResponse(
@@ -92,6 +92,20 @@ async def handle_produce(broker: Broker, request: Request, connection: Connectio
             for name, partitions in outcomes
         ]
     )
+
+
+async def _answered(appends: list[asyncio.Future[AppendResult]], timeout: float) -> None:
+    """Wait until every append is answered, or the timeout.
+
+    The log answers flushes in flush order, all batches of a flush at once, so the last append is answered
+    last: waiting on it alone spares a callback per batch. Appends still open then (refused at once
+    because the broker began closing while the request waited for a topic) are waited for too.
+    """
+    deadline = time.monotonic() + timeout
+    await asyncio.wait(appends[-1:], timeout=timeout)
+    still_open = [append for append in appends if not append.done()]
+    if still_open:
+        await asyncio.wait(still_open, timeout=max(deadline - time.monotonic(), 0))
 
 
 async def _append_topic(broker: Broker, acks: int, topic_data: Any) -> list[_Outcome]:

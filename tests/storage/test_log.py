@@ -317,14 +317,20 @@ class SlowFirstPut(MemoryObjectStore):
         self.finished.append(key)
 
 
-async def test_flushes_put_concurrently_but_commit_in_flush_order_in_one_group_commit(
-    stores: tuple[FailingObjects, CountingMetadata],
-) -> None:
-    _, metadata = stores
+async def log_with_a_slow_first_put(metadata: MetadataStore) -> tuple[SlowFirstPut, PartitionLog, UUID]:
+    """A started log over SlowFirstPut objects: a flush per batch, four in flight, puts ending out of order."""
     objects = SlowFirstPut()
     topic_id = await topic(metadata)
     log = make_log(objects, metadata, flush_bytes=1, flushes_in_flight=4)
     log.start()
+    return objects, log, topic_id
+
+
+async def test_flushes_put_concurrently_but_commit_in_flush_order_in_one_group_commit(
+    stores: tuple[FailingObjects, CountingMetadata],
+) -> None:
+    _, metadata = stores
+    objects, log, topic_id = await log_with_a_slow_first_put(metadata)
     first = log.append(topic_id, 0, *batch(b"first"))
     await asyncio.sleep(0.05)  # the first flush is under way
     later = [log.append(topic_id, 0, *batch(b"second"))]
@@ -338,6 +344,26 @@ async def test_flushes_put_concurrently_but_commit_in_flush_order_in_one_group_c
     assert objects.finished[-1] == objects.first  # the later objects were stored before the first
     assert [(result.base_offset, result.error_code) for result in results] == [(0, 0), (1, 0), (0, 0)]
     assert metadata.commits == 1  # the flushes that waited shared the first one's commit
+
+
+async def test_appends_are_answered_in_the_order_they_were_made(
+    stores: tuple[FailingObjects, CountingMetadata],
+) -> None:
+    # The produce handler waits on a request's last append alone (broker.handlers.produce._answered).
+    _, metadata = stores
+    objects, log, topic_id = await log_with_a_slow_first_put(metadata)
+    answered: list[int] = []
+    appends = []
+    for index in range(6):
+        append = log.append(topic_id, index % 2, *batch(b"%d" % index))
+        append.add_done_callback(lambda _, index=index: answered.append(index))
+        appends.append(append)
+    await asyncio.sleep(0.05)
+    assert len(objects.finished) == 3 and not answered  # three later objects stored while the first waits
+    objects.release.set()
+    await asyncio.gather(*appends)
+    await log.close()
+    assert answered == list(range(6))
 
 
 class ShortAnswerMetadata(CountingMetadata):
