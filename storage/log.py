@@ -28,7 +28,7 @@ import itertools
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -390,11 +390,21 @@ class PartitionLog:
         # The batches as parts, not joined: the store writes them where they are (pwritev on a folder).
         parts: list[Buffer] = [item.data for item in pending]
         if self._put_then_commit is not None and position <= PUT_WITH_COMMIT_MAX_BYTES:
-            flush.put = asyncio.create_task(_put_and_commit(*self._put_then_commit, flush, key, parts))
+            flush.put = asyncio.create_task(self._put(_put_and_commit(*self._put_then_commit, flush, key, parts)))
         else:
-            flush.put = asyncio.create_task(self.objects.put(key, parts))
-        flush.put.add_done_callback(lambda _: self._commit_ready.set())
+            flush.put = asyncio.create_task(self._put(self.objects.put(key, parts)))
         self._flushes.append(flush)
+
+    async def _put(self, put: Coroutine[object, object, None]) -> None:
+        """Run a flush's put, then wake the commit loop.
+
+        Woken from here, the commit loop runs in the next pass of the event loop; a done callback of
+        the put's task would run in the next pass, and only then wake it.
+        """
+        try:
+            await put
+        finally:
+            self._commit_ready.set()
 
     async def _commit_loop(self) -> None:
         """Commit flushes in flush order: all those at the head whose objects are written, in ONE transaction.
