@@ -1,5 +1,6 @@
 """A connection stops reading while its requests in flight hold too many bytes, and reads on once answered;
-the responses that become ready together are written together, in request order.
+the responses that become ready together are written together, in request order; a handler that fails
+closes its connection unanswered.
 
 The connection is driven as the event loop drives a BufferedProtocol (get_buffer, then buffer_updated),
 with a transport stand-in that records pause_reading / resume_reading, and a broker stand-in whose
@@ -140,3 +141,53 @@ async def test_responses_ready_in_one_pass_of_the_loop_are_written_in_one_call_i
     assert len(transport.writes) == 1
     responses = transport.writes[0]
     assert [wire.decode_response(PRODUCE, 9, frame[4:])[0] for frame in responses] == [0, 1, 2]
+
+
+class OneByOneBroker(Broker):
+    """Answers each request once the test sets the event of its correlation id."""
+
+    def __init__(self) -> None:
+        super().__init__(PRODUCE.Response(responses=[]))
+        self.answers = [asyncio.Event() for _ in range(2)]
+
+    async def handle(self, request: wire.Request, connection: server.Connection) -> Any:
+        await self.answers[request.correlation_id].wait()
+        return self.body
+
+
+async def test_an_answer_ready_before_an_earlier_one_waits_for_it() -> None:
+    broker = OneByOneBroker()
+    transport = Transport()
+    connection = server.Connection(broker)  # type: ignore[arg-type]
+    connection.connection_made(transport)  # type: ignore[arg-type]
+    receive(
+        connection, b"".join(wire.encode_request(PRODUCE, 9, index, "flow-test", PRODUCE.Request()) for index in (0, 1))
+    )
+    first, second = connection.in_flight
+    broker.answers[1].set()
+    await second
+    for _ in range(2):  # its done callback, and the write it would schedule
+        await asyncio.sleep(0)
+    assert not transport.writes and len(connection.in_flight) == 2
+    broker.answers[0].set()
+    await first
+    for _ in range(2):  # the done callback, then the write it scheduled
+        await asyncio.sleep(0)
+    assert [[wire.decode_response(PRODUCE, 9, frame[4:])[0] for frame in write] for write in transport.writes] == [
+        [0, 1]
+    ]
+
+
+class FailingBroker(Broker):
+    async def handle(self, request: wire.Request, connection: server.Connection) -> Any:
+        raise RuntimeError("a bug in a handler")
+
+
+async def test_a_request_whose_handler_fails_closes_its_connection_unanswered() -> None:
+    transport = Transport()
+    connection = server.Connection(FailingBroker())  # type: ignore[arg-type]
+    connection.connection_made(transport)  # type: ignore[arg-type]
+    receive(connection, wire.encode_request(PRODUCE, 9, 0, "flow-test", PRODUCE.Request()))
+    await asyncio.gather(*connection.in_flight, return_exceptions=True)
+    await asyncio.sleep(0)  # the done callback
+    assert connection.closed and not transport.reading and not transport.writes
