@@ -27,5 +27,6 @@ async def test_a_request_stops_waiting_at_its_timeout() -> None:
     loop.call_later(0.05, answered_later.set_result, AppendResult(0, 0))
     started = loop.time()
     await _answered([never, answered_later], timeout=0.2)
-    # Not a speed check: only that the wait ends (the handler then answers REQUEST_TIMED_OUT, 7).
-    assert not never.done() and answered_later.done() and loop.time() - started >= 0.2
+    # Not a speed check: only that the wait ends (the handler then answers REQUEST_TIMED_OUT, 7), and
+    # not before its timeout. asyncio may run a timer up to its clock's resolution early, hence 0.19.
+    assert not never.done() and answered_later.done() and loop.time() - started >= 0.19
