@@ -6,6 +6,7 @@ exactly the records it says it moved.
 
 from __future__ import annotations
 
+import gc
 import json
 import statistics
 import subprocess
@@ -18,7 +19,7 @@ import pytest
 from benchmarks.bench import Report, check_targets, medians, ratio, round_ratios
 from benchmarks.replay import produce_request, run_replay
 from benchmarks.servers import ReferenceServer, machine_cpu_ticks, steal_percent
-from benchmarks.throughput import payload_of
+from benchmarks.throughput import cyclic_gc_paused, payload_of
 from protocol.records import Compression, Record, build_batch
 from tests.wireclient import WireClient
 
@@ -119,6 +120,23 @@ def test_steal_is_the_stolen_share_of_the_machine_cpu_time_between_two_readings(
     assert 0 <= stolen <= total
     assert steal_percent((1_000, 40), (1_400, 140)) == 25.0
     assert steal_percent((1_000, 40), (1_000, 40)) == 0.0
+
+
+def test_a_timed_read_pauses_the_cyclic_collector_and_leaves_it_as_it_was() -> None:
+    assert gc.isenabled()
+    with cyclic_gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with cyclic_gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    with pytest.raises(RuntimeError), cyclic_gc_paused():
+        raise RuntimeError("a failed read")
+    assert gc.isenabled()
 
 
 def test_throughput_on_s3_and_postgresql_counts_puts_and_latencies(tmp_path: Path) -> None:
