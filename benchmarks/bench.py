@@ -7,7 +7,8 @@ Tansu with its memory storage engine (`pip install -e ".[bench]"` brings its bin
 then at once on Tansu, so both see the same load from the rest of the machine. Scenarios:
 
 - throughput: produce then consume, per (client, record size, acks, partitions, producers; 100 B cases
-  send 5x the records of 1 KiB ones, so that broker CPU spans enough 10 ms ticks), see
+  send 5x the records of 1 KiB ones, so that broker CPU spans enough 10 ms ticks), then the same topic
+  read again by a raw Fetch reader that does no per-record work (benchmarks/fetch_reader.py), see
   benchmarks/throughput.py;
 - latency: produce latency at a fixed offered rate, acks=all, linger 0; e2e: produce -> consumer
   receives, same rate (benchmarks/latency.py); latency-s3: produce latency of StreamHouse on the moto
@@ -225,6 +226,7 @@ def print_case(case: Case, rows: Sequence[dict[str, Any]]) -> None:
         f"{case.label:<40} produce {pair(median('produce_msgs_per_s'), ',.0f')} msg/s "
         f"({ratio(rows, 'produce_msgs_per_s')}) {pair(median('produce_mb_per_s'), '.1f')} MB/s | "
         f"consume {pair(median('consume_msgs_per_s'), ',.0f')} msg/s ({ratio(rows, 'consume_msgs_per_s')}) | "
+        f"raw Fetch {pair(median('raw_fetch_msgs_per_s'), ',.0f')} msg/s ({ratio(rows, 'raw_fetch_msgs_per_s')}) | "
         f"CPU prod {pair(median('broker_cpu_s_per_gb_produced'), '.1f')} "
         f"cons {pair(median('broker_cpu_s_per_gb_consumed'), '.1f')} | "
         f"produce p99 {pair(median('produce_p99_ms'), '.1f')} ms"

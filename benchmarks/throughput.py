@@ -25,6 +25,9 @@ every record reached the application, with the cyclic garbage collector paused (
 record for the check); then each record must carry the next offset of its partition and the produced
 value. librdkafka's fetch.queue.backoff.ms is 10 instead of 1,000: it stops fetching while
 its local queue holds queued.min.messages and then waits that long, which measured the backoff.
+Raw Fetch: the same topic read once more by benchmarks/fetch_reader.py, which does no per-record work,
+so the figure is what the broker serves, not what a client library takes in; it ends at exactly the
+offsets produced.
 
 MB = 10^6 bytes of record values (headers and batch framing not counted). Broker CPU is utime + stime
 from /proc/<pid>/stat (all threads; clock ticks of 10 ms, so short phases read coarsely); peak RSS is
@@ -57,6 +60,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic  # where it is defined; confluent_kafka.admin re-exports it untyped
 
+from benchmarks.fetch_reader import read_topic
 from benchmarks.servers import (
     BenchmarkError,
     Server,
@@ -106,6 +110,8 @@ class ThroughputResult:
     broker_cpu_s_per_gb_produced: float
     broker_cpu_s_per_gb_consumed: float
     broker_peak_rss_mib: float
+    raw_fetch_msgs_per_s: float  # the same topic read again by benchmarks/fetch_reader.py
+    broker_cpu_s_per_gb_raw_fetch: float
 
 
 def payload_of(size: int) -> bytes:
@@ -452,6 +458,8 @@ def run_case(server: Server, case: Case, topic: str, timeout: float) -> Throughp
     objects_after = server.flush_objects()
     flush_objects = None if objects_before is None or objects_after is None else objects_after - objects_before
     consume_seconds, cpu_consume = consume(server, case, topic, payload, per_partition, timeout)
+    peak_rss = peak_rss_mib(server.pid)
+    raw = read_topic(server, topic, per_partition, timeout)
     volume = case.records * case.record_bytes
     return ThroughputResult(
         case=case,
@@ -467,7 +475,9 @@ def run_case(server: Server, case: Case, topic: str, timeout: float) -> Throughp
         consume_mb_per_s=volume / MB / consume_seconds,
         broker_cpu_s_per_gb_produced=cpu_produce / (volume / GB),
         broker_cpu_s_per_gb_consumed=cpu_consume / (volume / GB),
-        broker_peak_rss_mib=peak_rss_mib(server.pid),
+        broker_peak_rss_mib=peak_rss,
+        raw_fetch_msgs_per_s=raw.records / raw.seconds,
+        broker_cpu_s_per_gb_raw_fetch=raw.broker_cpu_seconds / (volume / GB),
     )
 
 
@@ -478,7 +488,8 @@ def print_table(results: Sequence[ThroughputResult]) -> None:
     header = (
         f"{'record':>7} {'records':>9} {'parts':>5} | {'produce msg/s':>13} {'MB/s':>7} "
         f"{'p50 ms':>7} {'p99 ms':>7} {'PUTs/MB':>7} | "
-        f"{'consume msg/s':>13} {'MB/s':>7} | {'CPU s/GB prod':>13} {'CPU s/GB cons':>13} | {'peak RSS MiB':>12}"
+        f"{'consume msg/s':>13} {'MB/s':>7} | {'raw Fetch msg/s':>15} | {'CPU s/GB prod':>13} {'CPU s/GB cons':>13} | "
+        f"{'peak RSS MiB':>12}"
     )
     print(header)
     print("-" * len(header))
@@ -487,7 +498,7 @@ def print_table(results: Sequence[ThroughputResult]) -> None:
             f"{r.case.record_bytes:>6}B {r.case.records:>9,} {r.case.partitions:>5} | "
             f"{r.produce_msgs_per_s:>13,.0f} {r.produce_mb_per_s:>7.2f} "
             f"{r.produce_p50_ms:>7.1f} {r.produce_p99_ms:>7.1f} {r.puts_per_mb or 0:>7.2f} | "
-            f"{r.consume_msgs_per_s:>13,.0f} {r.consume_mb_per_s:>7.2f} | "
+            f"{r.consume_msgs_per_s:>13,.0f} {r.consume_mb_per_s:>7.2f} | {r.raw_fetch_msgs_per_s:>15,.0f} | "
             f"{r.broker_cpu_s_per_gb_produced:>13.1f} {r.broker_cpu_s_per_gb_consumed:>13.1f} | "
             f"{r.broker_peak_rss_mib:>12.1f}"
         )

@@ -81,6 +81,8 @@ def test_streamhouse_bench_small_run_writes_checked_figures(tmp_path: Path) -> N
     assert rows["confluent"]["case"]["records"] == 10_000  # --records is for 1 KiB: 5x as many of 100 B
     assert rows["kafka-python"]["case"]["records"] == 300
     assert all(row["produce_msgs_per_s"] > 0 and row["consume_msgs_per_s"] > 0 for row in rows.values())
+    assert all(row["raw_fetch_msgs_per_s"] > 0 for row in rows.values())  # it read to the offsets produced
+    assert "raw Fetch" in done.stdout
     assert [(row["kind"], row["records"]) for row in report["latency"]] == [("produce", 100), ("end-to-end", 100)]
     assert [(row["topics"], row["partitions"], row["idle_connections"]) for row in report["scale"]] == [(3, 12, 5)]
     assert "== targets ==" in done.stdout
