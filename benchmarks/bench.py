@@ -276,7 +276,7 @@ class Bench:
             for round_ in self.rounds():
                 results = self.each(case.label + self.round_label(round_), self.case_runner(case, f"{topic}-r{round_}"))
                 for name, result in results.items():
-                    self.moved_bytes[name] += 2 * case.records * case.record_bytes
+                    self.moved_bytes[name] += 3 * case.records * case.record_bytes  # produced, consumed, read raw
                     rows.append({"broker": name, "round": round_, **asdict(result)})
             if rows:
                 self.report.throughput.extend(rows)
@@ -381,7 +381,7 @@ class Bench:
             self.report.brokers[server.name] = totals
             print(
                 f"{server.name:<12} CPU {totals['cpu_seconds']:7.1f} s  peak RSS {totals['peak_rss_mib']:7.1f} MiB  "
-                f"moved {totals['gb_moved']:.2f} GB (produced + consumed + replayed values)"
+                f"moved {totals['gb_moved']:.2f} GB (produced + consumed + read raw + replayed values)"
             )
 
 
