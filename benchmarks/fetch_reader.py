@@ -12,20 +12,19 @@ The read must end at exactly the offsets produced per partition.
 from __future__ import annotations
 
 import socket
-import struct
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.servers import BenchmarkError, Server, cpu_seconds
-from protocol import wire
+from broker.client import BrokerConnection, ClientError
 from protocol.apis.fetch import FETCH
+from protocol.errors import ProtocolError
 from protocol.records import iter_batches
 
 FETCH_VERSION = 12
 PARTITION_MAX_BYTES = 1024 * 1024  # librdkafka's default max.partition.fetch.bytes
 MAX_WAIT_MS = 500
-_SIZE = struct.Struct(">i")
 
 
 @dataclass
@@ -36,14 +35,14 @@ class RawFetchResult:
     broker_cpu_seconds: float
 
 
-def fetch_request(topic: str, offsets: dict[int, int], correlation_id: int) -> bytes:
-    """A Fetch request for `topic` at `offsets` (partition: next offset)."""
+def fetch_request(topic: str, offsets: dict[int, int]) -> Any:
+    """A Fetch request body for `topic` at `offsets` (partition: next offset)."""
     request = FETCH.Request
     partitions = [
         request.FetchTopic.FetchPartition(partition=p, fetch_offset=o, partition_max_bytes=PARTITION_MAX_BYTES)
         for p, o in offsets.items()
     ]
-    body = request(
+    return request(
         replica_id=-1,
         max_wait_ms=MAX_WAIT_MS,
         min_bytes=1,
@@ -51,25 +50,6 @@ def fetch_request(topic: str, offsets: dict[int, int], correlation_id: int) -> b
         isolation_level=0,
         topics=[request.FetchTopic(topic=topic, partitions=partitions)],
     )
-    return wire.encode_request(FETCH, FETCH_VERSION, correlation_id, "raw-fetch", body)
-
-
-def receive_frame(connection: socket.socket) -> bytes:
-    """One response frame, without its size prefix."""
-    (size,) = _SIZE.unpack(receive_exactly(connection, _SIZE.size))
-    return receive_exactly(connection, size)
-
-
-def receive_exactly(connection: socket.socket, count: int) -> bytes:
-    buffer = bytearray(count)
-    view = memoryview(buffer)
-    received = 0
-    while received < count:
-        got = connection.recv_into(view[received:], count - received)
-        if not got:
-            raise BenchmarkError(f"the broker closed the connection with {count - received} bytes of a frame missing")
-        received += got
-    return bytes(buffer)
 
 
 def advance(partition: Any, offsets: dict[int, int]) -> int:
@@ -88,25 +68,26 @@ def read_topic(server: Server, topic: str, expected: dict[int, int], stall: floa
 
     Fails after `stall` seconds without a new record.
     """
-    host, port = server.bootstrap.rsplit(":", 1)
     offsets = dict.fromkeys(expected, 0)
     records = fetches = 0
-    with socket.create_connection((host, int(port)), timeout=stall) as connection:
-        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        cpu_started = cpu_seconds(server.pid)
-        started = last_progress = time.perf_counter()
-        while left := {p: o for p, o in offsets.items() if o < expected[p]}:
-            fetches += 1
-            connection.sendall(fetch_request(topic, left, fetches))
-            _, response = wire.decode_response(FETCH, FETCH_VERSION, receive_frame(connection))
-            read = sum(advance(partition, offsets) for reply in response.responses for partition in reply.partitions)
-            now = time.perf_counter()
-            if read:
-                records, last_progress = records + read, now
-            elif now - last_progress > stall:
-                raise BenchmarkError(f"{topic}: raw Fetch read {records} records, then nothing for {stall:.0f} s")
-        seconds = time.perf_counter() - started
-        cpu = cpu_seconds(server.pid) - cpu_started
+    try:
+        with BrokerConnection(server.bootstrap, timeout=stall, client_id="raw-fetch") as connection:
+            connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            cpu_started = cpu_seconds(server.pid)
+            started = last_progress = time.perf_counter()
+            while left := {p: o for p, o in offsets.items() if o < expected[p]}:
+                fetches += 1
+                response = connection.request(FETCH, FETCH_VERSION, fetch_request(topic, left))
+                read = sum(advance(part, offsets) for reply in response.responses for part in reply.partitions)
+                now = time.perf_counter()
+                if read:
+                    records, last_progress = records + read, now
+                elif now - last_progress > stall:
+                    raise BenchmarkError(f"{topic}: raw Fetch read {records} records, then nothing for {stall:.0f} s")
+            seconds = time.perf_counter() - started
+            cpu = cpu_seconds(server.pid) - cpu_started
+    except (ClientError, ProtocolError) as exc:
+        raise BenchmarkError(f"{topic}: raw Fetch failed after {records} records: {exc}") from exc
     if offsets != expected:
         raise BenchmarkError(f"{topic}: raw Fetch read to offsets {offsets}, produced {expected}")
     return RawFetchResult(records, fetches, seconds, cpu)
