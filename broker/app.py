@@ -9,7 +9,7 @@ from typing import Any
 
 from broker.cluster import ClusterView
 from broker.config import BrokerConfig
-from broker.coordinator import GroupCoordinator
+from broker.groups.coordinator import GroupCoordinator
 from broker.handlers import HANDLERS
 from broker.http import HttpServer
 from broker.metrics import Metrics, time_metadata_queries

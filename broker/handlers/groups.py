@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from broker.coordinator import JoinRequest
+from broker.groups.state import JoinRequest
 from protocol.apis.delete_groups import DELETE_GROUPS
 from protocol.apis.describe_groups import DESCRIBE_GROUPS
 from protocol.apis.heartbeat import HEARTBEAT

@@ -16,18 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from broker.coordinator import (
-    MAX_SESSION_TIMEOUT_MS,
-    MIN_SESSION_TIMEOUT_MS,
-    NEW_MEMBER_JOIN_TIMEOUT_MS,
-    OFFSET_METADATA_MAX_BYTES,
-    GroupCoordinator,
-    GroupSummary,
-    JoinRequest,
-    JoinResult,
-    SyncResult,
-    every_group,
-)
+from broker.groups.admin import GroupSummary
+from broker.groups.coordinator import GroupCoordinator
+from broker.groups.membership import MAX_SESSION_TIMEOUT_MS, MIN_SESSION_TIMEOUT_MS, NEW_MEMBER_JOIN_TIMEOUT_MS
+from broker.groups.offsets import OFFSET_METADATA_MAX_BYTES
+from broker.groups.state import JoinRequest, JoinResult, SyncResult
+from broker.groups.table import every_group
 from metadata.base import CommittedOffset, GroupRecord
 from metadata.sqlite import SqliteMetadataStore
 from protocol import consumer_protocol
