@@ -1,4 +1,4 @@
-"""The classic group membership APIs, answered by the group coordinator (broker/coordinator.py).
+"""The classic group membership APIs, answered by the group coordinator (broker/groups/).
 
 JoinGroup v0-9: parked until the rebalance completes; the leader gets every member's metadata.
 From v4 a first join without a group instance id gets MEMBER_ID_REQUIRED (79) with the id to
