@@ -12,9 +12,10 @@ from broker.config import BrokerConfig
 from broker.groups.coordinator import GroupCoordinator
 from broker.handlers import HANDLERS
 from broker.http import HttpServer
+from broker.log_index import LogIndex
 from broker.metrics import Metrics, time_metadata_queries
 from broker.server import Connection
-from broker.topics import TopicCache, cleanup_policies, effective_config
+from broker.topics import TopicAdmin, TopicCache, cleanup_policies, effective_config
 from broker.transactions import TransactionCoordinator
 from metadata import open_metadata_store
 from metadata.base import BrokerInfo, MetadataUnavailableError
@@ -63,7 +64,9 @@ class Broker:
             read_ahead_bytes=config.read_ahead_bytes,
             disk_cache=DiskRangeCache(config.cache_dir, config.cache_dir_bytes) if config.cache_dir else None,
         )
+        self.log_index = LogIndex(self.metadata, self.log)
         self.topics = TopicCache(self.metadata)
+        self.topic_admin = TopicAdmin(self.metadata, self.topics, self.log)
         self.coordinator = GroupCoordinator(
             self.metadata,
             initial_rebalance_delay_ms=config.group_initial_rebalance_delay_ms,

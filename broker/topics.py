@@ -1,13 +1,28 @@
-"""Topics as the broker sees them: names, configs with their defaults, a cache over the metadata store."""
+"""Topics as the broker sees them: names, configs with their defaults, a cache over the metadata store,
+and the changes administrators ask for."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from metadata.base import Change, ChangesMissed, MetadataStore, TopicChange, TopicExistsError, TopicInfo
+from metadata.base import (
+    Change,
+    ChangesMissed,
+    MetadataStore,
+    TopicChange,
+    TopicExistsError,
+    TopicInfo,
+    UnknownTopicError,
+)
 from protocol.errors import ErrorCode
+
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    from storage.log import PartitionLog
 
 _LEGAL_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
 
@@ -107,6 +122,22 @@ class TopicCache:
                 self._by_name[name] = topic
         return topic
 
+    async def fresh(self, name: str) -> TopicInfo | None:
+        """A topic read from the metadata store, not the cache (another broker may have changed it)."""
+        topic = await self.metadata.get_topic(name)
+        if topic is None:
+            self.forget(name)
+        else:
+            self.put(topic)
+        return topic
+
+    async def get_by_id(self, topic_id: UUID) -> TopicInfo | None:
+        """A topic by id, read from the metadata store (requests name topics by id rarely)."""
+        topic = await self.metadata.get_topic_by_id(topic_id)
+        if topic is not None:
+            self.put(topic)
+        return topic
+
     async def create(self, name: str, partitions: int, configs: Mapping[str, str]) -> TopicInfo:
         """Create a topic; if another request created it first, return that one."""
         try:
@@ -143,3 +174,46 @@ class TopicCache:
         topics = await self.metadata.list_topics()
         self._by_name = {topic.name: topic for topic in topics}
         return topics
+
+
+class TopicAdmin:
+    """Topic changes administrators ask for: made in the metadata store, then in this broker's cached
+    views of the topic at once (the store's change reports reach them only later)."""
+
+    def __init__(self, metadata: MetadataStore, cache: TopicCache, log: PartitionLog) -> None:
+        self.metadata = metadata
+        self.cache = cache
+        self.log = log
+
+    async def create(self, name: str, partitions: int, configs: Mapping[str, str]) -> TopicInfo:
+        """TopicExistsError if the name is taken."""
+        return await self._changed(name, self.metadata.create_topic(name, partitions, configs))
+
+    async def delete(self, name: str) -> TopicInfo | None:
+        """The deleted topic; None if there was none of that name."""
+        try:
+            topic = await self.metadata.delete_topic(name)
+        except UnknownTopicError:
+            return None
+        finally:
+            self.cache.forget(name)
+        self.log.forget_topic(topic.topic_id)
+        return topic
+
+    async def add_partitions(self, name: str, count: int) -> TopicInfo:
+        """Grow the topic to `count` partitions: UnknownTopicError, InvalidPartitionsError."""
+        return await self._changed(name, self.metadata.add_partitions(name, count))
+
+    async def set_configs(self, name: str, configs: Mapping[str, str]) -> TopicInfo:
+        """Replace the topic's explicitly set configs: UnknownTopicError."""
+        return await self._changed(name, self.metadata.set_topic_configs(name, configs))
+
+    async def _changed(self, name: str, change: Awaitable[TopicInfo]) -> TopicInfo:
+        """The topic as the change left it, cached; a topic found unknown is forgotten."""
+        try:
+            topic = await change
+        except UnknownTopicError:
+            self.cache.forget(name)
+            raise
+        self.cache.put(topic)
+        return topic

@@ -150,6 +150,11 @@ class TransactionCoordinator:
 
         return await self._answer(transactional_id, pend, owned=False)
 
+    async def next_producer(self, producer_id: int, epoch: int) -> tuple[int, int]:
+        """The same producer id with the next epoch; a new id at epoch 0 for a new producer (-1, -1)
+        or when the epochs are used up. Also InitProducerId without a transactional id."""
+        return bumped(producer_id, epoch) or (await self.metadata.allocate_producer_id(), 0)
+
     # -- administration -------------------------------------------------------------
 
     async def describe(self, transactional_id: str) -> tuple[ErrorCode, TransactionRecord | None]:
@@ -268,10 +273,7 @@ class TransactionCoordinator:
             record = await self._complete(record)
         elif record.state == ONGOING:
             record = await self._abort_fenced(record)  # a new instance fences the old one
-        next_id, next_epoch = bumped(record.producer_id, record.producer_epoch) or (
-            await self.metadata.allocate_producer_id(),
-            0,
-        )
+        next_id, next_epoch = await self.next_producer(record.producer_id, record.producer_epoch)
         return await self._save(
             replace(
                 record,

@@ -221,16 +221,6 @@ def broker_name_error(broker: Broker, name: str) -> str | None:
     return None
 
 
-async def fresh_topic(broker: Broker, name: str) -> TopicInfo | None:
-    """A topic read from the metadata store (not the cache, which another broker may have outdated)."""
-    topic = await broker.metadata.get_topic(name)
-    if topic is None:
-        broker.topics.forget(name)
-    else:
-        broker.topics.put(topic)
-    return topic
-
-
 class _RefusedError(Exception):
     """A resource's request cannot be honoured: its error code and message."""
 
@@ -250,7 +240,7 @@ async def _existing_topic(broker: Broker, name: str) -> TopicInfo:
     problem = topic_name_error(name)
     if problem is not None:
         raise _RefusedError(ErrorCode.INVALID_TOPIC_EXCEPTION, problem)
-    topic = await fresh_topic(broker, name)
+    topic = await broker.topics.fresh(name)
     if topic is None:
         raise _RefusedError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {name!r} does not exist")
     return topic
@@ -384,11 +374,9 @@ async def _alter_resource(broker: Broker, resource: Any, incremental: bool, vali
     if validate_only:
         return
     try:
-        updated = await broker.metadata.set_topic_configs(topic.name, configs)
+        await broker.topic_admin.set_configs(topic.name, configs)
     except UnknownTopicError:
-        broker.topics.forget(topic.name)
         raise _RefusedError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {topic.name!r} does not exist") from None
-    broker.topics.put(updated)
 
 
 def _replacement(entries: Iterable[Any]) -> dict[str, str]:

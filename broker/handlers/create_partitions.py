@@ -53,9 +53,8 @@ async def _grow(broker: Broker, wanted: Any, validate_only: bool) -> tuple[Error
     unknown = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {name!r} does not exist"
     if topic_name_error(name) is not None:
         return unknown
-    topic = await broker.metadata.get_topic(name)
+    topic = await broker.topics.fresh(name)
     if topic is None:
-        broker.topics.forget(name)
         return unknown
     if count == topic.partitions:
         return ErrorCode.INVALID_PARTITIONS, f"topic {name!r} already has {topic.partitions} partitions"
@@ -72,13 +71,11 @@ async def _grow(broker: Broker, wanted: Any, validate_only: bool) -> tuple[Error
     if validate_only:
         return ErrorCode.NONE, None
     try:
-        grown = await broker.metadata.add_partitions(name, count)
+        await broker.topic_admin.add_partitions(name, count)
     except UnknownTopicError:
-        broker.topics.forget(name)
         return unknown
     except InvalidPartitionsError as exc:
         return ErrorCode.INVALID_PARTITIONS, str(exc) or f"topic {name!r} already has {count} or more partitions"
-    broker.topics.put(grown)
     return ErrorCode.NONE, None
 
 

@@ -15,7 +15,6 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from metadata.base import TopicInfo, UnknownTopicError
 from protocol.apis.delete_topics import DELETE_TOPICS
 from protocol.errors import ErrorCode
 
@@ -51,13 +50,13 @@ async def handle_delete_topics(broker: Broker, request: Request, connection: Con
         elif name is None and ids[topic_id] > 1:
             error, message = ErrorCode.INVALID_REQUEST, f"topic id {topic_id} is listed more than once"
         elif name is None:
-            found = await broker.metadata.get_topic_by_id(topic_id)
+            found = await broker.topics.get_by_id(topic_id)
             if found is None:
                 error, message = ErrorCode.UNKNOWN_TOPIC_ID, f"no topic has id {topic_id}"
             else:
                 name = found.name
         if error == ErrorCode.NONE and name is not None:
-            deleted = await _delete(broker, name)
+            deleted = await broker.topic_admin.delete(name)
             if deleted is None:
                 if topic_id != NO_TOPIC_ID:  # deleted by someone else since we looked it up
                     error, message = ErrorCode.UNKNOWN_TOPIC_ID, f"no topic has id {topic_id}"
@@ -67,17 +66,6 @@ async def handle_delete_topics(broker: Broker, request: Request, connection: Con
                 topic_id = deleted.topic_id
         results.append(_result(version, name, topic_id, error, message))
     return Response(responses=results)
-
-
-async def _delete(broker: Broker, name: str) -> TopicInfo | None:
-    try:
-        topic = await broker.metadata.delete_topic(name)
-    except UnknownTopicError:
-        broker.topics.forget(name)
-        return None
-    broker.topics.forget(name)
-    broker.log.forget_topic(topic.topic_id)
-    return topic
 
 
 def _result(version: int, name: str | None, topic_id: UUID, error: ErrorCode, message: str | None) -> Any:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from broker.transactions import bumped
 from protocol.apis.init_producer_id import INIT_PRODUCER_ID
 from protocol.errors import ErrorCode
 
@@ -58,11 +57,8 @@ async def handle_init_producer_id(broker: Broker, request: Request, connection: 
         if error is ErrorCode.PRODUCER_FENCED and request.version < FENCED_FROM_VERSION:
             error = ErrorCode.INVALID_PRODUCER_EPOCH
         return Response(error_code=error, producer_id=producer_id, producer_epoch=epoch)
-    next_epoch = bumped(producer_id, epoch)
-    if next_epoch is not None:
-        return Response(error_code=ErrorCode.NONE, producer_id=producer_id, producer_epoch=next_epoch[1])
-    new_id = await broker.metadata.allocate_producer_id()
-    return Response(error_code=ErrorCode.NONE, producer_id=new_id, producer_epoch=0)
+    producer_id, epoch = await broker.transactions.next_producer(producer_id, epoch)
+    return Response(error_code=ErrorCode.NONE, producer_id=producer_id, producer_epoch=epoch)
 
 
 def _refused(error: ErrorCode) -> Any:

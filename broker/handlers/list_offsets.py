@@ -15,10 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from metadata.base import IndexEntry
 from protocol.apis.list_offsets import LIST_OFFSETS
 from protocol.errors import ErrorCode
-from protocol.records import iter_batches, iter_records
 
 if TYPE_CHECKING:
     from uuid import UUID
@@ -79,50 +77,10 @@ async def _lookup(
     if timestamp == LATEST:
         return state.high_watermark, -1
     if timestamp == MAX_TIMESTAMP:
-        entry = await broker.metadata.max_timestamp_entry(topic_id, partition)
-        if entry is None:
-            return -1, -1
-        return await _first_record_at(broker, entry, entry.max_timestamp, state.log_start_offset, exact=True)
+        return await broker.log_index.offset_of_max_timestamp(topic_id, partition, state.log_start_offset)
     if timestamp < 0:
         return -1, -1
-    entry = await broker.metadata.find_by_timestamp(topic_id, partition, timestamp)
-    while entry is not None:
-        found = await _first_record_at(broker, entry, timestamp, state.log_start_offset, exact=False)
-        if found != (-1, -1):
-            return found
-        # Only an entry straddling the log start can come up empty: its matches were deleted.
-        entry = await _next_entry_reaching(broker, topic_id, partition, entry.last_offset + 1, timestamp)
-    return -1, -1
-
-
-async def _next_entry_reaching(
-    broker: Broker, topic_id: UUID, partition: int, from_offset: int, timestamp: int
-) -> IndexEntry | None:
-    """The first index entry at or after from_offset whose max timestamp is >= timestamp."""
-    while True:
-        entries = await broker.metadata.find_index(topic_id, partition, from_offset, 64)
-        if not entries:
-            return None
-        for entry in entries:
-            if entry.max_timestamp >= timestamp:
-                return entry
-        from_offset = entries[-1].last_offset + 1
-
-
-async def _first_record_at(
-    broker: Broker, entry: IndexEntry, target: int, log_start: int, exact: bool
-) -> tuple[int, int]:
-    """The first record of an index entry whose timestamp is >= target (== target when exact)."""
-    data = await broker.log.read_entry(entry)
-    for header, batch in iter_batches(data, verify_crc=False):
-        if header.max_timestamp < target:
-            continue
-        for record in iter_records(header, batch):
-            if record.offset < log_start:
-                continue
-            if record.timestamp == target or (not exact and record.timestamp > target):
-                return record.offset, record.timestamp
-    return -1, -1
+    return await broker.log_index.offset_at_timestamp(topic_id, partition, timestamp, state.log_start_offset)
 
 
 HANDLES = {LIST_OFFSETS.key: handle_list_offsets}
