@@ -20,8 +20,8 @@ then at once on Tansu, so both see the same load from the rest of the machine. S
   on a fresh pair of brokers.
 
 `--rounds N` runs every throughput case, latency and replay step N times, the brokers taking turns
-within each round (scale runs once): on a virtual machine two runs of one case minutes apart differed by
-2x, for both brokers. The table then shows each figure's median over rounds, and each ratio as the
+within each round (scale runs once): on a virtual machine two runs of one case minutes apart can differ
+several-fold, for both brokers. The table then shows each figure's median over rounds, and each ratio as the
 median of the rounds' ratios with their lowest and highest; targets use those medians (latency: the
 median p99).
 
@@ -172,8 +172,8 @@ def cases(args: argparse.Namespace) -> list[Case]:
 def confluent_records(records_of_1kib: int, record_bytes: int) -> int:
     """Records of a confluent-kafka case: up to 5x more of smaller records than of 1 KiB.
 
-    Broker CPU is read in 10 ms clock ticks: 200,000 records of 100 B took half a second and 10-14
-    ticks, so one tick moved a CPU-per-GB ratio by up to 10%.
+    Broker CPU is read in 10 ms clock ticks: smaller records are sent in larger numbers so that the
+    broker's CPU spans enough ticks for one tick to move a CPU-per-GB ratio little.
     """
     return records_of_1kib * min(MAX_SMALL_RECORD_FACTOR, max(1, 1024 // record_bytes))
 

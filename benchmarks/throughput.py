@@ -344,7 +344,7 @@ class Reader(Generic[ItemT]):
     """A connected consumer's timed read, and what turns the records it returned into `Received`.
 
     The two are apart so that the clock stops as the last record reaches the application: turning
-    a million records into tuples takes 20-30% as long as reading them, the same with either broker.
+    the records into tuples is client-side work, the same with either broker.
     """
 
     read: Callable[[], list[ItemT]]
@@ -421,8 +421,8 @@ def cyclic_gc_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector: references still free what they stop holding.
 
     A timed read keeps every record it reads, for the check after the clock stops. The collector's
-    passes over that growing list of a million objects took a third to a half of a 100 B read's time
-    with either broker, work that a consumer that handles and drops each record does not do.
+    passes over that growing list are work that a consumer that handles and drops each record does
+    not do.
     """
     was_enabled = gc.isenabled()
     gc.disable()

@@ -3,11 +3,9 @@
 glibc gives large freed blocks back to the kernel: a block above a sliding threshold (128 KiB
 to 32 MiB) is its own mmap, unmapped when freed, and the heap is trimmed once 128 KiB at its top is
 free. So each flush object (up to flush.bytes) and each batch copied into the tail cache came from
-pages the kernel had to fault in afresh, and on a VM a fresh page costs several microseconds of
-system CPU. Serving large blocks from the heap and keeping up to 256 MiB of freed heap for reuse
-halved the page faults of producing 1 GB of 1 KiB records (about 60k to 33k) and cut the broker's
-CPU for it by about 10% (see the issue 9 note). Peak RSS does not grow: the memory kept is memory the
-broker held at its peak.
+pages the kernel had to fault in afresh, and on a VM a fresh page costs system CPU. Serving large
+blocks from the heap and keeping up to 256 MiB of freed heap for reuse saves those page faults
+(docs/performance.md). Peak RSS does not grow: the memory kept is memory the broker held at its peak.
 """
 
 from __future__ import annotations

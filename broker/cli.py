@@ -146,8 +146,7 @@ def migrate_command(args: argparse.Namespace) -> int:
 
 # How long a thread holds the GIL while another wants it (Python's default: 5 ms). The object-put and
 # SQLite threads need it for a moment between their system calls; with the event loop busy, each such
-# moment waited up to 5 ms, several times per flush. 0.1 ms rather than 0.5: on a fresh broker, replay
-# went from 113-128 to 131-138 MB/s in alternating runs (benchmarks/replay.py, 4 partitions).
+# moment would wait a whole interval, several times per flush (docs/performance.md).
 SWITCH_INTERVAL_S = 0.0001
 
 

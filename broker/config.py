@@ -34,19 +34,15 @@ class WriteTuning:
     flushes_in_flight: int
 
 
-# A local folder answers a put in a millisecond or two: flush at once. The batches that arrive while
-# the flush is busy make the next one, so objects grow with the load, up to 2 MiB each: under 1 KiB
-# records (1 or 4 producers), 2 MiB objects gave 16-28% more msg/s than 1 MiB (more commits) and 6-16%
-# more than 4 MiB (a longer wait on each object's write and sync).
-# A 2 ms wait cost every append at low rates 2-3 ms of p50 and, when busy, a third of the MB/s.
-# One flush at a time: each flush costs CPU (a thread hand-over each way, file creation, a commit),
-# and on two cores four of them in flight took that CPU from the event loop: at 2,000 msg/s
-# (linger 0) p99 went from 17-20 ms to 14-15 ms with one; replay MB/s stayed within run-to-run noise.
+# A local folder answers a put in a millisecond or two: flush at once (a wait would add itself to
+# every append at low rates). The batches that arrive while the flush is busy make the next one, so
+# objects grow with the load, up to 2 MiB each: smaller objects mean more commits, larger ones a longer
+# wait on each object's write and sync. One flush at a time: each flush costs CPU (a thread hand-over
+# each way, a commit) that more flushes in flight take from the event loop (docs/performance.md).
 FILESYSTEM_WRITES = WriteTuning(flush_ms=0, flush_bytes=2 * 1024 * 1024, flushes_in_flight=1)
 # An S3 PUT takes tens of milliseconds and each one is billed: gather longer into larger objects, and
-# keep more PUTs in flight so that throughput is not one PUT latency per flush. 25 ms: a third of the
-# PUTs of 2 ms at a moderate rate, the same MB/s at full speed; longer cuts PUTs further but caps a
-# producer's MB/s. Measured against moto with benchmarks/throughput.py (figures in README).
+# keep more PUTs in flight so that throughput is not one PUT latency per flush. A longer wait cuts PUTs
+# further but caps a producer's throughput (docs/performance.md).
 S3_WRITES = WriteTuning(flush_ms=25, flush_bytes=8 * 1024 * 1024, flushes_in_flight=16)
 
 

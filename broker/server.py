@@ -28,9 +28,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Requests of one connection being handled, and their bytes, before we stop reading from it.
-# librdkafka pipelines without a limit (max.in.flight 1,000,000): at 2,000 small requests a second
-# and S3's ~50 ms per flush, a cap of 64 requests held them back in the socket and produce latency
-# grew to seconds. The byte bound keeps a client pipelining large requests from taking the memory.
+# librdkafka pipelines without a limit (max.in.flight 1,000,000): while a slow object store holds a
+# flush, a low cap leaves the requests that keep coming in the socket and produce latency grows without
+# bound. The byte bound keeps a client pipelining large requests from taking the memory.
 MAX_IN_FLIGHT = 1024
 MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024
 
@@ -164,8 +164,8 @@ class Connection(asyncio.BufferedProtocol):
     def _send(self) -> None:
         """Write the responses that became ready in one pass of the event loop with one system call.
 
-        The requests of one flush finish together: a write each cost a send() each (~25 µs on this
-        machine's loopback, about as much as the Python that answered the request).
+        The requests of one flush finish together: a write each would cost a send() each, about as
+        much as the Python that answered the request.
         """
         if self.outgoing and self.transport is not None and not self.closed:
             self.transport.writelines(self.outgoing)

@@ -110,7 +110,7 @@ class Maintenance:
         pieces: list[Buffer] = [await self.log.read_stored(entry) for entry in run]
         key = segment_key(topic_id, partition, run[0].base_offset)
         # The pieces as parts, not joined: a folder writes them where they are, with no copy of up to
-        # SEGMENT_MAX_BYTES in fresh memory first (0.7 s of system CPU per GB compacted, on a VM).
+        # SEGMENT_MAX_BYTES in fresh memory first (fresh pages cost system CPU, on a VM most of all).
         new_entries = _segment_entries(run, pieces, key)
         await self.objects.put(key, pieces)
         size = sum(len(piece) for piece in pieces)

@@ -26,8 +26,8 @@ class Histogram:
     """Observation counts at or below each upper bound (cumulative, as Prometheus's `le`), their count and sum.
 
     `observe` is the bound `append` of a list of pending observations: hot paths observe per
-    request, and a Python-level bisect per observation cost about five times as much (measured
-    with callgrind in benchmarks/metrics_cost.py). `fold()` counts what is pending with C loops
+    request, and a Python-level bisect per observation costs several times as much (see
+    benchmarks/metrics_cost.py). `fold()` counts what is pending with C loops
     only (one sort, then a bisect per bound). Readers go through `totals()`, which folds first;
     the broker folds every histogram holding FOLD_AT observations or more every FOLD_INTERVAL_S,
     so that pending observations stay few without a scrape.

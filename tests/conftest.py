@@ -4,6 +4,7 @@ PostgreSQL, each started once for the session on first use."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +12,15 @@ from tests.pgserver import PgServer, start_server
 from tests.pgserver import shared_server as shared_pg_server
 from tests.pgserver import stop_shared_server as stop_shared_pg_server
 from tests.s3server import S3Server, shared_server, stop_shared_server
+
+E2E_TESTS = Path(__file__).parent / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in tests/e2e is marked `e2e`, so that `-m "not e2e and not slow"` runs the fast suite."""
+    for item in items:
+        if item.path.is_relative_to(E2E_TESTS):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="session")

@@ -53,12 +53,10 @@ class FilesystemObjectStore:
     Once a durable put's fsync has written its pages, they are dropped from the page cache
     (POSIX_FADV_DONTNEED). Objects kept as files are the segments compaction writes: long-lived,
     written once, read back only by consumers far behind (recent data is in the volumes, the tail
-    cache and the range caches). Cached, every segment grew the page cache by its size, and on a VM
-    memory never used before is what costs most: 3-4 s of system CPU per GB on this project's
-    machines (free pages go back to the host), against about 1 s once each segment's write can reuse
-    the pages the previous one freed. Compacting 1 GB took 4.6-5.5 s of broker CPU with the
-    segments cached, 2.9-3.2 s with them dropped (see the issue 9 note). As with RocksDB's
-    compaction, background rewrites stay out of the page cache that reads of recent data need.
+    cache and the range caches). Cached, every segment would grow the page cache by its size, and
+    on a VM memory never used before is what costs most (free pages go back to the host), while a
+    segment's write can reuse the pages the previous one freed (docs/performance.md). As with
+    RocksDB's compaction, background rewrites stay out of the page cache that reads of recent data need.
 
     Keys starting with `pack_prefix` (None: none) are put into volume files instead (see
     storage.objects.volumes: one write and one fdatasync per put, no file to create). Gets, deletes

@@ -1,10 +1,10 @@
 """Objects packed into append-only volume files: a put is one write and one fdatasync.
 
-Why: on this project's machines a new file per object cost 1.1-1.6 ms per small durable put
-(inode allocation, directory entry, their synchronous writes, and on ext4 a CPU-bound scan of
-recently freed inodes), an append to an open file with fdatasync 0.2-0.4 ms. The partition
-log writes a short-lived flush object several hundred times a second, so the folder store packs
-those (FilesystemObjectStore's pack_prefix) and keeps long-lived objects as files.
+Why: a new file per object makes a small durable put several times dearer than an append to an
+open file with fdatasync (inode allocation, directory entry, their synchronous writes, and on ext4
+a CPU-bound scan of recently freed inodes; docs/performance.md). The partition log writes a
+short-lived flush object several hundred times a second, so the folder store packs those
+(FilesystemObjectStore's pack_prefix) and keeps long-lived objects as files.
 
 Layout: `<root>/.volumes/<created ns>-<pid>-<life>.vol`, each a sequence of entries
 `header | key | data`. The header holds a magic, a state byte (live or dead), the key and data
@@ -16,12 +16,11 @@ A volume whose entries are all dead (or that holds no whole entry after SPARE_QU
 writer died in its first put), once no writer holds it, is kept as a spare (renamed
 `.spare`, up to SPARE_VOLUMES of them; the rest are unlinked) and later taken as a new volume
 under a new name and life: overwriting blocks already written skips the block allocation and
-journal commit of an append, which made a 1 MiB fdatasync 1.6 ms instead of 0.9 and cost the
-put thread kernel CPU. Its old entries stay behind the new ones; a scan stops at the first entry
+journal commit of an append, which slow each fdatasync and cost the put thread kernel CPU.
+Its old entries stay behind the new ones; a scan stops at the first entry
 of another life, and every read and every dead mark checks that the entry is still of its life, so
 a descriptor opened before the volume was recycled never reads or marks the new entries as old ones.
 A spare is taken only after SPARE_QUIET_SECONDS, longer than such a check and its write take.
-Volumes written before lives existed (magic SHV1, names ending in 8 hex digits) are read as before.
 
 Several processes may share a folder (brokers over one PostgreSQL and one folder). Each writes
 its own volume, holding an exclusive flock on it while it appends; a reader that misses a key
@@ -57,17 +56,14 @@ CACHED_VOLUMES = 3  # full volumes whose pages stay in the page cache, beside th
 IOV_MAX = os.sysconf("SC_IOV_MAX")  # buffers one pwritev takes
 # Bytes one pwritev writes at most. A buffered write of 2 MiB or more (ext4 on kernel 6.18) puts the
 # data in 2 MiB page-cache folios, and on a VM that hands free 2 MiB blocks back to its host (free page
-# reporting) each such folio is memory the host must fault in again: appending 256 MiB to new files in
-# 2 MiB calls took 0.9-1.2 s of CPU (mostly system), in calls of 2 MiB less one page or smaller 0.10-0.16 s.
-# Compaction writes segments of up to 64 MiB: compacting 1 GB took 0.96-1.07 s of CPU, against 1.22-1.64 s.
+# reporting) each such folio is memory the host must fault in again, several times the CPU of smaller
+# calls (docs/performance.md). Compaction writes segments of up to 64 MiB, so it writes them in pieces.
 WRITE_CALL_BYTES = 1024 * 1024
 MAGIC = b"SHV2"
-LEGACY_MAGIC = b"SHV1"
 LIVE = b"L"
 DEAD = b"D"
 # magic, state, pad, key length, data length, life, CRC-32C of lengths, life and key
 _HEADER = struct.Struct(">4scxHQQI")
-_LEGACY_HEADER = struct.Struct(">4scxHQI")  # no life
 _CRC = struct.Struct(">I")
 _STATE_AT = 4
 _CHECKED_AT = 6  # the CRC covers the header from here to the CRC, then the key
@@ -77,7 +73,7 @@ _LIFE_DIGITS = 16
 @dataclass(frozen=True)
 class Location:
     volume: str  # file name in the volume directory
-    life: int | None  # of that name (life_of)
+    life: int  # of that name (life_of)
     entry_at: int
     data_at: int
     length: int
@@ -87,7 +83,7 @@ class Location:
 class Entry:
     state: bytes
     key: bytes
-    life: int | None  # None: a legacy entry
+    life: int
     data_at: int  # from the start of the entry
     length: int
 
@@ -104,10 +100,9 @@ class _Writer:
         self.retired = False
 
 
-def life_of(volume: str) -> int | None:
-    """The life a volume's name ends with; None for a legacy name."""
-    tail = volume.rsplit("-", 1)[-1].removesuffix(VOLUME_SUFFIX)
-    return int(tail, 16) if len(tail) == _LIFE_DIGITS else None
+def life_of(volume: str) -> int:
+    """The life a volume's name ends with."""
+    return int(volume.rsplit("-", 1)[-1].removesuffix(VOLUME_SUFFIX), 16)
 
 
 def entry_header(key: bytes, length: int, life: int) -> bytes:
@@ -120,19 +115,13 @@ def entry_header(key: bytes, length: int, life: int) -> bytes:
 
 def parse_entry(data: bytes) -> Entry | None:
     """The entry whose header and key start `data`; None if there is none."""
-    magic = data[:4]
-    if magic == MAGIC and len(data) >= _HEADER.size:
-        _, state, key_length, length, life, crc = _HEADER.unpack_from(data)
-        header_size: int = _HEADER.size
-    elif magic == LEGACY_MAGIC and len(data) >= _LEGACY_HEADER.size:
-        _, state, key_length, length, crc = _LEGACY_HEADER.unpack_from(data)
-        header_size, life = _LEGACY_HEADER.size, None
-    else:
+    if data[:4] != MAGIC or len(data) < _HEADER.size:
         return None
-    end = header_size + key_length
-    if len(data) < end or crc != crc32c.crc32c(data[_CHECKED_AT : header_size - 4] + data[header_size:end]):
+    _, state, key_length, length, life, crc = _HEADER.unpack_from(data)
+    end = _HEADER.size + key_length
+    if len(data) < end or crc != crc32c.crc32c(data[_CHECKED_AT : _HEADER.size - 4] + data[_HEADER.size : end]):
         return None
-    return Entry(state, data[header_size:end], life, end, length)
+    return Entry(state, data[_HEADER.size : end], life, end, length)
 
 
 class Volumes:
@@ -284,11 +273,9 @@ class Volumes:
         """Drop the pages of the full volumes beyond the newest CACHED_VOLUMES from the page cache.
 
         Synced, they are clean: dropped, not written. Why: on a VM that hands free memory back to its
-        host, filling a page the cache has never held costs 3-4 s of system CPU per GB, and the
-        kernel gives back pages it just freed first. Appending 2 GB in 2 MiB puts (this machine)
-        took 0.9-1.2 s of CPU with three full volumes kept, 0.7-6.7 s with all kept, depending on
-        how much free memory the host had taken back. In the benchmark, where Tansu holds GBs beside
-        the broker, 1 KiB produce went from 152-199k to 218-224k msg/s (means over 12 rounds). The
+        host, filling a page the cache has never held costs system CPU, and the kernel gives back
+        pages it just freed first; keeping every volume cached makes each append's cost depend on
+        how much free memory the host has taken back (docs/performance.md). The
         price: a consumer farther behind than these volumes hold, and compaction, read from the disk
         (recent data is served by the partition log's tail cache first).
         """
@@ -437,7 +424,7 @@ class Volumes:
                 self._retire(self._writer)
 
 
-def _entries(fd: int, position: int, life: int | None) -> list[tuple[int, Entry]]:
+def _entries(fd: int, position: int, life: int) -> list[tuple[int, Entry]]:
     """(start, entry) of the whole entries of `life` from `position` on; stops at a torn or partial one,
     or at one of another life (what a recycled volume holds beyond its new entries)."""
     size = os.fstat(fd).st_size

@@ -64,6 +64,7 @@ def run_bench(arguments: list[str], report_path: Path) -> tuple[subprocess.Compl
     return done, report
 
 
+@pytest.mark.slow
 def test_streamhouse_bench_small_run_writes_checked_figures(tmp_path: Path) -> None:
     """`streamhouse bench` on StreamHouse alone: confluent-kafka and kafka-python, latency, scale."""
     report_path = tmp_path / "bench.json"
@@ -93,6 +94,7 @@ def test_streamhouse_bench_small_run_writes_checked_figures(tmp_path: Path) -> N
     assert "% over the run" in done.stdout
 
 
+@pytest.mark.slow
 def test_streamhouse_bench_rounds_repeat_every_step_and_report_each_round(tmp_path: Path) -> None:
     report_path = tmp_path / "bench.json"
     arguments = [
@@ -141,6 +143,7 @@ def test_a_timed_read_pauses_the_cyclic_collector_and_leaves_it_as_it_was() -> N
     assert gc.isenabled()
 
 
+@pytest.mark.slow
 def test_throughput_on_s3_and_postgresql_counts_puts_and_latencies(tmp_path: Path) -> None:
     """`python -m benchmarks.throughput` with the broker options: moto S3, throwaway PostgreSQL, metrics off."""
     report_path = tmp_path / "throughput.json"
@@ -163,6 +166,7 @@ def test_throughput_on_s3_and_postgresql_counts_puts_and_latencies(tmp_path: Pat
     assert "PUTs/MB" in done.stdout and "--metrics false" in done.stdout and "--flush-ms=50" in done.stdout
 
 
+@pytest.mark.slow
 def test_trace_breaks_every_produce_request_down_into_every_stage(tmp_path: Path) -> None:
     """`python -m benchmarks.trace` on the embedded default: each stage is timed for every request traced."""
     command = [sys.executable, "-m", "benchmarks.trace", "--rate", "200", "--seconds", "0.5", "--timeout", "60"]

@@ -44,6 +44,7 @@ def test_a_throughput_run_with_metrics_counts_the_records_per_request() -> None:
     assert throughput_run(100, 2_000, metrics=False).records_per_request is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("metrics", [True, False], ids=["metrics-on", "metrics-off"])
 def test_a_counted_run_reads_callgrinds_instruction_counts(metrics: bool) -> None:
     valgrind, control = shutil.which("valgrind"), shutil.which("callgrind_control")

@@ -11,6 +11,7 @@ from storage.stats import FOLD_AT, FOLD_INTERVAL_S
 from tests.broker.inprocess import running_broker
 
 
+@pytest.mark.slow
 @pytest.mark.asyncio
 async def test_histograms_with_many_observations_are_folded_and_others_wait_for_a_scrape(tmp_path: Path) -> None:
     async with running_broker(tmp_path) as broker:

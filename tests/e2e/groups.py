@@ -122,15 +122,19 @@ def wait_for(condition: Callable[[], T | None], what: str, timeout: float = WAIT
 
 def settled(broker: BrokerProcess, group: str, members: list[Member], partitions: int) -> GroupView | None:
     """The group's view once it is Stable with exactly these members, who split the partitions with no
-    overlap and no gap and each consume what the broker says they were assigned; else None."""
+    overlap and no gap and each consume what the broker says they were assigned; else None.
+
+    Each member's own account is read before the description, so the description is no older than the
+    assignments it is matched against: a restarted static member's predecessor can't pass for it."""
+    owned = {member.name: member.owned for member in members}
     view = describe_group(broker.bootstrap, group)
     if view.state != "Stable" or sorted(m.client_id for m in view.members) != sorted(m.name for m in members):
         return None
-    owned = sorted(partition for member in view.members for _, partition in member.partitions)
-    if owned != list(range(partitions)):
+    split = sorted(partition for member in view.members for _, partition in member.partitions)
+    if split != list(range(partitions)):
         return None
     assigned = {m.client_id: {partition for _, partition in m.partitions} for m in view.members}
-    if any(member.owned != assigned[member.name] for member in members):
+    if any(owned[name] != assigned[name] for name in owned):
         return None
     return view
 

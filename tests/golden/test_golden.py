@@ -130,6 +130,7 @@ def test_kafka_python_apiversions_v4_is_answered_as_unsupported() -> None:
     assert isinstance(decoded, wire.UnsupportedRequest) and decoded.api_key == 18 and decoded.api_version == 4
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("client", list(CLIENTS))
 def test_live_capture_of_installed_clients_decodes(client: str) -> None:
     frames = capture(client)

@@ -8,12 +8,9 @@ own descriptors, so flock and page-cache visibility behave as between processes.
 from __future__ import annotations
 
 import os
-import struct
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import crc32c
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -267,29 +264,6 @@ async def test_spares_are_capped_and_a_fresh_one_waits_its_quiet_time(
     # The third volume, retired and dead, is unlinked: one spare is the cap.
     [fourth] = volumes(tmp_path)
     assert fourth != third
-
-
-def legacy_entry(key: bytes, data: bytes) -> bytes:
-    """An entry as volumes held them before lives (magic SHV1): no life in its header."""
-    head = bytearray(struct.pack(">4scxHQI", b"SHV1", b"L", len(key), len(data), 0))
-    struct.pack_into(">I", head, len(head) - 4, crc32c.crc32c(bytes(head[6:-4]) + key))
-    return bytes(head) + key + data
-
-
-@pytest.mark.usefixtures("quiet_spares")
-async def test_a_volume_written_before_lives_is_read_and_recycled(open_store: Opener, tmp_path: Path) -> None:
-    folder = tmp_path / "objects" / VOLUME_DIRECTORY
-    folder.mkdir(parents=True)
-    legacy = f"{time.time_ns():020d}-{os.getpid()}-0123abcd{VOLUME_SUFFIX}"
-    assert life_of(legacy) is None
-    (folder / legacy).write_bytes(legacy_entry(b"p/legacy", b"l" * 600))
-    store = open_store()
-    assert await store.get("p/legacy") == b"l" * 600
-    await store.delete(["p/legacy"])
-    assert volumes(tmp_path) == [] and len(volumes(tmp_path, SPARE_SUFFIX)) == 1
-    await store.put("p/short", b"s")  # into the spare, over the start of the legacy entry
-    assert volumes(tmp_path, SPARE_SUFFIX) == []
-    assert await open_store().list() == ["p/short"]
 
 
 @pytest.mark.usefixtures("quiet_spares")
