@@ -73,7 +73,7 @@ class LogReader:
         self.stats = stats
         self.tails = TailCache(tail_cache_bytes)
         self._ranges = ByteBoundedLru(object_cache_bytes)
-        self._index = IndexCache(INDEX_CACHE_ENTRIES)
+        self._index_cache = IndexCache(INDEX_CACHE_ENTRIES)
         self._disk_cache = disk_cache
         self._gets: dict[RangeKey, asyncio.Task[bytes]] = {}  # ranges being loaded, shared by their readers
         self.read_ahead_bytes = read_ahead_bytes
@@ -96,18 +96,18 @@ class LogReader:
 
     def drop_index(self, key: PartitionKey) -> None:
         """The partition's index entries were swapped (compaction): cached ones name objects soon collected."""
-        self._index.drop(key)
+        self._index_cache.drop(key)
 
     def trim_index(self, key: PartitionKey, log_start_offset: int) -> None:
-        self._index.trim(key, log_start_offset)
+        self._index_cache.trim(key, log_start_offset)
 
     def clear_index(self) -> None:
-        self._index.clear()
+        self._index_cache.clear()
 
     def forget_topic(self, topic_id: UUID) -> None:
         """Drop what is cached of a deleted topic."""
         self.tails.forget_topic(topic_id)
-        self._index.forget_topic(topic_id)
+        self._index_cache.forget_topic(topic_id)
         for key in [key for key in self._read_ends if key[0] == topic_id]:
             del self._read_ends[key]
 
@@ -152,7 +152,7 @@ class LogReader:
                 except ObjectNotFoundError:
                     # Compaction or retention swapped the entry and collected its object since
                     # the look-up: look the offsets up again.
-                    self._index.drop(key)
+                    self._index_cache.drop(key)
                     stale_lookups += 1
                     if stale_lookups > MAX_STALE_LOOKUPS:
                         raise
@@ -170,10 +170,10 @@ class LogReader:
 
     async def _find_index(self, key: PartitionKey, offset: int) -> list[IndexEntry]:
         """Index entries from the one holding `offset` on: cached, else looked up (and cached)."""
-        entries = self._index.lookup(key, offset, INDEX_LOOKUP_ENTRIES)
+        entries = self._index_cache.lookup(key, offset, INDEX_LOOKUP_ENTRIES)
         if not entries:
             entries = await self.index.find_index(key[0], key[1], offset, INDEX_LOOKUP_ENTRIES)
-            self._index.add(key, entries)
+            self._index_cache.add(key, entries)
         return entries
 
     def _read_done(self, key: PartitionKey, next_offset: int, sequential: bool, chunks: list[bytes]) -> list[bytes]:
@@ -195,7 +195,7 @@ class LogReader:
         """Load the ranges after `offset`, up to read_ahead_bytes, into the caches; failures are left to fetches."""
         try:
             entries = await self.index.find_index(key[0], key[1], offset, READ_AHEAD_ENTRIES)
-            self._index.add(key, entries)
+            self._index_cache.add(key, entries)
         except Exception as exc:  # the fetch that needs these offsets will meet the failure and report it
             log.debug("read-ahead of %s/%d: index look-up failed: %s", *key, exc)
             return
