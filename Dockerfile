@@ -7,6 +7,7 @@ COPY protocol protocol
 COPY broker broker
 COPY storage storage
 COPY metadata metadata
+COPY tracing tracing
 RUN pip install --no-cache-dir .
 EXPOSE 9092 8080
 HEALTHCHECK --interval=5s --timeout=3s --retries=12 \

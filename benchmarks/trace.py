@@ -2,22 +2,22 @@
 
 Run: `python -m benchmarks.trace [--rate 2000] [--seconds 10] [StreamHouse options]` (the options of
 benchmarks/servers.py: `--storage s3`, `--metadata postgresql`, `--broker-arg FLAG`...). It starts
-the broker as `python -m benchmarks.trace serve ...`: the ordinary `streamhouse serve` with timing
-wrappers put around the functions each produce request passes through (nothing in the broker's own
-code knows about them), then sends records at a fixed rate through confluent-kafka (acks=all, linger 0,
-as benchmarks/latency.py does), stops the broker, which prints its timestamps, and prints, per stage,
-p50 / p99 / mean in milliseconds over every produce request:
+the broker as `python -m benchmarks.trace serve ...`: the ordinary `streamhouse serve` with a Recorder
+installed as the tracer of the produce path's trace points (tracing.TRACE), then sends records at a
+fixed rate through confluent-kafka (acks=all, linger 0, as benchmarks/latency.py does), stops the
+broker, which prints its timestamps, and prints, per stage, p50 / p99 / mean in milliseconds over
+every produce request:
 
 receive -> decode -> produce handler -> write buffer enqueue -> flush start -> object put (its thread
 starts, appends the flush object to its volume, fdatasyncs it) -> back on the event loop -> the
-previous flush's commit -> metadata commit (SQLite: queueing for the lock and aiosqlite's thread, the
+previous flush's commit -> metadata commit (SQLite: queueing for the lock and its thread, the
 statements, COMMIT with its WAL fsync; PostgreSQL: the whole call) -> futures resolved -> handler
-resumes -> response encoded -> response written. On the embedded default the put and the commit are one
-call on aiosqlite's thread (metadata.base.WritesBeforeCommit): there the put's thread is that one, the
-steps between "put thread done" and "commit thread runs" are one stage, and the stages of a put
-returning to the event loop are not reached.
+resumes -> response encoded -> response written. With the metadata-thread commit strategy (the
+embedded default) the put and the commit are one call on SQLite's thread: there the put's thread is
+that one, the steps between "put thread done" and "commit thread runs" are one stage, and the stages
+of a put returning to the event loop are not reached.
 
-This is a debugging tool: the wrappers cost a few microseconds per stage, so compare its totals with
+This is a debugging tool: the recorder costs a few microseconds per stage, so compare its totals with
 the client's figure it prints beside them, not with benchmarks/latency.py's.
 """
 
@@ -25,11 +25,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextvars
-import functools
 import gc
 import json
-import os
 import sys
 import tempfile
 import time
@@ -38,6 +35,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tracing
+from tracing import Point
 
 TRACE_PREFIX = "TRACE "
 now = time.perf_counter
@@ -123,241 +123,116 @@ def stage_durations(traces: Sequence[_RequestTrace]) -> dict[str, list[float]]:
     return durations
 
 
-def install() -> list[_RequestTrace]:
-    """Wrap the produce path's functions with timestamping; the returned list fills with request traces."""
-    from broker import server
-    from broker.handlers import HANDLERS
-    from metadata import postgres, sqlite
-    from protocol import wire
-    from protocol.apis.produce import PRODUCE
-    from protocol.primitives import Buffer
-    from storage import log
-    from storage.objects import filesystem, s3, volumes
+class Recorder:
+    """A tracing.Tracer that timestamps the produce path's points into request and flush traces."""
 
-    traces: list[_RequestTrace] = []
-    request_trace: contextvars.ContextVar[_RequestTrace | None] = contextvars.ContextVar("request", default=None)
-    flush_trace: contextvars.ContextVar[_FlushTrace | None] = contextvars.ContextVar("flush", default=None)
-    by_request: dict[int, _RequestTrace] = {}
-    by_task: dict[int, _RequestTrace] = {}
-    by_future: dict[int, _RequestTrace] = {}
-    by_object: dict[str, _FlushTrace] = {}
-    received = [0.0]
+    def __init__(self) -> None:
+        self.traces: list[_RequestTrace] = []
+        self._received = 0.0  # when bytes last arrived on any connection
+        self._by_request: dict[int, _RequestTrace] = {}  # decoded, its handler not started yet
+        self._by_task: dict[int, _RequestTrace] = {}  # by the task answering it, until its answer is written
+        self._by_future: dict[int, _RequestTrace] = {}  # by an append's future, until that append's flush starts
+        self._by_object: dict[str, _FlushTrace] = {}  # by a flush's object key, until its appends are answered
+        self._handlers: dict[str, Callable[[Any, float], None]] = {
+            "received": self._on_received,
+            "decoded": self._on_decoded,
+            "handler started": self._on_handler_started,
+            "appended": self._on_appended,
+            "written": self._on_written,
+            "flush started": self._on_flush_started,
+            "flush answered": self._on_flush_answered,
+            "sync": self._on_sync,
+            "synced": self._on_synced,
+        }
 
-    def wrap(owner: Any, name: str, make: Callable[[Any], Any]) -> None:
-        setattr(owner, name, functools.wraps(getattr(owner, name))(make(getattr(owner, name))))
-
-    def buffer_updated(original: Any) -> Any:
-        def wrapper(self: Any, nbytes: int) -> None:
-            received[0] = now()
-            original(self, nbytes)
-
-        return wrapper
-
-    def decode_request(original: Any) -> Any:
-        def wrapper(frame: bytes | bytearray, allow_trailing: bool = False) -> Any:
-            request = original(frame, allow_trailing)
-            if isinstance(request, wire.Request) and request.api.key == PRODUCE.key:
-                trace = _RequestTrace(received[0], decoded=now())
-                by_request[id(request)] = trace
-                traces.append(trace)
-            return request
-
-        return wrapper
-
-    def handle_produce(original: Any) -> Any:
-        async def wrapper(broker: Any, request: Any, connection: Any) -> Any:
-            trace = by_request.pop(id(request), None)
+    def event(self, point: Point, subject: Any) -> None:
+        at = now()
+        if point in _REQUEST_FIELDS:
+            trace = self._by_task.get(id(asyncio.current_task()))
             if trace is not None:
-                trace.handler = now()
-                request_trace.set(trace)
-                by_task[id(asyncio.current_task())] = trace
-            body = await original(broker, request, connection)
-            if trace is not None:
-                trace.handler_done = now()
-            return body
-
-        return wrapper
-
-    def encode_response_parts(original: Any) -> Any:
-        def wrapper(*args: Any) -> list[Buffer]:
-            response: list[Buffer] = original(*args)
-            trace = request_trace.get()
-            if trace is not None and not trace.encoded:
-                trace.encoded = now()
-            return response
-
-        return wrapper
-
-    def write_ready(original: Any) -> Any:
-        def wrapper(self: Any, future: Any) -> None:
-            heads = []
-            for queued in self.in_flight:
-                if not queued.done():
-                    break
-                heads.append(queued)
-            original(self, future)
-            written = now()
-            for queued in heads:
-                trace = by_task.pop(id(queued), None)
-                if trace is not None:
-                    trace.written = written
-
-        return wrapper
-
-    def append(original: Any) -> Any:
-        def wrapper(self: Any, *args: Any) -> Any:
-            future = original(self, *args)
-            trace = request_trace.get()
-            if trace is not None:
-                trace.enqueued = trace.enqueued or now()
-                by_future[id(future)] = trace
-            return future
-
-        return wrapper
-
-    def start_flush(original: Any) -> Any:
-        def wrapper(self: Any, pending: list[Any]) -> None:
-            flush = _FlushTrace(started=now(), batches=len(pending))
-            original(self, pending)
-            by_object[self._flushes[-1].commit.object_key] = flush
-            for item in pending:
-                trace = by_future.pop(id(item.future), None)
-                if trace is not None and trace.flush is None:
-                    trace.flush = flush
-
-        return wrapper
-
-    def commit_group(original: Any) -> Any:
-        async def wrapper(self: Any, group: list[Any]) -> None:
-            await original(self, group)
-            resolved = now()
+                setattr(trace, _REQUEST_FIELDS[point], at)
+        elif point in _FLUSH_FIELDS:
+            flush = self._by_object.get(subject)
+            if flush is not None:
+                setattr(flush, _FLUSH_FIELDS[point], at)
+        elif point in _GROUP_FIELDS:
+            group = [flush for commit in subject if (flush := self._by_object.get(commit.object_key)) is not None]
             for flush in group:
-                trace = by_object.pop(flush.commit.object_key, None)
-                if trace is not None:
-                    trace.resolved = resolved
+                setattr(flush, _GROUP_FIELDS[point], at)
+                flush.group = len(subject)
+        else:
+            self._handlers[point](subject, at)
 
-        return wrapper
+    def _on_received(self, connection: Any, at: float) -> None:
+        self._received = at
 
-    def put(original: Any) -> Any:
-        async def wrapper(self: Any, key: str, data: Any) -> None:
-            flush = by_object.get(key)
-            if flush is not None:
-                flush.put_called = now()
-            await original(self, key, data)
-            if flush is not None:
-                flush.put_returned = now()
+    def _on_decoded(self, request: Any, at: float) -> None:
+        from protocol.apis.produce import PRODUCE
 
-        return wrapper
+        if request.api.key == PRODUCE.key:
+            trace = _RequestTrace(self._received, decoded=at)
+            self._by_request[id(request)] = trace
+            self.traces.append(trace)
 
-    def put_in_thread(original: Any) -> Any:
-        def wrapper(self: Any, key: str, view: Any) -> None:
-            flush = by_object.get(key)
-            flush_trace.set(flush)  # for the fdatasync below
-            if flush is not None:
-                flush.put_thread = now()
-            original(self, key, view)
-            if flush is not None:
-                flush.put_thread_done = now()
+    def _on_handler_started(self, request: Any, at: float) -> None:
+        trace = self._by_request.pop(id(request), None)
+        if trace is not None:
+            trace.handler = at
+            self._by_task[id(asyncio.current_task())] = trace
 
-        return wrapper
+    def _on_appended(self, future: Any, at: float) -> None:
+        trace = self._by_task.get(id(asyncio.current_task()))
+        if trace is not None:
+            trace.enqueued = trace.enqueued or at
+            self._by_future[id(future)] = trace
 
-    def timed(original: Any, record: Callable[[_FlushTrace, float, float], None]) -> Any:
-        def wrapper(*args: Any) -> Any:
-            start = now()
-            try:
-                return original(*args)
-            finally:
-                flush = flush_trace.get()
-                if flush is not None:
-                    record(flush, start, now())
+    def _on_written(self, task: Any, at: float) -> None:
+        trace = self._by_task.pop(id(task), None)
+        if trace is not None:
+            trace.written = at
 
-        return wrapper
+    def _on_flush_started(self, flush: Any, at: float) -> None:
+        traced = _FlushTrace(started=at, batches=len(flush.pending))
+        self._by_object[flush.commit.object_key] = traced
+        for item in flush.pending:
+            trace = self._by_future.pop(id(item.future), None)
+            if trace is not None and trace.flush is None:
+                trace.flush = traced
 
-    def record_fdatasync(flush: _FlushTrace, start: float, end: float) -> None:
-        flush.written = flush.written or start
-        flush.fdatasync = (start, end)
+    def _on_flush_answered(self, flush: Any, at: float) -> None:
+        traced = self._by_object.pop(flush.commit.object_key, None)
+        if traced is not None:
+            traced.resolved = at
 
-    def commit_flushes(original: Any) -> Any:
-        async def wrapper(self: Any, flushes: list[Any]) -> Any:
-            group = [by_object.get(flush.object_key) for flush in flushes]
-            called = now()
-            for flush in group:
-                if flush is not None:
-                    flush.commit_called = called
-                    flush.group = len(flushes)
-            results = await original(self, flushes)
-            returned = now()
-            for flush in group:
-                if flush is not None:
-                    flush.commit_returned = returned
-            return results
+    def _on_sync(self, key: str, at: float) -> None:
+        flush = self._by_object.get(key)
+        if flush is not None:
+            flush.written = flush.written or at
+            flush.fdatasync = (at, 0.0)
 
-        return wrapper
-
-    def put_then_commit(original: Any) -> Any:
-        async def wrapper(self: Any, write: Any, flushes: list[Any]) -> Any:
-            group = [trace for flush in flushes if (trace := by_object.get(flush.object_key)) is not None]
-            called = now()
-            for trace in group:
-                trace.put_called = called
-                trace.group = len(flushes)
-            results = await original(self, write, flushes)
-            returned = now()
-            for trace in group:
-                trace.commit_returned = returned
-            return results
-
-        return wrapper
-
-    def sqlite_commit_in_thread(original: Any) -> Any:
-        def wrapper(db: Any, flushes: list[Any]) -> Any:
-            group = [trace for flush in flushes if (trace := by_object.get(flush.object_key)) is not None]
-
-            def mark(field: str) -> None:
-                for trace in group:
-                    setattr(trace, field, now())
-
-            def statement(sql: str) -> None:
-                if sql == "COMMIT":
-                    mark("commit_statement")
-
-            mark("commit_thread")
-            db._conn.set_trace_callback(statement)
-            try:
-                return original(db, flushes)
-            finally:
-                db._conn.set_trace_callback(None)
-                mark("commit_thread_done")
-
-        return wrapper
-
-    wrap(server.Connection, "buffer_updated", buffer_updated)
-    wrap(server.Connection, "_write_ready", write_ready)
-    wrap(wire, "decode_request", decode_request)
-    wrap(wire, "encode_response_parts", encode_response_parts)
-    HANDLERS[PRODUCE.key] = handle_produce(HANDLERS[PRODUCE.key])
-    wrap(log.PartitionLog, "append", append)
-    wrap(log.PartitionLog, "_start_flush", start_flush)
-    wrap(log.PartitionLog, "_commit", commit_group)
-    wrap(filesystem.FilesystemObjectStore, "put", put)
-    wrap(s3.S3ObjectStore, "put", put)
-    wrap(volumes.Volumes, "put", put_in_thread)  # a folder packs flush objects
-    volumes.os = _TimedOs(timed(os.fdatasync, record_fdatasync))  # type: ignore[attr-defined,assignment]
-    wrap(sqlite.SqliteMetadataStore, "commit_flushes", commit_flushes)
-    wrap(sqlite.SqliteMetadataStore, "commit_flushes_after", put_then_commit)
-    wrap(sqlite, "_commit_flushes", sqlite_commit_in_thread)
-    wrap(postgres.PostgresMetadataStore, "commit_flushes", commit_flushes)
-    return traces
+    def _on_synced(self, key: str, at: float) -> None:
+        flush = self._by_object.get(key)
+        if flush is not None:
+            flush.fdatasync = (flush.fdatasync[0], at)
 
 
-class _TimedOs:
-    """The os module as the volumes of a folder store see it, with a timed fdatasync."""
-
-    def __init__(self, fdatasync: Callable[[int], None]) -> None:
-        self.fdatasync = fdatasync
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(os, name)
+# Points in the task answering a produce request, and the _RequestTrace field each one sets.
+_REQUEST_FIELDS = {"handler done": "handler_done", "encoded": "encoded"}
+# Points of one flush object's put (their subject: its key), and the _FlushTrace field each one sets.
+_FLUSH_FIELDS = {
+    "put called": "put_called",
+    "put returned": "put_returned",
+    "put thread": "put_thread",
+    "put thread done": "put_thread_done",
+}
+# Points of one metadata commit (their subject: its FlushCommit list), and the _FlushTrace field each one sets.
+_GROUP_FIELDS = {
+    "commit called": "commit_called",
+    "commit returned": "commit_returned",
+    "commit thread": "commit_thread",
+    "commit statement": "commit_statement",
+    "commit thread done": "commit_thread_done",
+}
 
 
 def time_collections() -> dict[str, list[float]]:
@@ -376,15 +251,16 @@ def time_collections() -> dict[str, list[float]]:
 
 
 def serve(argv: Sequence[str]) -> None:
-    """`streamhouse serve` with the wrappers; print the traces' stage durations as one line at exit."""
-    traces = install()
+    """`streamhouse serve` with a Recorder installed; print the traces' stage durations as one line at exit."""
+    recorder = Recorder()
+    tracing.install(recorder)
     collections = time_collections()
     from broker.cli import main
 
     try:
         main(["serve", *argv])
     finally:
-        print(TRACE_PREFIX + json.dumps(stage_durations(traces) | collections), flush=True)
+        print(TRACE_PREFIX + json.dumps(stage_durations(recorder.traces) | collections), flush=True)
 
 
 @dataclass

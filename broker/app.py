@@ -20,6 +20,7 @@ from broker.transactions import TransactionCoordinator
 from metadata import open_metadata_store
 from metadata.base import BrokerInfo, MetadataUnavailableError
 from protocol import wire
+from storage.commit import open_commit_strategy
 from storage.diskcache import DiskRangeCache
 from storage.log import PartitionLog
 from storage.maintenance import FLUSH_PREFIX, Maintenance, Retention, now_ms
@@ -63,6 +64,7 @@ class Broker:
             object_cache_bytes=config.object_cache_bytes,
             read_ahead_bytes=config.read_ahead_bytes,
             disk_cache=DiskRangeCache(config.cache_dir, config.cache_dir_bytes) if config.cache_dir else None,
+            commits=open_commit_strategy(config.commit_strategy_in_use, self.objects, self.metadata),
         )
         self.log_index = LogIndex(self.metadata, self.log)
         self.topics = TopicCache(self.metadata)

@@ -151,7 +151,10 @@ SWITCH_INTERVAL_S = 0.0001
 
 
 async def serve(config: BrokerConfig) -> None:
-    broker = Broker(config)
+    try:
+        broker = Broker(config)
+    except ValueError as exc:  # a store URL, or a commit strategy these stores cannot run
+        raise SystemExit(f"streamhouse serve: {exc}") from None
     try:
         await broker.start()
     # OSError: a port in use or not ours to bind; MetadataError: a metadata store that cannot be used

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from broker.cluster import HEARTBEATS_TO_EXPIRY
+from storage.commit import COMMIT_STRATEGIES, ON_METADATA_THREAD, PUT_THEN_COMMIT, commit_strategy_for
 from storage.maintenance import ORPHAN_MIN_AGE_MS
 
 ENV_PREFIX = "STREAMHOUSE_"
@@ -101,6 +102,14 @@ class BrokerConfig:
         "flushes whose objects may be written at once, commits still in order "
         f"(unset: {FILESYSTEM_WRITES.flushes_in_flight}, or {S3_WRITES.flushes_in_flight} with s3:// storage)",
     )
+    commit_strategy: str | None = option(
+        None,
+        f"how a flush's object is stored and committed: {PUT_THEN_COMMIT} (the object store's put, then the "
+        f"metadata commit; puts overlap and their commits are grouped) or {ON_METADATA_THREAD} (each object "
+        "written on the metadata store's own thread right before its commit: a folder and SQLite only) "
+        f"(unset: {ON_METADATA_THREAD} with a folder, SQLite and one flush in flight, else {PUT_THEN_COMMIT})",
+        choices=COMMIT_STRATEGIES,
+    )
     tail_cache_bytes: int = option(
         64 * 1024 * 1024, "memory for recently written batches, served to fetches without reads"
     )
@@ -158,6 +167,13 @@ class BrokerConfig:
             flush_ms=defaults.flush_ms if self.flush_ms is None else self.flush_ms,
             flush_bytes=defaults.flush_bytes if self.flush_bytes is None else self.flush_bytes,
             flushes_in_flight=defaults.flushes_in_flight if self.flushes_in_flight is None else self.flushes_in_flight,
+        )
+
+    @property
+    def commit_strategy_in_use(self) -> str:
+        """--commit-strategy as set (ValueError if the stores cannot run it), else the one that suits them."""
+        return commit_strategy_for(
+            self.commit_strategy, self.storage_url, self.metadata_url, self.write_tuning.flushes_in_flight
         )
 
 

@@ -21,6 +21,7 @@ from protocol import wire
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.primitives import Buffer
 from protocol.registry import APIS
+from tracing import TRACE
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -77,6 +78,7 @@ class Connection(asyncio.BufferedProtocol):
         return self.decoder.buffer()
 
     def buffer_updated(self, nbytes: int) -> None:
+        TRACE.event("received", self)
         try:
             frames = self.decoder.received(nbytes)
         except ProtocolError as exc:
@@ -108,6 +110,7 @@ class Connection(asyncio.BufferedProtocol):
             ready.set_result([unsupported_api_versions_response(request.correlation_id)])
             self._queue(ready, len(frame))
             return
+        TRACE.event("decoded", request)
         if request.api.key not in HANDLERS:
             self.close(f"{request.api.name} is not served yet")
             return
@@ -119,12 +122,15 @@ class Connection(asyncio.BufferedProtocol):
 
     async def _handle(self, request: wire.Request, size: int) -> list[Buffer] | None:
         started = time.perf_counter()
+        TRACE.event("handler started", request)
         body: Any = await self.broker.handle(request, self)
+        TRACE.event("handler done", request)
         response = (
             None
             if body is None
             else wire.encode_response_parts(request.api, request.version, request.correlation_id, body)
         )
+        TRACE.event("encoded", request)
         if self.stats is not None:
             response_bytes = 0 if response is None else sum(map(len, response))
             self.stats.request(request.api.name, request.version, time.perf_counter() - started, size, response_bytes)
@@ -154,6 +160,7 @@ class Connection(asyncio.BufferedProtocol):
                 self.close("internal error")
                 return
             response = future.result()
+            TRACE.event("written", future)
             if response is not None:
                 if not self.outgoing:
                     asyncio.get_running_loop().call_soon(self._send)

@@ -65,6 +65,7 @@ from metadata.transactions import (
     transaction_record,
     transaction_row,
 )
+from tracing import TRACE
 
 # Primary result codes (the low byte of extended ones) meaning the database cannot be used now.
 _UNAVAILABLE_CODES = {
@@ -667,6 +668,7 @@ def _commit_flushes(
 ) -> tuple[CommitPlan, list[list[AppendResult]]]:
     """The transaction of SqliteMetadataStore.commit_flushes (and of commit_flushes_after, after its write)."""
     conn = db._conn
+    TRACE.event("commit thread", flushes)
     conn.execute("BEGIN IMMEDIATE")
     try:
         now_ms = _now_ms()
@@ -699,7 +701,9 @@ def _commit_flushes(
             ],
         )
         _write_transactions(conn, plan)
+        TRACE.event("commit statement", flushes)
         conn.execute("COMMIT")
+        TRACE.event("commit thread done", flushes)
     except BaseException:
         with suppress(sqlite3.Error):
             conn.execute("ROLLBACK")

@@ -20,11 +20,18 @@ __all__ = [
     "ObjectNotFoundError",
     "ObjectStore",
     "ObjectStoreUnavailableError",
+    "is_folder_url",
     "open_object_store",
 ]
 
 SUPPORTED_URLS = "memory://, file:///absolute/path, s3://bucket/prefix or a plain folder path"
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def is_folder_url(url: str) -> bool:
+    """Whether `url` names a folder (file:///path or a plain path), as open_object_store reads it."""
+    scheme = _SCHEME.match(url)
+    return scheme is None or scheme.group(1).lower() == "file"
 
 
 def open_object_store(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from protocol.primitives import Buffer as Buffer  # re-exported: what a put takes, by reference
 
@@ -48,12 +48,10 @@ class ObjectStore(Protocol):
         ...
 
 
-@runtime_checkable
-class BlockingPut(Protocol):
+class BlockingPut(ObjectStore, Protocol):
     """A store whose put is blocking work that any thread may do: a folder's (a write and an fdatasync).
 
-    The partition log hands such a put to a metadata store that can run it, then the flush's commit,
-    in one hand-over to its own thread (metadata.base.WritesBeforeCommit).
+    storage.commit.PutOnCommitThread runs it on the metadata store's own thread, right before a commit.
     """
 
     def put_blocking(self, key: str, data: ObjectData) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from storage.objects.base import ObjectData, ObjectNotFoundError, ObjectStoreUnavailableError
 from storage.objects.common import byte_views, validate_key, validate_keys, validate_range
 from storage.objects.volumes import VOLUME_BYTES, Volumes, fsync_directory, read_range, write_parts
+from tracing import TRACE
 
 TEMP_SUFFIX = ".tmp"
 # Temporary files older than this are leftovers of a crash; younger ones may belong to another process's put.
@@ -90,6 +91,7 @@ class FilesystemObjectStore:
 
     def put_blocking(self, key: str, data: ObjectData) -> None:
         """put's work on the calling thread (storage.objects.base.BlockingPut)."""
+        TRACE.event("put thread", key)
         validate_key(key)
         parts = byte_views(data)  # written as they are, with pwritev (volumes.write_parts)
         try:
@@ -101,6 +103,7 @@ class FilesystemObjectStore:
             raise ValueError(f"object key {key!r} clashes with a stored object or directory: {exc}") from exc
         except OSError as exc:
             raise ObjectStoreUnavailableError(f"put {key!r} failed: {exc}") from exc
+        TRACE.event("put thread done", key)
 
     async def get(self, key: str, start: int = 0, end: int | None = None) -> bytes:
         """The bytes [start, end) of an object, cut short at its end; reads only that range."""

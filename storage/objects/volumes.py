@@ -45,6 +45,7 @@ from dataclasses import dataclass
 import crc32c
 
 from storage.objects.common import MAX_KEY_BYTES
+from tracing import TRACE
 
 VOLUME_DIRECTORY = ".volumes"
 VOLUME_SUFFIX = ".vol"
@@ -163,7 +164,9 @@ class Volumes:
         try:
             if self._durable:
                 # Entries are written in order under the lock, so this also covers every earlier one.
+                TRACE.event("sync", key)
                 os.fdatasync(writer.fd)
+                TRACE.event("synced", key)
         except BaseException:
             # Whether the entry reached the disk is unknown: it must not replace the previous one.
             with contextlib.suppress(OSError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import uuid4
 
 from metadata.base import IndexEntry
-from storage.log import _IndexCache
+from storage.caches import IndexCache
 
 KEY = (uuid4(), 0)
 
@@ -15,7 +15,7 @@ def entries(*ranges: tuple[int, int], key: str = "flush/1") -> list[IndexEntry]:
 
 
 def test_lookups_find_the_entry_holding_the_offset() -> None:
-    cache = _IndexCache(100)
+    cache = IndexCache(100)
     cache.add(KEY, entries((0, 4), (5, 9), (10, 14)))
     assert cache.lookup(KEY, 7, 16) == entries((5, 9), (10, 14))
     assert cache.lookup(KEY, 7, 1) == entries((5, 9))
@@ -24,7 +24,7 @@ def test_lookups_find_the_entry_holding_the_offset() -> None:
 
 
 def test_adjacent_lookups_extend_the_run_and_overlapping_ones_replace_its_end() -> None:
-    cache = _IndexCache(100)
+    cache = IndexCache(100)
     cache.add(KEY, entries((0, 4), (5, 9)))
     cache.add(KEY, entries((10, 14)))
     assert cache.lookup(KEY, 0, 16) == entries((0, 4), (5, 9), (10, 14))
@@ -33,7 +33,7 @@ def test_adjacent_lookups_extend_the_run_and_overlapping_ones_replace_its_end() 
 
 
 def test_entries_cut_differently_replace_the_run() -> None:
-    cache = _IndexCache(100)
+    cache = IndexCache(100)
     cache.add(KEY, entries((0, 4), (5, 9)))
     cache.add(KEY, entries((3, 12), key="segment"))  # starts inside (0, 4): would overlap it
     assert cache.lookup(KEY, 0, 16) == []
@@ -41,7 +41,7 @@ def test_entries_cut_differently_replace_the_run() -> None:
 
 
 def test_the_run_keeps_its_newest_entries_and_trims_below_the_log_start() -> None:
-    cache = _IndexCache(2)
+    cache = IndexCache(2)
     cache.add(KEY, entries((0, 4), (5, 9), (10, 14)))
     assert cache.lookup(KEY, 0, 16) == []
     assert cache.lookup(KEY, 5, 16) == entries((5, 9), (10, 14))

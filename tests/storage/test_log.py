@@ -16,7 +16,8 @@ from metadata import sqlite
 from metadata.base import AppendResult, FlushCommit, MetadataStore
 from metadata.sqlite import SqliteMetadataStore
 from protocol.records import BatchHeader, Record, build_batch, iter_batches, iter_records
-from storage.log import PUT_WITH_COMMIT_MAX_BYTES, PartitionLog, StorageError
+from storage.commit import PUT_WITH_COMMIT_MAX_BYTES, PutOnCommitThread
+from storage.log import PartitionLog, StorageError
 from storage.maintenance import FLUSH_PREFIX
 from storage.objects import FilesystemObjectStore, FsyncPolicy
 from storage.objects.base import ObjectData, ObjectStore, ObjectStoreUnavailableError
@@ -153,7 +154,7 @@ async def test_on_a_folder_and_sqlite_a_flush_is_put_and_committed_in_one_call(
 ) -> None:
     """The embedded default: each flush's object put and commit are one call on SQLite's thread.
 
-    Only an object above PUT_WITH_COMMIT_MAX_BYTES is committed apart (commit_flushes); a failed put
+    Only an object above PUT_WITH_COMMIT_MAX_BYTES is put apart, before its commit; a failed put
     (nothing committed) or a failed commit fails that flush's batches with StorageError, and the next
     flush commits as usual.
     """
@@ -174,7 +175,17 @@ async def test_on_a_folder_and_sqlite_a_flush_is_put_and_committed_in_one_call(
     for name in calls:
         monkeypatch.setattr(metadata, name, counting(name))
     topic_id = await topic(metadata)
-    log = make_log(objects, metadata, flushes_in_flight=1)  # as the folder's write tuning has it
+    log = PartitionLog(
+        objects,
+        metadata,
+        broker_id=1,
+        flush_ms=5,
+        flush_bytes=1 << 20,
+        tail_cache_bytes=1 << 20,
+        object_cache_bytes=1 << 20,
+        flushes_in_flight=1,  # as the folder's write tuning has it
+        commits=PutOnCommitThread(objects, metadata),
+    )
     log.start()
     first = await log.append(topic_id, 0, *batch(b"first"))
     with monkeypatch.context() as broken:
@@ -206,7 +217,7 @@ async def test_on_a_folder_and_sqlite_a_flush_is_put_and_committed_in_one_call(
         (1, b"kept"),
         (2, large_value),
     ]
-    assert calls == {"commit_flushes": 1, "commit_flushes_after": 3}
+    assert calls == {"commit_flushes": 0, "commit_flushes_after": 4}
 
 
 async def test_with_several_flushes_in_flight_a_folder_and_sqlite_commit_apart(tmp_path: Path) -> None:

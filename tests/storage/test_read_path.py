@@ -81,7 +81,7 @@ def values(chunks: list[bytes]) -> list[tuple[int, bytes | None]]:
 async def settle(log: PartitionLog) -> None:
     """Wait until no read-ahead runs."""
     for _ in range(500):
-        if not log._read_aheads:
+        if not log.reader.read_aheads:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("read-ahead did not finish")
