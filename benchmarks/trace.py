@@ -10,12 +10,12 @@ p50 / p99 / mean in milliseconds over every produce request:
 
 receive -> decode -> produce handler -> write buffer enqueue -> flush start -> object put (its thread
 starts, appends the flush object to its volume, fdatasyncs it) -> back on the event loop -> the
-previous flush's commit -> metadata commit (SQLite: queueing for the lock and aiosqlite's thread, the
+previous flush's commit -> metadata commit (SQLite: queueing for the connection's thread, the
 statements, COMMIT with its WAL fsync; PostgreSQL: the whole call) -> futures resolved -> handler
 resumes -> response encoded -> response written. On the embedded default the put and the commit are one
-call on aiosqlite's thread (metadata.base.WritesBeforeCommit): there the put's thread is that one, the
-steps between "put thread done" and "commit thread runs" are one stage, and the stages of a put
-returning to the event loop are not reached.
+call on SQLite's thread (metadata.sqlite.log.SqliteLog.commit_flushes_after): there the put's thread is
+that one, the steps between "put thread done" and "commit thread runs" are one stage, and the stages of
+a put returning to the event loop are not reached.
 
 This is a debugging tool: the wrappers cost a few microseconds per stage, so compare its totals with
 the client's figure it prints beside them, not with benchmarks/latency.py's.
@@ -127,7 +127,8 @@ def install() -> list[_RequestTrace]:
     """Wrap the produce path's functions with timestamping; the returned list fills with request traces."""
     from broker import server
     from broker.handlers import HANDLERS
-    from metadata import postgres, sqlite
+    from metadata.postgres import log as postgres_log
+    from metadata.sqlite import log as sqlite_log
     from protocol import wire
     from protocol.apis.produce import PRODUCE
     from protocol.primitives import Buffer
@@ -322,11 +323,11 @@ def install() -> list[_RequestTrace]:
                     mark("commit_statement")
 
             mark("commit_thread")
-            db._conn.set_trace_callback(statement)
+            db.set_trace_callback(statement)
             try:
                 return original(db, flushes)
             finally:
-                db._conn.set_trace_callback(None)
+                db.set_trace_callback(None)
                 mark("commit_thread_done")
 
         return wrapper
@@ -343,10 +344,10 @@ def install() -> list[_RequestTrace]:
     wrap(s3.S3ObjectStore, "put", put)
     wrap(volumes.Volumes, "put", put_in_thread)  # a folder packs flush objects
     volumes.os = _TimedOs(timed(os.fdatasync, record_fdatasync))  # type: ignore[attr-defined,assignment]
-    wrap(sqlite.SqliteMetadataStore, "commit_flushes", commit_flushes)
-    wrap(sqlite.SqliteMetadataStore, "commit_flushes_after", put_then_commit)
-    wrap(sqlite, "_commit_flushes", sqlite_commit_in_thread)
-    wrap(postgres.PostgresMetadataStore, "commit_flushes", commit_flushes)
+    wrap(sqlite_log.SqliteLog, "commit_flushes", commit_flushes)
+    wrap(sqlite_log.SqliteLog, "commit_flushes_after", put_then_commit)
+    wrap(sqlite_log, "_commit_flushes", sqlite_commit_in_thread)
+    wrap(postgres_log.PostgresLog, "commit_flushes", commit_flushes)
     return traces
 
 

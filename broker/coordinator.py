@@ -407,7 +407,7 @@ class GroupCoordinator:
         await self._load_arriving(owns)
 
     async def _load_arriving(self, owns: Callable[[str], bool]) -> None:
-        for record in await self.store.list_groups():
+        for record in await self.store.groups.list_groups():
             if owns(record.group_id) and not self._loaded_for(record.group_id):
                 self.groups[record.group_id] = _Group(
                     record.group_id, protocol_type=record.protocol_type or None, generation_id=record.generation_id
@@ -479,7 +479,7 @@ class GroupCoordinator:
     def _persist(self, group: _Group) -> None:
         """Queue the group's record as it is now."""
         record = group.record()
-        self._writes.put_nowait(_Write(lambda: self.store.save_group(record), None))
+        self._writes.put_nowait(_Write(lambda: self.store.groups.save_group(record), None))
 
     def _queue(self, run: Callable[[], Awaitable[None]]) -> asyncio.Future[None]:
         """Queue a write now (in the order of the state machine's decisions); the future tells its end."""
@@ -964,7 +964,7 @@ class GroupCoordinator:
             for o, error in zip(offsets, errors, strict=True)
             if error is ErrorCode.NONE
         ]
-        stored = await self._outcome(self._queue(lambda: self.store.commit_offsets(group_id, accepted)))
+        stored = await self._outcome(self._queue(lambda: self.store.groups.commit_offsets(group_id, accepted)))
         return [error or stored for error in errors]
 
     def admit_commit(
@@ -1021,7 +1021,7 @@ class GroupCoordinator:
         if group is None or group.state is _DEAD:
             return ErrorCode.NONE, []
         try:
-            return ErrorCode.NONE, await self.store.fetch_offsets(group_id, partitions)
+            return ErrorCode.NONE, await self.store.groups.fetch_offsets(group_id, partitions)
         except MetadataUnavailableError as exc:
             log.warning("fetching offsets of group %s failed: %s", group_id, exc)
             return ErrorCode.COORDINATOR_NOT_AVAILABLE, []
@@ -1053,7 +1053,7 @@ class GroupCoordinator:
         ]
         deletable = [tp for tp, error in zip(partitions, errors, strict=True) if error is ErrorCode.NONE]
         if deletable:
-            stored = await self._outcome(self._queue(lambda: self.store.delete_offsets(group_id, deletable)))
+            stored = await self._outcome(self._queue(lambda: self.store.groups.delete_offsets(group_id, deletable)))
             if stored is not ErrorCode.NONE:
                 return stored, []
         return ErrorCode.NONE, errors
@@ -1119,7 +1119,7 @@ class GroupCoordinator:
                 continue
             assert group is not None
             group.transition(_DEAD)  # requests meanwhile get COORDINATOR_NOT_AVAILABLE and retry
-            deleting.append((group, self._queue(partial(self.store.delete_group, group_id))))
+            deleting.append((group, self._queue(partial(self.store.groups.delete_group, group_id))))
         for group, done in deleting:
             error = results[group.group_id] = await self._outcome(done)
             if error is ErrorCode.NONE:

@@ -91,7 +91,7 @@ class TopicCache:
     def __init__(self, metadata: MetadataStore) -> None:
         self.metadata = metadata
         self._by_name: dict[str, TopicInfo] = {}
-        metadata.subscribe(self._changed)
+        metadata.cluster.subscribe(self._changed)
 
     def _changed(self, change: Change) -> None:
         if isinstance(change, ChangesMissed):
@@ -102,7 +102,7 @@ class TopicCache:
     async def get(self, name: str) -> TopicInfo | None:
         topic = self._by_name.get(name)
         if topic is None:
-            topic = await self.metadata.get_topic(name)
+            topic = await self.metadata.topics.get_topic(name)
             if topic is not None:
                 self._by_name[name] = topic
         return topic
@@ -110,9 +110,9 @@ class TopicCache:
     async def create(self, name: str, partitions: int, configs: Mapping[str, str]) -> TopicInfo:
         """Create a topic; if another request created it first, return that one."""
         try:
-            topic = await self.metadata.create_topic(name, partitions, configs)
+            topic = await self.metadata.topics.create_topic(name, partitions, configs)
         except TopicExistsError:
-            existing = await self.metadata.get_topic(name)
+            existing = await self.metadata.topics.get_topic(name)
             if existing is None:
                 raise
             topic = existing
@@ -140,6 +140,6 @@ class TopicCache:
         self._by_name.pop(name, None)
 
     async def all(self) -> list[TopicInfo]:
-        topics = await self.metadata.list_topics()
+        topics = await self.metadata.topics.list_topics()
         self._by_name = {topic.name: topic for topic in topics}
         return topics

@@ -157,7 +157,7 @@ class TransactionCoordinator:
         if not self.active or not self.owns(transactional_id):
             return ErrorCode.NOT_COORDINATOR, None
         try:
-            record = await self.metadata.get_transaction(transactional_id)
+            record = await self.metadata.transactions.get_transaction(transactional_id)
         except MetadataUnavailableError:
             return ErrorCode.COORDINATOR_NOT_AVAILABLE, None
         if record is None:
@@ -166,7 +166,11 @@ class TransactionCoordinator:
 
     async def coordinated(self) -> list[TransactionRecord]:
         """ListTransactions: the records of the ids this broker coordinates (MetadataUnavailableError)."""
-        return [record for record in await self.metadata.list_transactions() if self.owns(record.transactional_id)]
+        return [
+            record
+            for record in await self.metadata.transactions.list_transactions()
+            if self.owns(record.transactional_id)
+        ]
 
     # -- the expiry pass -----------------------------------------------------------
 
@@ -174,7 +178,7 @@ class TransactionCoordinator:
         """Abort this broker's transactions older than their timeout (epoch bumped: the producer is
         fenced) and complete decisions left prepared."""
         now = now_ms()
-        for record in await self.metadata.list_transactions():
+        for record in await self.metadata.transactions.list_transactions():
             tid = record.transactional_id
             if not self.owns(tid) or tid in self._completing:
                 continue
@@ -227,7 +231,7 @@ class TransactionCoordinator:
                 del self._lock_users[transactional_id], self._locks[transactional_id]
 
     async def _load(self, transactional_id: str) -> TransactionRecord:
-        record = await self.metadata.get_transaction(transactional_id)
+        record = await self.metadata.transactions.get_transaction(transactional_id)
         if record is None:
             raise _RefusedError(ErrorCode.INVALID_PRODUCER_ID_MAPPING)
         return record
@@ -247,16 +251,16 @@ class TransactionCoordinator:
         self, record: TransactionRecord, offsets: Sequence[tuple[str, CommittedOffset]] = ()
     ) -> TransactionRecord:
         saved = replace(record, version=record.version + 1, updated_ms=now_ms())
-        if not await self.metadata.save_transaction(saved, offsets):
+        if not await self.metadata.transactions.save_transaction(saved, offsets):
             raise _RefusedError(ErrorCode.CONCURRENT_TRANSACTIONS)  # another broker changed it meanwhile
         return saved
 
     async def _init(self, transactional_id: str, timeout_ms: int, producer_id: int, epoch: int) -> TransactionRecord:
-        record = await self.metadata.get_transaction(transactional_id)
+        record = await self.metadata.transactions.get_transaction(transactional_id)
         if record is None:
-            new_id = await self.metadata.allocate_producer_id()
+            new_id = await self.metadata.transactions.allocate_producer_id()
             created = TransactionRecord(transactional_id, new_id, 0, EMPTY, timeout_ms, updated_ms=now_ms())
-            if not await self.metadata.save_transaction(created):
+            if not await self.metadata.transactions.save_transaction(created):
                 raise _RefusedError(ErrorCode.CONCURRENT_TRANSACTIONS)
             return created
         if producer_id != NO_PRODUCER_ID and producer_id != record.producer_id:
@@ -269,7 +273,7 @@ class TransactionCoordinator:
         elif record.state == ONGOING:
             record = await self._abort_fenced(record)  # a new instance fences the old one
         next_id, next_epoch = bumped(record.producer_id, record.producer_epoch) or (
-            await self.metadata.allocate_producer_id(),
+            await self.metadata.transactions.allocate_producer_id(),
             0,
         )
         return await self._save(

@@ -43,8 +43,8 @@ from metadata.base import (
     PartitionChange,
     PartitionState,
     TopicChange,
-    WritesBeforeCommit,
 )
+from metadata.sqlite.log import SqliteLog
 from protocol.records import BatchHeader, with_offsets
 from storage.diskcache import DiskRangeCache, RangeKey
 from storage.objects.base import BlockingPut, Buffer, ObjectNotFoundError, ObjectStore
@@ -191,7 +191,7 @@ def _base_offset(entry: IndexEntry) -> int:
 
 
 async def _put_and_commit(
-    objects: BlockingPut, metadata: WritesBeforeCommit, flush: _Flush, key: str, parts: list[Buffer]
+    objects: BlockingPut, metadata: SqliteLog, flush: _Flush, key: str, parts: list[Buffer]
 ) -> None:
     """Write a flush's object, then commit it, in one call on the metadata store's thread.
 
@@ -235,9 +235,9 @@ class PartitionLog:
         # A folder's put and SQLite's commit: one call on SQLite's thread, one hand-over instead of
         # two. Only with one flush in flight: each flush is then committed before the next starts,
         # so commits stay in flush order whichever way each one goes.
-        self._put_then_commit: tuple[BlockingPut, WritesBeforeCommit] | None = (
-            (objects, metadata)
-            if isinstance(objects, BlockingPut) and isinstance(metadata, WritesBeforeCommit) and flushes_in_flight == 1
+        self._put_then_commit: tuple[BlockingPut, SqliteLog] | None = (
+            (objects, metadata.log)
+            if isinstance(objects, BlockingPut) and isinstance(metadata.log, SqliteLog) and flushes_in_flight == 1
             else None
         )
         self.broker_id = broker_id
@@ -275,7 +275,7 @@ class PartitionLog:
     # -- lifecycle ---------------------------------------------------------
 
     def start(self) -> None:
-        self._unsubscribe = self.metadata.subscribe(self._changed)
+        self._unsubscribe = self.metadata.cluster.subscribe(self._changed)
         self._flush_task = asyncio.create_task(self._flush_loop(), name="flush-loop")
         self._commit_task = asyncio.create_task(self._commit_loop(), name="commit-loop")
 
@@ -449,7 +449,7 @@ class PartitionLog:
         if uncommitted:
             committing = time.monotonic()
             try:
-                results = await self.metadata.commit_flushes([flush.commit for flush in uncommitted])
+                results = await self.metadata.log.commit_flushes([flush.commit for flush in uncommitted])
             except Exception as exc:
                 # An object put before a failed commit stays behind, named by no index row and no
                 # objects row: garbage for a collector that lists the store, never acknowledged data.
@@ -555,14 +555,14 @@ class PartitionLog:
         key = (topic_id, partition)
         state = self._states.get(key)
         if state is None:
-            states = await self.metadata.partition_states(topic_id)
+            states = await self.metadata.log.partition_states(topic_id)
             for index, loaded in enumerate(states):
                 self._states.setdefault((topic_id, index), loaded)
             state = self._states.get(key, PartitionState(0, 0))
         return state
 
     async def set_log_start_offset(self, topic_id: UUID, partition: int, offset: int) -> PartitionState:
-        state = await self.metadata.set_log_start_offset(topic_id, partition, offset)
+        state = await self.metadata.log.set_log_start_offset(topic_id, partition, offset)
         self._states[(topic_id, partition)] = state
         self._index.trim((topic_id, partition), state.log_start_offset)
         return state
@@ -640,7 +640,7 @@ class PartitionLog:
         """Index entries from the one holding `offset` on: cached, else looked up (and cached)."""
         entries = self._index.lookup(key, offset, INDEX_LOOKUP_ENTRIES)
         if not entries:
-            entries = await self.metadata.find_index(key[0], key[1], offset, INDEX_LOOKUP_ENTRIES)
+            entries = await self.metadata.log.find_index(key[0], key[1], offset, INDEX_LOOKUP_ENTRIES)
             self._index.add(key, entries)
         return entries
 
@@ -662,7 +662,7 @@ class PartitionLog:
     async def _read_ahead(self, key: PartitionKey, offset: int) -> None:
         """Load the ranges after `offset`, up to read_ahead_bytes, into the caches; failures are left to fetches."""
         try:
-            entries = await self.metadata.find_index(key[0], key[1], offset, READ_AHEAD_ENTRIES)
+            entries = await self.metadata.log.find_index(key[0], key[1], offset, READ_AHEAD_ENTRIES)
             self._index.add(key, entries)
         except Exception as exc:  # the fetch that needs these offsets will meet the failure and report it
             log.debug("read-ahead of %s/%d: index look-up failed: %s", *key, exc)

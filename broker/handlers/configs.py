@@ -223,7 +223,7 @@ def broker_name_error(broker: Broker, name: str) -> str | None:
 
 async def fresh_topic(broker: Broker, name: str) -> TopicInfo | None:
     """A topic read from the metadata store (not the cache, which another broker may have outdated)."""
-    topic = await broker.metadata.get_topic(name)
+    topic = await broker.metadata.topics.get_topic(name)
     if topic is None:
         broker.topics.forget(name)
     else:
@@ -384,7 +384,7 @@ async def _alter_resource(broker: Broker, resource: Any, incremental: bool, vali
     if validate_only:
         return
     try:
-        updated = await broker.metadata.set_topic_configs(topic.name, configs)
+        updated = await broker.metadata.topics.set_topic_configs(topic.name, configs)
     except UnknownTopicError:
         broker.topics.forget(topic.name)
         raise _RefusedError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {topic.name!r} does not exist") from None

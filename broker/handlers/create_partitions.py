@@ -53,7 +53,7 @@ async def _grow(broker: Broker, wanted: Any, validate_only: bool) -> tuple[Error
     unknown = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {name!r} does not exist"
     if topic_name_error(name) is not None:
         return unknown
-    topic = await broker.metadata.get_topic(name)
+    topic = await broker.metadata.topics.get_topic(name)
     if topic is None:
         broker.topics.forget(name)
         return unknown
@@ -72,7 +72,7 @@ async def _grow(broker: Broker, wanted: Any, validate_only: bool) -> tuple[Error
     if validate_only:
         return ErrorCode.NONE, None
     try:
-        grown = await broker.metadata.add_partitions(name, count)
+        grown = await broker.metadata.topics.add_partitions(name, count)
     except UnknownTopicError:
         broker.topics.forget(name)
         return unknown

@@ -74,7 +74,7 @@ async def _create(broker: Broker, wanted: Any, validate_only: bool) -> TopicInfo
     problem = topic_name_error(name)
     if problem is not None:
         raise _RefusedError(ErrorCode.INVALID_TOPIC_EXCEPTION, problem)
-    if await broker.metadata.get_topic(name) is not None:
+    if await broker.metadata.topics.get_topic(name) is not None:
         raise _RefusedError(ErrorCode.TOPIC_ALREADY_EXISTS, f"topic {name!r} already exists")
     if wanted.assignments:
         partitions = _assigned_partition_count(broker, wanted)
@@ -85,7 +85,7 @@ async def _create(broker: Broker, wanted: Any, validate_only: bool) -> TopicInfo
     if validate_only:
         return TopicInfo(NO_TOPIC_ID, name, partitions, configs)
     try:
-        topic = await broker.metadata.create_topic(name, partitions, configs)
+        topic = await broker.metadata.topics.create_topic(name, partitions, configs)
     except TopicExistsError:
         raise _RefusedError(ErrorCode.TOPIC_ALREADY_EXISTS, f"topic {name!r} already exists") from None
     broker.topics.put(topic)

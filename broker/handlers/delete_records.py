@@ -49,7 +49,7 @@ async def _topic(broker: Broker, name: str, highest_partition: int) -> TopicInfo
     """The topic from the cache, read again from the store when it lacks a partition (grown elsewhere)."""
     topic = await broker.topics.get(name)
     if topic is not None and highest_partition >= topic.partitions:
-        topic = await broker.metadata.get_topic(name)
+        topic = await broker.metadata.topics.get_topic(name)
         if topic is not None:
             broker.topics.put(topic)
     return topic

@@ -51,7 +51,7 @@ async def handle_delete_topics(broker: Broker, request: Request, connection: Con
         elif name is None and ids[topic_id] > 1:
             error, message = ErrorCode.INVALID_REQUEST, f"topic id {topic_id} is listed more than once"
         elif name is None:
-            found = await broker.metadata.get_topic_by_id(topic_id)
+            found = await broker.metadata.topics.get_topic_by_id(topic_id)
             if found is None:
                 error, message = ErrorCode.UNKNOWN_TOPIC_ID, f"no topic has id {topic_id}"
             else:
@@ -71,7 +71,7 @@ async def handle_delete_topics(broker: Broker, request: Request, connection: Con
 
 async def _delete(broker: Broker, name: str) -> TopicInfo | None:
     try:
-        topic = await broker.metadata.delete_topic(name)
+        topic = await broker.metadata.topics.delete_topic(name)
     except UnknownTopicError:
         broker.topics.forget(name)
         return None

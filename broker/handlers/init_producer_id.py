@@ -61,7 +61,7 @@ async def handle_init_producer_id(broker: Broker, request: Request, connection: 
     next_epoch = bumped(producer_id, epoch)
     if next_epoch is not None:
         return Response(error_code=ErrorCode.NONE, producer_id=producer_id, producer_epoch=next_epoch[1])
-    new_id = await broker.metadata.allocate_producer_id()
+    new_id = await broker.metadata.transactions.allocate_producer_id()
     return Response(error_code=ErrorCode.NONE, producer_id=new_id, producer_epoch=0)
 
 

@@ -79,13 +79,13 @@ async def _lookup(
     if timestamp == LATEST:
         return state.high_watermark, -1
     if timestamp == MAX_TIMESTAMP:
-        entry = await broker.metadata.max_timestamp_entry(topic_id, partition)
+        entry = await broker.metadata.log.max_timestamp_entry(topic_id, partition)
         if entry is None:
             return -1, -1
         return await _first_record_at(broker, entry, entry.max_timestamp, state.log_start_offset, exact=True)
     if timestamp < 0:
         return -1, -1
-    entry = await broker.metadata.find_by_timestamp(topic_id, partition, timestamp)
+    entry = await broker.metadata.log.find_by_timestamp(topic_id, partition, timestamp)
     while entry is not None:
         found = await _first_record_at(broker, entry, timestamp, state.log_start_offset, exact=False)
         if found != (-1, -1):
@@ -100,7 +100,7 @@ async def _next_entry_reaching(
 ) -> IndexEntry | None:
     """The first index entry at or after from_offset whose max timestamp is >= timestamp."""
     while True:
-        entries = await broker.metadata.find_index(topic_id, partition, from_offset, 64)
+        entries = await broker.metadata.log.find_index(topic_id, partition, from_offset, 64)
         if not entries:
             return None
         for entry in entries:

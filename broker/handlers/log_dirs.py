@@ -56,7 +56,7 @@ async def handle_describe_log_dirs(broker: Broker, request: Request, connection:
         hosted = [index for index in hosted if cluster.partition_leader(name, index) == me]
         if not hosted:
             continue
-        sizes = await broker.metadata.partition_sizes(topic.topic_id)
+        sizes = await broker.metadata.log.partition_sizes(topic.topic_id)
         entries = [
             DirPartition(partition_index=index, partition_size=sizes.get(index, 0), offset_lag=0, is_future_key=False)
             for index in hosted

@@ -90,7 +90,7 @@ async def handle_metadata(broker: Broker, request: Request, connection: Connecti
 
 async def _requested_topic(broker: Broker, cluster: ClusterView, wanted: Any, may_create: bool) -> Any:
     if wanted.name is None:
-        topic = await broker.metadata.get_topic_by_id(wanted.topic_id)
+        topic = await broker.metadata.topics.get_topic_by_id(wanted.topic_id)
         if topic is None:
             return Topic(error_code=ErrorCode.UNKNOWN_TOPIC_ID, name=None, topic_id=wanted.topic_id)
         return topic_entry(cluster, topic)

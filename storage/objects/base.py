@@ -53,7 +53,7 @@ class BlockingPut(Protocol):
     """A store whose put is blocking work that any thread may do: a folder's (a write and an fdatasync).
 
     The partition log hands such a put to a metadata store that can run it, then the flush's commit,
-    in one hand-over to its own thread (metadata.base.WritesBeforeCommit).
+    in one hand-over to its own thread (metadata.sqlite.log.SqliteLog.commit_flushes_after).
     """
 
     def put_blocking(self, key: str, data: ObjectData) -> None:
