@@ -64,7 +64,7 @@ class Broker:
             object_cache_bytes=config.object_cache_bytes,
             read_ahead_bytes=config.read_ahead_bytes,
             disk_cache=DiskRangeCache(config.cache_dir, config.cache_dir_bytes) if config.cache_dir else None,
-            commits=open_commit_strategy(config.commit_strategy_in_use, self.objects, self.metadata),
+            commits=open_commit_strategy(config.commit_strategy_in_use, self.objects, self.metadata.log),
         )
         self.log_index = LogIndex(self.metadata, self.log)
         self.topics = TopicCache(self.metadata)
@@ -142,7 +142,7 @@ class Broker:
 
     async def _check_id_is_free(self) -> None:
         me = self.info
-        for other in await self.metadata.live_brokers(self.config.broker_expiry_ms):
+        for other in await self.metadata.cluster.live_brokers(self.config.broker_expiry_ms):
             if other.broker_id == me.broker_id and (other.host, other.port) != (me.host, me.port):
                 raise BrokerIdInUseError(
                     f"broker id {me.broker_id} is in use by the live broker at {other.host}:{other.port}: "
@@ -151,8 +151,8 @@ class Broker:
 
     async def refresh_cluster(self) -> None:
         """Heartbeat, re-read the live brokers, and take over or hand over groups if they changed."""
-        await self.metadata.register_broker(self.info)
-        view = ClusterView.of(self.info, await self.metadata.live_brokers(self.config.broker_expiry_ms))
+        await self.metadata.cluster.register_broker(self.info)
+        view = ClusterView.of(self.info, await self.metadata.cluster.live_brokers(self.config.broker_expiry_ms))
         if view.brokers != self.cluster.brokers:
             log.info("live brokers: %s", ", ".join(f"{b.broker_id} at {b.host}:{b.port}" for b in view.brokers))
         self.cluster = view
@@ -192,7 +192,7 @@ class Broker:
     async def maintain_once(self) -> None:
         """One pass of retention, compaction into segments and garbage collection over every partition."""
         now = now_ms()
-        for topic in await self.metadata.list_topics():
+        for topic in await self.metadata.topics.list_topics():
             retention = Retention(
                 int(effective_config(topic, "retention.ms", self.broker_defaults)),
                 int(effective_config(topic, "retention.bytes", self.broker_defaults)),
@@ -227,7 +227,7 @@ class Broker:
     async def _deregister(self) -> None:
         """Leave the others' view at their next heartbeat, instead of after the expiry."""
         try:
-            await asyncio.wait_for(self.metadata.deregister_broker(self.info), DEREGISTER_TIMEOUT_SECONDS)
+            await asyncio.wait_for(self.metadata.cluster.deregister_broker(self.info), DEREGISTER_TIMEOUT_SECONDS)
         except (MetadataUnavailableError, TimeoutError) as exc:
             log.warning(
                 "could not deregister; the other brokers drop this one when its heartbeat expires: %s",

@@ -29,7 +29,7 @@ class LogIndex:
         self, topic_id: UUID, partition: int, timestamp: int, log_start: int
     ) -> tuple[int, int]:
         """(offset, timestamp) of the first record at or after `timestamp`; (-1, -1) if none."""
-        entry = await self.metadata.find_by_timestamp(topic_id, partition, timestamp)
+        entry = await self.metadata.log.find_by_timestamp(topic_id, partition, timestamp)
         while entry is not None:
             found = await self._first_record_at(entry, timestamp, log_start, exact=False)
             if found != NOT_FOUND:
@@ -40,21 +40,21 @@ class LogIndex:
 
     async def offset_of_max_timestamp(self, topic_id: UUID, partition: int, log_start: int) -> tuple[int, int]:
         """(offset, timestamp) of the first record with the partition's largest timestamp; (-1, -1) if none."""
-        entry = await self.metadata.max_timestamp_entry(topic_id, partition)
+        entry = await self.metadata.log.max_timestamp_entry(topic_id, partition)
         if entry is None:
             return NOT_FOUND
         return await self._first_record_at(entry, entry.max_timestamp, log_start, exact=True)
 
     async def partition_sizes(self, topic_id: UUID) -> dict[int, int]:
         """Bytes stored per partition; partitions without records are absent."""
-        return await self.metadata.partition_sizes(topic_id)
+        return await self.metadata.log.partition_sizes(topic_id)
 
     async def _next_entry_reaching(
         self, topic_id: UUID, partition: int, from_offset: int, timestamp: int
     ) -> IndexEntry | None:
         """The first index entry at or after from_offset whose max timestamp is >= timestamp."""
         while True:
-            entries = await self.metadata.find_index(topic_id, partition, from_offset, ENTRIES_PER_QUERY)
+            entries = await self.metadata.log.find_index(topic_id, partition, from_offset, ENTRIES_PER_QUERY)
             if not entries:
                 return None
             for entry in entries:

@@ -27,6 +27,7 @@ from prometheus_client.core import (
 )
 
 from metadata.base import MetadataError, MetadataStore
+from metadata.roles import ROLES
 from protocol.apis.produce import PRODUCE
 from protocol.errors import ErrorCode
 from protocol.primitives import RecordSet, record_set_pieces
@@ -160,13 +161,16 @@ class BrokerStats:
 
 
 def time_metadata_queries(store: MetadataStore, stats: BrokerStats) -> None:
-    """Wrap each query method of the MetadataStore interface on `store` to observe its latency.
+    """Wrap `store.check` and each query method of its roles (metadata.roles) to observe their latency.
 
     commit_flushes, once per group commit, is timed by the partition log instead (LogStats.commit_seconds).
     """
-    for name, _ in inspect.getmembers(MetadataStore, inspect.iscoroutinefunction):
-        if name not in ("start", "close", COMMIT_FLUSHES):
-            setattr(store, name, stats.timed(name, getattr(store, name)))
+    store.check = stats.timed("check", store.check)  # type: ignore[method-assign]
+    for role_name, role in ROLES.items():
+        served = getattr(store, role_name)
+        for name, _ in inspect.getmembers(role, inspect.iscoroutinefunction):
+            if name != COMMIT_FLUSHES:
+                setattr(served, name, stats.timed(name, getattr(served, name)))
 
 
 @dataclass
@@ -202,7 +206,8 @@ class Metrics:
             return
         try:
             stored = {
-                (c.topic, c.partition): c.offset for c in await self.broker.metadata.fetch_offsets(group, unknown)
+                (c.topic, c.partition): c.offset
+                for c in await self.broker.metadata.groups.fetch_offsets(group, unknown)
             }
         except MetadataError:
             return  # the commit itself will meet the same failure and answer it; the next commit learns
@@ -218,14 +223,14 @@ class Metrics:
     async def refresh(self) -> None:
         """Read topics, partitions, live brokers and every group's lag from the metadata store."""
         metadata = self.broker.metadata
-        topics = await metadata.list_topics()
+        topics = await metadata.topics.list_topics()
         watermarks: dict[tuple[str, int], int] = {}
         for topic in topics:
-            for partition, state in enumerate(await metadata.partition_states(topic.topic_id)):
+            for partition, state in enumerate(await metadata.log.partition_states(topic.topic_id)):
                 watermarks[(topic.name, partition)] = state.high_watermark
         lag = []
-        for group in await metadata.list_groups():
-            for committed in await metadata.fetch_offsets(group.group_id):
+        for group in await metadata.groups.list_groups():
+            for committed in await metadata.groups.fetch_offsets(group.group_id):
                 high_watermark = watermarks.get((committed.topic, committed.partition))
                 if high_watermark is not None:
                     lag.append(
@@ -236,7 +241,7 @@ class Metrics:
                             max(high_watermark - committed.offset, 0),
                         )
                     )
-        brokers = {broker.broker_id for broker in await metadata.live_brokers(BROKER_MAX_AGE_MS)}
+        brokers = {broker.broker_id for broker in await metadata.cluster.live_brokers(BROKER_MAX_AGE_MS)}
         brokers.add(self.broker.config.broker_id)
         self.snapshot = Snapshot(len(topics), len(watermarks), len(brokers), self.snapshot.ready, lag)
 

@@ -106,7 +106,7 @@ class TopicCache:
     def __init__(self, metadata: MetadataStore) -> None:
         self.metadata = metadata
         self._by_name: dict[str, TopicInfo] = {}
-        metadata.subscribe(self._changed)
+        metadata.cluster.subscribe(self._changed)
 
     def _changed(self, change: Change) -> None:
         if isinstance(change, ChangesMissed):
@@ -117,14 +117,14 @@ class TopicCache:
     async def get(self, name: str) -> TopicInfo | None:
         topic = self._by_name.get(name)
         if topic is None:
-            topic = await self.metadata.get_topic(name)
+            topic = await self.metadata.topics.get_topic(name)
             if topic is not None:
                 self._by_name[name] = topic
         return topic
 
     async def fresh(self, name: str) -> TopicInfo | None:
         """A topic read from the metadata store, not the cache (another broker may have changed it)."""
-        topic = await self.metadata.get_topic(name)
+        topic = await self.metadata.topics.get_topic(name)
         if topic is None:
             self.forget(name)
         else:
@@ -133,7 +133,7 @@ class TopicCache:
 
     async def get_by_id(self, topic_id: UUID) -> TopicInfo | None:
         """A topic by id, read from the metadata store (requests name topics by id rarely)."""
-        topic = await self.metadata.get_topic_by_id(topic_id)
+        topic = await self.metadata.topics.get_topic_by_id(topic_id)
         if topic is not None:
             self.put(topic)
         return topic
@@ -141,9 +141,9 @@ class TopicCache:
     async def create(self, name: str, partitions: int, configs: Mapping[str, str]) -> TopicInfo:
         """Create a topic; if another request created it first, return that one."""
         try:
-            topic = await self.metadata.create_topic(name, partitions, configs)
+            topic = await self.metadata.topics.create_topic(name, partitions, configs)
         except TopicExistsError:
-            existing = await self.metadata.get_topic(name)
+            existing = await self.metadata.topics.get_topic(name)
             if existing is None:
                 raise
             topic = existing
@@ -171,7 +171,7 @@ class TopicCache:
         self._by_name.pop(name, None)
 
     async def all(self) -> list[TopicInfo]:
-        topics = await self.metadata.list_topics()
+        topics = await self.metadata.topics.list_topics()
         self._by_name = {topic.name: topic for topic in topics}
         return topics
 
@@ -187,12 +187,12 @@ class TopicAdmin:
 
     async def create(self, name: str, partitions: int, configs: Mapping[str, str]) -> TopicInfo:
         """TopicExistsError if the name is taken."""
-        return await self._changed(name, self.metadata.create_topic(name, partitions, configs))
+        return await self._changed(name, self.metadata.topics.create_topic(name, partitions, configs))
 
     async def delete(self, name: str) -> TopicInfo | None:
         """The deleted topic; None if there was none of that name."""
         try:
-            topic = await self.metadata.delete_topic(name)
+            topic = await self.metadata.topics.delete_topic(name)
         except UnknownTopicError:
             return None
         finally:
@@ -202,11 +202,11 @@ class TopicAdmin:
 
     async def add_partitions(self, name: str, count: int) -> TopicInfo:
         """Grow the topic to `count` partitions: UnknownTopicError, InvalidPartitionsError."""
-        return await self._changed(name, self.metadata.add_partitions(name, count))
+        return await self._changed(name, self.metadata.topics.add_partitions(name, count))
 
     async def set_configs(self, name: str, configs: Mapping[str, str]) -> TopicInfo:
         """Replace the topic's explicitly set configs: UnknownTopicError."""
-        return await self._changed(name, self.metadata.set_topic_configs(name, configs))
+        return await self._changed(name, self.metadata.topics.set_topic_configs(name, configs))
 
     async def _changed(self, name: str, change: Awaitable[TopicInfo]) -> TopicInfo:
         """The topic as the change left it, cached; a topic found unknown is forgotten."""

@@ -153,7 +153,7 @@ class TransactionCoordinator:
     async def next_producer(self, producer_id: int, epoch: int) -> tuple[int, int]:
         """The same producer id with the next epoch; a new id at epoch 0 for a new producer (-1, -1)
         or when the epochs are used up. Also InitProducerId without a transactional id."""
-        return bumped(producer_id, epoch) or (await self.metadata.allocate_producer_id(), 0)
+        return bumped(producer_id, epoch) or (await self.metadata.transactions.allocate_producer_id(), 0)
 
     # -- administration -------------------------------------------------------------
 
@@ -162,7 +162,7 @@ class TransactionCoordinator:
         if not self.active or not self.owns(transactional_id):
             return ErrorCode.NOT_COORDINATOR, None
         try:
-            record = await self.metadata.get_transaction(transactional_id)
+            record = await self.metadata.transactions.get_transaction(transactional_id)
         except MetadataUnavailableError:
             return ErrorCode.COORDINATOR_NOT_AVAILABLE, None
         if record is None:
@@ -171,7 +171,11 @@ class TransactionCoordinator:
 
     async def coordinated(self) -> list[TransactionRecord]:
         """ListTransactions: the records of the ids this broker coordinates (MetadataUnavailableError)."""
-        return [record for record in await self.metadata.list_transactions() if self.owns(record.transactional_id)]
+        return [
+            record
+            for record in await self.metadata.transactions.list_transactions()
+            if self.owns(record.transactional_id)
+        ]
 
     # -- the expiry pass -----------------------------------------------------------
 
@@ -179,7 +183,7 @@ class TransactionCoordinator:
         """Abort this broker's transactions older than their timeout (epoch bumped: the producer is
         fenced) and complete decisions left prepared."""
         now = now_ms()
-        for record in await self.metadata.list_transactions():
+        for record in await self.metadata.transactions.list_transactions():
             tid = record.transactional_id
             if not self.owns(tid) or tid in self._completing:
                 continue
@@ -232,7 +236,7 @@ class TransactionCoordinator:
                 del self._lock_users[transactional_id], self._locks[transactional_id]
 
     async def _load(self, transactional_id: str) -> TransactionRecord:
-        record = await self.metadata.get_transaction(transactional_id)
+        record = await self.metadata.transactions.get_transaction(transactional_id)
         if record is None:
             raise _RefusedError(ErrorCode.INVALID_PRODUCER_ID_MAPPING)
         return record
@@ -252,16 +256,16 @@ class TransactionCoordinator:
         self, record: TransactionRecord, offsets: Sequence[tuple[str, CommittedOffset]] = ()
     ) -> TransactionRecord:
         saved = replace(record, version=record.version + 1, updated_ms=now_ms())
-        if not await self.metadata.save_transaction(saved, offsets):
+        if not await self.metadata.transactions.save_transaction(saved, offsets):
             raise _RefusedError(ErrorCode.CONCURRENT_TRANSACTIONS)  # another broker changed it meanwhile
         return saved
 
     async def _init(self, transactional_id: str, timeout_ms: int, producer_id: int, epoch: int) -> TransactionRecord:
-        record = await self.metadata.get_transaction(transactional_id)
+        record = await self.metadata.transactions.get_transaction(transactional_id)
         if record is None:
-            new_id = await self.metadata.allocate_producer_id()
+            new_id = await self.metadata.transactions.allocate_producer_id()
             created = TransactionRecord(transactional_id, new_id, 0, EMPTY, timeout_ms, updated_ms=now_ms())
-            if not await self.metadata.save_transaction(created):
+            if not await self.metadata.transactions.save_transaction(created):
                 raise _RefusedError(ErrorCode.CONCURRENT_TRANSACTIONS)
             return created
         if producer_id != NO_PRODUCER_ID and producer_id != record.producer_id:

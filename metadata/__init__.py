@@ -1,4 +1,4 @@
-"""Metadata stores behind one Protocol (metadata.base.MetadataStore): SQLite embedded, PostgreSQL for production."""
+"""Metadata stores (metadata.base.MetadataStore, a role per attribute): SQLite embedded, PostgreSQL for production."""
 
 from __future__ import annotations
 

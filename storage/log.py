@@ -53,7 +53,7 @@ class PartitionLog:
         states: dict[PartitionKey, PartitionState] = {}
         self.reader = LogReader(
             objects,
-            metadata,
+            metadata.log,
             states,
             self.stats,
             tail_cache_bytes=tail_cache_bytes,
@@ -61,9 +61,9 @@ class PartitionLog:
             read_ahead_bytes=read_ahead_bytes,
             disk_cache=disk_cache,
         )
-        self.watcher = PartitionWatcher(metadata, states, self.reader)
+        self.watcher = PartitionWatcher(metadata.log, metadata.cluster, states, self.reader)
         self.writer = LogWriter(
-            commits or PutThenCommit(objects, metadata),
+            commits or PutThenCommit(objects, metadata.log),
             self.stats,
             self._committed,
             broker_id=broker_id,

@@ -69,7 +69,7 @@ class Maintenance:
         state = await self.log.state(topic_id, partition)
         if retention.ms < 0 and retention.bytes < 0:
             return state.log_start_offset
-        entries = await self.metadata.find_index(topic_id, partition, state.log_start_offset, ENTRIES_PER_PASS)
+        entries = await self.metadata.log.find_index(topic_id, partition, state.log_start_offset, ENTRIES_PER_PASS)
         new_start = state.log_start_offset
         remaining = sum(entry.length for entry in entries)
         for entry in entries:
@@ -87,7 +87,7 @@ class Maintenance:
     async def compact(self, topic_id: UUID, partition: int, min_age_ms: int, now_ms: int) -> int:
         """Rewrite runs of flush-object entries older than min_age_ms into segments; returns entries rewritten."""
         state = await self.log.state(topic_id, partition)
-        entries = await self.metadata.find_index(topic_id, partition, state.log_start_offset, ENTRIES_PER_PASS)
+        entries = await self.metadata.log.find_index(topic_id, partition, state.log_start_offset, ENTRIES_PER_PASS)
         rewritten = 0
         run: list[IndexEntry] = []
         for entry in entries:
@@ -114,7 +114,7 @@ class Maintenance:
         new_entries = _segment_entries(run, pieces, key)
         await self.objects.put(key, pieces)
         size = sum(len(piece) for piece in pieces)
-        if not await self.metadata.replace_index(topic_id, partition, run, new_entries, key, size):
+        if not await self.metadata.log.replace_index(topic_id, partition, run, new_entries, key, size):
             # Retention or another broker changed these entries first; nothing references the segment.
             await self.objects.delete([key])
             log.info("compaction of %s/%d lost a race; its segment was discarded", topic_id, partition)
@@ -123,10 +123,10 @@ class Maintenance:
 
     async def collect_garbage(self, now_ms: int) -> int:
         """Delete objects no index row references, and orphaned flush objects; returns how many."""
-        keys = await self.metadata.unreferenced_objects()
+        keys = await self.metadata.log.unreferenced_objects()
         if keys:
             await self.objects.delete(keys)
-            await self.metadata.forget_objects(keys)
+            await self.metadata.log.forget_objects(keys)
         return len(keys) + await self._collect_orphans(now_ms)
 
     async def _collect_orphans(self, now_ms: int) -> int:
@@ -137,7 +137,7 @@ class Maintenance:
         ]
         if not old_enough:
             return 0
-        known = await self.metadata.known_objects(old_enough)
+        known = await self.metadata.log.known_objects(old_enough)
         orphans = [key for key in old_enough if key not in known]
         if orphans:
             await self.objects.delete(orphans)

@@ -36,7 +36,7 @@ class TransactionStates:
         self._unsubscribe: Callable[[], None] | None = None
 
     def start(self) -> None:
-        self._unsubscribe = self.metadata.subscribe(self._changed)
+        self._unsubscribe = self.metadata.cluster.subscribe(self._changed)
 
     def close(self) -> None:
         if self._unsubscribe is not None:
@@ -47,7 +47,7 @@ class TransactionStates:
         state = self._states.get(key)
         if state is None:
             dropped = self._dropped
-            state = await self.metadata.partition_transactions(topic_id, partition)
+            state = await self.metadata.transactions.partition_transactions(topic_id, partition)
             if dropped == self._dropped:
                 self._states[key] = state
         return state

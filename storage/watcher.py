@@ -16,10 +16,14 @@ from metadata.base import ChangeListener, ChangesMissed, PartitionChange, Partit
 from storage.caches import PartitionKey
 
 
-class PartitionStore(Protocol):
-    """What the watcher asks of the metadata store."""
+class ChangeSource(Protocol):
+    """The metadata store's change reports."""
 
     def subscribe(self, listener: ChangeListener) -> Callable[[], None]: ...
+
+
+class PartitionStore(Protocol):
+    """What the watcher asks of the metadata store's log."""
 
     async def partition_states(self, topic_id: UUID) -> list[PartitionState]: ...
 
@@ -45,16 +49,21 @@ class PartitionWatcher:
     """
 
     def __init__(
-        self, metadata: PartitionStore, states: dict[PartitionKey, PartitionState], caches: ReadCaches
+        self,
+        store: PartitionStore,
+        changes: ChangeSource,
+        states: dict[PartitionKey, PartitionState],
+        caches: ReadCaches,
     ) -> None:
-        self.metadata = metadata
+        self.store = store
+        self.changes = changes
         self.states = states
         self.caches = caches
         self._waiters: dict[PartitionKey, set[asyncio.Future[None]]] = {}
         self._unsubscribe: Callable[[], None] | None = None
 
     def start(self) -> None:
-        self._unsubscribe = self.metadata.subscribe(self.changed)
+        self._unsubscribe = self.changes.subscribe(self.changed)
 
     def close(self) -> None:
         if self._unsubscribe is not None:
@@ -65,14 +74,14 @@ class PartitionWatcher:
         key = (topic_id, partition)
         state = self.states.get(key)
         if state is None:
-            states = await self.metadata.partition_states(topic_id)
+            states = await self.store.partition_states(topic_id)
             for index, loaded in enumerate(states):
                 self.states.setdefault((topic_id, index), loaded)
             state = self.states.get(key, PartitionState(0, 0))
         return state
 
     async def set_log_start_offset(self, topic_id: UUID, partition: int, offset: int) -> PartitionState:
-        state = await self.metadata.set_log_start_offset(topic_id, partition, offset)
+        state = await self.store.set_log_start_offset(topic_id, partition, offset)
         self.states[(topic_id, partition)] = state
         self.caches.trim_index((topic_id, partition), state.log_start_offset)
         return state

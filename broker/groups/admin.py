@@ -107,7 +107,7 @@ class GroupAdmin:
                 continue
             assert group is not None
             group.transition(DEAD)  # requests meanwhile get COORDINATOR_NOT_AVAILABLE and retry
-            deleting.append((group, self.table.queue(partial(self.table.store.delete_group, group_id))))
+            deleting.append((group, self.table.queue(partial(self.table.store.groups.delete_group, group_id))))
         for group, done in deleting:
             error = results[group.group_id] = await self.table.outcome(done)
             if error is ErrorCode.NONE:

@@ -50,7 +50,9 @@ class GroupOffsets:
             for o, error in zip(offsets, errors, strict=True)
             if error is ErrorCode.NONE
         ]
-        stored = await self.table.outcome(self.table.queue(lambda: self.store.commit_offsets(group_id, accepted)))
+        stored = await self.table.outcome(
+            self.table.queue(lambda: self.store.groups.commit_offsets(group_id, accepted))
+        )
         return [error or stored for error in errors]
 
     async def fetch_offsets(
@@ -67,7 +69,7 @@ class GroupOffsets:
         if group is None or group.state is DEAD:
             return ErrorCode.NONE, []
         try:
-            return ErrorCode.NONE, await self.store.fetch_offsets(group_id, partitions)
+            return ErrorCode.NONE, await self.store.groups.fetch_offsets(group_id, partitions)
         except MetadataUnavailableError as exc:
             log.warning("fetching offsets of group %s failed: %s", group_id, exc)
             return ErrorCode.COORDINATOR_NOT_AVAILABLE, []
@@ -99,7 +101,9 @@ class GroupOffsets:
         ]
         deletable = [tp for tp, error in zip(partitions, errors, strict=True) if error is ErrorCode.NONE]
         if deletable:
-            stored = await self.table.outcome(self.table.queue(lambda: self.store.delete_offsets(group_id, deletable)))
+            stored = await self.table.outcome(
+                self.table.queue(lambda: self.store.groups.delete_offsets(group_id, deletable))
+            )
             if stored is not ErrorCode.NONE:
                 return stored, []
         return ErrorCode.NONE, errors

@@ -78,7 +78,7 @@ class GroupTable:
         await self._load_arriving(owns)
 
     async def _load_arriving(self, owns: Callable[[str], bool]) -> None:
-        for record in await self.store.list_groups():
+        for record in await self.store.groups.list_groups():
             if owns(record.group_id) and not self._loaded_for(record.group_id):
                 self.groups[record.group_id] = Group(
                     record.group_id, protocol_type=record.protocol_type or None, generation_id=record.generation_id
@@ -134,7 +134,7 @@ class GroupTable:
     def persist(self, group: Group) -> None:
         """Queue the group's record as it is now."""
         record = group.record()
-        self._writes.put_nowait(_Write(lambda: self.store.save_group(record), None))
+        self._writes.put_nowait(_Write(lambda: self.store.groups.save_group(record), None))
 
     def queue(self, run: Callable[[], Awaitable[None]]) -> asyncio.Future[None]:
         """Queue a write now (in the order of the state machine's decisions); the future tells its end."""

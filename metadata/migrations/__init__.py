@@ -1,8 +1,9 @@
-"""Schema migrations: numbered SQL files per backend, applied in order at start-up.
+"""Schema migrations: numbered SQL files, applied in order at start-up.
 
-Each backend has its own folder (`sqlite/`, `postgres/`) of files named `NNNN_description.sql`.
-A backend applies every migration whose version its `schema_migrations` table lacks, each in
-its own transaction together with the row recording it.
+The folder `schema/` holds files named `NNNN_description.sql`, written once for both backends:
+`{bigint}`, `{uuid}`, `{json}` and `{without_rowid}` stand for what differs, and each backend
+gets them filled in with its own (BACKEND_TYPES). A backend applies every migration whose version
+its `schema_migrations` table lacks, each in its own transaction together with the row recording it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,12 @@ from importlib.resources.abc import Traversable
 SCHEMA_MIGRATIONS_DDL = (
     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_ms BIGINT NOT NULL)"
 )
+
+# What the placeholders of the migrations stand for in each backend.
+BACKEND_TYPES = {
+    "sqlite": {"bigint": "INTEGER", "uuid": "TEXT", "json": "TEXT", "without_rowid": " WITHOUT ROWID"},
+    "postgres": {"bigint": "BIGINT", "uuid": "UUID", "json": "JSONB", "without_rowid": ""},
+}
 
 _FILE_NAME = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
 
@@ -44,4 +51,8 @@ def migrations_in(folder: Traversable) -> list[Migration]:
 
 def backend_migrations(backend: str) -> list[Migration]:
     """The migrations shipped for a backend ("sqlite", "postgres"), by version."""
-    return migrations_in(files(__name__).joinpath(backend))
+    types = BACKEND_TYPES[backend]
+    return [
+        Migration(migration.version, migration.name, migration.sql.format_map(types))
+        for migration in migrations_in(files(__name__).joinpath("schema"))
+    ]

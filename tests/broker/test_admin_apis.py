@@ -38,7 +38,7 @@ ZERO_UUID = UUID(int=0)
 
 async def add_live_broker(broker: Broker, broker_id: int = 1) -> None:
     """Another broker heartbeating in the same metadata store, as this broker's next heartbeat sees it."""
-    await broker.metadata.register_broker(BrokerInfo(broker_id, "127.0.0.1", 19000 + broker_id))
+    await broker.metadata.cluster.register_broker(BrokerInfo(broker_id, "127.0.0.1", 19000 + broker_id))
     await broker.refresh_cluster()
     assert broker.cluster.broker_ids == (0, broker_id)
 
@@ -117,9 +117,9 @@ async def test_describe_log_dirs_reports_the_object_store(broker: Broker, versio
         ("logged", [0, 1])
     ]
     assert all((p.partition_size, p.offset_lag, p.is_future_key) == (0, 0, False) for p in result.topics[0].partitions)
-    stored = await broker.metadata.get_topic("logged")
+    stored = await broker.metadata.topics.get_topic("logged")
     assert stored is not None
-    await broker.metadata.commit_flush("flush/sized", 1000, [chunk(stored, 1, 3, length=123)])  # index only
+    await broker.metadata.log.commit_flush("flush/sized", 1000, [chunk(stored, 1, 3, length=123)])  # index only
     [result] = (await call(broker, DESCRIBE_LOG_DIRS, version, log_dirs_body({"logged": [0, 1]}))).results
     assert [(p.partition_index, p.partition_size) for p in result.topics[0].partitions] == [(0, 0), (1, 123)]
     if version >= 4:
@@ -300,7 +300,7 @@ def described(response: Any) -> list[tuple[str, int, list[int]]]:
 async def test_describe_topic_partitions(broker: Broker) -> None:
     await create(broker, "beta", 2)
     await create(broker, "alpha", 3)
-    stored = await broker.metadata.get_topic("alpha")
+    stored = await broker.metadata.topics.get_topic("alpha")
     response = await call(broker, DESCRIBE_TOPIC_PARTITIONS, 0, partitions_body(["beta", "alpha", "gone", "bad/name"]))
     assert described(response) == [
         ("alpha", ErrorCode.NONE, [0, 1, 2]),
@@ -376,9 +376,9 @@ async def test_list_config_resources(broker: Broker) -> None:
 
 async def test_list_offsets_tiered_queries(broker: Broker) -> None:
     await create(broker, "tiered", 1)
-    stored = await broker.metadata.get_topic("tiered")
+    stored = await broker.metadata.topics.get_topic("tiered")
     assert stored is not None
-    await broker.metadata.set_log_start_offset(stored.topic_id, 0, 0)
+    await broker.metadata.log.set_log_start_offset(stored.topic_id, 0, 0)
     Topic = LIST_OFFSETS.Request.ListOffsetsTopic
     body = LIST_OFFSETS.Request(
         replica_id=-1,
@@ -401,7 +401,7 @@ async def test_create_partitions_with_assignments(broker: Broker) -> None:
     await create(broker, "assigned", 2)
     [result] = (await call(broker, CREATE_PARTITIONS, 3, grow_body(("assigned", 4, [[0], [0]])))).results
     assert (result.error_code, result.error_message) == (ErrorCode.NONE, None)
-    stored = await broker.metadata.get_topic("assigned")
+    stored = await broker.metadata.topics.get_topic("assigned")
     assert stored is not None and stored.partitions == 4
 
 
@@ -422,7 +422,7 @@ async def test_create_partitions_refused_assignments(
     [result] = (await call(broker, CREATE_PARTITIONS, 3, grow_body(("kept", 4, assignments)))).results
     assert result.error_code == ErrorCode.INVALID_REPLICA_ASSIGNMENT
     assert fragment in result.error_message
-    stored = await broker.metadata.get_topic("kept")
+    stored = await broker.metadata.topics.get_topic("kept")
     assert stored is not None and stored.partitions == 2
 
 
@@ -450,7 +450,7 @@ async def test_create_topics_with_assignments(broker: Broker) -> None:
     body = create_body(creatable("manual", -1, -1, assignments={0: [0], 1: [0], 2: [0]}))
     [result] = (await call(broker, CREATE_TOPICS, 7, body)).topics
     assert (result.error_code, result.num_partitions) == (ErrorCode.NONE, 3)
-    stored = await broker.metadata.get_topic("manual")
+    stored = await broker.metadata.topics.get_topic("manual")
     assert stored is not None and stored.partitions == 3
 
 
@@ -477,7 +477,7 @@ async def test_create_topics_refused_assignments(
     [result] = (await call(broker, CREATE_TOPICS, 7, body)).topics
     assert result.error_code == error
     assert fragment in result.error_message
-    assert await broker.metadata.get_topic("refused") is None
+    assert await broker.metadata.topics.get_topic("refused") is None
 
 
 async def test_create_topics_partition_assigned_twice(broker: Broker) -> None:

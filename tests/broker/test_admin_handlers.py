@@ -165,7 +165,7 @@ async def test_create_topics_happy_path_every_version(broker: Broker, version: i
     body = create_body(creatable("orders", 3, configs={"retention.ms": "1000"}))
     [result] = (await call(broker, CREATE_TOPICS, version, body)).topics
     assert (result.name, result.error_code) == ("orders", ErrorCode.NONE)
-    stored = await broker.metadata.get_topic("orders")
+    stored = await broker.metadata.topics.get_topic("orders")
     assert stored is not None
     assert stored.partitions == 3
     assert dict(stored.configs) == {"retention.ms": "1000"}
@@ -191,7 +191,7 @@ async def test_create_topics_defaults_for_minus_one(broker: Broker) -> None:
     [result] = (await call(broker, CREATE_TOPICS, 7, create_body(creatable("defaults", -1, -1)))).topics
     assert result.error_code == ErrorCode.NONE
     assert (result.num_partitions, result.replication_factor) == (2, 1)  # broker.config.num_partitions
-    stored = await broker.metadata.get_topic("defaults")
+    stored = await broker.metadata.topics.get_topic("defaults")
     assert stored is not None and stored.partitions == 2
 
 
@@ -221,7 +221,7 @@ async def test_create_topics_errors(broker: Broker, topic: Any, error: ErrorCode
         assert fragment in result.error_message
         if version >= 5:
             assert (result.num_partitions, result.replication_factor) == (-1, -1)
-    assert await broker.metadata.list_topics() == []
+    assert await broker.metadata.topics.list_topics() == []
 
 
 async def test_create_topics_already_exists(broker: Broker) -> None:
@@ -229,7 +229,7 @@ async def test_create_topics_already_exists(broker: Broker) -> None:
     [result] = (await call(broker, CREATE_TOPICS, 7, create_body(creatable("taken", 4)))).topics
     assert result.error_code == ErrorCode.TOPIC_ALREADY_EXISTS
     assert "already exists" in result.error_message
-    stored = await broker.metadata.get_topic("taken")
+    stored = await broker.metadata.topics.get_topic("taken")
     assert stored is not None and stored.partitions == 1
 
 
@@ -241,7 +241,7 @@ async def test_create_topics_duplicate_in_request(broker: Broker) -> None:
         ("twice", ErrorCode.INVALID_REQUEST),
         ("once", ErrorCode.NONE),
     ]
-    assert [topic.name for topic in await broker.metadata.list_topics()] == ["once"]
+    assert [topic.name for topic in await broker.metadata.topics.list_topics()] == ["once"]
 
 
 async def test_create_topics_validate_only(broker: Broker) -> None:
@@ -250,7 +250,7 @@ async def test_create_topics_validate_only(broker: Broker) -> None:
     assert result.error_code == ErrorCode.NONE
     assert result.num_partitions == 5
     assert {entry.name: entry.value for entry in result.configs}["retention.bytes"] == "100"
-    assert await broker.metadata.get_topic("dry-run") is None
+    assert await broker.metadata.topics.get_topic("dry-run") is None
     invalid = create_body(creatable("dry-run", 0), validate_only=True)
     [result] = (await call(broker, CREATE_TOPICS, 7, invalid)).topics
     assert result.error_code == ErrorCode.INVALID_PARTITIONS
@@ -269,7 +269,7 @@ def delete_by_name(version: int, *names: str) -> Any:
 @pytest.mark.parametrize("version", versions(DELETE_TOPICS))
 async def test_delete_topics_by_name(broker: Broker, version: int) -> None:
     await create(broker, "doomed", 2)
-    stored = await broker.metadata.get_topic("doomed")
+    stored = await broker.metadata.topics.get_topic("doomed")
     assert stored is not None
     await produce(broker, "doomed", 0, 3)
     results = (await call(broker, DELETE_TOPICS, version, delete_by_name(version, "doomed", "never-was"))).responses
@@ -282,18 +282,18 @@ async def test_delete_topics_by_name(broker: Broker, version: int) -> None:
         assert "does not exist" in results[1].error_message
     if version >= 6:
         assert results[0].topic_id == stored.topic_id
-    assert await broker.metadata.get_topic("doomed") is None
+    assert await broker.metadata.topics.get_topic("doomed") is None
     assert await broker.topics.get("doomed") is None
     # The partition log forgot its cached state: a new topic of that name starts empty.
     await create(broker, "doomed", 2)
-    again = await broker.metadata.get_topic("doomed")
+    again = await broker.metadata.topics.get_topic("doomed")
     assert again is not None
     assert (await broker.log.state(again.topic_id, 0)).high_watermark == 0
 
 
 async def test_delete_topics_by_id(broker: Broker) -> None:
     await create(broker, "by-id")
-    stored = await broker.metadata.get_topic("by-id")
+    stored = await broker.metadata.topics.get_topic("by-id")
     assert stored is not None
     State = DELETE_TOPICS.Request.DeleteTopicState
     missing = UUID(int=12345)
@@ -313,14 +313,14 @@ async def test_delete_topics_by_id(broker: Broker) -> None:
         ("by-id", stored.topic_id, ErrorCode.INVALID_REQUEST),
         (None, ZERO_UUID, ErrorCode.INVALID_REQUEST),
     ]
-    assert await broker.metadata.get_topic("by-id") is None
+    assert await broker.metadata.topics.get_topic("by-id") is None
 
 
 async def test_delete_topics_duplicates(broker: Broker) -> None:
     await create(broker, "dup")
     results = (await call(broker, DELETE_TOPICS, 5, delete_by_name(5, "dup", "dup"))).responses
     assert [r.error_code for r in results] == [ErrorCode.INVALID_REQUEST] * 2
-    assert await broker.metadata.get_topic("dup") is not None
+    assert await broker.metadata.topics.get_topic("dup") is not None
 
 
 # -- CreatePartitions ------------------------------------------------------------
@@ -349,7 +349,7 @@ async def test_create_partitions_grows(broker: Broker, version: int) -> None:
     await create(broker, "growing", 1)
     [result] = (await call(broker, CREATE_PARTITIONS, version, grow_body(("growing", 4, None)))).results
     assert (result.name, result.error_code, result.error_message) == ("growing", ErrorCode.NONE, None)
-    stored = await broker.metadata.get_topic("growing")
+    stored = await broker.metadata.topics.get_topic("growing")
     assert stored is not None and stored.partitions == 4
     cached = await broker.topics.get("growing")
     assert cached is not None and cached.partitions == 4
@@ -378,7 +378,7 @@ async def test_create_partitions_errors(broker: Broker) -> None:
     assert result.error_code == ErrorCode.INVALID_REPLICA_ASSIGNMENT  # 2 new partitions, 1 assignment
     results = (await call(broker, CREATE_PARTITIONS, 3, grow_body(("fixed", 5, None), ("fixed", 6, None)))).results
     assert [r.error_code for r in results] == [ErrorCode.INVALID_REQUEST] * 2
-    stored = await broker.metadata.get_topic("fixed")
+    stored = await broker.metadata.topics.get_topic("fixed")
     assert stored is not None and stored.partitions == 3
 
 
@@ -386,7 +386,7 @@ async def test_create_partitions_validate_only(broker: Broker) -> None:
     await create(broker, "dry", 1)
     [result] = (await call(broker, CREATE_PARTITIONS, 2, grow_body(("dry", 8, None), validate_only=True))).results
     assert result.error_code == ErrorCode.NONE
-    stored = await broker.metadata.get_topic("dry")
+    stored = await broker.metadata.topics.get_topic("dry")
     assert stored is not None and stored.partitions == 1
 
 
@@ -492,7 +492,7 @@ async def test_alter_configs_replaces_the_whole_set(broker: Broker, version: int
     body = alter_body((TOPIC, "altered", {"segment.ms": "5000", "retention.bytes": None}))
     [result] = (await call(broker, ALTER_CONFIGS, version, body)).responses
     assert (result.error_code, result.error_message, result.resource_name) == (ErrorCode.NONE, None, "altered")
-    stored = await broker.metadata.get_topic("altered")
+    stored = await broker.metadata.topics.get_topic("altered")
     assert stored is not None and dict(stored.configs) == {"segment.ms": "5000"}
     cached = await broker.topics.get("altered")
     assert cached is not None and dict(cached.configs) == {"segment.ms": "5000"}
@@ -505,7 +505,7 @@ async def test_alter_configs_validate_only(broker: Broker) -> None:
     body = alter_body((TOPIC, "kept", {"segment.ms": "5000"}), validate_only=True)
     [result] = (await call(broker, ALTER_CONFIGS, 2, body)).responses
     assert result.error_code == ErrorCode.NONE
-    stored = await broker.metadata.get_topic("kept")
+    stored = await broker.metadata.topics.get_topic("kept")
     assert stored is not None and dict(stored.configs) == {"retention.ms": "1000"}
 
 
@@ -536,7 +536,7 @@ async def test_alter_configs_errors(broker: Broker) -> None:
     assert [r.error_code for r in (await call(broker, ALTER_CONFIGS, 2, twice)).responses] == [
         ErrorCode.INVALID_REQUEST
     ] * 2
-    stored = await broker.metadata.get_topic("strict")
+    stored = await broker.metadata.topics.get_topic("strict")
     assert stored is not None and dict(stored.configs) == {"retention.ms": "1000"}
 
 
@@ -555,7 +555,7 @@ async def test_incremental_alter_configs_set_and_delete(broker: Broker, version:
         await call(broker, INCREMENTAL_ALTER_CONFIGS, version, incremental_body((TOPIC, "incremental", operations)))
     ).responses
     assert (result.error_code, result.error_message) == (ErrorCode.NONE, None)
-    stored = await broker.metadata.get_topic("incremental")
+    stored = await broker.metadata.topics.get_topic("incremental")
     assert stored is not None
     assert dict(stored.configs) == {"segment.ms": "2000", "retention.bytes": "4096", "cleanup.policy": "delete"}
     cached = await broker.topics.get("incremental")
@@ -567,7 +567,7 @@ async def test_incremental_alter_configs_validate_only(broker: Broker) -> None:
     body = incremental_body((TOPIC, "unchanged", [("retention.ms", DELETE, None)]), validate_only=True)
     [result] = (await call(broker, INCREMENTAL_ALTER_CONFIGS, 1, body)).responses
     assert result.error_code == ErrorCode.NONE
-    stored = await broker.metadata.get_topic("unchanged")
+    stored = await broker.metadata.topics.get_topic("unchanged")
     assert stored is not None and dict(stored.configs) == {"retention.ms": "1000"}
 
 
@@ -597,7 +597,7 @@ async def test_incremental_alter_configs_errors(
     ).responses
     assert result.error_code == error
     assert fragment in result.error_message
-    stored = await broker.metadata.get_topic("guarded")
+    stored = await broker.metadata.topics.get_topic("guarded")
     assert stored is not None and dict(stored.configs) == {"retention.ms": "1000"}
 
 
@@ -652,9 +652,11 @@ async def test_delete_records(broker: Broker, version: int) -> None:
         (2, -1, ErrorCode.OFFSET_OUT_OF_RANGE),  # above the high watermark 0
         (3, -1, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION),
     ]
-    stored = await broker.metadata.get_topic("trimmed")
+    stored = await broker.metadata.topics.get_topic("trimmed")
     assert stored is not None
-    assert await broker.log.state(stored.topic_id, 0) == (await broker.metadata.partition_states(stored.topic_id))[0]
+    assert (
+        await broker.log.state(stored.topic_id, 0) == (await broker.metadata.log.partition_states(stored.topic_id))[0]
+    )
     assert (await broker.log.state(stored.topic_id, 0)).log_start_offset == 2
     # The log start never moves back; above the high watermark and below -1 are out of range.
     body = delete_records_body("trimmed", {0: 1, 1: 5, 2: -2})

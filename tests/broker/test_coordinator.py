@@ -24,6 +24,8 @@ from broker.groups.state import JoinRequest, JoinResult, SyncResult
 from broker.groups.table import every_group
 from metadata.base import CommittedOffset, GroupRecord
 from metadata.sqlite import SqliteMetadataStore
+from metadata.sqlite.database import SqliteDatabase
+from metadata.sqlite.groups import SqliteGroups
 from protocol import consumer_protocol
 from protocol.errors import ErrorCode
 
@@ -505,7 +507,7 @@ async def test_a_generation_nobody_syncs_ends_and_the_group_empties(world: World
             heartbeat(world, answer(future).member_id, generation)
     assert state(world) == "Empty"  # both evicted: a rebalance without members ends at once
     await world.coordinator.flush()
-    assert [(r.generation_id, r.state) for r in await world.store.list_groups()] == [(generation + 1, "Empty")]
+    assert [(r.generation_id, r.state) for r in await world.store.groups.list_groups()] == [(generation + 1, "Empty")]
 
 
 async def test_a_newer_sync_of_the_same_member_supersedes_the_parked_one(world: World) -> None:
@@ -646,7 +648,7 @@ async def test_a_static_member_restarting_keeps_its_place_and_the_generation(
     assert await commit(world, generation, s2.member_id, instance="s2") == [E.FENCED_INSTANCE_ID]
     assert heartbeat(world, follower.member_id, generation, instance="unknown") is E.UNKNOWN_MEMBER_ID
     await world.coordinator.flush()
-    assert (await world.store.list_groups())[0].leader_id == leader.member_id
+    assert (await world.store.groups.list_groups())[0].leader_id == leader.member_id
 
 
 async def test_a_static_member_restarting_before_its_sync_keeps_its_place(world: World) -> None:
@@ -714,7 +716,7 @@ async def test_the_last_member_leaving_empties_the_group(world: World) -> None:
     assert world.coordinator.leave_group("g", [(only, None)]) == (E.NONE, [E.NONE])
     assert state(world) == "Empty"
     await world.coordinator.flush()
-    assert await world.store.list_groups() == [GroupRecord("g", "consumer", generation + 1, None, None, "Empty")]
+    assert await world.store.groups.list_groups() == [GroupRecord("g", "consumer", generation + 1, None, None, "Empty")]
     assert heartbeat(world, only, generation) is E.UNKNOWN_MEMBER_ID
     assert synced(sync(world, only, generation)).error is E.UNKNOWN_MEMBER_ID
 
@@ -732,7 +734,7 @@ async def test_simple_commits_create_a_group_of_their_own(world: World) -> None:
     assert fetched == [CommittedOffset("t", 0, 5, 2, "note", START_MS), CommittedOffset("t", 1, 7, -1, "", START_MS)]
     assert (await world.coordinator.fetch_offsets("g", [("t", 1), ("t", 9)]))[1] == [fetched[1]]
     assert await world.coordinator.fetch_offsets("unknown", None) == (E.NONE, [])
-    assert await world.store.list_groups() == [GroupRecord("g", "", 0, None, None, "Empty")]
+    assert await world.store.groups.list_groups() == [GroupRecord("g", "", 0, None, None, "Empty")]
 
 
 async def test_member_commits_are_checked_against_the_generation(world: World) -> None:
@@ -816,8 +818,8 @@ async def test_delete_groups(world: World) -> None:
     assert results == {"idle": E.NONE, "busy": E.NON_EMPTY_GROUP, "missing": E.GROUP_ID_NOT_FOUND}
     assert [g.group_id for g in world.coordinator.list_groups()[1]] == ["busy"]
     assert await world.coordinator.fetch_offsets("idle", None) == (E.NONE, [])
-    assert [r.group_id for r in await world.store.list_groups()] == ["busy"]
-    assert await world.store.fetch_offsets("idle") == []
+    assert [r.group_id for r in await world.store.groups.list_groups()] == ["busy"]
+    assert await world.store.groups.fetch_offsets("idle") == []
 
 
 class SlowStore(SqliteMetadataStore):
@@ -826,6 +828,13 @@ class SlowStore(SqliteMetadataStore):
     def __init__(self) -> None:
         super().__init__(":memory:")
         self.release = asyncio.Event()
+        self.groups = SlowGroups(self.database, self.release)
+
+
+class SlowGroups(SqliteGroups):
+    def __init__(self, database: SqliteDatabase, release: asyncio.Event) -> None:
+        super().__init__(database)
+        self.release = release
 
     async def delete_group(self, group_id: str) -> None:
         await self.release.wait()
@@ -997,6 +1006,13 @@ class HeldListingStore(SqliteMetadataStore):
         super().__init__(path)
         self.release = asyncio.Event()
         self.release.set()
+        self.groups = HeldListingGroups(self.database, self.release)
+
+
+class HeldListingGroups(SqliteGroups):
+    def __init__(self, database: SqliteDatabase, release: asyncio.Event) -> None:
+        super().__init__(database)
+        self.release = release
 
     async def list_groups(self) -> list[GroupRecord]:
         await self.release.wait()

@@ -215,7 +215,7 @@ async def test_offset_commit_every_version(broker: Broker, version: int) -> None
         ("t", 2, E.UNKNOWN_TOPIC_OR_PARTITION),
         ("missing", 0, E.UNKNOWN_TOPIC_OR_PARTITION),
     ]
-    stored = await broker.metadata.fetch_offsets(group)
+    stored = await broker.metadata.groups.fetch_offsets(group)
     epoch = 3 if version >= 6 else -1
     assert [(o.partition, o.offset, o.leader_epoch, o.metadata) for o in stored] == [
         (0, 10, epoch, ""),
@@ -311,7 +311,7 @@ async def test_offset_delete(broker: Broker) -> None:
         ("t", 7, E.UNKNOWN_TOPIC_OR_PARTITION),
         ("gone", 0, E.UNKNOWN_TOPIC_OR_PARTITION),
     ]
-    assert [o.partition for o in await broker.metadata.fetch_offsets("g")] == [1]
+    assert [o.partition for o in await broker.metadata.groups.fetch_offsets("g")] == [1]
 
 
 # -- DescribeGroups, ListGroups, DeleteGroups ---------------------------------------------
@@ -348,4 +348,4 @@ async def test_delete_groups_every_version(broker: Broker, version: int) -> None
         ("unknown", E.GROUP_ID_NOT_FOUND),
         ("idle", E.NONE),
     ]
-    assert await broker.metadata.fetch_offsets("idle") == []
+    assert await broker.metadata.groups.fetch_offsets("idle") == []

@@ -35,13 +35,13 @@ async def test_other_brokers_topic_changes_reach_the_cache(
 ) -> None:
     here, elsewhere = two_stores
     cache = TopicCache(here)
-    created = await elsewhere.create_topic("t", 1, {})
+    created = await elsewhere.topics.create_topic("t", 1, {})
     assert await cache.get("t") == created  # cached from now on
-    grown = await elsewhere.add_partitions("t", 3)
+    grown = await elsewhere.topics.add_partitions("t", 3)
     await eventually(lambda: cache.get("t"), grown)
-    configured = await elsewhere.set_topic_configs("t", {"retention.ms": "1000"})
+    configured = await elsewhere.topics.set_topic_configs("t", {"retention.ms": "1000"})
     await eventually(lambda: cache.get("t"), configured)
-    await elsewhere.delete_topic("t")
+    await elsewhere.topics.delete_topic("t")
     await eventually(lambda: cache.get("t"), None)
 
 
@@ -51,10 +51,10 @@ async def test_missed_changes_empty_the_cache(two_stores: tuple[PostgresMetadata
     topic = await cache.create("t", 1, {})
     # A change no notification tells of, then the listening connection lost: the store reports
     # ChangesMissed once it listens again, and the cache reads the topic anew.
-    async with here._transaction() as db:
+    async with here.database.transaction() as db:
         await db.execute("UPDATE topics SET partitions = 2 WHERE name = 't'")
     assert await cache.get("t") == topic  # stale, as nothing said otherwise
-    async with here._transaction() as db:
+    async with here.database.transaction() as db:
         await db.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE application_name = $1 AND datname = current_database()",

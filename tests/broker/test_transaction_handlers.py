@@ -243,7 +243,7 @@ async def test_unknown_partitions_add_none(broker: Broker) -> None:
         ("t", 5): ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
         ("absent", 0): ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
     }
-    record = await broker.metadata.get_transaction("tx")
+    record = await broker.metadata.transactions.get_transaction("tx")
     assert record is not None and record.partitions == ()
 
 
@@ -288,7 +288,7 @@ async def test_commit_makes_records_and_offsets_visible(broker: Broker) -> None:
     assert await txn_commit_offsets(broker, "tx", pid, 0, "g", {("t", 9): 1}) == {
         ("t", 9): ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
     }
-    assert await broker.metadata.fetch_offsets("g") == []  # pending until the commit
+    assert await broker.metadata.groups.fetch_offsets("g") == []  # pending until the commit
     open_read = await fetch(broker, "t", 0, READ_COMMITTED)
     assert (open_read.high_watermark, open_read.last_stable_offset, open_read.records) == (2, 0, b"")
     assert await latest(broker, "t", READ_COMMITTED) == 0
@@ -300,9 +300,9 @@ async def test_commit_makes_records_and_offsets_visible(broker: Broker) -> None:
     assert (partition.high_watermark, partition.last_stable_offset) == (3, 3)
     assert values(partition.records) == [b"a", b"b"]
     assert partition.aborted_transactions == []
-    [offset] = await broker.metadata.fetch_offsets("g")
+    [offset] = await broker.metadata.groups.fetch_offsets("g")
     assert (offset.topic, offset.partition, offset.offset, offset.metadata) == ("t", 0, 7, "m")
-    record = await broker.metadata.get_transaction("tx")
+    record = await broker.metadata.transactions.get_transaction("tx")
     assert record is not None and (record.state, record.partitions, record.pending_offsets) == (COMPLETE_COMMIT, (), ())
     assert broker.transactions._locks == {}  # forgotten once no request uses them
 
@@ -319,8 +319,8 @@ async def test_abort_hides_records_and_drops_offsets(broker: Broker) -> None:
     partition = await fetch(broker, "t", 0, READ_COMMITTED)
     assert (partition.high_watermark, partition.last_stable_offset) == (2, 2)
     assert [(a.producer_id, a.first_offset) for a in partition.aborted_transactions] == [(pid, 0)]
-    assert await broker.metadata.fetch_offsets("g") == []
-    record = await broker.metadata.get_transaction("tx")
+    assert await broker.metadata.groups.fetch_offsets("g") == []
+    record = await broker.metadata.transactions.get_transaction("tx")
     assert record is not None and record.state == COMPLETE_ABORT
 
 
@@ -363,7 +363,7 @@ async def test_timed_out_transactions_are_aborted_and_fenced(broker: Broker) -> 
     await produce(broker, "t", 0, pid, 0, 0, [b"expired"])
     await asyncio.sleep(0.05)
     await broker.transactions.expire()
-    record = await broker.metadata.get_transaction("tx")
+    record = await broker.metadata.transactions.get_transaction("tx")
     assert record is not None and (record.state, record.producer_epoch) == (COMPLETE_ABORT, 1)
     assert await end(broker, "tx", pid, 0, True) == ErrorCode.PRODUCER_FENCED
     partition = await fetch(broker, "t", 0, READ_COMMITTED)
@@ -387,7 +387,7 @@ async def test_ongoing_transactions_within_their_timeout_are_kept(broker: Broker
     producer = await init(broker, "tx")
     await add_partitions(broker, "tx", producer.producer_id, 0, {"t": [0]})
     await broker.transactions.expire()
-    record = await broker.metadata.get_transaction("tx")
+    record = await broker.metadata.transactions.get_transaction("tx")
     assert record is not None and record.state == ONGOING
 
 
@@ -404,7 +404,7 @@ async def test_committed_offsets_are_reported_with_the_commit_time(broker: Broke
     await add_offsets(broker, "tx", pid, 0, "g")
     await txn_commit_offsets(broker, "tx", pid, 0, "g", {("t", 0): 3})
     await end(broker, "tx", pid, 0, True)
-    [offset] = await broker.metadata.fetch_offsets("g")
+    [offset] = await broker.metadata.groups.fetch_offsets("g")
     assert offset.commit_time_ms > 0
     assert CommittedOffset("t", 0, 3, -1, "m", offset.commit_time_ms) == offset
 

@@ -176,7 +176,7 @@ def wait_consumed(members: list[Member], values: list[str]) -> None:
 
 def stored_generation(broker: BrokerProcess, group: str) -> int:
     """The generation the broker recorded for the group in its metadata store."""
-    records = {record.group_id: record for record in read_store(broker, lambda store: store.list_groups())}
+    records = {record.group_id: record for record in read_store(broker, lambda store: store.groups.list_groups())}
     assert group in records, f"no record of group {group}"
     return records[group].generation_id
 

@@ -345,4 +345,4 @@ def test_broker_restart_in_the_middle_of_consumption(backend: list[str], tmp_pat
 
 def _stored_offsets(broker: BrokerProcess, group: str) -> list[CommittedOffset]:
     """The group's offsets in the metadata store of a stopped broker."""
-    return read_store(broker, lambda store: store.fetch_offsets(group))
+    return read_store(broker, lambda store: store.groups.fetch_offsets(group))

@@ -133,10 +133,10 @@ def test_a_client_of_one_broker_sees_both_and_meets_on_the_preferred_brokers(
     assert leaders == {p: leader(topic, p) for p in range(GROUP_PARTITIONS)}
 
     async def object_keys(store: MetadataStore) -> dict[int, set[str]]:
-        found = await store.get_topic(topic)
+        found = await store.topics.get_topic(topic)
         assert found is not None
         return {
-            p: {entry.object_key for entry in await store.find_index(found.topic_id, p, 0, 10_000)}
+            p: {entry.object_key for entry in await store.log.find_index(found.topic_id, p, 0, 10_000)}
             for p in range(PARTITIONS)
         }
 

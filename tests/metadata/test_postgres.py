@@ -41,8 +41,8 @@ async def test_stores_starting_together_apply_each_migration_once(pg_dsn: str) -
     stores = [PostgresMetadataStore(pg_dsn, pool_size=1) for _ in range(4)]
     await asyncio.gather(*(store.start() for store in stores))
     try:
-        await stores[0].create_topic("t", 1, {})
-        assert [topic.name for topic in await stores[3].list_topics()] == ["t"]
+        await stores[0].topics.create_topic("t", 1, {})
+        assert [topic.name for topic in await stores[3].topics.list_topics()] == ["t"]
     finally:
         await asyncio.gather(*(store.close() for store in stores))
     rows = await fetch(pg_dsn, "SELECT version FROM schema_migrations ORDER BY version")
@@ -50,7 +50,7 @@ async def test_stores_starting_together_apply_each_migration_once(pg_dsn: str) -
 
 
 async def test_heartbeats_use_the_server_clock(pg_store: PostgresMetadataStore, pg_dsn: str) -> None:
-    await pg_store.register_broker(BrokerInfo(1, "a", 9092))
+    await pg_store.cluster.register_broker(BrokerInfo(1, "a", 9092))
     rows = await fetch(pg_dsn, "SELECT (extract(epoch FROM now()) * 1000)::bigint - heartbeat_ms FROM brokers")
     assert 0 <= rows[0][0] < 60_000
 
@@ -70,12 +70,12 @@ async def test_unreachable_server_is_unavailable() -> None:
 
 async def test_a_lost_connection_is_unavailable_then_replaced(pg_store: PostgresMetadataStore, pg_dsn: str) -> None:
     with pytest.raises(MetadataUnavailableError):
-        async with pg_store._read() as db:
+        async with pg_store.database.read() as db:
             pid = await db.fetchval("SELECT pg_backend_pid()")
             await fetch(pg_dsn, f"SELECT pg_terminate_backend({int(pid)})")
             await db.fetchval("SELECT pg_sleep(0.05)")
     await pg_store.check()
-    assert await pg_store.list_topics() == []
+    assert await pg_store.topics.list_topics() == []
 
 
 async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -91,10 +91,10 @@ async def test_other_stores_changes_are_notified(pg_store: PostgresMetadataStore
     await other.start()
     try:
         changes: list[Change] = []
-        pg_store.subscribe(changes.append)
-        topic = await other.create_topic("t", 2, {})
-        await other.commit_flush("flush/1", 100, [chunk(topic, 1, 3)])
-        await other.set_log_start_offset(topic.topic_id, 1, 2)
+        pg_store.cluster.subscribe(changes.append)
+        topic = await other.topics.create_topic("t", 2, {})
+        await other.log.commit_flush("flush/1", 100, [chunk(topic, 1, 3)])
+        await other.log.set_log_start_offset(topic.topic_id, 1, 2)
         await eventually(lambda: len(changes) == 3)
         assert changes == [
             TopicChange(topic.topic_id, "t"),
@@ -109,7 +109,7 @@ async def test_a_lost_listening_connection_is_remade_and_reports_missed_changes(
     pg_store: PostgresMetadataStore, pg_dsn: str
 ) -> None:
     changes: list[Change] = []
-    pg_store.subscribe(changes.append)
+    pg_store.cluster.subscribe(changes.append)
     database = pg_dsn.rsplit("/", 1)[1]
     await fetch(
         pg_dsn,
@@ -120,7 +120,7 @@ async def test_a_lost_listening_connection_is_remade_and_reports_missed_changes(
     other = PostgresMetadataStore(pg_dsn, pool_size=1)
     await other.start()
     try:
-        topic = await other.create_topic("after", 1, {})
+        topic = await other.topics.create_topic("after", 1, {})
         await eventually(lambda: TopicChange(topic.topic_id, "after") in changes)
     finally:
         await other.close()
@@ -136,7 +136,7 @@ async def test_pool_size_option_sizes_the_pool(pg_dsn: str, argv: list[str], env
     assert isinstance(store, PostgresMetadataStore)
     await store.start()
     try:
-        pool = store._pool
+        pool = store.database.pool
         assert pool is not None
         assert pool.get_max_size() == 3
     finally:

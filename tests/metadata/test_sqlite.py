@@ -16,7 +16,6 @@ from metadata.base import (
     IndexEntry,
     MetadataUnavailableError,
     PartitionState,
-    WritesBeforeCommit,
 )
 from metadata.migrations import backend_migrations, migrations_in
 from metadata.sqlite import SqliteMetadataStore
@@ -32,6 +31,10 @@ async def file_store(tmp_path: Path) -> AsyncIterator[SqliteMetadataStore]:
     await store.close()
 
 
+async def in_transaction(store: SqliteMetadataStore) -> bool:
+    return await store.database.read(lambda connection: connection.in_transaction)
+
+
 def applied_versions(path: str) -> list[int]:
     with sqlite3.connect(path) as db:
         return [row[0] for row in db.execute("SELECT version FROM schema_migrations ORDER BY version")]
@@ -39,9 +42,8 @@ def applied_versions(path: str) -> list[int]:
 
 async def test_creates_the_folder_and_uses_wal_and_full_sync(file_store: SqliteMetadataStore) -> None:
     assert Path(file_store.path).is_file()
-    db = file_store._connection()
-    assert list(await db.execute_fetchall("PRAGMA journal_mode")) == [("wal",)]
-    assert list(await db.execute_fetchall("PRAGMA synchronous")) == [(2,)]  # FULL
+    assert await file_store.database.fetch("PRAGMA journal_mode") == [("wal",)]
+    assert await file_store.database.fetch("PRAGMA synchronous") == [(2,)]  # FULL
 
 
 async def test_migrations_recorded_once(file_store: SqliteMetadataStore) -> None:
@@ -61,7 +63,7 @@ async def test_memory_store_migrates(tmp_path: Path) -> None:
     store = SqliteMetadataStore(":memory:")
     await store.start()
     try:
-        assert await store.list_topics() == []
+        assert await store.topics.list_topics() == []
         assert not list(tmp_path.iterdir())
     finally:
         await store.close()
@@ -72,9 +74,9 @@ async def test_locked_database_is_unavailable(file_store: SqliteMetadataStore) -
     try:
         blocker.execute("BEGIN IMMEDIATE")
         with pytest.raises(MetadataUnavailableError):
-            await file_store.create_topic("t", 1, {})
+            await file_store.topics.create_topic("t", 1, {})
         blocker.execute("ROLLBACK")
-        await file_store.create_topic("t", 1, {})
+        await file_store.topics.create_topic("t", 1, {})
     finally:
         blocker.close()
 
@@ -100,15 +102,17 @@ async def test_unstarted_store_is_unavailable() -> None:
 
 
 async def test_failed_transaction_rolls_back(file_store: SqliteMetadataStore) -> None:
-    await file_store.create_topic("t", 1, {})
-    db = file_store._connection()
-    assert not db.in_transaction
+    await file_store.topics.create_topic("t", 1, {})
+    assert not await in_transaction(file_store)
+
+    def update(tx: sqlite3.Connection) -> None:
+        tx.execute("UPDATE topics SET partitions = 5")
+        tx.execute("UPDATE topics SET partitions = 0")  # CHECK (partitions > 0)
+
     with pytest.raises(sqlite3.IntegrityError):
-        async with file_store._transaction() as tx:
-            await tx.execute("UPDATE topics SET partitions = 5")
-            await tx.execute("UPDATE topics SET partitions = 0")  # CHECK (partitions > 0)
-    assert not db.in_transaction
-    topic = await file_store.get_topic("t")
+        await file_store.database.transaction(update)
+    assert not await in_transaction(file_store)
+    topic = await file_store.topics.get_topic("t")
     assert topic is not None and topic.partitions == 1
 
 
@@ -116,8 +120,7 @@ async def test_a_write_before_the_commit_runs_on_the_store_thread_and_its_failur
     file_store: SqliteMetadataStore,
 ) -> None:
     """commit_flushes_after, the embedded default's flush: the object put, then the commit, in one call."""
-    assert isinstance(file_store, WritesBeforeCommit)
-    topic = await file_store.create_topic("t", 1, {})
+    topic = await file_store.topics.create_topic("t", 1, {})
     failure = ObjectStoreUnavailableError("put 'flush/1' failed: no space left")
     writes: list[int] = []
 
@@ -126,18 +129,18 @@ async def test_a_write_before_the_commit_runs_on_the_store_thread_and_its_failur
         raise failure
 
     with pytest.raises(ObjectStoreUnavailableError) as raised:
-        await file_store.commit_flushes_after(failing_write, [FlushCommit("flush/1", 100, [chunk(topic, count=3)])])
+        await file_store.log.commit_flushes_after(failing_write, [FlushCommit("flush/1", 100, [chunk(topic, count=3)])])
     assert raised.value is failure  # unchanged, not taken for a metadata error
-    assert not file_store._connection().in_transaction
-    assert await file_store.partition_states(topic.topic_id) == [PartitionState(0, 0)]
-    assert await file_store.find_index(topic.topic_id, 0, 0, 10) == []
+    assert not await in_transaction(file_store)
+    assert await file_store.log.partition_states(topic.topic_id) == [PartitionState(0, 0)]
+    assert await file_store.log.find_index(topic.topic_id, 0, 0, 10) == []
 
-    results = await file_store.commit_flushes_after(
+    results = await file_store.log.commit_flushes_after(
         lambda: writes.append(threading.get_ident()), [FlushCommit("flush/2", 100, [chunk(topic, count=3)])]
     )
     assert [[result.base_offset for result in flush] for flush in results] == [[0]]
-    assert await file_store.partition_states(topic.topic_id) == [PartitionState(0, 3)]
-    assert [entry.object_key for entry in await file_store.find_index(topic.topic_id, 0, 0, 10)] == ["flush/2"]
+    assert await file_store.log.partition_states(topic.topic_id) == [PartitionState(0, 3)]
+    assert [entry.object_key for entry in await file_store.log.find_index(topic.topic_id, 0, 0, 10)] == ["flush/2"]
     assert len(writes) == 2 and threading.get_ident() not in writes  # off the event loop's thread
 
 
@@ -164,10 +167,10 @@ def test_migrations_in_refuses_bad_names(tmp_path: Path, names: list[str], messa
 
 
 async def test_delete_topic_leaves_no_rows(file_store: SqliteMetadataStore) -> None:
-    topic = await file_store.create_topic("t", 2, {})
-    await file_store.commit_flush("flush/1", 100, [ChunkAppend(topic.topic_id, 1, 0, 100, 3, 0, 7, 0, 0)])
-    await file_store.commit_offsets("g", [CommittedOffset("t", 1, 3)])
-    await file_store.delete_topic("t")
+    topic = await file_store.topics.create_topic("t", 2, {})
+    await file_store.log.commit_flush("flush/1", 100, [ChunkAppend(topic.topic_id, 1, 0, 100, 3, 0, 7, 0, 0)])
+    await file_store.groups.commit_offsets("g", [CommittedOffset("t", 1, 3)])
+    await file_store.topics.delete_topic("t")
     with sqlite3.connect(file_store.path) as db:
         for table in ("topics", "partitions", "batch_index", "producer_state", "committed_offsets"):
             assert db.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,), table
@@ -175,10 +178,10 @@ async def test_delete_topic_leaves_no_rows(file_store: SqliteMetadataStore) -> N
 
 
 async def test_replace_index_refuses_entries_covering_other_offsets(file_store: SqliteMetadataStore) -> None:
-    topic = await file_store.create_topic("t", 1, {})
-    await file_store.commit_flush("flush/1", 100, [ChunkAppend(topic.topic_id, 0, 0, 100, 4, 0)])
-    old = await file_store.find_index(topic.topic_id, 0, 0, 10)
+    topic = await file_store.topics.create_topic("t", 1, {})
+    await file_store.log.commit_flush("flush/1", 100, [ChunkAppend(topic.topic_id, 0, 0, 100, 4, 0)])
+    old = await file_store.log.find_index(topic.topic_id, 0, 0, 10)
     short = [IndexEntry(0, 2, "segment", 0, 100, 0)]
     with pytest.raises(ValueError, match="cover"):
-        await file_store.replace_index(topic.topic_id, 0, old, short, "segment", 100)
-    assert await file_store.find_index(topic.topic_id, 0, 0, 10) == old
+        await file_store.log.replace_index(topic.topic_id, 0, old, short, "segment", 100)
+    assert await file_store.log.find_index(topic.topic_id, 0, 0, 10) == old

@@ -12,9 +12,10 @@ from uuid import UUID
 
 import pytest
 
-from metadata import sqlite
 from metadata.base import AppendResult, FlushCommit, MetadataStore
 from metadata.sqlite import SqliteMetadataStore
+from metadata.sqlite import log as sqlite_log
+from metadata.sqlite.log import SqliteLog
 from protocol.records import BatchHeader, Record, build_batch, iter_batches, iter_records
 from storage.commit import PUT_WITH_COMMIT_MAX_BYTES, PutOnCommitThread
 from storage.log import PartitionLog, StorageError
@@ -46,10 +47,19 @@ class CountingMetadata(SqliteMetadataStore):
         super().__init__(":memory:")
         self.failing = False
         self.commits = 0
+        self.log = CountingLog(self)
+
+
+class CountingLog(SqliteLog):
+    """CountingMetadata's log role."""
+
+    def __init__(self, store: CountingMetadata) -> None:
+        super().__init__(store.database)
+        self.store = store
 
     async def commit_flushes(self, flushes: Sequence[FlushCommit]) -> list[list[AppendResult]]:
-        self.commits += 1
-        if self.failing:
+        self.store.commits += 1
+        if self.store.failing:
             raise ConnectionError("metadata store went away")
         return await super().commit_flushes(flushes)
 
@@ -80,7 +90,7 @@ def batch(*values: bytes) -> tuple[bytes, BatchHeader]:
 
 
 async def topic(metadata: MetadataStore, partitions: int = 2) -> UUID:
-    return (await metadata.create_topic("t", partitions, {})).topic_id
+    return (await metadata.topics.create_topic("t", partitions, {})).topic_id
 
 
 async def test_batches_of_many_partitions_go_into_one_object_and_one_commit(
@@ -145,7 +155,7 @@ async def test_nothing_is_acknowledged_when_a_flush_fails(
     later = await log.append(topic_id, 0, *batch(b"kept"))
     await log.close()
     assert later.base_offset == 0
-    assert await metadata.find_index(topic_id, 0, 0, 10) != []
+    assert await metadata.log.find_index(topic_id, 0, 0, 10) != []
 
 
 @pytest.mark.parametrize("failing", ["put", "commit"])
@@ -164,7 +174,7 @@ async def test_on_a_folder_and_sqlite_a_flush_is_put_and_committed_in_one_call(
     calls = {"commit_flushes": 0, "commit_flushes_after": 0}
 
     def counting(name: str) -> Any:
-        call = getattr(metadata, name)
+        call = getattr(metadata.log, name)
 
         def counted(*args: Any) -> Any:
             calls[name] += 1
@@ -173,7 +183,7 @@ async def test_on_a_folder_and_sqlite_a_flush_is_put_and_committed_in_one_call(
         return counted
 
     for name in calls:
-        monkeypatch.setattr(metadata, name, counting(name))
+        monkeypatch.setattr(metadata.log, name, counting(name))
     topic_id = await topic(metadata)
     log = PartitionLog(
         objects,
@@ -184,7 +194,7 @@ async def test_on_a_folder_and_sqlite_a_flush_is_put_and_committed_in_one_call(
         tail_cache_bytes=1 << 20,
         object_cache_bytes=1 << 20,
         flushes_in_flight=1,  # as the folder's write tuning has it
-        commits=PutOnCommitThread(objects, metadata),
+        commits=PutOnCommitThread(objects, metadata.log),
     )
     log.start()
     first = await log.append(topic_id, 0, *batch(b"first"))
@@ -200,7 +210,7 @@ async def test_on_a_folder_and_sqlite_a_flush_is_put_and_committed_in_one_call(
             def disk_error(*args: Any) -> Any:
                 raise sqlite3.OperationalError("disk I/O error")
 
-            broken.setattr(sqlite, "_commit_flushes", disk_error)
+            broken.setattr(sqlite_log, "_commit_flushes", disk_error)
         with pytest.raises(StorageError):
             await log.append(topic_id, 0, *batch(b"lost"))
     assert (await log.state(topic_id, 0)).high_watermark == 1
@@ -380,9 +390,15 @@ async def test_appends_are_answered_in_the_order_they_were_made(
 class ShortAnswerMetadata(CountingMetadata):
     """Commits, then answers with one result too few for its first commit: a bug in the store."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.log = ShortAnswerLog(self)
+
+
+class ShortAnswerLog(CountingLog):
     async def commit_flushes(self, flushes: Sequence[FlushCommit]) -> list[list[AppendResult]]:
         results = await super().commit_flushes(flushes)
-        return [results[0][:-1], *results[1:]] if self.commits == 1 else results
+        return [results[0][:-1], *results[1:]] if self.store.commits == 1 else results
 
 
 async def test_a_commit_that_breaks_fails_its_batches_and_later_flushes_still_commit() -> None:
@@ -403,7 +419,7 @@ async def test_a_commit_that_breaks_fails_its_batches_and_later_flushes_still_co
 
 async def _tracked_growth(objects: FailingObjects, metadata: CountingMetadata, tail_cache_bytes: int) -> int:
     """Objects the garbage collector tracks after 2,000 batches appended, above what it tracked before them."""
-    topic_id = (await metadata.create_topic(f"t{tail_cache_bytes}", 1, {})).topic_id
+    topic_id = (await metadata.topics.create_topic(f"t{tail_cache_bytes}", 1, {})).topic_id
     log = make_log(objects, metadata, flush_ms=1, tail_cache_bytes=tail_cache_bytes)
     log.start()
     await log.append(topic_id, 0, *batch(b"first"))

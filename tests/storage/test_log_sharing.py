@@ -67,7 +67,7 @@ async def test_a_long_poll_wakes_on_another_brokers_commit_and_reads_it(
 ) -> None:
     objects = MemoryObjectStore()
     log_a, log_b = make_log(objects, two_stores[0], 1), make_log(objects, two_stores[1], 2)
-    topic_id = (await two_stores[0].create_topic("t", 1, {})).topic_id
+    topic_id = (await two_stores[0].topics.create_topic("t", 1, {})).topic_id
     assert await log_b.state(topic_id, 0) == PartitionState(0, 0)  # now cached on B
     started = time.monotonic()
     waiting = asyncio.create_task(log_b.wait_for_append([(topic_id, 0)], 30.0))
@@ -86,7 +86,7 @@ async def test_reads_past_a_brokers_own_tail_find_the_other_brokers_batches(
 ) -> None:
     objects = MemoryObjectStore()
     log_a, log_b = make_log(objects, two_stores[0], 1), make_log(objects, two_stores[1], 2)
-    topic_id = (await two_stores[0].create_topic("t", 1, {})).topic_id
+    topic_id = (await two_stores[0].topics.create_topic("t", 1, {})).topic_id
     assert await append(log_b, topic_id, b"b0") == 0  # B's tail cache holds offset 0
     assert await append(log_a, topic_id, b"a1") == 1
     assert await append(log_a, topic_id, b"a2") == 2
@@ -105,7 +105,7 @@ async def test_committed_data_is_served_while_postgres_is_down_and_appends_recov
     await metadata.start()
     objects = MemoryObjectStore()
     log = make_log(objects, metadata, 1, tail_cache_bytes=1)  # no tail cache: reads go through the index
-    topic_id = (await metadata.create_topic("t", 1, {})).topic_id
+    topic_id = (await metadata.topics.create_topic("t", 1, {})).topic_id
     for n in range(3):
         assert await append(log, topic_id, b"v%d" % n) == n
     expected = [(0, b"v0"), (1, b"v1"), (2, b"v2")]

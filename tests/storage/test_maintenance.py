@@ -49,7 +49,7 @@ async def test_a_flush_object_whose_commit_failed_is_collected_once_old_enough(
     objects, metadata = stores
     topic_id = await two_flushes(stores, second_commit_fails=True)
     [kept, orphan] = await objects.list("flush/")  # keys sort by the time they were named
-    assert await metadata.known_objects([kept, orphan]) == {kept}
+    assert await metadata.log.known_objects([kept, orphan]) == {kept}
     log = make_log(objects, metadata)
 
     maintenance = Maintenance(objects, metadata, log, orphan_min_age_ms=10 * MINUTE_MS)
@@ -59,7 +59,7 @@ async def test_a_flush_object_whose_commit_failed_is_collected_once_old_enough(
     # Older: collected; the committed object, referenced by the index, stays and still reads.
     assert await maintenance.collect_garbage(now_ms() + 11 * MINUTE_MS) == 1
     assert await objects.list("flush/") == [kept]
-    [entry] = await metadata.find_index(topic_id, 0, 0, 10)
+    [entry] = await metadata.log.find_index(topic_id, 0, 0, 10)
     assert entry.object_key == kept
     assert await log.read(topic_id, 0, 0, 1 << 20) != []
     # A later pass finds nothing more to delete.
@@ -77,4 +77,4 @@ async def test_objects_of_dropped_entries_are_collected_at_once(
     maintenance = Maintenance(objects, metadata, log, orphan_min_age_ms=10 * MINUTE_MS)
     assert await maintenance.collect_garbage(now_ms()) == 1
     assert await objects.list("flush/") == [new]
-    assert await metadata.known_objects([old, new]) == {new}
+    assert await metadata.log.known_objects([old, new]) == {new}

@@ -60,7 +60,7 @@ def new_log(
 
 async def written(objects: MemoryObjectStore, metadata: SqliteMetadataStore) -> tuple[UUID, int]:
     """BATCHES one-record batches in as many objects; returns the topic id and one batch's size."""
-    topic_id = (await metadata.create_topic("t", 1, {})).topic_id
+    topic_id = (await metadata.topics.create_topic("t", 1, {})).topic_id
     log = new_log(objects, metadata)
     log.start()
     for index in range(BATCHES):

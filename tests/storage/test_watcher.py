@@ -59,7 +59,7 @@ class Caches:
 
 def started() -> tuple[Store, Caches, PartitionWatcher]:
     store, caches = Store(), Caches()
-    watcher = PartitionWatcher(store, {}, caches)
+    watcher = PartitionWatcher(store, store, {}, caches)
     watcher.start()
     return store, caches, watcher
 

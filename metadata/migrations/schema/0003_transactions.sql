@@ -4,32 +4,32 @@
 
 CREATE TABLE transactions (
     transactional_id TEXT PRIMARY KEY,
-    producer_id INTEGER NOT NULL,
+    producer_id {bigint} NOT NULL,
     producer_epoch INTEGER NOT NULL,
     state TEXT NOT NULL,  -- Empty, Ongoing, PrepareCommit, PrepareAbort, CompleteCommit, CompleteAbort
     timeout_ms INTEGER NOT NULL,
-    started_ms INTEGER NOT NULL,  -- when the ongoing transaction began; 0 without one
-    updated_ms INTEGER NOT NULL,
-    partitions TEXT NOT NULL,  -- JSON [[topic, partition], ...]
-    groups TEXT NOT NULL,  -- JSON [group id, ...]
-    pending_offsets TEXT NOT NULL,  -- JSON [[group id, topic, partition, offset, leader epoch, metadata], ...]
+    started_ms {bigint} NOT NULL,  -- when the ongoing transaction began; 0 without one
+    updated_ms {bigint} NOT NULL,
+    partitions {json} NOT NULL,  -- JSON [[topic, partition], ...]
+    groups {json} NOT NULL,  -- JSON [group id, ...]
+    pending_offsets {json} NOT NULL,  -- JSON [[group id, topic, partition, offset, leader epoch, metadata], ...]
     last_epoch INTEGER NOT NULL,  -- the epoch before a timeout's bump, -1: none (KIP-360)
-    version INTEGER NOT NULL  -- bumped by every write: a write based on an older read is refused
-) WITHOUT ROWID;
+    version {bigint} NOT NULL  -- bumped by every write: a write based on an older read is refused
+){without_rowid};
 
 CREATE TABLE open_transactions (
-    topic_id TEXT NOT NULL,
+    topic_id {uuid} NOT NULL,
     partition INTEGER NOT NULL,
-    producer_id INTEGER NOT NULL,
-    first_offset INTEGER NOT NULL,
+    producer_id {bigint} NOT NULL,
+    first_offset {bigint} NOT NULL,
     PRIMARY KEY (topic_id, partition, producer_id)
-) WITHOUT ROWID;
+){without_rowid};
 
 CREATE TABLE aborted_transactions (
-    topic_id TEXT NOT NULL,
+    topic_id {uuid} NOT NULL,
     partition INTEGER NOT NULL,
-    first_offset INTEGER NOT NULL,
-    last_offset INTEGER NOT NULL,  -- the abort marker's offset
-    producer_id INTEGER NOT NULL,
+    first_offset {bigint} NOT NULL,
+    last_offset {bigint} NOT NULL,  -- the abort marker's offset
+    producer_id {bigint} NOT NULL,
     PRIMARY KEY (topic_id, partition, first_offset, producer_id)
-) WITHOUT ROWID;
+){without_rowid};

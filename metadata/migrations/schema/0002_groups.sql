@@ -8,19 +8,19 @@ CREATE TABLE consumer_groups (
     protocol_name TEXT,  -- NULL while no generation runs
     leader_id TEXT,
     state TEXT NOT NULL,
-    updated_ms INTEGER NOT NULL
-) WITHOUT ROWID;
+    updated_ms {bigint} NOT NULL
+){without_rowid};
 
 CREATE TABLE committed_offsets (
     group_id TEXT NOT NULL,
     topic TEXT NOT NULL,
     partition INTEGER NOT NULL,
-    committed_offset INTEGER NOT NULL,
+    committed_offset {bigint} NOT NULL,
     leader_epoch INTEGER NOT NULL,  -- -1: none given
     metadata TEXT NOT NULL,
-    commit_ms INTEGER NOT NULL,
+    commit_ms {bigint} NOT NULL,
     PRIMARY KEY (group_id, topic, partition)
-) WITHOUT ROWID;
+){without_rowid};
 
 -- delete_topic drops the offsets every group committed on the topic.
 CREATE INDEX committed_offsets_topic ON committed_offsets (topic);

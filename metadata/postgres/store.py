@@ -1,0 +1,46 @@
+"""The production metadata store: every role over one PostgreSQL database (metadata.postgres.database)."""
+
+from __future__ import annotations
+
+from metadata.postgres.cluster import PostgresCluster
+from metadata.postgres.database import PostgresDatabase
+from metadata.postgres.groups import PostgresGroups
+from metadata.postgres.log import PostgresLog
+from metadata.postgres.notifications import ChangeNotifications
+from metadata.postgres.topics import PostgresTopics
+from metadata.postgres.transactions import PostgresTransactions
+
+
+class PostgresMetadataStore:
+    """MetadataStore on PostgreSQL; `dsn` is a postgresql:// URL, `pool_size` the most connections."""
+
+    def __init__(self, dsn: str, pool_size: int = 10) -> None:
+        self.dsn = dsn
+        self.database = PostgresDatabase(dsn, pool_size)
+        self.topics = PostgresTopics(self.database)
+        self.log = PostgresLog(self.database)
+        self.groups = PostgresGroups(self.database)
+        self.transactions = PostgresTransactions(self.database)
+        self.cluster = PostgresCluster(self.database)
+        self._notifications = ChangeNotifications(dsn, self.database.where, self.database.origin, self.database.changes)
+        self.applied_migrations: list[int] = []
+
+    async def start(self) -> None:
+        if self.database.pool is not None:
+            return
+        applied = await self.database.open()
+        try:
+            with self.database.translated():
+                await self._notifications.start()
+        except BaseException:
+            await self.database.close()
+            raise
+        self.applied_migrations = applied
+
+    async def close(self) -> None:
+        await self._notifications.stop()
+        await self.database.close()
+
+    async def check(self) -> None:
+        async with self.database.read() as db:
+            await db.fetchval("SELECT 1")

@@ -1,0 +1,119 @@
+"""SQL that SQLite and PostgreSQL share, written once with `?` parameters.
+
+SQLite runs these as they are; PostgreSQL runs `numbered(statement)`, whose parameters are
+$1, $2, ... in the same order. Statements whose dialects differ (times from the server's clock,
+PostgreSQL's arrays and row locks, collations) stay with their backend.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import re
+from typing import Any
+
+from metadata.base import CommittedOffset, GroupRecord, IndexEntry
+
+TOPIC_COLUMNS = "topic_id, name, partitions, configs"
+INDEX_COLUMNS = "base_offset, last_offset, object_key, position, length, max_timestamp"
+GROUP_COLUMNS = "group_id, protocol_type, generation_id, protocol_name, leader_id, state"
+OFFSET_COLUMNS = "topic, partition, committed_offset, leader_epoch, metadata, commit_ms"
+
+# -- topics
+TOPIC_BY_NAME = f"SELECT {TOPIC_COLUMNS} FROM topics WHERE name = ?"
+TOPIC_BY_ID = f"SELECT {TOPIC_COLUMNS} FROM topics WHERE topic_id = ?"
+SET_PARTITION_COUNT = "UPDATE topics SET partitions = ? WHERE topic_id = ?"
+# A deleted topic's rows, table by table (its committed offsets are keyed by name: DELETE_TOPIC_OFFSETS).
+DELETE_TOPIC_ROWS = [
+    f"DELETE FROM {table} WHERE topic_id = ?"
+    for table in ("batch_index", "producer_state", "open_transactions", "aborted_transactions", "partitions", "topics")
+]
+DELETE_TOPIC_OFFSETS = "DELETE FROM committed_offsets WHERE topic = ?"
+
+# -- the log
+PARTITION_STATES = "SELECT log_start_offset, high_watermark FROM partitions WHERE topic_id = ? ORDER BY partition"
+PARTITION_STATE = "SELECT log_start_offset, high_watermark FROM partitions WHERE topic_id = ? AND partition = ?"
+PARTITION_SIZES = "SELECT partition, sum(length) FROM batch_index WHERE topic_id = ? GROUP BY partition"
+INSERT_INDEX = f"INSERT INTO batch_index (topic_id, partition, {INDEX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+SET_HIGH_WATERMARK = "UPDATE partitions SET high_watermark = ? WHERE topic_id = ? AND partition = ?"
+SAVE_PRODUCER_STATE = (
+    "INSERT INTO producer_state (topic_id, partition, producer_id, producer_epoch, recent_batches)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (topic_id, partition, producer_id) DO UPDATE"
+    " SET producer_epoch = excluded.producer_epoch, recent_batches = excluded.recent_batches"
+)
+OPEN_TRANSACTION = (
+    "INSERT INTO open_transactions (topic_id, partition, producer_id, first_offset) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (topic_id, partition, producer_id) DO UPDATE SET first_offset = excluded.first_offset"
+)
+CLOSE_TRANSACTION = "DELETE FROM open_transactions WHERE topic_id = ? AND partition = ? AND producer_id = ?"
+RECORD_ABORTED = (
+    "INSERT INTO aborted_transactions (topic_id, partition, producer_id, first_offset, last_offset)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+# Entries never overlap, so the one holding the offset is the last starting at or before it;
+# starting the range there keeps the scan on the primary key. Parameters: find_index_arguments.
+FIND_INDEX = (
+    f"SELECT {INDEX_COLUMNS} FROM batch_index"
+    " WHERE topic_id = ? AND partition = ? AND last_offset >= ?"
+    " AND base_offset >= coalesce((SELECT max(base_offset) FROM batch_index"
+    "   WHERE topic_id = ? AND partition = ? AND base_offset <= ?), ?)"
+    " ORDER BY base_offset LIMIT ?"
+)
+FIND_BY_TIMESTAMP = (
+    f"SELECT {INDEX_COLUMNS} FROM batch_index"
+    " WHERE topic_id = ? AND partition = ? AND max_timestamp >= ? ORDER BY base_offset LIMIT 1"
+)
+SET_LOG_START = "UPDATE partitions SET log_start_offset = ? WHERE topic_id = ? AND partition = ?"
+# base_offset < offset bounds the primary-key range; last_offset < offset is the rule.
+DROP_INDEX_BELOW = (
+    "DELETE FROM batch_index WHERE topic_id = ? AND partition = ? AND base_offset < ? AND last_offset < ?"
+)
+DROP_ABORTED_BELOW = "DELETE FROM aborted_transactions WHERE topic_id = ? AND partition = ? AND last_offset < ?"
+UNREFERENCED_OBJECTS = (
+    "SELECT object_key FROM objects AS o"
+    " WHERE NOT EXISTS (SELECT 1 FROM batch_index AS b WHERE b.object_key = o.object_key)"
+)  # the backend adds its ORDER BY (PostgreSQL: bytewise, as SQLite's)
+
+# -- groups and offsets
+COMMIT_OFFSET = (
+    f"INSERT INTO committed_offsets (group_id, {OFFSET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (group_id, topic, partition) DO UPDATE"
+    " SET committed_offset = excluded.committed_offset, leader_epoch = excluded.leader_epoch,"
+    " metadata = excluded.metadata, commit_ms = excluded.commit_ms"
+)
+GROUP_OFFSETS = f"SELECT {OFFSET_COLUMNS} FROM committed_offsets WHERE group_id = ?"
+DELETE_GROUP = ("DELETE FROM committed_offsets WHERE group_id = ?", "DELETE FROM consumer_groups WHERE group_id = ?")
+
+# -- transactions and brokers
+ALLOCATE_PRODUCER_ID = "UPDATE producer_ids SET next_id = next_id + 1 RETURNING next_id - 1"
+DEREGISTER_BROKER = "DELETE FROM brokers WHERE broker_id = ? AND host = ? AND port = ?"
+
+_PARAMETER = re.compile(r"\?")
+
+
+@functools.cache
+def numbered(statement: str) -> str:
+    """A statement's `?` parameters as PostgreSQL's $1, $2, ... (no statement here quotes a `?`); kept per statement."""
+    counter = itertools.count(1)
+    return _PARAMETER.sub(lambda _: f"${next(counter)}", statement)
+
+
+def find_index_arguments(topic: object, partition: int, from_offset: int, limit: int) -> tuple[Any, ...]:
+    """FIND_INDEX's parameters."""
+    return (topic, partition, from_offset, topic, partition, from_offset, from_offset, limit)
+
+
+def index_row(topic: object, partition: int, e: IndexEntry) -> tuple[Any, ...]:
+    """INSERT_INDEX's parameters; `topic` is the topic id as the backend stores it."""
+    return (topic, partition, e.base_offset, e.last_offset, e.object_key, e.position, e.length, e.max_timestamp)
+
+
+def offset_row(group_id: str, o: CommittedOffset) -> tuple[Any, ...]:
+    """COMMIT_OFFSET's parameters."""
+    return (group_id, o.topic, o.partition, o.offset, o.leader_epoch, o.metadata, o.commit_time_ms)
+
+
+def group_row(group: GroupRecord) -> tuple[Any, ...]:
+    """A group record's values, in GROUP_COLUMNS order."""
+    return dataclasses.astuple(group)
