@@ -42,6 +42,17 @@ from protocol.apis.alter_configs import ALTER_CONFIGS
 from protocol.apis.describe_configs import DESCRIBE_CONFIGS
 from protocol.apis.incremental_alter_configs import INCREMENTAL_ALTER_CONFIGS
 from protocol.errors import ErrorCode
+from protocol.messages.alter_configs import AlterConfigsRequest
+from protocol.messages.alter_configs import AlterConfigsResourceResponse as AlterResult
+from protocol.messages.alter_configs import AlterConfigsResponse as AlterResponse
+from protocol.messages.describe_configs import DescribeConfigsRequest
+from protocol.messages.describe_configs import DescribeConfigsResourceResult as DescribeEntry
+from protocol.messages.describe_configs import DescribeConfigsResponse as DescribeResponse
+from protocol.messages.describe_configs import DescribeConfigsResult as DescribeResult
+from protocol.messages.describe_configs import DescribeConfigsSynonym as DescribeSynonym
+from protocol.messages.incremental_alter_configs import AlterConfigsResourceResponse as IncrementalResult
+from protocol.messages.incremental_alter_configs import IncrementalAlterConfigsRequest
+from protocol.messages.incremental_alter_configs import IncrementalAlterConfigsResponse as IncrementalResponse
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -268,13 +279,10 @@ def _duplicates(items: Iterable[Any]) -> set[Any]:
 
 # -- DescribeConfigs -------------------------------------------------------------
 
-DescribeResponse: Any = DESCRIBE_CONFIGS.Response
-DescribeResult: Any = DescribeResponse.DescribeConfigsResult
-DescribeEntry: Any = DescribeResult.DescribeConfigsResourceResult
-DescribeSynonym: Any = DescribeEntry.DescribeConfigsSynonym
 
-
-async def handle_describe_configs(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_describe_configs(
+    broker: Broker, request: Request[DescribeConfigsRequest], connection: Connection
+) -> DescribeResponse:
     body = request.body
     results = []
     for resource in body.resources:
@@ -329,18 +337,17 @@ def _describe_entry(value: ConfigValue, version: int, include_synonyms: bool) ->
 
 # -- AlterConfigs and IncrementalAlterConfigs ------------------------------------
 
-AlterResponse: Any = ALTER_CONFIGS.Response
-AlterResult: Any = AlterResponse.AlterConfigsResourceResponse
-IncrementalResponse: Any = INCREMENTAL_ALTER_CONFIGS.Response
-IncrementalResult: Any = IncrementalResponse.AlterConfigsResourceResponse
 
-
-async def handle_alter_configs(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_alter_configs(
+    broker: Broker, request: Request[AlterConfigsRequest], connection: Connection
+) -> AlterResponse:
     responses = await _alter_all(broker, request.body, incremental=False, result_class=AlterResult)
     return AlterResponse(responses=responses)
 
 
-async def handle_incremental_alter_configs(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_incremental_alter_configs(
+    broker: Broker, request: Request[IncrementalAlterConfigsRequest], connection: Connection
+) -> IncrementalResponse:
     responses = await _alter_all(broker, request.body, incremental=True, result_class=IncrementalResult)
     return IncrementalResponse(responses=responses)
 

@@ -23,17 +23,19 @@ from broker.topics import topic_name_error
 from metadata.base import InvalidPartitionsError, UnknownTopicError
 from protocol.apis.create_partitions import CREATE_PARTITIONS
 from protocol.errors import ErrorCode
+from protocol.messages.create_partitions import CreatePartitionsRequest
+from protocol.messages.create_partitions import CreatePartitionsResponse as Response
+from protocol.messages.create_partitions import CreatePartitionsTopicResult as Result
 
 if TYPE_CHECKING:
     from broker.app import Broker
     from broker.server import Connection
     from protocol.wire import Request
 
-Response: Any = CREATE_PARTITIONS.Response
-Result: Any = Response.CreatePartitionsTopicResult
 
-
-async def handle_create_partitions(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_create_partitions(
+    broker: Broker, request: Request[CreatePartitionsRequest], connection: Connection
+) -> Response:
     body = request.body
     counts = Counter(topic.name for topic in body.topics)
     results = []

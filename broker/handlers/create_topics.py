@@ -33,6 +33,10 @@ from broker.topics import config_error, topic_name_error
 from metadata.base import TopicExistsError, TopicInfo
 from protocol.apis.create_topics import CREATE_TOPICS
 from protocol.errors import ErrorCode
+from protocol.messages.create_topics import CreatableTopicConfigs as ResultConfig
+from protocol.messages.create_topics import CreatableTopicResult as Result
+from protocol.messages.create_topics import CreateTopicsRequest
+from protocol.messages.create_topics import CreateTopicsResponse as Response
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -40,10 +44,6 @@ if TYPE_CHECKING:
     from protocol.wire import Request
 
 NO_TOPIC_ID = UUID(int=0)
-
-Response: Any = CREATE_TOPICS.Response
-Result: Any = Response.CreatableTopicResult
-ResultConfig: Any = Result.CreatableTopicConfigs
 
 
 class _RefusedError(Exception):
@@ -53,7 +53,9 @@ class _RefusedError(Exception):
         self.message = message
 
 
-async def handle_create_topics(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_create_topics(
+    broker: Broker, request: Request[CreateTopicsRequest], connection: Connection
+) -> Response:
     body = request.body
     counts = Counter(topic.name for topic in body.topics)
     results = []

@@ -18,6 +18,9 @@ from uuid import UUID
 from metadata.base import TopicInfo, UnknownTopicError
 from protocol.apis.delete_topics import DELETE_TOPICS
 from protocol.errors import ErrorCode
+from protocol.messages.delete_topics import DeletableTopicResult as Result
+from protocol.messages.delete_topics import DeleteTopicsRequest
+from protocol.messages.delete_topics import DeleteTopicsResponse as Response
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -26,11 +29,10 @@ if TYPE_CHECKING:
 
 NO_TOPIC_ID = UUID(int=0)
 
-Response: Any = DELETE_TOPICS.Response
-Result: Any = Response.DeletableTopicResult
 
-
-async def handle_delete_topics(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_delete_topics(
+    broker: Broker, request: Request[DeleteTopicsRequest], connection: Connection
+) -> Response:
     version = request.version
     body = request.body
     if version >= 6:

@@ -27,6 +27,9 @@ from typing import TYPE_CHECKING, Any
 from metadata.base import MetadataUnavailableError
 from protocol.apis.fetch import FETCH
 from protocol.errors import ErrorCode
+from protocol.messages.fetch import AbortedTransaction, FetchRequest, PartitionData
+from protocol.messages.fetch import FetchableTopicResponse as TopicResponse
+from protocol.messages.fetch import FetchResponse as Response
 from protocol.records import iter_batches
 from storage.transactions import aborted_between
 
@@ -36,13 +39,10 @@ if TYPE_CHECKING:
     from broker.server import Connection
     from protocol.wire import Request
 
-Response: Any = FETCH.Response
-TopicResponse: Any = Response.FetchableTopicResponse
-PartitionData: Any = TopicResponse.PartitionData
 READ_COMMITTED = 1
 
 
-async def handle_fetch(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_fetch(broker: Broker, request: Request[FetchRequest], connection: Connection) -> Response:
     body = request.body
     started = time.monotonic()
     deadline = started + max(body.max_wait_ms, 0) / 1000
@@ -111,9 +111,7 @@ async def _read_once(broker: Broker, body: Any) -> tuple[list[Any], int, list[An
                     chunks = _before(chunks, end)
                 if body.isolation_level == READ_COMMITTED:
                     entry.aborted_transactions = [
-                        PartitionData.AbortedTransaction(
-                            producer_id=aborted.producer_id, first_offset=aborted.first_offset
-                        )
+                        AbortedTransaction(producer_id=aborted.producer_id, first_offset=aborted.first_offset)
                         for aborted in aborted_between(transactions, wanted.fetch_offset, end - 1)
                     ]
             except MetadataUnavailableError:

@@ -38,6 +38,21 @@ from protocol.apis.offset_commit import OFFSET_COMMIT
 from protocol.apis.offset_delete import OFFSET_DELETE
 from protocol.apis.offset_fetch import OFFSET_FETCH
 from protocol.errors import ErrorCode
+from protocol.messages.offset_commit import OffsetCommitRequest, OffsetCommitResponsePartition
+from protocol.messages.offset_commit import OffsetCommitResponse as CommitResponse
+from protocol.messages.offset_commit import OffsetCommitResponseTopic as CommitTopic
+from protocol.messages.offset_delete import OffsetDeleteRequest, OffsetDeleteResponsePartition
+from protocol.messages.offset_delete import OffsetDeleteResponse as DeleteResponse
+from protocol.messages.offset_delete import OffsetDeleteResponseTopic as DeleteTopic
+from protocol.messages.offset_fetch import (
+    OffsetFetchRequest,
+    OffsetFetchResponsePartition,
+    OffsetFetchResponsePartitions,
+)
+from protocol.messages.offset_fetch import OffsetFetchResponse as FetchResponse
+from protocol.messages.offset_fetch import OffsetFetchResponseGroup as FetchGroup
+from protocol.messages.offset_fetch import OffsetFetchResponseTopic as FetchTopic
+from protocol.messages.offset_fetch import OffsetFetchResponseTopics as FetchGroupTopic
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -116,11 +131,10 @@ class CommitRequest:
 
 # -- OffsetCommit ----------------------------------------------------------------
 
-CommitResponse: Any = OFFSET_COMMIT.Response
-CommitTopic: Any = CommitResponse.OffsetCommitResponseTopic
 
-
-async def handle_offset_commit(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_offset_commit(
+    broker: Broker, request: Request[OffsetCommitRequest], connection: Connection
+) -> CommitResponse:
     body = request.body
     commit = await CommitRequest.read(broker, body.topics)
     if commit.valid and broker.metrics is not None:
@@ -132,7 +146,7 @@ async def handle_offset_commit(broker: Broker, request: Request, connection: Con
         commit.errors.update(zip(commit.valid, results, strict=True))
     if broker.metrics is not None:
         _observe_commits(broker.metrics.stats, body.group_id, commit.errors, commit.asked)
-    return CommitResponse(topics=commit.response_topics(CommitTopic, CommitTopic.OffsetCommitResponsePartition))
+    return CommitResponse(topics=commit.response_topics(CommitTopic, OffsetCommitResponsePartition))
 
 
 def _observe_commits(
@@ -148,23 +162,20 @@ def _observe_commits(
 
 # -- OffsetFetch -----------------------------------------------------------------
 
-FetchResponse: Any = OFFSET_FETCH.Response
-FetchTopic: Any = FetchResponse.OffsetFetchResponseTopic
-FetchGroup: Any = FetchResponse.OffsetFetchResponseGroup
-FetchGroupTopic: Any = FetchGroup.OffsetFetchResponseTopics
 
-
-async def handle_offset_fetch(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_offset_fetch(
+    broker: Broker, request: Request[OffsetFetchRequest], connection: Connection
+) -> FetchResponse:
     body, version = request.body, request.version
     if version >= 8:
         groups = []
         for wanted in body.groups:
             error, answers = await _fetch(broker, wanted.group_id, wanted.topics, version)
-            topics = _topics(FetchGroupTopic, FetchGroupTopic.OffsetFetchResponsePartitions, answers)
+            topics = _topics(FetchGroupTopic, OffsetFetchResponsePartitions, answers)
             groups.append(FetchGroup(group_id=wanted.group_id, topics=topics, error_code=error))
         return FetchResponse(groups=groups)
     error, answers = await _fetch(broker, body.group_id, body.topics, version)
-    return FetchResponse(topics=_topics(FetchTopic, FetchTopic.OffsetFetchResponsePartition, answers), error_code=error)
+    return FetchResponse(topics=_topics(FetchTopic, OffsetFetchResponsePartition, answers), error_code=error)
 
 
 async def _fetch(
@@ -207,11 +218,10 @@ def _topics(
 
 # -- OffsetDelete ----------------------------------------------------------------
 
-DeleteResponse: Any = OFFSET_DELETE.Response
-DeleteTopic: Any = DeleteResponse.OffsetDeleteResponseTopic
 
-
-async def handle_offset_delete(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_offset_delete(
+    broker: Broker, request: Request[OffsetDeleteRequest], connection: Connection
+) -> DeleteResponse:
     body = request.body
     exists = await existing_partitions(
         broker, ((t.name, (p.partition_index for p in t.partitions)) for t in body.topics)
@@ -228,7 +238,7 @@ async def handle_offset_delete(broker: Broker, request: Request, connection: Con
             DeleteTopic(
                 name=topic,
                 partitions=[
-                    DeleteTopic.OffsetDeleteResponsePartition(partition_index=partition, error_code=error)
+                    OffsetDeleteResponsePartition(partition_index=partition, error_code=error)
                     for partition, error in partitions
                 ],
             )
@@ -238,7 +248,7 @@ async def handle_offset_delete(broker: Broker, request: Request, connection: Con
 
 
 def _in_arrival_order(handler: Handler) -> Handler:
-    async def ordered(broker: Broker, request: Request, connection: Connection) -> Any:
+    async def ordered(broker: Broker, request: Request[Any], connection: Connection) -> Any:
         async with connection.offsets_lock:  # a FIFO lock taken in dispatch order
             return await handler(broker, request, connection)
 

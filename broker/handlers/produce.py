@@ -38,6 +38,11 @@ from broker.topics import cleanup_policies, effective_config
 from metadata.base import AppendResult, MetadataUnavailableError
 from protocol.apis.produce import PRODUCE
 from protocol.errors import ErrorCode, ProtocolError
+from protocol.messages.produce import BatchIndexAndErrorMessage as RecordError
+from protocol.messages.produce import PartitionProduceResponse as PartitionResponse
+from protocol.messages.produce import ProduceRequest
+from protocol.messages.produce import ProduceResponse as Response
+from protocol.messages.produce import TopicProduceResponse as TopicResponse
 from protocol.records import BatchHeader, CorruptBatchError, iter_batches, iter_records, set_log_append_time
 from storage.log import StorageError
 
@@ -46,11 +51,6 @@ if TYPE_CHECKING:
     from broker.metrics import BrokerStats
     from broker.server import Connection
     from protocol.wire import Request
-
-Response: Any = PRODUCE.Response
-TopicResponse: Any = Response.TopicProduceResponse
-PartitionResponse: Any = TopicResponse.PartitionProduceResponse
-RecordError: Any = PartitionResponse.BatchIndexAndErrorMessage
 
 
 class _Outcome:
@@ -67,7 +67,7 @@ class _Outcome:
         self.bytes = 0
 
 
-async def handle_produce(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_produce(broker: Broker, request: Request[ProduceRequest], connection: Connection) -> Response | None:
     body = request.body
     stats = broker.metrics.stats if broker.metrics is not None else None
     outcomes: list[tuple[str, list[_Outcome]]] = []

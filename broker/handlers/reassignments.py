@@ -22,6 +22,12 @@ from typing import TYPE_CHECKING, Any
 from protocol.apis.alter_partition_reassignments import ALTER_PARTITION_REASSIGNMENTS
 from protocol.apis.list_partition_reassignments import LIST_PARTITION_REASSIGNMENTS
 from protocol.errors import ErrorCode
+from protocol.messages.alter_partition_reassignments import AlterPartitionReassignmentsRequest
+from protocol.messages.alter_partition_reassignments import AlterPartitionReassignmentsResponse as AlterResponse
+from protocol.messages.alter_partition_reassignments import ReassignablePartitionResponse as PartitionResponse
+from protocol.messages.alter_partition_reassignments import ReassignableTopicResponse as TopicResponse
+from protocol.messages.list_partition_reassignments import ListPartitionReassignmentsRequest
+from protocol.messages.list_partition_reassignments import ListPartitionReassignmentsResponse as ListResponse
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -29,13 +35,10 @@ if TYPE_CHECKING:
     from broker.server import Connection
     from protocol.wire import Request
 
-AlterResponse: Any = ALTER_PARTITION_REASSIGNMENTS.Response
-TopicResponse: Any = AlterResponse.ReassignableTopicResponse
-PartitionResponse: Any = TopicResponse.ReassignablePartitionResponse
-ListResponse: Any = LIST_PARTITION_REASSIGNMENTS.Response
 
-
-async def handle_alter_partition_reassignments(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_alter_partition_reassignments(
+    broker: Broker, request: Request[AlterPartitionReassignmentsRequest], connection: Connection
+) -> AlterResponse:
     body = request.body
     allow_replication_factor_change = body.allow_replication_factor_change if request.version >= 1 else True
     cluster = broker.cluster
@@ -78,7 +81,9 @@ def _outcome(
     return ErrorCode.NONE, None
 
 
-async def handle_list_partition_reassignments(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_list_partition_reassignments(
+    broker: Broker, request: Request[ListPartitionReassignmentsRequest], connection: Connection
+) -> ListResponse:
     return ListResponse(error_code=ErrorCode.NONE, error_message=None, topics=[])
 
 
