@@ -12,7 +12,7 @@ twice, an entry with both a name and an id, or with neither.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from metadata.base import TopicInfo, UnknownTopicError
@@ -82,7 +82,7 @@ async def _delete(broker: Broker, name: str) -> TopicInfo | None:
     return topic
 
 
-def _result(version: int, name: str | None, topic_id: UUID, error: ErrorCode, message: str | None) -> Any:
+def _result(version: int, name: str | None, topic_id: UUID, error: ErrorCode, message: str | None) -> Result:
     result = Result(name=name, error_code=error)
     if version >= 5:
         result.error_message = message

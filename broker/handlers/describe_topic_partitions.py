@@ -18,7 +18,7 @@ answers.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from broker.handlers.metadata import topic_entry
@@ -60,7 +60,7 @@ async def handle_describe_topic_partitions(
         )
     cluster = broker.cluster
     remaining = max(min(MAX_PARTITIONS_PER_PAGE, body.response_partition_limit), 1)
-    topics: list[Any] = []
+    topics: list[Topic] = []
     for name in names:
         if remaining == 0:
             return Response(topics=topics, next_cursor=Cursor(topic_name=name, partition_index=0))

@@ -15,7 +15,7 @@ listed partition, as Kafka answers a request it cannot parse.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from protocol.apis.elect_leaders import ELECT_LEADERS
 from protocol.errors import ErrorCode
@@ -67,7 +67,7 @@ async def handle_elect_leaders(
     return Response(replica_election_results=results)
 
 
-def _partition_result(topic: str, partition: int, count: int) -> Any:
+def _partition_result(topic: str, partition: int, count: int) -> PartitionResult:
     if not 0 <= partition < count:
         error, message = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"no partition {partition} of topic {topic!r}"
     else:

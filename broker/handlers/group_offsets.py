@@ -30,8 +30,8 @@ broker coordinates, and COORDINATOR_LOAD_IN_PROGRESS (14) before the group is lo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from metadata.base import CommittedOffset
 from protocol.apis.offset_commit import OFFSET_COMMIT
@@ -65,6 +65,33 @@ NO_OFFSET = -1
 NO_LEADER_EPOCH = -1
 
 Partition = tuple[str, int]
+Answer = TypeVar("Answer")
+ResponseTopic = TypeVar("ResponseTopic")
+
+
+class AskedOffset(Protocol):
+    """A partition of an OffsetCommit or TxnOffsetCommit request: the fields both have."""
+
+    partition_index: int
+    committed_offset: int
+    committed_leader_epoch: int
+    committed_metadata: str | None
+
+
+class AskedOffsets(Protocol):
+    """A topic of an OffsetCommit or TxnOffsetCommit request."""
+
+    name: str
+
+    @property
+    def partitions(self) -> Sequence[AskedOffset]: ...
+
+
+class AskedPartitions(Protocol):
+    """A topic of an OffsetFetch request: v1-7 and v8 give it under two struct names."""
+
+    name: str
+    partition_indexes: list[int]
 
 
 async def existing_partitions(broker: Broker, topics: Iterable[tuple[str, Iterable[int]]]) -> dict[Partition, bool]:
@@ -77,9 +104,9 @@ async def existing_partitions(broker: Broker, topics: Iterable[tuple[str, Iterab
     return found
 
 
-def by_topic(answers: Iterable[tuple[Partition, Any]]) -> dict[str, list[tuple[int, Any]]]:
+def by_topic(answers: Iterable[tuple[Partition, Answer]]) -> dict[str, list[tuple[int, Answer]]]:
     """(topic, partition) answers grouped by topic, both in the order given."""
-    grouped: dict[str, list[tuple[int, Any]]] = {}
+    grouped: dict[str, list[tuple[int, Answer]]] = {}
     for (topic, partition), answer in answers:
         grouped.setdefault(topic, []).append((partition, answer))
     return grouped
@@ -88,14 +115,14 @@ def by_topic(answers: Iterable[tuple[Partition, Any]]) -> dict[str, list[tuple[i
 class CommitRequest:
     """The partitions of an OffsetCommit or TxnOffsetCommit request: what each asks, which exist."""
 
-    def __init__(self, asked: dict[Partition, Any], exists: dict[Partition, bool]) -> None:
+    def __init__(self, asked: dict[Partition, AskedOffset], exists: dict[Partition, bool]) -> None:
         self.asked = asked
         self.exists = exists
         self.errors = {key: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION for key, known in exists.items() if not known}
         self.valid = [key for key, known in exists.items() if known]
 
     @classmethod
-    async def read(cls, broker: Broker, topics: Iterable[Any]) -> CommitRequest:
+    async def read(cls, broker: Broker, topics: Iterable[AskedOffsets]) -> CommitRequest:
         asked = {(topic.name, p.partition_index): p for topic in topics for p in topic.partitions}
         by_name: dict[str, list[int]] = {}
         for name, partition in asked:
@@ -116,7 +143,9 @@ class CommitRequest:
             for wanted in [self.asked[(topic, partition)]]
         ]
 
-    def response_topics(self, topic_class: Any, partition_class: Any) -> list[Any]:
+    def response_topics(
+        self, topic_class: Callable[..., ResponseTopic], partition_class: Callable[..., object]
+    ) -> list[ResponseTopic]:
         """Each partition's error (NONE when accepted), by topic in the order asked."""
         return [
             topic_class(
@@ -150,7 +179,7 @@ async def handle_offset_commit(
 
 
 def _observe_commits(
-    stats: BrokerStats, group: str, errors: dict[Partition, ErrorCode], asked: dict[Partition, Any]
+    stats: BrokerStats, group: str, errors: dict[Partition, ErrorCode], asked: dict[Partition, AskedOffset]
 ) -> None:
     for (topic, partition), wanted in asked.items():
         error = errors.get((topic, partition), ErrorCode.NONE)
@@ -179,7 +208,7 @@ async def handle_offset_fetch(
 
 
 async def _fetch(
-    broker: Broker, group_id: str, topics: list[Any] | None, version: int
+    broker: Broker, group_id: str, topics: Sequence[AskedPartitions] | None, version: int
 ) -> tuple[ErrorCode, list[tuple[Partition, tuple[CommittedOffset | None, ErrorCode]]]]:
     """The group error and, per partition, its committed offset (None: none) and error."""
     asked = None if topics is None else [(t.name, p) for t in topics for p in t.partition_indexes]
@@ -195,8 +224,10 @@ async def _fetch(
 
 
 def _topics(
-    topic_class: Any, partition_class: Any, answers: list[tuple[Partition, tuple[CommittedOffset | None, ErrorCode]]]
-) -> list[Any]:
+    topic_class: Callable[..., ResponseTopic],
+    partition_class: Callable[..., object],
+    answers: list[tuple[Partition, tuple[CommittedOffset | None, ErrorCode]]],
+) -> list[ResponseTopic]:
     """The response topics of v1-7 or of a v8 group: the same fields under other struct names."""
     return [
         topic_class(

@@ -17,12 +17,12 @@ hash's, not an operator's).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from protocol.apis.alter_partition_reassignments import ALTER_PARTITION_REASSIGNMENTS
 from protocol.apis.list_partition_reassignments import LIST_PARTITION_REASSIGNMENTS
 from protocol.errors import ErrorCode
-from protocol.messages.alter_partition_reassignments import AlterPartitionReassignmentsRequest
+from protocol.messages.alter_partition_reassignments import AlterPartitionReassignmentsRequest, ReassignablePartition
 from protocol.messages.alter_partition_reassignments import AlterPartitionReassignmentsResponse as AlterResponse
 from protocol.messages.alter_partition_reassignments import ReassignablePartitionResponse as PartitionResponse
 from protocol.messages.alter_partition_reassignments import ReassignableTopicResponse as TopicResponse
@@ -62,7 +62,7 @@ async def handle_alter_partition_reassignments(
 
 
 def _outcome(
-    cluster: ClusterView, topic: str, count: int, target: Any, allow_replication_factor_change: bool
+    cluster: ClusterView, topic: str, count: int, target: ReassignablePartition, allow_replication_factor_change: bool
 ) -> tuple[ErrorCode, str | None]:
     partition = target.partition_index
     if not 0 <= partition < count:
