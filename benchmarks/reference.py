@@ -59,7 +59,7 @@ def produce_response(topics: list[tuple[str | None, list[tuple[int, Any]]]]) -> 
     return wire.encode_response(PRODUCE, PRODUCE_VERSION, 0, body)
 
 
-def metadata_response(request: wire.Request, port: int) -> bytes:
+def metadata_response(request: wire.Request[Any], port: int) -> bytes:
     response = METADATA.Response
     topic = response.MetadataResponseTopic
     names = [t.name for t in request.body.topics or []]

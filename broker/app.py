@@ -186,7 +186,7 @@ class Broker:
     def listening(self) -> bool:
         return self._server is not None and self._server.is_serving()
 
-    async def handle(self, request: wire.Request, connection: Connection) -> Any:
+    async def handle(self, request: wire.Request[Any], connection: Connection) -> Any:
         return await HANDLERS[request.api.key](self, request, connection)
 
     async def maintain_once(self) -> None:

@@ -25,9 +25,9 @@ from protocol.apis.metadata import METADATA
 from protocol.apis.offset_fetch import OFFSET_FETCH
 from protocol.codec import ApiCodec
 from protocol.errors import ErrorCode, ProtocolError
+from protocol.messages.list_offsets import ListOffsetsPartition, ListOffsetsTopic
 
 _SIZE = struct.Struct(">i")
-ListOffsetsTopic: Any = LIST_OFFSETS.Request.ListOffsetsTopic
 LATEST_OFFSET = -1  # ListOffsets' timestamp for the high watermark
 GROUP_KEY_TYPE = 0
 
@@ -283,10 +283,7 @@ def _latest_offsets(connection: BrokerConnection, partitions: list[TopicPartitio
             topics=[
                 ListOffsetsTopic(
                     name=topic,
-                    partitions=[
-                        ListOffsetsTopic.ListOffsetsPartition(partition_index=p, timestamp=LATEST_OFFSET)
-                        for p in indexes
-                    ],
+                    partitions=[ListOffsetsPartition(partition_index=p, timestamp=LATEST_OFFSET) for p in indexes],
                 )
                 for topic, indexes in by_topic.items()
             ],

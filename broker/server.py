@@ -120,7 +120,7 @@ class Connection(asyncio.BufferedProtocol):
         # create_task, not ensure_future: its type checks cost more than the task on this path.
         self._queue(asyncio.get_running_loop().create_task(self._handle(request, len(frame))), len(frame))
 
-    async def _handle(self, request: wire.Request, size: int) -> list[Buffer] | None:
+    async def _handle(self, request: wire.Request[Any], size: int) -> list[Buffer] | None:
         started = time.perf_counter()
         TRACE.event("handler started", request)
         body: Any = await self.broker.handle(request, self)

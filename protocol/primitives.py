@@ -238,8 +238,9 @@ def _bytes_writer(compact: bool, nullable: bool) -> Callable[[Stream, bytes | No
 
 Buffer = bytes | bytearray | memoryview  # bytes-like, written or stored by reference where it can be
 # A record set, as a handler gives one to a response: one buffer, or its batches in pieces (the
-# pieces of one partition's fetch answer, written one after the other without being joined first).
-RecordSet = Buffer | list[Buffer]
+# pieces of one partition's fetch answer as the log read them, written one after the other without
+# being joined first).
+RecordSet = Buffer | list[bytes]
 # Pieces of a record set at least this large are kept by reference by a SplicingWriter.
 SPLICE_MIN_BYTES = 4096
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from io import BytesIO
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import protocol.apis  # noqa: F401  (registers every API)
 from protocol.codec import ApiCodec, MessageCodec
@@ -43,6 +43,7 @@ REQUEST_HEADER = MessageCodec(
 RESPONSE_HEADER = MessageCodec("ResponseHeader", (F("correlation_id", "int32"),), VersionRange.parse("1+"))
 RequestHeader: Any = REQUEST_HEADER.cls
 ResponseHeader: Any = RESPONSE_HEADER.cls
+Body = TypeVar("Body")
 
 
 def request_header_version(api: ApiCodec, version: int) -> int:
@@ -58,13 +59,13 @@ def response_header_version(api: ApiCodec, version: int) -> int:
 
 
 @dataclass(frozen=True)
-class Request:
-    """A decoded request: which API and version, its header and its typed body."""
+class Request(Generic[Body]):
+    """A decoded request: which API and version, its header and its body (a handler names its class)."""
 
     api: ApiCodec
     version: int
     header: Any
-    body: Any
+    body: Body
 
     @property
     def correlation_id(self) -> int:
@@ -81,7 +82,7 @@ class UnsupportedRequest:
     api: ApiCodec | None  # None when the key is unknown
 
 
-def decode_request(frame: bytes | bytearray, allow_trailing: bool = False) -> Request | UnsupportedRequest:
+def decode_request(frame: bytes | bytearray, allow_trailing: bool = False) -> Request[Any] | UnsupportedRequest:
     """Decode one request frame (without its size prefix).
 
     Bytes after the body are a ProtocolError unless `allow_trailing`: Kafka brokers ignore

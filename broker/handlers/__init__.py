@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from broker.server import Connection
     from protocol.wire import Request
 
-Handler = Callable[["Broker", "Request", "Connection"], Awaitable[Any]]
+Handler = Callable[["Broker", "Request[Any]", "Connection"], Awaitable[Any]]
 
 HANDLERS: dict[int, Handler] = {}
 

@@ -6,10 +6,11 @@ with UNSUPPORTED_VERSION (35) and the same list.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from broker.handlers import advertised_versions
 from protocol.apis.api_versions import API_VERSIONS
+from protocol.messages.api_versions import ApiVersion, ApiVersionsRequest, ApiVersionsResponse
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -17,17 +18,18 @@ if TYPE_CHECKING:
     from protocol.wire import Request
 
 
-def api_versions_body(error_code: int = 0) -> Any:
-    return API_VERSIONS.Response(
+def api_versions_body(error_code: int = 0) -> ApiVersionsResponse:
+    return ApiVersionsResponse(
         error_code=error_code,
         api_keys=[
-            API_VERSIONS.Response.ApiVersion(api_key=key, min_version=low, max_version=high)
-            for key, low, high in advertised_versions()
+            ApiVersion(api_key=key, min_version=low, max_version=high) for key, low, high in advertised_versions()
         ],
     )
 
 
-async def handle_api_versions(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_api_versions(
+    broker: Broker, request: Request[ApiVersionsRequest], connection: Connection
+) -> ApiVersionsResponse:
     return api_versions_body()
 
 

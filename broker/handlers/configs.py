@@ -32,9 +32,9 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 from broker.topics import TOPIC_CONFIGS, config_error, effective_config, topic_name_error
 from metadata.base import TopicInfo, UnknownTopicError
@@ -42,11 +42,27 @@ from protocol.apis.alter_configs import ALTER_CONFIGS
 from protocol.apis.describe_configs import DESCRIBE_CONFIGS
 from protocol.apis.incremental_alter_configs import INCREMENTAL_ALTER_CONFIGS
 from protocol.errors import ErrorCode
+from protocol.messages.alter_configs import AlterableConfig, AlterConfigsRequest, AlterConfigsResource
+from protocol.messages.alter_configs import AlterConfigsResourceResponse as AlterResult
+from protocol.messages.alter_configs import AlterConfigsResponse as AlterResponse
+from protocol.messages.describe_configs import DescribeConfigsRequest
+from protocol.messages.describe_configs import DescribeConfigsResourceResult as DescribeEntry
+from protocol.messages.describe_configs import DescribeConfigsResponse as DescribeResponse
+from protocol.messages.describe_configs import DescribeConfigsResult as DescribeResult
+from protocol.messages.describe_configs import DescribeConfigsSynonym as DescribeSynonym
+from protocol.messages.incremental_alter_configs import AlterableConfig as IncrementalConfig
+from protocol.messages.incremental_alter_configs import AlterConfigsResource as IncrementalResource
+from protocol.messages.incremental_alter_configs import AlterConfigsResourceResponse as IncrementalResult
+from protocol.messages.incremental_alter_configs import IncrementalAlterConfigsRequest
+from protocol.messages.incremental_alter_configs import IncrementalAlterConfigsResponse as IncrementalResponse
 
 if TYPE_CHECKING:
     from broker.app import Broker
     from broker.server import Connection
     from protocol.wire import Request
+
+Item = TypeVar("Item", bound=Hashable)
+ResourceResult = TypeVar("ResourceResult", AlterResult, IncrementalResult)
 
 
 class ResourceType(enum.IntEnum):
@@ -252,19 +268,16 @@ def _check_broker_name(broker: Broker, name: str) -> None:
         raise _RefusedError(ErrorCode.INVALID_REQUEST, problem)
 
 
-def _duplicates(items: Iterable[Any]) -> set[Any]:
+def _duplicates(items: Iterable[Item]) -> set[Item]:
     return {item for item, count in Counter(items).items() if count > 1}
 
 
 # -- DescribeConfigs -------------------------------------------------------------
 
-DescribeResponse: Any = DESCRIBE_CONFIGS.Response
-DescribeResult: Any = DescribeResponse.DescribeConfigsResult
-DescribeEntry: Any = DescribeResult.DescribeConfigsResourceResult
-DescribeSynonym: Any = DescribeEntry.DescribeConfigsSynonym
 
-
-async def handle_describe_configs(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_describe_configs(
+    broker: Broker, request: Request[DescribeConfigsRequest], connection: Connection
+) -> DescribeResponse:
     body = request.body
     results = []
     for resource in body.resources:
@@ -298,7 +311,7 @@ async def _described_values(broker: Broker, resource_type: int, name: str) -> li
     raise _unsupported_type(resource_type)
 
 
-def _describe_entry(value: ConfigValue, version: int, include_synonyms: bool) -> Any:
+def _describe_entry(value: ConfigValue, version: int, include_synonyms: bool) -> DescribeEntry:
     entry = DescribeEntry(
         name=value.name,
         value=value.value,
@@ -319,23 +332,26 @@ def _describe_entry(value: ConfigValue, version: int, include_synonyms: bool) ->
 
 # -- AlterConfigs and IncrementalAlterConfigs ------------------------------------
 
-AlterResponse: Any = ALTER_CONFIGS.Response
-AlterResult: Any = AlterResponse.AlterConfigsResourceResponse
-IncrementalResponse: Any = INCREMENTAL_ALTER_CONFIGS.Response
-IncrementalResult: Any = IncrementalResponse.AlterConfigsResourceResponse
 
-
-async def handle_alter_configs(broker: Broker, request: Request, connection: Connection) -> Any:
-    responses = await _alter_all(broker, request.body, incremental=False, result_class=AlterResult)
+async def handle_alter_configs(
+    broker: Broker, request: Request[AlterConfigsRequest], connection: Connection
+) -> AlterResponse:
+    responses = await _alter_all(broker, request.body, AlterResult)
     return AlterResponse(responses=responses)
 
 
-async def handle_incremental_alter_configs(broker: Broker, request: Request, connection: Connection) -> Any:
-    responses = await _alter_all(broker, request.body, incremental=True, result_class=IncrementalResult)
+async def handle_incremental_alter_configs(
+    broker: Broker, request: Request[IncrementalAlterConfigsRequest], connection: Connection
+) -> IncrementalResponse:
+    responses = await _alter_all(broker, request.body, IncrementalResult)
     return IncrementalResponse(responses=responses)
 
 
-async def _alter_all(broker: Broker, body: Any, *, incremental: bool, result_class: Any) -> list[Any]:
+async def _alter_all(
+    broker: Broker,
+    body: AlterConfigsRequest | IncrementalAlterConfigsRequest,
+    result_class: type[ResourceResult],
+) -> list[ResourceResult]:
     repeated = _duplicates((resource.resource_type, resource.resource_name) for resource in body.resources)
     results = []
     for resource in body.resources:
@@ -348,14 +364,16 @@ async def _alter_all(broker: Broker, body: Any, *, incremental: bool, result_cla
         try:
             if (resource.resource_type, resource.resource_name) in repeated:
                 raise _RefusedError(ErrorCode.INVALID_REQUEST, "resource listed more than once in the request")
-            await _alter_resource(broker, resource, incremental, body.validate_only)
+            await _alter_resource(broker, resource, body.validate_only)
         except _RefusedError as refused:
             result.error_code, result.error_message = refused.error, refused.message
         results.append(result)
     return results
 
 
-async def _alter_resource(broker: Broker, resource: Any, incremental: bool, validate_only: bool) -> None:
+async def _alter_resource(
+    broker: Broker, resource: AlterConfigsResource | IncrementalResource, validate_only: bool
+) -> None:
     repeated = _duplicates(config.name for config in resource.configs)
     if repeated:
         raise _RefusedError(ErrorCode.INVALID_REQUEST, f"config listed more than once: {', '.join(sorted(repeated))}")
@@ -367,7 +385,7 @@ async def _alter_resource(broker: Broker, resource: Any, incremental: bool, vali
     if resource.resource_type != ResourceType.TOPIC:
         raise _unsupported_type(resource.resource_type)
     topic = await _existing_topic(broker, resource.resource_name)
-    if incremental:
+    if isinstance(resource, IncrementalResource):
         configs = _apply_operations(topic, resource.configs, broker.broker_defaults)
     else:
         configs = _replacement(resource.configs)
@@ -379,7 +397,7 @@ async def _alter_resource(broker: Broker, resource: Any, incremental: bool, vali
         raise _RefusedError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {topic.name!r} does not exist") from None
 
 
-def _replacement(entries: Iterable[Any]) -> dict[str, str]:
+def _replacement(entries: Iterable[AlterableConfig]) -> dict[str, str]:
     """AlterConfigs: the given configs become the topic's whole explicit set."""
     configs: dict[str, str] = {}
     for entry in entries:
@@ -389,7 +407,9 @@ def _replacement(entries: Iterable[Any]) -> dict[str, str]:
     return configs
 
 
-def _apply_operations(topic: TopicInfo, entries: Iterable[Any], broker_defaults: Mapping[str, str]) -> dict[str, str]:
+def _apply_operations(
+    topic: TopicInfo, entries: Iterable[IncrementalConfig], broker_defaults: Mapping[str, str]
+) -> dict[str, str]:
     """IncrementalAlterConfigs: the topic's explicit set with each operation applied."""
     configs = dict(topic.configs)
     for entry in entries:

@@ -17,23 +17,29 @@ partition's preferred one.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from broker.topics import topic_name_error
 from metadata.base import InvalidPartitionsError, UnknownTopicError
 from protocol.apis.create_partitions import CREATE_PARTITIONS
 from protocol.errors import ErrorCode
+from protocol.messages.create_partitions import (
+    CreatePartitionsAssignment,
+    CreatePartitionsRequest,
+    CreatePartitionsTopic,
+)
+from protocol.messages.create_partitions import CreatePartitionsResponse as Response
+from protocol.messages.create_partitions import CreatePartitionsTopicResult as Result
 
 if TYPE_CHECKING:
     from broker.app import Broker
     from broker.server import Connection
     from protocol.wire import Request
 
-Response: Any = CREATE_PARTITIONS.Response
-Result: Any = Response.CreatePartitionsTopicResult
 
-
-async def handle_create_partitions(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_create_partitions(
+    broker: Broker, request: Request[CreatePartitionsRequest], connection: Connection
+) -> Response:
     body = request.body
     counts = Counter(topic.name for topic in body.topics)
     results = []
@@ -48,7 +54,7 @@ async def handle_create_partitions(broker: Broker, request: Request, connection:
     return Response(results=results)
 
 
-async def _grow(broker: Broker, wanted: Any, validate_only: bool) -> tuple[ErrorCode, str | None]:
+async def _grow(broker: Broker, wanted: CreatePartitionsTopic, validate_only: bool) -> tuple[ErrorCode, str | None]:
     name, count = wanted.name, wanted.count
     unknown = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {name!r} does not exist"
     if topic_name_error(name) is not None:
@@ -79,7 +85,9 @@ async def _grow(broker: Broker, wanted: Any, validate_only: bool) -> tuple[Error
     return ErrorCode.NONE, None
 
 
-def _assignment_error(broker: Broker, name: str, current: int, count: int, assignments: list[Any]) -> str | None:
+def _assignment_error(
+    broker: Broker, name: str, current: int, count: int, assignments: list[CreatePartitionsAssignment]
+) -> str | None:
     additional = count - current
     if len(assignments) != additional:
         return f"{name!r} grows by {additional} partition(s), but {len(assignments)} assignment(s) were given"

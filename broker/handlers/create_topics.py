@@ -25,7 +25,7 @@ below other than -1; INVALID_PARTITIONS (37) for a count below 1 other than -1; 
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from broker.handlers.configs import topic_config_values
@@ -33,6 +33,10 @@ from broker.topics import config_error, topic_name_error
 from metadata.base import TopicExistsError, TopicInfo
 from protocol.apis.create_topics import CREATE_TOPICS
 from protocol.errors import ErrorCode
+from protocol.messages.create_topics import CreatableTopic, CreatableTopicConfig, CreateTopicsRequest
+from protocol.messages.create_topics import CreatableTopicConfigs as ResultConfig
+from protocol.messages.create_topics import CreatableTopicResult as Result
+from protocol.messages.create_topics import CreateTopicsResponse as Response
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -40,10 +44,6 @@ if TYPE_CHECKING:
     from protocol.wire import Request
 
 NO_TOPIC_ID = UUID(int=0)
-
-Response: Any = CREATE_TOPICS.Response
-Result: Any = Response.CreatableTopicResult
-ResultConfig: Any = Result.CreatableTopicConfigs
 
 
 class _RefusedError(Exception):
@@ -53,7 +53,9 @@ class _RefusedError(Exception):
         self.message = message
 
 
-async def handle_create_topics(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_create_topics(
+    broker: Broker, request: Request[CreateTopicsRequest], connection: Connection
+) -> Response:
     body = request.body
     counts = Counter(topic.name for topic in body.topics)
     results = []
@@ -69,7 +71,7 @@ async def handle_create_topics(broker: Broker, request: Request, connection: Con
     return Response(topics=results)
 
 
-async def _create(broker: Broker, wanted: Any, validate_only: bool) -> TopicInfo:
+async def _create(broker: Broker, wanted: CreatableTopic, validate_only: bool) -> TopicInfo:
     name = wanted.name
     problem = topic_name_error(name)
     if problem is not None:
@@ -90,7 +92,7 @@ async def _create(broker: Broker, wanted: Any, validate_only: bool) -> TopicInfo
         raise _RefusedError(ErrorCode.TOPIC_ALREADY_EXISTS, f"topic {name!r} already exists") from None
 
 
-def _assigned_partition_count(broker: Broker, wanted: Any) -> int:
+def _assigned_partition_count(broker: Broker, wanted: CreatableTopic) -> int:
     """The partition count of a manual assignment, once every partition's replica list is checked."""
     for field in ("num_partitions", "replication_factor"):
         if getattr(wanted, field) != -1:
@@ -129,7 +131,7 @@ def _check_replication_factor(requested: int) -> None:
     raise _RefusedError(ErrorCode.INVALID_REPLICATION_FACTOR, message)
 
 
-def _configs(entries: list[Any]) -> dict[str, str]:
+def _configs(entries: list[CreatableTopicConfig]) -> dict[str, str]:
     names = Counter(entry.name for entry in entries)
     repeated = sorted(name for name, count in names.items() if count > 1)
     if repeated:
@@ -137,16 +139,15 @@ def _configs(entries: list[Any]) -> dict[str, str]:
     nulls = [entry.name for entry in entries if entry.value is None]
     if nulls:
         raise _RefusedError(ErrorCode.INVALID_CONFIG, f"null value not supported for topic configs: {', '.join(nulls)}")
-    configs: dict[str, str] = {}
-    for entry in entries:
-        problem = config_error(entry.name, entry.value)
+    configs = {entry.name: entry.value for entry in entries if entry.value is not None}
+    for name, value in configs.items():
+        problem = config_error(name, value)
         if problem is not None:
             raise _RefusedError(ErrorCode.INVALID_CONFIG, problem)
-        configs[entry.name] = entry.value
     return configs
 
 
-def _success(broker: Broker, topic: TopicInfo, version: int) -> Any:
+def _success(broker: Broker, topic: TopicInfo, version: int) -> Result:
     result = Result(name=topic.name, error_code=ErrorCode.NONE, error_message=None)
     if version >= 5:
         result.num_partitions = topic.partitions

@@ -12,11 +12,15 @@ partitions get low_watermark -1.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from metadata.base import OffsetOutOfRangeError, TopicInfo, UnknownTopicError
 from protocol.apis.delete_records import DELETE_RECORDS
 from protocol.errors import ErrorCode
+from protocol.messages.delete_records import DeleteRecordsPartitionResult as PartitionResult
+from protocol.messages.delete_records import DeleteRecordsRequest
+from protocol.messages.delete_records import DeleteRecordsResponse as Response
+from protocol.messages.delete_records import DeleteRecordsTopicResult as TopicResult
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -25,12 +29,10 @@ if TYPE_CHECKING:
 
 HIGH_WATERMARK = -1
 
-Response: Any = DELETE_RECORDS.Response
-TopicResult: Any = Response.DeleteRecordsTopicResult
-PartitionResult: Any = TopicResult.DeleteRecordsPartitionResult
 
-
-async def handle_delete_records(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_delete_records(
+    broker: Broker, request: Request[DeleteRecordsRequest], connection: Connection
+) -> Response:
     topics = []
     for wanted_topic in request.body.topics:
         highest = max((wanted.partition_index for wanted in wanted_topic.partitions), default=0)

@@ -12,11 +12,14 @@ twice, an entry with both a name and an id, or with neither.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from protocol.apis.delete_topics import DELETE_TOPICS
 from protocol.errors import ErrorCode
+from protocol.messages.delete_topics import DeletableTopicResult as Result
+from protocol.messages.delete_topics import DeleteTopicsRequest
+from protocol.messages.delete_topics import DeleteTopicsResponse as Response
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -25,11 +28,10 @@ if TYPE_CHECKING:
 
 NO_TOPIC_ID = UUID(int=0)
 
-Response: Any = DELETE_TOPICS.Response
-Result: Any = Response.DeletableTopicResult
 
-
-async def handle_delete_topics(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_delete_topics(
+    broker: Broker, request: Request[DeleteTopicsRequest], connection: Connection
+) -> Response:
     version = request.version
     body = request.body
     if version >= 6:
@@ -68,7 +70,7 @@ async def handle_delete_topics(broker: Broker, request: Request, connection: Con
     return Response(responses=results)
 
 
-def _result(version: int, name: str | None, topic_id: UUID, error: ErrorCode, message: str | None) -> Any:
+def _result(version: int, name: str | None, topic_id: UUID, error: ErrorCode, message: str | None) -> Result:
     result = Result(name=name, error_code=error)
     if version >= 5:
         result.error_message = message

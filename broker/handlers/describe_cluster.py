@@ -11,11 +11,14 @@ endpoint does not list; UNSUPPORTED_ENDPOINT_TYPE (115) for any other endpoint t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from broker.handlers.metadata import CLUSTER_ID, UNKNOWN_AUTHORIZED_OPERATIONS
 from protocol.apis.describe_cluster import DESCRIBE_CLUSTER
 from protocol.errors import ErrorCode
+from protocol.messages.describe_cluster import DescribeClusterBroker as BrokerEntry
+from protocol.messages.describe_cluster import DescribeClusterRequest
+from protocol.messages.describe_cluster import DescribeClusterResponse as Response
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -25,11 +28,10 @@ if TYPE_CHECKING:
 BROKERS_ENDPOINT = 1
 CONTROLLERS_ENDPOINT = 2
 
-Response: Any = DESCRIBE_CLUSTER.Response
-BrokerEntry: Any = Response.DescribeClusterBroker
 
-
-async def handle_describe_cluster(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_describe_cluster(
+    broker: Broker, request: Request[DescribeClusterRequest], connection: Connection
+) -> Response:
     endpoint_type = request.body.endpoint_type if request.version >= 1 else BROKERS_ENDPOINT
     if endpoint_type != BROKERS_ENDPOINT:
         if endpoint_type == CONTROLLERS_ENDPOINT:

@@ -15,10 +15,14 @@ Errors: a request for anything but exactly that one topic partition gets UNKNOWN
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from protocol.apis.describe_quorum import DESCRIBE_QUORUM
 from protocol.errors import ErrorCode
+from protocol.messages.describe_quorum import DescribeQuorumRequest, Listener, Node, ReplicaState
+from protocol.messages.describe_quorum import DescribeQuorumResponse as Response
+from protocol.messages.describe_quorum import ResponsePartitionData as PartitionData
+from protocol.messages.describe_quorum import ResponseTopicData as TopicData
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -29,15 +33,10 @@ METADATA_TOPIC = "__cluster_metadata"
 METADATA_PARTITION = 0
 LISTENER = "PLAINTEXT"
 
-Response: Any = DESCRIBE_QUORUM.Response
-TopicData: Any = Response.TopicData
-PartitionData: Any = TopicData.PartitionData
-ReplicaState: Any = PartitionData.ReplicaState
-Node: Any = Response.Node
-Listener: Any = Node.Listener
 
-
-async def handle_describe_quorum(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_describe_quorum(
+    broker: Broker, request: Request[DescribeQuorumRequest], connection: Connection
+) -> Response:
     topics = request.body.topics
     asks_for_metadata_partition = (
         len(topics) == 1

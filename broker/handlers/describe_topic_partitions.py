@@ -18,13 +18,18 @@ answers.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from broker.handlers.metadata import topic_entry
 from broker.topics import topic_name_error
 from protocol.apis.describe_topic_partitions import DESCRIBE_TOPIC_PARTITIONS
 from protocol.errors import ErrorCode
+from protocol.messages.describe_topic_partitions import DescribeTopicPartitionsRequest
+from protocol.messages.describe_topic_partitions import DescribeTopicPartitionsResponse as Response
+from protocol.messages.describe_topic_partitions import DescribeTopicPartitionsResponsePartition as Partition
+from protocol.messages.describe_topic_partitions import DescribeTopicPartitionsResponseTopic as Topic
+from protocol.messages.describe_topic_partitions import ResponseCursor as Cursor
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -34,13 +39,10 @@ if TYPE_CHECKING:
 MAX_PARTITIONS_PER_PAGE = 2000
 NO_TOPIC_ID = UUID(int=0)
 
-Response: Any = DESCRIBE_TOPIC_PARTITIONS.Response
-Topic: Any = Response.DescribeTopicPartitionsResponseTopic
-Partition: Any = Topic.DescribeTopicPartitionsResponsePartition
-Cursor: Any = Response.Cursor
 
-
-async def handle_describe_topic_partitions(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_describe_topic_partitions(
+    broker: Broker, request: Request[DescribeTopicPartitionsRequest], connection: Connection
+) -> Response:
     body = request.body
     cursor = body.cursor
     start_topic = "" if cursor is None else cursor.topic_name
@@ -58,7 +60,7 @@ async def handle_describe_topic_partitions(broker: Broker, request: Request, con
         )
     cluster = broker.cluster
     remaining = max(min(MAX_PARTITIONS_PER_PAGE, body.response_partition_limit), 1)
-    topics: list[Any] = []
+    topics: list[Topic] = []
     for name in names:
         if remaining == 0:
             return Response(topics=topics, next_cursor=Cursor(topic_name=name, partition_index=0))
@@ -72,7 +74,7 @@ async def handle_describe_topic_partitions(broker: Broker, request: Request, con
             continue
         first = cursor.partition_index if cursor is not None and name == cursor.topic_name else 0
         end = min(topic.partitions, first + remaining)
-        topics.append(topic_entry(cluster, topic, range(first, end), Topic, Partition))
+        topics.append(topic_entry(cluster, topic, Topic, Partition, range(first, end)))
         if end < topic.partitions:
             return Response(topics=topics, next_cursor=Cursor(topic_name=name, partition_index=end))
         remaining -= max(end - first, 0)

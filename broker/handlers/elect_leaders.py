@@ -15,10 +15,13 @@ listed partition, as Kafka answers a request it cannot parse.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from protocol.apis.elect_leaders import ELECT_LEADERS
 from protocol.errors import ErrorCode
+from protocol.messages.elect_leaders import ElectLeadersRequest, PartitionResult
+from protocol.messages.elect_leaders import ElectLeadersResponse as Response
+from protocol.messages.elect_leaders import ReplicaElectionResult as TopicResult
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -27,12 +30,10 @@ if TYPE_CHECKING:
 
 PREFERRED, UNCLEAN = 0, 1
 
-Response: Any = ELECT_LEADERS.Response
-TopicResult: Any = Response.ReplicaElectionResult
-PartitionResult: Any = TopicResult.PartitionResult
 
-
-async def handle_elect_leaders(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_elect_leaders(
+    broker: Broker, request: Request[ElectLeadersRequest], connection: Connection
+) -> Response:
     body = request.body
     election_type = body.election_type if request.version >= 1 else PREFERRED
     if election_type not in (PREFERRED, UNCLEAN):
@@ -66,7 +67,7 @@ async def handle_elect_leaders(broker: Broker, request: Request, connection: Con
     return Response(replica_election_results=results)
 
 
-def _partition_result(topic: str, partition: int, count: int) -> Any:
+def _partition_result(topic: str, partition: int, count: int) -> PartitionResult:
     if not 0 <= partition < count:
         error, message = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"no partition {partition} of topic {topic!r}"
     else:

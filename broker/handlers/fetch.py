@@ -22,27 +22,29 @@ caches (topics, high watermarks, index entries, object ranges) cannot answer alo
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from metadata.base import MetadataUnavailableError
 from protocol.apis.fetch import FETCH
 from protocol.errors import ErrorCode
+from protocol.messages.fetch import AbortedTransaction, FetchRequest, PartitionData
+from protocol.messages.fetch import FetchableTopicResponse as TopicResponse
+from protocol.messages.fetch import FetchResponse as Response
 from protocol.records import iter_batches
 from storage.transactions import aborted_between
 
 if TYPE_CHECKING:
+    from uuid import UUID
+
     from broker.app import Broker
     from broker.metrics import BrokerStats
     from broker.server import Connection
     from protocol.wire import Request
 
-Response: Any = FETCH.Response
-TopicResponse: Any = Response.FetchableTopicResponse
-PartitionData: Any = TopicResponse.PartitionData
 READ_COMMITTED = 1
 
 
-async def handle_fetch(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_fetch(broker: Broker, request: Request[FetchRequest], connection: Connection) -> Response:
     body = request.body
     started = time.monotonic()
     deadline = started + max(body.max_wait_ms, 0) / 1000
@@ -59,15 +61,17 @@ async def handle_fetch(broker: Broker, request: Request, connection: Connection)
         waited += time.monotonic() - now
 
 
-def _observe(stats: BrokerStats, body: Any, topics: list[Any], seconds: float) -> None:
+def _observe(stats: BrokerStats, body: FetchRequest, topics: list[TopicResponse], seconds: float) -> None:
     """Records and bytes returned per topic, errors per partition, and the time not spent long-polling."""
     stats.fetch_seconds.observe(seconds)
     for fetch_topic, answer in zip(body.topics, topics, strict=True):
         for wanted, partition in zip(fetch_topic.partitions, answer.partitions, strict=True):
-            stats.fetched(answer.topic, wanted.fetch_offset, partition.error_code, partition.records)
+            stats.fetched(answer.topic, wanted.fetch_offset, partition.error_code, partition.records or b"")
 
 
-async def _read_once(broker: Broker, body: Any) -> tuple[list[Any], int, list[Any], bool]:
+async def _read_once(
+    broker: Broker, body: FetchRequest
+) -> tuple[list[TopicResponse], int, list[tuple[UUID, int]], bool]:
     budget = body.max_bytes if body.max_bytes > 0 else 2**31 - 1
     size = 0
     failed = False
@@ -111,9 +115,7 @@ async def _read_once(broker: Broker, body: Any) -> tuple[list[Any], int, list[An
                     chunks = _before(chunks, end)
                 if body.isolation_level == READ_COMMITTED:
                     entry.aborted_transactions = [
-                        PartitionData.AbortedTransaction(
-                            producer_id=aborted.producer_id, first_offset=aborted.first_offset
-                        )
+                        AbortedTransaction(producer_id=aborted.producer_id, first_offset=aborted.first_offset)
                         for aborted in aborted_between(transactions, wanted.fetch_offset, end - 1)
                     ]
             except MetadataUnavailableError:

@@ -13,11 +13,13 @@ node -1, host "" and port -1, as Kafka's do.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from broker.cluster import group_key, transaction_key
 from protocol.apis.find_coordinator import FIND_COORDINATOR
 from protocol.errors import ErrorCode
+from protocol.messages.find_coordinator import Coordinator, FindCoordinatorRequest
+from protocol.messages.find_coordinator import FindCoordinatorResponse as Response
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -27,10 +29,10 @@ if TYPE_CHECKING:
 GROUP_KEY, TRANSACTION_KEY = 0, 1
 NO_NODE = (-1, "", -1)
 
-Response: Any = FIND_COORDINATOR.Response
 
-
-async def handle_find_coordinator(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_find_coordinator(
+    broker: Broker, request: Request[FindCoordinatorRequest], connection: Connection
+) -> Response:
     body = request.body
     error = ErrorCode.NONE
     if body.key_type not in (GROUP_KEY, TRANSACTION_KEY):
@@ -45,9 +47,7 @@ async def handle_find_coordinator(broker: Broker, request: Request, connection: 
     if request.version >= 4:
         return Response(
             coordinators=[
-                Response.Coordinator(
-                    key=key, node_id=node_id, host=host, port=port, error_code=error, error_message=message
-                )
+                Coordinator(key=key, node_id=node_id, host=host, port=port, error_code=error, error_message=message)
                 for key in body.coordinator_keys
                 for node_id, host, port in [node(key)]
             ]

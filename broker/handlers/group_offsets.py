@@ -30,14 +30,29 @@ broker coordinates, and COORDINATOR_LOAD_IN_PROGRESS (14) before the group is lo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from metadata.base import CommittedOffset
 from protocol.apis.offset_commit import OFFSET_COMMIT
 from protocol.apis.offset_delete import OFFSET_DELETE
 from protocol.apis.offset_fetch import OFFSET_FETCH
 from protocol.errors import ErrorCode
+from protocol.messages.offset_commit import OffsetCommitRequest, OffsetCommitResponsePartition
+from protocol.messages.offset_commit import OffsetCommitResponse as CommitResponse
+from protocol.messages.offset_commit import OffsetCommitResponseTopic as CommitTopic
+from protocol.messages.offset_delete import OffsetDeleteRequest, OffsetDeleteResponsePartition
+from protocol.messages.offset_delete import OffsetDeleteResponse as DeleteResponse
+from protocol.messages.offset_delete import OffsetDeleteResponseTopic as DeleteTopic
+from protocol.messages.offset_fetch import (
+    OffsetFetchRequest,
+    OffsetFetchResponsePartition,
+    OffsetFetchResponsePartitions,
+)
+from protocol.messages.offset_fetch import OffsetFetchResponse as FetchResponse
+from protocol.messages.offset_fetch import OffsetFetchResponseGroup as FetchGroup
+from protocol.messages.offset_fetch import OffsetFetchResponseTopic as FetchTopic
+from protocol.messages.offset_fetch import OffsetFetchResponseTopics as FetchGroupTopic
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -50,6 +65,33 @@ NO_OFFSET = -1
 NO_LEADER_EPOCH = -1
 
 Partition = tuple[str, int]
+Answer = TypeVar("Answer")
+ResponseTopic = TypeVar("ResponseTopic")
+
+
+class AskedOffset(Protocol):
+    """A partition of an OffsetCommit or TxnOffsetCommit request: the fields both have."""
+
+    partition_index: int
+    committed_offset: int
+    committed_leader_epoch: int
+    committed_metadata: str | None
+
+
+class AskedOffsets(Protocol):
+    """A topic of an OffsetCommit or TxnOffsetCommit request."""
+
+    name: str
+
+    @property
+    def partitions(self) -> Sequence[AskedOffset]: ...
+
+
+class AskedPartitions(Protocol):
+    """A topic of an OffsetFetch request: v1-7 and v8 give it under two struct names."""
+
+    name: str
+    partition_indexes: list[int]
 
 
 async def existing_partitions(broker: Broker, topics: Iterable[tuple[str, Iterable[int]]]) -> dict[Partition, bool]:
@@ -62,9 +104,9 @@ async def existing_partitions(broker: Broker, topics: Iterable[tuple[str, Iterab
     return found
 
 
-def by_topic(answers: Iterable[tuple[Partition, Any]]) -> dict[str, list[tuple[int, Any]]]:
+def by_topic(answers: Iterable[tuple[Partition, Answer]]) -> dict[str, list[tuple[int, Answer]]]:
     """(topic, partition) answers grouped by topic, both in the order given."""
-    grouped: dict[str, list[tuple[int, Any]]] = {}
+    grouped: dict[str, list[tuple[int, Answer]]] = {}
     for (topic, partition), answer in answers:
         grouped.setdefault(topic, []).append((partition, answer))
     return grouped
@@ -73,14 +115,14 @@ def by_topic(answers: Iterable[tuple[Partition, Any]]) -> dict[str, list[tuple[i
 class CommitRequest:
     """The partitions of an OffsetCommit or TxnOffsetCommit request: what each asks, which exist."""
 
-    def __init__(self, asked: dict[Partition, Any], exists: dict[Partition, bool]) -> None:
+    def __init__(self, asked: dict[Partition, AskedOffset], exists: dict[Partition, bool]) -> None:
         self.asked = asked
         self.exists = exists
         self.errors = {key: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION for key, known in exists.items() if not known}
         self.valid = [key for key, known in exists.items() if known]
 
     @classmethod
-    async def read(cls, broker: Broker, topics: Iterable[Any]) -> CommitRequest:
+    async def read(cls, broker: Broker, topics: Iterable[AskedOffsets]) -> CommitRequest:
         asked = {(topic.name, p.partition_index): p for topic in topics for p in topic.partitions}
         by_name: dict[str, list[int]] = {}
         for name, partition in asked:
@@ -101,7 +143,9 @@ class CommitRequest:
             for wanted in [self.asked[(topic, partition)]]
         ]
 
-    def response_topics(self, topic_class: Any, partition_class: Any) -> list[Any]:
+    def response_topics(
+        self, topic_class: Callable[..., ResponseTopic], partition_class: Callable[..., object]
+    ) -> list[ResponseTopic]:
         """Each partition's error (NONE when accepted), by topic in the order asked."""
         return [
             topic_class(
@@ -116,11 +160,10 @@ class CommitRequest:
 
 # -- OffsetCommit ----------------------------------------------------------------
 
-CommitResponse: Any = OFFSET_COMMIT.Response
-CommitTopic: Any = CommitResponse.OffsetCommitResponseTopic
 
-
-async def handle_offset_commit(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_offset_commit(
+    broker: Broker, request: Request[OffsetCommitRequest], connection: Connection
+) -> CommitResponse:
     body = request.body
     commit = await CommitRequest.read(broker, body.topics)
     if commit.valid and broker.metrics is not None:
@@ -132,11 +175,11 @@ async def handle_offset_commit(broker: Broker, request: Request, connection: Con
         commit.errors.update(zip(commit.valid, results, strict=True))
     if broker.metrics is not None:
         _observe_commits(broker.metrics.stats, body.group_id, commit.errors, commit.asked)
-    return CommitResponse(topics=commit.response_topics(CommitTopic, CommitTopic.OffsetCommitResponsePartition))
+    return CommitResponse(topics=commit.response_topics(CommitTopic, OffsetCommitResponsePartition))
 
 
 def _observe_commits(
-    stats: BrokerStats, group: str, errors: dict[Partition, ErrorCode], asked: dict[Partition, Any]
+    stats: BrokerStats, group: str, errors: dict[Partition, ErrorCode], asked: dict[Partition, AskedOffset]
 ) -> None:
     for (topic, partition), wanted in asked.items():
         error = errors.get((topic, partition), ErrorCode.NONE)
@@ -148,27 +191,24 @@ def _observe_commits(
 
 # -- OffsetFetch -----------------------------------------------------------------
 
-FetchResponse: Any = OFFSET_FETCH.Response
-FetchTopic: Any = FetchResponse.OffsetFetchResponseTopic
-FetchGroup: Any = FetchResponse.OffsetFetchResponseGroup
-FetchGroupTopic: Any = FetchGroup.OffsetFetchResponseTopics
 
-
-async def handle_offset_fetch(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_offset_fetch(
+    broker: Broker, request: Request[OffsetFetchRequest], connection: Connection
+) -> FetchResponse:
     body, version = request.body, request.version
     if version >= 8:
         groups = []
         for wanted in body.groups:
             error, answers = await _fetch(broker, wanted.group_id, wanted.topics, version)
-            topics = _topics(FetchGroupTopic, FetchGroupTopic.OffsetFetchResponsePartitions, answers)
+            topics = _topics(FetchGroupTopic, OffsetFetchResponsePartitions, answers)
             groups.append(FetchGroup(group_id=wanted.group_id, topics=topics, error_code=error))
         return FetchResponse(groups=groups)
     error, answers = await _fetch(broker, body.group_id, body.topics, version)
-    return FetchResponse(topics=_topics(FetchTopic, FetchTopic.OffsetFetchResponsePartition, answers), error_code=error)
+    return FetchResponse(topics=_topics(FetchTopic, OffsetFetchResponsePartition, answers), error_code=error)
 
 
 async def _fetch(
-    broker: Broker, group_id: str, topics: list[Any] | None, version: int
+    broker: Broker, group_id: str, topics: Sequence[AskedPartitions] | None, version: int
 ) -> tuple[ErrorCode, list[tuple[Partition, tuple[CommittedOffset | None, ErrorCode]]]]:
     """The group error and, per partition, its committed offset (None: none) and error."""
     asked = None if topics is None else [(t.name, p) for t in topics for p in t.partition_indexes]
@@ -184,8 +224,10 @@ async def _fetch(
 
 
 def _topics(
-    topic_class: Any, partition_class: Any, answers: list[tuple[Partition, tuple[CommittedOffset | None, ErrorCode]]]
-) -> list[Any]:
+    topic_class: Callable[..., ResponseTopic],
+    partition_class: Callable[..., object],
+    answers: list[tuple[Partition, tuple[CommittedOffset | None, ErrorCode]]],
+) -> list[ResponseTopic]:
     """The response topics of v1-7 or of a v8 group: the same fields under other struct names."""
     return [
         topic_class(
@@ -207,11 +249,10 @@ def _topics(
 
 # -- OffsetDelete ----------------------------------------------------------------
 
-DeleteResponse: Any = OFFSET_DELETE.Response
-DeleteTopic: Any = DeleteResponse.OffsetDeleteResponseTopic
 
-
-async def handle_offset_delete(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_offset_delete(
+    broker: Broker, request: Request[OffsetDeleteRequest], connection: Connection
+) -> DeleteResponse:
     body = request.body
     exists = await existing_partitions(
         broker, ((t.name, (p.partition_index for p in t.partitions)) for t in body.topics)
@@ -228,7 +269,7 @@ async def handle_offset_delete(broker: Broker, request: Request, connection: Con
             DeleteTopic(
                 name=topic,
                 partitions=[
-                    DeleteTopic.OffsetDeleteResponsePartition(partition_index=partition, error_code=error)
+                    OffsetDeleteResponsePartition(partition_index=partition, error_code=error)
                     for partition, error in partitions
                 ],
             )
@@ -238,7 +279,7 @@ async def handle_offset_delete(broker: Broker, request: Request, connection: Con
 
 
 def _in_arrival_order(handler: Handler) -> Handler:
-    async def ordered(broker: Broker, request: Request, connection: Connection) -> Any:
+    async def ordered(broker: Broker, request: Request[Any], connection: Connection) -> Any:
         async with connection.offsets_lock:  # a FIFO lock taken in dispatch order
             return await handler(broker, request, connection)
 

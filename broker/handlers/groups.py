@@ -35,7 +35,7 @@ coordinates, and answers COORDINATOR_NOT_AVAILABLE (15) while stopping.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from broker.groups.state import JoinRequest
 from protocol.apis.delete_groups import DELETE_GROUPS
@@ -46,18 +46,26 @@ from protocol.apis.leave_group import LEAVE_GROUP
 from protocol.apis.list_groups import LIST_GROUPS
 from protocol.apis.sync_group import SYNC_GROUP
 from protocol.errors import ErrorCode
+from protocol.messages.delete_groups import DeletableGroupResult, DeleteGroupsRequest, DeleteGroupsResponse
+from protocol.messages.describe_groups import (
+    DescribedGroup,
+    DescribedGroupMember,
+    DescribeGroupsRequest,
+    DescribeGroupsResponse,
+)
+from protocol.messages.heartbeat import HeartbeatRequest, HeartbeatResponse
+from protocol.messages.join_group import JoinGroupRequest, JoinGroupResponseMember
+from protocol.messages.join_group import JoinGroupResponse as JoinResponse
+from protocol.messages.leave_group import LeaveGroupRequest, MemberResponse
+from protocol.messages.leave_group import LeaveGroupResponse as LeaveResponse
+from protocol.messages.list_groups import ListedGroup, ListGroupsRequest, ListGroupsResponse
+from protocol.messages.sync_group import SyncGroupRequest
+from protocol.messages.sync_group import SyncGroupResponse as SyncResponse
 
 if TYPE_CHECKING:
     from broker.app import Broker
     from broker.server import Connection
     from protocol.wire import Request
-
-JoinResponse: Any = JOIN_GROUP.Response
-SyncResponse: Any = SYNC_GROUP.Response
-LeaveResponse: Any = LEAVE_GROUP.Response
-DescribedGroup: Any = DESCRIBE_GROUPS.Response.DescribedGroup
-ListedGroup: Any = LIST_GROUPS.Response.ListedGroup
-DeletableGroupResult: Any = DELETE_GROUPS.Response.DeletableGroupResult
 
 
 def client_host(connection: Connection) -> str:
@@ -65,7 +73,7 @@ def client_host(connection: Connection) -> str:
     return "/" + connection.peer.rsplit(":", 1)[0]
 
 
-async def handle_join_group(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_join_group(broker: Broker, request: Request[JoinGroupRequest], connection: Connection) -> JoinResponse:
     body, version = request.body, request.version
     result = await broker.coordinator.join_group(
         JoinRequest(
@@ -91,7 +99,7 @@ async def handle_join_group(broker: Broker, request: Request, connection: Connec
         skip_assignment=result.skip_assignment,
         member_id=result.member_id,
         members=[
-            JoinResponse.JoinGroupResponseMember(
+            JoinGroupResponseMember(
                 member_id=member.member_id, group_instance_id=member.group_instance_id, metadata=member.metadata
             )
             for member in result.members
@@ -99,7 +107,7 @@ async def handle_join_group(broker: Broker, request: Request, connection: Connec
     )
 
 
-async def handle_sync_group(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_sync_group(broker: Broker, request: Request[SyncGroupRequest], connection: Connection) -> SyncResponse:
     body = request.body
     if request.version >= 5 and (body.protocol_type is None or body.protocol_name is None):
         return SyncResponse(error_code=ErrorCode.INCONSISTENT_GROUP_PROTOCOL)  # both are mandatory from v5
@@ -120,13 +128,17 @@ async def handle_sync_group(broker: Broker, request: Request, connection: Connec
     )
 
 
-async def handle_heartbeat(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_heartbeat(
+    broker: Broker, request: Request[HeartbeatRequest], connection: Connection
+) -> HeartbeatResponse:
     body = request.body
     error = broker.coordinator.heartbeat(body.group_id, body.generation_id, body.member_id, body.group_instance_id)
-    return HEARTBEAT.Response(error_code=error)
+    return HeartbeatResponse(error_code=error)
 
 
-async def handle_leave_group(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_leave_group(
+    broker: Broker, request: Request[LeaveGroupRequest], connection: Connection
+) -> LeaveResponse:
     body = request.body
     if request.version < 3:
         error, errors = broker.coordinator.leave_group(body.group_id, [(body.member_id, None)])
@@ -138,13 +150,15 @@ async def handle_leave_group(broker: Broker, request: Request, connection: Conne
     return LeaveResponse(
         error_code=error,
         members=[
-            LeaveResponse.MemberResponse(member_id=member_id, group_instance_id=instance_id, error_code=member_error)
+            MemberResponse(member_id=member_id, group_instance_id=instance_id, error_code=member_error)
             for (member_id, instance_id), member_error in zip(leaving, errors, strict=True)
         ],
     )
 
 
-async def handle_describe_groups(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_describe_groups(
+    broker: Broker, request: Request[DescribeGroupsRequest], connection: Connection
+) -> DescribeGroupsResponse:
     described = []
     for group_id in request.body.groups:
         error, summary = broker.coordinator.describe_group(group_id)
@@ -156,7 +170,7 @@ async def handle_describe_groups(broker: Broker, request: Request, connection: C
                 protocol_type=summary.protocol_type,
                 protocol_data=summary.protocol_name,
                 members=[
-                    DescribedGroup.DescribedGroupMember(
+                    DescribedGroupMember(
                         member_id=member.member_id,
                         group_instance_id=member.group_instance_id,
                         client_id=member.client_id,
@@ -168,12 +182,14 @@ async def handle_describe_groups(broker: Broker, request: Request, connection: C
                 ],
             )
         )
-    return DESCRIBE_GROUPS.Response(groups=described)
+    return DescribeGroupsResponse(groups=described)
 
 
-async def handle_list_groups(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_list_groups(
+    broker: Broker, request: Request[ListGroupsRequest], connection: Connection
+) -> ListGroupsResponse:
     error, groups = broker.coordinator.list_groups(request.body.states_filter)
-    return LIST_GROUPS.Response(
+    return ListGroupsResponse(
         error_code=error,
         groups=[
             ListedGroup(group_id=group.group_id, protocol_type=group.protocol_type, group_state=group.state)
@@ -182,9 +198,11 @@ async def handle_list_groups(broker: Broker, request: Request, connection: Conne
     )
 
 
-async def handle_delete_groups(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_delete_groups(
+    broker: Broker, request: Request[DeleteGroupsRequest], connection: Connection
+) -> DeleteGroupsResponse:
     results = await broker.coordinator.delete_groups(request.body.groups_names)
-    return DELETE_GROUPS.Response(
+    return DeleteGroupsResponse(
         results=[DeletableGroupResult(group_id=group_id, error_code=error) for group_id, error in results.items()]
     )
 

@@ -22,10 +22,12 @@ COORDINATOR_NOT_AVAILABLE (15) when the metadata store cannot be reached.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from protocol.apis.init_producer_id import INIT_PRODUCER_ID
 from protocol.errors import ErrorCode
+from protocol.messages.init_producer_id import InitProducerIdRequest
+from protocol.messages.init_producer_id import InitProducerIdResponse as Response
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -38,10 +40,10 @@ NO_PRODUCER_EPOCH = -1
 # Before v4, clients know PRODUCER_FENCED as INVALID_PRODUCER_EPOCH (as Kafka answers them).
 FENCED_FROM_VERSION = 4
 
-Response: Any = INIT_PRODUCER_ID.Response
 
-
-async def handle_init_producer_id(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_init_producer_id(
+    broker: Broker, request: Request[InitProducerIdRequest], connection: Connection
+) -> Response:
     body = request.body
     if body.transactional_id == "":
         return _refused(ErrorCode.INVALID_REQUEST)  # as Kafka answers an empty transactional id
@@ -61,7 +63,7 @@ async def handle_init_producer_id(broker: Broker, request: Request, connection: 
     return Response(error_code=ErrorCode.NONE, producer_id=producer_id, producer_epoch=epoch)
 
 
-def _refused(error: ErrorCode) -> Any:
+def _refused(error: ErrorCode) -> Response:
     return Response(error_code=error, producer_id=NO_PRODUCER_ID, producer_epoch=NO_PRODUCER_EPOCH)
 
 

@@ -12,10 +12,13 @@ a type it does not support.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from protocol.apis.list_config_resources import CLIENT_METRICS_RESOURCE, LIST_CONFIG_RESOURCES
 from protocol.errors import ErrorCode
+from protocol.messages.list_config_resources import ConfigResource as Resource
+from protocol.messages.list_config_resources import ListConfigResourcesRequest
+from protocol.messages.list_config_resources import ListConfigResourcesResponse as Response
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -25,11 +28,10 @@ if TYPE_CHECKING:
 TOPIC_RESOURCE, BROKER_RESOURCE, GROUP_RESOURCE = 2, 4, 32
 LISTABLE = (TOPIC_RESOURCE, BROKER_RESOURCE, CLIENT_METRICS_RESOURCE, GROUP_RESOURCE)
 
-Response: Any = LIST_CONFIG_RESOURCES.Response
-Resource: Any = Response.ConfigResource
 
-
-async def handle_list_config_resources(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_list_config_resources(
+    broker: Broker, request: Request[ListConfigResourcesRequest], connection: Connection
+) -> Response:
     if request.version == 0:
         wanted: list[int] = [CLIENT_METRICS_RESOURCE]
     else:

@@ -13,10 +13,14 @@ Errors: UNKNOWN_TOPIC_OR_PARTITION (3).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from protocol.apis.list_offsets import LIST_OFFSETS
 from protocol.errors import ErrorCode
+from protocol.messages.list_offsets import ListOffsetsPartitionResponse as PartitionResponse
+from protocol.messages.list_offsets import ListOffsetsRequest
+from protocol.messages.list_offsets import ListOffsetsResponse as Response
+from protocol.messages.list_offsets import ListOffsetsTopicResponse as TopicResponse
 
 if TYPE_CHECKING:
     from uuid import UUID
@@ -31,12 +35,8 @@ MAX_TIMESTAMP = -3
 EARLIEST_LOCAL = -4
 READ_COMMITTED = 1
 
-Response: Any = LIST_OFFSETS.Response
-TopicResponse: Any = Response.ListOffsetsTopicResponse
-PartitionResponse: Any = TopicResponse.ListOffsetsPartitionResponse
 
-
-async def handle_list_offsets(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_list_offsets(broker: Broker, request: Request[ListOffsetsRequest], connection: Connection) -> Response:
     topics = []
     for wanted_topic in request.body.topics:
         topic = await broker.topics.get(wanted_topic.name)

@@ -19,32 +19,37 @@ another broker (what Kafka answers for a partition the broker does not host).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from protocol.apis.alter_replica_log_dirs import ALTER_REPLICA_LOG_DIRS
 from protocol.apis.describe_log_dirs import DESCRIBE_LOG_DIRS
 from protocol.errors import ErrorCode
+from protocol.messages.alter_replica_log_dirs import AlterReplicaLogDirPartitionResult as AlterPartitionResult
+from protocol.messages.alter_replica_log_dirs import AlterReplicaLogDirsRequest
+from protocol.messages.alter_replica_log_dirs import AlterReplicaLogDirsResponse as AlterResponse
+from protocol.messages.alter_replica_log_dirs import AlterReplicaLogDirTopicResult as AlterTopicResult
+from protocol.messages.describe_log_dirs import DescribeLogDirsPartition as DirPartition
+from protocol.messages.describe_log_dirs import DescribeLogDirsRequest
+from protocol.messages.describe_log_dirs import DescribeLogDirsResponse as DescribeResponse
+from protocol.messages.describe_log_dirs import DescribeLogDirsResult as DirResult
+from protocol.messages.describe_log_dirs import DescribeLogDirsTopic as DirTopic
 
 if TYPE_CHECKING:
     from broker.app import Broker
     from broker.server import Connection
     from protocol.wire import Request
 
-DescribeResponse: Any = DESCRIBE_LOG_DIRS.Response
-DirResult: Any = DescribeResponse.DescribeLogDirsResult
-DirTopic: Any = DirResult.DescribeLogDirsTopic
-DirPartition: Any = DirTopic.DescribeLogDirsPartition
 
-AlterResponse: Any = ALTER_REPLICA_LOG_DIRS.Response
-AlterTopicResult: Any = AlterResponse.AlterReplicaLogDirTopicResult
-AlterPartitionResult: Any = AlterTopicResult.AlterReplicaLogDirPartitionResult
-
-
-async def handle_describe_log_dirs(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_describe_log_dirs(
+    broker: Broker, request: Request[DescribeLogDirsRequest], connection: Connection
+) -> DescribeResponse:
     cluster = broker.cluster
     me = cluster.me.broker_id
     if request.body.topics is None:
-        wanted = [(topic.name, range(topic.partitions)) for topic in await broker.topics.all()]
+        wanted: list[tuple[str, Sequence[int]]] = [
+            (topic.name, range(topic.partitions)) for topic in await broker.topics.all()
+        ]
     else:
         wanted = [(entry.topic, entry.partitions) for entry in request.body.topics]
     topics = []
@@ -66,7 +71,9 @@ async def handle_describe_log_dirs(broker: Broker, request: Request, connection:
     return DescribeResponse(error_code=ErrorCode.NONE, results=[result])
 
 
-async def handle_alter_replica_log_dirs(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_alter_replica_log_dirs(
+    broker: Broker, request: Request[AlterReplicaLogDirsRequest], connection: Connection
+) -> AlterResponse:
     cluster = broker.cluster
     results = []
     for target in request.body.dirs:

@@ -13,13 +13,17 @@ list (v1+) or an empty one (v0) means all topics.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, TypeVar
 
 from broker.cluster import ClusterView
 from metadata.base import TopicInfo
 from protocol.apis.metadata import METADATA
 from protocol.errors import ErrorCode
+from protocol.messages.metadata import MetadataRequest, MetadataRequestTopic, MetadataResponseBroker
+from protocol.messages.metadata import MetadataResponse as Response
+from protocol.messages.metadata import MetadataResponsePartition as Partition
+from protocol.messages.metadata import MetadataResponseTopic as Topic
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -28,19 +32,16 @@ if TYPE_CHECKING:
 
 CLUSTER_ID = "streamhouse-cluster"
 UNKNOWN_AUTHORIZED_OPERATIONS = -(2**31)
-
-Response: Any = METADATA.Response
-Topic: Any = Response.MetadataResponseTopic
-Partition: Any = Topic.MetadataResponsePartition
+TopicEntry = TypeVar("TopicEntry")
 
 
 def topic_entry(
     cluster: ClusterView,
     topic: TopicInfo,
+    topic_class: Callable[..., TopicEntry],
+    partition_class: Callable[..., object],
     partitions: Iterable[int] | None = None,
-    topic_class: Any = Topic,
-    partition_class: Any = Partition,
-) -> Any:
+) -> TopicEntry:
     """A topic and its partitions (all, or those given), each led by its preferred broker, its only
     replica and ISR member, at epoch 0. DescribeTopicPartitions answers the same shape in its classes."""
     indexes = range(topic.partitions) if partitions is None else partitions
@@ -66,20 +67,19 @@ def topic_entry(
     )
 
 
-async def handle_metadata(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_metadata(broker: Broker, request: Request[MetadataRequest], connection: Connection) -> Response:
     body = request.body
     cluster = broker.cluster  # one view for the whole answer, though a heartbeat may replace it meanwhile
-    wants_all = body.topics is None or (request.version == 0 and not body.topics)
     entries = []
-    if wants_all:
-        entries = [topic_entry(cluster, topic) for topic in await broker.topics.all()]
+    if body.topics is None or (request.version == 0 and not body.topics):
+        entries = [topic_entry(cluster, topic, Topic, Partition) for topic in await broker.topics.all()]
     else:
         may_create = broker.config.auto_create_topics and (request.version < 4 or body.allow_auto_topic_creation)
         for wanted in body.topics:
             entries.append(await _requested_topic(broker, cluster, wanted, may_create))
     return Response(
         brokers=[
-            Response.MetadataResponseBroker(node_id=info.broker_id, host=info.host, port=info.port, rack=None)
+            MetadataResponseBroker(node_id=info.broker_id, host=info.host, port=info.port, rack=None)
             for info in cluster.brokers
         ],
         cluster_id=CLUSTER_ID,
@@ -88,17 +88,19 @@ async def handle_metadata(broker: Broker, request: Request, connection: Connecti
     )
 
 
-async def _requested_topic(broker: Broker, cluster: ClusterView, wanted: Any, may_create: bool) -> Any:
+async def _requested_topic(
+    broker: Broker, cluster: ClusterView, wanted: MetadataRequestTopic, may_create: bool
+) -> Topic:
     if wanted.name is None:
         topic = await broker.topics.get_by_id(wanted.topic_id)
         if topic is None:
             return Topic(error_code=ErrorCode.UNKNOWN_TOPIC_ID, name=None, topic_id=wanted.topic_id)
-        return topic_entry(cluster, topic)
+        return topic_entry(cluster, topic, Topic, Partition)
     partitions = broker.config.num_partitions if may_create else None
     found, error = await broker.topics.resolve(wanted.name, partitions)
     if found is None:
         return Topic(error_code=error, name=wanted.name)
-    return topic_entry(cluster, found)
+    return topic_entry(cluster, found, Topic, Partition)
 
 
 HANDLES = {METADATA.key: handle_metadata}

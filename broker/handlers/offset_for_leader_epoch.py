@@ -14,10 +14,13 @@ from our Metadata, so a larger one is newer than ours). current_leader_epoch -1 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from protocol.apis.offset_for_leader_epoch import OFFSET_FOR_LEADER_EPOCH
 from protocol.errors import ErrorCode
+from protocol.messages.offset_for_leader_epoch import EpochEndOffset, OffsetForLeaderEpochRequest
+from protocol.messages.offset_for_leader_epoch import OffsetForLeaderEpochResponse as Response
+from protocol.messages.offset_for_leader_epoch import OffsetForLeaderTopicResult as TopicResult
 from storage.log import LEADER_EPOCH
 
 if TYPE_CHECKING:
@@ -28,12 +31,10 @@ if TYPE_CHECKING:
 UNDEFINED_EPOCH = -1
 UNDEFINED_OFFSET = -1
 
-Response: Any = OFFSET_FOR_LEADER_EPOCH.Response
-TopicResult: Any = Response.OffsetForLeaderTopicResult
-EpochEndOffset: Any = TopicResult.EpochEndOffset
 
-
-async def handle_offset_for_leader_epoch(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_offset_for_leader_epoch(
+    broker: Broker, request: Request[OffsetForLeaderEpochRequest], connection: Connection
+) -> Response:
     topics = []
     for wanted_topic in request.body.topics:
         topic = await broker.topics.get(wanted_topic.topic)

@@ -32,12 +32,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from broker.topics import cleanup_policies, effective_config
 from metadata.base import AppendResult, MetadataUnavailableError
 from protocol.apis.produce import PRODUCE
 from protocol.errors import ErrorCode, ProtocolError
+from protocol.messages.produce import BatchIndexAndErrorMessage as RecordError
+from protocol.messages.produce import PartitionProduceResponse as PartitionResponse
+from protocol.messages.produce import ProduceRequest, TopicProduceData
+from protocol.messages.produce import ProduceResponse as Response
+from protocol.messages.produce import TopicProduceResponse as TopicResponse
 from protocol.records import BatchHeader, CorruptBatchError, iter_batches, iter_records, set_log_append_time
 from storage.log import StorageError
 
@@ -46,11 +51,6 @@ if TYPE_CHECKING:
     from broker.metrics import BrokerStats
     from broker.server import Connection
     from protocol.wire import Request
-
-Response: Any = PRODUCE.Response
-TopicResponse: Any = Response.TopicProduceResponse
-PartitionResponse: Any = TopicResponse.PartitionProduceResponse
-RecordError: Any = PartitionResponse.BatchIndexAndErrorMessage
 
 
 class _Outcome:
@@ -67,7 +67,7 @@ class _Outcome:
         self.bytes = 0
 
 
-async def handle_produce(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_produce(broker: Broker, request: Request[ProduceRequest], connection: Connection) -> Response | None:
     body = request.body
     stats = broker.metrics.stats if broker.metrics is not None else None
     outcomes: list[tuple[str, list[_Outcome]]] = []
@@ -108,7 +108,7 @@ async def _answered(appends: list[asyncio.Future[AppendResult]], timeout: float)
         await asyncio.wait(still_open, timeout=max(deadline - time.monotonic(), 0))
 
 
-async def _append_topic(broker: Broker, acks: int, topic_data: Any) -> list[_Outcome]:
+async def _append_topic(broker: Broker, acks: int, topic_data: TopicProduceData) -> list[_Outcome]:
     if acks not in (0, 1, -1):
         return [_Outcome(p.index, ErrorCode.INVALID_REQUIRED_ACKS) for p in topic_data.partition_data]
     auto_create = broker.config.num_partitions if broker.config.auto_create_topics else None
@@ -189,7 +189,7 @@ def _keys_present(outcome: _Outcome, topic: str, batches: list[tuple[BatchHeader
     return True
 
 
-def _partition_response(outcome: _Outcome, topic: str, stats: BrokerStats | None) -> Any:
+def _partition_response(outcome: _Outcome, topic: str, stats: BrokerStats | None) -> PartitionResponse:
     """The answer for one partition, counted in the metrics (acknowledged records and bytes, or the error)."""
     response = _answer(outcome)
     if stats is not None:
@@ -197,7 +197,7 @@ def _partition_response(outcome: _Outcome, topic: str, stats: BrokerStats | None
     return response
 
 
-def _answer(outcome: _Outcome) -> Any:
+def _answer(outcome: _Outcome) -> PartitionResponse:
     response = PartitionResponse(index=outcome.index, error_code=outcome.error, error_message=outcome.message)
     if outcome.record_errors:
         response.record_errors = [

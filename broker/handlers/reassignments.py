@@ -17,11 +17,17 @@ hash's, not an operator's).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from protocol.apis.alter_partition_reassignments import ALTER_PARTITION_REASSIGNMENTS
 from protocol.apis.list_partition_reassignments import LIST_PARTITION_REASSIGNMENTS
 from protocol.errors import ErrorCode
+from protocol.messages.alter_partition_reassignments import AlterPartitionReassignmentsRequest, ReassignablePartition
+from protocol.messages.alter_partition_reassignments import AlterPartitionReassignmentsResponse as AlterResponse
+from protocol.messages.alter_partition_reassignments import ReassignablePartitionResponse as PartitionResponse
+from protocol.messages.alter_partition_reassignments import ReassignableTopicResponse as TopicResponse
+from protocol.messages.list_partition_reassignments import ListPartitionReassignmentsRequest
+from protocol.messages.list_partition_reassignments import ListPartitionReassignmentsResponse as ListResponse
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -29,13 +35,10 @@ if TYPE_CHECKING:
     from broker.server import Connection
     from protocol.wire import Request
 
-AlterResponse: Any = ALTER_PARTITION_REASSIGNMENTS.Response
-TopicResponse: Any = AlterResponse.ReassignableTopicResponse
-PartitionResponse: Any = TopicResponse.ReassignablePartitionResponse
-ListResponse: Any = LIST_PARTITION_REASSIGNMENTS.Response
 
-
-async def handle_alter_partition_reassignments(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_alter_partition_reassignments(
+    broker: Broker, request: Request[AlterPartitionReassignmentsRequest], connection: Connection
+) -> AlterResponse:
     body = request.body
     allow_replication_factor_change = body.allow_replication_factor_change if request.version >= 1 else True
     cluster = broker.cluster
@@ -59,7 +62,7 @@ async def handle_alter_partition_reassignments(broker: Broker, request: Request,
 
 
 def _outcome(
-    cluster: ClusterView, topic: str, count: int, target: Any, allow_replication_factor_change: bool
+    cluster: ClusterView, topic: str, count: int, target: ReassignablePartition, allow_replication_factor_change: bool
 ) -> tuple[ErrorCode, str | None]:
     partition = target.partition_index
     if not 0 <= partition < count:
@@ -78,7 +81,9 @@ def _outcome(
     return ErrorCode.NONE, None
 
 
-async def handle_list_partition_reassignments(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_list_partition_reassignments(
+    broker: Broker, request: Request[ListPartitionReassignmentsRequest], connection: Connection
+) -> ListResponse:
     return ListResponse(error_code=ErrorCode.NONE, error_message=None, topics=[])
 
 

@@ -13,7 +13,7 @@ in unknown_state_filters (and lists nothing for them).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from broker.handlers.group_offsets import by_topic
 from broker.transactions import STATES, now_ms
@@ -21,6 +21,12 @@ from metadata.base import MetadataUnavailableError
 from protocol.apis.describe_transactions import DESCRIBE_TRANSACTIONS
 from protocol.apis.list_transactions import LIST_TRANSACTIONS
 from protocol.errors import ErrorCode
+from protocol.messages.describe_transactions import DescribeTransactionsRequest, TopicData
+from protocol.messages.describe_transactions import DescribeTransactionsResponse as DescribeResponse
+from protocol.messages.describe_transactions import TransactionState as Described
+from protocol.messages.list_transactions import ListTransactionsRequest
+from protocol.messages.list_transactions import ListTransactionsResponse as ListResponse
+from protocol.messages.list_transactions import TransactionState as Listed
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -28,14 +34,12 @@ if TYPE_CHECKING:
     from broker.server import Connection
     from protocol.wire import Request
 
-DescribeResponse: Any = DESCRIBE_TRANSACTIONS.Response
-Described: Any = DescribeResponse.TransactionState
-ListResponse: Any = LIST_TRANSACTIONS.Response
-Listed: Any = ListResponse.TransactionState
 NO_START_TIME = -1
 
 
-async def handle_describe_transactions(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_describe_transactions(
+    broker: Broker, request: Request[DescribeTransactionsRequest], connection: Connection
+) -> DescribeResponse:
     states = []
     for transactional_id in request.body.transactional_ids:
         error, record = await broker.transactions.describe(transactional_id)
@@ -54,7 +58,7 @@ async def handle_describe_transactions(broker: Broker, request: Request, connect
                 producer_id=record.producer_id,
                 producer_epoch=record.producer_epoch,
                 topics=[
-                    Described.TopicData(topic=topic, partitions=[partition for partition, _ in partitions])
+                    TopicData(topic=topic, partitions=[partition for partition, _ in partitions])
                     for topic, partitions in by_topic((key, None) for key in record.partitions).items()
                 ],
             )
@@ -62,7 +66,9 @@ async def handle_describe_transactions(broker: Broker, request: Request, connect
     return DescribeResponse(transaction_states=states)
 
 
-async def handle_list_transactions(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_list_transactions(
+    broker: Broker, request: Request[ListTransactionsRequest], connection: Connection
+) -> ListResponse:
     body = request.body
     unknown = [state for state in body.state_filters if state not in STATES]
     try:

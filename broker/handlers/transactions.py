@@ -22,7 +22,7 @@ OffsetCommit (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, ...).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from broker.handlers.group_offsets import CommitRequest, by_topic, existing_partitions
 from protocol.apis.add_offsets_to_txn import ADD_OFFSETS_TO_TXN
@@ -30,6 +30,14 @@ from protocol.apis.add_partitions_to_txn import ADD_PARTITIONS_TO_TXN
 from protocol.apis.end_txn import END_TXN
 from protocol.apis.txn_offset_commit import TXN_OFFSET_COMMIT
 from protocol.errors import ErrorCode
+from protocol.messages.add_offsets_to_txn import AddOffsetsToTxnRequest, AddOffsetsToTxnResponse
+from protocol.messages.add_partitions_to_txn import AddPartitionsToTxnPartitionResult, AddPartitionsToTxnRequest
+from protocol.messages.add_partitions_to_txn import AddPartitionsToTxnResponse as AddPartitionsResponse
+from protocol.messages.add_partitions_to_txn import AddPartitionsToTxnTopicResult as TopicResult
+from protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
+from protocol.messages.txn_offset_commit import TxnOffsetCommitRequest, TxnOffsetCommitResponsePartition
+from protocol.messages.txn_offset_commit import TxnOffsetCommitResponse as CommitResponse
+from protocol.messages.txn_offset_commit import TxnOffsetCommitResponseTopic as CommitTopic
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -46,11 +54,9 @@ def _versioned(error: ErrorCode, version: int) -> ErrorCode:
     return error
 
 
-AddPartitionsResponse: Any = ADD_PARTITIONS_TO_TXN.Response
-TopicResult: Any = AddPartitionsResponse.AddPartitionsToTxnTopicResult
-
-
-async def handle_add_partitions_to_txn(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_add_partitions_to_txn(
+    broker: Broker, request: Request[AddPartitionsToTxnRequest], connection: Connection
+) -> AddPartitionsResponse:
     body = request.body
     exists = await existing_partitions(broker, ((t.name, t.partitions) for t in body.v3_and_below_topics))
     if all(exists.values()):
@@ -71,7 +77,7 @@ async def handle_add_partitions_to_txn(broker: Broker, request: Request, connect
             TopicResult(
                 name=topic,
                 results_by_partition=[
-                    TopicResult.AddPartitionsToTxnPartitionResult(partition_index=partition, partition_error_code=error)
+                    AddPartitionsToTxnPartitionResult(partition_index=partition, partition_error_code=error)
                     for partition, error in partitions
                 ],
             )
@@ -80,27 +86,27 @@ async def handle_add_partitions_to_txn(broker: Broker, request: Request, connect
     )
 
 
-async def handle_add_offsets_to_txn(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_add_offsets_to_txn(
+    broker: Broker, request: Request[AddOffsetsToTxnRequest], connection: Connection
+) -> AddOffsetsToTxnResponse:
     body = request.body
     error = await broker.transactions.add_offsets(
         body.transactional_id, body.producer_id, body.producer_epoch, body.group_id
     )
-    return ADD_OFFSETS_TO_TXN.Response(error_code=_versioned(error, request.version))
+    return AddOffsetsToTxnResponse(error_code=_versioned(error, request.version))
 
 
-async def handle_end_txn(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_end_txn(broker: Broker, request: Request[EndTxnRequest], connection: Connection) -> EndTxnResponse:
     body = request.body
     error = await broker.transactions.end_transaction(
         body.transactional_id, body.producer_id, body.producer_epoch, body.committed
     )
-    return END_TXN.Response(error_code=_versioned(error, request.version))
+    return EndTxnResponse(error_code=_versioned(error, request.version))
 
 
-CommitResponse: Any = TXN_OFFSET_COMMIT.Response
-CommitTopic: Any = CommitResponse.TxnOffsetCommitResponseTopic
-
-
-async def handle_txn_offset_commit(broker: Broker, request: Request, connection: Connection) -> Any:
+async def handle_txn_offset_commit(
+    broker: Broker, request: Request[TxnOffsetCommitRequest], connection: Connection
+) -> CommitResponse:
     body = request.body
     commit = await CommitRequest.read(broker, body.topics)
     if commit.valid:
@@ -112,7 +118,7 @@ async def handle_txn_offset_commit(broker: Broker, request: Request, connection:
                 body.transactional_id, body.group_id, body.producer_id, body.producer_epoch, commit.offsets()
             )
         commit.errors.update(dict.fromkeys(commit.valid, error))
-    return CommitResponse(topics=commit.response_topics(CommitTopic, CommitTopic.TxnOffsetCommitResponsePartition))
+    return CommitResponse(topics=commit.response_topics(CommitTopic, TxnOffsetCommitResponsePartition))
 
 
 HANDLES: dict[int, Handler] = {
