@@ -166,7 +166,7 @@ async def _append_topic(broker: Broker, acks: int, topic_data: TopicProduceData)
 
 
 def _keys_present(outcome: _Outcome, topic: str, batches: list[tuple[BatchHeader, memoryview]]) -> bool:
-    """A compacted topic's records need keys (compaction keeps the last record per key), as Kafka checks.
+    """A compacted topic's records need keys, as Kafka checks (nothing compacts by key yet: clients see Kafka's answer).
 
     Records without one are listed in the outcome's record_errors, with INVALID_RECORD for the partition;
     a batch whose records cannot be read is CORRUPT_MESSAGE.
