@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from broker.cli import build_parser
 from broker.config import FILESYSTEM_WRITES, S3_WRITES, BrokerConfig, WriteTuning, config_from
+from storage.commit import ON_METADATA_THREAD, PUT_THEN_COMMIT
 
 
 def parse(argv: list[str], environ: dict[str, str]) -> BrokerConfig:
@@ -65,3 +67,21 @@ def test_write_tuning_follows_the_storage_unless_set() -> None:
     assert on_disk == WriteTuning(FILESYSTEM_WRITES.flush_ms, 1000, FILESYSTEM_WRITES.flushes_in_flight)
     # A value equal to the other storage's default is still explicit.
     assert parse(["--storage", "s3://b", "--flush-ms", str(FILESYSTEM_WRITES.flush_ms)], {}).write_tuning.flush_ms == 0
+
+
+def test_the_commit_strategy_follows_the_stores_unless_set(tmp_path: Path) -> None:
+    embedded = parse(["--data-dir", str(tmp_path)], {})
+    assert embedded.commit_strategy_in_use == ON_METADATA_THREAD
+    assert parse(["--data-dir", str(tmp_path), "--storage", "memory://"], {}).commit_strategy_in_use == PUT_THEN_COMMIT
+    chosen = parse(["--data-dir", str(tmp_path)], {"STREAMHOUSE_COMMIT_STRATEGY": PUT_THEN_COMMIT})
+    assert chosen.commit_strategy_in_use == PUT_THEN_COMMIT
+
+
+def test_a_commit_strategy_the_stores_cannot_run_stops_serve_with_one_line(tmp_path: Path) -> None:
+    serve = [sys.executable, "-m", "broker.cli", "serve", "--port", "0", "--metrics-port", "0"]
+    flags = ["--data-dir", str(tmp_path), "--storage", "memory://", "--commit-strategy", ON_METADATA_THREAD]
+    result = subprocess.run([*serve, *flags], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"streamhouse serve: commit strategy {ON_METADATA_THREAD} needs a folder object store and SQLite metadata"
+    ]
