@@ -123,8 +123,11 @@ async def test_a_topic_changed_elsewhere_is_forgotten_here_and_in_the_caches() -
 
 async def test_a_long_poll_ends_after_its_timeout_and_leaves_no_waiter() -> None:
     _, _, watcher = started()
-    await watcher.wait_for_append([KEY], 0.01)
-    watcher.wake(KEY)  # nothing left to wake
+    waiting = asyncio.create_task(watcher.wait_for_append([KEY], 0.01))
+    await asyncio.sleep(0)
+    assert KEY in watcher._waiters  # registered while it waits
+    await asyncio.wait_for(waiting, 10)  # ends by its own timeout: nothing woke it
+    assert KEY not in watcher._waiters
 
 
 async def test_moving_the_log_start_trims_the_index_and_close_unsubscribes() -> None:
