@@ -124,19 +124,19 @@ class SqliteDatabase:
             thread, self._thread = self._thread, None
             await thread.close()
 
-    async def read(self, query: Callable[[sqlite3.Connection], T]) -> T:
-        """`query(connection)` on the connection's thread (outside any transaction)."""
+    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`work(connection)` on the connection's thread, outside any transaction unless `work` begins one."""
         thread = self._live()
         with self.translated():
-            return await thread.run(query)
+            return await thread.run(work)
 
     async def transaction(self, body: Callable[[sqlite3.Connection], T]) -> T:
         """`body(connection)` in one transaction on the connection's thread, one hand-over for all of it."""
-        return await self.read(lambda connection: in_transaction(connection, body))
+        return await self.run(lambda connection: in_transaction(connection, body))
 
     async def fetch(self, query: str, parameters: Sequence[object] | dict[str, object] = ()) -> list[Row]:
         """The rows of one query."""
-        return await self.read(lambda connection: connection.execute(query, parameters).fetchall())
+        return await self.run(lambda connection: connection.execute(query, parameters).fetchall())
 
     @contextmanager
     def translated(self) -> Iterator[None]:

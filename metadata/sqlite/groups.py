@@ -55,7 +55,7 @@ class SqliteGroups:
                 ).fetchall()
             return rows
 
-        rows = await self._database.read(fetch)
+        rows = await self._database.run(fetch)
         return sorted((CommittedOffset(*row) for row in rows), key=lambda o: (o.topic, o.partition))
 
     async def delete_offsets(self, group_id: str, partitions: Sequence[tuple[str, int]]) -> None:

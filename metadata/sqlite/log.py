@@ -86,7 +86,7 @@ class SqliteLog:
             TRACE.event("commit thread done", flushes)
             return committed
 
-        plan, results = await self._database.read(write_then_commit)
+        plan, results = await self._database.run(write_then_commit)
         self._database.changes.publish(plan_changes(plan))
         return results
 
@@ -186,7 +186,7 @@ class SqliteLog:
                 found.update(row[0] for row in rows)
             return found
 
-        return await self._database.read(known)
+        return await self._database.run(known)
 
 
 def _commit_flushes(

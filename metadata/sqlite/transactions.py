@@ -64,7 +64,7 @@ class SqliteTransactions:
 
     async def partition_transactions(self, topic_id: UUID, partition: int) -> PartitionTransactions:
         key = (topic_id.hex, partition)
-        opened, aborted = await self._database.read(
+        opened, aborted = await self._database.run(
             lambda connection: [connection.execute(query, key).fetchall() for query in _TRANSACTION_QUERIES]
         )
         return partition_transactions(opened, aborted)

@@ -32,7 +32,7 @@ async def file_store(tmp_path: Path) -> AsyncIterator[SqliteMetadataStore]:
 
 
 async def in_transaction(store: SqliteMetadataStore) -> bool:
-    return await store.database.read(lambda connection: connection.in_transaction)
+    return await store.database.run(lambda connection: connection.in_transaction)
 
 
 def applied_versions(path: str) -> list[int]:
