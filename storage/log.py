@@ -47,8 +47,6 @@ class PartitionLog:
         commits: CommitStrategy | None = None,
     ) -> None:
         """`commits` defaults to PutThenCommit over these stores."""
-        self.objects = objects
-        self.metadata = metadata
         self.stats = LogStats()
         states: dict[PartitionKey, PartitionState] = {}
         self.reader = LogReader(
