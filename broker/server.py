@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from broker.handlers import HANDLERS
 from broker.handlers.api_versions import api_versions_body
+from broker.security import ANONYMOUS
 from protocol import wire
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.primitives import Buffer
@@ -48,6 +49,8 @@ class Connection(asyncio.BufferedProtocol):
         self.decoder = wire.FrameDecoder(broker.config.socket_request_max_bytes)
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
+        self.peer_host = "?"
+        self.principal = ANONYMOUS  # "User:<name>" once TLS or SASL authenticated the client
         self.in_flight: deque[asyncio.Future[list[Buffer] | None]] = deque()  # each answer's frame, in parts
         self.in_flight_sizes: deque[int] = deque()  # each in-flight request's frame size
         self.in_flight_bytes = 0
@@ -61,6 +64,7 @@ class Connection(asyncio.BufferedProtocol):
         self.transport = transport  # type: ignore[assignment]  # a TCP transport (uvloop's is not a subclass)
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
+        self.peer_host = peer[0] if peer else "?"
         self.broker.connections.add(self)
         log.info("connection from %s", self.peer)
 

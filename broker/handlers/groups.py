@@ -70,7 +70,7 @@ if TYPE_CHECKING:
 
 def client_host(connection: Connection) -> str:
     """The client's address as Kafka shows it in DescribeGroups: "/127.0.0.1"."""
-    return "/" + connection.peer.rsplit(":", 1)[0]
+    return "/" + connection.peer_host
 
 
 async def handle_join_group(broker: Broker, request: Request[JoinGroupRequest], connection: Connection) -> JoinResponse:
