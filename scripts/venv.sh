@@ -12,7 +12,7 @@ apt_install() {
     done
     if [ ${#missing[@]} -gt 0 ]; then
         as_root apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}"
+        DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
     fi
 }
 
