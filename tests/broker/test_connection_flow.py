@@ -47,10 +47,18 @@ class Transport:
     def close(self) -> None:
         self.reading = False
 
+    def set_write_buffer_limits(self, high: int, low: int) -> None:
+        pass
+
 
 @dataclass
 class Config:
     socket_request_max_bytes: int = 100 * 1024 * 1024
+    max_connections: int = 100
+    max_connections_per_ip: int = 100
+    connections_max_idle_ms: int = 600_000
+    queued_max_requests: int = 500
+    queued_max_request_bytes: int = 256 * 1024 * 1024
 
 
 class Broker:
@@ -60,6 +68,7 @@ class Broker:
         self.config = Config()
         self.metrics = None
         self.connections: set[server.Connection] = set()
+        self.connection_limits = server.ConnectionLimits(self.config)  # type: ignore[arg-type]  # what it reads
         self.answer = asyncio.Event()
         self.handled = 0
         self.body = body
