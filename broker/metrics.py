@@ -260,9 +260,15 @@ class Metrics:
         brokers.add(self.broker.config.broker_id)
         self.snapshot = Snapshot(len(topics), len(watermarks), len(brokers), self.snapshot.ready, lag)
 
-    def exposition(self) -> bytes:
-        """The registry in Prometheus's text format."""
-        return generate_latest(self.registry)
+    async def exposition(self) -> bytes:
+        """The registry in Prometheus's text format.
+
+        Only the reading of the numbers runs on the event loop (the handlers change them there); the
+        text, most of the work with many topics, is made on a thread, so that other clients are answered.
+        """
+        collected = CollectorRegistry(auto_describe=False)
+        collected.register(_Collected(list(self.registry.collect())))
+        return await asyncio.to_thread(generate_latest, collected)
 
 
 def _counter(name: str, documentation: str, labels: tuple[str, ...], values: Mapping[Any, float]) -> Metric:
@@ -285,6 +291,16 @@ def _histograms(
         buckets = [(repr(float(bound)), below) for bound, below in zip(histogram.bounds, cumulative, strict=True)]
         family.add_metric([key] if label else [], [*buckets, ("+Inf", count)], total)
     return family
+
+
+class _Collected:
+    """Metric families already read, for generate_latest to format."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self.families)
 
 
 class _Collector:
