@@ -87,7 +87,9 @@ class BrokerConfig:
         100 * 1024 * 1024, "largest request frame accepted; larger ones close the connection"
     )
     queued_max_requests: int = option(
-        500, "queued.max.requests: requests in flight over all connections before the broker stops starting more"
+        500,
+        "queued.max.requests: requests in flight over all connections at which a connection with one in flight "
+        "starts no more (and is not read)",
     )
     queued_max_request_bytes: int = option(
         256 * 1024 * 1024,

@@ -72,8 +72,11 @@ class ConnectionLimits:
     """What the broker's Kafka connections share: connection counts, the requests in flight, the idle sweep.
 
     Requests count from the start of their handling until their response is handed to the transport;
-    while the count or their bytes are at the bound, no connection starts another, and those with
-    requests waiting stop reading, until answers bring it below.
+    while their bytes are at the bound no connection starts another, and while their count is, no
+    connection starts a second one: those with requests waiting stop reading, until answers bring it
+    below. A connection's first request is not held back by the count (Kafka holds one request per
+    connection at most): requests that park (a long poll, a join waiting for its group) would otherwise
+    stop every other client once there are as many parked as the bound.
     """
 
     def __init__(self, config: BrokerConfig) -> None:
@@ -101,8 +104,9 @@ class ConnectionLimits:
         if self.per_host[host] <= 0:
             del self.per_host[host]
 
-    def full(self) -> bool:
-        return self.requests >= self.max_requests or (
+    def full(self, *, first: bool) -> bool:
+        """Whether a connection may not start a request now (`first`: it has none in flight)."""
+        return (not first and self.requests >= self.max_requests) or (
             self.max_request_bytes >= 0 and self.request_bytes >= self.max_request_bytes
         )
 
@@ -113,7 +117,7 @@ class ConnectionLimits:
     def answered(self, size: int) -> None:
         self.requests -= 1
         self.request_bytes -= size
-        while self.waiting and not self.full():
+        while self.waiting and not self.full(first=False):
             connection = next(iter(self.waiting))
             del self.waiting[connection]
             connection.start_waiting()
@@ -142,6 +146,7 @@ class Connection(asyncio.BufferedProtocol):
         self.in_flight: deque[asyncio.Future[list[Buffer] | None]] = deque()  # each answer's frame, in parts
         self.in_flight_sizes: deque[int] = deque()  # each in-flight request's frame size
         self.in_flight_bytes = 0
+        self.answered = 0  # requests whose response was handed on (or dropped), for drain()
         self.exclusive_in_flight = False  # a request other than Produce is in flight: it runs alone
         self.outgoing: list[Buffer] = []  # responses' parts in order, written together by _send
         self.produce_lock = asyncio.Lock()  # keeps a connection's appends in arrival order
@@ -216,7 +221,7 @@ class Connection(asyncio.BufferedProtocol):
         while backlog and not self.closed and not self.writing_paused and not self._full():
             if self.exclusive_in_flight or (self.in_flight and api_key_of(backlog[0]) != PRODUCE_KEY):
                 break  # its turn comes when what is in flight is answered
-            if self.limits.full():
+            if self.limits.full(first=not self.in_flight):
                 self.limits.waiting[self] = None
                 break
             frame = backlog.popleft()
@@ -300,6 +305,7 @@ class Connection(asyncio.BufferedProtocol):
             future = self.in_flight.popleft()
             size = self.in_flight_sizes.popleft()
             self.in_flight_bytes -= size
+            self.answered += 1
             self.limits.answered(size)
             if future.cancelled() or self.closed:
                 continue
@@ -330,8 +336,9 @@ class Connection(asyncio.BufferedProtocol):
         self.outgoing = []
 
     async def drain(self) -> None:
-        """Wait for every request already received to be answered."""
-        while self.in_flight and not self.closed:
+        """Wait for every request already received to be answered (not for those that keep coming)."""
+        received = self.answered + len(self.in_flight) + len(self.backlog)
+        while self.answered < received and self.in_flight and not self.closed:
             await asyncio.gather(*self.in_flight, return_exceptions=True)
             await asyncio.sleep(0)  # the done callbacks, which start the backlog's next requests
         self._send()

@@ -251,22 +251,42 @@ async def test_a_request_after_one_that_is_not_a_produce_waits_for_it() -> None:
     assert broker.handled == 2 and not connection.backlog
 
 
+def produce_frames(count: int) -> bytes:
+    return b"".join(wire.encode_request(PRODUCE, 9, index, "flow-test", PRODUCE.Request()) for index in range(count))
+
+
 async def test_the_requests_in_flight_over_all_connections_stop_at_queued_max_requests() -> None:
     broker = Broker(PRODUCE.Response(responses=[]))
     broker.connection_limits.max_requests = 2
     first, first_transport = connected(broker)
     second, second_transport = connected(broker)
-    receive(first, b"".join(wire.encode_request(PRODUCE, 9, index, "flow-test", PRODUCE.Request()) for index in (0, 1)))
-    receive(second, api_versions_frame(0))
+    receive(first, produce_frames(2))
+    receive(second, produce_frames(2))
     await settle()
-    # Two in flight over both connections: the second connection's request waits and it stops reading.
-    assert broker.connection_limits.requests == 2
-    assert len(first.in_flight) == 2 and not second.in_flight and len(second.backlog) == 1
+    # Two in flight on the first: the second starts its first request only, and stops reading.
+    assert broker.connection_limits.requests == 3
+    assert len(first.in_flight) == 2 and len(second.in_flight) == 1 and len(second.backlog) == 1
     assert not second_transport.reading and first_transport.reading
     broker.answer.set()
     await settle()
-    assert broker.handled == 3 and broker.connection_limits.requests == 0
+    assert broker.handled == 4 and broker.connection_limits.requests == 0
     assert not second.backlog and second_transport.reading
+
+
+async def test_the_bytes_in_flight_over_all_connections_stop_at_queued_max_request_bytes() -> None:
+    broker = Broker()
+    broker.connection_limits.max_request_bytes = 3 * RECORD_BYTES
+    first, _ = connected(broker)
+    second, second_transport = connected(broker)
+    receive(first, b"".join(produce_frame(index) for index in range(3)))
+    receive(second, produce_frame(0))
+    await settle()
+    # Over the byte bound, not even a connection's first request starts.
+    assert len(first.in_flight) == 3 and not second.in_flight and len(second.backlog) == 1
+    assert not second_transport.reading
+    broker.answer.set()
+    await settle()
+    assert broker.handled == 4 and broker.connection_limits.request_bytes == 0 and second_transport.reading
 
 
 async def test_a_connection_whose_unsent_responses_pass_the_high_water_mark_is_not_read_until_they_drain() -> None:
