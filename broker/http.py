@@ -35,6 +35,7 @@ _REASONS = {
 }
 MAX_REQUEST_LINE_BYTES = 8 * 1024
 MAX_HEADER_BYTES = 32 * 1024
+HEAD_TIMEOUT = 10.0  # for the request line and headers together: a client sending a line now and then is dropped
 # After refusing a request, what the client still sends is read and dropped for this long (or up to
 # this much): closing with unread bytes would reset the connection and could lose the answer.
 LINGER_SECONDS = 1.0
@@ -64,7 +65,7 @@ class HttpServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            request_line, refusal = await _read_head(reader)
+            request_line, refusal = await asyncio.wait_for(_read_head(reader), HEAD_TIMEOUT)
             if refusal is not None:
                 status, content_type, payload = _json(refusal, {"error": _REASONS[refusal]})
             else:
@@ -133,7 +134,7 @@ class HttpServer:
 async def _read_head(reader: asyncio.StreamReader) -> tuple[bytes, int | None]:
     """The request line, after reading the headers; or why the request is refused (414, 431)."""
     try:
-        request_line = await asyncio.wait_for(reader.readline(), 10)
+        request_line = await reader.readline()
     except ValueError:  # longer than the reader's limit
         return b"", 414
     if len(request_line) > MAX_REQUEST_LINE_BYTES:
@@ -141,7 +142,7 @@ async def _read_head(reader: asyncio.StreamReader) -> tuple[bytes, int | None]:
     header_bytes = 0
     while True:
         try:
-            line = await asyncio.wait_for(reader.readline(), 10)
+            line = await reader.readline()
         except ValueError:
             return request_line, 431
         header_bytes += len(line)

@@ -1,5 +1,5 @@
 """The HTTP endpoint refuses an over-long request line with 414 and oversize headers with 431, logging no
-traceback; /metrics carries the event loop's lag."""
+traceback; drops a client slow to send its headers; /metrics carries the event loop's lag."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from broker import http
 from broker.http import MAX_HEADER_BYTES, MAX_REQUEST_LINE_BYTES
 from broker.metrics import LOOP_LAG_INTERVAL_S
 from tests.broker.inprocess import running_broker
@@ -56,3 +57,17 @@ async def test_metrics_carry_the_event_loop_lag(tmp_path: Path) -> None:
         line for line in answer.decode().splitlines() if line.startswith("streamhouse_event_loop_lag_seconds_count")
     ]
     assert len(counts) == 1 and float(counts[0].split()[-1]) >= 1
+
+
+async def test_a_client_slow_to_send_its_headers_is_dropped_unanswered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(http, "HEAD_TIMEOUT", 0.5)
+    async with running_broker(tmp_path, metrics_port=0) as broker:
+        reader, writer = await asyncio.open_connection("127.0.0.1", broker.http.port)
+        try:
+            writer.write(b"GET /health HTTP/1.1\r\nX-Slow: 1\r\n")  # and never the blank line
+            await writer.drain()
+            assert await asyncio.wait_for(reader.read(), 10) == b""  # closed, no answer
+        finally:
+            writer.close()
