@@ -86,20 +86,26 @@ class ConnectionLimits:
         self.max_requests = config.queued_max_requests
         self.max_request_bytes = config.queued_max_request_bytes
         self.per_host: Counter[str] = Counter()
+        self.open = 0
         self.requests = 0
         self.request_bytes = 0
-        self.waiting: dict[Connection, None] = {}  # connections with a request held back by the bound, in order
+        # Connections with a request held back, in order: those with requests in flight (held by either
+        # bound), and those without (held by the byte bound only, so woken by bytes alone).
+        self.held: dict[Connection, None] = {}
+        self.held_first: dict[Connection, None] = {}
 
     def admit(self, host: str) -> str | None:
         """Count a new connection from `host`, or say why it is refused."""
-        if sum(self.per_host.values()) >= self.max_connections:
+        if self.open >= self.max_connections:
             return f"--max-connections {self.max_connections} reached"
         if self.per_host[host] >= self.max_connections_per_ip:
             return f"--max-connections-per-ip {self.max_connections_per_ip} reached for {host}"
         self.per_host[host] += 1
+        self.open += 1
         return None
 
     def release(self, host: str) -> None:
+        self.open -= 1
         self.per_host[host] -= 1
         if self.per_host[host] <= 0:
             del self.per_host[host]
@@ -117,10 +123,26 @@ class ConnectionLimits:
     def answered(self, size: int) -> None:
         self.requests -= 1
         self.request_bytes -= size
-        while self.waiting and not self.full(first=False):
-            connection = next(iter(self.waiting))
-            del self.waiting[connection]
-            connection.start_waiting()
+        while self.held_first and not self.full(first=True):
+            self._wake(self.held_first)
+        while self.held and not self.full(first=False):
+            self._wake(self.held)
+
+    @staticmethod
+    def _wake(held: dict[Connection, None]) -> None:
+        connection = next(iter(held))
+        del held[connection]
+        connection.start_waiting()
+
+    def hold(self, connection: Connection) -> None:
+        (self.held if connection.in_flight else self.held_first)[connection] = None
+
+    def holds(self, connection: Connection) -> bool:
+        return connection in self.held or connection in self.held_first
+
+    def forget(self, connection: Connection) -> None:
+        self.held.pop(connection, None)
+        self.held_first.pop(connection, None)
 
     async def close_idle(self, connections: set[Connection]) -> None:
         """Close the connections idle for --connections-max-idle-ms, checking ten times in that span."""
@@ -177,7 +199,7 @@ class Connection(asyncio.BufferedProtocol):
         if self.counted:
             self.limits.release(self.peer_host)
             self.counted = False
-        self.limits.waiting.pop(self, None)
+        self.limits.forget(self)
         for future in self.in_flight:
             future.cancel()  # their done callbacks give their places in the limits back
         self.backlog.clear()
@@ -218,11 +240,12 @@ class Connection(asyncio.BufferedProtocol):
     def start_waiting(self) -> None:
         """Start the backlog's requests whose turn it is, as far as the bounds let them."""
         backlog = self.backlog
+        self.limits.forget(self)
         while backlog and not self.closed and not self.writing_paused and not self._full():
             if self.exclusive_in_flight or (self.in_flight and api_key_of(backlog[0]) != PRODUCE_KEY):
                 break  # its turn comes when what is in flight is answered
             if self.limits.full(first=not self.in_flight):
-                self.limits.waiting[self] = None
+                self.limits.hold(self)
                 break
             frame = backlog.popleft()
             self.backlog_bytes -= len(frame)
@@ -237,7 +260,7 @@ class Connection(asyncio.BufferedProtocol):
             or self._full()
             or len(self.backlog) >= MAX_BACKLOG
             or self.backlog_bytes >= MAX_BACKLOG_BYTES
-            or (self.backlog and self in self.limits.waiting)
+            or (self.backlog and self.limits.holds(self))
         )
         if reading != self.reading and self.transport is not None and not self.closed:
             self.reading = reading
