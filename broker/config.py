@@ -93,8 +93,8 @@ class BrokerConfig:
     )
     queued_max_request_bytes: int = option(
         256 * 1024 * 1024,
-        "queued.max.request.bytes: bytes of the requests in flight over all connections before the broker stops "
-        "starting more (-1: no bound; a single larger request still runs)",
+        "queued.max.request.bytes: bytes of the requests in flight over all connections at which no request "
+        "starts and no connection is read (-1: no bound; a single larger request still runs)",
     )
     max_connections: int = option(10_000, "max.connections: open Kafka connections; a further one is closed at once")
     max_connections_per_ip: int = option(

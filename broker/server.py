@@ -72,9 +72,9 @@ class ConnectionLimits:
     """What the broker's Kafka connections share: connection counts, the requests in flight, the idle sweep.
 
     Requests count from the start of their handling until their response is handed to the transport;
-    while their bytes are at the bound no connection starts another, and while their count is, no
-    connection starts a second one: those with requests waiting stop reading, until answers bring it
-    below. A connection's first request is not held back by the count (Kafka holds one request per
+    while their bytes are at the bound no connection starts another nor is read, and while their count
+    is, no connection starts a second one and those with requests waiting are not read, until answers
+    bring it below. A connection's first request is not held back by the count (Kafka holds one request per
     connection at most): requests that park (a long poll, a join waiting for its group) would otherwise
     stop every other client once there are as many parked as the bound.
     """
@@ -93,6 +93,7 @@ class ConnectionLimits:
         # bound), and those without (held by the byte bound only, so woken by bytes alone).
         self.held: dict[Connection, None] = {}
         self.held_first: dict[Connection, None] = {}
+        self.paused_by_bytes: dict[Connection, None] = {}  # not read while the byte bound is reached
 
     def admit(self, host: str) -> str | None:
         """Count a new connection from `host`, or say why it is refused."""
@@ -123,6 +124,10 @@ class ConnectionLimits:
     def answered(self, size: int) -> None:
         self.requests -= 1
         self.request_bytes -= size
+        if self.paused_by_bytes and not self.full(first=True):
+            paused, self.paused_by_bytes = self.paused_by_bytes, {}
+            for connection in paused:
+                connection.start_waiting()
         while self.held_first and not self.full(first=True):
             self._wake(self.held_first)
         while self.held and not self.full(first=False):
@@ -143,6 +148,7 @@ class ConnectionLimits:
     def forget(self, connection: Connection) -> None:
         self.held.pop(connection, None)
         self.held_first.pop(connection, None)
+        self.paused_by_bytes.pop(connection, None)
 
     async def close_idle(self, connections: set[Connection]) -> None:
         """Close the connections idle for --connections-max-idle-ms, checking ten times in that span."""
@@ -221,6 +227,8 @@ class Connection(asyncio.BufferedProtocol):
             self.backlog.extend(frames)
             self.backlog_bytes += sum(map(len, frames))
             self.start_waiting()
+        else:
+            self._update_reading()  # a large frame coming in pieces: still read only under the byte bound
 
     def pause_writing(self) -> None:
         self.writing_paused = True
@@ -253,9 +261,14 @@ class Connection(asyncio.BufferedProtocol):
         self._update_reading()
 
     def _update_reading(self) -> None:
-        """Read while nothing is over its bound: the backlog, the requests in flight, the unsent responses."""
+        """Read while nothing is over its bound: the backlog, the requests in flight, the unsent responses,
+        and the bytes in flight over all connections (which go down by themselves as requests are answered)."""
+        over_bytes = self.limits.full(first=True)
+        if over_bytes and not self.closed:
+            self.limits.paused_by_bytes[self] = None
         reading = not (
             self.closed
+            or over_bytes
             or self.writing_paused
             or self._full()
             or len(self.backlog) >= MAX_BACKLOG

@@ -278,15 +278,18 @@ async def test_the_bytes_in_flight_over_all_connections_stop_at_queued_max_reque
     broker.connection_limits.max_request_bytes = 3 * RECORD_BYTES
     first, _ = connected(broker)
     second, second_transport = connected(broker)
+    third, third_transport = connected(broker)
     receive(first, b"".join(produce_frame(index) for index in range(3)))
     receive(second, produce_frame(0))
+    receive(third, produce_frame(0)[:1000])  # the start of a frame
     await settle()
-    # Over the byte bound, not even a connection's first request starts.
+    # Over the byte bound, not even a connection's first request starts, and no connection is read.
     assert len(first.in_flight) == 3 and not second.in_flight and len(second.backlog) == 1
-    assert not second_transport.reading
+    assert not second_transport.reading and not third_transport.reading
     broker.answer.set()
     await settle()
-    assert broker.handled == 4 and broker.connection_limits.request_bytes == 0 and second_transport.reading
+    assert broker.handled == 4 and broker.connection_limits.request_bytes == 0
+    assert second_transport.reading and third_transport.reading
 
 
 async def test_a_connection_whose_unsent_responses_pass_the_high_water_mark_is_not_read_until_they_drain() -> None:
