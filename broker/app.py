@@ -13,8 +13,8 @@ from broker.groups.coordinator import GroupCoordinator
 from broker.handlers import HANDLERS
 from broker.http import HttpServer
 from broker.log_index import LogIndex
-from broker.metrics import Metrics, time_metadata_queries
-from broker.server import Connection
+from broker.metrics import Metrics, time_metadata_queries, watch_event_loop
+from broker.server import Connection, ConnectionLimits
 from broker.topics import TopicAdmin, TopicCache, cleanup_policies, effective_config
 from broker.transactions import TransactionCoordinator
 from metadata import open_metadata_store
@@ -83,6 +83,7 @@ class Broker:
         )
         self.transaction_states = TransactionStates(self.metadata)
         self.connections: set[Connection] = set()
+        self.connection_limits = ConnectionLimits(config)
         self.broker_defaults = {"max.message.bytes": str(config.message_max_bytes)}
         self.started_at = time.time()
         self.port = config.port
@@ -98,6 +99,7 @@ class Broker:
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._fold_task: asyncio.Task[None] | None = None
         self._transaction_expiry_task: asyncio.Task[None] | None = None
+        self._watch_tasks: list[asyncio.Task[None]] = []  # the idle-connection sweep, the event-loop lag probe
         self.cluster = ClusterView.of(self.info, ())
         self._groups_placed_on: tuple[int, ...] = ()  # the live brokers the coordinator's groups were chosen by
 
@@ -139,6 +141,11 @@ class Broker:
         self._heartbeat_task = asyncio.create_task(self._heartbeat(), name="broker-heartbeat")
         self._fold_task = asyncio.create_task(self._fold_histograms(), name="fold-histograms")
         self._transaction_expiry_task = asyncio.create_task(self._expire_transactions(), name="transaction-expiry")
+        if self.config.connections_max_idle_ms > 0:
+            idle = self.connection_limits.close_idle(self.connections)
+            self._watch_tasks.append(asyncio.create_task(idle, name="idle-connections"))
+        if self.metrics is not None:
+            self._watch_tasks.append(asyncio.create_task(watch_event_loop(self.metrics.stats), name="event-loop-lag"))
 
     async def _check_id_is_free(self) -> None:
         me = self.info
@@ -252,6 +259,8 @@ class Broker:
             self._fold_task.cancel()
         if self._transaction_expiry_task is not None:
             self._transaction_expiry_task.cancel()
+        for task in self._watch_tasks:
+            task.cancel()
         self.transactions.active = False
         if self._heartbeat_task is not None:
             self._heartbeat_task.cancel()

@@ -39,10 +39,13 @@ class ClientError(Exception):
 class BrokerConnection:
     """One blocking connection to one broker; requests go one at a time."""
 
-    def __init__(self, address: str, timeout: float = 10.0, client_id: str = "streamhouse-cli") -> None:
+    def __init__(
+        self, address: str, timeout: float = 10.0, client_id: str = "streamhouse-cli", source_host: str | None = None
+    ) -> None:
         host, _, port = address.rpartition(":")
+        source = None if source_host is None else (source_host, 0)
         try:
-            self.sock = socket.create_connection((host, int(port)), timeout=timeout)
+            self.sock = socket.create_connection((host, int(port)), timeout=timeout, source_address=source)
         except (OSError, ValueError) as exc:
             raise ClientError(f"cannot connect to {address}: {exc}") from None
         self.address = address

@@ -86,6 +86,23 @@ class BrokerConfig:
     socket_request_max_bytes: int = option(
         100 * 1024 * 1024, "largest request frame accepted; larger ones close the connection"
     )
+    queued_max_requests: int = option(
+        500,
+        "queued.max.requests: requests in flight over all connections at which a connection with one in flight "
+        "starts no more (and is not read)",
+    )
+    queued_max_request_bytes: int = option(
+        256 * 1024 * 1024,
+        "queued.max.request.bytes: bytes of the requests in flight over all connections at which no request "
+        "starts and no connection is read (-1: no bound; a single larger request still runs)",
+    )
+    max_connections: int = option(10_000, "max.connections: open Kafka connections; a further one is closed at once")
+    max_connections_per_ip: int = option(
+        2_147_483_647, "max.connections.per.ip: open Kafka connections from one address; a further one is closed"
+    )
+    connections_max_idle_ms: int = option(
+        600_000, "connections.max.idle.ms: a connection that neither sends nor receives for this long is closed"
+    )
     message_max_bytes: int = option(1024 * 1024 + 12, "default max.message.bytes: the largest record batch accepted")
     flush_ms: int | None = option(
         None,

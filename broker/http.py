@@ -5,12 +5,14 @@ GET /health: 200 while the process runs.
 GET /ready: 200 only when the Kafka listener is up and both the metadata store and the object
 store answer within READY_TIMEOUT seconds; otherwise 503 with a JSON reason per failing part.
 
-A minimal HTTP/1.0-style responder on asyncio streams: one request per connection.
+A minimal HTTP/1.0-style responder on asyncio streams: one request per connection. A request line
+over MAX_REQUEST_LINE_BYTES gets 414, headers over MAX_HEADER_BYTES in all get 431.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from typing import TYPE_CHECKING
@@ -22,7 +24,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 400: "Bad Request", 503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    414: "URI Too Long",
+    431: "Request Header Fields Too Large",
+    503: "Service Unavailable",
+}
+MAX_REQUEST_LINE_BYTES = 8 * 1024
+MAX_HEADER_BYTES = 32 * 1024
+HEAD_TIMEOUT = 10.0  # for the request line and headers together: a client sending a line now and then is dropped
+# After refusing a request, what the client still sends is read and dropped for this long (or up to
+# this much): closing with unread bytes would reset the connection and could lose the answer.
+LINGER_SECONDS = 1.0
+LINGER_BYTES = 1024 * 1024
 READY_TIMEOUT = 2.0
 JSON = "application/json"
 
@@ -36,7 +53,9 @@ class HttpServer:
     async def start(self) -> None:
         if self.port < 0:
             return
-        self._server = await asyncio.start_server(self._serve, self.broker.config.host, self.port)
+        # The reader's line limit: a longer line raises instead of being buffered whole.
+        limit = max(MAX_REQUEST_LINE_BYTES, MAX_HEADER_BYTES)
+        self._server = await asyncio.start_server(self._serve, self.broker.config.host, self.port, limit=limit)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
@@ -46,16 +65,19 @@ class HttpServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            request_line = await asyncio.wait_for(reader.readline(), 10)
-            while (await asyncio.wait_for(reader.readline(), 10)).strip():
-                pass  # headers are not needed
-            status, content_type, payload = await self._route(request_line.decode("latin-1").split())
+            request_line, refusal = await asyncio.wait_for(_read_head(reader), HEAD_TIMEOUT)
+            if refusal is not None:
+                status, content_type, payload = _json(refusal, {"error": _REASONS[refusal]})
+            else:
+                status, content_type, payload = await self._route(request_line.decode("latin-1").split())
             writer.write(
                 f"HTTP/1.1 {status} {_REASONS[status]}\r\nContent-Type: {content_type}\r\n"
                 f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode()
                 + payload
             )
             await writer.drain()
+            if refusal is not None:
+                await _discard(reader)
         except (TimeoutError, ConnectionError, UnicodeDecodeError) as exc:
             log.debug("HTTP client dropped: %s", exc)
         finally:
@@ -92,7 +114,7 @@ class HttpServer:
                 log.warning("metrics refresh failed: %s", exc)
                 ready = False
         metrics.snapshot.ready = ready
-        return 200, CONTENT_TYPE_LATEST, metrics.exposition()
+        return 200, CONTENT_TYPE_LATEST, await metrics.exposition()
 
     async def unready_reasons(self) -> dict[str, str]:
         """Why the broker is not ready, per part (listener, metadata, objects); empty when it is."""
@@ -107,6 +129,39 @@ class HttpServer:
             except Exception as exc:  # any failure of a check means not ready; the reason says which
                 reasons[part] = f"{type(exc).__name__}: {exc}"
         return reasons
+
+
+async def _read_head(reader: asyncio.StreamReader) -> tuple[bytes, int | None]:
+    """The request line, after reading the headers; or why the request is refused (414, 431)."""
+    try:
+        request_line = await reader.readline()
+    except ValueError:  # longer than the reader's limit
+        return b"", 414
+    if len(request_line) > MAX_REQUEST_LINE_BYTES:
+        return b"", 414
+    header_bytes = 0
+    while True:
+        try:
+            line = await reader.readline()
+        except ValueError:
+            return request_line, 431
+        header_bytes += len(line)
+        if header_bytes > MAX_HEADER_BYTES:
+            return request_line, 431
+        if not line.strip():
+            return request_line, None  # the headers' values are not needed
+
+
+async def _discard(reader: asyncio.StreamReader) -> None:
+    """Read what the client still sends, up to LINGER_BYTES or LINGER_SECONDS, so that closing does not reset."""
+    received = 0
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(LINGER_SECONDS):
+            while received < LINGER_BYTES:
+                data = await reader.read(64 * 1024)
+                if not data:
+                    return
+                received += len(data)
 
 
 def _json(status: int, body: dict[str, object]) -> tuple[int, str, bytes]:

@@ -10,6 +10,7 @@ ids, API names and versions, S3 operation names, error names; never client or me
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
@@ -47,6 +48,9 @@ BROKER_MAX_AGE_MS = 60_000  # a broker whose last heartbeat is older does not co
 FETCH_GROUP_UNKNOWN = ""  # Fetch requests do not name a group: their errors carry no group
 PRODUCE_API = PRODUCE.name
 COMMIT_FLUSHES = "commit_flushes"
+# How often the event loop's lag is sampled: a sleep of this long, and how much later than asked it ends.
+LOOP_LAG_INTERVAL_S = 0.1
+LOOP_LAG_BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 def error_type(code: int) -> str:
@@ -86,6 +90,7 @@ class BrokerStats:
     consumed_records: dict[tuple[str, str], int] = field(default_factory=dict)  # (topic, group)
     consumer_errors: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (topic, group, error)
     metadata_seconds: dict[str, Histogram] = field(default_factory=dict)
+    loop_lag: Histogram = field(default_factory=lambda: Histogram(LOOP_LAG_BOUNDS))
     # The last committed offset seen per (group, topic, partition): commits advance consumed_records.
     committed: dict[tuple[str, str, int], int] = field(default_factory=dict)
 
@@ -141,6 +146,7 @@ class BrokerStats:
     def histograms(self) -> Iterator[Histogram]:
         yield self.batch_records
         yield self.fetch_seconds
+        yield self.loop_lag
         yield from self.metadata_seconds.values()
         for api_stats in self.apis.values():
             yield api_stats.seconds
@@ -158,6 +164,15 @@ class BrokerStats:
                 histogram.observe(time.perf_counter() - started)
 
         return timed_call
+
+
+async def watch_event_loop(stats: BrokerStats) -> None:
+    """Observe, every LOOP_LAG_INTERVAL_S, how much later than asked a sleep ends: the time the loop was busy."""
+    loop = asyncio.get_running_loop()
+    while True:
+        asked = loop.time() + LOOP_LAG_INTERVAL_S
+        await asyncio.sleep(LOOP_LAG_INTERVAL_S)
+        stats.loop_lag.observe(max(loop.time() - asked, 0.0))
 
 
 def time_metadata_queries(store: MetadataStore, stats: BrokerStats) -> None:
@@ -245,9 +260,15 @@ class Metrics:
         brokers.add(self.broker.config.broker_id)
         self.snapshot = Snapshot(len(topics), len(watermarks), len(brokers), self.snapshot.ready, lag)
 
-    def exposition(self) -> bytes:
-        """The registry in Prometheus's text format."""
-        return generate_latest(self.registry)
+    async def exposition(self) -> bytes:
+        """The registry in Prometheus's text format.
+
+        Only the reading of the numbers runs on the event loop (the handlers change them there); the
+        text, most of the work with many topics, is made on a thread, so that other clients are answered.
+        """
+        collected = CollectorRegistry(auto_describe=False)
+        collected.register(_Collected(list(self.registry.collect())))
+        return await asyncio.to_thread(generate_latest, collected)
 
 
 def _counter(name: str, documentation: str, labels: tuple[str, ...], values: Mapping[Any, float]) -> Metric:
@@ -270,6 +291,16 @@ def _histograms(
         buckets = [(repr(float(bound)), below) for bound, below in zip(histogram.bounds, cumulative, strict=True)]
         family.add_metric([key] if label else [], [*buckets, ("+Inf", count)], total)
     return family
+
+
+class _Collected:
+    """Metric families already read, for generate_latest to format."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self.families)
 
 
 class _Collector:
@@ -405,6 +436,12 @@ class _Collector:
         snapshot = self.metrics.snapshot
         stats = self.metrics.stats
         yield _gauge("connections_active", "Open Kafka client connections.", len(broker.connections))
+        yield _histograms(
+            "event_loop_lag_seconds",
+            f"How much later than asked a {LOOP_LAG_INTERVAL_S:g} s sleep on the event loop ends: the loop's lag.",
+            None,
+            {"": stats.loop_lag},
+        )
         yield _gauge("partitions_total", "Partitions of all topics.", snapshot.partitions)
         yield _gauge("topics_total", "Topics.", snapshot.topics)
         yield _gauge("brokers_active", "Brokers with a recent heartbeat in the metadata store.", snapshot.brokers)

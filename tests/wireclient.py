@@ -23,8 +23,8 @@ def produce_body(topic: str, records: bytes | None, *, partition: int = 0, acks:
 
 
 class WireClient(BrokerConnection):
-    def __init__(self, bootstrap: str, timeout: float = 10.0) -> None:
-        super().__init__(bootstrap, timeout, client_id="test")
+    def __init__(self, bootstrap: str, timeout: float = 10.0, source_host: str | None = None) -> None:
+        super().__init__(bootstrap, timeout, client_id="test", source_host=source_host)
 
     def __enter__(self) -> WireClient:
         return self

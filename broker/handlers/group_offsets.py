@@ -21,8 +21,8 @@ unknown group, NON_EMPTY_GROUP (68) for a group with members that is not a consu
 per partition GROUP_SUBSCRIBED_TO_TOPIC (86) for a topic the members subscribe to and
 UNKNOWN_TOPIC_OR_PARTITION (3) for one that does not exist.
 
-The three run one at a time per connection, in arrival order, as Kafka runs a connection's
-requests: an OffsetFetch pipelined behind an OffsetCommit sees that commit.
+The three run one at a time per connection, in arrival order, as the listener runs every request
+but Produce (broker/server.py): an OffsetFetch pipelined behind an OffsetCommit sees that commit.
 
 All three answer NOT_COORDINATOR (16) while the broker is stopping and for a group another live
 broker coordinates, and COORDINATOR_LOAD_IN_PROGRESS (14) before the group is loaded; a group id may be "".
@@ -31,7 +31,7 @@ broker coordinates, and COORDINATOR_LOAD_IN_PROGRESS (14) before the group is lo
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from metadata.base import CommittedOffset
 from protocol.apis.offset_commit import OFFSET_COMMIT
@@ -56,7 +56,6 @@ from protocol.messages.offset_fetch import OffsetFetchResponseTopics as FetchGro
 
 if TYPE_CHECKING:
     from broker.app import Broker
-    from broker.handlers import Handler
     from broker.metrics import BrokerStats
     from broker.server import Connection
     from protocol.wire import Request
@@ -278,16 +277,8 @@ async def handle_offset_delete(
     )
 
 
-def _in_arrival_order(handler: Handler) -> Handler:
-    async def ordered(broker: Broker, request: Request[Any], connection: Connection) -> Any:
-        async with connection.offsets_lock:  # a FIFO lock taken in dispatch order
-            return await handler(broker, request, connection)
-
-    return ordered
-
-
 HANDLES = {
-    OFFSET_COMMIT.key: _in_arrival_order(handle_offset_commit),
-    OFFSET_FETCH.key: _in_arrival_order(handle_offset_fetch),
-    OFFSET_DELETE.key: _in_arrival_order(handle_offset_delete),
+    OFFSET_COMMIT.key: handle_offset_commit,
+    OFFSET_FETCH.key: handle_offset_fetch,
+    OFFSET_DELETE.key: handle_offset_delete,
 }

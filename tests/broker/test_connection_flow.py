@@ -1,6 +1,8 @@
 """A connection stops reading while its requests in flight hold too many bytes, and reads on once answered;
 the responses that become ready together are written together, in request order; a handler that fails
-closes its connection unanswered.
+closes its connection unanswered. Consecutive produces run together, any other request alone and in
+order; --queued-max-requests bounds the requests in flight over all connections; a connection whose
+unsent responses pass the high-water mark is not read; one over --max-connections-per-ip is closed.
 
 The connection is driven as the event loop drives a BufferedProtocol (get_buffer, then buffer_updated),
 with a transport stand-in that records pause_reading / resume_reading, and a broker stand-in whose
@@ -17,6 +19,7 @@ import pytest
 
 from broker import server
 from protocol import wire
+from protocol.apis.api_versions import API_VERSIONS
 from protocol.apis.produce import PRODUCE
 from protocol.records import Record, build_batch
 from tests.wireclient import produce_body
@@ -47,10 +50,18 @@ class Transport:
     def close(self) -> None:
         self.reading = False
 
+    def set_write_buffer_limits(self, high: int, low: int) -> None:
+        pass
+
 
 @dataclass
 class Config:
     socket_request_max_bytes: int = 100 * 1024 * 1024
+    max_connections: int = 100
+    max_connections_per_ip: int = 100
+    connections_max_idle_ms: int = 600_000
+    queued_max_requests: int = 500
+    queued_max_request_bytes: int = 256 * 1024 * 1024
 
 
 class Broker:
@@ -60,6 +71,7 @@ class Broker:
         self.config = Config()
         self.metrics = None
         self.connections: set[server.Connection] = set()
+        self.connection_limits = server.ConnectionLimits(self.config)  # type: ignore[arg-type]  # what it reads
         self.answer = asyncio.Event()
         self.handled = 0
         self.body = body
@@ -67,6 +79,8 @@ class Broker:
     async def handle(self, request: wire.Request, connection: server.Connection) -> Any:
         await self.answer.wait()
         self.handled += 1
+        if request.api.key == API_VERSIONS.key:
+            return API_VERSIONS.Response(error_code=0, api_keys=[])
         return self.body
 
 
@@ -191,3 +205,114 @@ async def test_a_request_whose_handler_fails_closes_its_connection_unanswered() 
     await asyncio.gather(*connection.in_flight, return_exceptions=True)
     await asyncio.sleep(0)  # the done callback
     assert connection.closed and not transport.reading and not transport.writes
+
+
+def connected(broker: Broker) -> tuple[server.Connection, Transport]:
+    transport = Transport()
+    connection = server.Connection(broker)  # type: ignore[arg-type]  # the stand-in has what Connection uses
+    connection.connection_made(transport)  # type: ignore[arg-type]
+    return connection, transport
+
+
+def api_versions_frame(correlation_id: int) -> bytes:
+    return wire.encode_request(API_VERSIONS, 3, correlation_id, "flow-test", API_VERSIONS.Request())
+
+
+async def settle() -> None:
+    """Let done callbacks, and the writes and requests they schedule, and their callbacks run."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def test_consecutive_produces_run_together_and_anything_else_waits_for_all_before_it() -> None:
+    broker = Broker(PRODUCE.Response(responses=[]))
+    connection, _ = connected(broker)
+    frames = [wire.encode_request(PRODUCE, 9, index, "flow-test", PRODUCE.Request()) for index in range(3)]
+    receive(connection, b"".join(frames[:2]) + api_versions_frame(2) + frames[2])
+    await settle()
+    # Both produces started; the ApiVersions and the produce after it wait in the backlog, undecoded.
+    assert len(connection.in_flight) == 2 and len(connection.backlog) == 2
+    broker.answer.set()
+    await settle()
+    assert broker.handled == 4 and not connection.in_flight and not connection.backlog
+
+
+async def test_a_request_after_one_that_is_not_a_produce_waits_for_it() -> None:
+    broker = Broker(PRODUCE.Response(responses=[]))
+    connection, _ = connected(broker)
+    receive(
+        connection,
+        api_versions_frame(0) + wire.encode_request(PRODUCE, 9, 1, "flow-test", PRODUCE.Request()),
+    )
+    await settle()
+    assert len(connection.in_flight) == 1 and len(connection.backlog) == 1  # the ApiVersions alone
+    broker.answer.set()
+    await settle()
+    assert broker.handled == 2 and not connection.backlog
+
+
+def produce_frames(count: int) -> bytes:
+    return b"".join(wire.encode_request(PRODUCE, 9, index, "flow-test", PRODUCE.Request()) for index in range(count))
+
+
+async def test_the_requests_in_flight_over_all_connections_stop_at_queued_max_requests() -> None:
+    broker = Broker(PRODUCE.Response(responses=[]))
+    broker.connection_limits.max_requests = 2
+    first, first_transport = connected(broker)
+    second, second_transport = connected(broker)
+    receive(first, produce_frames(2))
+    receive(second, produce_frames(2))
+    await settle()
+    # Two in flight on the first: the second starts its first request only, and stops reading.
+    assert broker.connection_limits.requests == 3
+    assert len(first.in_flight) == 2 and len(second.in_flight) == 1 and len(second.backlog) == 1
+    assert not second_transport.reading and first_transport.reading
+    broker.answer.set()
+    await settle()
+    assert broker.handled == 4 and broker.connection_limits.requests == 0
+    assert not second.backlog and second_transport.reading
+
+
+async def test_the_bytes_in_flight_over_all_connections_stop_at_queued_max_request_bytes() -> None:
+    broker = Broker()
+    broker.connection_limits.max_request_bytes = 3 * RECORD_BYTES
+    first, _ = connected(broker)
+    second, second_transport = connected(broker)
+    third, third_transport = connected(broker)
+    receive(first, b"".join(produce_frame(index) for index in range(3)))
+    receive(second, produce_frame(0))
+    receive(third, produce_frame(0)[:1000])  # the start of a frame
+    await settle()
+    # Over the byte bound, not even a connection's first request starts, and no connection is read.
+    assert len(first.in_flight) == 3 and not second.in_flight and len(second.backlog) == 1
+    assert not second_transport.reading and not third_transport.reading
+    broker.answer.set()
+    await settle()
+    assert broker.handled == 4 and broker.connection_limits.request_bytes == 0
+    assert second_transport.reading and third_transport.reading
+
+
+async def test_a_connection_whose_unsent_responses_pass_the_high_water_mark_is_not_read_until_they_drain() -> None:
+    broker = Broker(PRODUCE.Response(responses=[]))
+    broker.answer.set()
+    connection, transport = connected(broker)
+    connection.pause_writing()  # the transport's answer to a write buffer over the high-water mark
+    assert not transport.reading
+    receive(connection, api_versions_frame(0))
+    await settle()
+    assert not connection.in_flight and len(connection.backlog) == 1 and broker.handled == 0
+    connection.resume_writing()
+    await settle()
+    assert broker.handled == 1 and transport.reading and transport.writes
+
+
+async def test_a_connection_over_max_connections_per_ip_is_closed_at_once_and_others_stay() -> None:
+    broker = Broker()
+    broker.connection_limits.max_connections_per_ip = 1
+    first, _ = connected(broker)
+    second, second_transport = connected(broker)
+    assert second.closed and not second_transport.reading and not first.closed
+    assert broker.connections == {first} and broker.connection_limits.per_host == {"127.0.0.1": 1}
+    second.connection_lost(None)
+    first.connection_lost(None)
+    assert not broker.connection_limits.per_host

@@ -40,10 +40,10 @@ GROUP_APIS += [DESCRIBE_GROUPS, LIST_GROUPS, DELETE_GROUPS, OFFSET_DELETE]
 
 @dataclass
 class Peer:
-    """What the group and produce handlers read of a connection: the client's address and its locks."""
+    """What the group and produce handlers read of a connection: the client's address and its produce lock."""
 
     peer: str = "10.1.2.3:45678"
-    offsets_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    peer_host: str = "10.1.2.3"
     produce_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
