@@ -1,4 +1,4 @@
-"""The broker's HTTP endpoint on --metrics-port.
+"""The broker's HTTP endpoint on --metrics-host (default: --host) and --metrics-port.
 
 GET /metrics: the broker's Prometheus metrics in the text format (404 when --metrics is false).
 GET /health: 200 while the process runs.
@@ -30,13 +30,14 @@ JSON = "application/json"
 class HttpServer:
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
+        self.host = broker.config.metrics_host or broker.config.host
         self.port = broker.config.metrics_port
         self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
         if self.port < 0:
             return
-        self._server = await asyncio.start_server(self._serve, self.broker.config.host, self.port)
+        self._server = await asyncio.start_server(self._serve, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from broker.handlers import HANDLERS
 from broker.handlers.api_versions import api_versions_body
 from broker.security import ANONYMOUS
+from broker.security.tls import certificate_principal
 from protocol import wire
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.primitives import Buffer
@@ -26,6 +27,7 @@ from tracing import TRACE
 
 if TYPE_CHECKING:
     from broker.app import Broker
+    from broker.security.listeners import Listener
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +46,9 @@ def unsupported_api_versions_response(correlation_id: int) -> bytes:
 
 
 class Connection(asyncio.BufferedProtocol):
-    def __init__(self, broker: Broker) -> None:
+    def __init__(self, broker: Broker, listener: Listener) -> None:
         self.broker = broker
+        self.listener = listener  # its name picks the addresses Metadata gives; its protocol, the authentication
         self.decoder = wire.FrameDecoder(broker.config.socket_request_max_bytes)
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
@@ -65,6 +68,8 @@ class Connection(asyncio.BufferedProtocol):
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
         self.peer_host = peer[0] if peer else "?"
+        if self.listener.tls:  # connection_made comes after the handshake: the client's certificate is known
+            self.principal = certificate_principal(transport.get_extra_info("peercert")) or ANONYMOUS
         self.broker.connections.add(self)
         log.info("connection from %s", self.peer)
 
