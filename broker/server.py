@@ -69,7 +69,10 @@ class Connection(asyncio.BufferedProtocol):
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
         self.peer_host = peer[0] if peer else "?"
         if self.listener.tls:  # connection_made comes after the handshake: the client's certificate is known
-            self.principal = certificate_principal(transport.get_extra_info("peercert")) or ANONYMOUS
+            principal = certificate_principal(transport.get_extra_info("peercert"))
+            if principal is not None:
+                self.principal = principal
+                log.info("connection from %s authenticated by its certificate as %s", self.peer, principal)
         self.broker.connections.add(self)
         log.info("connection from %s", self.peer)
 

@@ -1,0 +1,126 @@
+"""Listener configuration (names, security protocols, advertised addresses), client-certificate
+principals, and Metadata giving every broker's address on the client's listener."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from broker.app import Broker
+from broker.config import BrokerConfig
+from broker.security.listeners import Listener, configured_listeners
+from broker.security.tls import certificate_principal, subject_name
+from broker.server import Connection
+from metadata.base import BrokerInfo, ListenerAddress
+from protocol.apis.metadata import METADATA
+from tests.broker.inprocess import running_broker
+from tests.broker.test_admin_handlers import call
+
+
+def test_without_listeners_host_and_port_make_one_plaintext_listener() -> None:
+    (only,) = configured_listeners(BrokerConfig(host="10.0.0.5", port=9999))
+    assert only == Listener("PLAINTEXT", "PLAINTEXT", ListenerAddress("PLAINTEXT", "10.0.0.5", 9999), None)
+
+
+def test_a_name_that_is_a_protocol_needs_no_map_and_others_take_the_map() -> None:
+    config = BrokerConfig(
+        listeners="PLAINTEXT://127.0.0.1:9092,SASL_SSL://0.0.0.0:9093,internal://[::1]:9094,SSL://:9095",
+        listener_security_protocol_map="INTERNAL:sasl_plaintext,SSL:PLAINTEXT",
+        advertised_listeners="SASL_SSL://kafka.example.com:443",
+    )
+    assert [(listener.name, listener.security_protocol, listener.tls, listener.sasl) for listener in
+            configured_listeners(config)] == [
+        ("PLAINTEXT", "PLAINTEXT", False, False),
+        ("SASL_SSL", "SASL_SSL", True, True),
+        ("INTERNAL", "SASL_PLAINTEXT", False, True),
+        ("SSL", "PLAINTEXT", False, False),  # the map overrides a name's own protocol, as in Kafka
+    ]  # fmt: skip
+    binds = [listener.bind for listener in configured_listeners(config)]
+    assert binds[2] == ListenerAddress("INTERNAL", "::1", 9094) and str(binds[2]) == "INTERNAL://[::1]:9094"
+    assert binds[3].host == ""  # all interfaces
+    advertised = [listener.advertised for listener in configured_listeners(config)]
+    assert advertised == [None, ListenerAddress("SASL_SSL", "kafka.example.com", 443), None, None]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"listeners": "INTERNAL://127.0.0.1:9092"}, "listener INTERNAL has no security protocol"),
+        ({"listeners": "PLAINTEXT://127.0.0.1:9092,PLAINTEXT://127.0.0.1:9093"}, "PLAINTEXT repeats"),
+        ({"listeners": "PLAINTEXT://127.0.0.1"}, "not a listener NAME://host:port"),
+        ({"listeners": "127.0.0.1:9092"}, "not a listener NAME://host:port"),
+        ({"listeners": ","}, "names no listener"),
+        ({"listener_security_protocol_map": "A:TLS"}, "'TLS' is not one of"),
+        ({"listener_security_protocol_map": "A"}, "not NAME:PROTOCOL"),
+        ({"advertised_listeners": "SSL://h:1"}, "--advertised-listeners names listeners --listeners lacks: SSL"),
+    ],
+)
+def test_inconsistent_listener_settings_are_refused(settings: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        configured_listeners(BrokerConfig(**settings))
+
+
+def test_tls_listeners_need_a_certificate_and_client_auth_needs_a_ca(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="listener SSL uses TLS: give it --ssl-certfile and --ssl-keyfile"):
+        Broker(BrokerConfig(listeners="SSL://127.0.0.1:0", data_dir=str(tmp_path)))
+    with pytest.raises(ValueError, match="--ssl-client-auth required needs --ssl-cafile"):
+        Broker(
+            BrokerConfig(
+                listeners="SSL://127.0.0.1:0",
+                ssl_certfile="cert.pem",
+                ssl_keyfile="key.pem",
+                ssl_client_auth="required",
+                data_dir=str(tmp_path),
+            )
+        )
+    with pytest.raises(ValueError, match="TLS certificate or key cannot be used"):
+        Broker(
+            BrokerConfig(
+                listeners="SASL_SSL://127.0.0.1:0",
+                ssl_certfile=str(tmp_path / "absent.pem"),
+                ssl_keyfile=str(tmp_path / "absent-key.pem"),
+                data_dir=str(tmp_path),
+            )
+        )
+
+
+def test_a_certificate_subject_is_written_as_rfc_2253_writes_it() -> None:
+    subject = (
+        (("countryName", "DE"),),
+        (("organizationName", "Example, Inc."),),
+        (("organizationalUnitName", "streams"), ("userId", "7")),
+        (("commonName", " alice+bob "),),
+        (("emailAddress", "alice@example.com"),),
+    )
+    assert subject_name(subject) == (
+        "emailAddress=alice@example.com,CN=\\ alice\\+bob\\ ,OU=streams+UID=7,O=Example\\, Inc.,C=DE"
+    )
+    assert certificate_principal({"subject": ((("commonName", "alice"),),)}) == "User:CN=alice"
+    assert certificate_principal({}) is None  # no certificate, or one not checked (client auth none)
+
+
+async def test_metadata_gives_every_broker_at_its_address_on_the_clients_listener(tmp_path: Path) -> None:
+    async with running_broker(
+        tmp_path,
+        listeners="INTERNAL://127.0.0.1:0,EXTERNAL://127.0.0.1:0",
+        listener_security_protocol_map="INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT",
+        advertised_listeners="EXTERNAL://public.example.com:19092",
+    ) as broker:
+        internal_port = broker.bound_ports["INTERNAL"]
+        assert broker.port == internal_port  # the first listener's
+        other = (
+            ListenerAddress("INTERNAL", "10.0.0.2", 9092),
+            ListenerAddress("EXTERNAL", "public.example.com", 29092),
+        )
+        await broker.metadata.cluster.register_broker(BrokerInfo(1, "10.0.0.2", 9092, other))
+        await broker.metadata.cluster.register_broker(BrokerInfo(2, "10.0.0.3", 9092))  # registered without names
+        await broker.refresh_cluster()
+        seen = {}
+        for listener in broker.listeners:
+            response = await call(broker, METADATA, 12, METADATA.Request(topics=[]), Connection(broker, listener))
+            seen[listener.name] = [(b.node_id, b.host, b.port) for b in response.brokers]
+    assert seen == {
+        "INTERNAL": [(0, "127.0.0.1", internal_port), (1, "10.0.0.2", 9092), (2, "10.0.0.3", 9092)],
+        "EXTERNAL": [(0, "public.example.com", 19092), (1, "public.example.com", 29092), (2, "10.0.0.3", 9092)],
+    }
