@@ -3,6 +3,10 @@ principals, and Metadata giving every broker's address on the client's listener.
 
 from __future__ import annotations
 
+import contextlib
+import ssl
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,12 +14,13 @@ import pytest
 from broker.app import Broker
 from broker.config import BrokerConfig
 from broker.security.listeners import Listener, configured_listeners
-from broker.security.tls import certificate_principal, subject_name
+from broker.security.tls import ServerTls, certificate_principal, subject_name
 from broker.server import Connection
 from metadata.base import BrokerInfo, ListenerAddress
 from protocol.apis.metadata import METADATA
 from tests.broker.inprocess import running_broker
 from tests.broker.test_admin_handlers import call
+from tests.tlscerts import TestCA
 
 
 def test_without_listeners_host_and_port_make_one_plaintext_listener() -> None:
@@ -124,3 +129,56 @@ async def test_metadata_gives_every_broker_at_its_address_on_the_clients_listene
         "INTERNAL": [(0, "127.0.0.1", internal_port), (1, "10.0.0.2", 9092), (2, "10.0.0.3", 9092)],
         "EXTERNAL": [(0, "public.example.com", 19092), (1, "public.example.com", 29092), (2, "10.0.0.3", 9092)],
     }
+
+
+def served_certificate(server: ssl.SSLContext, ca: TestCA) -> bytes:
+    """The certificate a handshake with `server` presents, the handshake run in memory."""
+    client_in, client_out, server_in, server_out = (ssl.MemoryBIO() for _ in range(4))
+    client = ssl.create_default_context(cafile=str(ca.cert)).wrap_bio(
+        client_in, client_out, server_hostname="localhost"
+    )
+    served = server.wrap_bio(server_in, server_out, server_side=True)
+    for _ in range(4):  # TLS 1.3 takes one round trip and a half
+        for side in (client, served):
+            with contextlib.suppress(ssl.SSLWantReadError):
+                side.do_handshake()
+        server_in.write(client_out.read())
+        client_in.write(server_out.read())
+    certificate = client.getpeercert(binary_form=True)
+    assert certificate is not None
+    return certificate
+
+
+def test_a_reload_of_files_that_do_not_match_keeps_the_pair_in_use(tmp_path: Path) -> None:
+    ca = TestCA(tmp_path)
+    first = ca.server("first")
+    first_der = ssl.PEM_cert_to_DER_cert(first.cert.read_text())
+    tls = ServerTls(str(first.cert), str(first.key), None, None, "none")
+    assert served_certificate(tls.context, ca) == first_der
+    other = ca.server("other")
+    first.cert.write_bytes(other.cert.read_bytes())  # a certificate whose key is not the key file's
+    assert not tls.reload()
+    assert served_certificate(tls.context, ca) == first_der
+    first.key.write_bytes(other.key.read_bytes())  # now they match again
+    assert tls.reload()
+    assert served_certificate(tls.context, ca) == ssl.PEM_cert_to_DER_cert(other.cert.read_text())
+
+
+def test_serve_refuses_an_inconsistent_listener_configuration(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "broker.cli",
+            "serve",
+            "--listeners",
+            "INTERNAL://127.0.0.1:0",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "streamhouse serve: listener INTERNAL has no security protocol" in done.stderr
