@@ -34,6 +34,7 @@ from storage.transactions import TransactionStates
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 10.0
+WILDCARD_HOSTS = ("", "0.0.0.0", "::")  # bind addresses meaning every interface
 # An unreachable metadata store must not hold up a stop: the heartbeat expiry covers a missed deregistration.
 DEREGISTER_TIMEOUT_SECONDS = 5.0
 
@@ -165,6 +166,13 @@ class Broker:
             self._servers.append(server)
             self.bound_ports[listener.name] = server.sockets[0].getsockname()[1]
         self.port = self.bound_ports[self.listeners[0].name]
+        for listener in self.listeners:
+            if self.advertised(listener).host in WILDCARD_HOSTS:
+                log.warning(
+                    "listener %s advertises %r, which clients cannot connect to: give it --advertised-listeners",
+                    listener.name,
+                    self.advertised(listener).host,
+                )
         await self._check_id_is_free()
         await self.refresh_cluster()
         await self.coordinator.start(self.cluster.coordinates)

@@ -68,13 +68,13 @@ class Connection(asyncio.BufferedProtocol):
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
         self.peer_host = peer[0] if peer else "?"
+        self.broker.connections.add(self)
+        log.info("connection from %s", self.peer)
         if self.listener.tls:  # connection_made comes after the handshake: the client's certificate is known
             principal = certificate_principal(transport.get_extra_info("peercert"))
             if principal is not None:
                 self.principal = principal
                 log.info("connection from %s authenticated by its certificate as %s", self.peer, principal)
-        self.broker.connections.add(self)
-        log.info("connection from %s", self.peer)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
