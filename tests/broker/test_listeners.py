@@ -131,22 +131,48 @@ async def test_metadata_gives_every_broker_at_its_address_on_the_clients_listene
     }
 
 
-def served_certificate(server: ssl.SSLContext, ca: TestCA) -> bytes:
-    """The certificate a handshake with `server` presents, the handshake run in memory."""
+def handshake(server: ssl.SSLContext, client_context: ssl.SSLContext) -> ssl.SSLObject:
+    """A TLS handshake between the contexts, run in memory; the client's end. The server's refusal raises."""
     client_in, client_out, server_in, server_out = (ssl.MemoryBIO() for _ in range(4))
-    client = ssl.create_default_context(cafile=str(ca.cert)).wrap_bio(
-        client_in, client_out, server_hostname="localhost"
-    )
+    client = client_context.wrap_bio(client_in, client_out, server_hostname="localhost")
     served = server.wrap_bio(server_in, server_out, server_side=True)
-    for _ in range(4):  # TLS 1.3 takes one round trip and a half
-        for side in (client, served):
+    done: set[str] = set()
+    for _ in range(8):  # TLS 1.2 takes two round trips
+        for name, side in (("client", client), ("server", served)):
             with contextlib.suppress(ssl.SSLWantReadError):
                 side.do_handshake()
+                done.add(name)
         server_in.write(client_out.read())
         client_in.write(server_out.read())
-    certificate = client.getpeercert(binary_form=True)
+    assert done == {"client", "server"}
+    return client
+
+
+def client_of(ca: TestCA, version: ssl.TLSVersion | None = None) -> ssl.SSLContext:
+    """A client trusting `ca`; with `version`, offering that TLS version only."""
+    context = ssl.create_default_context(cafile=str(ca.cert))
+    if version is not None:
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")  # OpenSSL 3 offers TLS 1.1 only at level 0
+        context.minimum_version = context.maximum_version = version
+    return context
+
+
+def served_certificate(server: ssl.SSLContext, ca: TestCA) -> bytes:
+    certificate = handshake(server, client_of(ca)).getpeercert(binary_form=True)
     assert certificate is not None
     return certificate
+
+
+def test_tls_1_2_is_the_oldest_version_accepted(tmp_path: Path) -> None:
+    ca = TestCA(tmp_path)
+    server = ca.server()
+    context = ServerTls(str(server.cert), str(server.key), None, None, "none").context
+    assert handshake(context, client_of(ca)).version() == "TLSv1.3"
+    assert handshake(context, client_of(ca, ssl.TLSVersion.TLSv1_2)).version() == "TLSv1.2"
+    with pytest.warns(DeprecationWarning, match="TLSv1_1"):
+        old_client = client_of(ca, ssl.TLSVersion.TLSv1_1)
+    with pytest.raises(ssl.SSLError, match="UNSUPPORTED_PROTOCOL"):  # the server's answer to the client's hello
+        handshake(context, old_client)
 
 
 def test_a_reload_of_files_that_do_not_match_keeps_the_pair_in_use(tmp_path: Path) -> None:
