@@ -166,12 +166,12 @@ class Broker:
             self._servers.append(server)
             self.bound_ports[listener.name] = server.sockets[0].getsockname()[1]
         self.port = self.bound_ports[self.listeners[0].name]
-        for listener in self.listeners:
-            if self.advertised(listener).host in WILDCARD_HOSTS:
+        for advertised in self.info.listeners:
+            if advertised.host in WILDCARD_HOSTS:
                 log.warning(
-                    "listener %s advertises %r, which clients cannot connect to: give it --advertised-listeners",
-                    listener.name,
-                    self.advertised(listener).host,
+                    "listener %s advertises %r, which clients cannot connect to: set --advertised-listeners (or --advertised-host)",
+                    advertised.name,
+                    advertised.host,
                 )
         await self._check_id_is_free()
         await self.refresh_cluster()
