@@ -169,7 +169,8 @@ class Broker:
         for advertised in self.info.listeners:
             if advertised.host in WILDCARD_HOSTS:
                 log.warning(
-                    "listener %s advertises %r, which clients cannot connect to: set --advertised-listeners (or --advertised-host)",
+                    "listener %s advertises %r, which clients cannot connect to: "
+                    "set --advertised-listeners (or --advertised-host)",
                     advertised.name,
                     advertised.host,
                 )
