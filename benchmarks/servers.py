@@ -20,7 +20,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +34,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 START_TIMEOUT = 30.0
 FLUSH_PREFIX = "flush/"
 NO_COMPACTION_MS = 24 * 3600 * 1000
+PLAINTEXT: Mapping[str, str] = {}  # a plaintext listener's client settings: none beyond bootstrap.servers
 
 
 class BenchmarkError(RuntimeError):
@@ -84,6 +85,7 @@ def rss_mib(pid: int) -> float:
 
 class Server(Protocol):
     name: str
+    security: Mapping[str, str]  # librdkafka settings a client needs for its listener (TLS), beyond the bootstrap
 
     @property
     def pid(self) -> int: ...
@@ -163,6 +165,7 @@ class StreamHouseSetup:
     metadata: str = "sqlite"
     metrics: str = "on"
     broker_args: Sequence[str] = ()
+    security: Mapping[str, str] = field(default_factory=dict)  # the client settings its listener needs
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> StreamHouseSetup:
@@ -220,7 +223,7 @@ class StreamHouseSetup:
             *storage.broker_args(), *metadata_args, *self.broker_args,
         ]  # fmt: skip
         description = f"{storage.description}, {metadata_name} metadata"
-        server = StreamHouseServer(data_dir, storage, args, name, description, module)
+        server = StreamHouseServer(data_dir, storage, args, name, description, module, self.security)
         stack.callback(server.stop)
         return server
 
@@ -235,6 +238,7 @@ class StreamHouseServer:
     name: str = "StreamHouse"
     description: str = ""
     module: str = "broker.cli"
+    security: Mapping[str, str] = field(default_factory=dict)
     process: BrokerProcess = field(init=False)
 
     def __post_init__(self) -> None:
@@ -276,6 +280,7 @@ class ChildServer:
     """A subprocess listening on a port of 127.0.0.1 chosen here."""
 
     name = "?"
+    security = PLAINTEXT
 
     def __init__(self, command: Sequence[str], port: int) -> None:
         self.port = port

@@ -38,6 +38,7 @@ threads share one Python process: kafka-python's are bound by its GIL. Linux onl
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import importlib.metadata
 import json
@@ -48,7 +49,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -62,6 +63,7 @@ from confluent_kafka.cimpl import NewTopic  # where it is defined; confluent_kaf
 
 from benchmarks.fetch_reader import read_topic
 from benchmarks.servers import (
+    PLAINTEXT,
     BenchmarkError,
     Server,
     StreamHouseServer,
@@ -118,8 +120,10 @@ def payload_of(size: int) -> bytes:
     return bytes(index % 251 for index in range(size))
 
 
-def create_topic(bootstrap: str, topic: str, partitions: int, timeout: float = 60.0) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 5})  # not its info line on destroy
+def create_topic(
+    bootstrap: str, topic: str, partitions: int, timeout: float = 60.0, security: Mapping[str, str] = PLAINTEXT
+) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 5, **security})  # log_level: no info on destroy
     for future in admin.create_topics([NewTopic(topic, partitions, 1)], request_timeout=timeout).values():
         future.result(timeout)  # raises KafkaException on failure
     admin.poll(0)  # serve the client's leftover background events before it is destroyed
@@ -160,8 +164,10 @@ class Deliveries:
         return {partition: len(offsets) for partition, offsets in self.offsets.items()}
 
 
-def confluent_producer(bootstrap: str, acks: str, linger_ms: int) -> Producer:
-    return Producer({"bootstrap.servers": bootstrap, "acks": acks, "linger.ms": linger_ms, "compression.type": "none"})
+def confluent_producer(bootstrap: str, acks: str, linger_ms: int, security: Mapping[str, str] = PLAINTEXT) -> Producer:
+    return Producer(
+        {"bootstrap.servers": bootstrap, "acks": acks, "linger.ms": linger_ms, "compression.type": "none", **security}
+    )
 
 
 class DeliveryPoller:
@@ -220,11 +226,12 @@ class ProducerShare:
     rate: float
     deliveries: Deliveries
     timeout: float
+    security: Mapping[str, str]  # the listener's client settings (confluent-kafka only)
 
 
 def produce_confluent(share: ProducerShare) -> Callable[[], None]:
     topic, deliveries, timeout = share.topic, share.deliveries, share.timeout
-    producer = confluent_producer(share.bootstrap, share.acks, 5)
+    producer = confluent_producer(share.bootstrap, share.acks, 5, share.security)
     producer.list_topics(topic, timeout)  # connect and learn the partitions before the clock starts
 
     def on_delivery(error: KafkaError | None, message: Message) -> None:
@@ -284,11 +291,16 @@ def produce(
 ) -> tuple[float, float, dict[int, int], list[float]]:
     """Returns (seconds, broker CPU seconds, records delivered per partition, latencies in seconds)."""
     deliveries = Deliveries()
+    plaintext_only(server, case)
     maker = produce_confluent if case.client == "confluent" else produce_kafka_python
     counts = [case.records // case.producers + (i < case.records % case.producers) for i in range(case.producers)]
     rate = case.rate / case.producers
     runs = [
-        maker(ProducerShare(server.bootstrap, topic, case.acks, payload, count, rate, deliveries, timeout))
+        maker(
+            ProducerShare(
+                server.bootstrap, topic, case.acks, payload, count, rate, deliveries, timeout, server.security
+            )
+        )
         for count in counts
     ]
     threads = [threading.Thread(target=run, daemon=True) for run in runs]
@@ -303,6 +315,12 @@ def produce(
     elapsed = time.perf_counter() - started
     cpu = cpu_seconds(server.pid) - cpu_started
     return elapsed, cpu, deliveries.check(topic, case.records), deliveries.latencies
+
+
+def plaintext_only(server: Server, case: Case) -> None:
+    """Only the confluent-kafka cases take a listener's client settings (TLS)."""
+    if server.security and case.client != "confluent":
+        raise BenchmarkError(f"{case.client} cases run on plaintext listeners only")
 
 
 def percentile_ms(latencies: Sequence[float], fraction: float) -> float:
@@ -324,7 +342,7 @@ def check_consumed(topic: str, payload: bytes, received: Received, expected: dic
         raise BenchmarkError(f"{topic}: consumed per partition {dict(next_offset)}, produced {expected}")
 
 
-def confluent_consumer(bootstrap: str) -> Consumer:
+def confluent_consumer(bootstrap: str, security: Mapping[str, str] = PLAINTEXT) -> Consumer:
     return Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -332,6 +350,7 @@ def confluent_consumer(bootstrap: str) -> Consumer:
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "fetch.queue.backoff.ms": 10,
+            **security,
         }
     )
 
@@ -367,10 +386,10 @@ def drain(fetch: Callable[[int], list[ItemT]], topic: str, total: int, stall: fl
 
 @contextmanager
 def confluent_reader(
-    bootstrap: str, topic: str, partitions: int, total: int, stall: float
+    bootstrap: str, topic: str, partitions: int, total: int, stall: float, security: Mapping[str, str] = PLAINTEXT
 ) -> Iterator[Reader[Message]]:
     """A connected consumer's read: assign every partition from the beginning, drain `total` records."""
-    consumer = confluent_consumer(bootstrap)
+    consumer = confluent_consumer(bootstrap, security)
     try:
         consumer.list_topics(topic, stall)  # connect before the clock starts
 
@@ -437,7 +456,12 @@ def consume(
     server: Server, case: Case, topic: str, payload: bytes, expected: dict[int, int], stall: float
 ) -> tuple[float, float]:
     """Read every partition from the beginning until `expected` records arrived: (seconds, broker CPU s)."""
-    reader = confluent_reader if case.client == "confluent" else kafka_python_reader
+    plaintext_only(server, case)
+    reader = (
+        functools.partial(confluent_reader, security=server.security)
+        if case.client == "confluent"
+        else kafka_python_reader
+    )
     with reader(server.bootstrap, topic, case.partitions, sum(expected.values()), stall) as timed_reader:
         # The clock covers assigning and fetching only: records are unpacked and checked after it stops.
         cpu_started = cpu_seconds(server.pid)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from typing import Any
@@ -14,11 +15,13 @@ from broker.handlers import HANDLERS
 from broker.http import HttpServer
 from broker.log_index import LogIndex
 from broker.metrics import Metrics, time_metadata_queries, watch_event_loop
+from broker.security.listeners import Listener, configured_listeners
+from broker.security.tls import server_tls
 from broker.server import Connection, ConnectionLimits
 from broker.topics import TopicAdmin, TopicCache, cleanup_policies, effective_config
 from broker.transactions import TransactionCoordinator
 from metadata import open_metadata_store
-from metadata.base import BrokerInfo, MetadataUnavailableError
+from metadata.base import BrokerInfo, ListenerAddress, MetadataUnavailableError
 from protocol import wire
 from storage.commit import open_commit_strategy
 from storage.diskcache import DiskRangeCache
@@ -31,6 +34,7 @@ from storage.transactions import TransactionStates
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE_SECONDS = 10.0
+WILDCARD_HOSTS = ("", "0.0.0.0", "::")  # bind addresses meaning every interface
 # An unreachable metadata store must not hold up a stop: the heartbeat expiry covers a missed deregistration.
 DEREGISTER_TIMEOUT_SECONDS = 5.0
 
@@ -44,6 +48,8 @@ class Broker:
 
     def __init__(self, config: BrokerConfig) -> None:
         self.config = config
+        self.listeners = configured_listeners(config)
+        self.tls = server_tls(config, self.listeners)
         self.metadata = open_metadata_store(config.metadata_url, config.metadata_pool_size)
         self.objects = open_object_store(
             config.storage_url,
@@ -86,7 +92,8 @@ class Broker:
         self.connection_limits = ConnectionLimits(config)
         self.broker_defaults = {"max.message.bytes": str(config.message_max_bytes)}
         self.started_at = time.time()
-        self.port = config.port
+        self.port = self.listeners[0].bind.port  # the first listener's, once bound
+        self.bound_ports: dict[str, int] = {}  # each listener's port by name, once bound
         self.metrics = Metrics(self) if config.metrics else None
         if self.metrics is not None:
             time_metadata_queries(self.metadata, self.metrics.stats)
@@ -94,7 +101,7 @@ class Broker:
         self.maintenance = Maintenance(
             self.objects, self.metadata, self.log, orphan_min_age_ms=config.orphan_object_min_age_ms
         )
-        self._server: asyncio.Server | None = None
+        self._servers: list[asyncio.Server] = []
         self._maintenance_task: asyncio.Task[None] | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._fold_task: asyncio.Task[None] | None = None
@@ -108,7 +115,28 @@ class Broker:
 
     @property
     def info(self) -> BrokerInfo:
-        return BrokerInfo(self.config.broker_id, self.config.client_host, self.port)
+        listeners = tuple(map(self.advertised, self.listeners))
+        return BrokerInfo(self.config.broker_id, listeners[0].host, listeners[0].port, listeners)
+
+    @property
+    def bound_listeners(self) -> list[ListenerAddress]:
+        """Each listener's bound address (its port as picked, for port 0)."""
+        return [
+            listener.bind._replace(port=self.bound_ports.get(listener.name, listener.bind.port))
+            for listener in self.listeners
+        ]
+
+    def advertised(self, listener: Listener) -> ListenerAddress:
+        """Where clients reach this broker through `listener`: as advertised, else where it is bound."""
+        if listener.advertised is not None:
+            return listener.advertised
+        port = self.bound_ports.get(listener.name, listener.bind.port)
+        return ListenerAddress(listener.name, self.config.advertised_host or listener.bind.host, port)
+
+    def reload_certificates(self) -> None:
+        """Read the TLS certificate and key again (SIGHUP): new connections get them, open ones keep theirs."""
+        if self.tls is not None:
+            self.tls.reload()
 
     async def start(self) -> None:
         """Bind, join the live brokers, load this broker's groups, then serve clients.
@@ -127,15 +155,33 @@ class Broker:
         self.log.start()
         self.transaction_states.start()
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: Connection(self), self.config.host, self.config.port, start_serving=False
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
+        for listener in self.listeners:
+            tls = self.tls.context if self.tls is not None and listener.tls else None
+            server = await loop.create_server(
+                functools.partial(Connection, self, listener),
+                listener.bind.host,
+                listener.bind.port,
+                ssl=tls,
+                ssl_handshake_timeout=self.config.ssl_handshake_timeout_ms / 1000 if tls else None,
+                start_serving=False,
+            )
+            self._servers.append(server)
+            self.bound_ports[listener.name] = server.sockets[0].getsockname()[1]
+        self.port = self.bound_ports[self.listeners[0].name]
+        for advertised in self.info.listeners:
+            if advertised.host in WILDCARD_HOSTS:
+                log.warning(
+                    "listener %s advertises %r, which clients cannot connect to: "
+                    "set --advertised-listeners (or --advertised-host)",
+                    advertised.name,
+                    advertised.host,
+                )
         await self._check_id_is_free()
         await self.refresh_cluster()
         await self.coordinator.start(self.cluster.coordinates)
         self._groups_placed_on = self.cluster.broker_ids
-        await self._server.start_serving()
+        for server in self._servers:
+            await server.start_serving()
         await self.http.start()
         self._maintenance_task = asyncio.create_task(self._maintain(), name="maintenance")
         self._heartbeat_task = asyncio.create_task(self._heartbeat(), name="broker-heartbeat")
@@ -191,7 +237,7 @@ class Broker:
 
     @property
     def listening(self) -> bool:
-        return self._server is not None and self._server.is_serving()
+        return bool(self._servers) and all(server.is_serving() for server in self._servers)
 
     async def handle(self, request: wire.Request[Any], connection: Connection) -> Any:
         return await HANDLERS[request.api.key](self, request, connection)
@@ -266,8 +312,8 @@ class Broker:
             self._heartbeat_task.cancel()
             # Its last registration must not land after the deregistration below.
             await asyncio.gather(self._heartbeat_task, return_exceptions=True)
-        if self._server is not None:
-            self._server.close()
+        for server in self._servers:
+            server.close()
         # Parked joins and syncs are answered NOT_COORDINATOR now, not after a whole rebalance.
         await self.coordinator.stop()
         await self._deregister()

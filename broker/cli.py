@@ -164,6 +164,8 @@ async def serve(config: BrokerConfig) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    if broker.tls is not None:  # without TLS, SIGHUP keeps its default: it stops the process
+        loop.add_signal_handler(signal.SIGHUP, broker.reload_certificates)
     if config.storage_url.lower().startswith("s3://"):
         from storage.objects.s3 import S3ObjectStore  # aiobotocore: imported only when S3 is used
 
@@ -174,9 +176,12 @@ async def serve(config: BrokerConfig) -> None:
     gc.collect()
     gc.freeze()
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    http = f", HTTP on {config.host}:{broker.http.port}" if config.metrics_port >= 0 else ""
-    # Tests and scripts wait for this line: keep its shape.
-    print(f"StreamHouse broker {config.broker_id} listening on {config.host}:{broker.port}{http}", flush=True)
+    http = f", HTTP on {broker.http.host}:{broker.http.port}" if config.metrics_port >= 0 else ""
+    for listener, bound in zip(broker.listeners, broker.bound_listeners, strict=True) if config.listeners else ():
+        print(f"listener {bound} ({listener.security_protocol}) advertised as {broker.advertised(listener)}")
+    # Tests and scripts wait for this line, which names the first listener's address: keep its shape.
+    first = broker.bound_listeners[0]
+    print(f"StreamHouse broker {config.broker_id} listening on {first.host}:{first.port}{http}", flush=True)
     await stop.wait()
     log.info("shutting down")
     await broker.stop()

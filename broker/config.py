@@ -52,6 +52,30 @@ class BrokerConfig:
     host: str = option("127.0.0.1", "address to listen on for Kafka clients")
     port: int = option(9092, "port for Kafka clients (0 picks a free one)")
     advertised_host: str | None = option(None, "host name given to clients in Metadata (default: --host)")
+    listeners: str | None = option(
+        None,
+        "comma list of NAME://host:port to serve Kafka clients on, e.g. PLAINTEXT://127.0.0.1:9092,"
+        "SASL_SSL://0.0.0.0:9093 (default: PLAINTEXT://<host>:<port>; port 0 picks a free one)",
+    )
+    listener_security_protocol_map: str | None = option(
+        None,
+        "comma list of NAME:PROTOCOL giving each listener name its security protocol (PLAINTEXT, SSL, "
+        "SASL_PLAINTEXT, SASL_SSL); a name that is a protocol maps to itself",
+    )
+    advertised_listeners: str | None = option(
+        None, "comma list of NAME://host:port given to clients in Metadata, per listener (default: the bound address)"
+    )
+    ssl_certfile: str | None = option(None, "PEM certificate (chain) of the SSL and SASL_SSL listeners")
+    ssl_keyfile: str | None = option(None, "PEM private key of --ssl-certfile")
+    ssl_key_password: str | None = option(None, "password of an encrypted --ssl-keyfile")
+    ssl_cafile: str | None = option(None, "PEM CA certificates that client certificates are checked against")
+    ssl_client_auth: str = option(
+        "none",
+        "client certificates on TLS listeners: none, requested (checked when given) or required (mTLS); "
+        "a client's principal is User:<its certificate's subject>",
+        choices=("none", "requested", "required"),
+    )
+    ssl_handshake_timeout_ms: int = option(10_000, "how long a TLS handshake may take before the connection closes")
     data_dir: str = option("./streamhouse-data", "folder for the embedded default's objects and metadata")
     metadata: str | None = option(None, "metadata store URL (default: sqlite:///<data-dir>/metadata.db)")
     metadata_pool_size: int = option(
@@ -72,6 +96,7 @@ class BrokerConfig:
         "fsync objects before acknowledging: always, or never (OS page cache only)",
         choices=("always", "never"),
     )
+    metrics_host: str | None = option(None, "address the HTTP port listens on (default: --host)")
     metrics_port: int = option(8080, "port for HTTP /metrics, /health and /ready (0 picks a free one, -1 disables)")
     metrics: bool = option(True, "collect Prometheus metrics (false: /metrics answers 404, nothing is counted)")
     broker_id: int = option(0, "this broker's id, unique among brokers sharing a metadata store")

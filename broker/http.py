@@ -1,4 +1,4 @@
-"""The broker's HTTP endpoint on --metrics-port.
+"""The broker's HTTP endpoint on --metrics-host (default: --host) and --metrics-port.
 
 GET /metrics: the broker's Prometheus metrics in the text format (404 when --metrics is false).
 GET /health: 200 while the process runs.
@@ -47,6 +47,7 @@ JSON = "application/json"
 class HttpServer:
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
+        self.host = broker.config.metrics_host or broker.config.host
         self.port = broker.config.metrics_port
         self._server: asyncio.Server | None = None
 
@@ -55,7 +56,7 @@ class HttpServer:
             return
         # The reader's line limit: a longer line raises instead of being buffered whole.
         limit = max(MAX_REQUEST_LINE_BYTES, MAX_HEADER_BYTES)
-        self._server = await asyncio.start_server(self._serve, self.broker.config.host, self.port, limit=limit)
+        self._server = await asyncio.start_server(self._serve, self.host, self.port, limit=limit)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from broker.handlers import HANDLERS
 from broker.handlers.api_versions import api_versions_body
 from broker.security import ANONYMOUS
+from broker.security.tls import certificate_principal
 from protocol import wire
 from protocol.apis.produce import PRODUCE
 from protocol.errors import ErrorCode, ProtocolError
@@ -38,6 +39,7 @@ from tracing import TRACE
 if TYPE_CHECKING:
     from broker.app import Broker
     from broker.config import BrokerConfig
+    from broker.security.listeners import Listener
 
 log = logging.getLogger(__name__)
 
@@ -161,9 +163,10 @@ class ConnectionLimits:
 
 
 class Connection(asyncio.BufferedProtocol):
-    def __init__(self, broker: Broker) -> None:
+    def __init__(self, broker: Broker, listener: Listener) -> None:
         self.broker = broker
         self.limits = broker.connection_limits
+        self.listener = listener  # its name picks the addresses Metadata gives; its protocol, the authentication
         self.decoder = wire.FrameDecoder(broker.config.socket_request_max_bytes)
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
@@ -198,6 +201,11 @@ class Connection(asyncio.BufferedProtocol):
         transport.set_write_buffer_limits(WRITE_HIGH_WATER, WRITE_LOW_WATER)  # type: ignore[attr-defined]
         self.broker.connections.add(self)
         log.info("connection from %s", self.peer)
+        if self.listener.tls:  # connection_made comes after the handshake: the client's certificate is known
+            principal = certificate_principal(transport.get_extra_info("peercert"))
+            if principal is not None:
+                self.principal = principal
+                log.info("connection from %s authenticated by its certificate as %s", self.peer, principal)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True

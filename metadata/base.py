@@ -62,11 +62,55 @@ class PartitionState(NamedTuple):
     high_watermark: int
 
 
+class ListenerAddress(NamedTuple):
+    """Where clients reach a broker through one listener, written `NAME://host:port` as Kafka does."""
+
+    name: str
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 address
+        return f"{self.name}://{host}:{self.port}"
+
+    @classmethod
+    def parse(cls, text: str) -> ListenerAddress:
+        """`NAME://host:port` (an IPv6 host in brackets, an empty host for all interfaces); ValueError if not."""
+        name, separator, address = text.strip().partition("://")
+        host, colon, port = address.rpartition(":")
+        if not separator or not colon or not name or not port.isdigit() or int(port) > 65535:
+            raise ValueError(f"not a listener NAME://host:port: {text!r}")
+        return cls(name.upper(), host.removeprefix("[").removesuffix("]"), int(port))
+
+
+def parse_listeners(text: str) -> tuple[ListenerAddress, ...]:
+    """A comma list of `NAME://host:port` (an empty text: none)."""
+    return tuple(ListenerAddress.parse(item) for item in text.split(",") if item.strip())
+
+
+def format_listeners(listeners: Sequence[ListenerAddress]) -> str:
+    return ",".join(map(str, listeners))
+
+
 @dataclass(frozen=True)
 class BrokerInfo:
+    """A live broker: its id, its first listener's address, and every listener's address it advertises."""
+
     broker_id: int
     host: str
     port: int
+    listeners: tuple[ListenerAddress, ...] = ()
+
+    def address(self, listener: str) -> tuple[str, int]:
+        """Where a client that connected through the listener named `listener` reaches this broker.
+
+        A broker without a listener of that name (registered before listeners had names, or
+        configured otherwise) is given at its first address.
+        """
+        for advertised in self.listeners:
+            if advertised.name == listener:
+                return advertised.host, advertised.port
+        return self.host, self.port
 
 
 class ChunkAppend(NamedTuple):

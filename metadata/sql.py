@@ -13,7 +13,7 @@ import itertools
 import re
 from typing import Any
 
-from metadata.base import CommittedOffset, GroupRecord, IndexEntry
+from metadata.base import BrokerInfo, CommittedOffset, GroupRecord, IndexEntry, parse_listeners
 
 TOPIC_COLUMNS = "topic_id, name, partitions, configs"
 INDEX_COLUMNS = "base_offset, last_offset, object_key, position, length, max_timestamp"
@@ -88,6 +88,10 @@ DELETE_GROUP = ("DELETE FROM committed_offsets WHERE group_id = ?", "DELETE FROM
 # -- transactions and brokers
 ALLOCATE_PRODUCER_ID = "UPDATE producer_ids SET next_id = next_id + 1 RETURNING next_id - 1"
 DEREGISTER_BROKER = "DELETE FROM brokers WHERE broker_id = ? AND host = ? AND port = ?"
+# A registration's update of an existing row (the heartbeat's time comes from each backend's clock).
+REREGISTER_BROKER = (
+    "host = excluded.host, port = excluded.port, listeners = excluded.listeners, heartbeat_ms = excluded.heartbeat_ms"
+)
 
 _PARAMETER = re.compile(r"\?")
 
@@ -112,6 +116,11 @@ def index_row(topic: object, partition: int, e: IndexEntry) -> tuple[Any, ...]:
 def offset_row(group_id: str, o: CommittedOffset) -> tuple[Any, ...]:
     """COMMIT_OFFSET's parameters."""
     return (group_id, o.topic, o.partition, o.offset, o.leader_epoch, o.metadata, o.commit_time_ms)
+
+
+def broker_info(broker_id: int, host: str, port: int, listeners: str) -> BrokerInfo:
+    """A brokers row as a BrokerInfo (its listeners column: a comma list of NAME://host:port)."""
+    return BrokerInfo(broker_id, host, port, parse_listeners(listeners))
 
 
 def group_row(group: GroupRecord) -> tuple[Any, ...]:

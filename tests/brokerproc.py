@@ -17,6 +17,7 @@ from pathlib import Path
 from storage.objects import FilesystemObjectStore, FsyncPolicy, ObjectNotFoundError
 
 _READY = re.compile(r"listening on ([\d.]+):(\d+)(?:, HTTP on [\d.]+:(\d+))?")
+_LISTENER = re.compile(r"^listener (\w+)://\S*:(\d+) \(")  # one line per listener, with --listeners
 START_TIMEOUT = 30.0
 
 
@@ -39,12 +40,17 @@ class BrokerProcess:
         self.process: subprocess.Popen[str] | None = None
         self.port = 0
         self.http_port = 0
+        self.listener_ports: dict[str, int] = {}  # each listener's port by name, with --listeners
         self.output: list[str] = []
         self._reader: threading.Thread | None = None
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    def bootstrap_of(self, listener: str) -> str:
+        """The address of the listener of that name (started with --listeners)."""
+        return f"127.0.0.1:{self.listener_ports[listener]}"
 
     @property
     def metadata_url(self) -> str:
@@ -93,6 +99,9 @@ class BrokerProcess:
             assert stream.stdout is not None
             for line in stream.stdout:
                 self.output.append(line)
+                named = _LISTENER.match(line)
+                if named:
+                    self.listener_ports[named.group(1)] = int(named.group(2))
                 match = _READY.search(line)
                 if match:
                     self.port = int(match.group(2))

@@ -117,6 +117,8 @@ def test_compose_stack_has_every_service_wired() -> None:
         "alertmanager",
         "grafana",
         "node-exporter",
+        "certs-init",
+        "users-init",
     }
     assert set(services) == expected
     assert services["streamhouse"]["build"] == "."
@@ -125,7 +127,23 @@ def test_compose_stack_has_every_service_wired() -> None:
     assert any(arg.startswith("postgresql://") and "@postgres:" in arg for arg in broker_command)
     assert "s3://streamhouse/data" in broker_command and "http://minio:9000" in broker_command
     assert "mb --ignore-existing local/streamhouse" in services["minio-init"]["entrypoint"][-1]
-    assert services["streamhouse"]["depends_on"]["minio-init"]["condition"] == "service_completed_successfully"
+    for init in ("minio-init", "certs-init", "users-init"):
+        assert services["streamhouse"]["depends_on"][init]["condition"] == "service_completed_successfully"
+    # SASL_SSL with the certificate certs-init makes, and the first user users-init adds, on the broker's database.
+    assert "EXTERNAL:SASL_SSL,INTERNAL:SASL_SSL" in broker_command
+    certs = "streamhouse-certs:/certs"
+    assert (
+        certs in services["certs-init"]["volumes"]
+        and "-out /certs/server.pem" in services["certs-init"]["entrypoint"][-1]
+    )
+    assert "streamhouse-certs:/etc/streamhouse/certs:ro" in services["streamhouse"]["volumes"]
+    assert "/etc/streamhouse/certs/server.pem" in broker_command
+    users = services["users-init"]["entrypoint"]
+    assert (
+        users[:4] == ["streamhouse", "users", "add", "admin"]
+        and users[users.index("--mechanism") + 1] == "SCRAM-SHA-512"
+    )
+    assert users[users.index("--metadata") + 1] in broker_command
     for name, service in services.items():
         for volume in service.get("volumes", ()):
             source = volume.split(":")[0]

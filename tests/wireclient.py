@@ -6,6 +6,7 @@ the broker closed the connection.
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 from broker.client import BrokerConnection
@@ -23,8 +24,16 @@ def produce_body(topic: str, records: bytes | None, *, partition: int = 0, acks:
 
 
 class WireClient(BrokerConnection):
-    def __init__(self, bootstrap: str, timeout: float = 10.0, source_host: str | None = None) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        timeout: float = 10.0,
+        source_host: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         super().__init__(bootstrap, timeout, client_id="test", source_host=source_host)
+        if ssl_context is not None:  # a TLS listener: the handshake now, checking the certificate against localhost
+            self.sock = ssl_context.wrap_socket(self.sock, server_hostname="localhost")
 
     def __enter__(self) -> WireClient:
         return self

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from broker.topics import TOPIC_CONFIGS, config_error, effective_config, topic_name_error
-from metadata.base import TopicInfo, UnknownTopicError
+from metadata.base import TopicInfo, UnknownTopicError, format_listeners
 from protocol.apis.alter_configs import ALTER_CONFIGS
 from protocol.apis.describe_configs import DESCRIBE_CONFIGS
 from protocol.apis.incremental_alter_configs import INCREMENTAL_ALTER_CONFIGS
@@ -208,8 +208,13 @@ def broker_config_values(broker: Broker) -> list[ConfigValue]:
         ("message.max.bytes", str(config.message_max_bytes), ConfigType.INT),
         ("socket.request.max.bytes", str(config.socket_request_max_bytes), ConfigType.INT),
         ("log.dirs", config.storage_url, ConfigType.STRING),  # where partitions live, as DescribeLogDirs says
-        ("listeners", f"PLAINTEXT://{config.host}:{broker.port}", ConfigType.STRING),
-        ("advertised.listeners", f"PLAINTEXT://{config.client_host}:{broker.port}", ConfigType.STRING),
+        ("listeners", format_listeners(broker.bound_listeners), ConfigType.STRING),
+        ("advertised.listeners", format_listeners(broker.info.listeners), ConfigType.STRING),
+        (
+            "listener.security.protocol.map",
+            ",".join(f"{listener.name}:{listener.security_protocol}" for listener in broker.listeners),
+            ConfigType.STRING,
+        ),
     ]
     defaults: list[tuple[str, str, ConfigType]] = [("default.replication.factor", "1", ConfigType.INT)]
     listed = {name for name, _, _ in static}

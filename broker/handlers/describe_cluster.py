@@ -1,6 +1,6 @@
 """DescribeCluster v0-1: the cluster id, the controller and the brokers, as Metadata reports them.
 
-The brokers are the live ones and the controller the lowest live id, as in Metadata; the
+The brokers are the live ones, on the client's listener, and the controller the lowest live id, as in Metadata; the
 cluster id is metadata.CLUSTER_ID. cluster_authorized_operations is always -2147483648 ("not
 provided"): there are no ACLs yet. endpoint_type (v1) is 1, brokers.
 
@@ -47,7 +47,9 @@ async def handle_describe_cluster(
         cluster_id=CLUSTER_ID,
         controller_id=cluster.controller_id,
         brokers=[
-            BrokerEntry(broker_id=info.broker_id, host=info.host, port=info.port, rack=None) for info in cluster.brokers
+            BrokerEntry(broker_id=info.broker_id, host=host, port=port, rack=None)
+            for info in cluster.brokers
+            for host, port in [info.address(connection.listener.name)]
         ],
         cluster_authorized_operations=UNKNOWN_AUTHORIZED_OPERATIONS,
     )

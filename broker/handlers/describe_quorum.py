@@ -7,7 +7,7 @@ every live broker is a voter (each heartbeats into the store and serves its meta
 are no observers, and the leader is the controller that Metadata and DescribeCluster name, the
 lowest live broker id. There is no metadata log to count in, so leader_epoch, high_watermark
 and each voter's log_end_offset are 0; last fetch and caught-up times (v1+) are -1, unknown;
-replica directory ids (v2) are zero. v2 lists each voter's PLAINTEXT endpoint in nodes.
+replica directory ids (v2) are zero. v2 lists each voter's advertised listeners in nodes.
 
 Errors: a request for anything but exactly that one topic partition gets UNKNOWN_TOPIC_OR_PARTITION
 (3) for each partition it names, and nothing else, as Kafka answers.
@@ -75,7 +75,13 @@ async def handle_describe_quorum(
     nodes = []
     if request.version >= 2:
         nodes = [
-            Node(node_id=info.broker_id, listeners=[Listener(name=LISTENER, host=info.host, port=info.port)])
+            Node(
+                node_id=info.broker_id,
+                listeners=[
+                    Listener(name=name, host=host, port=port)
+                    for name, host, port in info.listeners or [(LISTENER, info.host, info.port)]
+                ],
+            )
             for info in cluster.brokers
         ]
     return Response(

@@ -5,6 +5,7 @@ broker names the same coordinator for it; with one broker it is always this one.
 is a group (its coordinator answers the group APIs, the others NOT_COORDINATOR), key type 1 a
 transactional id (its coordinator answers InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn
 and EndTxn for it, the others NOT_COORDINATOR). v4 looks up a batch of keys, one answer per key.
+The coordinator is given at its address on the listener the client connected through.
 
 Errors: COORDINATOR_NOT_AVAILABLE (15) while the broker is stopping (clients look again, and
 find it once restarted); INVALID_REQUEST (42) for any other key type. An error answer names
@@ -42,7 +43,7 @@ async def handle_find_coordinator(
     message = None if error is ErrorCode.NONE else error.name
 
     def node(key: str) -> tuple[int, str, int]:
-        return NO_NODE if error else _coordinator(broker, body.key_type, key)
+        return NO_NODE if error else _coordinator(broker, body.key_type, key, connection.listener.name)
 
     if request.version >= 4:
         return Response(
@@ -56,9 +57,10 @@ async def handle_find_coordinator(
     return Response(error_code=error, error_message=message, node_id=node_id, host=host, port=port)
 
 
-def _coordinator(broker: Broker, key_type: int, key: str) -> tuple[int, str, int]:
+def _coordinator(broker: Broker, key_type: int, key: str, listener: str) -> tuple[int, str, int]:
+    """The coordinator's id and its address on the client's listener."""
     found = broker.cluster.owner(group_key(key) if key_type == GROUP_KEY else transaction_key(key))
-    return found.broker_id, found.host, found.port
+    return (found.broker_id, *found.address(listener))
 
 
 HANDLES = {FIND_COORDINATOR.key: handle_find_coordinator}

@@ -1,7 +1,8 @@
 """Metadata v0-12: brokers, cluster id, controller, and topics with their partitions.
 
 The brokers are the live ones as this broker last saw them (broker/cluster.py: heartbeats in
-the metadata store, always including this broker); the controller is the lowest live id. Each
+the metadata store, always including this broker), each at its address on the listener the
+client connected through (broker/security/listeners.py); the controller is the lowest live id. Each
 partition's leader (its only replica and ISR) is its preferred broker, chosen by a stable hash
 over the live brokers, so that a partition's producers and consumers meet on one broker and
 its tail cache. Any broker still serves any partition: the metadata store orders writes, and
@@ -79,8 +80,9 @@ async def handle_metadata(broker: Broker, request: Request[MetadataRequest], con
             entries.append(await _requested_topic(broker, cluster, wanted, may_create))
     return Response(
         brokers=[
-            MetadataResponseBroker(node_id=info.broker_id, host=info.host, port=info.port, rack=None)
+            MetadataResponseBroker(node_id=info.broker_id, host=host, port=port, rack=None)
             for info in cluster.brokers
+            for host, port in [info.address(connection.listener.name)]
         ],
         cluster_id=CLUSTER_ID,
         controller_id=cluster.controller_id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from metadata import sql
-from metadata.base import BrokerInfo, ChangeListener
+from metadata.base import BrokerInfo, ChangeListener, format_listeners
 from metadata.postgres.database import NOW_MS, PostgresDatabase
 
 
@@ -20,21 +20,23 @@ class PostgresCluster:
     async def register_broker(self, broker: BrokerInfo) -> None:
         async with self._database.transaction() as db:
             await db.execute(
-                f"INSERT INTO brokers (broker_id, host, port, heartbeat_ms) VALUES ($1, $2, $3, {NOW_MS})"
-                " ON CONFLICT (broker_id) DO UPDATE"
-                " SET host = excluded.host, port = excluded.port, heartbeat_ms = excluded.heartbeat_ms",
+                "INSERT INTO brokers (broker_id, host, port, listeners, heartbeat_ms)"
+                f" VALUES ($1, $2, $3, $4, {NOW_MS})"
+                f" ON CONFLICT (broker_id) DO UPDATE SET {sql.REREGISTER_BROKER}",
                 broker.broker_id,
                 broker.host,
                 broker.port,
+                format_listeners(broker.listeners),
             )
 
     async def live_brokers(self, max_age_ms: int) -> list[BrokerInfo]:
         async with self._database.read() as db:
             rows = await db.fetch(
-                f"SELECT broker_id, host, port FROM brokers WHERE heartbeat_ms >= {NOW_MS} - $1 ORDER BY broker_id",
+                f"SELECT broker_id, host, port, listeners FROM brokers WHERE heartbeat_ms >= {NOW_MS} - $1"
+                " ORDER BY broker_id",
                 max_age_ms,
             )
-        return [BrokerInfo(*row) for row in rows]
+        return [sql.broker_info(*row) for row in rows]
 
     async def deregister_broker(self, broker: BrokerInfo) -> None:
         async with self._database.transaction() as db:

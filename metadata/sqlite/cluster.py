@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from metadata import sql
-from metadata.base import BrokerInfo, ChangeListener
+from metadata.base import BrokerInfo, ChangeListener, format_listeners
 from metadata.sqlite.database import SqliteDatabase, now_ms
 
 
@@ -17,22 +17,21 @@ class SqliteCluster:
         self._database = database
 
     async def register_broker(self, broker: BrokerInfo) -> None:
-        row = (broker.broker_id, broker.host, broker.port, now_ms())
+        row = (broker.broker_id, broker.host, broker.port, format_listeners(broker.listeners), now_ms())
         await self._database.transaction(
             lambda connection: connection.execute(
-                "INSERT INTO brokers (broker_id, host, port, heartbeat_ms) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (broker_id) DO UPDATE"
-                " SET host = excluded.host, port = excluded.port, heartbeat_ms = excluded.heartbeat_ms",
+                "INSERT INTO brokers (broker_id, host, port, listeners, heartbeat_ms) VALUES (?, ?, ?, ?, ?)"
+                f" ON CONFLICT (broker_id) DO UPDATE SET {sql.REREGISTER_BROKER}",
                 row,
             )
         )
 
     async def live_brokers(self, max_age_ms: int) -> list[BrokerInfo]:
         rows = await self._database.fetch(
-            "SELECT broker_id, host, port FROM brokers WHERE heartbeat_ms >= ? ORDER BY broker_id",
+            "SELECT broker_id, host, port, listeners FROM brokers WHERE heartbeat_ms >= ? ORDER BY broker_id",
             (now_ms() - max_age_ms,),
         )
-        return [BrokerInfo(*row) for row in rows]
+        return [sql.broker_info(*row) for row in rows]
 
     async def deregister_broker(self, broker: BrokerInfo) -> None:
         row = (broker.broker_id, broker.host, broker.port)

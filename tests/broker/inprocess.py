@@ -9,6 +9,11 @@ from typing import Any
 
 from broker.app import Broker
 from broker.config import BrokerConfig
+from broker.security.listeners import PLAINTEXT, Listener
+from metadata.base import ListenerAddress
+
+# The listener of the embedded default, for connections made by hand (no socket).
+PLAINTEXT_LISTENER = Listener(PLAINTEXT, PLAINTEXT, ListenerAddress(PLAINTEXT, "127.0.0.1", 0), None)
 
 
 @asynccontextmanager

@@ -17,6 +17,7 @@ import pytest
 from broker.app import Broker
 from broker.handlers import HANDLERS
 from broker.handlers.metadata import CLUSTER_ID
+from broker.server import Connection
 from broker.topics import TOPIC_CONFIGS
 from protocol import wire
 from protocol.apis.alter_configs import ALTER_CONFIGS
@@ -55,7 +56,8 @@ async def call(broker: Broker, api: ApiCodec, version: int, body: Any, connectio
     frame = wire.encode_request(api, version, 7, "admin-test", body)
     request = wire.decode_request(frame[4:])
     assert isinstance(request, wire.Request)
-    response = await HANDLERS[api.key](broker, request, connection)
+    # No connection given: one that came in through the broker's first listener (never connected).
+    response = await HANDLERS[api.key](broker, request, connection or Connection(broker, broker.listeners[0]))
     encoded = wire.encode_response(api, version, 7, response)
     correlation_id, decoded = wire.decode_response(api, version, encoded[4:])
     assert correlation_id == 7

@@ -22,6 +22,7 @@ from protocol import wire
 from protocol.apis.api_versions import API_VERSIONS
 from protocol.apis.produce import PRODUCE
 from protocol.records import Record, build_batch
+from tests.broker.inprocess import PLAINTEXT_LISTENER
 from tests.wireclient import produce_body
 
 RECORD_BYTES = 100_000
@@ -106,7 +107,7 @@ async def test_reading_pauses_at_the_in_flight_byte_bound_and_resumes_once_answe
     monkeypatch.setattr(server, "MAX_IN_FLIGHT_BYTES", 5 * RECORD_BYTES)
     broker = Broker()
     transport = Transport()
-    connection = server.Connection(broker)  # type: ignore[arg-type]  # the stand-in has what Connection uses
+    connection = server.Connection(broker, PLAINTEXT_LISTENER)  # type: ignore[arg-type]  # the stand-in has what Connection uses
     connection.connection_made(transport)  # type: ignore[arg-type]
     for correlation_id in range(4):
         receive(connection, produce_frame(correlation_id))
@@ -125,7 +126,7 @@ async def test_reading_pauses_at_the_in_flight_request_bound_and_resumes_once_an
 ) -> None:
     broker = Broker()
     transport = Transport()
-    connection = server.Connection(broker)  # type: ignore[arg-type]
+    connection = server.Connection(broker, PLAINTEXT_LISTENER)  # type: ignore[arg-type]
     connection.connection_made(transport)  # type: ignore[arg-type]
     monkeypatch.setattr(server, "MAX_IN_FLIGHT", 3)
     frames = b"".join(
@@ -142,7 +143,7 @@ async def test_reading_pauses_at_the_in_flight_request_bound_and_resumes_once_an
 async def test_responses_ready_in_one_pass_of_the_loop_are_written_in_one_call_in_request_order() -> None:
     broker = Broker(PRODUCE.Response(responses=[]))
     transport = Transport()
-    connection = server.Connection(broker)  # type: ignore[arg-type]
+    connection = server.Connection(broker, PLAINTEXT_LISTENER)  # type: ignore[arg-type]
     connection.connection_made(transport)  # type: ignore[arg-type]
     receive(
         connection,
@@ -172,7 +173,7 @@ class OneByOneBroker(Broker):
 async def test_an_answer_ready_before_an_earlier_one_waits_for_it() -> None:
     broker = OneByOneBroker()
     transport = Transport()
-    connection = server.Connection(broker)  # type: ignore[arg-type]
+    connection = server.Connection(broker, PLAINTEXT_LISTENER)  # type: ignore[arg-type]
     connection.connection_made(transport)  # type: ignore[arg-type]
     receive(
         connection, b"".join(wire.encode_request(PRODUCE, 9, index, "flow-test", PRODUCE.Request()) for index in (0, 1))
@@ -199,7 +200,7 @@ class FailingBroker(Broker):
 
 async def test_a_request_whose_handler_fails_closes_its_connection_unanswered() -> None:
     transport = Transport()
-    connection = server.Connection(FailingBroker())  # type: ignore[arg-type]
+    connection = server.Connection(FailingBroker(), PLAINTEXT_LISTENER)  # type: ignore[arg-type]
     connection.connection_made(transport)  # type: ignore[arg-type]
     receive(connection, wire.encode_request(PRODUCE, 9, 0, "flow-test", PRODUCE.Request()))
     await asyncio.gather(*connection.in_flight, return_exceptions=True)
@@ -209,7 +210,7 @@ async def test_a_request_whose_handler_fails_closes_its_connection_unanswered() 
 
 def connected(broker: Broker) -> tuple[server.Connection, Transport]:
     transport = Transport()
-    connection = server.Connection(broker)  # type: ignore[arg-type]  # the stand-in has what Connection uses
+    connection = server.Connection(broker, PLAINTEXT_LISTENER)  # type: ignore[arg-type]  # the stand-in has what Connection uses
     connection.connection_made(transport)  # type: ignore[arg-type]
     return connection, transport
 

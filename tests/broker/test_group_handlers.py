@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from broker.app import Broker
+from broker.security.listeners import Listener
 from metadata.base import CommittedOffset
 from protocol.apis.api_versions import API_VERSIONS
 from protocol.apis.delete_groups import DELETE_GROUPS
@@ -30,7 +31,7 @@ from protocol.apis.offset_fetch import OFFSET_FETCH
 from protocol.apis.sync_group import SYNC_GROUP
 from protocol.codec import ApiCodec
 from protocol.errors import ErrorCode
-from tests.broker.inprocess import running_broker
+from tests.broker.inprocess import PLAINTEXT_LISTENER, running_broker
 from tests.broker.test_admin_handlers import call, versions
 
 E = ErrorCode
@@ -40,10 +41,11 @@ GROUP_APIS += [DESCRIBE_GROUPS, LIST_GROUPS, DELETE_GROUPS, OFFSET_DELETE]
 
 @dataclass
 class Peer:
-    """What the group and produce handlers read of a connection: the client's address and its produce lock."""
+    """What the group and produce handlers read of a connection: the client's address, listener and produce lock."""
 
     peer: str = "10.1.2.3:45678"
     peer_host: str = "10.1.2.3"
+    listener: Listener = PLAINTEXT_LISTENER
     produce_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from broker.app import Broker, BrokerIdInUseError
-from metadata.base import BrokerInfo
+from metadata.base import BrokerInfo, ListenerAddress
 from protocol.apis.describe_cluster import DESCRIBE_CLUSTER
 from protocol.apis.describe_groups import DESCRIBE_GROUPS
 from protocol.apis.find_coordinator import FIND_COORDINATOR
@@ -111,7 +111,9 @@ async def test_a_second_broker_with_a_live_id_is_refused(tmp_path: Path) -> None
         ):
             async with running_broker(tmp_path, broker_id=5):
                 pass
-        assert await running.metadata.cluster.live_brokers(60_000) == [BrokerInfo(5, "127.0.0.1", running.port)]
+        assert await running.metadata.cluster.live_brokers(60_000) == [
+            BrokerInfo(5, "127.0.0.1", running.port, (ListenerAddress("PLAINTEXT", "127.0.0.1", running.port),))
+        ]
 
 
 def join_body(group: str) -> Any:

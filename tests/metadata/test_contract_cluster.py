@@ -9,6 +9,7 @@ import asyncio
 from metadata.base import (
     BrokerInfo,
     Change,
+    ListenerAddress,
     MetadataStore,
     PartitionChange,
     TopicChange,
@@ -20,6 +21,20 @@ async def test_live_brokers_by_id(store: MetadataStore) -> None:
     await store.cluster.register_broker(BrokerInfo(2, "b", 9093))
     await store.cluster.register_broker(BrokerInfo(1, "a", 9092))
     assert await store.cluster.live_brokers(60_000) == [BrokerInfo(1, "a", 9092), BrokerInfo(2, "b", 9093)]
+
+
+async def test_brokers_carry_their_advertised_listeners(store: MetadataStore) -> None:
+    internal = ListenerAddress("INTERNAL", "streamhouse", 9092)
+    external = ListenerAddress("EXTERNAL", "::1", 19093)
+    await store.cluster.register_broker(BrokerInfo(1, "streamhouse", 9092, (internal, external)))
+    await store.cluster.register_broker(BrokerInfo(2, "b", 9093))  # no named listeners
+    one, two = await store.cluster.live_brokers(60_000)
+    assert one == BrokerInfo(1, "streamhouse", 9092, (internal, external))
+    assert one.address("EXTERNAL") == ("::1", 19093)
+    assert two == BrokerInfo(2, "b", 9093) and two.address("EXTERNAL") == ("b", 9093)
+    # A re-registration replaces the listeners.
+    await store.cluster.register_broker(BrokerInfo(1, "streamhouse", 9092, (internal,)))
+    assert (await store.cluster.live_brokers(60_000))[0].listeners == (internal,)
 
 
 async def test_expired_brokers_drop_out_and_register_refreshes(store: MetadataStore) -> None:
