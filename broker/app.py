@@ -14,6 +14,8 @@ from broker.handlers import HANDLERS
 from broker.http import HttpServer
 from broker.log_index import LogIndex
 from broker.metrics import Metrics, time_metadata_queries
+from broker.security.sasl import SaslService
+from broker.security.users import UserCredentials
 from broker.server import Connection
 from broker.topics import TopicAdmin, TopicCache, cleanup_policies, effective_config
 from broker.transactions import TransactionCoordinator
@@ -82,6 +84,16 @@ class Broker:
             owns=self.coordinates_transaction,
         )
         self.transaction_states = TransactionStates(self.metadata)
+        self.users = UserCredentials(self.metadata.users)
+        self.sasl = SaslService(
+            config.sasl_mechanisms,
+            self.users,
+            max_reauth_ms=config.connections_max_reauth_ms,
+            failed_delay_ms=config.connection_failed_authentication_delay_ms,
+            oauthbearer_jwks=config.sasl_oauthbearer_jwks,
+            oauthbearer_issuer=config.sasl_oauthbearer_issuer,
+            oauthbearer_audience=config.sasl_oauthbearer_audience,
+        )
         self.connections: set[Connection] = set()
         self.broker_defaults = {"max.message.bytes": str(config.message_max_bytes)}
         self.started_at = time.time()
@@ -124,6 +136,7 @@ class Broker:
     async def _start_serving(self) -> None:
         self.log.start()
         self.transaction_states.start()
+        await self.users.start()
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             lambda: Connection(self), self.config.host, self.config.port, start_serving=False
@@ -253,6 +266,7 @@ class Broker:
         if self._transaction_expiry_task is not None:
             self._transaction_expiry_task.cancel()
         self.transactions.active = False
+        self.users.stop()
         if self._heartbeat_task is not None:
             self._heartbeat_task.cancel()
             # Its last registration must not land after the deregistration below.

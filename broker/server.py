@@ -17,8 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from broker.handlers import HANDLERS
 from broker.handlers.api_versions import api_versions_body
+from broker.handlers.sasl import raw_sasl_token
 from broker.security import ANONYMOUS
+from broker.security.sasl import PRE_AUTHENTICATION_API_KEYS, SASL_MAX_RECEIVE_BYTES, SaslSession
 from protocol import wire
+from protocol.apis.sasl_handshake import SASL_HANDSHAKE
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.primitives import Buffer
 from protocol.registry import APIS
@@ -51,6 +54,12 @@ class Connection(asyncio.BufferedProtocol):
         self.peer = "?"
         self.peer_host = "?"
         self.principal = ANONYMOUS  # "User:<name>" once TLS or SASL authenticated the client
+        # The listener sets `sasl.required` from its security protocol (SASL_*); until listeners exist,
+        # every connection must authenticate when SASL mechanisms are configured.
+        self.sasl = SaslSession(required=broker.sasl.enabled)
+        self._last_answer: asyncio.Future[list[Buffer] | None] | None = None  # close once this is written
+        self._last_answer_reason = ""
+        self._closing: str | None = None  # the last answer is being written: close after it, for this reason
         self.in_flight: deque[asyncio.Future[list[Buffer] | None]] = deque()  # each answer's frame, in parts
         self.in_flight_sizes: deque[int] = deque()  # each in-flight request's frame size
         self.in_flight_bytes = 0
@@ -66,7 +75,20 @@ class Connection(asyncio.BufferedProtocol):
         self.peer = f"{peer[0]}:{peer[1]}" if peer else "?"
         self.peer_host = peer[0] if peer else "?"
         self.broker.connections.add(self)
+        if self.sasl.required:
+            self.decoder.max_frame_size = min(self.decoder.max_frame_size, SASL_MAX_RECEIVE_BYTES)
         log.info("connection from %s", self.peer)
+
+    def authenticated(self) -> None:
+        """SASL authenticated this connection: requests may be as large as any client's."""
+        self.decoder.max_frame_size = self.broker.config.socket_request_max_bytes
+
+    def close_after_answer(self, reason: str) -> None:
+        """Close the connection once the answer of the request being handled (the current task) is written."""
+        self._last_answer = asyncio.current_task()
+        self._last_answer_reason = reason
+        if self.transport is not None:
+            self.transport.pause_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -100,6 +122,9 @@ class Connection(asyncio.BufferedProtocol):
             self.transport.close()
 
     def _dispatch(self, frame: bytes | bytearray) -> None:
+        if self.sasl.raw_tokens:
+            self._queue(asyncio.get_running_loop().create_task(self._raw_sasl_token(bytes(frame))), len(frame))
+            return
         try:
             request = wire.decode_request(frame, allow_trailing=True)
         except ProtocolError as exc:
@@ -115,6 +140,14 @@ class Connection(asyncio.BufferedProtocol):
             self._queue(ready, len(frame))
             return
         TRACE.event("decoded", request)
+        sasl = self.sasl
+        if sasl.required:
+            if request.api.key not in PRE_AUTHENTICATION_API_KEYS and (not sasl.authenticated or sasl.expired()):
+                what = "an expired session" if sasl.authenticated else "a connection not authenticated yet"
+                self.close(f"{request.api.name} on {what}")
+                return
+            if request.api.key == SASL_HANDSHAKE.key and request.version == 0:
+                sasl.raw_tokens = True  # now, before the next frame: it is a bare token
         if request.api.key not in HANDLERS:
             self.close(f"{request.api.name} is not served yet")
             return
@@ -139,6 +172,13 @@ class Connection(asyncio.BufferedProtocol):
             response_bytes = 0 if response is None else sum(map(len, response))
             self.stats.request(request.api.name, request.version, time.perf_counter() - started, size, response_bytes)
         return response
+
+    async def _raw_sasl_token(self, token: bytes) -> list[Buffer] | None:
+        answer = await raw_sasl_token(self.broker, self, token)
+        if answer is None:
+            self.close("SASL exchange after SaslHandshake v0 failed")
+            return None
+        return [len(answer).to_bytes(4, "big"), answer]
 
     def _queue(self, future: asyncio.Future[list[Buffer] | None], size: int) -> None:
         self.in_flight.append(future)
@@ -169,7 +209,10 @@ class Connection(asyncio.BufferedProtocol):
                 if not self.outgoing:
                     asyncio.get_running_loop().call_soon(self._send)
                 self.outgoing += response
-        if not self._full() and self.transport is not None and not self.closed:
+            if future is self._last_answer:
+                self._closing = self._last_answer_reason
+                return
+        if not self._full() and self.transport is not None and not self.closed and self._last_answer is None:
             self.transport.resume_reading()
 
     def _send(self) -> None:
@@ -181,6 +224,8 @@ class Connection(asyncio.BufferedProtocol):
         if self.outgoing and self.transport is not None and not self.closed:
             self.transport.writelines(self.outgoing)
         self.outgoing = []
+        if self._closing is not None:
+            self.close(self._closing)
 
     async def drain(self) -> None:
         """Wait for every request already received to be answered."""

@@ -12,7 +12,7 @@ import dataclasses
 import functools
 import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from metadata.base import CommittedOffset, GroupRecord, IndexEntry, ScramCredential
@@ -149,7 +149,7 @@ def scram_credential_row(credential: ScramCredential, updated_ms: int) -> tuple[
     )
 
 
-def scram_credentials_from(rows: Iterable[Sequence[Any]]) -> list[ScramCredential]:
+def scram_credentials_from(rows: Iterable[Any]) -> list[ScramCredential]:
     """LIST_SCRAM_CREDENTIALS's rows as credentials, by user then mechanism."""
     decode = base64.b64decode
     credentials = [
