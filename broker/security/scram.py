@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import string
 from dataclasses import dataclass
 
 from metadata.base import ScramCredential
@@ -28,6 +29,7 @@ MIN_ITERATIONS = 4096
 MAX_ITERATIONS = 16384
 DEFAULT_ITERATIONS = 4096
 SALT_BYTES = 32
+NONCE_ALPHABET = string.ascii_letters + string.digits
 
 
 class ScramError(Exception):
@@ -138,7 +140,8 @@ class ScramExchange:
         self.mechanism = mechanism
         self.first = first
         self.credential = credential
-        self.nonce = first.nonce + secrets.token_urlsafe(24)
+        # Letters and digits, like Kafka's.
+        self.nonce = first.nonce + "".join(secrets.choice(NONCE_ALPHABET) for _ in range(32))
         salt = base64.b64encode(credential.salt).decode()
         self.server_first = f"r={self.nonce},s={salt},i={credential.iterations}"
 
@@ -153,7 +156,10 @@ class ScramExchange:
             raise ScramError("malformed client-final-message")
         if attributes[0][1] != base64.b64encode(self.first.gs2_header.encode()).decode():
             raise ScramError("channel binding differs from the client-first-message's")
-        if not hmac.compare_digest(attributes[1][1].encode(), self.nonce.encode()):
+        # Kafka accepts a nonce that ends with the server's (librdkafka 2.0 repeats its own part in front);
+        # the server's fresh part is what makes the exchange unique, and it is checked whole.
+        nonce = attributes[1][1].encode()
+        if not hmac.compare_digest(nonce[-len(self.nonce) :], self.nonce.encode()):
             raise ScramError("wrong nonce")
         try:
             proof = base64.b64decode(attributes[-1][1], validate=True)
