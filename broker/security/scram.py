@@ -136,12 +136,14 @@ class ScramExchange:
     """The server's side of one SCRAM exchange: client-first in, server-first out; client-final in,
     server-final out (or ScramError)."""
 
-    def __init__(self, mechanism: str, first: ClientFirst, credential: ScramCredential) -> None:
+    def __init__(
+        self, mechanism: str, first: ClientFirst, credential: ScramCredential, server_nonce: str | None = None
+    ) -> None:
+        """`server_nonce`: our part of the nonce; random (letters and digits, like Kafka's) unless given."""
         self.mechanism = mechanism
         self.first = first
         self.credential = credential
-        # Letters and digits, like Kafka's.
-        self.nonce = first.nonce + "".join(secrets.choice(NONCE_ALPHABET) for _ in range(32))
+        self.nonce = first.nonce + (server_nonce or "".join(secrets.choice(NONCE_ALPHABET) for _ in range(32)))
         salt = base64.b64encode(credential.salt).decode()
         self.server_first = f"r={self.nonce},s={salt},i={credential.iterations}"
 

@@ -320,25 +320,20 @@ def test_unknown_mechanism_gets_the_enabled_list_then_the_connection_closes(sasl
     still_serves(sasl_broker)
 
 
-def test_scram_with_a_wrong_nonce(sasl_broker: BrokerProcess) -> None:
+@pytest.mark.parametrize("forged", ["nonce", "proof"])
+def test_scram_with_a_wrong_nonce_or_proof(sasl_broker: BrokerProcess, forged: str) -> None:
     with WireClient(sasl_broker.bootstrap) as client:
         assert handshake(client, "SCRAM-SHA-256").error_code == ErrorCode.NONE
         scram = ScramClient("SCRAM-SHA-256", USER, PASSWORD)
         first = authenticate(client, scram.first())
-        response = authenticate(client, scram.final(first.auth_bytes, nonce=scram.nonce + "forged"))
+        if forged == "nonce":
+            final = scram.final(first.auth_bytes, nonce=scram.nonce + "forged")
+        else:
+            final = scram.final(first.auth_bytes)
+            final = final[: final.rindex(b",p=")] + b",p=" + base64.b64encode(bytes(32))
+        response = authenticate(client, final)
         failed_then_closed(client, response)
-        assert "nonce" in response.error_message
-    still_serves(sasl_broker)
-
-
-def test_scram_with_a_wrong_proof(sasl_broker: BrokerProcess) -> None:
-    with WireClient(sasl_broker.bootstrap) as client:
-        assert handshake(client, "SCRAM-SHA-256").error_code == ErrorCode.NONE
-        scram = ScramClient("SCRAM-SHA-256", USER, PASSWORD)
-        first = authenticate(client, scram.first())
-        final = scram.final(first.auth_bytes)
-        forged = final[: final.rindex(b",p=")] + b",p=" + base64.b64encode(bytes(32))
-        failed_then_closed(client, authenticate(client, forged))
+        assert forged in response.error_message or "invalid credentials" in response.error_message
     still_serves(sasl_broker)
 
 
