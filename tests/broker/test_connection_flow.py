@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -59,6 +60,7 @@ class Broker:
     def __init__(self, body: Any = None) -> None:
         self.config = Config()
         self.metrics = None
+        self.sasl = SimpleNamespace(enabled=False)  # no SASL: connections need not authenticate
         self.connections: set[server.Connection] = set()
         self.answer = asyncio.Event()
         self.handled = 0
