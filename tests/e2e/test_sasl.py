@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from protocol.apis.api_versions import API_VERSIONS
 from protocol.apis.metadata import METADATA
 from protocol.errors import ErrorCode
 from tests.brokerproc import BrokerProcess
+from tests.e2e.conftest import backend_args
 from tests.saslwire import ScramClient, authenticate, handshake, plain_token, scram_login
 from tests.wireclient import WireClient
 
@@ -459,3 +461,35 @@ def test_an_expired_unsecured_token_is_refused(reauth_broker: BrokerProcess) -> 
         message = f"n,,\x01auth=Bearer {unsecured_token('bob', -10)}\x01\x01".encode()
         failed_then_closed(client, response := authenticate(client, message))
         assert "expired" in response.error_message
+
+
+# -- several brokers on one PostgreSQL metadata store ----------------------------------------------
+
+
+def test_a_user_added_through_one_broker_authenticates_at_another_within_a_second(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from protocol.apis.alter_user_scram_credentials import ALTER_USER_SCRAM_CREDENTIALS as ALTER
+
+    shared = backend_args("postgresql", request)
+    added = users_cli("add", USER, "--password", PASSWORD, *shared)  # offline, straight into PostgreSQL
+    assert added.returncode == 0, added.stderr
+    flags = ["--sasl-mechanisms", "SCRAM-SHA-256", *shared]
+    first = BrokerProcess(tmp_path / "one", ["--broker-id", "1", *flags]).start()
+    second = BrokerProcess(tmp_path / "two", ["--broker-id", "2", *flags]).start()
+    try:
+        salt = b"grace-salt"
+        salted = hashlib.pbkdf2_hmac("sha256", b"grace-pw", salt, 4096)
+        upsertion = ALTER.Request.ScramCredentialUpsertion(
+            name="grace", mechanism=1, iterations=4096, salt=salt, salted_password=salted
+        )
+        with WireClient(first.bootstrap) as client:
+            assert scram_login(client, "SCRAM-SHA-256", USER, PASSWORD).error_code == ErrorCode.NONE
+            answer = client.request(ALTER, 0, ALTER.Request(deletions=[], upsertions=[upsertion]))
+            assert [(result.user, result.error_code) for result in answer.results] == [("grace", ErrorCode.NONE)]
+        time.sleep(1.0)
+        with WireClient(second.bootstrap) as client:
+            assert scram_login(client, "SCRAM-SHA-256", "grace", "grace-pw").error_code == ErrorCode.NONE
+    finally:
+        for broker in (first, second):
+            assert broker.stop() == 0, broker.log_text()[-4000:]
