@@ -46,7 +46,7 @@ async def handle_sasl_handshake(
     authenticator = service.authenticator(mechanism)
     if authenticator is None:
         connection.close_after_answer(f"unsupported SASL mechanism {mechanism[:64]!r}")
-        await service.failed(session, mechanism, connection.peer, f"unsupported mechanism {mechanism[:64]!r}")
+        await service.failed(session, None, connection.peer, f"unsupported mechanism {mechanism[:64]!r}")
         return SaslHandshakeResponse(error_code=ErrorCode.UNSUPPORTED_SASL_MECHANISM, mechanisms=enabled)
     session.authenticator = authenticator
     return SaslHandshakeResponse(error_code=ErrorCode.NONE, mechanisms=enabled)

@@ -51,6 +51,8 @@ class UserCredentials:
                 await self.refresh()
             except MetadataError as exc:
                 log.warning("could not re-read the users' credentials; keeping the last ones: %s", exc)
+            except Exception:
+                log.exception("could not re-read the users' credentials; the next pass will retry")
 
     async def upsert_salted(self, user: str, mechanism: str, salt: bytes, iterations: int, salted: bytes) -> None:
         """Store the credential of a salted password (ScramError for a refused iteration count)."""
