@@ -86,14 +86,15 @@ async def authenticate(
     assert authenticator is not None
     try:
         answer = await authenticator.step(token)
-        lifetime_ms = service.succeeded(session, authenticator, connection.peer) if authenticator.user else 0
+        if authenticator.user is None:  # more steps to come
+            return answer, 0
+        lifetime_ms = service.succeeded(session, authenticator, connection.peer)
     except AuthenticationFailedError as failure:
         await service.failed(session, authenticator.mechanism, connection.peer, str(failure))
         session.authenticator = None
         return failure
-    if session.authenticated and session.authenticator is None:
-        connection.principal = f"User:{session.user}"
-        connection.authenticated()
+    connection.principal = f"User:{session.user}"
+    connection.authenticated()
     return answer, lifetime_ms
 
 

@@ -397,7 +397,8 @@ def test_authentications_are_counted_by_mechanism_and_result(sasl_broker: Broker
 @pytest.fixture(scope="module")
 def reauth_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
     data = tmp_path_factory.mktemp("reauth")
-    assert users_cli("add", USER, "--password", PASSWORD, "--data-dir", str(data)).returncode == 0
+    for user, password in ((USER, PASSWORD), ("bob", "bob-pw")):
+        assert users_cli("add", user, "--password", password, "--data-dir", str(data)).returncode == 0
     process = BrokerProcess(
         data, ["--sasl-mechanisms", "SCRAM-SHA-256,OAUTHBEARER", "--connections-max-reauth-ms", "2000"]
     ).start()
@@ -437,6 +438,14 @@ def test_reauthentication_on_the_same_connection_renews_the_session(reauth_broke
         assert scram_login(client, "SCRAM-SHA-256", USER, PASSWORD).session_lifetime_ms == 2000
         time.sleep(1.0)  # past the first session's end, within the second's
         assert client.request(METADATA, 1, METADATA.Request(topics=[])).brokers
+
+
+def test_reauthentication_as_another_user_fails_and_closes(reauth_broker: BrokerProcess) -> None:
+    with WireClient(reauth_broker.bootstrap) as client:
+        assert scram_login(client, "SCRAM-SHA-256", USER, PASSWORD).error_code == ErrorCode.NONE
+        response = scram_login(client, "SCRAM-SHA-256", "bob", "bob-pw")
+        failed_then_closed(client, response)
+        assert "re-authentication as User:bob" in response.error_message
 
 
 def unsecured_token(principal: str, lifetime_s: float) -> str:
