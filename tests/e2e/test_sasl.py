@@ -503,3 +503,11 @@ def test_a_user_added_through_one_broker_authenticates_at_another_within_a_secon
     finally:
         for broker in (first, second):
             assert broker.stop() == 0, broker.log_text()[-4000:]
+
+
+def test_sasl_on_a_broker_without_mechanisms_is_an_illegal_state(broker: BrokerProcess) -> None:
+    with WireClient(broker.bootstrap) as client:
+        response = handshake(client, "PLAIN")
+        assert (response.error_code, response.mechanisms) == (ErrorCode.ILLEGAL_SASL_STATE, [])
+        assert authenticate(client, plain_token(USER, PASSWORD)).error_code == ErrorCode.ILLEGAL_SASL_STATE
+        assert client.request(METADATA, 1, METADATA.Request(topics=[])).brokers  # no authentication needed
