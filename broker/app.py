@@ -16,7 +16,9 @@ from broker.http import HttpServer
 from broker.log_index import LogIndex
 from broker.metrics import Metrics, time_metadata_queries, watch_event_loop
 from broker.security.listeners import Listener, configured_listeners
+from broker.security.sasl import SaslService
 from broker.security.tls import server_tls
+from broker.security.users import UserCredentials
 from broker.server import Connection, ConnectionLimits
 from broker.topics import TopicAdmin, TopicCache, cleanup_policies, effective_config
 from broker.transactions import TransactionCoordinator
@@ -88,6 +90,16 @@ class Broker:
             owns=self.coordinates_transaction,
         )
         self.transaction_states = TransactionStates(self.metadata)
+        self.users = UserCredentials(self.metadata.users)
+        self.sasl = SaslService(
+            config.sasl_mechanisms,
+            self.users,
+            max_reauth_ms=config.connections_max_reauth_ms,
+            failed_delay_ms=config.connection_failed_authentication_delay_ms,
+            oauthbearer_jwks=config.sasl_oauthbearer_jwks,
+            oauthbearer_issuer=config.sasl_oauthbearer_issuer,
+            oauthbearer_audience=config.sasl_oauthbearer_audience,
+        )
         self.connections: set[Connection] = set()
         self.connection_limits = ConnectionLimits(config)
         self.broker_defaults = {"max.message.bytes": str(config.message_max_bytes)}
@@ -154,6 +166,7 @@ class Broker:
     async def _start_serving(self) -> None:
         self.log.start()
         self.transaction_states.start()
+        await self.users.start()
         loop = asyncio.get_running_loop()
         for listener in self.listeners:
             tls = self.tls.context if self.tls is not None and listener.tls else None
@@ -308,6 +321,7 @@ class Broker:
         for task in self._watch_tasks:
             task.cancel()
         self.transactions.active = False
+        self.users.stop()
         if self._heartbeat_task is not None:
             self._heartbeat_task.cancel()
             # Its last registration must not land after the deregistration below.

@@ -1,5 +1,5 @@
 """The `streamhouse` command: `serve` runs a broker, `migrate` updates a metadata store's schema,
-`groups` shows consumer groups, `bench` benchmarks."""
+`groups` shows consumer groups, `users` manages SCRAM users, `bench` benchmarks."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from broker.allocator import keep_freed_memory
 from broker.app import Broker, BrokerIdInUseError
 from broker.client import ClientError, GroupView, describe_group, list_groups
 from broker.config import BrokerConfig, add_arguments, config_from
+from broker.security.scram import DEFAULT_ITERATIONS, HASHES, MAX_ITERATIONS, MIN_ITERATIONS, SCRAM_SHA_256, ScramError
+from broker.security.users import add_user, users_of
 from metadata import open_metadata_store
 from metadata.base import MetadataError
 from protocol.errors import ProtocolError
@@ -60,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         action.add_argument(
             "--bootstrap", default=DEFAULT_BOOTSTRAP, help=f"a broker's host:port ({DEFAULT_BOOTSTRAP})"
         )
+    add_users_parser(commands)
     commands.add_parser(
         "bench",
         help="benchmarks: StreamHouse side by side with Tansu (run from a source checkout)",
@@ -67,6 +70,67 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     return parser
+
+
+def add_users_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    users = commands.add_parser(
+        "users",
+        help="add, list and delete SCRAM users in a metadata store (no broker needed)",
+        description="SCRAM credentials, written straight to the metadata store: every broker sees a change within "
+        "a second. Brokers also serve them over the Kafka protocol (AlterUserScramCredentials).",
+    )
+    actions = users.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="add a user, or replace its credential for the mechanism")
+    add.add_argument("name", help="the user name")
+    add.add_argument("--password", required=True, help="the password (only its salted, hashed form is stored)")
+    add.add_argument("--mechanism", default=SCRAM_SHA_256, choices=sorted(HASHES), help="the SCRAM mechanism")
+    add.add_argument(
+        "--iterations",
+        type=int,
+        default=DEFAULT_ITERATIONS,
+        help=f"PBKDF2 iterations, {MIN_ITERATIONS} to {MAX_ITERATIONS} ({DEFAULT_ITERATIONS})",
+    )
+    delete = actions.add_parser("delete", help="delete a user's credentials (one mechanism with --mechanism)")
+    delete.add_argument("name", help="the user name")
+    delete.add_argument("--mechanism", choices=sorted(HASHES), help="only this mechanism's credential")
+    listing = actions.add_parser("list", help="every user with its mechanisms and iteration counts")
+    for action in (add, delete, listing):
+        where = action.add_mutually_exclusive_group()
+        where.add_argument("--data-dir", help="a broker's data folder: its sqlite metadata.db (./streamhouse-data)")
+        where.add_argument("--metadata", help="metadata store URL: sqlite:///path/metadata.db or postgresql://...")
+
+
+async def users_action(args: argparse.Namespace) -> str:
+    """Do the `users` action on the store; what to print."""
+    url = args.metadata or BrokerConfig(data_dir=args.data_dir or BrokerConfig.data_dir).metadata_url
+    store = open_metadata_store(url, pool_size=1)
+    await store.start()
+    try:
+        if args.action == "add":
+            await add_user(store.users, args.name, args.password, args.mechanism, args.iterations)
+            return f"user {args.name}: {args.mechanism} credential stored ({args.iterations} iterations)"
+        if args.action == "delete":
+            if not await store.users.delete_credentials(args.name, args.mechanism):
+                raise ScramError(
+                    f"no credentials for user {args.name}" + (f" with {args.mechanism}" if args.mechanism else "")
+                )
+            return f"user {args.name}: deleted"
+        rows = [
+            (user, ", ".join(f"{c.mechanism} ({c.iterations})" for c in credentials))
+            for user, credentials in users_of(await store.users.list_credentials()).items()
+        ]
+        return table(("USER", "MECHANISMS (ITERATIONS)"), rows)
+    finally:
+        await store.close()
+
+
+def users_command(args: argparse.Namespace) -> int:
+    try:
+        print(asyncio.run(users_action(args)))
+    except (MetadataError, ScramError, ValueError) as exc:
+        print(f"streamhouse users: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def bench_command(arguments: Sequence[str]) -> int:
@@ -208,6 +272,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(groups_command(args))
     if args.command == "migrate":
         sys.exit(migrate_command(args))
+    if args.command == "users":
+        sys.exit(users_command(args))
     config = config_from(args)
     logging.basicConfig(
         level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr

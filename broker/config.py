@@ -184,6 +184,26 @@ class BrokerConfig:
         10_000,
         "transaction.abort.timed.out.transaction.cleanup.interval.ms: how often timed-out transactions are aborted",
     )
+    sasl_mechanisms: str = option(
+        "",
+        "SASL mechanisms clients must authenticate with, comma-separated, from PLAIN, SCRAM-SHA-256, "
+        "SCRAM-SHA-512, OAUTHBEARER (empty: no SASL). Users: `streamhouse users add` or AlterUserScramCredentials",
+    )
+    connections_max_reauth_ms: int = option(
+        0,
+        "connections.max.reauth.ms: a SASL session's lifetime; clients re-authenticate before it ends, "
+        "and a request on an expired session closes the connection (0: sessions never expire)",
+    )
+    connection_failed_authentication_delay_ms: int = option(
+        100, "connection.failed.authentication.delay.ms: how long a failed authentication waits before its answer"
+    )
+    sasl_oauthbearer_jwks: str | None = option(
+        None,
+        "JWKS file or http(s) URL whose keys sign OAUTHBEARER tokens (unset: Kafka's unsecured tokens, "
+        "for local development only)",
+    )
+    sasl_oauthbearer_issuer: str | None = option(None, "the iss claim signed OAUTHBEARER tokens must carry")
+    sasl_oauthbearer_audience: str | None = option(None, "the aud claim signed OAUTHBEARER tokens must carry")
 
     @property
     def metadata_url(self) -> str:

@@ -314,6 +314,7 @@ class _Collector:
         yield from self._consume()
         yield from self._storage()
         yield from self._system()
+        yield from self._security()
 
     def _produce(self) -> Iterator[Metric]:
         stats = self.metrics.stats
@@ -471,4 +472,12 @@ class _Collector:
             "Kafka response bytes sent, by API.",
             ("api",),
             {api: api_stats.response_bytes for api, api_stats in apis.items()},
+        )
+
+    def _security(self) -> Iterator[Metric]:
+        yield _counter(
+            "authentications",
+            'SASL authentications, by mechanism (a mechanism not served: "unknown") and result (success, failure).',
+            ("mechanism", "result"),
+            self.metrics.broker.sasl.counts,
         )

@@ -27,10 +27,13 @@ from typing import TYPE_CHECKING, Any
 
 from broker.handlers import HANDLERS
 from broker.handlers.api_versions import api_versions_body
+from broker.handlers.sasl import raw_sasl_token
 from broker.security import ANONYMOUS
+from broker.security.sasl import PRE_AUTHENTICATION_API_KEYS, SASL_MAX_RECEIVE_BYTES, SaslSession
 from broker.security.tls import certificate_principal
 from protocol import wire
 from protocol.apis.produce import PRODUCE
+from protocol.apis.sasl_handshake import SASL_HANDSHAKE
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.primitives import Buffer
 from protocol.registry import APIS
@@ -174,6 +177,10 @@ class Connection(asyncio.BufferedProtocol):
         self.principal = ANONYMOUS  # "User:<name>" once TLS or SASL authenticated the client
         self.backlog: deque[bytes | bytearray] = deque()  # frames received, not started: they wait their turn
         self.backlog_bytes = 0
+        self.sasl = SaslSession(required=listener.sasl)  # SASL_PLAINTEXT and SASL_SSL listeners authenticate
+        self._last_answer: asyncio.Future[list[Buffer] | None] | None = None  # close once this is written
+        self._last_answer_reason = ""
+        self._closing: str | None = None  # the last answer is being written: close after it, for this reason
         self.in_flight: deque[asyncio.Future[list[Buffer] | None]] = deque()  # each answer's frame, in parts
         self.in_flight_sizes: deque[int] = deque()  # each in-flight request's frame size
         self.in_flight_bytes = 0
@@ -200,12 +207,24 @@ class Connection(asyncio.BufferedProtocol):
         self.counted = True
         transport.set_write_buffer_limits(WRITE_HIGH_WATER, WRITE_LOW_WATER)  # type: ignore[attr-defined]
         self.broker.connections.add(self)
+        if self.sasl.required:
+            self.decoder.max_frame_size = min(self.decoder.max_frame_size, SASL_MAX_RECEIVE_BYTES)
         log.info("connection from %s", self.peer)
         if self.listener.tls:  # connection_made comes after the handshake: the client's certificate is known
             principal = certificate_principal(transport.get_extra_info("peercert"))
             if principal is not None:
                 self.principal = principal
                 log.info("connection from %s authenticated by its certificate as %s", self.peer, principal)
+
+    def authenticated(self) -> None:
+        """SASL authenticated this connection: requests may be as large as any client's."""
+        self.decoder.max_frame_size = self.broker.config.socket_request_max_bytes
+
+    def close_after_answer(self, reason: str) -> None:
+        """Close the connection once the answer of the request being handled (the current task) is written."""
+        self._last_answer = asyncio.current_task()
+        self._last_answer_reason = reason
+        self._update_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -257,7 +276,9 @@ class Connection(asyncio.BufferedProtocol):
         """Start the backlog's requests whose turn it is, as far as the bounds let them."""
         backlog = self.backlog
         self.limits.forget(self)
-        while backlog and not self.closed and not self.writing_paused and not self._full():
+        while (
+            backlog and not self.closed and not self.writing_paused and not self._full() and self._last_answer is None
+        ):
             if self.exclusive_in_flight or (self.in_flight and api_key_of(backlog[0]) != PRODUCE_KEY):
                 break  # its turn comes when what is in flight is answered
             if self.limits.full(first=not self.in_flight):
@@ -282,6 +303,7 @@ class Connection(asyncio.BufferedProtocol):
             or len(self.backlog) >= MAX_BACKLOG
             or self.backlog_bytes >= MAX_BACKLOG_BYTES
             or (self.backlog and self.limits.holds(self))
+            or self._last_answer is not None
         )
         if reading != self.reading and self.transport is not None and not self.closed:
             self.reading = reading
@@ -291,6 +313,11 @@ class Connection(asyncio.BufferedProtocol):
                 self.transport.pause_reading()
 
     def _dispatch(self, frame: bytes | bytearray) -> None:
+        if self.sasl.raw_tokens:
+            self._queue(
+                asyncio.get_running_loop().create_task(self._raw_sasl_token(bytes(frame))), len(frame), exclusive=True
+            )
+            return
         try:
             request = wire.decode_request(frame, allow_trailing=True)
         except ProtocolError as exc:
@@ -306,6 +333,14 @@ class Connection(asyncio.BufferedProtocol):
             self._queue(ready, len(frame), exclusive=True)
             return
         TRACE.event("decoded", request)
+        sasl = self.sasl
+        if sasl.required:
+            if request.api.key not in PRE_AUTHENTICATION_API_KEYS and (not sasl.authenticated or sasl.expired()):
+                what = "an expired session" if sasl.authenticated else "a connection not authenticated yet"
+                self.close(f"{request.api.name} on {what}")
+                return
+            if request.api.key == SASL_HANDSHAKE.key and request.version == 0:
+                sasl.raw_tokens = True  # now, before the next frame: it is a bare token
         if request.api.key not in HANDLERS:
             self.close(f"{request.api.name} is not served yet")
             return
@@ -331,6 +366,13 @@ class Connection(asyncio.BufferedProtocol):
             response_bytes = 0 if response is None else sum(map(len, response))
             self.stats.request(request.api.name, request.version, time.perf_counter() - started, size, response_bytes)
         return response
+
+    async def _raw_sasl_token(self, token: bytes) -> list[Buffer] | None:
+        answer = await raw_sasl_token(self.broker, self, token)
+        if answer is None:
+            self.close("SASL exchange after SaslHandshake v0 failed")
+            return None
+        return [len(answer).to_bytes(4, "big"), answer]
 
     def _queue(self, future: asyncio.Future[list[Buffer] | None], size: int, *, exclusive: bool) -> None:
         self.in_flight.append(future)
@@ -364,6 +406,9 @@ class Connection(asyncio.BufferedProtocol):
                 if not self.outgoing:
                     asyncio.get_running_loop().call_soon(self._send)
                 self.outgoing += response
+            if future is self._last_answer:
+                self._closing = self._last_answer_reason
+                return
         if not self.in_flight:
             self.exclusive_in_flight = False
         self.start_waiting()
@@ -378,6 +423,8 @@ class Connection(asyncio.BufferedProtocol):
             self.transport.writelines(self.outgoing)
             self.last_active = time.monotonic()
         self.outgoing = []
+        if self._closing is not None:
+            self.close(self._closing)
 
     async def drain(self) -> None:
         """Wait for every request already received to be answered (not for those that keep coming)."""

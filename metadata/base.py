@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 from uuid import UUID
 
 if TYPE_CHECKING:  # the roles' signatures use the types defined here
-    from metadata.roles import ClusterStore, GroupStore, LogStore, TopicStore, TransactionStore
+    from metadata.roles import ClusterStore, GroupStore, LogStore, TopicStore, TransactionStore, UserStore
 
 
 class MetadataError(Exception):
@@ -229,6 +229,18 @@ class AbortedTransaction:
 
 
 @dataclass(frozen=True)
+class ScramCredential:
+    """A user's SCRAM credential for one mechanism, in Kafka's stored form: never the password."""
+
+    user: str
+    mechanism: str  # "SCRAM-SHA-256" or "SCRAM-SHA-512"
+    salt: bytes
+    iterations: int
+    stored_key: bytes  # H(ClientKey), RFC 5802
+    server_key: bytes
+
+
+@dataclass(frozen=True)
 class PartitionTransactions:
     """A partition's open transactions (producer id, first offset) and aborted ones, by first offset."""
 
@@ -295,6 +307,9 @@ class MetadataStore(Protocol):
 
     @property
     def cluster(self) -> ClusterStore: ...
+
+    @property
+    def users(self) -> UserStore: ...
 
     async def start(self) -> None:
         """Connect and apply pending migrations."""

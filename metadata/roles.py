@@ -31,6 +31,7 @@ from metadata.base import (
     IndexEntry,
     PartitionState,
     PartitionTransactions,
+    ScramCredential,
     TopicInfo,
     TransactionRecord,
 )
@@ -239,6 +240,22 @@ class ClusterStore(Protocol):
         ...
 
 
+class UserStore(Protocol):
+    """Users' SCRAM credentials (salt, iterations, stored key, server key), one per user and mechanism."""
+
+    async def upsert_credential(self, credential: ScramCredential) -> None:
+        """Insert or replace the credential of (credential.user, credential.mechanism)."""
+        ...
+
+    async def delete_credentials(self, user: str, mechanism: str | None = None) -> int:
+        """Remove the user's credential for `mechanism`, or all of them (None); how many were removed."""
+        ...
+
+    async def list_credentials(self) -> list[ScramCredential]:
+        """Every credential, by user then mechanism."""
+        ...
+
+
 # Every role, by its attribute name on MetadataStore.
 ROLES: Mapping[str, type] = {
     "topics": TopicStore,
@@ -246,4 +263,5 @@ ROLES: Mapping[str, type] = {
     "groups": GroupStore,
     "transactions": TransactionStore,
     "cluster": ClusterStore,
+    "users": UserStore,
 }

@@ -7,13 +7,15 @@ PostgreSQL's arrays and row locks, collations) stay with their backend.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import functools
 import itertools
 import re
+from collections.abc import Iterable
 from typing import Any
 
-from metadata.base import BrokerInfo, CommittedOffset, GroupRecord, IndexEntry, parse_listeners
+from metadata.base import BrokerInfo, CommittedOffset, GroupRecord, IndexEntry, ScramCredential, parse_listeners
 
 TOPIC_COLUMNS = "topic_id, name, partitions, configs"
 INDEX_COLUMNS = "base_offset, last_offset, object_key, position, length, max_timestamp"
@@ -126,3 +128,48 @@ def broker_info(broker_id: int, host: str, port: int, listeners: str) -> BrokerI
 def group_row(group: GroupRecord) -> tuple[Any, ...]:
     """A group record's values, in GROUP_COLUMNS order."""
     return dataclasses.astuple(group)
+
+
+# -- users
+SCRAM_CREDENTIAL_COLUMNS = "user_name, mechanism, salt, iterations, stored_key, server_key"
+UPSERT_SCRAM_CREDENTIAL = (
+    f"INSERT INTO scram_credentials ({SCRAM_CREDENTIAL_COLUMNS}, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (user_name, mechanism) DO UPDATE SET salt = excluded.salt, iterations = excluded.iterations,"
+    " stored_key = excluded.stored_key, server_key = excluded.server_key, updated_ms = excluded.updated_ms"
+)
+DELETE_SCRAM_CREDENTIALS = "DELETE FROM scram_credentials WHERE user_name = ?"
+DELETE_SCRAM_CREDENTIAL = "DELETE FROM scram_credentials WHERE user_name = ? AND mechanism = ?"
+# Sorted in Python: PostgreSQL's collation would order names unlike SQLite's byte order.
+LIST_SCRAM_CREDENTIALS = f"SELECT {SCRAM_CREDENTIAL_COLUMNS} FROM scram_credentials"
+
+
+def scram_credential_row(credential: ScramCredential, updated_ms: int) -> tuple[Any, ...]:
+    """UPSERT_SCRAM_CREDENTIAL's parameters: the byte strings in base64."""
+    encode = base64.b64encode
+    c = credential
+    return (
+        c.user,
+        c.mechanism,
+        encode(c.salt).decode(),
+        c.iterations,
+        encode(c.stored_key).decode(),
+        encode(c.server_key).decode(),
+        updated_ms,
+    )
+
+
+def scram_credentials_from(rows: Iterable[Any]) -> list[ScramCredential]:
+    """LIST_SCRAM_CREDENTIALS's rows as credentials, by user then mechanism."""
+    decode = base64.b64decode
+    credentials = [
+        ScramCredential(user, mechanism, decode(salt), iterations, decode(stored_key), decode(server_key))
+        for user, mechanism, salt, iterations, stored_key, server_key in rows
+    ]
+    return sorted(credentials, key=lambda c: (c.user, c.mechanism))
+
+
+def delete_scram_credentials(user: str, mechanism: str | None) -> tuple[str, tuple[str, ...]]:
+    """The statement and parameters deleting a user's credential for `mechanism`, or all of them."""
+    if mechanism is None:
+        return DELETE_SCRAM_CREDENTIALS, (user,)
+    return DELETE_SCRAM_CREDENTIAL, (user, mechanism)

@@ -88,4 +88,7 @@ def configured_listeners(config: BrokerConfig) -> tuple[Listener, ...]:
                 "--listener-security-protocol-map"
             )
         listeners.append(Listener(bind.name, protocols[bind.name], bind, advertised.get(bind.name)))
+    sasl = [listener.name for listener in listeners if listener.sasl]
+    if sasl and not config.sasl_mechanisms.strip():
+        raise ValueError(f"listener {sasl[0]} authenticates with SASL: give it --sasl-mechanisms")
     return tuple(listeners)

@@ -9,6 +9,7 @@ from metadata.postgres.log import PostgresLog
 from metadata.postgres.notifications import ChangeNotifications
 from metadata.postgres.topics import PostgresTopics
 from metadata.postgres.transactions import PostgresTransactions
+from metadata.postgres.users import PostgresUsers
 
 
 class PostgresMetadataStore:
@@ -22,6 +23,7 @@ class PostgresMetadataStore:
         self.groups = PostgresGroups(self.database)
         self.transactions = PostgresTransactions(self.database)
         self.cluster = PostgresCluster(self.database)
+        self.users = PostgresUsers(self.database)
         self._notifications = ChangeNotifications(dsn, self.database.where, self.database.origin, self.database.changes)
         self.applied_migrations: list[int] = []
 

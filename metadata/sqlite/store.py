@@ -8,6 +8,7 @@ from metadata.sqlite.groups import SqliteGroups
 from metadata.sqlite.log import SqliteLog
 from metadata.sqlite.topics import SqliteTopics
 from metadata.sqlite.transactions import SqliteTransactions
+from metadata.sqlite.users import SqliteUsers
 
 
 class SqliteMetadataStore:
@@ -21,6 +22,7 @@ class SqliteMetadataStore:
         self.groups = SqliteGroups(self.database)
         self.transactions = SqliteTransactions(self.database)
         self.cluster = SqliteCluster(self.database)
+        self.users = SqliteUsers(self.database)
         self.applied_migrations: list[int] = []
 
     async def start(self) -> None:

@@ -33,6 +33,7 @@ def test_a_name_that_is_a_protocol_needs_no_map_and_others_take_the_map() -> Non
         listeners="PLAINTEXT://127.0.0.1:9092,SASL_SSL://0.0.0.0:9093,internal://[::1]:9094,SSL://:9095",
         listener_security_protocol_map="INTERNAL:sasl_plaintext,SSL:PLAINTEXT",
         advertised_listeners="SASL_SSL://kafka.example.com:443",
+        sasl_mechanisms="PLAIN",
     )
     assert [(listener.name, listener.security_protocol, listener.tls, listener.sasl) for listener in
             configured_listeners(config)] == [
@@ -59,6 +60,7 @@ def test_a_name_that_is_a_protocol_needs_no_map_and_others_take_the_map() -> Non
         ({"listener_security_protocol_map": "A:TLS"}, "'TLS' is not one of"),
         ({"listener_security_protocol_map": "A"}, "not NAME:PROTOCOL"),
         ({"advertised_listeners": "SSL://h:1"}, "--advertised-listeners names listeners --listeners lacks: SSL"),
+        ({"listeners": "SASL_PLAINTEXT://127.0.0.1:9092"}, "SASL_PLAINTEXT authenticates with SASL: give it --sasl"),
     ],
 )
 def test_inconsistent_listener_settings_are_refused(settings: dict[str, str], message: str) -> None:
@@ -83,6 +85,7 @@ def test_tls_listeners_need_a_certificate_and_client_auth_needs_a_ca(tmp_path: P
         Broker(
             BrokerConfig(
                 listeners="SASL_SSL://127.0.0.1:0",
+                sasl_mechanisms="PLAIN",
                 ssl_certfile=str(tmp_path / "absent.pem"),
                 ssl_keyfile=str(tmp_path / "absent-key.pem"),
                 data_dir=str(tmp_path),
