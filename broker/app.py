@@ -14,6 +14,7 @@ from broker.handlers import HANDLERS
 from broker.http import HttpServer
 from broker.log_index import LogIndex
 from broker.metrics import Metrics, time_metadata_queries
+from broker.security.authorizer import Authorizer
 from broker.server import Connection
 from broker.topics import TopicAdmin, TopicCache, cleanup_policies, effective_config
 from broker.transactions import TransactionCoordinator
@@ -82,6 +83,12 @@ class Broker:
             owns=self.coordinates_transaction,
         )
         self.transaction_states = TransactionStates(self.metadata)
+        self.authorizer = Authorizer(
+            self.metadata.acls,
+            enabled=config.authorizer == "acl",
+            super_users=config.super_user_principals,
+            allow_if_no_acl=config.allow_everyone_if_no_acl_found,
+        )
         self.connections: set[Connection] = set()
         self.broker_defaults = {"max.message.bytes": str(config.message_max_bytes)}
         self.started_at = time.time()
@@ -130,6 +137,7 @@ class Broker:
         )
         self.port = self._server.sockets[0].getsockname()[1]
         await self._check_id_is_free()
+        await self.authorizer.start()
         await self.refresh_cluster()
         await self.coordinator.start(self.cluster.coordinates)
         self._groups_placed_on = self.cluster.broker_ids
@@ -253,6 +261,7 @@ class Broker:
         if self._transaction_expiry_task is not None:
             self._transaction_expiry_task.cancel()
         self.transactions.active = False
+        await self.authorizer.stop()
         if self._heartbeat_task is not None:
             self._heartbeat_task.cancel()
             # Its last registration must not land after the deregistration below.

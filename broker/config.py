@@ -19,6 +19,7 @@ from storage.commit import COMMIT_STRATEGIES, ON_METADATA_THREAD, PUT_THEN_COMMI
 from storage.maintenance import ORPHAN_MIN_AGE_MS
 
 ENV_PREFIX = "STREAMHOUSE_"
+AUTHORIZERS = ("none", "acl")
 _INT_TYPES = ("int", "int | None")
 
 
@@ -142,6 +143,15 @@ class BrokerConfig:
         10_000,
         "transaction.abort.timed.out.transaction.cleanup.interval.ms: how often timed-out transactions are aborted",
     )
+    authorizer: str = option(
+        "none",
+        "none (every client may do anything) or acl (the ACLs of the metadata store decide)",
+        choices=AUTHORIZERS,
+    )
+    super_users: str = option("", "principals the ACL authorizer allows everything, comma-separated: User:admin,...")
+    allow_everyone_if_no_acl_found: bool = option(
+        False, "with --authorizer acl, allow everyone what no ACL of the resource mentions"
+    )
 
     @property
     def metadata_url(self) -> str:
@@ -154,6 +164,10 @@ class BrokerConfig:
     @property
     def broker_expiry_ms(self) -> int:
         return self.broker_heartbeat_ms * HEARTBEATS_TO_EXPIRY
+
+    @property
+    def super_user_principals(self) -> list[str]:
+        return [name.strip() for name in self.super_users.replace(";", ",").split(",") if name.strip()]
 
     @property
     def client_host(self) -> str:

@@ -405,6 +405,12 @@ class _Collector:
         snapshot = self.metrics.snapshot
         stats = self.metrics.stats
         yield _gauge("connections_active", "Open Kafka client connections.", len(broker.connections))
+        yield _counter(
+            "authorization_denials",
+            "Requests or parts of them the ACL authorizer refused, by operation and resource type.",
+            ("operation", "resource_type"),
+            broker.authorizer.denials,
+        )
         yield _gauge("partitions_total", "Partitions of all topics.", snapshot.partitions)
         yield _gauge("topics_total", "Topics.", snapshot.topics)
         yield _gauge("brokers_active", "Brokers with a recent heartbeat in the metadata store.", snapshot.brokers)
