@@ -267,17 +267,19 @@ class Authorizer:
 
     def allows_any(self, who: Principal, operation: Operation, resource_type: ResourceType) -> bool:
         """Whether some resource of the type permits the operation (Kafka's authorizeByResourceType):
-        a super user, no authorizer, or an ALLOW binding of it for the principal and host that no
-        DENY binding of a covering pattern cancels."""
+        an ALLOW binding for the principal and host that no DENY binding covers (a DENY of the
+        literal "*", of a prefix of its name, or of its very literal name)."""
         if not self.enabled or who.principal in self.super_users:
             return True
-        for binding in self.cache.bindings:
-            if (
-                binding.resource_type == resource_type
-                and binding.permission_type == Permission.ALLOW
-                and self._applies(binding, who.principal, who.peer_host, operation, implied=True)
-                and self._decide(who.principal, who.peer_host, operation, resource_type, binding.resource_name)
-            ):
+        mine = [
+            b
+            for b in self.cache.bindings
+            if b.resource_type == resource_type
+            and self._applies(b, who.principal, who.peer_host, operation, implied=b.permission_type == Permission.ALLOW)
+        ]
+        denies = [b for b in mine if b.permission_type == Permission.DENY]
+        for allow in mine:
+            if allow.permission_type == Permission.ALLOW and not any(_covers(deny, allow) for deny in denies):
                 return True
         return self.allow_if_no_acl and not any(b.resource_type == resource_type for b in self.cache.bindings)
 
@@ -311,6 +313,15 @@ class Authorizer:
         if binding.operation in (operation, Operation.ALL):
             return True
         return implied and binding.operation in IMPLIED_BY.get(operation, ())
+
+
+def _covers(deny: AclBinding, allow: AclBinding) -> bool:
+    """Whether a DENY binding refuses everything an ALLOW binding of the same resource type grants."""
+    if deny.pattern_type == PatternType.LITERAL:
+        return deny.resource_name == WILDCARD or (
+            allow.pattern_type == PatternType.LITERAL and deny.resource_name == allow.resource_name
+        )
+    return allow.resource_name.startswith(deny.resource_name)
 
 
 def matching(bindings: Sequence[AclBinding], acl_filter: AclFilter) -> list[AclBinding]:
