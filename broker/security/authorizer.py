@@ -25,6 +25,7 @@ from typing import Protocol
 
 from metadata.base import AclBinding, MetadataUnavailableError
 from metadata.roles import AclStore
+from protocol.errors import ErrorCode
 
 log = logging.getLogger(__name__)
 
@@ -262,8 +263,43 @@ class Authorizer:
             self.denials[key] = self.denials.get(key, 0) + 1
         return False
 
-    def allows_cluster(self, who: Principal, operation: Operation) -> bool:
-        return self.allows(who, operation, ResourceType.CLUSTER, CLUSTER_NAME)
+    def allows_cluster(self, who: Principal, operation: Operation, count: bool = True) -> bool:
+        return self.allows(who, operation, ResourceType.CLUSTER, CLUSTER_NAME, count)
+
+    # One call per handler check: the error code Kafka answers, NONE when allowed.
+    def topic_error(self, who: Principal, operation: Operation, topic: str) -> ErrorCode:
+        allowed = self.allows(who, operation, ResourceType.TOPIC, topic)
+        return ErrorCode.NONE if allowed else ErrorCode.TOPIC_AUTHORIZATION_FAILED
+
+    def group_error(self, who: Principal, operation: Operation, group_id: str) -> ErrorCode:
+        allowed = self.allows(who, operation, ResourceType.GROUP, group_id)
+        return ErrorCode.NONE if allowed else ErrorCode.GROUP_AUTHORIZATION_FAILED
+
+    def cluster_error(self, who: Principal, operation: Operation) -> ErrorCode:
+        allowed = self.allows(who, operation, ResourceType.CLUSTER, CLUSTER_NAME)
+        return ErrorCode.NONE if allowed else ErrorCode.CLUSTER_AUTHORIZATION_FAILED
+
+    def transactional_id_error(self, who: Principal, operation: Operation, transactional_id: str) -> ErrorCode:
+        allowed = self.allows(who, operation, ResourceType.TRANSACTIONAL_ID, transactional_id)
+        return ErrorCode.NONE if allowed else ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+
+    def may_create_topic(self, who: Principal, topic: str) -> bool:
+        """CREATE on the cluster or on the topic: what creating a topic (auto or CreateTopics) needs."""
+        return self.allows(who, Operation.CREATE, ResourceType.CLUSTER, CLUSTER_NAME, count=False) or self.allows(
+            who, Operation.CREATE, ResourceType.TOPIC, topic
+        )
+
+    def may_describe(self, who: Principal, resource_type: ResourceType, name: str) -> bool:
+        """DESCRIBE, uncounted: for listings that leave out what the principal may not see."""
+        return self.allows(who, Operation.DESCRIBE, resource_type, name, count=False)
+
+    def operations_field(self, who: Principal, asked: bool, resource_type: ResourceType, name: str) -> int:
+        """An authorized-operations field: Kafka's "not asked" unless asked; else 0 to whom may not even
+        DESCRIBE the resource, the bitfield to others."""
+        if not asked:
+            return UNKNOWN_AUTHORIZED_OPERATIONS
+        bits = self.authorized_operations(who, resource_type, name)
+        return bits if bits & (1 << Operation.DESCRIBE) else 0
 
     def allows_any(self, who: Principal, operation: Operation, resource_type: ResourceType) -> bool:
         """Whether some resource of the type permits the operation (Kafka's authorizeByResourceType):

@@ -43,6 +43,8 @@ class Peer:
     """What the group and produce handlers read of a connection: the client's address and its locks."""
 
     peer: str = "10.1.2.3:45678"
+    peer_host: str = "10.1.2.3"
+    principal: str = "User:ANONYMOUS"
     offsets_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     produce_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
