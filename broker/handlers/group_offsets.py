@@ -37,10 +37,9 @@ OffsetDelete DELETE on the group (top-level 30) and READ on each topic (29 per p
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from broker.security.authorizer import Operation, ResourceType
+from broker.security.authorizer import Authorizer, Operation, ResourceType
 from metadata.base import CommittedOffset
 from protocol.apis.offset_commit import OFFSET_COMMIT
 from protocol.apis.offset_delete import OFFSET_DELETE
@@ -137,9 +136,11 @@ class CommitRequest:
             by_name.setdefault(name, []).append(partition)
         return cls(asked, await existing_partitions(broker, by_name.items()))
 
-    def refuse(self, error_of: Callable[[str], ErrorCode]) -> None:
-        """Answer the partitions of every topic `error_of` refuses (an authorization check) with its error."""
-        errors = {name: error_of(name) for name in dict.fromkeys(topic for topic, _ in self.exists)}
+    def authorize(self, authorizer: Authorizer, connection: Connection, denied: ErrorCode) -> None:
+        """Answer every partition `denied` (the group or transactional id was refused) if set, else
+        those of each topic the principal may not READ with TOPIC_AUTHORIZATION_FAILED."""
+        names = dict.fromkeys(topic for topic, _ in self.exists)
+        errors = {name: denied or authorizer.topic_error(connection, Operation.READ, name) for name in names}
         self.errors.update((key, errors[key[0]]) for key in self.exists if errors[key[0]])
         self.valid = [key for key in self.valid if key not in self.errors]
 
@@ -181,8 +182,7 @@ async def handle_offset_commit(
     body = request.body
     commit = await CommitRequest.read(broker, body.topics)
     authorizer = broker.authorizer
-    denied = authorizer.group_error(connection, Operation.READ, body.group_id)
-    commit.refuse((lambda _: denied) if denied else partial(authorizer.topic_error, connection, Operation.READ))
+    commit.authorize(authorizer, connection, authorizer.group_error(connection, Operation.READ, body.group_id))
     if commit.valid and broker.metrics is not None:
         await broker.metrics.remember_commits(body.group_id, commit.valid)
     if commit.valid:
