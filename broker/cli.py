@@ -1,5 +1,5 @@
 """The `streamhouse` command: `serve` runs a broker, `migrate` updates a metadata store's schema,
-`groups` shows consumer groups, `bench` benchmarks."""
+`groups` shows consumer groups, `acls` manages ACLs, `bench` benchmarks."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from broker.allocator import keep_freed_memory
 from broker.app import Broker, BrokerIdInUseError
 from broker.client import ClientError, GroupView, describe_group, list_groups
 from broker.config import BrokerConfig, add_arguments, config_from
+from broker.security.acl_command import acls_command, add_acls_parser
 from metadata import open_metadata_store
 from metadata.base import MetadataError
 from protocol.errors import ProtocolError
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         action.add_argument(
             "--bootstrap", default=DEFAULT_BOOTSTRAP, help=f"a broker's host:port ({DEFAULT_BOOTSTRAP})"
         )
+    add_acls_parser(commands)
     commands.add_parser(
         "bench",
         help="benchmarks: StreamHouse side by side with Tansu (run from a source checkout)",
@@ -203,6 +205,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(groups_command(args))
     if args.command == "migrate":
         sys.exit(migrate_command(args))
+    if args.command == "acls":
+        sys.exit(acls_command(args))
     config = config_from(args)
     logging.basicConfig(
         level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
