@@ -222,6 +222,7 @@ class Authorizer:
         self.cache = AclCache(())
         self.denials: dict[tuple[str, str], int] = {}  # (operation, resource type) -> refusals
         self._version: int | None = None
+        self._refreshing = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -237,10 +238,12 @@ class Authorizer:
 
     async def refresh(self) -> None:
         """Reload the bindings if the store's version moved since the last load."""
-        version = await self.store.acls_version()
-        if version != self._version:
-            self.cache = AclCache(await self.store.list_acls())
-            self._version = version
+        # One at a time: a poll's older read must not replace what a CreateAcls's refresh just loaded.
+        async with self._refreshing:
+            version = await self.store.acls_version()
+            if version != self._version:
+                self.cache = AclCache(await self.store.list_acls())
+                self._version = version
 
     async def _follow(self) -> None:
         while True:
