@@ -287,10 +287,8 @@ async def handle_offset_delete(
     if denied := authorizer.group_error(connection, Operation.DELETE, body.group_id):
         return DeleteResponse(error_code=denied)
     refused = {t.name: authorizer.topic_error(connection, Operation.READ, t.name) for t in body.topics}
-    errors = {
-        key: refused[key[0]] or ErrorCode.UNKNOWN_TOPIC_OR_PARTITION for key, known in exists.items() if not known
-    }
-    errors.update((key, refused[key[0]]) for key in exists if refused[key[0]])
+    errors = {key: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION for key, known in exists.items() if not known}
+    errors.update((key, refused[key[0]]) for key in exists if refused[key[0]])  # a refusal first, as Kafka
     valid = [key for key, known in exists.items() if known and key not in errors]
     error, results = await broker.coordinator.delete_offsets(body.group_id, valid)
     if error:

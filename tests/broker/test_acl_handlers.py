@@ -18,6 +18,10 @@ import pytest
 from broker.app import Broker
 from broker.metrics import Metrics
 from broker.security.authorizer import CLUSTER_NAME, Operation, PatternType, Permission, ResourceType
+from protocol.apis.add_offsets_to_txn import ADD_OFFSETS_TO_TXN
+from protocol.apis.add_partitions_to_txn import ADD_PARTITIONS_TO_TXN
+from protocol.apis.alter_partition_reassignments import ALTER_PARTITION_REASSIGNMENTS
+from protocol.apis.alter_replica_log_dirs import ALTER_REPLICA_LOG_DIRS
 from protocol.apis.create_acls import CREATE_ACLS
 from protocol.apis.create_partitions import CREATE_PARTITIONS
 from protocol.apis.create_topics import CREATE_TOPICS
@@ -30,18 +34,31 @@ from protocol.apis.describe_cluster import DESCRIBE_CLUSTER
 from protocol.apis.describe_configs import DESCRIBE_CONFIGS
 from protocol.apis.describe_groups import DESCRIBE_GROUPS
 from protocol.apis.describe_log_dirs import DESCRIBE_LOG_DIRS
+from protocol.apis.describe_quorum import DESCRIBE_QUORUM
+from protocol.apis.describe_topic_partitions import DESCRIBE_TOPIC_PARTITIONS
+from protocol.apis.describe_transactions import DESCRIBE_TRANSACTIONS
+from protocol.apis.elect_leaders import ELECT_LEADERS
 from protocol.apis.end_txn import END_TXN
 from protocol.apis.fetch import FETCH
 from protocol.apis.find_coordinator import FIND_COORDINATOR
+from protocol.apis.heartbeat import HEARTBEAT
 from protocol.apis.incremental_alter_configs import INCREMENTAL_ALTER_CONFIGS
 from protocol.apis.init_producer_id import INIT_PRODUCER_ID
 from protocol.apis.join_group import JOIN_GROUP
+from protocol.apis.leave_group import LEAVE_GROUP
+from protocol.apis.list_config_resources import LIST_CONFIG_RESOURCES
 from protocol.apis.list_groups import LIST_GROUPS
 from protocol.apis.list_offsets import LIST_OFFSETS
+from protocol.apis.list_partition_reassignments import LIST_PARTITION_REASSIGNMENTS
+from protocol.apis.list_transactions import LIST_TRANSACTIONS
 from protocol.apis.metadata import METADATA
 from protocol.apis.offset_commit import OFFSET_COMMIT
+from protocol.apis.offset_delete import OFFSET_DELETE
 from protocol.apis.offset_fetch import OFFSET_FETCH
+from protocol.apis.offset_for_leader_epoch import OFFSET_FOR_LEADER_EPOCH
 from protocol.apis.produce import PRODUCE
+from protocol.apis.sync_group import SYNC_GROUP
+from protocol.apis.txn_offset_commit import TXN_OFFSET_COMMIT
 from protocol.errors import ErrorCode
 from protocol.records import Record, build_batch
 from tests.broker.inprocess import running_broker
@@ -459,3 +476,122 @@ async def test_denials_are_counted_on_metrics_by_operation_and_resource_type(bro
         'streamhouse_authorization_denials_total{operation="describe",resource_type="cluster"} 1.0',
         'streamhouse_authorization_denials_total{operation="write",resource_type="topic"} 2.0',
     ]
+
+
+async def test_the_other_group_and_transaction_apis_refuse_with_their_codes(broker: Broker) -> None:
+    group = {"group_id": "g", "generation_id": 1, "member_id": "m"}
+    synced = await send(broker, SYNC_GROUP, ALICE, **group, protocol_type="consumer", protocol_name="range")
+    assert synced.error_code == E.GROUP_AUTHORIZATION_FAILED
+    assert (await send(broker, HEARTBEAT, ALICE, **group)).error_code == E.GROUP_AUTHORIZATION_FAILED
+    member = LEAVE_GROUP.Request.MemberIdentity(member_id="m")
+    left = await send(broker, LEAVE_GROUP, ALICE, group_id="g", members=[member])
+    assert left.error_code == E.GROUP_AUTHORIZATION_FAILED
+    delete_topic = OFFSET_DELETE.Request.OffsetDeleteRequestTopic
+    wanted = [delete_topic(name="orders", partitions=[delete_topic.OffsetDeleteRequestPartition(partition_index=0)])]
+    refused = await send(broker, OFFSET_DELETE, ALICE, group_id="g", topics=wanted)
+    assert refused.error_code == E.GROUP_AUTHORIZATION_FAILED
+    await grant(broker, GROUP, "g", Op.DELETE)
+    commit_topic = OFFSET_COMMIT.Request.OffsetCommitRequestTopic
+    commit = commit_topic(name="orders", partitions=[commit_topic.OffsetCommitRequestPartition(committed_offset=1)])
+    assert (await send(broker, OFFSET_COMMIT, ADMIN, group_id="g", topics=[commit])).topics[0].partitions[
+        0
+    ].error_code == 0
+    deleted = await send(broker, OFFSET_DELETE, ALICE, group_id="g", topics=wanted)
+    assert [p.error_code for p in deleted.topics[0].partitions] == [E.TOPIC_AUTHORIZATION_FAILED]
+    txn = {"transactional_id": "tx", "producer_id": 1, "producer_epoch": 0}
+    add_topic = ADD_PARTITIONS_TO_TXN.Request.AddPartitionsToTxnTopic
+    added = await send(
+        broker,
+        ADD_PARTITIONS_TO_TXN,
+        ALICE,
+        v3_and_below_transactional_id="tx",
+        v3_and_below_producer_id=1,
+        v3_and_below_producer_epoch=0,
+        v3_and_below_topics=[add_topic(name="orders", partitions=[0])],
+    )
+    errors = [p.partition_error_code for t in added.results_by_topic_v3_and_below for p in t.results_by_partition]
+    assert errors == [E.TRANSACTIONAL_ID_AUTHORIZATION_FAILED]
+    offsets = await send(broker, ADD_OFFSETS_TO_TXN, ALICE, **txn, group_id="g")
+    assert offsets.error_code == E.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    await grant(broker, TXN, "tx", Op.WRITE)
+    await grant(broker, TOPIC, "orders", Op.WRITE)
+    added = await send(
+        broker,
+        ADD_PARTITIONS_TO_TXN,
+        ALICE,
+        v3_and_below_transactional_id="tx",
+        v3_and_below_producer_id=1,
+        v3_and_below_producer_epoch=0,
+        v3_and_below_topics=[add_topic(name="orders", partitions=[0]), add_topic(name="secret", partitions=[0])],
+    )
+    errors = [p.partition_error_code for t in added.results_by_topic_v3_and_below for p in t.results_by_partition]
+    assert errors == [E.OPERATION_NOT_ATTEMPTED, E.TOPIC_AUTHORIZATION_FAILED]
+    offsets = await send(broker, ADD_OFFSETS_TO_TXN, ALICE, **txn, group_id="g")
+    assert offsets.error_code == E.GROUP_AUTHORIZATION_FAILED  # DELETE on the group is not READ
+    commit_topic = TXN_OFFSET_COMMIT.Request.TxnOffsetCommitRequestTopic
+    partition = commit_topic.TxnOffsetCommitRequestPartition(partition_index=0, committed_offset=1)
+    committed = await send(
+        broker,
+        TXN_OFFSET_COMMIT,
+        ALICE,
+        **txn,
+        group_id="g",
+        topics=[commit_topic(name="orders", partitions=[partition])],
+    )
+    assert [p.error_code for t in committed.topics for p in t.partitions] == [E.GROUP_AUTHORIZATION_FAILED]
+    described = await send(broker, DESCRIBE_TRANSACTIONS, ALICE, transactional_ids=["tx", "other"])
+    assert [t.error_code for t in described.transaction_states] == [
+        E.TRANSACTIONAL_ID_NOT_FOUND,  # WRITE implies DESCRIBE: found out it does not exist
+        E.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+    ]
+    assert (await send(broker, LIST_TRANSACTIONS, ALICE, state_filters=[], producer_id_filters=[])).error_code == E.NONE
+
+
+async def test_the_other_topic_and_cluster_apis_refuse_with_their_codes(broker: Broker) -> None:
+    epoch_topic = OFFSET_FOR_LEADER_EPOCH.Request.OffsetForLeaderTopic
+    epochs = await send(
+        broker,
+        OFFSET_FOR_LEADER_EPOCH,
+        ALICE,
+        topics=[
+            epoch_topic(topic="orders", partitions=[epoch_topic.OffsetForLeaderPartition(partition=0, leader_epoch=0)])
+        ],
+    )
+    assert [p.error_code for p in epochs.topics[0].partitions] == [E.TOPIC_AUTHORIZATION_FAILED]
+    await grant(broker, TOPIC, "orders", Op.DESCRIBE)
+    pages = await send(
+        broker,
+        DESCRIBE_TOPIC_PARTITIONS,
+        ALICE,
+        topics=[DESCRIBE_TOPIC_PARTITIONS.Request.TopicRequest(name=n) for n in ("orders", "secret")],
+        response_partition_limit=100,
+    )
+    assert [(t.name, t.error_code, t.topic_authorized_operations) for t in pages.topics] == [
+        ("orders", E.NONE, 1 << Op.DESCRIBE),
+        ("secret", E.TOPIC_AUTHORIZATION_FAILED, -(2**31)),
+    ]
+    everything = await send(broker, DESCRIBE_TOPIC_PARTITIONS, ALICE, topics=[], response_partition_limit=100)
+    assert [t.name for t in everything.topics] == ["orders"]
+    cluster_refusals = {
+        "AlterPartitionReassignments": (await send(broker, ALTER_PARTITION_REASSIGNMENTS, ALICE, topics=[])).error_code,
+        "ListPartitionReassignments": (await send(broker, LIST_PARTITION_REASSIGNMENTS, ALICE, topics=None)).error_code,
+        "ElectLeaders": (await send(broker, ELECT_LEADERS, ALICE, topic_partitions=None)).error_code,
+        "DescribeQuorum": (await send(broker, DESCRIBE_QUORUM, ALICE, topics=[])).error_code,
+        "ListConfigResources": (await send(broker, LIST_CONFIG_RESOURCES, ALICE, resource_types=[])).error_code,
+    }
+    assert cluster_refusals == dict.fromkeys(cluster_refusals, E.CLUSTER_AUTHORIZATION_FAILED)
+    log_dir = ALTER_REPLICA_LOG_DIRS.Request.AlterReplicaLogDir
+    moved = await send(
+        broker,
+        ALTER_REPLICA_LOG_DIRS,
+        ALICE,
+        dirs=[
+            log_dir(
+                path=broker.config.storage_url, topics=[log_dir.AlterReplicaLogDirTopic(name="orders", partitions=[0])]
+            )
+        ],
+    )
+    assert [p.error_code for p in moved.results[0].partitions] == [E.CLUSTER_AUTHORIZATION_FAILED]
+    await grant(broker, CLUSTER, CLUSTER_NAME, Op.ALTER)
+    assert (await send(broker, LIST_PARTITION_REASSIGNMENTS, ALICE, topics=None)).error_code == E.NONE
+    assert (await send(broker, ELECT_LEADERS, ALICE, topic_partitions=None)).error_code == E.NONE
