@@ -493,39 +493,31 @@ async def test_the_other_group_and_transaction_apis_refuse_with_their_codes(brok
     await grant(broker, GROUP, "g", Op.DELETE)
     commit_topic = OFFSET_COMMIT.Request.OffsetCommitRequestTopic
     commit = commit_topic(name="orders", partitions=[commit_topic.OffsetCommitRequestPartition(committed_offset=1)])
-    assert (await send(broker, OFFSET_COMMIT, ADMIN, group_id="g", topics=[commit])).topics[0].partitions[
-        0
-    ].error_code == 0
+    committed = await send(broker, OFFSET_COMMIT, ADMIN, group_id="g", topics=[commit])
+    assert committed.topics[0].partitions[0].error_code == E.NONE
     deleted = await send(broker, OFFSET_DELETE, ALICE, group_id="g", topics=wanted)
     assert [p.error_code for p in deleted.topics[0].partitions] == [E.TOPIC_AUTHORIZATION_FAILED]
     txn = {"transactional_id": "tx", "producer_id": 1, "producer_epoch": 0}
-    add_topic = ADD_PARTITIONS_TO_TXN.Request.AddPartitionsToTxnTopic
-    added = await send(
-        broker,
-        ADD_PARTITIONS_TO_TXN,
-        ALICE,
-        v3_and_below_transactional_id="tx",
-        v3_and_below_producer_id=1,
-        v3_and_below_producer_epoch=0,
-        v3_and_below_topics=[add_topic(name="orders", partitions=[0])],
-    )
-    errors = [p.partition_error_code for t in added.results_by_topic_v3_and_below for p in t.results_by_partition]
-    assert errors == [E.TRANSACTIONAL_ID_AUTHORIZATION_FAILED]
+
+    async def add_partitions(*topics: str) -> list[int]:
+        add_topic = ADD_PARTITIONS_TO_TXN.Request.AddPartitionsToTxnTopic
+        added = await send(
+            broker,
+            ADD_PARTITIONS_TO_TXN,
+            ALICE,
+            v3_and_below_transactional_id="tx",
+            v3_and_below_producer_id=1,
+            v3_and_below_producer_epoch=0,
+            v3_and_below_topics=[add_topic(name=name, partitions=[0]) for name in topics],
+        )
+        return [p.partition_error_code for t in added.results_by_topic_v3_and_below for p in t.results_by_partition]
+
+    assert await add_partitions("orders") == [E.TRANSACTIONAL_ID_AUTHORIZATION_FAILED]
     offsets = await send(broker, ADD_OFFSETS_TO_TXN, ALICE, **txn, group_id="g")
     assert offsets.error_code == E.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
     await grant(broker, TXN, "tx", Op.WRITE)
     await grant(broker, TOPIC, "orders", Op.WRITE)
-    added = await send(
-        broker,
-        ADD_PARTITIONS_TO_TXN,
-        ALICE,
-        v3_and_below_transactional_id="tx",
-        v3_and_below_producer_id=1,
-        v3_and_below_producer_epoch=0,
-        v3_and_below_topics=[add_topic(name="orders", partitions=[0]), add_topic(name="secret", partitions=[0])],
-    )
-    errors = [p.partition_error_code for t in added.results_by_topic_v3_and_below for p in t.results_by_partition]
-    assert errors == [E.OPERATION_NOT_ATTEMPTED, E.TOPIC_AUTHORIZATION_FAILED]
+    assert await add_partitions("orders", "secret") == [E.OPERATION_NOT_ATTEMPTED, E.TOPIC_AUTHORIZATION_FAILED]
     offsets = await send(broker, ADD_OFFSETS_TO_TXN, ALICE, **txn, group_id="g")
     assert offsets.error_code == E.GROUP_AUTHORIZATION_FAILED  # DELETE on the group is not READ
     commit_topic = TXN_OFFSET_COMMIT.Request.TxnOffsetCommitRequestTopic
