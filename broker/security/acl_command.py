@@ -1,9 +1,10 @@
 """`streamhouse acls add|list|remove`: a broker's ACLs over the Kafka protocol, as kafka-acls.sh manages them.
 
-The command connects to `--bootstrap-server` (with the client settings of `--command-config`, a
-properties file as kafka-acls.sh takes) and sends CreateAcls, DescribeAcls or DeleteAcls; the
-broker's answer decides (CLUSTER_AUTHORIZATION_FAILED unless the principal may ALTER, or for list
-DESCRIBE, the cluster; SECURITY_DISABLED when it runs with `--authorizer none`).
+The command connects to `--bootstrap-server` (over TLS and with SASL as `--command-config`, a
+properties file as kafka-acls.sh takes, says: broker/security/client_config.py) and sends
+CreateAcls, DescribeAcls or DeleteAcls; the broker's answer decides (CLUSTER_AUTHORIZATION_FAILED
+unless the principal may ALTER, or for list DESCRIBE, the cluster; SECURITY_DISABLED when it runs
+with `--authorizer none`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from broker.client import BrokerConnection, ClientError
 from broker.security.authorizer import CLUSTER_NAME, WILDCARD, Operation, PatternType, Permission, ResourceType
+from broker.security.client_config import connect, read_client_config
 from protocol.apis.create_acls import CREATE_ACLS
 from protocol.apis.delete_acls import DELETE_ACLS
 from protocol.apis.describe_acls import DESCRIBE_ACLS
@@ -26,7 +28,6 @@ DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 OPERATIONS = [op.name for op in Operation if op > Operation.ANY]
 PATTERNS = {"literal": PatternType.LITERAL, "prefixed": PatternType.PREFIXED}
 FILTER_PATTERNS = {**PATTERNS, "any": PatternType.ANY, "match": PatternType.MATCH}
-PLAINTEXT = "PLAINTEXT"  # the one security.protocol this command speaks
 
 
 def add_acls_parser(commands: Any) -> None:
@@ -45,7 +46,10 @@ def add_acls_parser(commands: Any) -> None:
             "--bootstrap-server", default=DEFAULT_BOOTSTRAP, help=f"a broker's host:port ({DEFAULT_BOOTSTRAP})"
         )
         action.add_argument(
-            "--command-config", type=Path, help="client properties (security.protocol=PLAINTEXT is the one supported)"
+            "--command-config",
+            type=Path,
+            help="client properties for TLS and SASL: security.protocol, sasl.mechanism, sasl.username, "
+            "sasl.password (or sasl.jaas.config), ssl.ca.location, ssl.certificate.location, ssl.key.location",
         )
         resource = action.add_mutually_exclusive_group(required=action is add)
         resource.add_argument("--topic", help="a topic name, or * for every topic")
@@ -93,21 +97,9 @@ def _grants(args: argparse.Namespace, default_operation: Operation) -> Iterator[
         yield principal, host, operation, permission
 
 
-def check_client_config(path: Path | None) -> None:
-    """Refuse client settings this command cannot honour (it speaks PLAINTEXT only)."""
-    if path is None:
-        return
-    for line in path.read_text().splitlines():
-        key, _, value = line.partition("=")
-        comment = line.lstrip().startswith(("#", "!"))
-        if not comment and key.strip() == "security.protocol" and value.strip().upper() != PLAINTEXT:
-            raise ClientError(f"{path}: security.protocol={value.strip()} is not supported by this command yet")
-
-
 def acls_command(args: argparse.Namespace) -> int:
     try:
-        check_client_config(args.command_config)
-        with BrokerConnection(args.bootstrap_server) as connection:
+        with connect(args.bootstrap_server, read_client_config(args.command_config)) as connection:
             if args.action == "add":
                 _add(connection, args)
             elif args.action == "list":

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -168,10 +171,71 @@ def test_the_cli_adds_lists_and_removes_acls(admin_broker: BrokerProcess, tmp_pa
     assert bad.returncode == 1
     assert "INVALID_REQUEST" in bad.stderr
     config = tmp_path / "client.properties"
-    config.write_text("security.protocol=SASL_SSL\n")
+    config.write_text("security.protocol=KERBEROS\n")
     unsupported = streamhouse("list", *server, "--command-config", str(config))
     assert unsupported.returncode == 1
-    assert "SASL_SSL" in unsupported.stderr
+    assert "KERBEROS" in unsupported.stderr
+
+
+@pytest.fixture(scope="module")
+def tls_proxy(admin_broker: BrokerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A TLS endpoint in front of the admin broker (which has no TLS listener): its address and CA file."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-keyout", str(key),
+         "-out", str(cert), "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def pump(source: socket.socket, target: socket.socket) -> None:
+        with source, target:
+            while data := source.recv(65536):
+                target.sendall(data)
+
+    def serve() -> None:
+        while True:
+            try:
+                raw, _ = listener.accept()
+            except OSError:
+                return  # the listener closed
+            try:
+                client = context.wrap_socket(raw, server_side=True)
+            except (OSError, ssl.SSLError):
+                raw.close()  # a client that refused our certificate
+                continue
+            upstream = socket.create_connection(("127.0.0.1", admin_broker.port))
+            threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"127.0.0.1:{listener.getsockname()[1]}", cert
+    listener.close()
+
+
+def test_the_cli_speaks_tls_as_its_command_config_says(tls_proxy: tuple[str, Path], tmp_path: Path) -> None:
+    address, ca = tls_proxy
+    config = tmp_path / "client.properties"
+    config.write_text(f"security.protocol=SSL\nssl.ca.location={ca}\n")
+    listed = streamhouse("list", "--bootstrap-server", address, "--command-config", str(config))
+    assert listed.returncode == 0, listed.stderr
+    config.write_text("security.protocol=SSL\n")  # the system's CAs do not know the proxy's certificate
+    untrusted = streamhouse("list", "--bootstrap-server", address, "--command-config", str(config))
+    assert untrusted.returncode == 1
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
+
+
+def test_the_cli_fails_cleanly_when_sasl_is_refused(admin_broker: BrokerProcess, tmp_path: Path) -> None:
+    config = tmp_path / "client.properties"
+    config.write_text(
+        "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-256\nsasl.username=a\nsasl.password=b\n"
+    )
+    refused = streamhouse("list", "--bootstrap-server", admin_broker.bootstrap, "--command-config", str(config))
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("streamhouse acls: "), refused.stderr  # a message, not a traceback
 
 
 def test_the_cli_reports_a_broker_without_the_authorizer(broker: BrokerProcess) -> None:
