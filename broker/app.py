@@ -15,6 +15,7 @@ from broker.handlers import HANDLERS
 from broker.http import HttpServer
 from broker.log_index import LogIndex
 from broker.metrics import Metrics, time_metadata_queries, watch_event_loop
+from broker.security.authorizer import Authorizer
 from broker.security.listeners import Listener, configured_listeners
 from broker.security.sasl import SaslService
 from broker.security.tls import server_tls
@@ -99,6 +100,12 @@ class Broker:
             oauthbearer_jwks=config.sasl_oauthbearer_jwks,
             oauthbearer_issuer=config.sasl_oauthbearer_issuer,
             oauthbearer_audience=config.sasl_oauthbearer_audience,
+        )
+        self.authorizer = Authorizer(
+            self.metadata.acls,
+            enabled=config.authorizer == "acl",
+            super_users=config.super_user_principals,
+            allow_if_no_acl=config.allow_everyone_if_no_acl_found,
         )
         self.connections: set[Connection] = set()
         self.connection_limits = ConnectionLimits(config)
@@ -190,6 +197,7 @@ class Broker:
                     advertised.host,
                 )
         await self._check_id_is_free()
+        await self.authorizer.start()
         await self.refresh_cluster()
         await self.coordinator.start(self.cluster.coordinates)
         self._groups_placed_on = self.cluster.broker_ids
@@ -322,6 +330,7 @@ class Broker:
             task.cancel()
         self.transactions.active = False
         self.users.stop()
+        await self.authorizer.stop()
         if self._heartbeat_task is not None:
             self._heartbeat_task.cancel()
             # Its last registration must not land after the deregistration below.

@@ -1,5 +1,5 @@
 """The `streamhouse` command: `serve` runs a broker, `migrate` updates a metadata store's schema,
-`groups` shows consumer groups, `users` manages SCRAM users, `bench` benchmarks."""
+`groups` shows consumer groups, `users` manages SCRAM users, `acls` manages ACLs, `bench` benchmarks."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from broker.allocator import keep_freed_memory
 from broker.app import Broker, BrokerIdInUseError
 from broker.client import ClientError, GroupView, describe_group, list_groups
 from broker.config import BrokerConfig, add_arguments, config_from
+from broker.security.acl_command import acls_command, add_acls_parser
 from broker.security.scram import DEFAULT_ITERATIONS, HASHES, MAX_ITERATIONS, MIN_ITERATIONS, SCRAM_SHA_256, ScramError
 from broker.security.users import add_user, users_of
 from metadata import open_metadata_store
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--bootstrap", default=DEFAULT_BOOTSTRAP, help=f"a broker's host:port ({DEFAULT_BOOTSTRAP})"
         )
     add_users_parser(commands)
+    add_acls_parser(commands)
     commands.add_parser(
         "bench",
         help="benchmarks: StreamHouse side by side with Tansu (run from a source checkout)",
@@ -274,6 +276,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(migrate_command(args))
     if args.command == "users":
         sys.exit(users_command(args))
+    if args.command == "acls":
+        sys.exit(acls_command(args))
     config = config_from(args)
     logging.basicConfig(
         level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr

@@ -19,6 +19,7 @@ from storage.commit import COMMIT_STRATEGIES, ON_METADATA_THREAD, PUT_THEN_COMMI
 from storage.maintenance import ORPHAN_MIN_AGE_MS
 
 ENV_PREFIX = "STREAMHOUSE_"
+AUTHORIZERS = ("none", "acl")
 _INT_TYPES = ("int", "int | None")
 
 
@@ -204,6 +205,15 @@ class BrokerConfig:
     )
     sasl_oauthbearer_issuer: str | None = option(None, "the iss claim signed OAUTHBEARER tokens must carry")
     sasl_oauthbearer_audience: str | None = option(None, "the aud claim signed OAUTHBEARER tokens must carry")
+    authorizer: str = option(
+        "none",
+        "none (every client may do anything) or acl (the ACLs of the metadata store decide)",
+        choices=AUTHORIZERS,
+    )
+    super_users: str = option("", "principals the ACL authorizer allows everything, comma-separated: User:admin,...")
+    allow_everyone_if_no_acl_found: bool = option(
+        False, "with --authorizer acl, allow everyone what no ACL of the resource mentions"
+    )
 
     @property
     def metadata_url(self) -> str:
@@ -216,6 +226,10 @@ class BrokerConfig:
     @property
     def broker_expiry_ms(self) -> int:
         return self.broker_heartbeat_ms * HEARTBEATS_TO_EXPIRY
+
+    @property
+    def super_user_principals(self) -> list[str]:
+        return [name.strip() for name in self.super_users.replace(";", ",").split(",") if name.strip()]
 
     @property
     def client_host(self) -> str:

@@ -443,6 +443,12 @@ class _Collector:
             None,
             {"": stats.loop_lag},
         )
+        yield _counter(
+            "authorization_denials",
+            "Requests or parts of them the ACL authorizer refused, by operation and resource type.",
+            ("operation", "resource_type"),
+            broker.authorizer.denials,
+        )
         yield _gauge("partitions_total", "Partitions of all topics.", snapshot.partitions)
         yield _gauge("topics_total", "Topics.", snapshot.topics)
         yield _gauge("brokers_active", "Brokers with a recent heartbeat in the metadata store.", snapshot.brokers)

@@ -4,7 +4,7 @@ and the changes administrators ask for."""
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -150,15 +150,20 @@ class TopicCache:
         self._by_name[name] = topic
         return topic
 
-    async def resolve(self, name: str, auto_create_partitions: int | None) -> tuple[TopicInfo | None, ErrorCode]:
+    async def resolve(
+        self, name: str, auto_create_partitions: int | None, may_create: Callable[[str], bool] | None = None
+    ) -> tuple[TopicInfo | None, ErrorCode]:
         """A topic by name, created with that many partitions when absent and a count is given.
 
-        Errors: INVALID_TOPIC_EXCEPTION for a bad name; UNKNOWN_TOPIC_OR_PARTITION when absent.
+        Errors: INVALID_TOPIC_EXCEPTION for a bad name; UNKNOWN_TOPIC_OR_PARTITION when absent;
+        TOPIC_AUTHORIZATION_FAILED when it would be created but `may_create(name)` refuses.
         """
         if topic_name_error(name) is not None:
             return None, ErrorCode.INVALID_TOPIC_EXCEPTION
         topic = await self.get(name)
         if topic is None and auto_create_partitions is not None:
+            if may_create is not None and not may_create(name):
+                return None, ErrorCode.TOPIC_AUTHORIZATION_FAILED
             topic = await self.create(name, auto_create_partitions, {})
         if topic is None:
             return None, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION

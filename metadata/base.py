@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 from uuid import UUID
 
 if TYPE_CHECKING:  # the roles' signatures use the types defined here
-    from metadata.roles import ClusterStore, GroupStore, LogStore, TopicStore, TransactionStore, UserStore
+    from metadata.roles import (
+        AclStore,
+        ClusterStore,
+        GroupStore,
+        LogStore,
+        TopicStore,
+        TransactionStore,
+        UserStore,
+    )
 
 
 class MetadataError(Exception):
@@ -219,6 +227,23 @@ class TransactionRecord:
     version: int = 1
 
 
+@dataclass(frozen=True, order=True)
+class AclBinding:
+    """One ACL: a resource pattern, who, from where, what, and whether allowed or denied.
+
+    The enums are Kafka's codes (resource type, pattern type, operation, permission type), which
+    the authorizer interprets; the store only keeps them.
+    """
+
+    resource_type: int
+    resource_name: str
+    pattern_type: int
+    principal: str
+    host: str
+    operation: int
+    permission_type: int
+
+
 @dataclass(frozen=True)
 class AbortedTransaction:
     """The offsets of an aborted transaction on one partition: its first batch to its abort marker."""
@@ -310,6 +335,9 @@ class MetadataStore(Protocol):
 
     @property
     def users(self) -> UserStore: ...
+
+    @property
+    def acls(self) -> AclStore: ...
 
     async def start(self) -> None:
         """Connect and apply pending migrations."""

@@ -21,6 +21,7 @@ from typing import Protocol
 from uuid import UUID
 
 from metadata.base import (
+    AclBinding,
     AppendResult,
     BrokerInfo,
     ChangeListener,
@@ -253,6 +254,25 @@ class UserStore(Protocol):
 
     async def list_credentials(self) -> list[ScramCredential]:
         """Every credential, by user then mechanism."""
+
+
+class AclStore(Protocol):
+    """The authorizer's ACL bindings, and a version that every change to them bumps."""
+
+    async def add_acls(self, bindings: Sequence[AclBinding]) -> None:
+        """Store these bindings; one stored already stays as it is."""
+        ...
+
+    async def delete_acls(self, bindings: Sequence[AclBinding]) -> None:
+        """Remove these bindings; absent ones are ignored."""
+        ...
+
+    async def list_acls(self) -> list[AclBinding]:
+        """Every binding, sorted."""
+        ...
+
+    async def acls_version(self) -> int:
+        """A number that grows with every add or delete that changed the bindings, on any store of the database."""
         ...
 
 
@@ -264,4 +284,5 @@ ROLES: Mapping[str, type] = {
     "transactions": TransactionStore,
     "cluster": ClusterStore,
     "users": UserStore,
+    "acls": AclStore,
 }

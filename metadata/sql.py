@@ -173,3 +173,15 @@ def delete_scram_credentials(user: str, mechanism: str | None) -> tuple[str, tup
     if mechanism is None:
         return DELETE_SCRAM_CREDENTIALS, (user,)
     return DELETE_SCRAM_CREDENTIAL, (user, mechanism)
+
+
+# -- ACLs
+ACL_COLUMNS = "resource_type, resource_name, pattern_type, principal, host, operation, permission_type"
+LIST_ACLS = f"SELECT {ACL_COLUMNS} FROM acls"
+ADD_ACL = f"INSERT INTO acls ({ACL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+DELETE_ACL = (
+    "DELETE FROM acls WHERE resource_type = ? AND resource_name = ? AND pattern_type = ? AND principal = ?"
+    " AND host = ? AND operation = ? AND permission_type = ?"
+)
+ACLS_VERSION = "SELECT version FROM acls_version WHERE id = 0"
+BUMP_ACLS_VERSION = "UPDATE acls_version SET version = version + 1 WHERE id = 0"

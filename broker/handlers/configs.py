@@ -26,6 +26,10 @@ listed twice, an unknown operation; INVALID_TOPIC_EXCEPTION (17) for a bad topic
 UNKNOWN_TOPIC_OR_PARTITION (3) for an absent topic; INVALID_CONFIG (40) for an unknown config
 name, a bad value (cleanup.policy takes delete, compact or both, never an empty list), a null
 value to SET, APPEND/SUBTRACT on a config that is not a list.
+
+With the ACL authorizer, DescribeConfigs needs DESCRIBE_CONFIGS and the alters ALTER_CONFIGS, on the
+topic (else TOPIC_AUTHORIZATION_FAILED, 29) or, for a broker's configs, on the cluster (else
+CLUSTER_AUTHORIZATION_FAILED, 31).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+from broker.security.authorizer import Operation as AclOperation
 from broker.topics import TOPIC_CONFIGS, config_error, effective_config, topic_name_error
 from metadata.base import TopicInfo, UnknownTopicError, format_listeners
 from protocol.apis.alter_configs import ALTER_CONFIGS
@@ -267,6 +272,19 @@ async def _existing_topic(broker: Broker, name: str) -> TopicInfo:
     return topic
 
 
+def _authorize(broker: Broker, connection: Connection, operation: AclOperation, resource_type: int, name: str) -> None:
+    """The operation on the topic, or on the cluster for a broker's configs (Kafka's checks)."""
+    authorizer = broker.authorizer
+    if resource_type == ResourceType.TOPIC:
+        error = authorizer.topic_error(connection, operation, name)
+    elif resource_type == ResourceType.BROKER:
+        error = authorizer.cluster_error(connection, operation)
+    else:
+        return
+    if error:
+        raise _RefusedError(error, f"{operation.name} is needed")
+
+
 def _check_broker_name(broker: Broker, name: str) -> None:
     problem = broker_name_error(broker, name)
     if problem is not None:
@@ -293,6 +311,9 @@ async def handle_describe_configs(
             resource_name=resource.resource_name,
         )
         try:
+            _authorize(
+                broker, connection, AclOperation.DESCRIBE_CONFIGS, resource.resource_type, resource.resource_name
+            )
             values = await _described_values(broker, resource.resource_type, resource.resource_name)
         except _RefusedError as refused:
             result.error_code, result.error_message = refused.error, refused.message
@@ -341,19 +362,20 @@ def _describe_entry(value: ConfigValue, version: int, include_synonyms: bool) ->
 async def handle_alter_configs(
     broker: Broker, request: Request[AlterConfigsRequest], connection: Connection
 ) -> AlterResponse:
-    responses = await _alter_all(broker, request.body, AlterResult)
+    responses = await _alter_all(broker, connection, request.body, AlterResult)
     return AlterResponse(responses=responses)
 
 
 async def handle_incremental_alter_configs(
     broker: Broker, request: Request[IncrementalAlterConfigsRequest], connection: Connection
 ) -> IncrementalResponse:
-    responses = await _alter_all(broker, request.body, IncrementalResult)
+    responses = await _alter_all(broker, connection, request.body, IncrementalResult)
     return IncrementalResponse(responses=responses)
 
 
 async def _alter_all(
     broker: Broker,
+    connection: Connection,
     body: AlterConfigsRequest | IncrementalAlterConfigsRequest,
     result_class: type[ResourceResult],
 ) -> list[ResourceResult]:
@@ -369,6 +391,7 @@ async def _alter_all(
         try:
             if (resource.resource_type, resource.resource_name) in repeated:
                 raise _RefusedError(ErrorCode.INVALID_REQUEST, "resource listed more than once in the request")
+            _authorize(broker, connection, AclOperation.ALTER_CONFIGS, resource.resource_type, resource.resource_name)
             await _alter_resource(broker, resource, body.validate_only)
         except _RefusedError as refused:
             result.error_code, result.error_message = refused.error, refused.message

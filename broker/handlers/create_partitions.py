@@ -12,6 +12,8 @@ INVALID_PARTITIONS (37) for a count that does not grow the topic; INVALID_REPLIC
 (39) for a number of assignments other than the number of new partitions, or an assignment
 with other than one broker, a broker that is not live, or a live broker that is not the
 partition's preferred one.
+
+With the ACL authorizer, a topic needs ALTER, else TOPIC_AUTHORIZATION_FAILED (29).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from broker.security.authorizer import Operation
 from broker.topics import topic_name_error
 from metadata.base import InvalidPartitionsError, UnknownTopicError
 from protocol.apis.create_partitions import CREATE_PARTITIONS
@@ -48,6 +51,8 @@ async def handle_create_partitions(
         message: str | None
         if counts[wanted.name] > 1:
             error, message = ErrorCode.INVALID_REQUEST, f"topic {wanted.name!r} is listed more than once"
+        elif refused := broker.authorizer.topic_error(connection, Operation.ALTER, wanted.name):
+            error, message = refused, None
         else:
             error, message = await _grow(broker, wanted, body.validate_only)
         results.append(Result(name=wanted.name, error_code=error, error_message=message))

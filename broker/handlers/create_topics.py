@@ -20,6 +20,9 @@ INVALID_REPLICA_ASSIGNMENT (39) for a partition assigned twice, partition indexe
 broker that is not the partition's preferred one; INVALID_REPLICATION_FACTOR (38) for 0 or
 below other than -1; INVALID_PARTITIONS (37) for a count below 1 other than -1; INVALID_CONFIG
 (40) for an unknown config, a bad or null value (cleanup.policy takes delete, compact or both).
+
+With the ACL authorizer, a topic needs CREATE on the cluster or on itself, else
+TOPIC_AUTHORIZATION_FAILED (29).
 """
 
 from __future__ import annotations
@@ -63,6 +66,8 @@ async def handle_create_topics(
         try:
             if counts[wanted.name] > 1:
                 raise _RefusedError(ErrorCode.INVALID_REQUEST, f"topic {wanted.name!r} is listed more than once")
+            if not broker.authorizer.may_create_topic(connection, wanted.name):
+                raise _RefusedError(ErrorCode.TOPIC_AUTHORIZATION_FAILED, "CREATE on the cluster or topic is needed")
             topic = await _create(broker, wanted, body.validate_only)
         except _RefusedError as refused:
             results.append(Result(name=wanted.name, error_code=refused.error, error_message=refused.message))

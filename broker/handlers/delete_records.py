@@ -8,12 +8,15 @@ index rows and objects.
 Errors, per partition: UNKNOWN_TOPIC_OR_PARTITION (3) for an absent topic or partition;
 OFFSET_OUT_OF_RANGE (1) for an offset above the high watermark or below -1. Failed
 partitions get low_watermark -1.
+
+With the ACL authorizer, a topic needs DELETE, else TOPIC_AUTHORIZATION_FAILED (29) per partition.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from broker.security.authorizer import Operation
 from metadata.base import OffsetOutOfRangeError, TopicInfo, UnknownTopicError
 from protocol.apis.delete_records import DELETE_RECORDS
 from protocol.errors import ErrorCode
@@ -37,9 +40,12 @@ async def handle_delete_records(
     for wanted_topic in request.body.topics:
         highest = max((wanted.partition_index for wanted in wanted_topic.partitions), default=0)
         topic = await _topic(broker, wanted_topic.name, highest)
+        refused = broker.authorizer.topic_error(connection, Operation.DELETE, wanted_topic.name)
         partitions = []
         for wanted in wanted_topic.partitions:
-            error, low_watermark = await _delete(broker, topic, wanted.partition_index, wanted.offset)
+            error, low_watermark = (
+                (refused, -1) if refused else await _delete(broker, topic, wanted.partition_index, wanted.offset)
+            )
             partitions.append(
                 PartitionResult(partition_index=wanted.partition_index, low_watermark=low_watermark, error_code=error)
             )

@@ -7,6 +7,8 @@ broker's topic cache and partition-log state for it are dropped.
 Errors, per topic (error_message from v5): UNKNOWN_TOPIC_OR_PARTITION (3) for an absent
 name; UNKNOWN_TOPIC_ID (100) for an absent id; INVALID_REQUEST (42) for a name or id listed
 twice, an entry with both a name and an id, or with neither.
+
+With the ACL authorizer, a topic needs DELETE, else TOPIC_AUTHORIZATION_FAILED (29).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from broker.security.authorizer import Operation
 from protocol.apis.delete_topics import DELETE_TOPICS
 from protocol.errors import ErrorCode
 from protocol.messages.delete_topics import DeletableTopicResult as Result
@@ -57,6 +60,8 @@ async def handle_delete_topics(
                 error, message = ErrorCode.UNKNOWN_TOPIC_ID, f"no topic has id {topic_id}"
             else:
                 name = found.name
+        if error == ErrorCode.NONE and name is not None:
+            error = broker.authorizer.topic_error(connection, Operation.DELETE, name)
         if error == ErrorCode.NONE and name is not None:
             deleted = await broker.topic_admin.delete(name)
             if deleted is None:

@@ -1,8 +1,10 @@
 """DescribeCluster v0-1: the cluster id, the controller and the brokers, as Metadata reports them.
 
 The brokers are the live ones, on the client's listener, and the controller the lowest live id, as in Metadata; the
-cluster id is metadata.CLUSTER_ID. cluster_authorized_operations is always -2147483648 ("not
-provided"): there are no ACLs yet. endpoint_type (v1) is 1, brokers.
+cluster id is metadata.CLUSTER_ID. cluster_authorized_operations is -2147483648 ("not asked")
+unless the request asks for it; then, as Kafka, 0 to a principal that may not DESCRIBE the cluster,
+else the bitfield of what it may do (every cluster operation with `--authorizer none`); nothing
+else is refused. endpoint_type (v1) is 1, brokers.
 
 Errors: MISMATCHED_ENDPOINT_TYPE (114) when v1 asks for controllers (2), which a broker
 endpoint does not list; UNSUPPORTED_ENDPOINT_TYPE (115) for any other endpoint type.
@@ -13,7 +15,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from broker.handlers.metadata import CLUSTER_ID, UNKNOWN_AUTHORIZED_OPERATIONS
+from broker.handlers.metadata import CLUSTER_ID
+from broker.security.authorizer import CLUSTER_NAME, ResourceType
 from protocol.apis.describe_cluster import DESCRIBE_CLUSTER
 from protocol.errors import ErrorCode
 from protocol.messages.describe_cluster import DescribeClusterBroker as BrokerEntry
@@ -51,7 +54,9 @@ async def handle_describe_cluster(
             for info in cluster.brokers
             for host, port in [info.address(connection.listener.name)]
         ],
-        cluster_authorized_operations=UNKNOWN_AUTHORIZED_OPERATIONS,
+        cluster_authorized_operations=broker.authorizer.operations_field(
+            connection, request.body.include_cluster_authorized_operations, ResourceType.CLUSTER, CLUSTER_NAME
+        ),
     )
 
 

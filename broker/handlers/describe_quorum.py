@@ -11,12 +11,15 @@ replica directory ids (v2) are zero. v2 lists each voter's advertised listeners 
 
 Errors: a request for anything but exactly that one topic partition gets UNKNOWN_TOPIC_OR_PARTITION
 (3) for each partition it names, and nothing else, as Kafka answers.
+
+With the ACL authorizer, DESCRIBE on the cluster is needed, else CLUSTER_AUTHORIZATION_FAILED (31).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from broker.security.authorizer import Operation
 from protocol.apis.describe_quorum import DESCRIBE_QUORUM
 from protocol.errors import ErrorCode
 from protocol.messages.describe_quorum import DescribeQuorumRequest, Listener, Node, ReplicaState
@@ -37,6 +40,8 @@ LISTENER = "PLAINTEXT"
 async def handle_describe_quorum(
     broker: Broker, request: Request[DescribeQuorumRequest], connection: Connection
 ) -> Response:
+    if denied := broker.authorizer.cluster_error(connection, Operation.DESCRIBE):
+        return Response(error_code=denied)
     topics = request.body.topics
     asks_for_metadata_partition = (
         len(topics) == 1

@@ -7,7 +7,9 @@ name order: the listed ones, or every topic when the list is empty. A page holds
 response_partition_limit partitions (at least 1, at most 2000, Kafka's default
 max.request.partition.size.limit); when partitions remain, next_cursor names the topic and
 partition the next page starts at, and a request's cursor resumes there (topics named before the
-cursor's are skipped). topic_authorized_operations is -2147483648: there are no ACLs yet.
+cursor's are skipped). topic_authorized_operations is the bitfield of what the principal may do with the topic.
+With the ACL authorizer, all topics means those it may DESCRIBE; a named topic it may not
+DESCRIBE gets TOPIC_AUTHORIZATION_FAILED (29).
 
 Errors: per listed topic, UNKNOWN_TOPIC_OR_PARTITION (3) when absent and
 INVALID_TOPIC_EXCEPTION (17) for a bad name (with an empty topic list, only existing topics are
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from broker.handlers.metadata import topic_entry
+from broker.security.authorizer import Operation, ResourceType
 from broker.topics import topic_name_error
 from protocol.apis.describe_topic_partitions import DESCRIBE_TOPIC_PARTITIONS
 from protocol.errors import ErrorCode
@@ -47,8 +50,13 @@ async def handle_describe_topic_partitions(
     cursor = body.cursor
     start_topic = "" if cursor is None else cursor.topic_name
     describe_all = not body.topics
-    if describe_all:
-        names = sorted(topic.name for topic in await broker.topics.all() if topic.name >= start_topic)
+    authorizer = broker.authorizer
+    if describe_all:  # the topics the principal may DESCRIBE
+        names = sorted(
+            topic.name
+            for topic in await broker.topics.all()
+            if topic.name >= start_topic and authorizer.may_describe(connection, ResourceType.TOPIC, topic.name)
+        )
     else:
         names = sorted({topic.name for topic in body.topics if topic.name >= start_topic})
     if cursor is not None and (cursor.partition_index < 0 or (not describe_all and cursor.topic_name not in names)):
@@ -64,6 +72,9 @@ async def handle_describe_topic_partitions(
     for name in names:
         if remaining == 0:
             return Response(topics=topics, next_cursor=Cursor(topic_name=name, partition_index=0))
+        if refused := authorizer.topic_error(connection, Operation.DESCRIBE, name):
+            topics.append(Topic(error_code=refused, name=name, topic_id=NO_TOPIC_ID))
+            continue
         topic = await broker.topics.get(name)
         if topic is None:
             if not describe_all:
@@ -74,7 +85,8 @@ async def handle_describe_topic_partitions(
             continue
         first = cursor.partition_index if cursor is not None and name == cursor.topic_name else 0
         end = min(topic.partitions, first + remaining)
-        topics.append(topic_entry(cluster, topic, Topic, Partition, range(first, end)))
+        operations = authorizer.operations_field(connection, True, ResourceType.TOPIC, name)
+        topics.append(topic_entry(cluster, topic, Topic, Partition, range(first, end), operations))
         if end < topic.partitions:
             return Response(topics=topics, next_cursor=Cursor(topic_name=name, partition_index=end))
         remaining -= max(end - first, 0)

@@ -11,12 +11,16 @@ are left out, so each topic comes back with an empty list.
 Errors: per partition, UNKNOWN_TOPIC_OR_PARTITION (3) for an absent topic or partition index.
 An election type other than 0 or 1 (v1+) gets INVALID_REQUEST (42) at the top and for every
 listed partition, as Kafka answers a request it cannot parse.
+
+With the ACL authorizer, ALTER on the cluster is needed, else CLUSTER_AUTHORIZATION_FAILED (31)
+for the request and every partition.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from broker.security.authorizer import Operation
 from protocol.apis.elect_leaders import ELECT_LEADERS
 from protocol.errors import ErrorCode
 from protocol.messages.elect_leaders import ElectLeadersRequest, PartitionResult
@@ -36,9 +40,12 @@ async def handle_elect_leaders(
 ) -> Response:
     body = request.body
     election_type = body.election_type if request.version >= 1 else PREFERRED
+    invalid = broker.authorizer.cluster_error(connection, Operation.ALTER)
+    message = "ALTER on the cluster is needed"
     if election_type not in (PREFERRED, UNCLEAN):
         invalid = ErrorCode.INVALID_REQUEST
         message = f"unknown election type {election_type}: use 0 (preferred) or 1 (unclean)"
+    if invalid:
         return Response(
             error_code=invalid,
             replica_election_results=[

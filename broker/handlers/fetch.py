@@ -13,10 +13,11 @@ the client to drop; a long poll waits for the marker that moves it (markers are 
 The partition's transactions come from a cache (storage/transactions.py) that the store's
 change reports keep fresh: no metadata look-up per fetch.
 
-Errors per partition: UNKNOWN_TOPIC_OR_PARTITION (3); OFFSET_OUT_OF_RANGE (1) for an
-offset below the log start or above the high watermark; KAFKA_STORAGE_ERROR (56, retriable:
-clients refresh metadata and fetch again) when the metadata store is unreachable and the
-caches (topics, high watermarks, index entries, object ranges) cannot answer alone.
+Errors per partition: TOPIC_AUTHORIZATION_FAILED (29) without READ on the topic (a replica's
+fetch, replica_id >= 0: without CLUSTER_ACTION on the cluster); UNKNOWN_TOPIC_OR_PARTITION (3);
+OFFSET_OUT_OF_RANGE (1) for an offset below the log start or above the high watermark;
+KAFKA_STORAGE_ERROR (56, retriable: clients refresh metadata and fetch again) when the metadata
+store is unreachable and the caches (topics, high watermarks, index entries, object ranges) cannot answer alone.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from broker.security.authorizer import Operation
 from metadata.base import MetadataUnavailableError
 from protocol.apis.fetch import FETCH
 from protocol.errors import ErrorCode
@@ -50,7 +52,7 @@ async def handle_fetch(broker: Broker, request: Request[FetchRequest], connectio
     deadline = started + max(body.max_wait_ms, 0) / 1000
     waited = 0.0
     while True:
-        topics, size, keys, failed = await _read_once(broker, body)
+        topics, size, keys, failed = await _read_once(broker, body, connection)
         now = time.monotonic()
         remaining = deadline - now
         if size >= body.min_bytes or failed or remaining <= 0 or not keys:
@@ -70,7 +72,7 @@ def _observe(stats: BrokerStats, body: FetchRequest, topics: list[TopicResponse]
 
 
 async def _read_once(
-    broker: Broker, body: FetchRequest
+    broker: Broker, body: FetchRequest, connection: Connection
 ) -> tuple[list[TopicResponse], int, list[tuple[UUID, int]], bool]:
     budget = body.max_bytes if body.max_bytes > 0 else 2**31 - 1
     size = 0
@@ -83,6 +85,9 @@ async def _read_once(
             missing = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
         except MetadataUnavailableError:
             topic, missing = None, ErrorCode.KAFKA_STORAGE_ERROR
+        # --authorizer none costs the hot path one attribute read
+        if broker.authorizer.enabled and _refused(broker, connection, body.replica_id, fetch_topic.topic):
+            topic, missing = None, ErrorCode.TOPIC_AUTHORIZATION_FAILED
         partitions = []
         for wanted in fetch_topic.partitions:
             # Empty, not null, records: kafka-python cannot read a null record set.
@@ -128,6 +133,13 @@ async def _read_once(
                 size += sum(map(len, chunks))
         topics.append(TopicResponse(topic=fetch_topic.topic, partitions=partitions))
     return topics, size, keys, failed
+
+
+def _refused(broker: Broker, connection: Connection, replica_id: int, topic: str) -> bool:
+    """A consumer needs READ on the topic; a replica (replica_id >= 0) CLUSTER_ACTION on the cluster."""
+    if replica_id >= 0:
+        return bool(broker.authorizer.cluster_error(connection, Operation.CLUSTER_ACTION))
+    return bool(broker.authorizer.topic_error(connection, Operation.READ, topic))
 
 
 def _before(chunks: list[bytes], offset: int) -> list[bytes]:

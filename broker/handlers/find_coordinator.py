@@ -8,8 +8,9 @@ and EndTxn for it, the others NOT_COORDINATOR). v4 looks up a batch of keys, one
 The coordinator is given at its address on the listener the client connected through.
 
 Errors: COORDINATOR_NOT_AVAILABLE (15) while the broker is stopping (clients look again, and
-find it once restarted); INVALID_REQUEST (42) for any other key type. An error answer names
-node -1, host "" and port -1, as Kafka's do.
+find it once restarted); INVALID_REQUEST (42) for any other key type; with the ACL authorizer,
+GROUP_AUTHORIZATION_FAILED (30) or TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53) without DESCRIBE on
+the key. An error answer names node -1, host "" and port -1, as Kafka's do.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from broker.cluster import group_key, transaction_key
+from broker.security.authorizer import Operation
 from protocol.apis.find_coordinator import FIND_COORDINATOR
 from protocol.errors import ErrorCode
 from protocol.messages.find_coordinator import Coordinator, FindCoordinatorRequest
@@ -40,21 +42,33 @@ async def handle_find_coordinator(
         error = ErrorCode.INVALID_REQUEST
     elif not broker.coordinator.active:
         error = ErrorCode.COORDINATOR_NOT_AVAILABLE
-    message = None if error is ErrorCode.NONE else error.name
 
-    def node(key: str) -> tuple[int, str, int]:
-        return NO_NODE if error else _coordinator(broker, body.key_type, key, connection.listener.name)
+    def answer(key: str) -> tuple[ErrorCode, str | None, tuple[int, str, int]]:
+        refused = error or _refused(broker, connection, body.key_type, key)
+        message = None if refused is ErrorCode.NONE else refused.name
+        return (
+            refused,
+            message,
+            NO_NODE if refused else _coordinator(broker, body.key_type, key, connection.listener.name),
+        )
 
     if request.version >= 4:
         return Response(
             coordinators=[
-                Coordinator(key=key, node_id=node_id, host=host, port=port, error_code=error, error_message=message)
+                Coordinator(key=key, node_id=node_id, host=host, port=port, error_code=refused, error_message=message)
                 for key in body.coordinator_keys
-                for node_id, host, port in [node(key)]
+                for refused, message, (node_id, host, port) in [answer(key)]
             ]
         )
-    node_id, host, port = node(body.key)
-    return Response(error_code=error, error_message=message, node_id=node_id, host=host, port=port)
+    refused, message, (node_id, host, port) = answer(body.key)
+    return Response(error_code=refused, error_message=message, node_id=node_id, host=host, port=port)
+
+
+def _refused(broker: Broker, connection: Connection, key_type: int, key: str) -> ErrorCode:
+    """DESCRIBE on the group or the transactional id, as Kafka checks."""
+    if key_type == GROUP_KEY:
+        return broker.authorizer.group_error(connection, Operation.DESCRIBE, key)
+    return broker.authorizer.transactional_id_error(connection, Operation.DESCRIBE, key)
 
 
 def _coordinator(broker: Broker, key_type: int, key: str, listener: str) -> tuple[int, str, int]:

@@ -26,6 +26,12 @@ but Produce (broker/server.py): an OffsetFetch pipelined behind an OffsetCommit 
 
 All three answer NOT_COORDINATOR (16) while the broker is stopping and for a group another live
 broker coordinates, and COORDINATOR_LOAD_IN_PROGRESS (14) before the group is loaded; a group id may be "".
+
+With the ACL authorizer: OffsetCommit needs READ on the group (else every partition gets
+GROUP_AUTHORIZATION_FAILED, 30) and READ on each topic (else its partitions get
+TOPIC_AUTHORIZATION_FAILED, 29); OffsetFetch DESCRIBE on the group (the group error 30) and on each
+asked topic (29 per partition; all committed partitions leave out the topics it may not DESCRIBE);
+OffsetDelete DELETE on the group (top-level 30) and READ on each topic (29 per partition).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
+from broker.security.authorizer import Authorizer, Operation, ResourceType
 from metadata.base import CommittedOffset
 from protocol.apis.offset_commit import OFFSET_COMMIT
 from protocol.apis.offset_delete import OFFSET_DELETE
@@ -128,6 +135,14 @@ class CommitRequest:
             by_name.setdefault(name, []).append(partition)
         return cls(asked, await existing_partitions(broker, by_name.items()))
 
+    def authorize(self, authorizer: Authorizer, connection: Connection, denied: ErrorCode) -> None:
+        """Answer every partition `denied` (the group or transactional id was refused) if set, else
+        those of each topic the principal may not READ with TOPIC_AUTHORIZATION_FAILED."""
+        names = dict.fromkeys(topic for topic, _ in self.exists)
+        errors = {name: denied or authorizer.topic_error(connection, Operation.READ, name) for name in names}
+        self.errors.update((key, errors[key[0]]) for key in self.exists if errors[key[0]])
+        self.valid = [key for key in self.valid if key not in self.errors]
+
     def offsets(self) -> list[CommittedOffset]:
         """The offsets asked for the partitions that exist."""
         return [
@@ -165,6 +180,8 @@ async def handle_offset_commit(
 ) -> CommitResponse:
     body = request.body
     commit = await CommitRequest.read(broker, body.topics)
+    authorizer = broker.authorizer
+    commit.authorize(authorizer, connection, authorizer.group_error(connection, Operation.READ, body.group_id))
     if commit.valid and broker.metrics is not None:
         await broker.metrics.remember_commits(body.group_id, commit.valid)
     if commit.valid:
@@ -198,28 +215,37 @@ async def handle_offset_fetch(
     if version >= 8:
         groups = []
         for wanted in body.groups:
-            error, answers = await _fetch(broker, wanted.group_id, wanted.topics, version)
+            error, answers = await _fetch(broker, connection, wanted.group_id, wanted.topics, version)
             topics = _topics(FetchGroupTopic, OffsetFetchResponsePartitions, answers)
             groups.append(FetchGroup(group_id=wanted.group_id, topics=topics, error_code=error))
         return FetchResponse(groups=groups)
-    error, answers = await _fetch(broker, body.group_id, body.topics, version)
+    error, answers = await _fetch(broker, connection, body.group_id, body.topics, version)
     return FetchResponse(topics=_topics(FetchTopic, OffsetFetchResponsePartition, answers), error_code=error)
 
 
 async def _fetch(
-    broker: Broker, group_id: str, topics: Sequence[AskedPartitions] | None, version: int
+    broker: Broker, connection: Connection, group_id: str, topics: Sequence[AskedPartitions] | None, version: int
 ) -> tuple[ErrorCode, list[tuple[Partition, tuple[CommittedOffset | None, ErrorCode]]]]:
     """The group error and, per partition, its committed offset (None: none) and error."""
     asked = None if topics is None else [(t.name, p) for t in topics for p in t.partition_indexes]
-    error, found = await broker.coordinator.fetch_offsets(group_id, asked)
+    authorizer = broker.authorizer
+    error = authorizer.group_error(connection, Operation.DESCRIBE, group_id)
+    found: Sequence[CommittedOffset] = ()
+    if not error:
+        error, found = await broker.coordinator.fetch_offsets(group_id, asked)
     if error and version < 2:
         # v1 has no group error: each partition carries it.
         return ErrorCode.NONE, [(key, (None, error)) for key in asked or ()]
     if error:
         return error, []
     committed = {(o.topic, o.partition): o for o in found}
-    keys = list(committed) if asked is None else asked
-    return ErrorCode.NONE, [(key, (committed.get(key), ErrorCode.NONE)) for key in keys]
+    if asked is None:  # every committed partition: those of topics the principal may not DESCRIBE left out
+        keys = [key for key in committed if authorizer.may_describe(connection, ResourceType.TOPIC, key[0])]
+        return ErrorCode.NONE, [(key, (committed[key], ErrorCode.NONE)) for key in keys]
+    refused = {name: authorizer.topic_error(connection, Operation.DESCRIBE, name) for name, _ in asked}
+    return ErrorCode.NONE, [
+        (key, (None, refused[key[0]]) if refused[key[0]] else (committed.get(key), ErrorCode.NONE)) for key in asked
+    ]
 
 
 def _topics(
@@ -256,8 +282,13 @@ async def handle_offset_delete(
     exists = await existing_partitions(
         broker, ((t.name, (p.partition_index for p in t.partitions)) for t in body.topics)
     )
+    authorizer = broker.authorizer
+    if denied := authorizer.group_error(connection, Operation.DELETE, body.group_id):
+        return DeleteResponse(error_code=denied)
+    refused = {t.name: authorizer.topic_error(connection, Operation.READ, t.name) for t in body.topics}
     errors = {key: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION for key, known in exists.items() if not known}
-    valid = [key for key, known in exists.items() if known]
+    errors.update((key, refused[key[0]]) for key in exists if refused[key[0]])  # a refusal first, as Kafka
+    valid = [key for key, known in exists.items() if known and key not in errors]
     error, results = await broker.coordinator.delete_offsets(body.group_id, valid)
     if error:
         return DeleteResponse(error_code=error)

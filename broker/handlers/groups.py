@@ -31,6 +31,11 @@ COORDINATOR_LOAD_IN_PROGRESS (14) before the groups are loaded (at start, or whe
 because the live brokers changed) and COORDINATOR_NOT_AVAILABLE (15) for a group being deleted;
 DescribeGroups and DeleteGroups answer per group. ListGroups lists the groups this broker
 coordinates, and answers COORDINATOR_NOT_AVAILABLE (15) while stopping.
+
+With the ACL authorizer, Join, Sync, Heartbeat and Leave need READ on the group, DescribeGroups
+DESCRIBE and DeleteGroups DELETE (per group), else GROUP_AUTHORIZATION_FAILED (30); ListGroups
+lists every group to a principal that may DESCRIBE the cluster, else the groups it may DESCRIBE.
+DescribeGroups v3+ fills authorized_operations when asked for.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from broker.groups.state import JoinRequest
+from broker.security.authorizer import Operation, ResourceType
 from protocol.apis.delete_groups import DELETE_GROUPS
 from protocol.apis.describe_groups import DESCRIBE_GROUPS
 from protocol.apis.heartbeat import HEARTBEAT
@@ -75,6 +81,8 @@ def client_host(connection: Connection) -> str:
 
 async def handle_join_group(broker: Broker, request: Request[JoinGroupRequest], connection: Connection) -> JoinResponse:
     body, version = request.body, request.version
+    if denied := broker.authorizer.group_error(connection, Operation.READ, body.group_id):
+        return JoinResponse(error_code=denied)
     result = await broker.coordinator.join_group(
         JoinRequest(
             group_id=body.group_id,
@@ -111,6 +119,8 @@ async def handle_sync_group(broker: Broker, request: Request[SyncGroupRequest], 
     body = request.body
     if request.version >= 5 and (body.protocol_type is None or body.protocol_name is None):
         return SyncResponse(error_code=ErrorCode.INCONSISTENT_GROUP_PROTOCOL)  # both are mandatory from v5
+    if denied := broker.authorizer.group_error(connection, Operation.READ, body.group_id):
+        return SyncResponse(error_code=denied)
     result = await broker.coordinator.sync_group(
         body.group_id,
         body.generation_id,
@@ -132,6 +142,8 @@ async def handle_heartbeat(
     broker: Broker, request: Request[HeartbeatRequest], connection: Connection
 ) -> HeartbeatResponse:
     body = request.body
+    if denied := broker.authorizer.group_error(connection, Operation.READ, body.group_id):
+        return HeartbeatResponse(error_code=denied)
     error = broker.coordinator.heartbeat(body.group_id, body.generation_id, body.member_id, body.group_instance_id)
     return HeartbeatResponse(error_code=error)
 
@@ -140,6 +152,8 @@ async def handle_leave_group(
     broker: Broker, request: Request[LeaveGroupRequest], connection: Connection
 ) -> LeaveResponse:
     body = request.body
+    if denied := broker.authorizer.group_error(connection, Operation.READ, body.group_id):
+        return LeaveResponse(error_code=denied)
     if request.version < 3:
         error, errors = broker.coordinator.leave_group(body.group_id, [(body.member_id, None)])
         return LeaveResponse(error_code=error or errors[0])  # one member: its error is the only one
@@ -160,7 +174,11 @@ async def handle_describe_groups(
     broker: Broker, request: Request[DescribeGroupsRequest], connection: Connection
 ) -> DescribeGroupsResponse:
     described = []
+    authorizer = broker.authorizer
     for group_id in request.body.groups:
+        if denied := authorizer.group_error(connection, Operation.DESCRIBE, group_id):
+            described.append(DescribedGroup(error_code=denied, group_id=group_id))
+            continue
         error, summary = broker.coordinator.describe_group(group_id)
         described.append(
             DescribedGroup(
@@ -180,6 +198,9 @@ async def handle_describe_groups(
                     )
                     for member in summary.members
                 ],
+                authorized_operations=authorizer.operations_field(
+                    connection, request.body.include_authorized_operations, ResourceType.GROUP, group_id
+                ),
             )
         )
     return DescribeGroupsResponse(groups=described)
@@ -189,11 +210,14 @@ async def handle_list_groups(
     broker: Broker, request: Request[ListGroupsRequest], connection: Connection
 ) -> ListGroupsResponse:
     error, groups = broker.coordinator.list_groups(request.body.states_filter)
+    authorizer = broker.authorizer
+    everything = authorizer.allows_cluster(connection, Operation.DESCRIBE, count=False)
     return ListGroupsResponse(
         error_code=error,
         groups=[
             ListedGroup(group_id=group.group_id, protocol_type=group.protocol_type, group_state=group.state)
             for group in groups
+            if everything or authorizer.may_describe(connection, ResourceType.GROUP, group.group_id)
         ],
     )
 
@@ -201,9 +225,13 @@ async def handle_list_groups(
 async def handle_delete_groups(
     broker: Broker, request: Request[DeleteGroupsRequest], connection: Connection
 ) -> DeleteGroupsResponse:
-    results = await broker.coordinator.delete_groups(request.body.groups_names)
+    authorizer = broker.authorizer
+    denied = {g: e for g in request.body.groups_names if (e := authorizer.group_error(connection, Operation.DELETE, g))}
+    results = await broker.coordinator.delete_groups([g for g in request.body.groups_names if g not in denied])
     return DeleteGroupsResponse(
-        results=[DeletableGroupResult(group_id=group_id, error_code=error) for group_id, error in results.items()]
+        results=[
+            DeletableGroupResult(group_id=group_id, error_code=error) for group_id, error in (results | denied).items()
+        ]
     )
 
 

@@ -17,13 +17,16 @@ broker coordinates it, INVALID_TRANSACTION_TIMEOUT (50) for a timeout of 0 or le
 the id and epoch passed are not the current ones (nor those of the producer whose transaction
 timed out: as Kafka, it may bump itself and carry on), CONCURRENT_TRANSACTIONS (51) while the id's
 markers are being written or another broker changed its record meanwhile, and
-COORDINATOR_NOT_AVAILABLE (15) when the metadata store cannot be reached.
+COORDINATOR_NOT_AVAILABLE (15) when the metadata store cannot be reached. With the ACL authorizer:
+TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53) without WRITE on the transactional id; without one,
+CLUSTER_AUTHORIZATION_FAILED (31) unless IDEMPOTENT_WRITE on the cluster or WRITE on some topic.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from broker.security.authorizer import Operation, ResourceType
 from protocol.apis.init_producer_id import INIT_PRODUCER_ID
 from protocol.errors import ErrorCode
 from protocol.messages.init_producer_id import InitProducerIdRequest
@@ -52,6 +55,8 @@ async def handle_init_producer_id(
         producer_id, epoch = body.producer_id, body.producer_epoch
     if (producer_id == NO_PRODUCER_ID) != (epoch == NO_PRODUCER_EPOCH):
         return _refused(ErrorCode.INVALID_REQUEST)
+    if denied := _unauthorized(broker, connection, body.transactional_id):
+        return _refused(denied)
     if body.transactional_id is not None:
         error, producer_id, epoch = await broker.transactions.init_producer_id(
             body.transactional_id, body.transaction_timeout_ms, producer_id, epoch
@@ -61,6 +66,18 @@ async def handle_init_producer_id(
         return Response(error_code=error, producer_id=producer_id, producer_epoch=epoch)
     producer_id, epoch = await broker.transactions.next_producer(producer_id, epoch)
     return Response(error_code=ErrorCode.NONE, producer_id=producer_id, producer_epoch=epoch)
+
+
+def _unauthorized(broker: Broker, connection: Connection, transactional_id: str | None) -> ErrorCode:
+    """WRITE on the transactional id; without one, IDEMPOTENT_WRITE on the cluster or WRITE on some topic."""
+    authorizer = broker.authorizer
+    if transactional_id is not None:
+        return authorizer.transactional_id_error(connection, Operation.WRITE, transactional_id)
+    if authorizer.allows_cluster(connection, Operation.IDEMPOTENT_WRITE, count=False):
+        return ErrorCode.NONE
+    if authorizer.allows_any(connection, Operation.WRITE, ResourceType.TOPIC):
+        return ErrorCode.NONE
+    return authorizer.cluster_error(connection, Operation.IDEMPOTENT_WRITE)  # refused: counted once
 
 
 def _refused(error: ErrorCode) -> Response:

@@ -8,12 +8,16 @@ no per-group configs). Each resource carries its type (v1).
 Errors: UNSUPPORTED_VERSION (35) at the top, with no resources, when a type outside those four is
 asked for (BROKER_LOGGER (8) among them: broker loggers have no configs here), as Kafka answers
 a type it does not support.
+
+With the ACL authorizer, DESCRIBE_CONFIGS on the cluster is needed, else
+CLUSTER_AUTHORIZATION_FAILED (31).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from broker.security.authorizer import Operation
 from protocol.apis.list_config_resources import CLIENT_METRICS_RESOURCE, LIST_CONFIG_RESOURCES
 from protocol.errors import ErrorCode
 from protocol.messages.list_config_resources import ConfigResource as Resource
@@ -38,6 +42,8 @@ async def handle_list_config_resources(
         wanted = list(request.body.resource_types) or list(LISTABLE)
     if any(resource_type not in LISTABLE for resource_type in wanted):
         return Response(error_code=ErrorCode.UNSUPPORTED_VERSION)
+    if denied := broker.authorizer.cluster_error(connection, Operation.DESCRIBE_CONFIGS):
+        return Response(error_code=denied)
     resources = []
     if TOPIC_RESOURCE in wanted:
         topics = await broker.topics.all()

@@ -9,12 +9,15 @@ without tiered storage, since there is one tier here (every byte is in the objec
 -4 (v8, earliest local) the log start offset; -5 (v9, latest tiered) and -6 (v11, earliest
 pending upload) offset -1. timeout_ms (v10) is not needed: no lookup waits on another tier.
 Errors: UNKNOWN_TOPIC_OR_PARTITION (3).
+
+With the ACL authorizer, a topic needs DESCRIBE, else TOPIC_AUTHORIZATION_FAILED (29) per partition.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from broker.security.authorizer import Operation
 from protocol.apis.list_offsets import LIST_OFFSETS
 from protocol.errors import ErrorCode
 from protocol.messages.list_offsets import ListOffsetsPartitionResponse as PartitionResponse
@@ -39,13 +42,15 @@ READ_COMMITTED = 1
 async def handle_list_offsets(broker: Broker, request: Request[ListOffsetsRequest], connection: Connection) -> Response:
     topics = []
     for wanted_topic in request.body.topics:
-        topic = await broker.topics.get(wanted_topic.name)
+        refused = broker.authorizer.topic_error(connection, Operation.DESCRIBE, wanted_topic.name)
+        topic = None if refused else await broker.topics.get(wanted_topic.name)
         partitions = []
         for wanted in wanted_topic.partitions:
             if topic is None or not 0 <= wanted.partition_index < topic.partitions:
                 partitions.append(
                     PartitionResponse(
-                        partition_index=wanted.partition_index, error_code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+                        partition_index=wanted.partition_index,
+                        error_code=refused or ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
                     )
                 )
                 continue

@@ -15,6 +15,10 @@ AlterReplicaLogDirs to that one dir is a no-op that succeeds for each partition 
 Errors, per partition: LOG_DIR_NOT_FOUND (57) for any other path; UNKNOWN_TOPIC_OR_PARTITION (3)
 for an absent topic or partition; REPLICA_NOT_AVAILABLE (9) for a partition whose replica is
 another broker (what Kafka answers for a partition the broker does not host).
+
+With the ACL authorizer, DescribeLogDirs needs DESCRIBE on the cluster (else
+CLUSTER_AUTHORIZATION_FAILED (31), v3+, and no results) and AlterReplicaLogDirs ALTER (31 per
+partition).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from broker.security.authorizer import Operation
 from protocol.apis.alter_replica_log_dirs import ALTER_REPLICA_LOG_DIRS
 from protocol.apis.describe_log_dirs import DESCRIBE_LOG_DIRS
 from protocol.errors import ErrorCode
@@ -44,6 +49,8 @@ if TYPE_CHECKING:
 async def handle_describe_log_dirs(
     broker: Broker, request: Request[DescribeLogDirsRequest], connection: Connection
 ) -> DescribeResponse:
+    if denied := broker.authorizer.cluster_error(connection, Operation.DESCRIBE):
+        return DescribeResponse(error_code=denied)  # v0-2 cannot carry it: no results, as Kafka
     cluster = broker.cluster
     me = cluster.me.broker_id
     if request.body.topics is None:
@@ -75,6 +82,7 @@ async def handle_alter_replica_log_dirs(
     broker: Broker, request: Request[AlterReplicaLogDirsRequest], connection: Connection
 ) -> AlterResponse:
     cluster = broker.cluster
+    denied = broker.authorizer.cluster_error(connection, Operation.ALTER)
     results = []
     for target in request.body.dirs:
         for wanted in target.topics:
@@ -82,7 +90,9 @@ async def handle_alter_replica_log_dirs(
             count = 0 if topic is None else topic.partitions
             partitions = []
             for index in wanted.partitions:
-                if target.path != broker.config.storage_url:
+                if denied:
+                    error = denied
+                elif target.path != broker.config.storage_url:
                     error = ErrorCode.LOG_DIR_NOT_FOUND
                 elif not 0 <= index < count:
                     error = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION

@@ -10,14 +10,20 @@ Produce and Fetch never answer NOT_LEADER_OR_FOLLOWER. Unknown topics are create
 broker allows auto-creation and the request does (v4+); otherwise they get
 UNKNOWN_TOPIC_OR_PARTITION (3). Invalid names get INVALID_TOPIC_EXCEPTION (17). A null topic
 list (v1+) or an empty one (v0) means all topics.
+
+With the ACL authorizer, all topics means those the principal may DESCRIBE; a named topic it may
+not DESCRIBE gets TOPIC_AUTHORIZATION_FAILED (29), as does one to auto-create without CREATE on
+the cluster or the topic. The authorized-operations bitfields (v8+) are filled when asked for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 from broker.cluster import ClusterView
+from broker.security.authorizer import CLUSTER_NAME, UNKNOWN_AUTHORIZED_OPERATIONS, Operation, ResourceType
 from metadata.base import TopicInfo
 from protocol.apis.metadata import METADATA
 from protocol.errors import ErrorCode
@@ -32,7 +38,6 @@ if TYPE_CHECKING:
     from protocol.wire import Request
 
 CLUSTER_ID = "streamhouse-cluster"
-UNKNOWN_AUTHORIZED_OPERATIONS = -(2**31)
 TopicEntry = TypeVar("TopicEntry")
 
 
@@ -42,6 +47,7 @@ def topic_entry(
     topic_class: Callable[..., TopicEntry],
     partition_class: Callable[..., object],
     partitions: Iterable[int] | None = None,
+    authorized_operations: int = UNKNOWN_AUTHORIZED_OPERATIONS,
 ) -> TopicEntry:
     """A topic and its partitions (all, or those given), each led by its preferred broker, its only
     replica and ISR member, at epoch 0. DescribeTopicPartitions answers the same shape in its classes."""
@@ -64,20 +70,32 @@ def topic_entry(
         name=topic.name,
         topic_id=topic.topic_id,
         partitions=entries,
-        topic_authorized_operations=UNKNOWN_AUTHORIZED_OPERATIONS,
+        topic_authorized_operations=authorized_operations,
     )
 
 
 async def handle_metadata(broker: Broker, request: Request[MetadataRequest], connection: Connection) -> Response:
     body = request.body
     cluster = broker.cluster  # one view for the whole answer, though a heartbeat may replace it meanwhile
+    authorizer = broker.authorizer
+
+    def entry(topic: TopicInfo) -> Topic:
+        operations = authorizer.operations_field(
+            connection, body.include_topic_authorized_operations, ResourceType.TOPIC, topic.name
+        )
+        return topic_entry(cluster, topic, Topic, Partition, authorized_operations=operations)
+
     entries = []
     if body.topics is None or (request.version == 0 and not body.topics):
-        entries = [topic_entry(cluster, topic, Topic, Partition) for topic in await broker.topics.all()]
+        entries = [
+            entry(topic)
+            for topic in await broker.topics.all()
+            if authorizer.may_describe(connection, ResourceType.TOPIC, topic.name)
+        ]
     else:
         may_create = broker.config.auto_create_topics and (request.version < 4 or body.allow_auto_topic_creation)
         for wanted in body.topics:
-            entries.append(await _requested_topic(broker, cluster, wanted, may_create))
+            entries.append(await _requested_topic(broker, connection, wanted, may_create, entry))
     return Response(
         brokers=[
             MetadataResponseBroker(node_id=info.broker_id, host=host, port=port, rack=None)
@@ -87,22 +105,36 @@ async def handle_metadata(broker: Broker, request: Request[MetadataRequest], con
         cluster_id=CLUSTER_ID,
         controller_id=cluster.controller_id,
         topics=entries,
+        cluster_authorized_operations=authorizer.operations_field(
+            connection, body.include_cluster_authorized_operations, ResourceType.CLUSTER, CLUSTER_NAME
+        ),
     )
 
 
 async def _requested_topic(
-    broker: Broker, cluster: ClusterView, wanted: MetadataRequestTopic, may_create: bool
+    broker: Broker,
+    connection: Connection,
+    wanted: MetadataRequestTopic,
+    may_create: bool,
+    entry: Callable[[TopicInfo], Topic],
 ) -> Topic:
+    authorizer = broker.authorizer
     if wanted.name is None:
         topic = await broker.topics.get_by_id(wanted.topic_id)
+        if topic is not None and authorizer.topic_error(connection, Operation.DESCRIBE, topic.name):
+            return Topic(error_code=ErrorCode.TOPIC_AUTHORIZATION_FAILED, name=None, topic_id=wanted.topic_id)
         if topic is None:
             return Topic(error_code=ErrorCode.UNKNOWN_TOPIC_ID, name=None, topic_id=wanted.topic_id)
-        return topic_entry(cluster, topic, Topic, Partition)
+        return entry(topic)
+    denied = authorizer.topic_error(connection, Operation.DESCRIBE, wanted.name)
+    if denied:
+        return Topic(error_code=denied, name=wanted.name)
     partitions = broker.config.num_partitions if may_create else None
-    found, error = await broker.topics.resolve(wanted.name, partitions)
+    creator = partial(authorizer.may_create_topic, connection)
+    found, error = await broker.topics.resolve(wanted.name, partitions, creator)
     if found is None:
         return Topic(error_code=error, name=wanted.name)
-    return topic_entry(cluster, found, Topic, Partition)
+    return entry(found)
 
 
 HANDLES = {METADATA.key: handle_metadata}

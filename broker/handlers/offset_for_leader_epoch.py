@@ -10,12 +10,15 @@ Errors, per partition: UNKNOWN_TOPIC_OR_PARTITION (3) for an absent topic or par
 UNKNOWN_LEADER_EPOCH (75) when current_leader_epoch is above 0 (clients only learn epoch 0
 from our Metadata, so a larger one is newer than ours). current_leader_epoch -1 means
 "not checked"; 0 matches.
+
+With the ACL authorizer, a topic needs DESCRIBE, else TOPIC_AUTHORIZATION_FAILED (29) per partition.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from broker.security.authorizer import Operation
 from protocol.apis.offset_for_leader_epoch import OFFSET_FOR_LEADER_EPOCH
 from protocol.errors import ErrorCode
 from protocol.messages.offset_for_leader_epoch import EpochEndOffset, OffsetForLeaderEpochRequest
@@ -37,7 +40,8 @@ async def handle_offset_for_leader_epoch(
 ) -> Response:
     topics = []
     for wanted_topic in request.body.topics:
-        topic = await broker.topics.get(wanted_topic.topic)
+        refused = broker.authorizer.topic_error(connection, Operation.DESCRIBE, wanted_topic.topic)
+        topic = None if refused else await broker.topics.get(wanted_topic.topic)
         partitions = []
         for wanted in wanted_topic.partitions:
             result = EpochEndOffset(
@@ -47,7 +51,7 @@ async def handle_offset_for_leader_epoch(
                 end_offset=UNDEFINED_OFFSET,
             )
             if topic is None or not 0 <= wanted.partition < topic.partitions:
-                result.error_code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+                result.error_code = refused or ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
             elif wanted.current_leader_epoch > LEADER_EPOCH:
                 result.error_code = ErrorCode.UNKNOWN_LEADER_EPOCH
             elif wanted.leader_epoch >= 0:

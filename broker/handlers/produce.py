@@ -8,8 +8,10 @@ Errors per partition: INVALID_REQUIRED_ACKS (21) for acks other than 0, 1, -1;
 UNKNOWN_TOPIC_OR_PARTITION (3) for an absent topic (when not auto-created) or partition;
 INVALID_TOPIC_EXCEPTION (17) for a bad name; CORRUPT_MESSAGE (2) for a CRC mismatch or
 malformed batch; INVALID_RECORD (87) for an empty record set or a control batch (only the
-transaction coordinator writes those: transaction markers); MESSAGE_TOO_LARGE (10) for
-a batch above the topic's max.message.bytes; OUT_OF_ORDER_SEQUENCE_NUMBER (45) and
+transaction coordinator writes those: transaction markers); TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53)
+without WRITE on the request's transactional id, else TOPIC_AUTHORIZATION_FAILED (29) without WRITE
+on the topic, or, for a topic to auto-create, without CREATE on the cluster or the topic;
+MESSAGE_TOO_LARGE (10) for a batch above the topic's max.message.bytes; OUT_OF_ORDER_SEQUENCE_NUMBER (45) and
 INVALID_PRODUCER_EPOCH (47) from the idempotence checks; INVALID_RECORD (87) for a record without a
 key sent to a topic whose cleanup.policy includes compact (v8+ also name each such record in
 `record_errors`, KIP-467; nothing of that partition is appended); KAFKA_STORAGE_ERROR (56,
@@ -32,8 +34,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from functools import partial
 from typing import TYPE_CHECKING
 
+from broker.security.authorizer import Operation
 from broker.topics import cleanup_policies, effective_config
 from metadata.base import AppendResult, MetadataUnavailableError
 from protocol.apis.produce import PRODUCE
@@ -74,7 +78,7 @@ async def handle_produce(broker: Broker, request: Request[ProduceRequest], conne
     # Appends of one connection must reach the log in request order (clients pipeline).
     async with connection.produce_lock:
         for topic_data in body.topic_data:
-            outcomes.append((topic_data.name, await _append_topic(broker, body.acks, topic_data)))
+            outcomes.append((topic_data.name, await _append_topic(broker, body, topic_data, connection)))
     if body.acks == 0:
         if stats is not None:
             for name, partitions in outcomes:
@@ -94,6 +98,16 @@ async def handle_produce(broker: Broker, request: Request[ProduceRequest], conne
     )
 
 
+def _refused(broker: Broker, connection: Connection, transactional_id: str | None, topic: str) -> ErrorCode:
+    """WRITE on the transactional id, if any, then on the topic (Kafka's order)."""
+    authorizer = broker.authorizer
+    if transactional_id is not None:
+        error = authorizer.transactional_id_error(connection, Operation.WRITE, transactional_id)
+        if error:
+            return error
+    return authorizer.topic_error(connection, Operation.WRITE, topic)
+
+
 async def _answered(appends: list[asyncio.Future[AppendResult]], timeout: float) -> None:
     """Wait until every append is answered, or the timeout.
 
@@ -108,12 +122,20 @@ async def _answered(appends: list[asyncio.Future[AppendResult]], timeout: float)
         await asyncio.wait(still_open, timeout=max(deadline - time.monotonic(), 0))
 
 
-async def _append_topic(broker: Broker, acks: int, topic_data: TopicProduceData) -> list[_Outcome]:
-    if acks not in (0, 1, -1):
+async def _append_topic(
+    broker: Broker, body: ProduceRequest, topic_data: TopicProduceData, connection: Connection
+) -> list[_Outcome]:
+    if body.acks not in (0, 1, -1):
         return [_Outcome(p.index, ErrorCode.INVALID_REQUIRED_ACKS) for p in topic_data.partition_data]
+    may_create = None
+    if broker.authorizer.enabled:  # tested here: --authorizer none costs the hot path one attribute read
+        refused = _refused(broker, connection, body.transactional_id, topic_data.name)
+        if refused:
+            return [_Outcome(p.index, refused) for p in topic_data.partition_data]
+        may_create = partial(broker.authorizer.may_create_topic, connection)
     auto_create = broker.config.num_partitions if broker.config.auto_create_topics else None
     try:
-        topic, error = await broker.topics.resolve(topic_data.name, auto_create)
+        topic, error = await broker.topics.resolve(topic_data.name, auto_create, may_create)
     except MetadataUnavailableError as exc:
         return [_Outcome(p.index, ErrorCode.KAFKA_STORAGE_ERROR, str(exc)) for p in topic_data.partition_data]
     if topic is None:

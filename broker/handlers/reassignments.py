@@ -13,12 +13,16 @@ INVALID_REPLICATION_FACTOR (38) for other than one replica when v1 forbids chang
 replication factor; INVALID_REPLICA_ASSIGNMENT (39) for other than one replica, a broker that
 is not live, or a live broker that is not the partition's preferred one (the placement is the
 hash's, not an operator's).
+
+With the ACL authorizer, AlterPartitionReassignments needs ALTER on the cluster and
+ListPartitionReassignments DESCRIBE, else CLUSTER_AUTHORIZATION_FAILED (31) for the request.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from broker.security.authorizer import Operation
 from protocol.apis.alter_partition_reassignments import ALTER_PARTITION_REASSIGNMENTS
 from protocol.apis.list_partition_reassignments import LIST_PARTITION_REASSIGNMENTS
 from protocol.errors import ErrorCode
@@ -40,6 +44,8 @@ async def handle_alter_partition_reassignments(
     broker: Broker, request: Request[AlterPartitionReassignmentsRequest], connection: Connection
 ) -> AlterResponse:
     body = request.body
+    if denied := broker.authorizer.cluster_error(connection, Operation.ALTER):
+        return AlterResponse(error_code=denied, error_message="ALTER on the cluster is needed")
     allow_replication_factor_change = body.allow_replication_factor_change if request.version >= 1 else True
     cluster = broker.cluster
     responses = []
@@ -84,7 +90,8 @@ def _outcome(
 async def handle_list_partition_reassignments(
     broker: Broker, request: Request[ListPartitionReassignmentsRequest], connection: Connection
 ) -> ListResponse:
-    return ListResponse(error_code=ErrorCode.NONE, error_message=None, topics=[])
+    denied = broker.authorizer.cluster_error(connection, Operation.DESCRIBE)
+    return ListResponse(error_code=denied, error_message=None, topics=[])
 
 
 HANDLES = {

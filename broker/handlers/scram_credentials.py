@@ -11,6 +11,8 @@ credential that does not exist; DUPLICATE_RESOURCE (92) for a user named twice i
 (user, mechanism) altered twice in one request; UNSUPPORTED_SASL_MECHANISM (33) for a mechanism
 other than 1 (SCRAM-SHA-256) and 2 (SCRAM-SHA-512); UNACCEPTABLE_CREDENTIAL (93) for an empty user
 name, an empty salt or salted password, or iterations outside 4096-16384.
+With `--authorizer acl`, Describe needs DESCRIBE on the cluster and Alter ALTER on it, as in Kafka:
+CLUSTER_AUTHORIZATION_FAILED (31) otherwise (Describe's top-level error; each of Alter's results).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from broker.security.authorizer import Operation
 from broker.security.scram import MECHANISM_TYPES, MECHANISMS_BY_TYPE, ScramError, check_credential
 from protocol.apis.alter_user_scram_credentials import ALTER_USER_SCRAM_CREDENTIALS
 from protocol.apis.describe_user_scram_credentials import DESCRIBE_USER_SCRAM_CREDENTIALS
@@ -43,6 +46,8 @@ if TYPE_CHECKING:
 async def handle_describe_user_scram_credentials(
     broker: Broker, request: Request[DescribeUserScramCredentialsRequest], connection: Connection
 ) -> DescribeUserScramCredentialsResponse:
+    if denied := broker.authorizer.cluster_error(connection, Operation.DESCRIBE):
+        return DescribeUserScramCredentialsResponse(error_code=denied, error_message=denied.name, results=[])
     users = broker.users
     named = [user.name for user in request.body.users or ()]
     if not named:
@@ -99,6 +104,13 @@ async def handle_alter_user_scram_credentials(
     broker: Broker, request: Request[AlterUserScramCredentialsRequest], connection: Connection
 ) -> AlterUserScramCredentialsResponse:
     body = request.body
+    users = dict.fromkeys([d.name for d in body.deletions] + [u.name for u in body.upsertions])
+    if denied := broker.authorizer.cluster_error(connection, Operation.ALTER):
+        return AlterUserScramCredentialsResponse(
+            results=[
+                AlterUserScramCredentialsResult(user=n, error_code=denied, error_message=denied.name) for n in names
+            ]
+        )
     refusals = _refusals(broker, body)
     for deletion in body.deletions:
         if deletion.name not in refusals:
@@ -110,7 +122,6 @@ async def handle_alter_user_scram_credentials(
             )
     if body.deletions or body.upsertions:
         await broker.users.refresh()
-    users = dict.fromkeys([d.name for d in body.deletions] + [u.name for u in body.upsertions])
     results = []
     for name in users:
         error, message = refusals.get(name, (ErrorCode.NONE, None))

@@ -8,7 +8,9 @@ state, producer id and (v1) by running at least duration_filter ms (only transac
 Errors: DescribeTransactions per id: NOT_COORDINATOR (16) for an id another broker coordinates,
 TRANSACTIONAL_ID_NOT_FOUND (105) for an unknown one; both: COORDINATOR_NOT_AVAILABLE (15) when
 the metadata store cannot be reached. ListTransactions returns state filters that name no state
-in unknown_state_filters (and lists nothing for them).
+in unknown_state_filters (and lists nothing for them). With the ACL authorizer, DescribeTransactions
+answers TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53) for an id the principal may not DESCRIBE, and
+ListTransactions lists only the ids it may DESCRIBE.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from broker.handlers.group_offsets import by_topic
+from broker.security.authorizer import Operation, ResourceType
 from broker.transactions import STATES, now_ms
 from metadata.base import MetadataUnavailableError
 from protocol.apis.describe_transactions import DESCRIBE_TRANSACTIONS
@@ -42,7 +45,8 @@ async def handle_describe_transactions(
 ) -> DescribeResponse:
     states = []
     for transactional_id in request.body.transactional_ids:
-        error, record = await broker.transactions.describe(transactional_id)
+        denied = broker.authorizer.transactional_id_error(connection, Operation.DESCRIBE, transactional_id)
+        error, record = (denied, None) if denied else await broker.transactions.describe(transactional_id)
         if record is None:
             states.append(
                 Described(error_code=error, transactional_id=transactional_id, producer_id=-1, producer_epoch=-1)
@@ -82,6 +86,7 @@ async def handle_list_transactions(
         if (not body.state_filters or record.state in body.state_filters)
         and (not body.producer_id_filters or record.producer_id in body.producer_id_filters)
         and (body.duration_filter < 0 or (record.started_ms and now - record.started_ms >= body.duration_filter))
+        and broker.authorizer.may_describe(connection, ResourceType.TRANSACTIONAL_ID, record.transactional_id)
     ]
     return ListResponse(error_code=ErrorCode.NONE, unknown_state_filters=unknown, transaction_states=listed)
 

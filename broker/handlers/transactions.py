@@ -18,6 +18,12 @@ when the metadata store cannot be reached; UNKNOWN_TOPIC_OR_PARTITION (3) for pa
 not exist (AddPartitionsToTxn then adds none of the request's partitions: the others get
 OPERATION_NOT_ATTEMPTED (55), as Kafka answers); TxnOffsetCommit also takes the group's errors of
 OffsetCommit (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, ...).
+
+With the ACL authorizer, all four need WRITE on the transactional id (else
+TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 53, for the request or every partition); AddPartitionsToTxn
+also WRITE on each topic (TOPIC_AUTHORIZATION_FAILED, 29, for its partitions, the others
+OPERATION_NOT_ATTEMPTED, 55); AddOffsetsToTxn and TxnOffsetCommit READ on the group
+(GROUP_AUTHORIZATION_FAILED, 30); TxnOffsetCommit READ on each topic (29 per partition).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from broker.handlers.group_offsets import CommitRequest, by_topic, existing_partitions
+from broker.security.authorizer import Operation
 from protocol.apis.add_offsets_to_txn import ADD_OFFSETS_TO_TXN
 from protocol.apis.add_partitions_to_txn import ADD_PARTITIONS_TO_TXN
 from protocol.apis.end_txn import END_TXN
@@ -59,7 +66,14 @@ async def handle_add_partitions_to_txn(
 ) -> AddPartitionsResponse:
     body = request.body
     exists = await existing_partitions(broker, ((t.name, t.partitions) for t in body.v3_and_below_topics))
-    if all(exists.values()):
+    authorizer = broker.authorizer
+    denied = authorizer.transactional_id_error(connection, Operation.WRITE, body.v3_and_below_transactional_id)
+    refused = {
+        t.name: denied or authorizer.topic_error(connection, Operation.WRITE, t.name) for t in body.v3_and_below_topics
+    }
+    if any(refused.values()):
+        errors = {key: refused[key[0]] or ErrorCode.OPERATION_NOT_ATTEMPTED for key in exists}
+    elif all(exists.values()):
         error = await broker.transactions.add_partitions(
             body.v3_and_below_transactional_id,
             body.v3_and_below_producer_id,
@@ -90,6 +104,8 @@ async def handle_add_offsets_to_txn(
     broker: Broker, request: Request[AddOffsetsToTxnRequest], connection: Connection
 ) -> AddOffsetsToTxnResponse:
     body = request.body
+    if denied := _refused(broker, connection, body.transactional_id, body.group_id):
+        return AddOffsetsToTxnResponse(error_code=denied)
     error = await broker.transactions.add_offsets(
         body.transactional_id, body.producer_id, body.producer_epoch, body.group_id
     )
@@ -98,6 +114,8 @@ async def handle_add_offsets_to_txn(
 
 async def handle_end_txn(broker: Broker, request: Request[EndTxnRequest], connection: Connection) -> EndTxnResponse:
     body = request.body
+    if denied := broker.authorizer.transactional_id_error(connection, Operation.WRITE, body.transactional_id):
+        return EndTxnResponse(error_code=denied)
     error = await broker.transactions.end_transaction(
         body.transactional_id, body.producer_id, body.producer_epoch, body.committed
     )
@@ -109,6 +127,8 @@ async def handle_txn_offset_commit(
 ) -> CommitResponse:
     body = request.body
     commit = await CommitRequest.read(broker, body.topics)
+    denied = _refused(broker, connection, body.transactional_id, body.group_id)
+    commit.authorize(broker.authorizer, connection, denied)
     if commit.valid:
         error = broker.coordinator.admit_commit(
             body.group_id, body.generation_id, body.member_id, body.group_instance_id
@@ -119,6 +139,13 @@ async def handle_txn_offset_commit(
             )
         commit.errors.update(dict.fromkeys(commit.valid, error))
     return CommitResponse(topics=commit.response_topics(CommitTopic, TxnOffsetCommitResponsePartition))
+
+
+def _refused(broker: Broker, connection: Connection, transactional_id: str, group_id: str) -> ErrorCode:
+    """WRITE on the transactional id, then READ on the group: what AddOffsetsToTxn and TxnOffsetCommit need."""
+    authorizer = broker.authorizer
+    denied = authorizer.transactional_id_error(connection, Operation.WRITE, transactional_id)
+    return denied or authorizer.group_error(connection, Operation.READ, group_id)
 
 
 HANDLES: dict[int, Handler] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from metadata.sqlite.acls import SqliteAcls
 from metadata.sqlite.cluster import SqliteCluster
 from metadata.sqlite.database import SqliteDatabase
 from metadata.sqlite.groups import SqliteGroups
@@ -21,6 +22,7 @@ class SqliteMetadataStore:
         self.log = SqliteLog(self.database)
         self.groups = SqliteGroups(self.database)
         self.transactions = SqliteTransactions(self.database)
+        self.acls = SqliteAcls(self.database)
         self.cluster = SqliteCluster(self.database)
         self.users = SqliteUsers(self.database)
         self.applied_migrations: list[int] = []

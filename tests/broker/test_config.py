@@ -85,3 +85,18 @@ def test_a_commit_strategy_the_stores_cannot_run_stops_serve_with_one_line(tmp_p
     assert result.stderr.strip().splitlines() == [
         f"streamhouse serve: commit strategy {ON_METADATA_THREAD} needs a folder object store and SQLite metadata"
     ]
+
+
+def test_the_authorizer_options() -> None:
+    default = parse([], {})
+    assert (default.authorizer, default.super_user_principals, default.allow_everyone_if_no_acl_found) == (
+        "none",
+        [],
+        False,
+    )
+    environ = {"STREAMHOUSE_AUTHORIZER": "acl", "STREAMHOUSE_ALLOW_EVERYONE_IF_NO_ACL_FOUND": "true"}
+    config = parse(["--super-users", "User:admin, User:ops;User:cron"], environ)
+    assert (config.authorizer, config.allow_everyone_if_no_acl_found) == ("acl", True)
+    assert config.super_user_principals == ["User:admin", "User:ops", "User:cron"]
+    with pytest.raises(SystemExit, match="STREAMHOUSE_AUTHORIZER"):
+        parse([], {"STREAMHOUSE_AUTHORIZER": "kerberos"})

@@ -46,6 +46,7 @@ class Peer:
     peer: str = "10.1.2.3:45678"
     peer_host: str = "10.1.2.3"
     listener: Listener = PLAINTEXT_LISTENER
+    principal: str = "User:ANONYMOUS"
     produce_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 

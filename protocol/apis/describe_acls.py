@@ -1,0 +1,48 @@
+"""DescribeAcls (key 29), versions 1-3 (Kafka 4's range).
+
+Our declaration of Kafka's DescribeAclsRequest/Response fields: one filter in, the matching
+bindings out grouped by resource pattern. v1 adds the pattern type; v2 is the first flexible version.
+"""
+
+from protocol.registry import register
+from protocol.schema import F, declare
+
+DESCRIBE_ACLS = register(
+    declare(
+        29,
+        "DescribeAcls",
+        versions=(1, 3),
+        flexible="2+",
+        request=[
+            F("resource_type_filter", "int8"),
+            F("resource_name_filter", "string", "0+", nullable="0+"),
+            F("pattern_type_filter", "int8", "1+", default=3),
+            F("principal_filter", "string", "0+", nullable="0+"),
+            F("host_filter", "string", "0+", nullable="0+"),
+            F("operation", "int8"),
+            F("permission_type", "int8"),
+        ],
+        response=[
+            F("throttle_time_ms", "int32"),
+            F("error_code", "int16"),
+            F("error_message", "string", "0+", nullable="0+", default=None),
+            F(
+                "resources",
+                "[]DescribeAclsResource",
+                "0+",
+                F("resource_type", "int8"),
+                F("resource_name", "string"),
+                F("pattern_type", "int8", "1+", default=3),
+                F(
+                    "acls",
+                    "[]AclDescription",
+                    "0+",
+                    F("principal", "string"),
+                    F("host", "string"),
+                    F("operation", "int8"),
+                    F("permission_type", "int8"),
+                ),
+            ),
+        ],
+    )
+)
