@@ -108,7 +108,7 @@ async def handle_alter_user_scram_credentials(
     if denied := broker.authorizer.cluster_error(connection, Operation.ALTER):
         return AlterUserScramCredentialsResponse(
             results=[
-                AlterUserScramCredentialsResult(user=n, error_code=denied, error_message=denied.name) for n in names
+                AlterUserScramCredentialsResult(user=n, error_code=denied, error_message=denied.name) for n in users
             ]
         )
     refusals = _refusals(broker, body)
