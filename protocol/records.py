@@ -515,7 +515,7 @@ def _snappy_compress(data: bytes | bytearray | memoryview) -> bytes:
 def _snappy_stream(view: memoryview, limit: int) -> Iterator[bytes]:
     """Xerial-framed snappy (Java clients), a block at a time, or a raw snappy block (some librdkafka versions)."""
     if view[: len(_XERIAL_MAGIC)] != _XERIAL_MAGIC:
-        yield _snappy_raw(view, limit)
+        yield _snappy_raw(view, limit, limit)
         return
     if len(view) < len(_XERIAL_HEADER):
         raise ProtocolError("xerial snappy header is truncated")
@@ -528,16 +528,17 @@ def _snappy_stream(view: memoryview, limit: int) -> Iterator[bytes]:
         pos += 4
         if not 0 <= length <= len(view) - pos:
             raise ProtocolError(f"xerial snappy block of {length} bytes with {len(view) - pos} left")
-        block = _snappy_raw(view[pos : pos + length], limit - total)
+        block = _snappy_raw(view[pos : pos + length], limit - total, limit)
         total += len(block)
         yield block
         pos += length
 
 
-def _snappy_raw(block: memoryview, limit: int) -> bytes:
+def _snappy_raw(block: memoryview, room: int, limit: int) -> bytes:
+    """One raw block, refused before it is decompressed when it would take more than the `room` left of `limit`."""
     try:
         # The block's preamble states its decompressed length: check it before allocating.
-        if cramjam.snappy.decompress_raw_len(block) > limit:
+        if cramjam.snappy.decompress_raw_len(block) > room:
             raise _too_large(limit)
         return bytes(cramjam.snappy.decompress_raw(block))
     except cramjam.DecompressionError as exc:
