@@ -38,7 +38,9 @@ compressed them.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, NamedTuple
 
 from broker.topics import cleanup_policies, effective_config
@@ -193,14 +195,19 @@ INLINE_VALIDATION_BYTES = 256 * 1024
 """Uncompressed batches up to this many bytes in all are validated on the event loop: walking them
 takes less time than handing them to a worker thread and back."""
 
+# Threads of their own, as many as the cores the decompressors and the record walk (both without
+# the GIL) can use: requests validating decompression bombs wait for each other, not the object
+# store's reads and writes on the default executor.
+_VALIDATION_THREADS = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="produce-validation")
+
 
 async def _validated(checked: list[_Checked], max_uncompressed: int) -> None:
     """Every record of the checked partitions validated, off the event loop unless the request is small and
-    uncompressed (one worker thread for the whole request); the partitions that fail get their error."""
+    uncompressed (one validation thread for the whole request); the partitions that fail get their error."""
     size = sum(len(view) for partition in checked for _, view in partition.batches)
     compressed = any(header.compression for partition in checked for header, _ in partition.batches)
     if compressed or size > INLINE_VALIDATION_BYTES:
-        await asyncio.to_thread(_validate_all, checked, max_uncompressed)
+        await asyncio.get_running_loop().run_in_executor(_VALIDATION_THREADS, _validate_all, checked, max_uncompressed)
     else:
         _validate_all(checked, max_uncompressed)
 
