@@ -168,8 +168,11 @@ def scan_records_py(data: Buffer, pos: int, index: int, count: int, final: bool)
 
 try:
     from protocol._recordscan import scan as _scan
+
+    COMPILED = True
 except ImportError:  # not built: the same walk in Python
     _scan = scan_records_py
+    COMPILED = False
 
 
 def check_client_header(header: BatchHeader) -> None:

@@ -38,6 +38,7 @@ compressed them.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +46,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from broker.topics import cleanup_policies, effective_config
 from metadata.base import AppendResult, MetadataUnavailableError, TopicInfo
+from protocol import validation
 from protocol.apis.produce import PRODUCE
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.messages.produce import BatchIndexAndErrorMessage as RecordError
@@ -61,6 +63,12 @@ from protocol.validation import (
     validate_batch,
 )
 from storage.log import StorageError
+
+if not validation.COMPILED:
+    logging.getLogger(__name__).warning(
+        "protocol._recordscan is not built (no C compiler at install?): produced records are validated in Python, "
+        "far slower"
+    )
 
 if TYPE_CHECKING:
     from broker.app import Broker
