@@ -211,25 +211,30 @@ _VALIDATION_THREADS = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread
 
 async def _validated(checked: list[_Checked], max_uncompressed: int) -> None:
     """Every record of the checked partitions validated, off the event loop unless the request is small and
-    uncompressed (one validation thread for the whole request); the partitions that fail get their error."""
+    uncompressed (one validation thread for the whole request); the partitions that fail get their error.
+
+    Naming refused records (record_errors) decodes each record in Python: small requests that need it
+    go to the thread too.
+    """
     size = sum(len(view) for partition in checked for _, view in partition.batches)
     compressed = any(header.compression for partition in checked for header, _ in partition.batches)
-    if compressed or size > INLINE_VALIDATION_BYTES:
+    if not compressed and size <= INLINE_VALIDATION_BYTES:
+        checked = [partition for partition in checked if not _validate_partition(partition, max_uncompressed)]
+    if checked:
         await asyncio.get_running_loop().run_in_executor(_VALIDATION_THREADS, _validate_all, checked, max_uncompressed)
-    else:
-        _validate_all(checked, max_uncompressed)
 
 
 def _validate_all(checked: list[_Checked], max_uncompressed: int) -> None:
     for partition in checked:
-        _validate_partition(partition, max_uncompressed)
+        _validate_partition(partition, max_uncompressed, name_records=True)
 
 
-def _validate_partition(partition: _Checked, max_uncompressed: int) -> None:
+def _validate_partition(partition: _Checked, max_uncompressed: int, *, name_records: bool = False) -> bool:
     """Kafka's log validator over one partition's batches: the error and record_errors of its outcome, if any.
 
     As Kafka, a record without a key on a compacted topic or a timestamp out of the topic's bounds is named
     in record_errors (its index among the partition's records); nothing of the partition is appended then.
+    False, with the outcome untouched, when records are to be named but `name_records` is not set.
     """
     outcome = partition.outcome
     where = f"{partition.topic.name}-{outcome.index}"
@@ -240,6 +245,8 @@ def _validate_partition(partition: _Checked, max_uncompressed: int) -> None:
         for header, view in partition.batches:
             summary = validate_batch(header, view, max_uncompressed=max_uncompressed)
             if needs_record_errors(header, summary, compacted=partition.compacted, bounds=partition.bounds):
+                if not name_records:
+                    return False
                 errors, timestamps = record_errors(
                     header,
                     view,
@@ -254,16 +261,17 @@ def _validate_partition(partition: _Checked, max_uncompressed: int) -> None:
             first += summary.records
     except InvalidRecordError as exc:
         outcome.error, outcome.message = ErrorCode.INVALID_RECORD, str(exc)
-        return
+        return True
     except ProtocolError as exc:
         outcome.error, outcome.message = ErrorCode.CORRUPT_MESSAGE, str(exc)
-        return
+        return True
     if by_timestamp:
         outcome.error = ErrorCode.INVALID_TIMESTAMP
         outcome.message = "One or more records have been rejected due to invalid timestamp"
     elif outcome.record_errors:
         outcome.error = ErrorCode.INVALID_RECORD
         outcome.message = f"{len(outcome.record_errors)} of {first} records have no key: {why}"
+    return True
 
 
 def _append(broker: Broker, partition: _Checked) -> None:
