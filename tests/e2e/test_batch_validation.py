@@ -156,6 +156,18 @@ def test_a_decompression_bomb_is_refused_with_corrupt_message(broker: BrokerProc
 
 
 @pytest.mark.e2e
+def test_a_bomb_to_a_compacted_topic_is_refused_with_corrupt_message(broker: BrokerProcess) -> None:
+    topic = "bomb-compacted"
+    _create_topic(broker, topic, {"cleanup.policy": "compact"})
+    keyed = build_batch([Record(b"k", b"good")])
+    assert _produce(broker, topic, keyed).error_code == ErrorCode.NONE  # type: ignore[attr-defined]
+    answer = _produce(broker, topic, _batch(_zstd_bomb(BOMB_BYTES), 1, codec=Compression.ZSTD))
+    assert answer.error_code == ErrorCode.CORRUPT_MESSAGE  # type: ignore[attr-defined]
+    assert "decompress to more than" in answer.error_message  # type: ignore[attr-defined]
+    assert _high_watermark(broker, topic) == 1
+
+
+@pytest.mark.e2e
 def test_other_connections_are_served_while_bombs_are_validated(broker: BrokerProcess) -> None:
     bomb = _batch(_gzip_bomb(BOMB_BYTES), 1, codec=Compression.GZIP)
     pipelined = 4
