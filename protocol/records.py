@@ -185,7 +185,7 @@ def iter_batches(
             raise ProtocolError(f"batch at {pos}: batchLength {batch_length} runs past the {left} bytes left")
         header = BatchHeader._make(BATCH_HEADER.unpack_from(view, pos))
         if header.magic != MAGIC:
-            raise ProtocolError(f"batch at {pos}: magic {header.magic}, only magic {MAGIC} is supported")
+            raise InvalidRecordError(f"batch at {pos}: magic {header.magic}, only magic {MAGIC} is supported")
         batch = view[pos : pos + size]
         # The CRC goes before the other checks: a damaged batch is reported as such.
         if verify_crc:

@@ -6,7 +6,8 @@ in durable storage, "leader" and "all replicas" are the same thing.
 
 Errors per partition: INVALID_REQUIRED_ACKS (21) for acks other than 0, 1, -1;
 UNKNOWN_TOPIC_OR_PARTITION (3) for an absent topic (when not auto-created) or partition;
-INVALID_TOPIC_EXCEPTION (17) for a bad name; INVALID_RECORD (87) for an empty record set;
+INVALID_TOPIC_EXCEPTION (17) for a bad name; INVALID_RECORD (87) for an empty record set or a batch
+of a magic other than 2; UNSUPPORTED_COMPRESSION_TYPE (76) for zstd in a request before v7;
 MESSAGE_TOO_LARGE (10) for a batch above the topic's max.message.bytes (its size as sent, compressed).
 Then every record is validated as Kafka's log validator does (protocol/validation.py), off the event loop
 for compressed or large requests: CORRUPT_MESSAGE (2) for a CRC mismatch or bytes that do not read as
@@ -54,7 +55,7 @@ from protocol.messages.produce import PartitionProduceResponse as PartitionRespo
 from protocol.messages.produce import ProduceRequest, TopicProduceData
 from protocol.messages.produce import ProduceResponse as Response
 from protocol.messages.produce import TopicProduceResponse as TopicResponse
-from protocol.records import BatchHeader, InvalidRecordError, iter_batches, set_log_append_time
+from protocol.records import BatchHeader, Compression, InvalidRecordError, iter_batches, set_log_append_time
 from protocol.validation import (
     TimestampBounds,
     needs_record_errors,
@@ -100,7 +101,8 @@ async def handle_produce(broker: Broker, request: Request[ProduceRequest], conne
         checked: list[_Checked] = []
         now = time.time_ns() // 1_000_000
         for topic_data in body.topic_data:
-            outcomes.append((topic_data.name, await _check_topic(broker, body.acks, topic_data, now, checked)))
+            partitions = await _check_topic(broker, request.version, body.acks, topic_data, now, checked)
+            outcomes.append((topic_data.name, partitions))
         await _validated(checked, broker.config.max_uncompressed_batch_bytes)
         for partition in checked:
             if not partition.outcome.error:
@@ -138,6 +140,9 @@ async def _answered(appends: list[asyncio.Future[AppendResult]], timeout: float)
         await asyncio.wait(still_open, timeout=max(deadline - time.monotonic(), 0))
 
 
+ZSTD_SINCE_VERSION = 7  # as Kafka: older Produce requests may not carry zstd batches (KIP-110)
+
+
 class _Checked(NamedTuple):
     """A partition whose batches passed the header checks: its records are validated next, then appended."""
 
@@ -150,7 +155,7 @@ class _Checked(NamedTuple):
 
 
 async def _check_topic(
-    broker: Broker, acks: int, topic_data: TopicProduceData, now: int, checked: list[_Checked]
+    broker: Broker, version: int, acks: int, topic_data: TopicProduceData, now: int, checked: list[_Checked]
 ) -> list[_Outcome]:
     """Each partition's outcome; those whose batches pass the header checks also go to `checked`."""
     if acks not in (0, 1, -1):
@@ -189,6 +194,10 @@ async def _check_topic(
             continue
         except ProtocolError as exc:  # a CRC mismatch (CorruptBatchError) among them
             outcome.error, outcome.message = ErrorCode.CORRUPT_MESSAGE, str(exc)
+            continue
+        if version < ZSTD_SINCE_VERSION and any(header.compression is Compression.ZSTD for header, _ in batches):
+            outcome.error = ErrorCode.UNSUPPORTED_COMPRESSION_TYPE
+            outcome.message = f"zstd needs Produce v{ZSTD_SINCE_VERSION} or later"
             continue
         too_large = next((len(view) for _, view in batches if len(view) > max_bytes), None)
         if too_large is not None:

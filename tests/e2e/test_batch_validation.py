@@ -120,6 +120,26 @@ BAD_BATCHES = {
 }
 
 
+def _magic_1() -> bytes:
+    batch = bytearray(build_batch([Record(None, b"v")]))
+    batch[16] = 1
+    struct.pack_into(">I", batch, 17, crc32c.crc32c(memoryview(batch)[21:]))
+    return bytes(batch)
+
+
+BAD_BATCHES["magic 1"] = (_magic_1(), ErrorCode.INVALID_RECORD)
+
+
+@pytest.mark.e2e
+def test_zstd_before_produce_v7_gets_unsupported_compression_type(broker: BrokerProcess) -> None:
+    batch = build_batch([Record(None, b"v")], compression=Compression.ZSTD)
+    with WireClient(broker.bootstrap) as client:
+        old = client.request(PRODUCE, 6, produce_body("zstd-v6", batch)).responses[0].partition_responses[0]
+        assert old.error_code == ErrorCode.UNSUPPORTED_COMPRESSION_TYPE
+        new = client.request(PRODUCE, 7, produce_body("zstd-v6", batch)).responses[0].partition_responses[0]
+        assert new.error_code == ErrorCode.NONE
+
+
 @pytest.mark.e2e
 @pytest.mark.parametrize("name", list(BAD_BATCHES))
 def test_a_batch_whose_records_are_wrong_is_refused_and_not_stored(broker: BrokerProcess, name: str) -> None:
