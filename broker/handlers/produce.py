@@ -7,23 +7,23 @@ in durable storage, "leader" and "all replicas" are the same thing.
 Errors per partition: INVALID_REQUIRED_ACKS (21) for acks other than 0, 1, -1;
 UNKNOWN_TOPIC_OR_PARTITION (3) for an absent topic (when not auto-created) or partition;
 INVALID_TOPIC_EXCEPTION (17) for a bad name; INVALID_RECORD (87) for an empty record set or a batch
-of a magic other than 2; UNSUPPORTED_COMPRESSION_TYPE (76) for zstd in a request before v7;
-MESSAGE_TOO_LARGE (10) for a batch above the topic's max.message.bytes (its size as sent, compressed).
-Then every record is validated as Kafka's log validator does (protocol/validation.py), off the event loop
-for compressed or large requests: CORRUPT_MESSAGE (2) for a CRC mismatch or bytes that do not read as
-records (a compressed payload that does not decompress, or decompresses to more than
---max-uncompressed-batch-bytes: decompression stops there), INVALID_RECORD (87) for a record count that
-disagrees with lastOffsetDelta or with the records present, offset deltas other than 0..n-1 in order, a
-control batch (only the transaction coordinator writes those: transaction markers) or a producer id
-without a sequence; INVALID_RECORD (87) for a record without a key sent to a topic whose cleanup.policy
-includes compact, and INVALID_TIMESTAMP (32) for a CreateTime timestamp (other than -1) more than
-message.timestamp.before.max.ms before or message.timestamp.after.max.ms after the broker's clock, or
-a batch the client stamped LogAppendTime: v8+ name each such record in `record_errors` (KIP-467).
-Nothing of a partition with an error is appended.
-OUT_OF_ORDER_SEQUENCE_NUMBER (45) and
-INVALID_PRODUCER_EPOCH (47) from the idempotence checks; KAFKA_STORAGE_ERROR (56,
-retriable) when the flush failed or the metadata store is unreachable (PostgreSQL down or
-restarting): nothing of the batch was committed, or the commit's answer was lost, and
+of a magic other than 2; CORRUPT_MESSAGE (2) for a CRC mismatch or a malformed batch header;
+UNSUPPORTED_COMPRESSION_TYPE (76) for zstd in a request before v7; MESSAGE_TOO_LARGE (10) for a
+batch above the topic's max.message.bytes (its size as sent, compressed).
+Then every record is validated as Kafka's log validator does (protocol/validation.py), off the event
+loop for compressed or large requests: CORRUPT_MESSAGE (2) for bytes that do not read as records (a
+compressed payload that does not decompress, or decompresses to more than
+--max-uncompressed-batch-bytes: decompression stops there); INVALID_RECORD (87) for a record count
+that disagrees with lastOffsetDelta or with the records present, offset deltas other than 0..n-1 in
+order, a control batch (only the transaction coordinator writes those: transaction markers) or a
+producer id without a sequence; INVALID_RECORD (87) for a record without a key sent to a topic whose
+cleanup.policy includes compact, and INVALID_TIMESTAMP (32) for a CreateTime timestamp (other than -1)
+more than message.timestamp.before.max.ms before or message.timestamp.after.max.ms after the broker's
+clock, or a batch the client stamped LogAppendTime: v8+ name each such record in `record_errors`
+(KIP-467). Nothing of a partition with an error is appended.
+OUT_OF_ORDER_SEQUENCE_NUMBER (45) and INVALID_PRODUCER_EPOCH (47) from the idempotence checks;
+KAFKA_STORAGE_ERROR (56, retriable) when the flush failed or the metadata store is unreachable
+(PostgreSQL down or restarting): nothing of the batch was committed, or the commit's answer was lost, and
 librdkafka (refresh + retry, message not persisted) and kafka-python (KafkaStorageError is
 retriable) both resend it with the same producer id and sequence, so a batch that did
 commit is answered as the duplicate it is, with its first offset; REQUEST_TIMED_OUT (7)
