@@ -22,11 +22,13 @@ builds it), else `scan_records_py`, the same walk in Python (slower by two order
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
+from protocol import records
 from protocol.errors import ProtocolError
-from protocol.primitives import Buffer
+from protocol.primitives import Buffer, write_varint, write_varlong
 from protocol.records import (
     HEADER_SIZE,
     BatchHeader,
@@ -213,23 +215,29 @@ def validate_batch(header: BatchHeader, batch: Buffer, *, max_uncompressed: int)
 
 def _check(result: ScanResult) -> ScanResult:
     status, _, index, *_, message = result
-    if status == SCAN_CORRUPT:
-        raise ProtocolError(f"record {index}: {message}")
+    if status in (SCAN_CORRUPT, SCAN_INVALID):
+        _refuse(status, index, message)
+    return result
+
+
+def _refuse(status: int, index: int, message: str | None) -> NoReturn:
     if status == SCAN_INVALID:
         raise InvalidRecordError(f"record {index}: {message}")
-    return result
+    raise ProtocolError(f"record {index}: {message}")
 
 
 def _scan_stream(pieces: Iterator[bytes], count: int) -> tuple[int, int, int]:
     """(least and greatest timestamp delta, records without a key) of `count` records in decompressed pieces.
 
-    A record cut between pieces waits, with the pieces after it, until all of it has come.
+    A record cut between pieces waits, with the pieces after it, until all of it has come; one larger
+    than a piece is read as it comes instead, its key and value skipped (`_large_record`).
     """
     lowest, highest, keyless = _INT64_MAX, _INT64_MIN, 0
     index = 0
     held: list[bytes] = []
     held_bytes = 0
     need = 0
+    pieces = iter(pieces)
     for piece in pieces:
         if index == count:
             if piece:
@@ -243,6 +251,12 @@ def _scan_stream(pieces: Iterator[bytes], count: int) -> tuple[int, int, int]:
         status, pos, index, low, high, no_key, need, _ = _check(_scan(data, 0, index, count, False))
         lowest, highest, keyless = min(lowest, low), max(highest, high), keyless + no_key
         rest = data[pos:]
+        if status == SCAN_MORE and need > records.DECOMPRESS_PIECE:
+            cursor = _Cursor(rest, pieces)
+            low, high, no_key = _large_record(cursor, index)
+            lowest, highest, keyless = min(lowest, low), max(highest, high), keyless + no_key
+            index, need, rest = index + 1, 0, cursor.rest()
+            status = SCAN_DONE if index == count else SCAN_MORE
         if status == SCAN_DONE and rest:
             raise InvalidRecordError(f"bytes left after the batch's {count} records")
         held, held_bytes = ([rest], len(rest)) if rest else ([], 0)
@@ -253,6 +267,105 @@ def _scan_stream(pieces: Iterator[bytes], count: int) -> tuple[int, int, int]:
         if pos != len(data):
             raise InvalidRecordError(f"bytes left after the batch's {count} records")
     return lowest, highest, keyless
+
+
+class _Cursor:
+    """Bytes read forward from `start`, then from the pieces after it, pulled only as they are needed."""
+
+    def __init__(self, start: bytes, pieces: Iterator[bytes]) -> None:
+        self.data = start
+        self.pos = 0
+        self.pieces = pieces
+        self.consumed = 0
+        self.record_end: int | None = None  # in bytes consumed: where varints must end
+
+    def _pull(self) -> None:
+        """The bytes not read yet, and the next piece after them."""
+        for piece in self.pieces:
+            if piece:
+                self.data, self.pos = self.data[self.pos :] + piece, 0
+                return
+        raise _BadRecordError(SCAN_CORRUPT, "record length runs past the batch")
+
+    def varint(self, max_bytes: int = 5, bits: int = 32) -> int:
+        while True:
+            end = len(self.data)
+            bounded = self.record_end is not None and self.record_end - self.consumed <= end - self.pos
+            if self.record_end is not None:
+                end = min(end, self.pos + self.record_end - self.consumed)
+            rc, value, after = _read_varint(self.data, self.pos, end, max_bytes, bits)
+            if rc == 0:
+                self.consumed += after - self.pos
+                self.pos = after
+                return value
+            if rc == 2:
+                raise _BadRecordError(SCAN_CORRUPT, "malformed varint in a record")
+            if bounded:
+                raise _BadRecordError(SCAN_CORRUPT, "varint runs past its record")
+            self._pull()
+
+    def take(self, size: int, *, keep: bool = True) -> bytes:
+        """The next `size` bytes; with `keep` False, passed over without being held (b"")."""
+        self.consumed += size
+        parts = []
+        while len(self.data) - self.pos < size:
+            size -= len(self.data) - self.pos
+            if keep:
+                parts.append(self.data[self.pos :])
+            self.data, self.pos = b"", 0
+            self._pull()
+        if keep:
+            parts.append(self.data[self.pos : self.pos + size])
+        self.pos += size
+        return b"".join(parts)
+
+    def rest(self) -> bytes:
+        return self.data[self.pos :]
+
+
+def _large_record(cursor: _Cursor, index: int) -> tuple[int, int, int]:
+    """Record `index`, larger than a piece, read from `cursor` with its key and value passed over, not held:
+    (its timestamp delta twice, 1 when it has no key).
+
+    Its headers, held, go through the same walk as any record's, in a record of their own with the
+    record's timestamp and offset deltas and an empty value.
+    """
+    try:
+        length = cursor.varint()
+        start = cursor.consumed
+        cursor.record_end = start + length
+        cursor.take(1, keep=False)  # attributes: unused by magic 2
+        timestamp_delta = cursor.varint(10, 64)
+        offset_delta = cursor.varint()
+        if offset_delta != index:
+            raise _BadRecordError(SCAN_INVALID, "offset deltas are not 0, 1, 2... in order")
+        lengths = []
+        for _ in ("key", "value"):
+            size = cursor.varint()
+            if not -1 <= size <= length - (cursor.consumed - start):
+                raise _BadRecordError(SCAN_CORRUPT, "a key, value or header runs past its record")
+            cursor.take(max(size, 0), keep=False)
+            lengths.append(size)
+        headers = cursor.take(length - (cursor.consumed - start))
+    except _BadRecordError as bad:
+        if cursor.record_end is not None:  # as for a record read whole: one cut short is that, first
+            try:
+                cursor.take(cursor.record_end - cursor.consumed, keep=False)
+            except _BadRecordError as short:
+                _refuse(short.status, index, short.message)
+        _refuse(bad.status, index, bad.message)
+    body = io.BytesIO()
+    body.write(b"\x00")
+    write_varlong(body, timestamp_delta)
+    write_varint(body, offset_delta)
+    body.write(b"\x01" if lengths[0] == -1 else b"\x00")  # the key: null, or empty
+    body.write(b"\x00")  # an empty value
+    body.write(headers)
+    record = io.BytesIO()
+    write_varint(record, body.tell())
+    record.write(body.getvalue())
+    _, _, _, low, high, no_key, _, _ = _check(_scan(record.getvalue(), 0, index, index + 1, True))
+    return low, high, no_key
 
 
 def timestamp_bounds(now: int, before_max_ms: int, after_max_ms: int) -> TimestampBounds:

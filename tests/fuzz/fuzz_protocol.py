@@ -6,11 +6,12 @@
 The first byte of an input picks the target, the rest is its data:
 - even: a request frame (without its size prefix) for `protocol.wire.decode_request`, every registered API;
 - odd: a record batch whose batchLength and CRC are set right before it is read, so that the fuzzer
-  reaches the records: `iter_batches`, then `protocol.validation.validate_batch` and `record_errors`,
-  and the compiled record walk compared with its Python reference on the records section.
+  reaches the records: `iter_batches`, then `protocol.validation.validate_batch` and `record_errors`
+  (with decompressed pieces of 1 MiB and of 5 bytes, which must accept and refuse alike), and the compiled
+  record walk compared with its Python reference on the records section.
 
 A crash is any exception but ProtocolError (InvalidRecordError and CorruptBatchError among them),
-or the two walks disagreeing. The corpus folder is seeded, when new, from tests/golden/fixtures (the
+or two ways of reading disagreeing. The corpus folder is seeded, when new, from tests/golden/fixtures (the
 frames, and the batches of their Produce requests), a request of every API and version, and a batch of
 every codec; each crash found becomes a regression test in tests/protocol/.
 """
@@ -27,6 +28,7 @@ import atheris
 import crc32c
 
 with atheris.instrument_imports():
+    import protocol.records
     from protocol import wire
     from protocol._recordscan import scan
     from protocol.errors import ProtocolError
@@ -51,6 +53,10 @@ ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden" / "fixtures"
 LIMIT = 1 << 20  # decompressed bound, small: the fuzzer's inputs are small
 BOUNDS = timestamp_bounds(now=1_800_000_000_000, before_max_ms=86_400_000, after_max_ms=3_600_000)
+# Decompressed pieces of a few bytes send records through the path for records larger than a piece
+# (read as they come); the validation target checks that it judges as reading whole does.
+SMALL_PIECE = 5
+WHOLE_PIECE = 1 << 20
 DECODE = b"\x00"
 VALIDATE = b"\x01"
 
@@ -78,11 +84,31 @@ def validate(data: bytes) -> None:
             compiled, reference = scan(section, 0, 0, count, final), scan_records_py(section, 0, 0, count, final)
             if compiled != reference:
                 raise AssertionError(f"walks disagree: compiled {compiled}, reference {reference}")
-    with contextlib.suppress(ProtocolError):
+    protocol.records.DECOMPRESS_PIECE = WHOLE_PIECE
+    whole = judged(batch)
+    protocol.records.DECOMPRESS_PIECE = SMALL_PIECE
+    if judged(batch) != whole:
+        raise AssertionError(f"records read as they come judged otherwise than read whole ({whole})")
+
+
+def judged(batch: bytes) -> object:
+    """What validation makes of `batch`: the summaries and record errors, or that it was refused.
+
+    Not why it was refused: read as it comes, a compressed batch may show a wrong record before the
+    codec's checksum at its end shows it damaged.
+    """
+    try:
+        answers: list[object] = []
         for header, view in iter_batches(batch):
             summary = validate_batch(header, view, max_uncompressed=LIMIT)
+            answers.append(summary)
             if needs_record_errors(header, summary, compacted=True, bounds=BOUNDS):
-                record_errors(header, view, first_index=0, compacted=True, bounds=BOUNDS, max_uncompressed=LIMIT)
+                answers.append(
+                    record_errors(header, view, first_index=0, compacted=True, bounds=BOUNDS, max_uncompressed=LIMIT)
+                )
+        return answers
+    except ProtocolError:
+        return "refused"
 
 
 def test_one_input(data: bytes) -> None:

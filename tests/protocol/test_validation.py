@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import protocol.records
 from protocol import validation
 from protocol._recordscan import scan as compiled_scan  # built by `pip install .`
 from protocol.errors import ProtocolError
@@ -70,13 +71,37 @@ def test_a_good_batch_of_each_codec_is_summarised(codec: Compression) -> None:
 
 
 @pytest.mark.parametrize("codec", [Compression.GZIP, Compression.LZ4, Compression.ZSTD])
-def test_records_cut_between_decompressed_pieces_are_read_whole(
+def test_records_larger_than_a_decompressed_piece_are_read_as_they_come(
     codec: Compression, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import protocol.records
-
+    batch = build_batch(RECORDS, compression=codec)
+    whole = _validate(batch)
     monkeypatch.setattr(protocol.records, "DECOMPRESS_PIECE", 7)  # every record straddles pieces
-    assert _validate(build_batch(RECORDS, compression=codec)).records == 50
+    assert _validate(batch) == whole
+
+
+def _outcome(batch: bytes) -> object:
+    try:
+        return _validate(batch)
+    except ProtocolError as exc:
+        return type(exc)
+
+
+def test_records_read_as_they_come_are_judged_as_records_read_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(2026)
+    section = build_batch(RECORDS[:6], base_timestamp=1000)[HEADER_SIZE:]
+    judged = set()
+    for _ in range(3000):
+        mutated = bytearray(section)
+        for _ in range(rng.randint(0, 3)):
+            mutated[rng.randrange(len(mutated))] = rng.randrange(256)
+        batch = _rebatched(Compression.LZ4.compress(mutated), rng.choice((5, 6, 7)), Compression.LZ4)
+        monkeypatch.setattr(protocol.records, "DECOMPRESS_PIECE", 1 << 20)
+        whole = _outcome(batch)
+        monkeypatch.setattr(protocol.records, "DECOMPRESS_PIECE", rng.choice((1, 5, 16)))
+        assert _outcome(batch) == whole, bytes(mutated).hex()
+        judged.add(whole if isinstance(whole, type) else "accepted")
+    assert judged == {"accepted", ProtocolError, InvalidRecordError}
 
 
 @pytest.mark.parametrize("codec", [Compression.GZIP, Compression.SNAPPY, Compression.LZ4, Compression.ZSTD])
