@@ -130,6 +130,11 @@ class BrokerConfig:
         600_000, "connections.max.idle.ms: a connection that neither sends nor receives for this long is closed"
     )
     message_max_bytes: int = option(1024 * 1024 + 12, "default max.message.bytes: the largest record batch accepted")
+    max_uncompressed_batch_bytes: int = option(
+        128 * 1024 * 1024,
+        "largest a produced record batch may decompress to; past it decompression stops and the batch is "
+        "refused with CORRUPT_MESSAGE (a bound on decompression bombs, far above what clients send)",
+    )
     flush_ms: int | None = option(
         None,
         "longest time a produced batch waits in the write buffer before a flush "

@@ -60,6 +60,8 @@ TOPIC_CONFIGS: dict[str, ConfigSpec] = {
     "delete.retention.ms": ConfigSpec("86400000", minimum=0),
     "min.compaction.lag.ms": ConfigSpec("0", minimum=0),
     "message.timestamp.difference.max.ms": ConfigSpec("9223372036854775807", minimum=0),
+    "message.timestamp.before.max.ms": ConfigSpec("9223372036854775807", minimum=0),
+    "message.timestamp.after.max.ms": ConfigSpec("3600000", minimum=0),
     "unclean.leader.election.enable": ConfigSpec("false", ("true", "false")),
 }
 

@@ -55,6 +55,7 @@ MAX_DECOMPRESSED_BYTES = 256 * 1024 * 1024
 Far above any batch a client builds (producers cap batches near 1 MiB compressed) yet low
 enough that a decompression bomb cannot exhaust memory; above it decompression raises
 ProtocolError (zstd may overshoot it by one input step, at most ~32 MiB, before noticing).
+The broker validates produced batches against its own bound (--max-uncompressed-batch-bytes).
 """
 
 
@@ -73,7 +74,7 @@ class Compression(enum.IntEnum):
 
     def decompress(self, data: bytes | bytearray | memoryview, *, limit: int = MAX_DECOMPRESSED_BYTES) -> bytes:
         """Compressed records back to plain bytes; ProtocolError for bad data or output above `limit` bytes."""
-        return _DECOMPRESSORS[self](data, limit)
+        return b"".join(iter_decompressed(self, data, limit=limit))
 
 
 class TimestampType(enum.IntEnum):
@@ -85,6 +86,11 @@ class TimestampType(enum.IntEnum):
 
 class CorruptBatchError(ProtocolError):
     """A batch whose CRC-32C does not match its bytes (the broker answers CORRUPT_MESSAGE)."""
+
+
+class InvalidRecordError(ProtocolError):
+    """A batch that reads well but breaks a rule of Kafka's log validator, such as a record count
+    that disagrees with its offsets (the broker answers INVALID_RECORD, as Kafka does)."""
 
 
 class BatchHeader(NamedTuple):
@@ -179,7 +185,7 @@ def iter_batches(
             raise ProtocolError(f"batch at {pos}: batchLength {batch_length} runs past the {left} bytes left")
         header = BatchHeader._make(BATCH_HEADER.unpack_from(view, pos))
         if header.magic != MAGIC:
-            raise ProtocolError(f"batch at {pos}: magic {header.magic}, only magic {MAGIC} is supported")
+            raise InvalidRecordError(f"batch at {pos}: magic {header.magic}, only magic {MAGIC} is supported")
         batch = view[pos : pos + size]
         # The CRC goes before the other checks: a damaged batch is reported as such.
         if verify_crc:
@@ -193,24 +199,26 @@ def iter_batches(
 
 def _check_header(header: BatchHeader, pos: int) -> None:
     codec = header.attributes & _COMPRESSION_MASK
-    if codec not in _DECOMPRESSORS:
+    if codec not in _STREAMS:
         raise ProtocolError(f"batch at {pos}: unknown compression codec {codec}")
     if header.last_offset_delta < 0:
-        raise ProtocolError(f"batch at {pos}: negative lastOffsetDelta {header.last_offset_delta}")
+        raise InvalidRecordError(f"batch at {pos}: negative lastOffsetDelta {header.last_offset_delta}")
     if not 0 <= header.records_count <= header.last_offset_delta + 1:
-        raise ProtocolError(
+        raise InvalidRecordError(
             f"batch at {pos}: {header.records_count} records for lastOffsetDelta {header.last_offset_delta}"
         )
 
 
-def iter_records(header: BatchHeader, batch: bytes | bytearray | memoryview) -> Iterator[StoredRecord]:
+def iter_records(
+    header: BatchHeader, batch: bytes | bytearray | memoryview, *, limit: int = MAX_DECOMPRESSED_BYTES
+) -> Iterator[StoredRecord]:
     """The records of one batch as `iter_batches` yields it (header and bytes), decompressed as needed.
 
     Timestamps are absolute: the batch's max timestamp for every record of a LogAppendTime
     batch, as Kafka's clients read them. Malformed records raise ProtocolError.
     """
     section = memoryview(batch).cast("B")[HEADER_SIZE : header.size]
-    data = header.compression.decompress(section)
+    data = header.compression.decompress(section, limit=limit)
     append_time = header.max_timestamp if header.timestamp_type is TimestampType.LOG_APPEND_TIME else None
     end = len(data)
     pos = 0
@@ -446,24 +454,44 @@ def _too_large(limit: int) -> ProtocolError:
     return ProtocolError(f"records decompress to more than {limit} bytes")
 
 
+def iter_decompressed(
+    compression: Compression, data: bytes | bytearray | memoryview, *, limit: int = MAX_DECOMPRESSED_BYTES
+) -> Iterator[bytes]:
+    """Compressed records as a stream of plain pieces, each of at most about `DECOMPRESS_PIECE` bytes.
+
+    ProtocolError for bad data, and as soon as the pieces add up to more than `limit` bytes: a
+    decompression bomb costs the reader `limit` bytes of work and one piece of memory, never its size.
+    """
+    total = 0
+    for piece in _STREAMS[compression](memoryview(data).cast("B"), limit):
+        total += len(piece)
+        if total > limit:
+            raise _too_large(limit)
+        yield piece
+
+
+DECOMPRESS_PIECE = 1024 * 1024
+"""Largest piece a stream asks its decompressor for (zstd may give up to ~32 MiB: see _ZSTD_STEP)."""
+
+
 def _gzip_compress(data: bytes | bytearray | memoryview) -> bytes:
     return gzip.compress(data, compresslevel=6, mtime=0)  # level 6: Java's Deflater default
 
 
-def _gzip_decompress(data: bytes | bytearray | memoryview, limit: int) -> bytes:
-    out = bytearray()
-    rest = bytes(data)
+def _gzip_stream(data: memoryview, limit: int) -> Iterator[bytes]:
+    rest: bytes | memoryview = data
     try:
         while True:  # one gzip member per turn
             inflater = zlib.decompressobj(wbits=31)
-            out += inflater.decompress(rest, limit + 1 - len(out))
-            if len(out) > limit:
-                raise _too_large(limit)
+            piece = inflater.decompress(rest, DECOMPRESS_PIECE)
+            while piece:
+                yield piece
+                piece = inflater.decompress(inflater.unconsumed_tail, DECOMPRESS_PIECE)
             if not inflater.eof:
                 raise ProtocolError("gzip data is truncated")
             rest = inflater.unused_data
             if not rest:
-                return bytes(out)
+                return
     except zlib.error as exc:
         raise ProtocolError(f"gzip: {exc}") from exc
 
@@ -484,14 +512,14 @@ def _snappy_compress(data: bytes | bytearray | memoryview) -> bytes:
     return b"".join(parts)
 
 
-def _snappy_decompress(data: bytes | bytearray | memoryview, limit: int) -> bytes:
-    """Xerial-framed snappy (Java clients) or a raw snappy block (some librdkafka versions)."""
-    view = memoryview(data).cast("B")
+def _snappy_stream(view: memoryview, limit: int) -> Iterator[bytes]:
+    """Xerial-framed snappy (Java clients), a block at a time, or a raw snappy block (some librdkafka versions)."""
     if view[: len(_XERIAL_MAGIC)] != _XERIAL_MAGIC:
-        return _snappy_raw(view, limit)
+        yield _snappy_raw(view, limit, limit)
+        return
     if len(view) < len(_XERIAL_HEADER):
         raise ProtocolError("xerial snappy header is truncated")
-    out = bytearray()
+    total = 0
     pos = len(_XERIAL_HEADER)
     while pos < len(view):
         if len(view) - pos < 4:
@@ -500,15 +528,17 @@ def _snappy_decompress(data: bytes | bytearray | memoryview, limit: int) -> byte
         pos += 4
         if not 0 <= length <= len(view) - pos:
             raise ProtocolError(f"xerial snappy block of {length} bytes with {len(view) - pos} left")
-        out += _snappy_raw(view[pos : pos + length], limit - len(out))
+        block = _snappy_raw(view[pos : pos + length], limit - total, limit)
+        total += len(block)
+        yield block
         pos += length
-    return bytes(out)
 
 
-def _snappy_raw(block: memoryview, limit: int) -> bytes:
+def _snappy_raw(block: memoryview, room: int, limit: int) -> bytes:
+    """One raw block, refused before it is decompressed when it would take more than the `room` left of `limit`."""
     try:
         # The block's preamble states its decompressed length: check it before allocating.
-        if cramjam.snappy.decompress_raw_len(block) > limit:
+        if cramjam.snappy.decompress_raw_len(block) > room:
             raise _too_large(limit)
         return bytes(cramjam.snappy.decompress_raw(block))
     except cramjam.DecompressionError as exc:
@@ -523,20 +553,22 @@ def _lz4_compress(data: bytes | bytearray | memoryview) -> bytes:
     return frame
 
 
-def _lz4_decompress(data: bytes | bytearray | memoryview, limit: int) -> bytes:
-    out = bytearray()
+def _lz4_stream(data: memoryview, limit: int) -> Iterator[bytes]:
     rest = bytes(data)
     try:
         while True:  # one frame per turn
             decompressor = lz4.frame.LZ4FrameDecompressor()
-            out += decompressor.decompress(rest, max_length=limit + 1 - len(out))
-            if len(out) > limit:
-                raise _too_large(limit)
+            piece = decompressor.decompress(rest, max_length=DECOMPRESS_PIECE)
+            while piece:
+                yield piece
+                if decompressor.eof or decompressor.needs_input:
+                    break
+                piece = decompressor.decompress(b"", max_length=DECOMPRESS_PIECE)
             if not decompressor.eof:
                 raise ProtocolError("lz4 frame is truncated")
             rest = decompressor.unused_data
             if not rest:
-                return bytes(out)
+                return
     except RuntimeError as exc:
         raise ProtocolError(f"lz4: {exc}") from exc
 
@@ -545,36 +577,36 @@ def _zstd_compress(data: bytes | bytearray | memoryview) -> bytes:
     return zstandard.ZstdCompressor(level=3).compress(data)
 
 
-# zstd has no output bound per call, so input goes in small steps: one step of RLE blocks
-# expands at most ~32 MiB before the bound is checked.
+# zstandard's streaming object has no output bound per call (and its bounded reader does not
+# notice a truncated frame), so input goes in small steps: one step of RLE blocks expands at
+# most ~32 MiB before the bound is checked.
 _ZSTD_STEP = 1024
 
 
-def _zstd_decompress(data: bytes | bytearray | memoryview, limit: int) -> bytes:
+def _zstd_stream(data: memoryview, limit: int) -> Iterator[bytes]:
     """Streaming, so frames without a content size (librdkafka, zstd-jni streams) decode too."""
-    out = bytearray()
     rest = bytes(data)
     context = zstandard.ZstdDecompressor()
     try:
         while True:  # one frame per turn
             frame = context.decompressobj()
             for start in range(0, len(rest), _ZSTD_STEP):
-                out += frame.decompress(rest[start : start + _ZSTD_STEP])
-                if len(out) > limit:
-                    raise _too_large(limit)
+                piece = frame.decompress(rest[start : start + _ZSTD_STEP])
+                if piece:
+                    yield piece
                 if frame.eof:
                     rest = frame.unused_data + rest[start + _ZSTD_STEP :]
                     break
             else:
                 raise ProtocolError("zstd frame is truncated")
             if not rest:
-                return bytes(out)
+                return
     except zstandard.ZstdError as exc:
         raise ProtocolError(f"zstd: {exc}") from exc
 
 
-def _no_decompress(data: bytes | bytearray | memoryview, limit: int) -> bytes:
-    return bytes(data)
+def _no_decompress(data: memoryview, limit: int) -> Iterator[bytes]:
+    yield bytes(data)
 
 
 _COMPRESSORS: dict[Compression, Callable[[bytes | bytearray | memoryview], bytes]] = {
@@ -584,10 +616,10 @@ _COMPRESSORS: dict[Compression, Callable[[bytes | bytearray | memoryview], bytes
     Compression.LZ4: _lz4_compress,
     Compression.ZSTD: _zstd_compress,
 }
-_DECOMPRESSORS: dict[int, Callable[[bytes | bytearray | memoryview, int], bytes]] = {
+_STREAMS: dict[int, Callable[[memoryview, int], Iterator[bytes]]] = {
     Compression.NONE: _no_decompress,
-    Compression.GZIP: _gzip_decompress,
-    Compression.SNAPPY: _snappy_decompress,
-    Compression.LZ4: _lz4_decompress,
-    Compression.ZSTD: _zstd_decompress,
+    Compression.GZIP: _gzip_stream,
+    Compression.SNAPPY: _snappy_stream,
+    Compression.LZ4: _lz4_stream,
+    Compression.ZSTD: _zstd_stream,
 }

@@ -128,6 +128,8 @@ TOPIC_CONFIG_TYPES: dict[str, ConfigType] = {
     "delete.retention.ms": ConfigType.LONG,
     "min.compaction.lag.ms": ConfigType.LONG,
     "message.timestamp.difference.max.ms": ConfigType.LONG,
+    "message.timestamp.before.max.ms": ConfigType.LONG,
+    "message.timestamp.after.max.ms": ConfigType.LONG,
     "unclean.leader.election.enable": ConfigType.BOOLEAN,
 }
 
@@ -145,6 +147,8 @@ BROKER_SYNONYMS: dict[str, str] = {
     "delete.retention.ms": "log.cleaner.delete.retention.ms",
     "min.compaction.lag.ms": "log.cleaner.min.compaction.lag.ms",
     "message.timestamp.difference.max.ms": "log.message.timestamp.difference.max.ms",
+    "message.timestamp.before.max.ms": "log.message.timestamp.before.max.ms",
+    "message.timestamp.after.max.ms": "log.message.timestamp.after.max.ms",
     "unclean.leader.election.enable": "unclean.leader.election.enable",
 }
 

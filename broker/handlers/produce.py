@@ -6,17 +6,27 @@ in durable storage, "leader" and "all replicas" are the same thing.
 
 Errors per partition: INVALID_REQUIRED_ACKS (21) for acks other than 0, 1, -1;
 UNKNOWN_TOPIC_OR_PARTITION (3) for an absent topic (when not auto-created) or partition;
-INVALID_TOPIC_EXCEPTION (17) for a bad name; CORRUPT_MESSAGE (2) for a CRC mismatch or
-malformed batch; INVALID_RECORD (87) for an empty record set or a control batch (only the
-transaction coordinator writes those: transaction markers); TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53)
+INVALID_TOPIC_EXCEPTION (17) for a bad name; TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53)
 without WRITE on the request's transactional id, else TOPIC_AUTHORIZATION_FAILED (29) without WRITE
 on the topic, or, for a topic to auto-create, without CREATE on the cluster or the topic;
-MESSAGE_TOO_LARGE (10) for a batch above the topic's max.message.bytes; OUT_OF_ORDER_SEQUENCE_NUMBER (45) and
-INVALID_PRODUCER_EPOCH (47) from the idempotence checks; INVALID_RECORD (87) for a record without a
-key sent to a topic whose cleanup.policy includes compact (v8+ also name each such record in
-`record_errors`, KIP-467; nothing of that partition is appended); KAFKA_STORAGE_ERROR (56,
-retriable) when the flush failed or the metadata store is unreachable (PostgreSQL down or
-restarting): nothing of the batch was committed, or the commit's answer was lost, and
+INVALID_RECORD (87) for an empty record set or a batch
+of a magic other than 2; CORRUPT_MESSAGE (2) for a CRC mismatch or a malformed batch header;
+UNSUPPORTED_COMPRESSION_TYPE (76) for zstd in a request before v7; MESSAGE_TOO_LARGE (10) for a
+batch above the topic's max.message.bytes (its size as sent, compressed).
+Then every record is validated as Kafka's log validator does (protocol/validation.py), off the event
+loop for compressed or large requests: CORRUPT_MESSAGE (2) for bytes that do not read as records (a
+compressed payload that does not decompress, or decompresses to more than
+--max-uncompressed-batch-bytes: decompression stops there); INVALID_RECORD (87) for a record count
+that disagrees with lastOffsetDelta or with the records present, offset deltas other than 0..n-1 in
+order, a control batch (only the transaction coordinator writes those: transaction markers) or a
+producer id without a sequence; INVALID_RECORD (87) for a record without a key sent to a topic whose
+cleanup.policy includes compact, and INVALID_TIMESTAMP (32) for a CreateTime timestamp (other than -1)
+more than message.timestamp.before.max.ms before or message.timestamp.after.max.ms after the broker's
+clock, or a batch the client stamped LogAppendTime: v8+ name each such record in `record_errors`
+(KIP-467). Nothing of a partition with an error is appended.
+OUT_OF_ORDER_SEQUENCE_NUMBER (45) and INVALID_PRODUCER_EPOCH (47) from the idempotence checks;
+KAFKA_STORAGE_ERROR (56, retriable) when the flush failed or the metadata store is unreachable
+(PostgreSQL down or restarting): nothing of the batch was committed, or the commit's answer was lost, and
 librdkafka (refresh + retry, message not persisted) and kafka-python (KafkaStorageError is
 retriable) both resend it with the same producer id and sequence, so a batch that did
 commit is answered as the duplicate it is, with its first offset; REQUEST_TIMED_OUT (7)
@@ -25,21 +35,24 @@ Transactional batches open their producer's transaction on the partition (at the
 the partition's last stable offset until the marker); as Kafka before 3.6 (KIP-890), a
 partition is not checked to be in the transaction.
 A topic with message.timestamp.type=LogAppendTime gets the time the broker received each
-batch (as Kafka stamps it on append), in the batch header. Batches stay opaque (header and CRC
-checked, records not read) except for compacted topics, whose records are decompressed and read
-for their keys.
+batch (as Kafka stamps it on append), in the batch header. Batches are stored as the client
+compressed them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from broker.security.authorizer import Operation
 from broker.topics import cleanup_policies, effective_config
-from metadata.base import AppendResult, MetadataUnavailableError
+from metadata.base import AppendResult, MetadataUnavailableError, TopicInfo
+from protocol import validation
 from protocol.apis.produce import PRODUCE
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.messages.produce import BatchIndexAndErrorMessage as RecordError
@@ -47,8 +60,21 @@ from protocol.messages.produce import PartitionProduceResponse as PartitionRespo
 from protocol.messages.produce import ProduceRequest, TopicProduceData
 from protocol.messages.produce import ProduceResponse as Response
 from protocol.messages.produce import TopicProduceResponse as TopicResponse
-from protocol.records import BatchHeader, CorruptBatchError, iter_batches, iter_records, set_log_append_time
+from protocol.records import BatchHeader, Compression, InvalidRecordError, iter_batches, set_log_append_time
+from protocol.validation import (
+    TimestampBounds,
+    needs_record_errors,
+    record_errors,
+    timestamp_bounds,
+    validate_batch,
+)
 from storage.log import StorageError
+
+if not validation.COMPILED:
+    logging.getLogger(__name__).warning(
+        "protocol._recordscan is not built (no C compiler at install?): produced records are validated in Python, "
+        "far slower"
+    )
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -77,8 +103,15 @@ async def handle_produce(broker: Broker, request: Request[ProduceRequest], conne
     outcomes: list[tuple[str, list[_Outcome]]] = []
     # Appends of one connection must reach the log in request order (clients pipeline).
     async with connection.produce_lock:
+        checked: list[_Checked] = []
+        now = time.time_ns() // 1_000_000
         for topic_data in body.topic_data:
-            outcomes.append((topic_data.name, await _append_topic(broker, body, topic_data, connection)))
+            partitions = await _check_topic(broker, connection, body, request.version, topic_data, now, checked)
+            outcomes.append((topic_data.name, partitions))
+        await _validated(checked, broker.config.max_uncompressed_batch_bytes)
+        for partition in checked:
+            if not partition.outcome.error:
+                _append(broker, partition)
     if body.acks == 0:
         if stats is not None:
             for name, partitions in outcomes:
@@ -122,9 +155,30 @@ async def _answered(appends: list[asyncio.Future[AppendResult]], timeout: float)
         await asyncio.wait(still_open, timeout=max(deadline - time.monotonic(), 0))
 
 
-async def _append_topic(
-    broker: Broker, body: ProduceRequest, topic_data: TopicProduceData, connection: Connection
+ZSTD_SINCE_VERSION = 7  # as Kafka: older Produce requests may not carry zstd batches (KIP-110)
+
+
+class _Checked(NamedTuple):
+    """A partition whose batches passed the header checks: its records are validated next, then appended."""
+
+    outcome: _Outcome
+    topic: TopicInfo
+    batches: list[tuple[BatchHeader, memoryview]]
+    compacted: bool
+    append_time: bool
+    bounds: TimestampBounds | None  # None: a LogAppendTime topic
+
+
+async def _check_topic(
+    broker: Broker,
+    connection: Connection,
+    body: ProduceRequest,
+    version: int,
+    topic_data: TopicProduceData,
+    now: int,
+    checked: list[_Checked],
 ) -> list[_Outcome]:
+    """Each partition's outcome; those whose batches pass the header checks also go to `checked`."""
     if body.acks not in (0, 1, -1):
         return [_Outcome(p.index, ErrorCode.INVALID_REQUIRED_ACKS) for p in topic_data.partition_data]
     may_create = None
@@ -140,11 +194,16 @@ async def _append_topic(
         return [_Outcome(p.index, ErrorCode.KAFKA_STORAGE_ERROR, str(exc)) for p in topic_data.partition_data]
     if topic is None:
         return [_Outcome(p.index, error) for p in topic_data.partition_data]
-    max_bytes = int(effective_config(topic, "max.message.bytes", broker.broker_defaults))
-    append_time = effective_config(topic, "message.timestamp.type", broker.broker_defaults) == "LogAppendTime"
-    compacted = "compact" in cleanup_policies(topic, broker.broker_defaults)
+    defaults = broker.broker_defaults
+    max_bytes = int(effective_config(topic, "max.message.bytes", defaults))
+    append_time = effective_config(topic, "message.timestamp.type", defaults) == "LogAppendTime"
+    compacted = "compact" in cleanup_policies(topic, defaults)
+    bounds = None
+    if not append_time:
+        before = int(effective_config(topic, "message.timestamp.before.max.ms", defaults))
+        after = int(effective_config(topic, "message.timestamp.after.max.ms", defaults))
+        bounds = timestamp_bounds(now, before, after)
     outcomes = []
-    batch_sizes = broker.metrics.stats.batch_records if broker.metrics is not None else None
     for partition_data in topic_data.partition_data:
         outcome = _Outcome(partition_data.index)
         outcomes.append(outcome)
@@ -157,58 +216,115 @@ async def _append_topic(
             continue
         try:
             batches = list(iter_batches(records))
-        except CorruptBatchError as exc:
+        except InvalidRecordError as exc:
+            outcome.error, outcome.message = ErrorCode.INVALID_RECORD, str(exc)
+            continue
+        except ProtocolError as exc:  # a CRC mismatch (CorruptBatchError) among them
             outcome.error, outcome.message = ErrorCode.CORRUPT_MESSAGE, str(exc)
             continue
-        except ProtocolError as exc:
-            outcome.error, outcome.message = ErrorCode.CORRUPT_MESSAGE, str(exc)
-            continue
-        if any(header.is_control for header, _ in batches):
-            outcome.error, outcome.message = ErrorCode.INVALID_RECORD, "control batches are the coordinator's to write"
-            continue
-        if compacted and not _keys_present(outcome, topic_data.name, batches):
+        if version < ZSTD_SINCE_VERSION and any(header.compression is Compression.ZSTD for header, _ in batches):
+            outcome.error = ErrorCode.UNSUPPORTED_COMPRESSION_TYPE
+            outcome.message = f"zstd needs Produce v{ZSTD_SINCE_VERSION} or later"
             continue
         too_large = next((len(view) for _, view in batches if len(view) > max_bytes), None)
         if too_large is not None:
             outcome.error = ErrorCode.MESSAGE_TOO_LARGE
             outcome.message = f"batch of {too_large} bytes is above max.message.bytes={max_bytes}"
             continue
-        if append_time:
-            outcome.log_append_time = time.time_ns() // 1_000_000
-        for header, view in batches:
-            data: bytes | memoryview = view  # no copy: the log copies it once, into the flush's object
-            if append_time:
-                data, header = set_log_append_time(data, outcome.log_append_time)
-            outcome.records += header.last_offset_delta + 1
-            outcome.bytes += len(data)
-            if batch_sizes is not None:
-                batch_sizes.observe(header.last_offset_delta + 1)
-            outcome.appends.append(broker.log.append(topic.topic_id, partition_data.index, data, header))
+        checked.append(_Checked(outcome, topic, batches, compacted, append_time, bounds))
     return outcomes
 
 
-def _keys_present(outcome: _Outcome, topic: str, batches: list[tuple[BatchHeader, memoryview]]) -> bool:
-    """A compacted topic's records need keys, as Kafka checks (nothing compacts by key yet: clients see Kafka's answer).
+INLINE_VALIDATION_BYTES = 256 * 1024
+"""Uncompressed batches up to this many bytes in all are validated on the event loop: walking them
+takes less time than handing them to a worker thread and back."""
 
-    Records without one are listed in the outcome's record_errors, with INVALID_RECORD for the partition;
-    a batch whose records cannot be read is CORRUPT_MESSAGE.
+# Threads of their own, as many as the cores the decompressors and the record walk (both without
+# the GIL) can use: requests validating decompression bombs wait for each other, not the object
+# store's reads and writes on the default executor.
+_VALIDATION_THREADS = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="produce-validation")
+
+
+async def _validated(checked: list[_Checked], max_uncompressed: int) -> None:
+    """Every record of the checked partitions validated, off the event loop unless the request is small and
+    uncompressed (one validation thread for the whole request); the partitions that fail get their error.
+
+    Naming refused records (record_errors) decodes each record in Python: small requests that need it
+    go to the thread too.
     """
-    why = f"Compacted topic cannot accept message without key in topic partition {topic}-{outcome.index}."
-    index = 0
+    size = sum(len(view) for partition in checked for _, view in partition.batches)
+    compressed = any(header.compression for partition in checked for header, _ in partition.batches)
+    if not compressed and size <= INLINE_VALIDATION_BYTES:
+        checked = [partition for partition in checked if not _validate_partition(partition, max_uncompressed)]
+    if checked:
+        await asyncio.get_running_loop().run_in_executor(_VALIDATION_THREADS, _validate_all, checked, max_uncompressed)
+
+
+def _validate_all(checked: list[_Checked], max_uncompressed: int) -> None:
+    for partition in checked:
+        _validate_partition(partition, max_uncompressed, name_records=True)
+
+
+def _validate_partition(partition: _Checked, max_uncompressed: int, *, name_records: bool = False) -> bool:
+    """Kafka's log validator over one partition's batches: the error and record_errors of its outcome, if any.
+
+    As Kafka, a record without a key on a compacted topic or a timestamp out of the topic's bounds is named
+    in record_errors (its index among the partition's records); nothing of the partition is appended then.
+    False, with the outcome untouched, when records are to be named but `name_records` is not set.
+    """
+    outcome = partition.outcome
+    where = f"{partition.topic.name}-{outcome.index}"
+    why = f"Compacted topic cannot accept message without key in topic partition {where}."
+    first = 0
+    by_timestamp = False
     try:
-        for header, view in batches:
-            for record in iter_records(header, view):
-                if record.key is None:
-                    outcome.record_errors.append((index, why))
-                index += 1
+        for header, view in partition.batches:
+            summary = validate_batch(header, view, max_uncompressed=max_uncompressed)
+            if needs_record_errors(header, summary, compacted=partition.compacted, bounds=partition.bounds):
+                if not name_records:
+                    return False
+                errors, timestamps = record_errors(
+                    header,
+                    view,
+                    first_index=first,
+                    compacted=partition.compacted,
+                    bounds=partition.bounds,
+                    max_uncompressed=max_uncompressed,
+                    keyless_why=why,
+                )
+                outcome.record_errors += errors
+                by_timestamp = by_timestamp or timestamps
+            first += summary.records
+    except InvalidRecordError as exc:
+        outcome.error, outcome.message = ErrorCode.INVALID_RECORD, str(exc)
+        return True
     except ProtocolError as exc:
         outcome.error, outcome.message = ErrorCode.CORRUPT_MESSAGE, str(exc)
-        return False
-    if outcome.record_errors:
+        return True
+    if by_timestamp:
+        outcome.error = ErrorCode.INVALID_TIMESTAMP
+        outcome.message = "One or more records have been rejected due to invalid timestamp"
+    elif outcome.record_errors:
         outcome.error = ErrorCode.INVALID_RECORD
-        outcome.message = f"{len(outcome.record_errors)} of {index} records have no key: {why}"
-        return False
+        outcome.message = f"{len(outcome.record_errors)} of {first} records have no key: {why}"
     return True
+
+
+def _append(broker: Broker, partition: _Checked) -> None:
+    """A validated partition's batches handed to the log (stamped first on a LogAppendTime topic)."""
+    outcome = partition.outcome
+    batch_sizes = broker.metrics.stats.batch_records if broker.metrics is not None else None
+    if partition.append_time:
+        outcome.log_append_time = time.time_ns() // 1_000_000
+    for header, view in partition.batches:
+        data: bytes | memoryview = view  # no copy: the log copies it once, into the flush's object
+        if partition.append_time:
+            data, header = set_log_append_time(data, outcome.log_append_time)
+        outcome.records += header.last_offset_delta + 1
+        outcome.bytes += len(data)
+        if batch_sizes is not None:
+            batch_sizes.observe(header.last_offset_delta + 1)
+        outcome.appends.append(broker.log.append(partition.topic.topic_id, outcome.index, data, header))
 
 
 def _partition_response(outcome: _Outcome, topic: str, stats: BrokerStats | None) -> PartitionResponse:

@@ -416,6 +416,14 @@ async def test_describe_topic_configs(broker: Broker, version: int) -> None:
         assert all(entry.documentation is None for entry in configs.values())
 
 
+async def test_describe_topic_timestamp_bounds_with_kafka_4_defaults(broker: Broker) -> None:
+    await create(broker, "bounded", configs={"message.timestamp.before.max.ms": "60000"})
+    configs = await describe_topic(broker, "bounded", 3)
+    described = {name: (entry.value, entry.config_source, entry.config_type) for name, entry in configs.items()}
+    assert described["message.timestamp.before.max.ms"] == ("60000", DYNAMIC_TOPIC_CONFIG, 5)  # LONG
+    assert described["message.timestamp.after.max.ms"] == ("3600000", DEFAULT_CONFIG, 5)
+
+
 async def test_describe_topic_configs_keys_and_synonyms(broker: Broker) -> None:
     await create(broker, "synonymous", configs={"retention.ms": "1000"})
     body = describe_body((TOPIC, "synonymous", ["retention.ms", "segment.ms", "no.such.config"]), synonyms=True)

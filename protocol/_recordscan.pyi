@@ -1,0 +1,4 @@
+from protocol.primitives import Buffer
+from protocol.validation import ScanResult
+
+def scan(data: Buffer, pos: int, index: int, count: int, final: bool, /) -> ScanResult: ...
