@@ -7,8 +7,12 @@ over the live brokers, so that a partition's producers and consumers meet on one
 its tail cache. Any broker still serves any partition: the metadata store orders writes, and
 Produce and Fetch never answer NOT_LEADER_OR_FOLLOWER. Unknown topics are created when the
 broker allows auto-creation and the request does (v4+); otherwise they get
-UNKNOWN_TOPIC_OR_PARTITION (3). Invalid names get INVALID_TOPIC_EXCEPTION (17). A null topic
-list (v1+) or an empty one (v0) means all topics.
+UNKNOWN_TOPIC_OR_PARTITION (3). Invalid names get INVALID_TOPIC_EXCEPTION (17), and so do
+names an auto-creation would make collide on '.' and '_' with an existing topic. A null topic
+list (v1+) or an empty one (v0) means all topics: that answer is built and encoded in a worker
+thread, once per (version, cluster view) until a topic changes (TopicCache.derived), as it is
+large with many topics. Kafka's internal topics `__consumer_offsets` and `__transaction_state`
+are always listed, with is_internal (v1+): clients leave them out unless told not to.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, TypeVar
 
 from broker.cluster import ClusterView
+from broker.topics import INTERNAL_TOPICS, is_internal
 from metadata.base import TopicInfo
+from protocol import wire
 from protocol.apis.metadata import METADATA
 from protocol.errors import ErrorCode
 from protocol.messages.metadata import MetadataRequest, MetadataRequestTopic, MetadataResponseBroker
@@ -62,21 +68,31 @@ def topic_entry(
         error_code=ErrorCode.NONE,
         name=topic.name,
         topic_id=topic.topic_id,
+        is_internal=is_internal(topic.name),
         partitions=entries,
         topic_authorized_operations=UNKNOWN_AUTHORIZED_OPERATIONS,
     )
 
 
-async def handle_metadata(broker: Broker, request: Request[MetadataRequest], connection: Connection) -> Response:
+async def handle_metadata(
+    broker: Broker, request: Request[MetadataRequest], connection: Connection
+) -> Response | wire.EncodedBody:
     body = request.body
     cluster = broker.cluster  # one view for the whole answer, though a heartbeat may replace it meanwhile
-    entries = []
     if body.topics is None or (request.version == 0 and not body.topics):
-        entries = [topic_entry(cluster, topic, Topic, Partition) for topic in await broker.topics.all()]
-    else:
-        may_create = broker.config.auto_create_topics and (request.version < 4 or body.allow_auto_topic_creation)
-        for wanted in body.topics:
-            entries.append(await _requested_topic(broker, cluster, wanted, may_create))
+        version = request.version
+
+        def encoded(topics: list[TopicInfo]) -> wire.EncodedBody:
+            entries = [topic_entry(cluster, topic, Topic, Partition) for topic in (*INTERNAL_TOPICS.values(), *topics)]
+            return wire.encode_body(request.api, version, _response(cluster, entries))
+
+        return await broker.topics.derived(("metadata", version, cluster), encoded)
+    may_create = broker.config.auto_create_topics and (request.version < 4 or body.allow_auto_topic_creation)
+    entries = [await _requested_topic(broker, cluster, wanted, may_create) for wanted in body.topics]
+    return _response(cluster, entries)
+
+
+def _response(cluster: ClusterView, entries: list[Topic]) -> Response:
     return Response(
         brokers=[
             MetadataResponseBroker(node_id=info.broker_id, host=info.host, port=info.port, rack=None)

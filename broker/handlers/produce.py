@@ -6,7 +6,8 @@ in durable storage, "leader" and "all replicas" are the same thing.
 
 Errors per partition: INVALID_REQUIRED_ACKS (21) for acks other than 0, 1, -1;
 UNKNOWN_TOPIC_OR_PARTITION (3) for an absent topic (when not auto-created) or partition;
-INVALID_TOPIC_EXCEPTION (17) for a bad name; CORRUPT_MESSAGE (2) for a CRC mismatch or
+INVALID_TOPIC_EXCEPTION (17) for a bad name, one colliding on '.' and '_' with an existing topic's
+(auto-creation), and Kafka's internal topics (only the broker writes those); CORRUPT_MESSAGE (2) for a CRC mismatch or
 malformed batch; INVALID_RECORD (87) for an empty record set or a control batch (only the
 transaction coordinator writes those: transaction markers); MESSAGE_TOO_LARGE (10) for
 a batch above the topic's max.message.bytes; OUT_OF_ORDER_SEQUENCE_NUMBER (45) and
@@ -34,7 +35,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
-from broker.topics import cleanup_policies, effective_config
+from broker.topics import cleanup_policies, effective_config, is_internal
 from metadata.base import AppendResult, MetadataUnavailableError
 from protocol.apis.produce import PRODUCE
 from protocol.errors import ErrorCode, ProtocolError
@@ -111,6 +112,8 @@ async def _answered(appends: list[asyncio.Future[AppendResult]], timeout: float)
 async def _append_topic(broker: Broker, acks: int, topic_data: TopicProduceData) -> list[_Outcome]:
     if acks not in (0, 1, -1):
         return [_Outcome(p.index, ErrorCode.INVALID_REQUIRED_ACKS) for p in topic_data.partition_data]
+    if is_internal(topic_data.name):
+        return [_Outcome(p.index, ErrorCode.INVALID_TOPIC_EXCEPTION) for p in topic_data.partition_data]
     auto_create = broker.config.num_partitions if broker.config.auto_create_topics else None
     try:
         topic, error = await broker.topics.resolve(topic_data.name, auto_create)
