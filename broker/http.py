@@ -92,7 +92,7 @@ class HttpServer:
                 log.warning("metrics refresh failed: %s", exc)
                 ready = False
         metrics.snapshot.ready = ready
-        return 200, CONTENT_TYPE_LATEST, metrics.exposition()
+        return 200, CONTENT_TYPE_LATEST, await metrics.render()
 
     async def unready_reasons(self) -> dict[str, str]:
         """Why the broker is not ready, per part (listener, metadata, objects); empty when it is."""

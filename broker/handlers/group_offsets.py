@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from broker.groups.offsets import OFFSET_METADATA_MAX_BYTES
+from broker.metrics import UNKNOWN_LABEL
 from metadata.base import CommittedOffset
 from protocol.apis.offset_commit import OFFSET_COMMIT
 from protocol.apis.offset_delete import OFFSET_DELETE
@@ -182,7 +183,9 @@ async def handle_offset_commit(
         )
         commit.errors.update(zip(commit.valid, results, strict=True))
     if broker.metrics is not None:
-        _observe_commits(broker.metrics.stats, body.group_id, commit.errors, commit.asked)
+        # A group is a label value only once it exists (a refused commit may name any group id).
+        group = body.group_id if body.group_id in broker.coordinator.groups else UNKNOWN_LABEL
+        _observe_commits(broker.metrics.stats, group, commit.errors, commit.asked)
     return CommitResponse(topics=commit.response_topics(CommitTopic, OffsetCommitResponsePartition))
 
 
