@@ -26,7 +26,9 @@ partition is not checked to be in the transaction.
 A topic with message.timestamp.type=LogAppendTime gets the time the broker received each
 batch (as Kafka stamps it on append), in the batch header. Batches stay opaque (header and CRC
 checked, records not read) except for compacted topics, whose records are decompressed and read
-for their keys.
+for their keys: in a worker thread for batches of more than KEY_SCAN_INLINE_RECORDS records (the
+scan is a pure function of the batches' bytes, `keyless_records`), so that a large one does not
+hold the event loop.
 """
 
 from __future__ import annotations
@@ -44,10 +46,13 @@ from protocol.messages.produce import PartitionProduceResponse as PartitionRespo
 from protocol.messages.produce import ProduceRequest, TopicProduceData
 from protocol.messages.produce import ProduceResponse as Response
 from protocol.messages.produce import TopicProduceResponse as TopicResponse
+from protocol.primitives import Buffer
 from protocol.records import BatchHeader, CorruptBatchError, iter_batches, iter_records, set_log_append_time
 from storage.log import StorageError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from broker.app import Broker
     from broker.metrics import BrokerStats
     from broker.server import Connection
@@ -147,7 +152,7 @@ async def _append_topic(broker: Broker, acks: int, topic_data: TopicProduceData)
         if any(header.is_control for header, _ in batches):
             outcome.error, outcome.message = ErrorCode.INVALID_RECORD, "control batches are the coordinator's to write"
             continue
-        if compacted and not _keys_present(outcome, topic_data.name, batches):
+        if compacted and not await _keys_present(outcome, topic_data.name, batches):
             continue
         too_large = next((len(view) for _, view in batches if len(view) > max_bytes), None)
         if too_large is not None:
@@ -168,26 +173,45 @@ async def _append_topic(broker: Broker, acks: int, topic_data: TopicProduceData)
     return outcomes
 
 
-def _keys_present(outcome: _Outcome, topic: str, batches: list[tuple[BatchHeader, memoryview]]) -> bool:
+# Up to this many records a compacted topic's key scan runs on the event loop (a thread hop costs more).
+KEY_SCAN_INLINE_RECORDS = 1000
+
+
+def keyless_records(batches: Sequence[Buffer]) -> tuple[list[int], int]:
+    """(the indexes of the records without a key, the number of records) over `batches`, each one record
+    batch's bytes (header and CRC already checked). Pure: runs in a worker thread. ProtocolError when a
+    record cannot be read."""
+    missing = []
+    index = 0
+    for data in batches:
+        for header, view in iter_batches(data, verify_crc=False):
+            for record in iter_records(header, view):
+                if record.key is None:
+                    missing.append(index)
+                index += 1
+    return missing, index
+
+
+async def _keys_present(outcome: _Outcome, topic: str, batches: list[tuple[BatchHeader, memoryview]]) -> bool:
     """A compacted topic's records need keys, as Kafka checks (nothing compacts by key yet: clients see Kafka's answer).
 
     Records without one are listed in the outcome's record_errors, with INVALID_RECORD for the partition;
     a batch whose records cannot be read is CORRUPT_MESSAGE.
     """
     why = f"Compacted topic cannot accept message without key in topic partition {topic}-{outcome.index}."
-    index = 0
+    views = [view for _, view in batches]
     try:
-        for header, view in batches:
-            for record in iter_records(header, view):
-                if record.key is None:
-                    outcome.record_errors.append((index, why))
-                index += 1
+        if sum(header.records_count for header, _ in batches) <= KEY_SCAN_INLINE_RECORDS:
+            missing, count = keyless_records(views)
+        else:
+            missing, count = await asyncio.to_thread(keyless_records, views)
     except ProtocolError as exc:
         outcome.error, outcome.message = ErrorCode.CORRUPT_MESSAGE, str(exc)
         return False
-    if outcome.record_errors:
+    if missing:
+        outcome.record_errors = [(index, why) for index in missing]
         outcome.error = ErrorCode.INVALID_RECORD
-        outcome.message = f"{len(outcome.record_errors)} of {index} records have no key: {why}"
+        outcome.message = f"{len(missing)} of {count} records have no key: {why}"
         return False
     return True
 
