@@ -17,6 +17,7 @@ from broker.metrics import Metrics, time_metadata_queries
 from broker.server import Connection
 from broker.topics import TopicAdmin, TopicCache, cleanup_policies, effective_config
 from broker.transactions import TransactionCoordinator
+from broker.workers import CpuWorkers
 from metadata import open_metadata_store
 from metadata.base import BrokerInfo, MetadataUnavailableError
 from protocol import wire
@@ -82,6 +83,7 @@ class Broker:
             owns=self.coordinates_transaction,
         )
         self.transaction_states = TransactionStates(self.metadata)
+        self.cpu_workers = CpuWorkers()
         self.connections: set[Connection] = set()
         self.broker_defaults = {"max.message.bytes": str(config.message_max_bytes)}
         self.started_at = time.time()
@@ -273,5 +275,6 @@ class Broker:
             connection.close("broker shutting down")
         await self.http.stop()
         self.transaction_states.close()
+        self.cpu_workers.close()
         await self.metadata.close()
         await self.objects.close()

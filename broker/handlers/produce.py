@@ -26,9 +26,9 @@ partition is not checked to be in the transaction.
 A topic with message.timestamp.type=LogAppendTime gets the time the broker received each
 batch (as Kafka stamps it on append), in the batch header. Batches stay opaque (header and CRC
 checked, records not read) except for compacted topics, whose records are decompressed and read
-for their keys: in a worker thread for batches of more than KEY_SCAN_INLINE_RECORDS records (the
-scan is a pure function of the batches' bytes, `keyless_records`), so that a large one does not
-hold the event loop.
+for their keys: in a worker process (broker/workers.py) for batches of more than
+KEY_SCAN_INLINE_RECORDS records (the scan is a pure function of the batches' bytes,
+`keyless_records`), so that a large one does not hold the event loop.
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ async def _append_topic(broker: Broker, acks: int, topic_data: TopicProduceData)
         if any(header.is_control for header, _ in batches):
             outcome.error, outcome.message = ErrorCode.INVALID_RECORD, "control batches are the coordinator's to write"
             continue
-        if compacted and not await _keys_present(outcome, topic_data.name, batches):
+        if compacted and not await _keys_present(broker, outcome, topic_data.name, batches):
             continue
         too_large = next((len(view) for _, view in batches if len(view) > max_bytes), None)
         if too_large is not None:
@@ -173,13 +173,13 @@ async def _append_topic(broker: Broker, acks: int, topic_data: TopicProduceData)
     return outcomes
 
 
-# Up to this many records a compacted topic's key scan runs on the event loop (a thread hop costs more).
+# Up to this many records a compacted topic's key scan runs on the event loop (a worker's round trip costs more).
 KEY_SCAN_INLINE_RECORDS = 1000
 
 
 def keyless_records(batches: Sequence[Buffer]) -> tuple[list[int], int]:
     """(the indexes of the records without a key, the number of records) over `batches`, each one record
-    batch's bytes (header and CRC already checked). Pure: runs in a worker thread. ProtocolError when a
+    batch's bytes (header and CRC already checked). Pure: runs in a worker process. ProtocolError when a
     record cannot be read."""
     missing = []
     index = 0
@@ -192,19 +192,20 @@ def keyless_records(batches: Sequence[Buffer]) -> tuple[list[int], int]:
     return missing, index
 
 
-async def _keys_present(outcome: _Outcome, topic: str, batches: list[tuple[BatchHeader, memoryview]]) -> bool:
+async def _keys_present(
+    broker: Broker, outcome: _Outcome, topic: str, batches: list[tuple[BatchHeader, memoryview]]
+) -> bool:
     """A compacted topic's records need keys, as Kafka checks (nothing compacts by key yet: clients see Kafka's answer).
 
     Records without one are listed in the outcome's record_errors, with INVALID_RECORD for the partition;
     a batch whose records cannot be read is CORRUPT_MESSAGE.
     """
     why = f"Compacted topic cannot accept message without key in topic partition {topic}-{outcome.index}."
-    views = [view for _, view in batches]
     try:
         if sum(header.records_count for header, _ in batches) <= KEY_SCAN_INLINE_RECORDS:
-            missing, count = keyless_records(views)
+            missing, count = keyless_records([view for _, view in batches])
         else:
-            missing, count = await asyncio.to_thread(keyless_records, views)
+            missing, count = await broker.cpu_workers.run(keyless_records, [bytes(view) for _, view in batches])
     except ProtocolError as exc:
         outcome.error, outcome.message = ErrorCode.CORRUPT_MESSAGE, str(exc)
         return False
