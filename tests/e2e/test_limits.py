@@ -16,15 +16,18 @@ import pytest
 
 from broker.groups.table import MAX_GROUP_ID_LENGTH
 from broker.metrics import UNKNOWN_LABEL
+from protocol.apis.add_offsets_to_txn import ADD_OFFSETS_TO_TXN
 from protocol.apis.create_topics import CREATE_TOPICS
 from protocol.apis.delete_topics import DELETE_TOPICS
 from protocol.apis.fetch import FETCH
+from protocol.apis.init_producer_id import INIT_PRODUCER_ID
 from protocol.apis.list_groups import LIST_GROUPS
 from protocol.apis.list_offsets import LIST_OFFSETS
 from protocol.apis.metadata import METADATA
 from protocol.apis.offset_commit import OFFSET_COMMIT
 from protocol.apis.offset_fetch import OFFSET_FETCH
 from protocol.apis.produce import PRODUCE
+from protocol.apis.txn_offset_commit import TXN_OFFSET_COMMIT
 from protocol.errors import ErrorCode
 from protocol.records import Record, build_batch
 from tests.brokerproc import BrokerProcess
@@ -229,6 +232,28 @@ def test_offset_metadata_too_large_stores_nothing_and_creates_no_group(broker: B
         answer = client.request(OFFSET_FETCH, 8, body).groups[0].topics[0].partitions[0]
         assert (answer.error_code, answer.committed_offset) == (ErrorCode.NONE, -1)
         assert _commit(client, "big-metadata", "limits-metadata", "m" * 4096) == ErrorCode.NONE
+
+
+def test_txn_offset_commit_metadata_too_large_stores_nothing_and_creates_no_group(broker: BrokerProcess) -> None:
+    with WireClient(broker.bootstrap) as client:
+        assert _create(client, "limits-txn-metadata").error_code == ErrorCode.NONE
+        init = client.request(
+            INIT_PRODUCER_ID, 3, INIT_PRODUCER_ID.Request(transactional_id="limits-tx", transaction_timeout_ms=60_000)
+        )
+        assert init.error_code == ErrorCode.NONE
+        ids = {"transactional_id": "limits-tx", "producer_id": init.producer_id, "producer_epoch": init.producer_epoch}
+        added = client.request(ADD_OFFSETS_TO_TXN, 3, ADD_OFFSETS_TO_TXN.Request(group_id="txn-big-metadata", **ids))
+        assert added.error_code == ErrorCode.NONE
+        topic = TXN_OFFSET_COMMIT.Request.TxnOffsetCommitRequestTopic
+        partition = topic.TxnOffsetCommitRequestPartition(
+            partition_index=0, committed_offset=0, committed_leader_epoch=-1, committed_metadata="m" * 4097
+        )
+        body = TXN_OFFSET_COMMIT.Request(
+            group_id="txn-big-metadata", topics=[topic(name="limits-txn-metadata", partitions=[partition])], **ids
+        )
+        answer = client.request(TXN_OFFSET_COMMIT, 3, body).topics[0].partitions[0]
+        assert answer.error_code == ErrorCode.OFFSET_METADATA_TOO_LARGE
+        assert "txn-big-metadata" not in _listed_groups(client)
 
 
 # -- bounded labels ---------------------------------------------------------------
