@@ -194,12 +194,16 @@ class TopicCache:
 
     async def colliding(self, name: str) -> str | None:
         """An existing topic whose name collides with `name` on '.' and '_' (Kafka refuses the pair), or None."""
+        key = collision_key(name)
+        internal = next((other for other in INTERNAL_TOPICS if collision_key(other) == key and other != name), None)
+        if internal is not None:
+            return internal
         if self._maybe_names is None:
             names: dict[str, set[str]] = {}
             for topic in await self.all():
                 names.setdefault(collision_key(topic.name), set()).add(topic.name)
             self._maybe_names = names
-        for other in sorted(self._maybe_names.get(collision_key(name), set()) - {name}):
+        for other in sorted(self._maybe_names.get(key, set()) - {name}):
             if await self.fresh(other) is not None:
                 return other
         return None

@@ -185,6 +185,7 @@ def test_a_topic_name_colliding_on_dot_and_underscore_gets_invalid_topic(broker:
         response = client.request(PRODUCE, 9, produce_body("col_lide", build_batch([Record(b"k", b"v")])))
         assert _partition_error(response) == ErrorCode.INVALID_TOPIC_EXCEPTION
         assert "col_lide" not in _all_topics(client)
+        assert _create(client, "__consumer.offsets").error_code == ErrorCode.INVALID_TOPIC_EXCEPTION
         # A name freed by a deletion can be taken.
         deleted = client.request(DELETE_TOPICS, 5, DELETE_TOPICS.Request(topic_names=["col.lide"], timeout_ms=30_000))
         assert deleted.responses[0].error_code == ErrorCode.NONE
