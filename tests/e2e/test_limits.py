@@ -18,6 +18,7 @@ from broker.groups.table import MAX_GROUP_ID_LENGTH
 from broker.metrics import UNKNOWN_LABEL
 from protocol.apis.add_offsets_to_txn import ADD_OFFSETS_TO_TXN
 from protocol.apis.create_topics import CREATE_TOPICS
+from protocol.apis.delete_groups import DELETE_GROUPS
 from protocol.apis.delete_topics import DELETE_TOPICS
 from protocol.apis.fetch import FETCH
 from protocol.apis.init_producer_id import INIT_PRODUCER_ID
@@ -288,6 +289,16 @@ def test_a_deleted_topics_series_are_removed(broker: BrokerProcess) -> None:
         )
         assert deleted.responses[0].error_code == ErrorCode.NONE
     assert 'topic="limits-doomed"' not in _metrics(broker)
+
+
+def test_a_deleted_groups_series_are_removed(broker: BrokerProcess) -> None:
+    with WireClient(broker.bootstrap) as client:
+        assert _create(client, "limits-group-series").error_code == ErrorCode.NONE
+        assert _commit(client, "limits-doomed-group", "limits-group-series") == ErrorCode.NONE
+        assert 'consumer_group="limits-doomed-group"' in _metrics(broker)
+        deleted = client.request(DELETE_GROUPS, 2, DELETE_GROUPS.Request(groups_names=["limits-doomed-group"]))
+        assert deleted.results[0].error_code == ErrorCode.NONE
+    assert 'consumer_group="limits-doomed-group"' not in _metrics(broker)
 
 
 # -- the all-topics Metadata answer, cached --------------------------------------
