@@ -217,6 +217,28 @@ def test_a_group_id_above_the_bound_gets_invalid_group_id_and_is_not_stored(brok
         assert "g" * MAX_GROUP_ID_LENGTH in _listed_groups(client)
 
 
+def test_confluent_kafka_consumer_with_a_group_id_above_the_bound_gets_invalid_group_id(broker: BrokerProcess) -> None:
+    from confluent_kafka import Consumer, KafkaError
+
+    with WireClient(broker.bootstrap) as client:
+        assert _create(client, "limits-long-group").error_code == ErrorCode.NONE
+    long_group = "c" * (MAX_GROUP_ID_LENGTH + 1)
+    consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": long_group})
+    try:
+        consumer.subscribe(["limits-long-group"])
+        errors = []
+        for _ in range(40):
+            message = consumer.poll(0.5)
+            if message is not None and message.error() is not None:
+                errors.append(message.error().code())
+                break
+        assert errors == [KafkaError.INVALID_GROUP_ID]  # JoinGroup answered 24
+    finally:
+        consumer.close()
+    with WireClient(broker.bootstrap) as client:
+        assert long_group not in _listed_groups(client)
+
+
 def test_offset_metadata_too_large_stores_nothing_and_creates_no_group(broker: BrokerProcess) -> None:
     with WireClient(broker.bootstrap) as client:
         assert _create(client, "limits-metadata").error_code == ErrorCode.NONE
