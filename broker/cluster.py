@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from metadata.base import BrokerInfo
 
@@ -56,7 +57,7 @@ class ClusterView:
         others = {broker.broker_id: broker for broker in live if broker.broker_id != me.broker_id}
         return cls(me, tuple(sorted([me, *others.values()], key=lambda broker: broker.broker_id)))
 
-    @property
+    @cached_property
     def broker_ids(self) -> tuple[int, ...]:
         return tuple(broker.broker_id for broker in self.brokers)
 
@@ -71,7 +72,10 @@ class ClusterView:
 
     def partition_leader(self, topic: str, partition: int) -> int:
         """The preferred broker of a partition, named its leader in Metadata."""
-        return rendezvous(partition_key(topic, partition), self.broker_ids)
+        broker_ids = self.broker_ids
+        if len(broker_ids) == 1:
+            return broker_ids[0]  # the only broker wins every key: no hashing (an all-topics answer asks for each)
+        return rendezvous(partition_key(topic, partition), broker_ids)
 
     def replica_assignment_error(self, topic: str, partition: int, replicas: Sequence[int]) -> str | None:
         """Why a manual replica list for a partition cannot be honoured, or None when it can.

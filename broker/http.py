@@ -4,6 +4,10 @@ GET /metrics: the broker's Prometheus metrics in the text format (404 when --met
 GET /health: 200 while the process runs.
 GET /ready: 200 only when the Kafka listener is up and both the metadata store and the object
 store answer within READY_TIMEOUT seconds; otherwise 503 with a JSON reason per failing part.
+Either answer lists under "missing_objects" (when there are any) the partitions whose reads found an index entry naming
+an object the object store does not have ("topic-partition": {object, offsets}); they are answered
+KAFKA_STORAGE_ERROR but leave the broker ready: every broker sharing the store would find the same,
+and the other partitions are served.
 
 A minimal HTTP/1.0-style responder on asyncio streams: one request per connection. A request line
 over MAX_REQUEST_LINE_BYTES gets 414, headers over MAX_HEADER_BYTES in all get 431.
@@ -94,9 +98,15 @@ class HttpServer:
             return _json(200, {"status": "ok", "broker_id": self.broker.config.broker_id})
         if path == "/ready":
             reasons = await self.unready_reasons()
-            if reasons:
-                return _json(503, {"status": "not ready", "reasons": reasons})
-            return _json(200, {"status": "ready", "broker_id": self.broker.config.broker_id})
+            body: dict[str, object] = (
+                {"status": "not ready", "reasons": reasons}
+                if reasons
+                else {"status": "ready", "broker_id": self.broker.config.broker_id}
+            )
+            missing = await self.missing_objects()
+            if missing:
+                body["missing_objects"] = missing
+            return _json(503 if reasons else 200, body)
         if path == "/metrics":
             return await self._metrics()
         return _json(404, {"error": f"no such endpoint: {path}"})
@@ -115,7 +125,25 @@ class HttpServer:
                 log.warning("metrics refresh failed: %s", exc)
                 ready = False
         metrics.snapshot.ready = ready
-        return 200, CONTENT_TYPE_LATEST, await metrics.exposition()
+        return 200, CONTENT_TYPE_LATEST, await metrics.render()
+
+    async def missing_objects(self) -> dict[str, dict[str, object]]:
+        """The partitions whose reads found their object gone, by "topic-partition" (topic id if unknown)."""
+        missing = self.broker.log.missing_objects()
+        if not missing:
+            return {}
+        try:
+            names = {topic.topic_id: topic.name for topic in await self.broker.topics.all()}
+        except Exception as exc:  # the metadata store's failure is a reason of its own: name topics by id
+            log.debug("topic names for /ready: %s", exc)
+            names = {}
+        return {
+            f"{names.get(topic_id, topic_id)}-{partition}": {
+                "object": entry.object_key,
+                "offsets": [entry.base_offset, entry.last_offset],
+            }
+            for (topic_id, partition), entry in sorted(missing.items(), key=lambda item: (str(item[0][0]), item[0][1]))
+        }
 
     async def unready_reasons(self) -> dict[str, str]:
         """Why the broker is not ready, per part (listener, metadata, objects); empty when it is."""

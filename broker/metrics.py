@@ -6,11 +6,17 @@ Prometheus scrapes. Things that need the metadata store (consumer lag, topic and
 counts, live brokers) are read by `refresh()` just before each scrape. Every broker has its own
 registry, never prometheus-client's global one. Label values are bounded: topic names, group
 ids, API names and versions, S3 operation names, error names; never client or member ids.
+Topic and group labels name only topics and groups that exist: a request naming an invalid or
+unknown one is counted under UNKNOWN_LABEL, and each scrape's refresh drops the series of topics
+and groups that are gone. Each family keeps at most MAX_SERIES series; what comes for more is
+counted in streamhouse_metric_series_dropped. A scrape renders in a worker thread, from a copy of
+the numbers taken on the event loop (`freeze`): the loop goes on counting meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
@@ -33,7 +39,7 @@ from protocol.apis.produce import PRODUCE
 from protocol.errors import ErrorCode
 from protocol.primitives import RecordSet, record_set_pieces
 from protocol.records import iter_batches
-from storage.stats import LATENCY_BOUNDS, Histogram
+from storage.stats import LATENCY_BOUNDS, Histogram, LogStats
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -51,6 +57,10 @@ COMMIT_FLUSHES = "commit_flushes"
 # How often the event loop's lag is sampled: a sleep of this long, and how much later than asked it ends.
 LOOP_LAG_INTERVAL_S = 0.1
 LOOP_LAG_BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+UNKNOWN_LABEL = "__unknown"  # the topic or group label of a name that is invalid or names nothing
+MAX_SERIES = 10_000  # per family: a bound on the memory and the scrape size unknown names cannot reach
+# Errors that say the topic named does not exist (or cannot): its name is no label value.
+UNKNOWN_TOPIC_ERRORS = frozenset((ErrorCode.INVALID_TOPIC_EXCEPTION, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
 
 
 def error_type(code: int) -> str:
@@ -61,8 +71,8 @@ def error_type(code: int) -> str:
         return f"error_{code}"
 
 
-def _add(counts: dict[T, int], key: T, amount: int = 1) -> None:
-    counts[key] = counts.get(key, 0) + amount
+def topic_label(topic: str, error: int) -> str:
+    return UNKNOWN_LABEL if error in UNKNOWN_TOPIC_ERRORS else topic
 
 
 @dataclass(slots=True)
@@ -93,6 +103,14 @@ class BrokerStats:
     loop_lag: Histogram = field(default_factory=lambda: Histogram(LOOP_LAG_BOUNDS))
     # The last committed offset seen per (group, topic, partition): commits advance consumed_records.
     committed: dict[tuple[str, str, int], int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)  # counts refused a new series, per family
+
+    def _add(self, family: str, counts: dict[T, int], key: T, amount: int = 1) -> None:
+        value = counts.get(key)
+        if value is None and len(counts) >= MAX_SERIES:
+            self.dropped[family] = self.dropped.get(family, 0) + 1
+            return
+        counts[key] = (value or 0) + amount
 
     def request(self, api: str, version: int, seconds: float, request_bytes: int, response_bytes: int) -> None:
         stats = self.apis.get(api)
@@ -106,17 +124,22 @@ class BrokerStats:
     def produced(self, topic: str, error: int, records: int, size: int) -> None:
         """One partition of a Produce request: acknowledged records and bytes, or its error."""
         if error:
-            _add(self.produce_errors, (topic, error_type(error)))
-        else:
-            produced_records = self.produced_records  # inlined: this runs for every produced partition
-            produced_records[topic] = produced_records.get(topic, 0) + records
-            produced_bytes = self.produced_bytes
-            produced_bytes[topic] = produced_bytes.get(topic, 0) + size
+            self._add("producer_errors", self.produce_errors, (topic_label(topic, error), error_type(error)))
+            return
+        produced_records = self.produced_records  # inlined: this runs for every produced partition
+        known = produced_records.get(topic)
+        if known is None and len(produced_records) >= MAX_SERIES:
+            self.dropped["producer_records"] = self.dropped.get("producer_records", 0) + 1
+            return
+        produced_records[topic] = (known or 0) + records
+        produced_bytes = self.produced_bytes
+        produced_bytes[topic] = produced_bytes.get(topic, 0) + size
 
     def fetched(self, topic: str, fetch_offset: int, error: int, records: RecordSet) -> None:
         """One partition of a Fetch response: the records from fetch_offset on, or its error."""
         if error:
-            _add(self.consumer_errors, (topic, FETCH_GROUP_UNKNOWN, error_type(error)))
+            key = (topic_label(topic, error), FETCH_GROUP_UNKNOWN, error_type(error))
+            self._add("consumer_errors", self.consumer_errors, key)
             return
         pieces = record_set_pieces(records)
         size = sum(map(len, pieces))
@@ -129,19 +152,54 @@ class BrokerStats:
                 first = header.base_offset if first is None else first
                 end = header.base_offset + header.last_offset_delta + 1
         if first is not None:
-            _add(self.fetched_records, topic, max(end - max(first, fetch_offset), 0))
-        _add(self.fetched_bytes, topic, size)
+            self._add("fetch_records", self.fetched_records, topic, max(end - max(first, fetch_offset), 0))
+        self._add("fetch_bytes", self.fetched_bytes, topic, size)
 
     def commit_failed(self, group: str, topic: str, error: int) -> None:
-        _add(self.consumer_errors, (topic, group, error_type(error)))
+        """`group` is UNKNOWN_LABEL unless the group exists."""
+        self._add("consumer_errors", self.consumer_errors, (topic_label(topic, error), group, error_type(error)))
 
     def commit_succeeded(self, group: str, topic: str, partition: int, offset: int) -> None:
         """A group's records consumed are what its commits advanced over the previous commit."""
         key = (group, topic, partition)
         previous = self.committed.get(key)
         if previous is not None:
-            _add(self.consumed_records, (topic, group), max(offset - previous, 0))
-        self.committed[key] = offset
+            self._add("consumer_records", self.consumed_records, (topic, group), max(offset - previous, 0))
+        if previous is not None or len(self.committed) < MAX_SERIES:
+            self.committed[key] = offset
+
+    def prune(self, topics: set[str], groups: set[str]) -> None:
+        """Drop the series of topics and groups that no longer exist (UNKNOWN_LABEL's stay)."""
+        topics = topics | {UNKNOWN_LABEL}
+        groups = groups | {UNKNOWN_LABEL, FETCH_GROUP_UNKNOWN}
+        for by_topic in (self.produced_records, self.produced_bytes, self.fetched_records, self.fetched_bytes):
+            for topic in [topic for topic in by_topic if topic not in topics]:
+                del by_topic[topic]
+        self.produce_errors = {key: n for key, n in self.produce_errors.items() if key[0] in topics}
+        self.consumed_records = {k: n for k, n in self.consumed_records.items() if k[0] in topics and k[1] in groups}
+        self.consumer_errors = {k: n for k, n in self.consumer_errors.items() if k[0] in topics and k[1] in groups}
+        self.committed = {k: n for k, n in self.committed.items() if k[0] in groups and k[1] in topics}
+
+    def frozen(self) -> BrokerStats:
+        """A copy to render in another thread while the event loop goes on counting into this one."""
+        return BrokerStats(
+            apis={
+                api: ApiStats(s.seconds.copy(), dict(s.versions), s.request_bytes, s.response_bytes)
+                for api, s in self.apis.items()
+            },
+            produced_records=dict(self.produced_records),
+            produced_bytes=dict(self.produced_bytes),
+            produce_errors=dict(self.produce_errors),
+            batch_records=self.batch_records.copy(),
+            fetched_records=dict(self.fetched_records),
+            fetched_bytes=dict(self.fetched_bytes),
+            fetch_seconds=self.fetch_seconds.copy(),
+            consumed_records=dict(self.consumed_records),
+            consumer_errors=dict(self.consumer_errors),
+            metadata_seconds={name: histogram.copy() for name, histogram in self.metadata_seconds.items()},
+            dropped=dict(self.dropped),
+            loop_lag=self.loop_lag.copy(),
+        )
 
     def histograms(self) -> Iterator[Histogram]:
         yield self.batch_records
@@ -199,6 +257,22 @@ class Snapshot:
     lag: list[tuple[str, int, str, int]] = field(default_factory=list)  # (topic, partition, group, lag)
 
 
+@dataclass
+class Frozen:
+    """What one scrape renders: copies taken on the event loop."""
+
+    stats: BrokerStats
+    log_stats: LogStats
+    snapshot: Snapshot
+    rebalances: dict[str, int]  # of the groups that exist
+    cache_sizes: dict[str, int]
+    s3_operations: dict[str, Any]
+    connections: int
+    uptime: float
+    authentications: dict[tuple[str, str], int]  # by (mechanism, result)
+    authorization_denials: dict[tuple[str, str], int]  # by (operation, resource type)
+
+
 class Metrics:
     """The broker's registry and its collector."""
 
@@ -209,6 +283,8 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(ProcessCollector(registry=None))
         self.registry.register(_Collector(self))
+        self.rendering: Frozen | None = None  # what render()'s thread collects; None: collect freezes now
+        self._render_lock = asyncio.Lock()
 
     async def remember_commits(self, group: str, partitions: list[tuple[str, int]]) -> None:
         """Before a commit: learn the previous committed offsets not known yet (the log start if none)."""
@@ -244,7 +320,8 @@ class Metrics:
             for partition, state in enumerate(await metadata.log.partition_states(topic.topic_id)):
                 watermarks[(topic.name, partition)] = state.high_watermark
         lag = []
-        for group in await metadata.groups.list_groups():
+        stored_groups = await metadata.groups.list_groups()
+        for group in stored_groups:
             for committed in await metadata.groups.fetch_offsets(group.group_id):
                 high_watermark = watermarks.get((committed.topic, committed.partition))
                 if high_watermark is not None:
@@ -259,16 +336,45 @@ class Metrics:
         brokers = {broker.broker_id for broker in await metadata.cluster.live_brokers(BROKER_MAX_AGE_MS)}
         brokers.add(self.broker.config.broker_id)
         self.snapshot = Snapshot(len(topics), len(watermarks), len(brokers), self.snapshot.ready, lag)
+        groups = {group.group_id for group in stored_groups} | set(self.broker.coordinator.groups)
+        self.stats.prune(
+            {topic.name for topic in topics} | {topic.name for topic in await self.broker.topics.all()}, groups
+        )
 
-    async def exposition(self) -> bytes:
-        """The registry in Prometheus's text format.
+    def freeze(self) -> Frozen:
+        """Copies of everything the collector reads, taken on the event loop that changes them."""
+        broker = self.broker
+        log_stats = broker.log.stats
+        coordinator = broker.coordinator
+        s3_stats = getattr(broker.objects, "stats", None)  # only the S3 store keeps request statistics
+        return Frozen(
+            stats=self.stats.frozen(),
+            log_stats=dataclasses.replace(
+                log_stats,
+                flush_bytes=log_stats.flush_bytes.copy(),
+                flush_to_commit_seconds=log_stats.flush_to_commit_seconds.copy(),
+                commit_seconds=log_stats.commit_seconds.copy(),
+                cache_hits=dict(log_stats.cache_hits),
+                cache_misses=dict(log_stats.cache_misses),
+            ),
+            snapshot=self.snapshot,
+            rebalances={group: n for group, n in coordinator.rebalances.items() if group in coordinator.groups},
+            cache_sizes=broker.log.cache_sizes(),
+            s3_operations=dict(getattr(s3_stats, "operations", {})),
+            connections=len(broker.connections),
+            uptime=time.time() - broker.started_at,
+            authentications=dict(broker.sasl.counts),
+            authorization_denials=dict(broker.authorizer.denials),
+        )
 
-        Only the reading of the numbers runs on the event loop (the handlers change them there); the
-        text, most of the work with many topics, is made on a thread, so that other clients are answered.
-        """
-        collected = CollectorRegistry(auto_describe=False)
-        collected.register(_Collected(list(self.registry.collect())))
-        return await asyncio.to_thread(generate_latest, collected)
+    async def render(self) -> bytes:
+        """The registry in Prometheus's text format, rendered in a worker thread from a frozen copy."""
+        async with self._render_lock:
+            self.rendering = self.freeze()
+            try:
+                return await asyncio.to_thread(generate_latest, self.registry)
+            finally:
+                self.rendering = None
 
 
 def _counter(name: str, documentation: str, labels: tuple[str, ...], values: Mapping[Any, float]) -> Metric:
@@ -310,14 +416,21 @@ class _Collector:
         self.metrics = metrics
 
     def collect(self) -> Iterator[Metric]:
-        yield from self._produce()
-        yield from self._consume()
-        yield from self._storage()
-        yield from self._system()
-        yield from self._security()
+        frozen = self.metrics.rendering or self.metrics.freeze()
+        yield from self._produce(frozen)
+        yield from self._consume(frozen)
+        yield from self._storage(frozen)
+        yield from self._system(frozen)
+        yield from self._security(frozen)
+        yield _counter(
+            "metric_series_dropped",
+            f"Counts not kept because their family already had {MAX_SERIES} series, by family.",
+            ("family",),
+            frozen.stats.dropped,
+        )
 
-    def _produce(self) -> Iterator[Metric]:
-        stats = self.metrics.stats
+    def _produce(self, frozen: Frozen) -> Iterator[Metric]:
+        stats = frozen.stats
         yield _counter("producer_records", "Records acknowledged to producers.", ("topic",), stats.produced_records)
         yield _counter(
             "producer_bytes", "Record batch bytes acknowledged to producers.", ("topic",), stats.produced_bytes
@@ -338,9 +451,8 @@ class _Collector:
             stats.produce_errors,
         )
 
-    def _consume(self) -> Iterator[Metric]:
-        stats = self.metrics.stats
-        broker = self.metrics.broker
+    def _consume(self, frozen: Frozen) -> Iterator[Metric]:
+        stats = frozen.stats
         yield _counter(
             "consumer_records",
             "Records consumed by each group: how far its offset commits advanced.",
@@ -352,14 +464,14 @@ class _Collector:
             "High watermark minus the group's committed offset, read at scrape time.",
             labels=("topic", "partition", "consumer_group"),
         )
-        for topic, partition, group, value in self.metrics.snapshot.lag:
+        for topic, partition, group, value in frozen.snapshot.lag:
             lag.add_metric([topic, str(partition), group], value)
         yield lag
         yield _counter(
             "consumer_rebalances",
             "Rebalances started, per group.",
             ("consumer_group",),
-            broker.coordinator.rebalances,
+            frozen.rebalances,
         )
         yield _counter(
             "consumer_errors",
@@ -376,9 +488,8 @@ class _Collector:
             {"": stats.fetch_seconds},
         )
 
-    def _storage(self) -> Iterator[Metric]:
-        broker = self.metrics.broker
-        log_stats = broker.log.stats
+    def _storage(self, frozen: Frozen) -> Iterator[Metric]:
+        log_stats = frozen.log_stats
         yield _counter(
             "segment_writes", "Record batches written into the write buffer.", (), {(): log_stats.batches_written}
         )
@@ -399,21 +510,19 @@ class _Collector:
         yield _counter("cache_hits", "Reads served by a cache.", ("cache",), log_stats.cache_hits)
         yield _counter("cache_misses", "Reads a cache could not serve.", ("cache",), log_stats.cache_misses)
         sizes = GaugeMetricFamily(PREFIX + "cache_size_bytes", "Bytes held by each cache.", labels=("cache",))
-        for cache, size in broker.log.cache_sizes().items():
+        for cache, size in frozen.cache_sizes.items():
             sizes.add_metric([cache], size)
         yield sizes
         yield _histograms(
             "metadata_query_seconds",
             "Metadata store calls, by operation.",
             "operation",
-            {**self.metrics.stats.metadata_seconds, COMMIT_FLUSHES: log_stats.commit_seconds},
+            {**frozen.stats.metadata_seconds, COMMIT_FLUSHES: log_stats.commit_seconds},
         )
-        yield from self._s3()
+        yield from self._s3(frozen.s3_operations)
 
-    def _s3(self) -> Iterator[Metric]:
+    def _s3(self, operations: dict[str, Any]) -> Iterator[Metric]:
         # Only the S3 store keeps request statistics; other stores export no s3 samples.
-        s3_stats = getattr(self.metrics.broker.objects, "stats", None)
-        operations = getattr(s3_stats, "operations", {})
         yield _counter(
             "s3_requests",
             "S3 requests sent (every attempt), by operation.",
@@ -432,11 +541,10 @@ class _Collector:
             latency.add_metric([name], op.requests, op.seconds)
         yield latency
 
-    def _system(self) -> Iterator[Metric]:
-        broker = self.metrics.broker
-        snapshot = self.metrics.snapshot
-        stats = self.metrics.stats
-        yield _gauge("connections_active", "Open Kafka client connections.", len(broker.connections))
+    def _system(self, frozen: Frozen) -> Iterator[Metric]:
+        snapshot = frozen.snapshot
+        stats = frozen.stats
+        yield _gauge("connections_active", "Open Kafka client connections.", frozen.connections)
         yield _histograms(
             "event_loop_lag_seconds",
             f"How much later than asked a {LOOP_LAG_INTERVAL_S:g} s sleep on the event loop ends: the loop's lag.",
@@ -447,12 +555,12 @@ class _Collector:
             "authorization_denials",
             "Requests or parts of them the ACL authorizer refused, by operation and resource type.",
             ("operation", "resource_type"),
-            broker.authorizer.denials,
+            frozen.authorization_denials,
         )
         yield _gauge("partitions_total", "Partitions of all topics.", snapshot.partitions)
         yield _gauge("topics_total", "Topics.", snapshot.topics)
         yield _gauge("brokers_active", "Brokers with a recent heartbeat in the metadata store.", snapshot.brokers)
-        yield _gauge("uptime_seconds", "Seconds since this broker started.", time.time() - broker.started_at)
+        yield _gauge("uptime_seconds", "Seconds since this broker started.", frozen.uptime)
         yield _gauge("ready", "1 when /ready would answer 200, else 0.", 1 if snapshot.ready else 0)
         apis = stats.apis
         yield _counter(
@@ -480,10 +588,10 @@ class _Collector:
             {api: api_stats.response_bytes for api, api_stats in apis.items()},
         )
 
-    def _security(self) -> Iterator[Metric]:
+    def _security(self, frozen: Frozen) -> Iterator[Metric]:
         yield _counter(
             "authentications",
             'SASL authentications, by mechanism (a mechanism not served: "unknown") and result (success, failure).',
             ("mechanism", "result"),
-            self.metrics.broker.sasl.counts,
+            frozen.authentications,
         )

@@ -3,10 +3,12 @@ and the changes administrators ask for."""
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
+from uuid import NAMESPACE_URL, uuid5
 
 from metadata.base import (
     Change,
@@ -24,7 +26,27 @@ if TYPE_CHECKING:
 
     from storage.log import PartitionLog
 
+T = TypeVar("T")
+
 _LEGAL_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
+# Kafka's internal topics, reserved by name with Kafka's default partition counts
+# (offsets.topic.num.partitions, transaction.state.log.num.partitions). Groups and transactions live
+# in the metadata store: these stay empty, listed so that clients that look for them find them.
+INTERNAL_TOPICS: dict[str, TopicInfo] = {
+    name: TopicInfo(uuid5(NAMESPACE_URL, f"streamhouse:internal:{name}"), name, 50)
+    for name in ("__consumer_offsets", "__transaction_state")
+}
+# Built answers kept per topic generation (one per request version and cluster view in use).
+MAX_DERIVED_ANSWERS = 64
+
+
+def is_internal(name: str | None) -> bool:
+    return name in INTERNAL_TOPICS
+
+
+def collision_key(name: str) -> str:
+    """Names equal after this collide: Kafka's metric names turn '.' into '_', so it refuses such pairs."""
+    return name.replace(".", "_")
 
 
 def topic_name_error(name: str | None) -> str | None:
@@ -108,15 +130,33 @@ class TopicCache:
     def __init__(self, metadata: MetadataStore) -> None:
         self.metadata = metadata
         self._by_name: dict[str, TopicInfo] = {}
+        # Bumped by every topic change this broker makes or hears of: the listing and what was
+        # built from it are kept only for the generation they were read in.
+        self.generation = 0
+        self._listing: tuple[int, list[TopicInfo]] | None = None
+        self._derived: dict[Hashable, tuple[int, asyncio.Future[Any]]] = {}
+        # Names that may exist, by collision key: grown by every change heard of, so a name found
+        # here is checked in the store before a new name is refused for colliding with it.
+        self._maybe_names: dict[str, set[str]] | None = None
         metadata.cluster.subscribe(self._changed)
 
     def _changed(self, change: Change) -> None:
         if isinstance(change, ChangesMissed):
             self._by_name.clear()
+            self._maybe_names = None
+            self.generation += 1
         elif isinstance(change, TopicChange):
             self.forget(change.name)
+            self._may_exist(change.name)
+
+    def _may_exist(self, name: str) -> None:
+        if self._maybe_names is not None:
+            self._maybe_names.setdefault(collision_key(name), set()).add(name)
 
     async def get(self, name: str) -> TopicInfo | None:
+        internal = INTERNAL_TOPICS.get(name)
+        if internal is not None:
+            return internal
         topic = self._by_name.get(name)
         if topic is None:
             topic = await self.metadata.topics.get_topic(name)
@@ -126,6 +166,8 @@ class TopicCache:
 
     async def fresh(self, name: str) -> TopicInfo | None:
         """A topic read from the metadata store, not the cache (another broker may have changed it)."""
+        if is_internal(name):
+            return INTERNAL_TOPICS[name]
         topic = await self.metadata.topics.get_topic(name)
         if topic is None:
             self.forget(name)
@@ -149,8 +191,24 @@ class TopicCache:
             if existing is None:
                 raise
             topic = existing
-        self._by_name[name] = topic
+        self.put(topic)
         return topic
+
+    async def colliding(self, name: str) -> str | None:
+        """An existing topic whose name collides with `name` on '.' and '_' (Kafka refuses the pair), or None."""
+        key = collision_key(name)
+        internal = next((other for other in INTERNAL_TOPICS if collision_key(other) == key and other != name), None)
+        if internal is not None:
+            return internal
+        if self._maybe_names is None:
+            names: dict[str, set[str]] = {}
+            for topic in await self.all():
+                names.setdefault(collision_key(topic.name), set()).add(topic.name)
+            self._maybe_names = names
+        for other in sorted(self._maybe_names.get(key, set()) - {name}):
+            if await self.fresh(other) is not None:
+                return other
+        return None
 
     async def resolve(
         self, name: str, auto_create_partitions: int | None, may_create: Callable[[str], bool] | None = None
@@ -166,6 +224,8 @@ class TopicCache:
         if topic is None and auto_create_partitions is not None:
             if may_create is not None and not may_create(name):
                 return None, ErrorCode.TOPIC_AUTHORIZATION_FAILED
+            if await self.colliding(name) is not None:
+                return None, ErrorCode.INVALID_TOPIC_EXCEPTION
             topic = await self.create(name, auto_create_partitions, {})
         if topic is None:
             return None, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
@@ -173,14 +233,49 @@ class TopicCache:
 
     def put(self, topic: TopicInfo) -> None:
         self._by_name[topic.name] = topic
+        self._may_exist(topic.name)
+        self.generation += 1
 
     def forget(self, name: str) -> None:
         self._by_name.pop(name, None)
+        self.generation += 1
 
     async def all(self) -> list[TopicInfo]:
-        topics = await self.metadata.topics.list_topics()
-        self._by_name = {topic.name: topic for topic in topics}
+        """Every stored topic (not the internal ones); read again from the store only after a change."""
+        generation = self.generation
+        if self._listing is not None and self._listing[0] == generation:
+            return self._listing[1]
+        stored = await self.metadata.topics.list_topics()
+        topics = [topic for topic in stored if not is_internal(topic.name)]
+        if self.generation == generation:
+            self._by_name.update((topic.name, topic) for topic in stored)
+            self._listing = (generation, topics)
         return topics
+
+    async def derived(self, key: Hashable, build: Callable[[list[TopicInfo]], T]) -> T:
+        """`build(all topics)`, run in a worker thread (it may be long), and kept until a topic changes.
+
+        Requests asking the same while it is built share the one build.
+        """
+        generation = self.generation
+        kept = self._derived.get(key)
+        if kept is None or kept[0] != generation:
+            if len(self._derived) >= MAX_DERIVED_ANSWERS:
+                self._derived = {k: v for k, v in self._derived.items() if v[0] == generation}
+            future: asyncio.Future[T] = asyncio.ensure_future(self._build(build))
+            kept = self._derived[key] = (generation, future)
+            future.add_done_callback(lambda done: self._build_done(key, done))
+        result: T = await asyncio.shield(kept[1])
+        return result
+
+    async def _build(self, build: Callable[[list[TopicInfo]], T]) -> T:
+        return await asyncio.to_thread(build, await self.all())
+
+    def _build_done(self, key: Hashable, done: asyncio.Future[Any]) -> None:
+        if done.cancelled() or done.exception() is not None:
+            kept = self._derived.get(key)
+            if kept is not None and kept[1] is done:
+                del self._derived[key]  # the next request tries again
 
 
 class TopicAdmin:

@@ -110,16 +110,32 @@ def encode_response(api: ApiCodec, version: int, correlation_id: int, body: Any)
     return b"".join(encode_response_parts(api, version, correlation_id, body))
 
 
+@dataclass(frozen=True, slots=True)
+class EncodedBody:
+    """A response body already encoded for one API version (encode_body): a large answer many requests share."""
+
+    data: bytes
+
+
+def encode_body(api: ApiCodec, version: int, body: Any) -> EncodedBody:
+    io = BytesIO()
+    api.response.build(body, io, version)
+    return EncodedBody(io.getvalue())
+
+
 def encode_response_parts(api: ApiCodec, version: int, correlation_id: int, body: Any) -> list[Buffer]:
     """A whole response frame, size prefix included, as buffers to write in order.
 
     Large record-set pieces are parts of their own, by reference: a fetch answer's batches go from
-    the log's caches to the socket without a copy into the frame.
+    the log's caches to the socket without a copy into the frame; so is an EncodedBody.
     """
     io = SplicingWriter()
     io.write(b"\x00\x00\x00\x00")
     RESPONSE_HEADER.build(ResponseHeader(correlation_id=correlation_id), io, response_header_version(api, version))
-    api.response.build(body, io, version)
+    if isinstance(body, EncodedBody):
+        io.splice(body.data)
+    else:
+        api.response.build(body, io, version)
     size = io.size() - 4
     with io.getbuffer() as view:
         _SIZE.pack_into(view, 0, size)

@@ -129,6 +129,10 @@ class PartitionLog:
         """
         return await self.reader.read(topic_id, partition, offset, max_bytes, first_whole)
 
+    def missing_objects(self) -> dict[PartitionKey, IndexEntry]:
+        """Partitions with an index entry whose object the store does not have, as their reads last found."""
+        return dict(self.reader.missing)
+
     async def read_entry(self, entry: IndexEntry) -> bytes:
         """The batches of one index entry, patched with their offsets."""
         return await self.reader.read_entry(entry)

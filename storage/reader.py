@@ -5,6 +5,10 @@ batch index (its entries cached per partition) and object ranges (an LRU cache i
 optional disk cache, in front of the object store), patched on the way out. A read that starts
 where the partition's previous read ended (a consumer catching up) starts a bounded read-ahead of
 the next ranges into the caches in the background.
+
+An index entry whose object is gone (deleted from the store by hand, lost by it) fails its reads
+with ObjectNotFoundError; the partition is kept in `missing` (logged once), for readiness reports,
+until a read of its offsets up to the entry's last succeeds (retention or a restore).
 """
 
 from __future__ import annotations
@@ -80,6 +84,7 @@ class LogReader:
         self._read_ends: dict[PartitionKey, int] = {}  # where each partition's last read from objects ended
         self.read_aheads: dict[PartitionKey, asyncio.Task[None]] = {}  # by partition, while they run
         self._read_ahead_slots = asyncio.Semaphore(READ_AHEAD_GETS)
+        self.missing: dict[PartitionKey, IndexEntry] = {}  # an entry whose object is gone, per partition
 
     async def close(self) -> None:
         """Stop the read-aheads."""
@@ -108,6 +113,8 @@ class LogReader:
         """Drop what is cached of a deleted topic."""
         self.tails.forget_topic(topic_id)
         self._index_cache.forget_topic(topic_id)
+        for key in [key for key in self.missing if key[0] == topic_id]:
+            del self.missing[key]
         for key in [key for key in self._read_ends if key[0] == topic_id]:
             del self._read_ends[key]
 
@@ -155,6 +162,7 @@ class LogReader:
                     self._index_cache.drop(key)
                     stale_lookups += 1
                     if stale_lookups > MAX_STALE_LOOKUPS:
+                        self._object_missing(key, entry)
                         raise
                     break
                 if (chunks or not first_whole) and size + len(data) > max_bytes:
@@ -168,6 +176,18 @@ class LogReader:
                     break  # on from the tail cache
         return self._read_done(key, next_offset, sequential, chunks)
 
+    def _object_missing(self, key: PartitionKey, entry: IndexEntry) -> None:
+        known = self.missing.get(key)
+        if known is None or known.object_key != entry.object_key:
+            log.error(
+                "partition %s/%d: offsets %d-%d are indexed in object %s, which the object store does not have",
+                *key,
+                entry.base_offset,
+                entry.last_offset,
+                entry.object_key,
+            )
+        self.missing[key] = entry
+
     async def _find_index(self, key: PartitionKey, offset: int) -> list[IndexEntry]:
         """Index entries from the one holding `offset` on: cached, else looked up (and cached)."""
         entries = self._index_cache.lookup(key, offset, INDEX_LOOKUP_ENTRIES)
@@ -178,6 +198,9 @@ class LogReader:
 
     def _read_done(self, key: PartitionKey, next_offset: int, sequential: bool, chunks: list[bytes]) -> list[bytes]:
         """Remember where this read from objects ended; a second read in a row starts a read-ahead."""
+        missing = self.missing.get(key)
+        if missing is not None and next_offset > missing.last_offset:
+            del self.missing[key]  # the offsets it held read well now
         self._read_ends[key] = next_offset
         tail = self.tails.get(key)
         state = self.states.get(key)

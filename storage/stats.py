@@ -54,6 +54,13 @@ class Histogram:
         self._sum += sum(pending)
         pending.clear()
 
+    def copy(self) -> Histogram:
+        """The counts so far, folded, in a histogram of their own (to read in another thread)."""
+        self.fold()
+        copy = Histogram(self.bounds)
+        copy._cumulative, copy._count, copy._sum = list(self._cumulative), self._count, self._sum
+        return copy
+
     def totals(self) -> tuple[list[int], int, float]:
         """Observations at or below each bound, all observations (the +Inf bucket) and their sum, so far."""
         self.fold()

@@ -34,6 +34,9 @@ MAX_SESSION_TIMEOUT_MS = 1_800_000
 # A new member's join is parked at most this long: until it has joined it cannot heartbeat, and a
 # client that gave up and retried would otherwise leave a defunct member behind (Kafka's value).
 NEW_MEMBER_JOIN_TIMEOUT_MS = 5 * 60 * 1000
+# A member id is its client id (or group instance id) and a UUID, as Kafka makes it; the id part is
+# cut to this many characters so that a client cannot make every member id it is given huge.
+MEMBER_ID_PREFIX_LENGTH = 255
 
 
 def _commit_error(group: Group, generation_id: int, member_id: str, group_instance_id: str | None) -> ErrorCode | None:
@@ -94,7 +97,7 @@ class Membership:
         if not group.supports(request.protocol_type, request.protocols):
             resolve(waiter, JoinResult(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, ""))
             return
-        member_id = f"{request.group_instance_id or request.client_id}-{uuid.uuid4()}"
+        member_id = f"{(request.group_instance_id or request.client_id)[:MEMBER_ID_PREFIX_LENGTH]}-{uuid.uuid4()}"
         instance_id = request.group_instance_id
         if instance_id is not None and instance_id in group.static_members:
             self._replace_static_member(group, group.static_members[instance_id], member_id, request, waiter)

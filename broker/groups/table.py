@@ -20,6 +20,10 @@ from protocol.errors import ErrorCode
 
 log = logging.getLogger(__name__)
 
+# Kafka does not bound group ids; one is a row key and a metric label here, so it is bounded
+# as a topic name nearly is. A longer one gets INVALID_GROUP_ID from every group API.
+MAX_GROUP_ID_LENGTH = 255
+
 
 class Status(enum.Enum):
     LOADING = "loading"
@@ -103,7 +107,7 @@ class GroupTable:
     def status_error(self, group_id: str, empty_id_allowed: bool = False) -> ErrorCode | None:
         # OffsetCommit, OffsetFetch, DescribeGroups and DeleteGroups accept "" (Kafka keeps it for
         # old clients); the membership APIs need a real group id.
-        if not group_id and not empty_id_allowed:
+        if (not group_id and not empty_id_allowed) or len(group_id) > MAX_GROUP_ID_LENGTH:
             return ErrorCode.INVALID_GROUP_ID
         if self.status is Status.LOADING:
             return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS

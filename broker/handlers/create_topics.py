@@ -14,7 +14,9 @@ config with its value and source (as DescribeConfigs reports them); v7 adds the 
 
 Errors, per topic, with an error_message: INVALID_REQUEST (42) for a name listed twice in
 the request, or an assignment with num_partitions or replication_factor other than -1;
-INVALID_TOPIC_EXCEPTION (17) for a bad name; TOPIC_ALREADY_EXISTS (36);
+INVALID_TOPIC_EXCEPTION (17) for a bad name or one that collides with an existing topic's on '.'
+and '_' (as Kafka: "a.b" and "a_b" cannot both exist); TOPIC_ALREADY_EXISTS (36), also for Kafka's
+internal topics `__consumer_offsets` and `__transaction_state`, which always exist;
 INVALID_REPLICA_ASSIGNMENT (39) for a partition assigned twice, partition indexes that are not
 0..n-1, or an assignment with other than one broker, a broker that is not live, or a live
 broker that is not the partition's preferred one; INVALID_REPLICATION_FACTOR (38) for 0 or
@@ -83,6 +85,9 @@ async def _create(broker: Broker, wanted: CreatableTopic, validate_only: bool) -
         raise _RefusedError(ErrorCode.INVALID_TOPIC_EXCEPTION, problem)
     if await broker.topics.fresh(name) is not None:
         raise _RefusedError(ErrorCode.TOPIC_ALREADY_EXISTS, f"topic {name!r} already exists")
+    other = await broker.topics.colliding(name)
+    if other is not None:
+        raise _RefusedError(ErrorCode.INVALID_TOPIC_EXCEPTION, f"topic {name!r} collides with existing topic {other!r}")
     if wanted.assignments:
         partitions = _assigned_partition_count(broker, wanted)
     else:

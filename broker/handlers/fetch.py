@@ -14,10 +14,14 @@ The partition's transactions come from a cache (storage/transactions.py) that th
 change reports keep fresh: no metadata look-up per fetch.
 
 Errors per partition: TOPIC_AUTHORIZATION_FAILED (29) without READ on the topic (a replica's
-fetch, replica_id >= 0: without CLUSTER_ACTION on the cluster); UNKNOWN_TOPIC_OR_PARTITION (3);
-OFFSET_OUT_OF_RANGE (1) for an offset below the log start or above the high watermark;
-KAFKA_STORAGE_ERROR (56, retriable: clients refresh metadata and fetch again) when the metadata
-store is unreachable and the caches (topics, high watermarks, index entries, object ranges) cannot answer alone.
+fetch, replica_id >= 0: without CLUSTER_ACTION on the cluster); UNKNOWN_TOPIC_OR_PARTITION (3); OFFSET_OUT_OF_RANGE (1)
+for an offset below the log start or above the high watermark; KAFKA_STORAGE_ERROR (56, retriable:
+clients refresh metadata and fetch again) when the metadata store is unreachable and the
+caches (topics, high watermarks, index entries, object ranges) cannot answer alone, when the
+object store fails, and when an index entry names an object the store does not have (it was
+deleted or lost: logged once, and listed by /ready); the other partitions are answered as usual
+and the connection stays open. Kafka's internal topics (`__consumer_offsets`,
+`__transaction_state`) answer as empty partitions.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from protocol.messages.fetch import AbortedTransaction, FetchRequest, PartitionD
 from protocol.messages.fetch import FetchableTopicResponse as TopicResponse
 from protocol.messages.fetch import FetchResponse as Response
 from protocol.records import iter_batches
+from storage.objects.base import ObjectNotFoundError, ObjectStoreUnavailableError
 from storage.transactions import aborted_between
 
 if TYPE_CHECKING:
@@ -123,7 +128,7 @@ async def _read_once(
                         AbortedTransaction(producer_id=aborted.producer_id, first_offset=aborted.first_offset)
                         for aborted in aborted_between(transactions, wanted.fetch_offset, end - 1)
                     ]
-            except MetadataUnavailableError:
+            except (MetadataUnavailableError, ObjectNotFoundError, ObjectStoreUnavailableError):
                 entry.error_code = ErrorCode.KAFKA_STORAGE_ERROR
                 failed = True
                 continue

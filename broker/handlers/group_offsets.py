@@ -4,8 +4,11 @@ OffsetCommit v2-8: members commit with their generation and member id (checked a
 a consumer that assigns partitions itself commits with generation -1 and no member id, to a
 group without members. The metadata string and leader epoch are kept with the commit time;
 v2-4's retention time is ignored (offsets do not expire). Per partition:
-UNKNOWN_TOPIC_OR_PARTITION (3) for a topic or partition that does not exist (not sent on),
-OFFSET_METADATA_TOO_LARGE (12) above 4096 characters, and for the whole request
+UNKNOWN_TOPIC_OR_PARTITION (3) for a topic or partition that does not exist and
+OFFSET_METADATA_TOO_LARGE (12) for metadata above 4096 characters (Kafka's default
+offset.metadata.max.bytes; TxnOffsetCommit too): neither is sent on, and a commit whose every
+partition is refused stores nothing and creates no group; for the whole request
+INVALID_GROUP_ID (24) for a group id above 255 characters (broker/groups/table.py),
 ILLEGAL_GENERATION (22), UNKNOWN_MEMBER_ID (25), FENCED_INSTANCE_ID (82),
 REBALANCE_IN_PROGRESS (27) before the member synced its new generation, and
 COORDINATOR_NOT_AVAILABLE (15) when the metadata store cannot be reached.
@@ -39,6 +42,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
+from broker.groups.offsets import OFFSET_METADATA_MAX_BYTES
+from broker.metrics import UNKNOWN_LABEL
 from broker.security.authorizer import Authorizer, Operation, ResourceType
 from metadata.base import CommittedOffset
 from protocol.apis.offset_commit import OFFSET_COMMIT
@@ -125,7 +130,11 @@ class CommitRequest:
         self.asked = asked
         self.exists = exists
         self.errors = {key: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION for key, known in exists.items() if not known}
-        self.valid = [key for key, known in exists.items() if known]
+        for key, wanted in asked.items():
+            if key not in self.errors and len(wanted.committed_metadata or "") > OFFSET_METADATA_MAX_BYTES:
+                self.errors[key] = ErrorCode.OFFSET_METADATA_TOO_LARGE
+        # Only these are sent on: a commit refused whole stores nothing and creates no group.
+        self.valid = [key for key in exists if key not in self.errors]
 
     @classmethod
     async def read(cls, broker: Broker, topics: Iterable[AskedOffsets]) -> CommitRequest:
@@ -190,7 +199,9 @@ async def handle_offset_commit(
         )
         commit.errors.update(zip(commit.valid, results, strict=True))
     if broker.metrics is not None:
-        _observe_commits(broker.metrics.stats, body.group_id, commit.errors, commit.asked)
+        # A group is a label value only once it exists (a refused commit may name any group id).
+        group = body.group_id if body.group_id in broker.coordinator.groups else UNKNOWN_LABEL
+        _observe_commits(broker.metrics.stats, group, commit.errors, commit.asked)
     return CommitResponse(topics=commit.response_topics(CommitTopic, OffsetCommitResponsePartition))
 
 

@@ -8,8 +8,13 @@ over the live brokers, so that a partition's producers and consumers meet on one
 its tail cache. Any broker still serves any partition: the metadata store orders writes, and
 Produce and Fetch never answer NOT_LEADER_OR_FOLLOWER. Unknown topics are created when the
 broker allows auto-creation and the request does (v4+); otherwise they get
-UNKNOWN_TOPIC_OR_PARTITION (3). Invalid names get INVALID_TOPIC_EXCEPTION (17). A null topic
-list (v1+) or an empty one (v0) means all topics.
+UNKNOWN_TOPIC_OR_PARTITION (3). Invalid names get INVALID_TOPIC_EXCEPTION (17), and so do
+names an auto-creation would make collide on '.' and '_' with an existing topic. A null topic
+list (v1+) or an empty one (v0) means all topics: without the ACL authorizer that answer is built
+and encoded in a worker thread, once per (version, cluster view, listener, authorized-operations
+flags) until a topic changes (TopicCache.derived), as it is large with many topics. Kafka's internal
+topics `__consumer_offsets` and `__transaction_state` are always listed, with is_internal (v1+):
+clients leave them out unless told not to.
 
 With the ACL authorizer, all topics means those the principal may DESCRIBE; a named topic it may
 not DESCRIBE gets TOPIC_AUTHORIZATION_FAILED (29), as does one to auto-create without CREATE on
@@ -24,7 +29,9 @@ from typing import TYPE_CHECKING, TypeVar
 
 from broker.cluster import ClusterView
 from broker.security.authorizer import CLUSTER_NAME, UNKNOWN_AUTHORIZED_OPERATIONS, Operation, ResourceType
+from broker.topics import INTERNAL_TOPICS, is_internal
 from metadata.base import TopicInfo
+from protocol import wire
 from protocol.apis.metadata import METADATA
 from protocol.errors import ErrorCode
 from protocol.messages.metadata import MetadataRequest, MetadataRequestTopic, MetadataResponseBroker
@@ -69,46 +76,57 @@ def topic_entry(
         error_code=ErrorCode.NONE,
         name=topic.name,
         topic_id=topic.topic_id,
+        is_internal=is_internal(topic.name),
         partitions=entries,
         topic_authorized_operations=authorized_operations,
     )
 
 
-async def handle_metadata(broker: Broker, request: Request[MetadataRequest], connection: Connection) -> Response:
+async def handle_metadata(
+    broker: Broker, request: Request[MetadataRequest], connection: Connection
+) -> Response | wire.EncodedBody:
     body = request.body
     cluster = broker.cluster  # one view for the whole answer, though a heartbeat may replace it meanwhile
     authorizer = broker.authorizer
+    listener = connection.listener.name
+    include_cluster = body.include_cluster_authorized_operations
+    include_topics = body.include_topic_authorized_operations
 
     def entry(topic: TopicInfo) -> Topic:
-        operations = authorizer.operations_field(
-            connection, body.include_topic_authorized_operations, ResourceType.TOPIC, topic.name
-        )
+        operations = authorizer.operations_field(connection, include_topics, ResourceType.TOPIC, topic.name)
         return topic_entry(cluster, topic, Topic, Partition, authorized_operations=operations)
 
-    entries = []
+    def response(entries: list[Topic]) -> Response:
+        return Response(
+            brokers=[
+                MetadataResponseBroker(node_id=info.broker_id, host=host, port=port, rack=None)
+                for info in cluster.brokers
+                for host, port in [info.address(listener)]
+            ],
+            cluster_id=CLUSTER_ID,
+            controller_id=cluster.controller_id,
+            topics=entries,
+            cluster_authorized_operations=authorizer.operations_field(
+                connection, include_cluster, ResourceType.CLUSTER, CLUSTER_NAME
+            ),
+        )
+
     if body.topics is None or (request.version == 0 and not body.topics):
-        entries = [
-            entry(topic)
-            for topic in await broker.topics.all()
-            if authorizer.may_describe(connection, ResourceType.TOPIC, topic.name)
-        ]
-    else:
-        may_create = broker.config.auto_create_topics and (request.version < 4 or body.allow_auto_topic_creation)
-        for wanted in body.topics:
-            entries.append(await _requested_topic(broker, connection, wanted, may_create, entry))
-    return Response(
-        brokers=[
-            MetadataResponseBroker(node_id=info.broker_id, host=host, port=port, rack=None)
-            for info in cluster.brokers
-            for host, port in [info.address(connection.listener.name)]
-        ],
-        cluster_id=CLUSTER_ID,
-        controller_id=cluster.controller_id,
-        topics=entries,
-        cluster_authorized_operations=authorizer.operations_field(
-            connection, body.include_cluster_authorized_operations, ResourceType.CLUSTER, CLUSTER_NAME
-        ),
-    )
+        listed = (*INTERNAL_TOPICS.values(), *await broker.topics.all())
+        if authorizer.enabled:  # each principal sees its own list: built here, not shared
+            return response(
+                [entry(t) for t in listed if authorizer.may_describe(connection, ResourceType.TOPIC, t.name)]
+            )
+        version = request.version
+
+        def encoded(topics: list[TopicInfo]) -> wire.EncodedBody:
+            entries = [entry(topic) for topic in (*INTERNAL_TOPICS.values(), *topics)]
+            return wire.encode_body(request.api, version, response(entries))
+
+        key = ("metadata", version, cluster, listener, include_cluster, include_topics)
+        return await broker.topics.derived(key, encoded)
+    may_create = broker.config.auto_create_topics and (request.version < 4 or body.allow_auto_topic_creation)
+    return response([await _requested_topic(broker, connection, wanted, may_create, entry) for wanted in body.topics])
 
 
 async def _requested_topic(

@@ -6,7 +6,9 @@ in durable storage, "leader" and "all replicas" are the same thing.
 
 Errors per partition: INVALID_REQUIRED_ACKS (21) for acks other than 0, 1, -1;
 UNKNOWN_TOPIC_OR_PARTITION (3) for an absent topic (when not auto-created) or partition;
-INVALID_TOPIC_EXCEPTION (17) for a bad name; TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53)
+INVALID_TOPIC_EXCEPTION (17) for a bad name, one colliding on '.' and '_' with an existing topic's
+(auto-creation), and Kafka's internal topics (only the broker writes those);
+TRANSACTIONAL_ID_AUTHORIZATION_FAILED (53)
 without WRITE on the request's transactional id, else TOPIC_AUTHORIZATION_FAILED (29) without WRITE
 on the topic, or, for a topic to auto-create, without CREATE on the cluster or the topic;
 INVALID_RECORD (87) for an empty record set or a batch
@@ -50,7 +52,7 @@ from functools import partial
 from typing import TYPE_CHECKING, NamedTuple
 
 from broker.security.authorizer import Operation
-from broker.topics import cleanup_policies, effective_config
+from broker.topics import cleanup_policies, effective_config, is_internal
 from metadata.base import AppendResult, MetadataUnavailableError, TopicInfo
 from protocol import validation
 from protocol.apis.produce import PRODUCE
@@ -181,6 +183,8 @@ async def _check_topic(
     """Each partition's outcome; those whose batches pass the header checks also go to `checked`."""
     if body.acks not in (0, 1, -1):
         return [_Outcome(p.index, ErrorCode.INVALID_REQUIRED_ACKS) for p in topic_data.partition_data]
+    if is_internal(topic_data.name):
+        return [_Outcome(p.index, ErrorCode.INVALID_TOPIC_EXCEPTION) for p in topic_data.partition_data]
     may_create = None
     if broker.authorizer.enabled:  # tested here: --authorizer none costs the hot path one attribute read
         refused = _refused(broker, connection, body.transactional_id, topic_data.name)

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from broker.app import Broker
-from broker.metrics import Metrics
 from broker.security.authorizer import CLUSTER_NAME, Operation, PatternType, Permission, ResourceType
 from protocol.apis.add_offsets_to_txn import ADD_OFFSETS_TO_TXN
 from protocol.apis.add_partitions_to_txn import ADD_PARTITIONS_TO_TXN
@@ -470,7 +469,7 @@ async def test_denials_are_counted_on_metrics_by_operation_and_resource_type(bro
     await send(broker, METADATA, ALICE, topics=None)  # a filtered listing is no denial
     assert broker.authorizer.denials == {("write", "topic"): 2, ("describe", "cluster"): 1}
     assert broker.metrics is not None
-    exposition = Metrics.exposition(broker.metrics).decode()
+    exposition = (await broker.metrics.render()).decode()
     lines = [line for line in exposition.splitlines() if line.startswith("streamhouse_authorization_denials")]
     assert sorted(lines) == [
         'streamhouse_authorization_denials_total{operation="describe",resource_type="cluster"} 1.0',

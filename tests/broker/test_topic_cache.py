@@ -61,3 +61,27 @@ async def test_missed_changes_empty_the_cache(two_stores: tuple[PostgresMetadata
             LISTEN_APPLICATION_NAME,
         )
     await eventually(lambda: cache.get("t"), TopicInfo(topic.topic_id, "t", 2, {}))
+
+
+def _names(topics: list[TopicInfo]) -> list[str]:
+    return sorted(topic.name for topic in topics)
+
+
+async def test_the_built_all_topics_answer_and_name_collisions_follow_other_brokers_changes(
+    two_stores: tuple[PostgresMetadataStore, PostgresMetadataStore],
+) -> None:
+    here, elsewhere = two_stores
+    cache = TopicCache(here)
+    assert await cache.derived("names", _names) == []
+    assert await cache.colliding("a_b") is None
+    await elsewhere.topics.create_topic("a.b", 1, {})
+    deadline = time.monotonic() + 10
+    while await cache.derived("names", _names) != ["a.b"]:  # rebuilt once the change is reported
+        assert time.monotonic() < deadline, "the built answer never showed the other broker's topic"
+        await asyncio.sleep(0.02)
+    assert await cache.colliding("a_b") == "a.b"
+    await elsewhere.topics.delete_topic("a.b")
+    while await cache.derived("names", _names) != []:
+        assert time.monotonic() < deadline, "the built answer never lost the deleted topic"
+        await asyncio.sleep(0.02)
+    assert await cache.colliding("a_b") is None
