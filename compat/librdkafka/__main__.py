@@ -1,8 +1,10 @@
 """librdkafka's own broker tests against StreamHouse, one process per test id.
 
 The source is the librdkafka shipped inside the npm package @confluentinc/kafka-javascript (pinned below);
-it is built once (without SSL, SASL, zstd or curl; with RapidJSON, which the statistics tests need) under
-~/.cache/streamhouse. Each id runs as
+it is built once (with OpenSSL and Cyrus SASL, for the SSL and SASL tests, and RapidJSON, which the
+statistics tests need; without zstd or curl) under ~/.cache/streamhouse. The SSL, SASL and ACL tests run
+against brokers of their own, set up as librdkafka's trivup clusters are (compat/librdkafka/security.py),
+with certificates made here. Each id runs as
 `test-runner -L -E -Q` (no local tests, no sockem, quick mode) in a process of its own. Quick mode skips
 every sub-test not marked quick, so some ids "pass" without one request: those count as EMPTY, and
 --all runs them again in full mode (without -Q). Default: the ids in tests.allow (with their mode) must
@@ -25,6 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compat.broker import running_broker
+from compat.librdkafka.security import SECURED_IDS, setup
+from tests.sessionserver import free_port
+from tests.tlscerts import make_tls_files
 
 PACKAGE = "@confluentinc/kafka-javascript@1.10.1"  # ships librdkafka 2.15.1 with its tests/
 # The folder names the build's variant too: a build made before RapidJSON (Debian rapidjson-dev), OpenSSL
@@ -124,14 +129,23 @@ class Result:
     reason: str
 
 
-def run_test(test_id: str, config: Path, kafka_version: str, scenario: str | None, mode: str) -> Result:
+@dataclass(frozen=True)
+class RunConfig:
+    """What a test process gets: its test.conf, and environment variables (the secured set-ups' SSL_*)."""
+
+    path: Path
+    env: dict[str, str]
+
+
+def run_test(test_id: str, config: RunConfig, kafka_version: str, scenario: str | None, mode: str) -> Result:
     """Runs one id in its own test-runner process, in quick (-Q) or full mode."""
     libraries = f"{SOURCE / 'src'}:{SOURCE / 'src-cpp'}"
     env = {
         **os.environ,
+        **config.env,
         "LD_LIBRARY_PATH": libraries,
         "TESTS": test_id,
-        "RDKAFKA_TEST_CONF": str(config),
+        "RDKAFKA_TEST_CONF": str(config.path),
         "TEST_KAFKA_VERSION": kafka_version,
     }
     command = [str(RUNNER), "-L", "-E", *(["-Q"] if mode == "quick" else []), *(["-s", scenario] if scenario else [])]
@@ -168,7 +182,8 @@ def main() -> int:
     parser.add_argument(
         "--bootstrap",
         help="use this broker instead of starting one (4 partitions, auto-create); the tests of the noautocreate "
-        "scenario always get a broker of their own, started without auto-create",
+        "scenario always get a broker of their own, started without auto-create, and so do the SSL, SASL and ACL "
+        "tests, each on a broker set up as it needs",
     )
     parser.add_argument("--jobs", type=int, default=2, help="test processes at once (default 2)")
     parser.add_argument("--kafka-version", default=TEST_KAFKA_VERSION, help="TEST_KAFKA_VERSION the tests assume")
@@ -180,25 +195,43 @@ def main() -> int:
     ids = args.ids or (broker_test_ids() if args.all else list(expected))
     started = time.monotonic()
     scenarios = {test_id: scenario_of(entry) for test_id, entry in test_entries().items()}
+    # The broker a test id runs against: its security set-up's, its scenario's, or the default one (None).
+    brokers = {test_id: SECURED_IDS.get(test_id) or scenarios.get(test_id) for test_id in ids}
     with contextlib.ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        configs: dict[str | None, Path] = {}
-        for scenario in sorted({scenarios.get(test_id) for test_id in ids}, key=str):
-            args_of_scenario = ("--auto-create-topics", "false") if scenario == "noautocreate" else ()
-            given = None if scenario else args.bootstrap
-            bootstrap = stack.enter_context(running_broker(given, args_of_scenario, INITIAL_REBALANCE_DELAY_MS))
-            configs[scenario] = scratch / f"{scenario or 'default'}.conf"
+        tls = make_tls_files(scratch / "tls")
+        configs: dict[str | None, RunConfig] = {}
+        for broker in sorted(set(brokers.values()), key=str):
+            conf: dict[str, str] = {}
+            env: dict[str, str] = {}
+            if broker is not None and broker in SECURED_IDS.values():
+                port = free_port()
+                secured = setup(broker, port, tls)
+                stack.enter_context(
+                    running_broker(None, tuple(secured.broker_args), INITIAL_REBALANCE_DELAY_MS, secured.add_users)
+                )
+                bootstrap, conf, env = f"127.0.0.1:{port}", secured.test_conf, secured.env
+            else:
+                args_of_scenario = ("--auto-create-topics", "false") if broker == "noautocreate" else ()
+                given = None if broker else args.bootstrap
+                bootstrap = stack.enter_context(running_broker(given, args_of_scenario, INITIAL_REBALANCE_DELAY_MS))
             # A loaded 2-core machine: stretch the tests' own timeouts; random topic names keep reruns apart.
-            configs[scenario].write_text(
-                f"metadata.broker.list={bootstrap}\ntest.timeout.multiplier=3\ntest.topic.random=true\n"
-            )
+            conf = {
+                "metadata.broker.list": bootstrap,
+                "test.timeout.multiplier": "3",
+                "test.topic.random": "true",
+                **conf,
+            }
+            path = scratch / f"{broker or 'default'}.conf"
+            path.write_text("".join(f"{name}={value}\n" for name, value in conf.items()))
+            configs[broker] = RunConfig(path, env)
 
         def run(test_id: str) -> Result:
-            scenario = scenarios.get(test_id)
+            scenario, config = scenarios.get(test_id), configs[brokers[test_id]]
             mode = "quick" if exploring else expected[test_id]
-            result = run_test(test_id, configs[scenario], args.kafka_version, scenario, mode)
+            result = run_test(test_id, config, args.kafka_version, scenario, mode)
             if exploring and result.state == "EMPTY":
-                result = run_test(test_id, configs[scenario], args.kafka_version, scenario, "full")
+                result = run_test(test_id, config, args.kafka_version, scenario, "full")
             return result
 
         # test-runner picks tests by number, so ids sharing one (0045_*) all run in each of their

@@ -3,32 +3,19 @@ security tests of the stock clients (tests/e2e/test_security_*.py)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from tests.brokerproc import BrokerProcess
+from tests.securebroker import add_user, listener_args
 from tests.sessionserver import free_port
 from tests.tlscerts import TlsFiles
 
-REPOSITORY = Path(__file__).parents[2]
-MECHANISMS = "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
 ADMIN, ADMIN_PASSWORD = "admin", "admin-secret"  # SCRAM-SHA-512, a super user
 ALICE, ALICE_PASSWORD = "alice", "alice-secret"  # SCRAM-SHA-256
 TIMEOUT = 60.0
-
-
-def add_user(data_dir: Path, name: str, password: str, mechanism: str) -> None:
-    """`streamhouse users add` against the broker's data folder, with no broker running."""
-    done = subprocess.run(
-        [sys.executable, "-m", "broker.cli", "users", "add", name, "--password", password,
-         "--mechanism", mechanism, "--data-dir", str(data_dir)],
-        cwd=REPOSITORY, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, f"users add {name}: exit {done.returncode}\n{done.stdout}{done.stderr}"
 
 
 def add_admin_and_alice(data_dir: Path) -> None:
@@ -38,13 +25,8 @@ def add_admin_and_alice(data_dir: Path) -> None:
 
 def sasl_ssl_broker(data_dir: Path, tls: TlsFiles, extra_args: Sequence[str] = ()) -> BrokerProcess:
     """A started broker whose one listener is SASL_SSL on a free port, ACLs on, admin a super user."""
-    args = [
-        "--listeners", f"SASL_SSL://127.0.0.1:{free_port()}",
-        "--ssl-certfile", str(tls.server_cert), "--ssl-keyfile", str(tls.server_key),
-        "--sasl-mechanisms", MECHANISMS, "--authorizer", "acl", "--super-users", f"User:{ADMIN}",
-        *extra_args,
-    ]  # fmt: skip
-    return BrokerProcess(data_dir, args).start()
+    acls = ["--authorizer", "acl", "--super-users", f"User:{ADMIN}"]
+    return BrokerProcess(data_dir, [*listener_args("SASL_SSL", free_port(), tls), *acls, *extra_args]).start()
 
 
 def confluent_config(

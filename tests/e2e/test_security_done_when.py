@@ -27,7 +27,7 @@ from tests.e2e.security import (
     confluent_produce_one,
     sasl_ssl_broker,
 )
-from tests.tlscerts import TlsFiles, make_tls_files
+from tests.tlscerts import TlsFiles
 from tests.wireclient import WireClient
 
 # The APIs a client needs before and around authentication, by Kafka's API keys.
@@ -41,11 +41,6 @@ SECURITY_APIS = {
     "AlterUserScramCredentials": 51,
 }
 TLS_ALERT = 0x15  # a TLS record's content type for an alert
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
-    return make_tls_files(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture(scope="module")
