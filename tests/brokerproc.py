@@ -77,11 +77,9 @@ class BrokerProcess:
         return asyncio.run(read())
 
     def start(self) -> BrokerProcess:
-        # --listeners names every port itself; "listening on" then reports the first listener's.
-        port = [] if "--listeners" in self.extra_args else ["--port", str(self.port)]
         args = [
             *self.wrapper, sys.executable, "-m", self.module, "serve",
-            *port, "--metrics-port", "0", "--data-dir", str(self.data_dir),
+            "--port", str(self.port), "--metrics-port", "0", "--data-dir", str(self.data_dir),
             *self.extra_args,
         ]  # fmt: skip
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}

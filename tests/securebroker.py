@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.tlscerts import TlsFiles
+from tests.tlsfiles import TlsFiles
 
 REPOSITORY = Path(__file__).parents[1]
 SASL_MECHANISMS = "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"

@@ -29,7 +29,7 @@ from pathlib import Path
 from compat.broker import running_broker
 from compat.librdkafka.security import SECURED_IDS, setup
 from tests.sessionserver import free_port
-from tests.tlscerts import make_tls_files
+from tests.tlsfiles import make_tls_files
 
 PACKAGE = "@confluentinc/kafka-javascript@1.10.1"  # ships librdkafka 2.15.1 with its tests/
 # The folder names the build's variant too: a build made before RapidJSON (Debian rapidjson-dev), OpenSSL
@@ -205,12 +205,11 @@ def main() -> int:
             conf: dict[str, str] = {}
             env: dict[str, str] = {}
             if broker is not None and broker in SECURED_IDS.values():
-                port = free_port()
-                secured = setup(broker, port, tls)
-                stack.enter_context(
+                secured = setup(broker, free_port(), tls)
+                bootstrap = stack.enter_context(
                     running_broker(None, tuple(secured.broker_args), INITIAL_REBALANCE_DELAY_MS, secured.add_users)
                 )
-                bootstrap, conf, env = f"127.0.0.1:{port}", secured.test_conf, secured.env
+                conf, env = secured.test_conf, secured.env
             else:
                 args_of_scenario = ("--auto-create-topics", "false") if broker == "noautocreate" else ()
                 given = None if broker else args.bootstrap

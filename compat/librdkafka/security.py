@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.securebroker import add_user, listener_args
-from tests.tlscerts import TlsFiles
+from tests.tlsfiles import TlsFiles
 
 # The set-up each security test id runs on; every other id runs on the PLAINTEXT broker.
 SECURED_IDS = {

@@ -23,7 +23,7 @@ from tests.e2e.groups import Member
 from tests.faultproxy import FaultProxy
 from tests.pgserver import PgServer
 from tests.s3server import S3Server
-from tests.tlscerts import TlsFiles, make_tls_files
+from tests.tlsfiles import TlsFiles, make_tls_files
 
 DEFAULT = "default"
 BACKENDS = (DEFAULT, "postgresql", "s3", "postgresql-s3")

@@ -11,7 +11,7 @@ from typing import Any
 from tests.brokerproc import BrokerProcess
 from tests.securebroker import add_user, listener_args
 from tests.sessionserver import free_port
-from tests.tlscerts import TlsFiles
+from tests.tlsfiles import TlsFiles
 
 ADMIN, ADMIN_PASSWORD = "admin", "admin-secret"  # SCRAM-SHA-512, a super user
 ALICE, ALICE_PASSWORD = "alice", "alice-secret"  # SCRAM-SHA-256

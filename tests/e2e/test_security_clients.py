@@ -32,7 +32,7 @@ from tests.e2e.security import (
 )
 from tests.securebroker import SASL_MECHANISMS, listener_args
 from tests.sessionserver import free_port
-from tests.tlscerts import TlsFiles
+from tests.tlsfiles import TlsFiles
 
 # alice is stored for SCRAM-SHA-256 (PLAIN checks her password against it), admin for SCRAM-SHA-512.
 CREDENTIALS = {

@@ -27,7 +27,7 @@ from tests.e2e.security import (
     confluent_produce_one,
     sasl_ssl_broker,
 )
-from tests.tlscerts import TlsFiles
+from tests.tlsfiles import TlsFiles
 from tests.wireclient import WireClient
 
 # The APIs a client needs before and around authentication, by Kafka's API keys.
@@ -128,7 +128,7 @@ def assert_no_kafka_answer_to_plaintext(bootstrap: str) -> None:
 def test_api_versions_before_authentication(secured: BrokerProcess, tls: TlsFiles) -> None:
     """Over TLS and before any SASL exchange, ApiVersions lists the SASL, ACL and SCRAM APIs."""
     context = ssl.create_default_context(cafile=tls.ca_pem)
-    with WireClient(secured.bootstrap, tls=context) as client:
+    with WireClient(secured.bootstrap, ssl_context=context) as client:
         request = API_VERSIONS.Request(client_software_name="streamhouse-test", client_software_version="1.0")
         response = client.request(API_VERSIONS, 3, request)
     assert response.error_code == 0
