@@ -131,10 +131,12 @@ class Result:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """What a test process gets: its test.conf, and environment variables (the secured set-ups' SSL_*)."""
+    """What a test process gets: its test.conf, and environment variables (the secured set-ups' SSL_*);
+    and where its output goes, if anywhere."""
 
     path: Path
     env: dict[str, str]
+    logs: Path | None
 
 
 def run_test(test_id: str, config: RunConfig, kafka_version: str, scenario: str | None, mode: str) -> Result:
@@ -158,6 +160,8 @@ def run_test(test_id: str, config: RunConfig, kafka_version: str, scenario: str 
         return Result(test_id, "TIMEOUT", mode, time.monotonic() - started, f"still running after {TEST_TIMEOUT_S} s")
     seconds = time.monotonic() - started
     output = _ANSI.sub("", done.stdout + done.stderr)
+    if config.logs is not None:
+        (config.logs / f"{test_id}.{mode}.log").write_text(output)
     rows = {name: (state, why.strip()) for name, state, why in _RESULT.findall(output)}
     failures = _FAILURE.findall(output)
     state, reason = rows.get(test_id, ("FAILED" if failures else "NO RESULT", failures[0] if failures else ""))
@@ -187,8 +191,11 @@ def main() -> int:
     )
     parser.add_argument("--jobs", type=int, default=2, help="test processes at once (default 2)")
     parser.add_argument("--kafka-version", default=TEST_KAFKA_VERSION, help="TEST_KAFKA_VERSION the tests assume")
+    parser.add_argument("--logs", type=Path, help="write each test process's output to <id>.<mode>.log here")
     parser.add_argument("ids", nargs="*", help="only these test ids (quick mode first, as --all)")
     args = parser.parse_args()
+    if args.logs is not None:
+        args.logs.mkdir(parents=True, exist_ok=True)
     build()
     expected = allowed()
     exploring = bool(args.all or args.ids)
@@ -223,7 +230,7 @@ def main() -> int:
             }
             path = scratch / f"{broker or 'default'}.conf"
             path.write_text("".join(f"{name}={value}\n" for name, value in conf.items()))
-            configs[broker] = RunConfig(path, env)
+            configs[broker] = RunConfig(path, env, args.logs)
 
         def run(test_id: str) -> Result:
             scenario, config = scenarios.get(test_id), configs[brokers[test_id]]
