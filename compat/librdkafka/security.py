@@ -7,6 +7,7 @@ the SSL_* environment variables trivup exports for the tests that load certifica
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,9 @@ from tests.tlsfiles import TlsFiles
 # The set-up each security test id runs on; every other id runs on the PLAINTEXT broker.
 SECURED_IDS = {
     "0081_admin": "acl",
+    "0109_auto_create_topics": "acl",
+    "0115_producer_auth": "acl",
+    "0119_consumer_auth": "acl",
     "0097_ssl_verify": "ssl",
     "0126_oauthbearer_oidc": "sasl_ssl",
     "0135_sasl_credentials": "sasl_ssl",
@@ -25,6 +29,9 @@ SECURED_IDS = {
 USER, PASSWORD, MECHANISM = "admin", "admin", "SCRAM-SHA-256"
 # KIP-368: 0142 reads it from the broker's configs (DescribeConfigs) and skips itself when it is unset.
 MAX_REAUTH_MS = 10_000
+# KAFKA_PATH for the tests that run $KAFKA_PATH/bin/kafka-acls.sh: our stand-in (kafka_acls.py).
+KAFKA_PATH = Path(__file__).parent / "kafka"
+REPOSITORY = Path(__file__).parents[2]
 
 
 @dataclass(frozen=True)
@@ -44,7 +51,8 @@ def setup(name: str, port: int, tls: TlsFiles) -> Setup:
     """The set-up called `name`, its listener on 127.0.0.1:`port`."""
     if name == "acl":
         # trivup's brokers run an authorizer with ACLs allowing everyone where a resource has none.
-        return Setup(name, ["--authorizer", "acl", "--allow-everyone-if-no-acl-found", "true"])
+        env = {"KAFKA_PATH": str(KAFKA_PATH), "PYTHONPATH": str(REPOSITORY), "STREAMHOUSE_PYTHON": sys.executable}
+        return Setup(name, ["--authorizer", "acl", "--allow-everyone-if-no-acl-found", "true"], env=env)
     if name == "sasl_ssl":
         args = [
             *listener_args("SASL_SSL", port, tls),

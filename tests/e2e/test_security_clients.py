@@ -1,9 +1,12 @@
 """Each stock client logs in over TLS and SASL and round-trips one record: kafka-python and aiokafka with
 PLAIN and SCRAM over SASL_SSL, kcat with SCRAM, kafkajs with each mechanism, confluent-kafka with
 OAUTHBEARER (Kafka's unsecured tokens) and over SSL with and without a client certificate (mutual TLS).
+Plus the scenarios of kafka-python's own SASL tests (test/integration/test_sasl_integration.py, which skip
+themselves against an external broker), over SASL_PLAINTEXT as they run them.
 
-The SASL_SSL broker runs without an authorizer: authentication is under test here, ACLs in
-test_security_done_when.py. Topics are auto-created (one partition) by the first produce.
+The SASL broker (a SASL_SSL and a SASL_PLAINTEXT listener) runs without an authorizer: authentication is
+under test here, ACLs in test_security_done_when.py. Topics are auto-created (one partition) by the first
+produce.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -43,14 +46,28 @@ CREDENTIALS = {
 MECHANISMS = list(CREDENTIALS)
 
 
+class SaslBroker(NamedTuple):
+    sasl_ssl: str  # the address of each listener
+    sasl_plaintext: str
+
+
 @pytest.fixture(scope="module")
-def sasl_ssl(tmp_path_factory: pytest.TempPathFactory, tls: TlsFiles) -> Iterator[BrokerProcess]:
-    data_dir = tmp_path_factory.mktemp("sasl-ssl")
+def sasl_broker(tmp_path_factory: pytest.TempPathFactory, tls: TlsFiles) -> Iterator[SaslBroker]:
+    data_dir = tmp_path_factory.mktemp("sasl")
     add_admin_and_alice(data_dir)
     mechanisms = f"{SASL_MECHANISMS},OAUTHBEARER"
-    process = BrokerProcess(data_dir, listener_args("SASL_SSL", free_port(), tls, mechanisms)).start()
-    yield process
+    args = listener_args("SASL_SSL", free_port(), tls, mechanisms)
+    plaintext = free_port()
+    args[1] += f",SASL_PLAINTEXT://127.0.0.1:{plaintext}"  # --listeners' value: a second listener
+    process = BrokerProcess(data_dir, args).start()
+    yield SaslBroker(process.bootstrap, f"127.0.0.1:{plaintext}")
     assert process.stop() == 0, process.log_text()[-4000:]
+
+
+@pytest.fixture(scope="module")
+def sasl_ssl(sasl_broker: SaslBroker) -> str:
+    """The SASL_SSL listener's address."""
+    return sasl_broker.sasl_ssl
 
 
 def ssl_broker(data_dir: Path, tls: TlsFiles, client_auth: str) -> BrokerProcess:
@@ -64,12 +81,12 @@ def value_for(client: str, mechanism: str) -> bytes:
 
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)
-def test_kafka_python_sasl_ssl(sasl_ssl: BrokerProcess, tls: TlsFiles, mechanism: str) -> None:
+def test_kafka_python_sasl_ssl(sasl_ssl: str, tls: TlsFiles, mechanism: str) -> None:
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
     user, password = CREDENTIALS[mechanism]
     settings: dict[str, Any] = {
-        "bootstrap_servers": sasl_ssl.bootstrap,
+        "bootstrap_servers": sasl_ssl,
         "security_protocol": "SASL_SSL",
         "ssl_cafile": str(tls.ca_pem),
         "sasl_mechanism": mechanism,
@@ -97,7 +114,7 @@ def test_kafka_python_sasl_ssl(sasl_ssl: BrokerProcess, tls: TlsFiles, mechanism
 
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)
-def test_aiokafka_sasl_ssl(sasl_ssl: BrokerProcess, tls: TlsFiles, mechanism: str) -> None:
+def test_aiokafka_sasl_ssl(sasl_ssl: str, tls: TlsFiles, mechanism: str) -> None:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
     from aiokafka.helpers import create_ssl_context
 
@@ -106,7 +123,7 @@ def test_aiokafka_sasl_ssl(sasl_ssl: BrokerProcess, tls: TlsFiles, mechanism: st
 
     async def round_trip() -> list[bytes]:
         settings: dict[str, Any] = {
-            "bootstrap_servers": sasl_ssl.bootstrap,
+            "bootstrap_servers": sasl_ssl,
             "security_protocol": "SASL_SSL",
             "ssl_context": create_ssl_context(cafile=str(tls.ca_pem)),
             "sasl_mechanism": mechanism,
@@ -137,7 +154,7 @@ def test_aiokafka_sasl_ssl(sasl_ssl: BrokerProcess, tls: TlsFiles, mechanism: st
     assert asyncio.run(round_trip()) == [value]
 
 
-def test_kcat_sasl_ssl_scram(sasl_ssl: BrokerProcess, tls: TlsFiles) -> None:
+def test_kcat_sasl_ssl_scram(sasl_ssl: str, tls: TlsFiles) -> None:
     mechanism = "SCRAM-SHA-256"
     user, password = CREDENTIALS[mechanism]
     settings = {
@@ -149,7 +166,7 @@ def test_kcat_sasl_ssl_scram(sasl_ssl: BrokerProcess, tls: TlsFiles) -> None:
     }
     flags = [part for name, value in settings.items() for part in ("-X", f"{name}={value}")]
     topic, value = "kcat-scram", value_for("kcat", mechanism).decode()
-    common = ["kcat", "-b", sasl_ssl.bootstrap, "-t", topic, "-p", "0", *flags]
+    common = ["kcat", "-b", sasl_ssl, "-t", topic, "-p", "0", *flags]
     subprocess.run([*common, "-P"], input=value + "\n", text=True, timeout=TIMEOUT, check=True, capture_output=True)
     read = subprocess.run(
         [*common, "-C", "-o", "beginning", "-c", "1", "-e", "-f", "%s\n"],
@@ -162,7 +179,7 @@ def test_kcat_sasl_ssl_scram(sasl_ssl: BrokerProcess, tls: TlsFiles) -> None:
 
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)
-def test_kafkajs_sasl_ssl(sasl_ssl: BrokerProcess, tls: TlsFiles, mechanism: str) -> None:
+def test_kafkajs_sasl_ssl(sasl_ssl: str, tls: TlsFiles, mechanism: str) -> None:
     user, password = CREDENTIALS[mechanism]
     security = {
         "ca": str(tls.ca_pem),
@@ -170,15 +187,15 @@ def test_kafkajs_sasl_ssl(sasl_ssl: BrokerProcess, tls: TlsFiles, mechanism: str
     }
     topic, value = f"kafkajs-{mechanism}", value_for("kafkajs", mechanism).decode()
     message = {"key": None, "payload": value, "partition": 0, "headers": [], "ts": None}
-    kafkajs("produce", sasl_ssl.bootstrap, topic, {"security": security, "codec": "none", "messages": [message]})
-    answer = kafkajs("read", sasl_ssl.bootstrap, topic, {"security": security, "partitions": [0], "count": 1})
+    kafkajs("produce", sasl_ssl, topic, {"security": security, "codec": "none", "messages": [message]})
+    answer = kafkajs("read", sasl_ssl, topic, {"security": security, "partitions": [0], "count": 1})
     assert [message_from_json(item).value for item in answer] == [value.encode()]
 
 
-def test_confluent_oauthbearer(sasl_ssl: BrokerProcess, tls: TlsFiles) -> None:
+def test_confluent_oauthbearer(sasl_ssl: str, tls: TlsFiles) -> None:
     """OAUTHBEARER with an unsecured token (the broker has no JWKS): its principal is the token's subject."""
     config = {
-        "bootstrap.servers": sasl_ssl.bootstrap,
+        "bootstrap.servers": sasl_ssl,
         "security.protocol": "SASL_SSL",
         "ssl.ca.location": str(tls.ca_pem),
         "sasl.mechanism": "OAUTHBEARER",
@@ -224,3 +241,45 @@ def test_confluent_mutual_tls(tmp_path: Path, tls: TlsFiles) -> None:
             Producer(config).list_topics(timeout=5)
     finally:
         assert broker.stop() == 0, broker.log_text()[-4000:]
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_kafka_python_sasl_integration_scenarios(sasl_broker: SaslBroker, mechanism: str) -> None:
+    """kafka-python's test_sasl_integration.py over SASL_PLAINTEXT: its admin creates a topic of two
+    partitions (and lists it), its producer writes 100 records across them, a group consumer reads 50
+    from each."""
+    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+    from kafka.admin import NewTopic
+
+    user, password = CREDENTIALS[mechanism]
+    settings: dict[str, Any] = {
+        "bootstrap_servers": sasl_broker.sasl_plaintext,
+        "security_protocol": "SASL_PLAINTEXT",
+        "sasl_mechanism": mechanism,
+        "sasl_plain_username": user,
+        "sasl_plain_password": password,
+    }
+    topic = f"kafka-python-sasl-integration-{mechanism}"
+    admin = KafkaAdminClient(**settings)
+    try:
+        admin.create_topics([NewTopic(topic, 2, 1)])
+        assert topic in admin.list_topics()
+    finally:
+        admin.close()
+    producer = KafkaProducer(**settings)
+    try:
+        futures = [producer.send(topic, value=f"{i}-{mechanism}".encode(), partition=i % 2) for i in range(100)]
+        producer.flush(TIMEOUT)
+    finally:
+        producer.close()
+    assert all(future.succeeded() for future in futures)
+    consumer = KafkaConsumer(topic, **settings, group_id=f"sasl-integration-{mechanism}", auto_offset_reset="earliest")
+    per_partition = {0: 0, 1: 0}
+    deadline = time.monotonic() + TIMEOUT
+    try:
+        while sum(per_partition.values()) < 100 and time.monotonic() < deadline:
+            for partition, records in consumer.poll(timeout_ms=1000).items():
+                per_partition[partition.partition] += len(records)
+    finally:
+        consumer.close()
+    assert per_partition == {0: 50, 1: 50}
