@@ -58,7 +58,7 @@ def sasl_broker(tmp_path_factory: pytest.TempPathFactory, tls: TlsFiles) -> Iter
     mechanisms = f"{SASL_MECHANISMS},OAUTHBEARER"
     args = listener_args("SASL_SSL", free_port(), tls, mechanisms)
     plaintext = free_port()
-    args[1] += f",SASL_PLAINTEXT://127.0.0.1:{plaintext}"  # --listeners' value: a second listener
+    args[args.index("--listeners") + 1] += f",SASL_PLAINTEXT://127.0.0.1:{plaintext}"  # a second listener
     process = BrokerProcess(data_dir, args).start()
     yield SaslBroker(process.bootstrap, f"127.0.0.1:{plaintext}")
     assert process.stop() == 0, process.log_text()[-4000:]
