@@ -7,8 +7,9 @@ against brokers of their own, set up as librdkafka's trivup clusters are (compat
 with certificates made here. Each id runs as
 `test-runner -L -E -Q` (no local tests, no sockem, quick mode) in a process of its own. Quick mode skips
 every sub-test not marked quick, so some ids "pass" without one request: those count as EMPTY, and
---all runs them again in full mode (without -Q). Default: the ids in tests.allow (with their mode) must
-all pass. --all runs every broker test id and prints each result (FINDINGS.md explains the others).
+--all runs them again in full mode (without -Q). Default: the ids in tests.allow (with their mode, and
+for an id whose whole does not pass, the sub-tests named) must all pass. --all runs every broker test id
+and prints each result (FINDINGS.md explains the others).
 """
 
 from __future__ import annotations
@@ -110,13 +111,21 @@ def scenario_of(entry: str) -> str | None:
     return found.group(1) if found else None
 
 
-def allowed() -> dict[str, str]:
-    """tests.allow: test id -> mode, "quick" (-Q) unless the line says "full"."""
+@dataclass(frozen=True)
+class Allowed:
+    mode: str  # "quick" (-Q) unless the line says "full"
+    subtests: str | None  # "subtests=<text>": only the sub-tests whose names contain it (SUBTESTS)
+
+
+def allowed() -> dict[str, Allowed]:
+    """tests.allow: test id -> how it runs."""
     entries = {}
     for line in ALLOW.read_text().splitlines():
         words = line.split("#")[0].split()
         if words:
-            entries[words[0]] = words[1] if len(words) > 1 else "quick"
+            options = dict(word.split("=", 1) for word in words[1:] if "=" in word)
+            mode = "full" if "full" in words[1:] else "quick"
+            entries[words[0]] = Allowed(mode, options.get("subtests"))
     return entries
 
 
@@ -139,8 +148,11 @@ class RunConfig:
     logs: Path | None
 
 
-def run_test(test_id: str, config: RunConfig, kafka_version: str, scenario: str | None, mode: str) -> Result:
-    """Runs one id in its own test-runner process, in quick (-Q) or full mode."""
+def run_test(
+    test_id: str, config: RunConfig, kafka_version: str, scenario: str | None, mode: str, subtests: str | None = None
+) -> Result:
+    """Runs one id in its own test-runner process, in quick (-Q) or full mode; only the sub-tests whose names
+    contain `subtests`, when given."""
     libraries = f"{SOURCE / 'src'}:{SOURCE / 'src-cpp'}"
     env = {
         **os.environ,
@@ -149,6 +161,7 @@ def run_test(test_id: str, config: RunConfig, kafka_version: str, scenario: str 
         "TESTS": test_id,
         "RDKAFKA_TEST_CONF": str(config.path),
         "TEST_KAFKA_VERSION": kafka_version,
+        **({"SUBTESTS": subtests} if subtests else {}),
     }
     command = [str(RUNNER), "-L", "-E", *(["-Q"] if mode == "quick" else []), *(["-s", scenario] if scenario else [])]
     started = time.monotonic()
@@ -234,9 +247,14 @@ def main() -> int:
 
         def run(test_id: str) -> Result:
             scenario, config = scenarios.get(test_id), configs[brokers[test_id]]
-            mode = "quick" if exploring else expected[test_id]
-            result = run_test(test_id, config, args.kafka_version, scenario, mode)
-            if exploring and result.state == "EMPTY":
+            if exploring:
+                return explore(test_id, config, scenario)
+            entry = expected[test_id]
+            return run_test(test_id, config, args.kafka_version, scenario, entry.mode, entry.subtests)
+
+        def explore(test_id: str, config: RunConfig, scenario: str | None) -> Result:
+            result = run_test(test_id, config, args.kafka_version, scenario, "quick")
+            if result.state == "EMPTY":
                 result = run_test(test_id, config, args.kafka_version, scenario, "full")
             return result
 
