@@ -1,10 +1,14 @@
 // One kafkajs command per run: node client.js <command> <bootstrap> <topic>, JSON request on stdin,
 // JSON answer on stdout. The Python scenarios in compat/scenarios decide what is right.
+// A request's optional "security" connects over TLS and SASL:
+// {"ca": "<CA PEM file>", "cert": "<client PEM>", "key": "<client key PEM>", "passphrase": "...",
+//  "sasl": {"mechanism": "plain" | "scram-sha-256" | "scram-sha-512", "username": "...", "password": "..."}}
 "use strict";
+const fs = require("fs");
 const { Kafka, CompressionTypes, logLevel } = require("kafkajs");
 
 const [command, bootstrap, topic] = process.argv.slice(2);
-const kafka = new Kafka({ clientId: "compat", brokers: [bootstrap], logLevel: logLevel.ERROR });
+let kafka; // made once the request, which may carry security settings, is read
 const DEADLINE_MS = 45000;
 const CODECS = { none: CompressionTypes.None, gzip: CompressionTypes.GZIP };
 
@@ -184,11 +188,25 @@ const commands = {
     }),
 };
 
+function connection(security) {
+  if (!security) return {};
+  const ssl = security.ca ? { ca: [fs.readFileSync(security.ca)] } : undefined;
+  if (ssl && security.cert) {
+    ssl.cert = fs.readFileSync(security.cert);
+    ssl.key = fs.readFileSync(security.key);
+    ssl.passphrase = security.passphrase;
+  }
+  return { ssl, sasl: security.sasl };
+}
+
 let input = "";
 process.stdin.on("data", (chunk) => (input += chunk));
 process.stdin.on("end", async () => {
   try {
-    const answer = await commands[command](JSON.parse(input || "{}"));
+    const request = JSON.parse(input || "{}");
+    const settings = { clientId: "compat", brokers: [bootstrap], logLevel: logLevel.ERROR };
+    kafka = new Kafka({ ...settings, ...connection(request.security) });
+    const answer = await commands[command](request);
     // Exit only once a large answer has drained into the pipe.
     process.stdout.write(JSON.stringify(answer), () => process.exit(0));
   } catch (error) {

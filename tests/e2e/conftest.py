@@ -23,6 +23,7 @@ from tests.e2e.groups import Member
 from tests.faultproxy import FaultProxy
 from tests.pgserver import PgServer
 from tests.s3server import S3Server
+from tests.tlsfiles import TlsFiles, make_tls_files
 
 DEFAULT = "default"
 BACKENDS = (DEFAULT, "postgresql", "s3", "postgresql-s3")
@@ -65,6 +66,12 @@ def fresh_broker(tmp_path: Path) -> Iterator[BrokerProcess]:
     process = BrokerProcess(tmp_path / "broker").start()
     yield process
     process.kill()
+
+
+@pytest.fixture(scope="session")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A CA, with the broker and client certificates it signed, for the TLS tests (tests/tlscerts.py)."""
+    return make_tls_files(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture
