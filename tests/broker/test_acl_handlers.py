@@ -17,6 +17,7 @@ import pytest
 
 from broker.app import Broker
 from broker.security.authorizer import CLUSTER_NAME, Operation, PatternType, Permission, ResourceType
+from broker.security.listeners import Listener
 from protocol.apis.add_offsets_to_txn import ADD_OFFSETS_TO_TXN
 from protocol.apis.add_partitions_to_txn import ADD_PARTITIONS_TO_TXN
 from protocol.apis.alter_partition_reassignments import ALTER_PARTITION_REASSIGNMENTS
@@ -60,7 +61,7 @@ from protocol.apis.sync_group import SYNC_GROUP
 from protocol.apis.txn_offset_commit import TXN_OFFSET_COMMIT
 from protocol.errors import ErrorCode
 from protocol.records import Record, build_batch
-from tests.broker.inprocess import running_broker
+from tests.broker.inprocess import PLAINTEXT_LISTENER, running_broker
 from tests.broker.test_admin_handlers import call
 
 E = ErrorCode
@@ -72,12 +73,12 @@ ALLOW, DENY = Permission.ALLOW, Permission.DENY
 
 @dataclass
 class Peer:
-    """What the handlers read of a connection: who, from where, and the per-connection locks."""
+    """What the handlers read of a connection: who, from where, through which listener, and its produce lock."""
 
     principal: str
     peer_host: str = "10.1.2.3"
     peer: str = "10.1.2.3:45678"
-    offsets_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    listener: Listener = PLAINTEXT_LISTENER
     produce_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -296,7 +297,7 @@ async def test_metadata_lists_only_describable_topics_with_their_operations(brok
     refused = await send(broker, METADATA, ALICE, topics=named, allow_auto_topic_creation=False)
     assert [(t.name, t.error_code) for t in refused.topics] == [("secret", E.TOPIC_AUTHORIZATION_FAILED)]
     admin = await send(broker, METADATA, ADMIN, 10, topics=None, include_cluster_authorized_operations=True)
-    assert sorted(t.name for t in admin.topics) == ["orders", "secret"]
+    assert sorted(t.name for t in admin.topics) == ["__consumer_offsets", "__transaction_state", "orders", "secret"]
     assert admin.cluster_authorized_operations == sum(
         1 << op
         for op in (
