@@ -192,8 +192,8 @@ class BrokerConfig:
     )
     sasl_mechanisms: str = option(
         "",
-        "SASL mechanisms clients must authenticate with, comma-separated, from PLAIN, SCRAM-SHA-256, "
-        "SCRAM-SHA-512, OAUTHBEARER (empty: no SASL). Users: `streamhouse users add` or AlterUserScramCredentials",
+        "SASL mechanisms clients of SASL_PLAINTEXT and SASL_SSL listeners authenticate with, comma-separated, from "
+        "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER. Users: `streamhouse users add` or AlterUserScramCredentials",
     )
     connections_max_reauth_ms: int = option(
         0,
