@@ -224,6 +224,12 @@ def broker_config_values(broker: Broker) -> list[ConfigValue]:
             ",".join(f"{listener.name}:{listener.security_protocol}" for listener in broker.listeners),
             ConfigType.STRING,
         ),
+        ("sasl.enabled.mechanisms", config.sasl_mechanisms, ConfigType.LIST),
+        ("connections.max.reauth.ms", str(config.connections_max_reauth_ms), ConfigType.LONG),
+        ("connections.max.idle.ms", str(config.connections_max_idle_ms), ConfigType.LONG),
+        ("queued.max.requests", str(config.queued_max_requests), ConfigType.INT),
+        ("super.users", config.super_users, ConfigType.STRING),
+        ("allow.everyone.if.no.acl.found", str(config.allow_everyone_if_no_acl_found).lower(), ConfigType.BOOLEAN),
     ]
     defaults: list[tuple[str, str, ConfigType]] = [("default.replication.factor", "1", ConfigType.INT)]
     listed = {name for name, _, _ in static}

@@ -486,6 +486,9 @@ async def test_describe_broker_configs(broker: Broker, version: int) -> None:
     assert configs["message.max.bytes"].value == str(broker.config.message_max_bytes)
     assert configs["socket.request.max.bytes"].value == str(broker.config.socket_request_max_bytes)
     assert configs["log.dirs"].value == broker.config.storage_url == "memory://"
+    # librdkafka's re-authentication test reads this one to learn the session lifetime
+    assert configs["connections.max.reauth.ms"].value == str(broker.config.connections_max_reauth_ms) == "0"
+    assert configs["queued.max.requests"].value == "500"
     assert configs["num.partitions"].config_source == STATIC_BROKER_CONFIG
     assert configs["log.retention.ms"].config_source == DEFAULT_CONFIG
     assert all(entry.read_only and len(entry.synonyms) == 1 for entry in configs.values())
