@@ -15,8 +15,9 @@ change reports keep fresh: no metadata look-up per fetch.
 
 Errors per partition: UNKNOWN_TOPIC_OR_PARTITION (3); OFFSET_OUT_OF_RANGE (1) for an
 offset below the log start or above the high watermark; KAFKA_STORAGE_ERROR (56, retriable:
-clients refresh metadata and fetch again) when the metadata store is unreachable and the
-caches (topics, high watermarks, index entries, object ranges) cannot answer alone.
+clients refresh metadata and fetch again) when the metadata store or the object store is
+unreachable and the caches (topics, high watermarks, index entries, object ranges) cannot
+answer alone.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from protocol.messages.fetch import AbortedTransaction, FetchRequest, PartitionD
 from protocol.messages.fetch import FetchableTopicResponse as TopicResponse
 from protocol.messages.fetch import FetchResponse as Response
 from protocol.records import iter_batches
+from storage.objects import ObjectStoreUnavailableError
 from storage.transactions import aborted_between
 
 if TYPE_CHECKING:
@@ -118,7 +120,7 @@ async def _read_once(
                         AbortedTransaction(producer_id=aborted.producer_id, first_offset=aborted.first_offset)
                         for aborted in aborted_between(transactions, wanted.fetch_offset, end - 1)
                     ]
-            except MetadataUnavailableError:
+            except (MetadataUnavailableError, ObjectStoreUnavailableError):
                 entry.error_code = ErrorCode.KAFKA_STORAGE_ERROR
                 failed = True
                 continue
