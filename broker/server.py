@@ -393,13 +393,15 @@ class Connection(asyncio.BufferedProtocol):
             self.in_flight_bytes -= size
             self.answered += 1
             self.limits.answered(size)
-            if future.cancelled() or self.closed:
+            if future.cancelled():
                 continue
-            error = future.exception()
+            error = future.exception()  # retrieved even when closed, else asyncio logs it again as never retrieved
+            if self.closed:
+                continue
             if error is not None:
                 log.error("request from %s failed", self.peer, exc_info=error)
                 self.close("internal error")
-                return
+                continue  # on to the answers already done behind it: their errors are retrieved too
             response = future.result()
             TRACE.event("written", future)
             if response is not None:

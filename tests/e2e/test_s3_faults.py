@@ -19,9 +19,13 @@ from typing import Any
 
 import pytest
 
+from protocol.apis.api_versions import API_VERSIONS
+from protocol.errors import ErrorCode
 from tests.brokerproc import BrokerProcess
+from tests.e2e.test_postgres import fetch, produce, records_of
 from tests.faultproxy import FaultProxy
 from tests.s3server import S3Server
+from tests.wireclient import WireClient
 
 PARTITIONS = 2
 RECORDS = 3000
@@ -189,3 +193,19 @@ def test_no_acknowledged_record_is_lost_or_duplicated_through_s3_errors_delays_a
         assert offsets == list(range(len(offsets))), f"partition {partition} has gaps or repeats"
     # The same broker process served it all: it recovered by itself.
     assert broker.process is not None and broker.process.pid == pid and broker.process.poll() is None
+
+
+def test_a_fetch_that_must_read_s3_while_it_is_down_gets_kafka_storage_error_and_keeps_its_connection(
+    broker: BrokerProcess, s3_proxy: FaultProxy
+) -> None:
+    values = [b"cold-%d" % index for index in range(10)]
+    with WireClient(broker.bootstrap, timeout=30) as client:
+        assert produce(client, values).error_code == ErrorCode.NONE
+    broker.restart()  # a new process: its caches are empty, so the records must come from S3
+    with s3_proxy.fault("closed"), WireClient(broker.bootstrap, timeout=60) as client:
+        assert fetch(client, 0).error_code == ErrorCode.KAFKA_STORAGE_ERROR
+        assert client.request(API_VERSIONS, 0, API_VERSIONS.Request()).error_code == ErrorCode.NONE
+    with WireClient(broker.bootstrap, timeout=60) as client:
+        partition = fetch(client, 0)
+    assert partition.error_code == ErrorCode.NONE
+    assert [value for _, value in records_of(partition)] == values
