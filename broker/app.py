@@ -15,6 +15,7 @@ from broker.handlers import HANDLERS
 from broker.http import HttpServer
 from broker.log_index import LogIndex
 from broker.metrics import Metrics, time_metadata_queries, watch_event_loop
+from broker.periodic import repeat
 from broker.security.authorizer import Authorizer
 from broker.security.listeners import Listener, configured_listeners
 from broker.security.sasl import SaslService
@@ -204,10 +205,14 @@ class Broker:
         for server in self._servers:
             await server.start_serving()
         await self.http.start()
-        self._maintenance_task = asyncio.create_task(self._maintain(), name="maintenance")
-        self._heartbeat_task = asyncio.create_task(self._heartbeat(), name="broker-heartbeat")
+        config = self.config
+        maintain = repeat(config.compaction_interval_ms / 1000, self.maintain_once, "maintenance pass")
+        self._maintenance_task = asyncio.create_task(maintain, name="maintenance")
+        heartbeat = repeat(config.broker_heartbeat_ms / 1000, self.refresh_cluster, "broker heartbeat")
+        self._heartbeat_task = asyncio.create_task(heartbeat, name="broker-heartbeat")
         self._fold_task = asyncio.create_task(self._fold_histograms(), name="fold-histograms")
-        self._transaction_expiry_task = asyncio.create_task(self._expire_transactions(), name="transaction-expiry")
+        expire = repeat(config.transaction_expiry_interval_ms / 1000, self.transactions.expire, "transaction expiry")
+        self._transaction_expiry_task = asyncio.create_task(expire, name="transaction-expiry")
         if self.config.connections_max_idle_ms > 0:
             idle = self.connection_limits.close_idle(self.connections)
             self._watch_tasks.append(asyncio.create_task(idle, name="idle-connections"))
@@ -246,16 +251,6 @@ class Broker:
             for histogram in histograms:
                 histogram.fold(FOLD_AT)
 
-    async def _heartbeat(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.broker_heartbeat_ms / 1000)
-            try:
-                await self.refresh_cluster()
-            except MetadataUnavailableError as exc:
-                log.warning("broker heartbeat failed; keeping the last view of the cluster: %s", exc)
-            except Exception:
-                log.exception("broker heartbeat failed; the next one will retry")
-
     @property
     def listening(self) -> bool:
         return bool(self._servers) and all(server.is_serving() for server in self._servers)
@@ -279,24 +274,6 @@ class Broker:
                 await self.maintenance.apply_retention(topic.topic_id, partition, retention, now)
                 await self.maintenance.compact(topic.topic_id, partition, self.config.compaction_interval_ms, now)
         await self.maintenance.collect_garbage(now)
-
-    async def _maintain(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.compaction_interval_ms / 1000)
-            try:
-                await self.maintain_once()
-            except Exception:
-                log.exception("maintenance pass failed; the next one will retry")
-
-    async def _expire_transactions(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.transaction_expiry_interval_ms / 1000)
-            try:
-                await self.transactions.expire()
-            except MetadataUnavailableError as exc:
-                log.warning("transaction expiry pass failed; the next one will retry: %s", exc)
-            except Exception:
-                log.exception("transaction expiry pass failed; the next one will retry")
 
     async def _deregister(self) -> None:
         """Leave the others' view at their next heartbeat, instead of after the expiry."""

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Protocol
 
-from metadata.base import AclBinding, MetadataUnavailableError
+from broker.periodic import repeat
+from metadata.base import AclBinding
 from metadata.roles import AclStore
 from protocol.errors import ErrorCode
 
@@ -228,7 +229,7 @@ class Authorizer:
     async def start(self) -> None:
         if self.enabled:
             await self.refresh()
-            self._task = asyncio.create_task(self._follow(), name="acl-cache")
+            self._task = asyncio.create_task(repeat(POLL_SECONDS, self.refresh, "ACL refresh"), name="acl-cache")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -244,16 +245,6 @@ class Authorizer:
             if version != self._version:
                 self.cache = AclCache(await self.store.list_acls())
                 self._version = version
-
-    async def _follow(self) -> None:
-        while True:
-            await asyncio.sleep(POLL_SECONDS)
-            try:
-                await self.refresh()
-            except MetadataUnavailableError as exc:
-                log.warning("cannot refresh the ACLs; keeping the cached ones: %s", exc)
-            except Exception:
-                log.exception("ACL refresh failed; the next one will retry")
 
     def allows(
         self, who: Principal, operation: Operation, resource_type: ResourceType, name: str, count: bool = True

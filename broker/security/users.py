@@ -9,8 +9,9 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
+from broker.periodic import repeat
 from broker.security.scram import check_credential, credential_from_salted, new_credential
-from metadata.base import MetadataError, ScramCredential
+from metadata.base import ScramCredential
 from metadata.roles import UserStore
 
 log = logging.getLogger(__name__)
@@ -38,21 +39,13 @@ class UserCredentials:
 
     async def start(self) -> None:
         await self.refresh()
-        self._task = asyncio.create_task(self._follow(), name="user-credentials")
+        self._task = asyncio.create_task(
+            repeat(REFRESH_SECONDS, self.refresh, "re-reading the users' credentials"), name="user-credentials"
+        )
 
     def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-
-    async def _follow(self) -> None:
-        while True:
-            await asyncio.sleep(REFRESH_SECONDS)
-            try:
-                await self.refresh()
-            except MetadataError as exc:
-                log.warning("could not re-read the users' credentials; keeping the last ones: %s", exc)
-            except Exception:
-                log.exception("could not re-read the users' credentials; the next pass will retry")
 
     async def upsert_salted(self, user: str, mechanism: str, salt: bytes, iterations: int, salted: bytes) -> None:
         """Store the credential of a salted password (ScramError for a refused iteration count)."""
