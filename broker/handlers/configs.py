@@ -25,7 +25,8 @@ a malformed or foreign broker id, any alteration of broker configs, a resource o
 listed twice, an unknown operation; INVALID_TOPIC_EXCEPTION (17) for a bad topic name;
 UNKNOWN_TOPIC_OR_PARTITION (3) for an absent topic; INVALID_CONFIG (40) for an unknown config
 name, a bad value (cleanup.policy takes delete, compact or both, never an empty list), a null
-value to SET, APPEND/SUBTRACT on a config that is not a list.
+value to SET, APPEND/SUBTRACT on a config that is not a list; KAFKA_STORAGE_ERROR (56,
+retriable) while the metadata store cannot be reached.
 
 With the ACL authorizer, DescribeConfigs needs DESCRIBE_CONFIGS and the alters ALTER_CONFIGS, on the
 topic (else TOPIC_AUTHORIZATION_FAILED, 29) or, for a broker's configs, on the cluster (else
@@ -42,7 +43,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from broker.security.authorizer import Operation as AclOperation
 from broker.topics import TOPIC_CONFIGS, config_error, effective_config, topic_name_error
-from metadata.base import TopicInfo, UnknownTopicError, format_listeners
+from metadata.base import MetadataUnavailableError, TopicInfo, UnknownTopicError, format_listeners
 from protocol.apis.alter_configs import ALTER_CONFIGS
 from protocol.apis.describe_configs import DESCRIBE_CONFIGS
 from protocol.apis.incremental_alter_configs import INCREMENTAL_ALTER_CONFIGS
@@ -327,6 +328,8 @@ async def handle_describe_configs(
             values = await _described_values(broker, resource.resource_type, resource.resource_name)
         except _RefusedError as refused:
             result.error_code, result.error_message = refused.error, refused.message
+        except MetadataUnavailableError as exc:
+            result.error_code, result.error_message = ErrorCode.KAFKA_STORAGE_ERROR, str(exc)
         else:
             keys = resource.configuration_keys
             if keys:
@@ -405,6 +408,8 @@ async def _alter_all(
             await _alter_resource(broker, resource, body.validate_only)
         except _RefusedError as refused:
             result.error_code, result.error_message = refused.error, refused.message
+        except MetadataUnavailableError as exc:
+            result.error_code, result.error_message = ErrorCode.KAFKA_STORAGE_ERROR, str(exc)
         results.append(result)
     return results
 

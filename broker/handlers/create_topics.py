@@ -21,7 +21,8 @@ INVALID_REPLICA_ASSIGNMENT (39) for a partition assigned twice, partition indexe
 0..n-1, or an assignment with other than one broker, a broker that is not live, or a live
 broker that is not the partition's preferred one; INVALID_REPLICATION_FACTOR (38) for 0 or
 below other than -1; INVALID_PARTITIONS (37) for a count below 1 other than -1; INVALID_CONFIG
-(40) for an unknown config, a bad or null value (cleanup.policy takes delete, compact or both).
+(40) for an unknown config, a bad or null value (cleanup.policy takes delete, compact or both);
+KAFKA_STORAGE_ERROR (56, retriable) while the metadata store cannot be reached.
 
 With the ACL authorizer, a topic needs CREATE on the cluster or on itself, else
 TOPIC_AUTHORIZATION_FAILED (29).
@@ -35,7 +36,7 @@ from uuid import UUID
 
 from broker.handlers.configs import topic_config_values
 from broker.topics import config_error, topic_name_error
-from metadata.base import TopicExistsError, TopicInfo
+from metadata.base import MetadataUnavailableError, TopicExistsError, TopicInfo
 from protocol.apis.create_topics import CREATE_TOPICS
 from protocol.errors import ErrorCode
 from protocol.messages.create_topics import CreatableTopic, CreatableTopicConfig, CreateTopicsRequest
@@ -73,6 +74,8 @@ async def handle_create_topics(
             topic = await _create(broker, wanted, body.validate_only)
         except _RefusedError as refused:
             results.append(Result(name=wanted.name, error_code=refused.error, error_message=refused.message))
+        except MetadataUnavailableError as exc:
+            results.append(Result(name=wanted.name, error_code=ErrorCode.KAFKA_STORAGE_ERROR, error_message=str(exc)))
         else:
             results.append(_success(broker, topic, request.version))
     return Response(topics=results)

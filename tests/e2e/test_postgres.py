@@ -16,6 +16,10 @@ from typing import Any
 
 import pytest
 
+from protocol.apis.api_versions import API_VERSIONS
+from protocol.apis.create_topics import CREATE_TOPICS
+from protocol.apis.delete_topics import DELETE_TOPICS
+from protocol.apis.describe_configs import DESCRIBE_CONFIGS
 from protocol.apis.fetch import FETCH
 from protocol.apis.offset_commit import OFFSET_COMMIT
 from protocol.apis.produce import PRODUCE
@@ -244,4 +248,45 @@ def test_a_postgres_outage_loses_nothing_and_the_broker_recovers_by_itself(
     finally:
         stop.set()
         loop.join(30)
+        assert broker.stop() == 0, broker.log_text()[-4000:]
+
+
+def test_admin_requests_during_a_postgres_outage_get_kafka_storage_error_and_keep_the_connection(
+    own_pg_server: PgServer, tmp_path: Path
+) -> None:
+    """CreateTopics and DeleteTopics need the store: 56 (retriable) per topic, as Produce answers; the
+    connection stays open (these requests used to close it as an internal error)."""
+    broker = broker_on(own_pg_server.dsn(), tmp_path, 1)
+    creatable = CREATE_TOPICS.Request.CreatableTopic
+    try:
+        with WireClient(broker.bootstrap, timeout=60) as client:
+            existing = creatable(name="outage-old", num_partitions=1, replication_factor=1, assignments=[], configs=[])
+            assert (
+                client.request(CREATE_TOPICS, 5, CREATE_TOPICS.Request(topics=[existing], timeout_ms=30_000))
+                .topics[0]
+                .error_code
+                == ErrorCode.NONE
+            )
+            own_pg_server.halt()
+            wait_for_ready(broker, 503)
+            fresh = creatable(name="outage-new", num_partitions=1, replication_factor=1, assignments=[], configs=[])
+            created = client.request(CREATE_TOPICS, 5, CREATE_TOPICS.Request(topics=[fresh], timeout_ms=30_000))
+            assert created.topics[0].error_code == ErrorCode.KAFKA_STORAGE_ERROR, created
+            deleted = client.request(
+                DELETE_TOPICS, 4, DELETE_TOPICS.Request(topic_names=["outage-old"], timeout_ms=30_000)
+            )
+            assert deleted.responses[0].error_code == ErrorCode.KAFKA_STORAGE_ERROR, deleted
+            resource = DESCRIBE_CONFIGS.Request.DescribeConfigsResource(
+                resource_type=2, resource_name="outage-unseen", configuration_keys=None
+            )
+            described = client.request(DESCRIBE_CONFIGS, 4, DESCRIBE_CONFIGS.Request(resources=[resource]))
+            assert described.results[0].error_code == ErrorCode.KAFKA_STORAGE_ERROR, described
+            assert client.request(API_VERSIONS, 3, API_VERSIONS.Request()).error_code == ErrorCode.NONE
+            own_pg_server.resume()
+            wait_for_ready(broker, 200)
+            deleted = client.request(
+                DELETE_TOPICS, 4, DELETE_TOPICS.Request(topic_names=["outage-old"], timeout_ms=30_000)
+            )
+            assert deleted.responses[0].error_code == ErrorCode.NONE, deleted
+    finally:
         assert broker.stop() == 0, broker.log_text()[-4000:]
