@@ -112,8 +112,8 @@ async def handle_metadata(
         )
 
     if body.topics is None or (request.version == 0 and not body.topics):
-        listed = (*INTERNAL_TOPICS.values(), *await broker.topics.all())
         if authorizer.enabled:  # each principal sees its own list: built here, not shared
+            listed = (*INTERNAL_TOPICS.values(), *await broker.topics.all())
             return response(
                 [entry(t) for t in listed if authorizer.may_describe(connection, ResourceType.TOPIC, t.name)]
             )
