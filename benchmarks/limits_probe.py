@@ -7,7 +7,7 @@ Another client (a process of its own) sends ApiVersions one after another while 
 and reports the round trips' p50, p99 and worst (the target: 20 ms p99, 250 ms worst), with the
 heavy requests' own times. It also measures what 2,000 distinct invalid topic names add to /metrics.
 
-    python -m benchmarks.limits_probe [--tree PATH] [--topics 30000]
+    python -m benchmarks.limits_probe [--tree PATH] [--topics 30000] [--measure metadata ...]
 
 --tree runs the broker from another checkout (a before/after comparison: `git archive <base> | tar -x -C
 /tmp/base`, then --tree /tmp/base). Run it once per tree: it takes minutes on a shared machine.
@@ -187,11 +187,16 @@ def measure_metrics(broker: BrokerProcess, connection: BrokerConnection, topics:
     return figures
 
 
+MEASURES = ("labels", "compacted", "metadata", "metrics")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tree", type=Path, help="run the broker from this checkout (default: this one)")
     parser.add_argument("--topics", type=int, default=30_000)
+    parser.add_argument("--measure", action="append", choices=MEASURES, help="repeatable; default: all")
     args = parser.parse_args()
+    measures = args.measure or list(MEASURES)
     wrapper = ["env", f"--chdir={args.tree.resolve()}"] if args.tree else []
     with tempfile.TemporaryDirectory() as data_dir:
         broker = BrokerProcess(
@@ -204,10 +209,14 @@ def main() -> None:
                 with probed(broker.bootstrap, idle):
                     time.sleep(2)
                 results["idle"] = idle
-                results["labels"] = measure_labels(broker, connection)
-                results["compacted"] = measure_compacted(broker, connection)
-                results["metadata"] = measure_metadata(broker, connection, args.topics)
-                results["metrics"] = measure_metrics(broker, connection, args.topics)
+                if "labels" in measures:
+                    results["labels"] = measure_labels(broker, connection)
+                if "compacted" in measures:
+                    results["compacted"] = measure_compacted(broker, connection)
+                if "metadata" in measures:
+                    results["metadata"] = measure_metadata(broker, connection, args.topics)
+                if "metrics" in measures:
+                    results["metrics"] = measure_metrics(broker, connection, args.topics)
         finally:
             broker.stop()
     print(json.dumps(results, indent=2))

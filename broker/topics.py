@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from bisect import bisect_left, insort
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -38,6 +39,8 @@ INTERNAL_TOPICS: dict[str, TopicInfo] = {
 }
 # Built answers kept per topic generation (one per request version and cluster view in use).
 MAX_DERIVED_ANSWERS = 64
+# Past this many changed topics, the listing is read whole again rather than topic by topic.
+MAX_TOPICS_READ_AGAIN = 1000
 
 
 def is_internal(name: str | None) -> bool:
@@ -130,11 +133,18 @@ class TopicCache:
     def __init__(self, metadata: MetadataStore) -> None:
         self.metadata = metadata
         self._by_name: dict[str, TopicInfo] = {}
-        # Bumped by every topic change this broker makes or hears of: the listing and what was
-        # built from it are kept only for the generation they were read in.
+        # Bumped by every topic change this broker makes or hears of: what was built from the
+        # listing is kept only for the generation it was built in.
         self.generation = 0
-        self._listing: tuple[int, list[TopicInfo]] | None = None
+        # Every stored topic by name, read whole once; after that only the names in `_stale` (those
+        # change reports named) are read again, as a whole read of tens of thousands of topics is long.
+        self._listed: dict[str, TopicInfo] | None = None
+        self._listed_names: list[str] = []  # in name order, as the store lists them
+        self._stale: set[str] = set()
+        self._listing: list[TopicInfo] | None = None
+        self._listing_lock = asyncio.Lock()
         self._derived: dict[Hashable, tuple[int, asyncio.Future[Any]]] = {}
+        self._last_derived: dict[Hashable, Any] = {}
         # Names that may exist, by collision key: grown by every change heard of, so a name found
         # here is checked in the store before a new name is refused for colliding with it.
         self._maybe_names: dict[str, set[str]] | None = None
@@ -144,6 +154,7 @@ class TopicCache:
         if isinstance(change, ChangesMissed):
             self._by_name.clear()
             self._maybe_names = None
+            self._listed = None
             self.generation += 1
         elif isinstance(change, TopicChange):
             self.forget(change.name)
@@ -234,26 +245,50 @@ class TopicCache:
     def put(self, topic: TopicInfo) -> None:
         self._by_name[topic.name] = topic
         self._may_exist(topic.name)
+        self._relist(topic.name, topic)
         self.generation += 1
 
     def forget(self, name: str) -> None:
+        """The topic may have changed or gone: read it again when next needed."""
         self._by_name.pop(name, None)
+        if self._listed is not None or self._listing_lock.locked():  # a read under way may predate the change
+            self._stale.add(name)
         self.generation += 1
 
-    async def all(self) -> list[TopicInfo]:
-        """Every stored topic (not the internal ones); read again from the store only after a change."""
-        generation = self.generation
-        if self._listing is not None and self._listing[0] == generation:
-            return self._listing[1]
-        stored = await self.metadata.topics.list_topics()
-        topics = [topic for topic in stored if not is_internal(topic.name)]
-        if self.generation == generation:
-            self._by_name.update((topic.name, topic) for topic in stored)
-            self._listing = (generation, topics)
-        return topics
+    def _relist(self, name: str, topic: TopicInfo | None) -> None:
+        if self._listed is None or is_internal(name):
+            return
+        if topic is None:
+            if self._listed.pop(name, None) is not None:
+                del self._listed_names[bisect_left(self._listed_names, name)]
+        else:
+            if name not in self._listed:
+                insort(self._listed_names, name)
+            self._listed[name] = topic
+        self._listing = None
 
-    async def derived(self, key: Hashable, build: Callable[[list[TopicInfo]], T]) -> T:
-        """`build(all topics)`, run in a worker thread (it may be long), and kept until a topic changes.
+    async def all(self) -> list[TopicInfo]:
+        """Every stored topic (not the internal ones), in name order; after a change only the changed
+        topics are read from the store again."""
+        async with self._listing_lock:
+            if self._listed is None or len(self._stale) > MAX_TOPICS_READ_AGAIN:
+                self._stale.clear()
+                stored = await self.metadata.topics.list_topics()
+                self._listed = {topic.name: topic for topic in stored if not is_internal(topic.name)}
+                self._listed_names = list(self._listed)
+                self._by_name.update(self._listed)
+                self._listing = None
+            while self._stale:
+                name = self._stale.pop()
+                self._relist(name, await self.metadata.topics.get_topic(name))
+            if self._listing is None:
+                listed = self._listed
+                self._listing = [listed[name] for name in self._listed_names]
+            return self._listing
+
+    async def derived(self, key: Hashable, build: Callable[[list[TopicInfo], T | None], T]) -> T:
+        """`build(all topics, what it built last for this key or None)`, run in a worker thread (it may
+        be long), and kept until a topic changes. The last result lets a build redo only what changed.
 
         Requests asking the same while it is built share the one build.
         """
@@ -262,20 +297,23 @@ class TopicCache:
         if kept is None or kept[0] != generation:
             if len(self._derived) >= MAX_DERIVED_ANSWERS:
                 self._derived = {k: v for k, v in self._derived.items() if v[0] == generation}
-            future: asyncio.Future[T] = asyncio.ensure_future(self._build(build))
+                self._last_derived = {k: v for k, v in self._last_derived.items() if k in self._derived}
+            future: asyncio.Future[T] = asyncio.ensure_future(self._build(key, build))
             kept = self._derived[key] = (generation, future)
             future.add_done_callback(lambda done: self._build_done(key, done))
         result: T = await asyncio.shield(kept[1])
         return result
 
-    async def _build(self, build: Callable[[list[TopicInfo]], T]) -> T:
-        return await asyncio.to_thread(build, await self.all())
+    async def _build(self, key: Hashable, build: Callable[[list[TopicInfo], T | None], T]) -> T:
+        return await asyncio.to_thread(build, await self.all(), self._last_derived.get(key))
 
     def _build_done(self, key: Hashable, done: asyncio.Future[Any]) -> None:
+        kept = self._derived.get(key)
         if done.cancelled() or done.exception() is not None:
-            kept = self._derived.get(key)
             if kept is not None and kept[1] is done:
                 del self._derived[key]  # the next request tries again
+        elif kept is not None and kept[1] is done:
+            self._last_derived[key] = done.result()
 
 
 class TopicAdmin:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from io import BytesIO
 from typing import Any
 
 import construct as c
@@ -250,6 +251,7 @@ class MessageCodec:
         self.fields = fields
         self.flexible = flexible
         self._compiled: dict[int, Any] = {}
+        self._element_builds: dict[tuple[str, int], Any] = {}
 
     def compiled(self, version: int) -> Any:
         """The compiled construct for one version, built on first use."""
@@ -258,6 +260,22 @@ class MessageCodec:
             compiled = StructCodec(self.cls, self.fields, version, self.flexible).compile()
             self._compiled[version] = compiled
         return compiled
+
+    def element_encoder(self, field_name: str, version: int) -> Callable[[Any], bytes]:
+        """Encodes one element of this message's struct array `field_name` as the whole message at
+        `version` would: the pieces of an EncodedElements."""
+        build = self._element_builds.get((field_name, version))
+        if build is None:
+            field = next(field for field in self.fields if field.name == field_name and field.is_struct)
+            element = StructCodec(nested_classes(self.cls)[field.element_type], field.fields, version, self.flexible)
+            build = self._element_builds[(field_name, version)] = element.compile().buildfunc
+
+        def encode(message: Any) -> bytes:
+            io = BytesIO()
+            build(message, io, None)
+            return io.getvalue()
+
+        return encode
 
     def parse(self, io: Stream, version: int) -> Any:
         return self.compiled(version).parsefunc(io, None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from io import BytesIO
 from typing import IO, Any
 from uuid import UUID
@@ -438,6 +439,18 @@ class FixedWidth(c.Construct):  # type: ignore[misc]
         return f"(io.write({name}.pack(obj)), obj)[1]"
 
 
+@dataclass(frozen=True, slots=True)
+class EncodedElements:
+    """The elements of a struct array already encoded, each at the version the whole is built at: a
+    large answer kept encoded piece by piece, so that a change re-encodes only its own pieces."""
+
+    count: int
+    data: bytes
+
+    def __len__(self) -> int:
+        return self.count
+
+
 class SelfCompiled(c.Construct):  # type: ignore[misc]
     """A construct that, used on its own rather than inside a compiled parent, compiles itself once."""
 
@@ -501,11 +514,14 @@ class Array(SelfCompiled):
             )
             return f"{name}(obj, io)"
         element = self.element._compilebuild(code)
+        code.append("from protocol.primitives import EncodedElements")
         code.append(
             f"""
             def {name}(items, io):
                 {self.length_writer}(io, items)
-                if items is not None:
+                if type(items) is EncodedElements:
+                    io.write(items.data)
+                elif items is not None:
                     for obj in items:
                         {element}
                 return items

@@ -12,7 +12,8 @@ UNKNOWN_TOPIC_OR_PARTITION (3). Invalid names get INVALID_TOPIC_EXCEPTION (17), 
 names an auto-creation would make collide on '.' and '_' with an existing topic. A null topic
 list (v1+) or an empty one (v0) means all topics: without the ACL authorizer that answer is built
 and encoded in a worker thread, once per (version, cluster view, listener, authorized-operations
-flags) until a topic changes (TopicCache.derived), as it is large with many topics. Kafka's internal
+flags) until a topic changes (TopicCache.derived), as it is large with many topics; each topic's entry
+is kept encoded, so that after a change only the changed topics are encoded again. Kafka's internal
 topics `__consumer_offsets` and `__transaction_state` are always listed, with is_internal (v1+):
 clients leave them out unless told not to.
 
@@ -24,13 +25,16 @@ the cluster or the topic. The authorized-operations bitfields (v8+) are filled w
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
+from uuid import UUID
 
 from broker.cluster import ClusterView
 from broker.security.authorizer import CLUSTER_NAME, UNKNOWN_AUTHORIZED_OPERATIONS, Operation, ResourceType
 from broker.topics import INTERNAL_TOPICS, is_internal
 from metadata.base import TopicInfo
+from metadata.gil import sharing_the_gil
 from protocol import wire
 from protocol.apis.metadata import METADATA
 from protocol.errors import ErrorCode
@@ -38,6 +42,7 @@ from protocol.messages.metadata import MetadataRequest, MetadataRequestTopic, Me
 from protocol.messages.metadata import MetadataResponse as Response
 from protocol.messages.metadata import MetadataResponsePartition as Partition
 from protocol.messages.metadata import MetadataResponseTopic as Topic
+from protocol.primitives import EncodedElements
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -46,6 +51,15 @@ if TYPE_CHECKING:
 
 CLUSTER_ID = "streamhouse-cluster"
 TopicEntry = TypeVar("TopicEntry")
+
+
+@dataclass(frozen=True, slots=True)
+class AllTopicsAnswer:
+    """An encoded all-topics answer and its pieces: per topic, its id, partition count and encoded entry,
+    reused by the next build for the topics that did not change."""
+
+    body: wire.EncodedBody
+    pieces: dict[str, tuple[UUID, int, bytes]]
 
 
 def topic_entry(
@@ -119,12 +133,21 @@ async def handle_metadata(
             )
         version = request.version
 
-        def encoded(topics: list[TopicInfo]) -> wire.EncodedBody:
-            entries = [entry(topic) for topic in (*INTERNAL_TOPICS.values(), *topics)]
-            return wire.encode_body(request.api, version, response(entries))
+        def encoded(topics: list[TopicInfo], last: AllTopicsAnswer | None) -> AllTopicsAnswer:
+            encode_entry = METADATA.response.element_encoder("topics", version)
+            known = last.pieces if last is not None else {}
+            pieces = {}
+            for topic in sharing_the_gil((*INTERNAL_TOPICS.values(), *topics)):
+                piece = known.get(topic.name)
+                if piece is None or piece[0] != topic.topic_id or piece[1] != topic.partitions:
+                    piece = (topic.topic_id, topic.partitions, encode_entry(entry(topic)))
+                pieces[topic.name] = piece
+            elements = EncodedElements(len(pieces), b"".join(piece[2] for piece in pieces.values()))
+            body = wire.encode_body(request.api, version, response(cast(list[Topic], elements)))
+            return AllTopicsAnswer(body, pieces)
 
         key = ("metadata", version, cluster, listener, include_cluster, include_topics)
-        return await broker.topics.derived(key, encoded)
+        return (await broker.topics.derived(key, encoded)).body
     may_create = broker.config.auto_create_topics and (request.version < 4 or body.allow_auto_topic_creation)
     return response([await _requested_topic(broker, connection, wanted, may_create, entry) for wanted in body.topics])
 

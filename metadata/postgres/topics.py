@@ -13,6 +13,7 @@ import asyncpg
 
 from metadata import sql
 from metadata.base import InvalidPartitionsError, TopicChange, TopicExistsError, TopicInfo, UnknownTopicError
+from metadata.gil import sharing_the_gil
 from metadata.postgres.database import NOW_MS, PostgresDatabase, plain_uuid
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ class PostgresTopics:
         async with self._database.read() as db:
             rows = await db.fetch(f'SELECT {sql.TOPIC_COLUMNS} FROM topics ORDER BY name COLLATE "C"')
         # Made in a thread: tens of thousands of topics are too many to make on the event loop.
-        return await asyncio.to_thread(lambda: [_topic(row) for row in rows])
+        return await asyncio.to_thread(lambda: [_topic(row) for row in sharing_the_gil(rows)])
 
     async def delete_topic(self, name: str) -> TopicInfo:
         async with self._database.transaction() as db:

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from metadata import sql
 from metadata.base import InvalidPartitionsError, TopicChange, TopicExistsError, TopicInfo, UnknownTopicError
+from metadata.gil import sharing_the_gil
 from metadata.sqlite.database import Row, SqliteDatabase, now_ms
 
 
@@ -69,7 +70,8 @@ class SqliteTopics:
     async def list_topics(self) -> list[TopicInfo]:
         # Made on the database's thread: tens of thousands of topics are too many to make on the event loop.
         def listed(connection: sqlite3.Connection) -> list[TopicInfo]:
-            return [_topic(row) for row in connection.execute(f"SELECT {sql.TOPIC_COLUMNS} FROM topics ORDER BY name")]
+            rows = connection.execute(f"SELECT {sql.TOPIC_COLUMNS} FROM topics ORDER BY name")
+            return [_topic(row) for row in sharing_the_gil(rows)]
 
         return await self._database.run(listed)
 

@@ -63,7 +63,7 @@ async def test_missed_changes_empty_the_cache(two_stores: tuple[PostgresMetadata
     await eventually(lambda: cache.get("t"), TopicInfo(topic.topic_id, "t", 2, {}))
 
 
-def _names(topics: list[TopicInfo]) -> list[str]:
+def _names(topics: list[TopicInfo], last: list[str] | None) -> list[str]:
     return sorted(topic.name for topic in topics)
 
 
@@ -85,3 +85,39 @@ async def test_the_built_all_topics_answer_and_name_collisions_follow_other_brok
         assert time.monotonic() < deadline, "the built answer never lost the deleted topic"
         await asyncio.sleep(0.02)
     assert await cache.colliding("a_b") is None
+
+
+async def test_a_build_gets_what_it_built_last_and_only_changed_topics_are_read_again(
+    two_stores: tuple[PostgresMetadataStore, PostgresMetadataStore],
+) -> None:
+    here, elsewhere = two_stores
+    cache = TopicCache(here)
+    for name in ("m", "a", "z"):
+        await elsewhere.topics.create_topic(name, 1, {})
+    seen: list[tuple[list[str], list[str] | None]] = []
+
+    def names_after(topics: list[TopicInfo], last: list[str] | None) -> list[str]:
+        built = [f"{topic.name}:{topic.partitions}" for topic in topics]
+        seen.append((built, last))
+        return built
+
+    assert await cache.derived("names", names_after) == ["a:1", "m:1", "z:1"]
+    assert seen == [(["a:1", "m:1", "z:1"], None)]
+    reads = 0
+    list_topics = here.topics.list_topics
+
+    async def counted_list_topics() -> list[TopicInfo]:
+        nonlocal reads
+        reads += 1
+        return await list_topics()
+
+    here.topics.list_topics = counted_list_topics  # type: ignore[method-assign]
+    await elsewhere.topics.create_topic("b", 1, {})
+    await elsewhere.topics.add_partitions("m", 3)
+    await elsewhere.topics.delete_topic("z")
+    deadline = time.monotonic() + 10
+    while (built := await cache.derived("names", names_after)) != ["a:1", "b:1", "m:3"]:
+        assert time.monotonic() < deadline, f"the built answer is still {built}"
+        await asyncio.sleep(0.02)
+    assert seen[-1][1] is not None, "the rebuild was given the last answer"
+    assert reads == 0, "changed topics were read one by one, not the whole listing"
