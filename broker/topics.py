@@ -20,6 +20,7 @@ from metadata.base import (
     TopicInfo,
     UnknownTopicError,
 )
+from metadata.gil import sharing_the_gil
 from protocol.errors import ErrorCode
 
 if TYPE_CHECKING:
@@ -121,6 +122,11 @@ def effective_config(topic: TopicInfo, name: str, broker_defaults: Mapping[str, 
 def cleanup_policies(topic: TopicInfo, broker_defaults: Mapping[str, str]) -> set[str]:
     """The topic's cleanup.policy items: "delete" (retention applies), "compact" (records need keys)."""
     return {item.strip() for item in effective_config(topic, "cleanup.policy", broker_defaults).split(",")}
+
+
+def _stored_by_name(topics: list[TopicInfo]) -> dict[str, TopicInfo]:
+    """The stored topics by name, in their order, Kafka's internal ones left out."""
+    return {topic.name: topic for topic in sharing_the_gil(topics) if not is_internal(topic.name)}
 
 
 class TopicCache:
@@ -245,6 +251,8 @@ class TopicCache:
     def put(self, topic: TopicInfo) -> None:
         self._by_name[topic.name] = topic
         self._may_exist(topic.name)
+        if self._listed is None and self._listing_lock.locked():  # the listing being read may predate it
+            self._stale.add(topic.name)
         self._relist(topic.name, topic)
         self.generation += 1
 
@@ -274,17 +282,21 @@ class TopicCache:
             if self._listed is None or len(self._stale) > MAX_TOPICS_READ_AGAIN:
                 self._stale.clear()
                 stored = await self.metadata.topics.list_topics()
-                self._listed = {topic.name: topic for topic in stored if not is_internal(topic.name)}
+                self._listed = await asyncio.to_thread(_stored_by_name, stored)
                 self._listed_names = list(self._listed)
                 self._by_name.update(self._listed)
                 self._listing = None
+            listed = self._listed  # kept even if missed changes drop it meanwhile: the next call reads anew
             while self._stale:
                 name = self._stale.pop()
                 self._relist(name, await self.metadata.topics.get_topic(name))
-            if self._listing is None:
-                listed = self._listed
-                self._listing = [listed[name] for name in self._listed_names]
-            return self._listing
+            if self._listing is not None:
+                return self._listing
+            generation, names = self.generation, list(self._listed_names)
+            listing = await asyncio.to_thread(lambda: [listed[name] for name in sharing_the_gil(names)])
+            if self.generation == generation:  # no topic put meanwhile
+                self._listing = listing
+            return listing
 
     async def derived(self, key: Hashable, build: Callable[[list[TopicInfo], T | None], T]) -> T:
         """`build(all topics, what it built last for this key or None)`, run in a worker thread (it may

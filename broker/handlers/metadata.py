@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar, cast
-from uuid import UUID
 
 from broker.cluster import ClusterView
 from broker.security.authorizer import CLUSTER_NAME, UNKNOWN_AUTHORIZED_OPERATIONS, Operation, ResourceType
@@ -55,11 +54,18 @@ TopicEntry = TypeVar("TopicEntry")
 
 @dataclass(frozen=True, slots=True)
 class AllTopicsAnswer:
-    """An encoded all-topics answer and its pieces: per topic, its id, partition count and encoded entry,
-    reused by the next build for the topics that did not change."""
+    """An encoded all-topics answer and its pieces, each topic's encoded entry, reused by the next build
+    for the topics that did not change. No object per topic besides the piece: a build of tens of
+    thousands would otherwise bring on full garbage collections, which hold the GIL throughout."""
 
     body: wire.EncodedBody
-    pieces: dict[str, tuple[UUID, int, bytes]]
+    pieces: dict[str, bytes]
+    sources: dict[str, TopicInfo]  # the topics the pieces were encoded from
+
+
+def _same_entry(before: TopicInfo, now: TopicInfo) -> bool:
+    """Whether a topic's Metadata entry is unchanged (its configs are not in it)."""
+    return before is now or (before.topic_id == now.topic_id and before.partitions == now.partitions)
 
 
 def topic_entry(
@@ -135,16 +141,16 @@ async def handle_metadata(
 
         def encoded(topics: list[TopicInfo], last: AllTopicsAnswer | None) -> AllTopicsAnswer:
             encode_entry = METADATA.response.element_encoder("topics", version)
-            known = last.pieces if last is not None else {}
+            known = last or AllTopicsAnswer(wire.EncodedBody(b""), {}, {})
             pieces = {}
             for topic in sharing_the_gil((*INTERNAL_TOPICS.values(), *topics)):
-                piece = known.get(topic.name)
-                if piece is None or piece[0] != topic.topic_id or piece[1] != topic.partitions:
-                    piece = (topic.topic_id, topic.partitions, encode_entry(entry(topic)))
+                piece = known.pieces.get(topic.name)
+                if piece is None or not _same_entry(known.sources[topic.name], topic):
+                    piece = encode_entry(entry(topic))
                 pieces[topic.name] = piece
-            elements = EncodedElements(len(pieces), b"".join(piece[2] for piece in pieces.values()))
+            elements = EncodedElements(len(pieces), b"".join(pieces.values()))
             body = wire.encode_body(request.api, version, response(cast(list[Topic], elements)))
-            return AllTopicsAnswer(body, pieces)
+            return AllTopicsAnswer(body, pieces, {topic.name: topic for topic in topics} | INTERNAL_TOPICS)
 
         key = ("metadata", version, cluster, listener, include_cluster, include_topics)
         return (await broker.topics.derived(key, encoded)).body
