@@ -15,6 +15,12 @@ A decision whose markers were not all written (a failed flush, a broker that die
 again by the next request for the id or by the expiry pass; a repeated marker changes nothing.
 The expiry pass also aborts transactions older than their timeout, bumping the epoch first so
 that the producer that let it expire is fenced.
+
+Transactions v2 (KIP-890 part 2), for clients that see the `transaction.version` feature at 2 in
+ApiVersions: a produce adds its partition to the transaction itself (no AddPartitionsToTxn), and
+every EndTxn (v5) ends with the epoch bumped, answered with the new producer id and epoch, so that
+nothing the producer wrote before can join its next transaction. Older clients' transactional
+batches are verified (KIP-890 part 1): their partition must already be in the ongoing transaction.
 """
 
 from __future__ import annotations
@@ -127,6 +133,50 @@ class TransactionCoordinator:
 
     async def end_transaction(self, transactional_id: str, producer_id: int, epoch: int, commit: bool) -> ErrorCode:
         return await self._answer(transactional_id, lambda: self._end(transactional_id, producer_id, epoch, commit))
+
+    async def end_transaction_v2(
+        self, transactional_id: str, producer_id: int, epoch: int, commit: bool
+    ) -> tuple[ErrorCode, int, int]:
+        """EndTxn v5: end the transaction and bump the epoch; (error, the new producer id and epoch)."""
+        try:
+            record = await self._run(
+                transactional_id, lambda: self._end_bumped(transactional_id, producer_id, epoch, commit)
+            )
+        except _RefusedError as refused:
+            return refused.error, NO_PRODUCER_ID, -1
+        return ErrorCode.NONE, record.producer_id, record.producer_epoch
+
+    async def join_by_produce(
+        self, transactional_id: str, producer_id: int, epoch: int, partition: tuple[str, int], add: bool
+    ) -> ErrorCode:
+        """A transactional batch's partition in its transaction: added by the produce (transactions v2),
+        else checked to be in the ongoing transaction already; INVALID_TXN_STATE when it is not.
+
+        Run by whichever broker takes the produce: the record's version keeps brokers apart.
+        """
+
+        async def step() -> TransactionRecord:
+            if add:
+                return await self._add(transactional_id, producer_id, epoch, (partition,), ())
+            record = await self._current(transactional_id, producer_id, epoch)
+            if record.state != ONGOING or partition not in record.partitions:
+                raise _RefusedError(ErrorCode.INVALID_TXN_STATE)
+            return record
+
+        return await self._answer(transactional_id, step, owned=False)
+
+    async def verify_partitions(
+        self, transactional_id: str, producer_id: int, epoch: int, partitions: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], ErrorCode]:
+        """AddPartitionsToTxn v4+ verify-only: each partition's INVALID_TXN_STATE unless in the transaction."""
+        try:
+            record = await self._current(transactional_id, producer_id, epoch)
+        except _RefusedError as refused:
+            return dict.fromkeys(partitions, refused.error)
+        except MetadataUnavailableError:
+            return dict.fromkeys(partitions, ErrorCode.COORDINATOR_NOT_AVAILABLE)
+        ongoing = set(record.partitions) if record.state == ONGOING else set()
+        return {key: ErrorCode.NONE if key in ongoing else ErrorCode.INVALID_TXN_STATE for key in partitions}
 
     async def commit_offsets(
         self, transactional_id: str, group_id: str, producer_id: int, epoch: int, offsets: Sequence[CommittedOffset]
@@ -327,6 +377,26 @@ class TransactionCoordinator:
         if record.state != ONGOING:
             raise _RefusedError(ErrorCode.INVALID_TXN_STATE)
         return await self._decide(record, commit)
+
+    async def _end_bumped(self, transactional_id: str, producer_id: int, epoch: int, commit: bool) -> TransactionRecord:
+        """EndTxn v5. A retry of the request that ended the transaction (the epoch one below the record's)
+        gets the same answer; an abort with nothing in the transaction still bumps the epoch, as Kafka's
+        transactions v2 abort a transaction whose first produce failed."""
+        record = await self._load(transactional_id)
+        completed = COMPLETE_COMMIT if commit else COMPLETE_ABORT
+        if (record.producer_id, record.producer_epoch - 1, record.state) == (producer_id, epoch, completed):
+            return record
+        record = await self._current(transactional_id, producer_id, epoch)
+        if record.state == ONGOING:
+            record = await self._decide(record, commit)
+        elif record.state == (PREPARE_COMMIT if commit else PREPARE_ABORT):
+            record = await self._complete(record)
+        elif commit or record.state in PREPARED:
+            raise _RefusedError(ErrorCode.INVALID_TXN_STATE)
+        next_id, next_epoch = await self.next_producer(record.producer_id, record.producer_epoch)
+        return await self._save(
+            replace(record, producer_id=next_id, producer_epoch=next_epoch, state=completed, last_epoch=-1)
+        )
 
     async def _decide(self, record: TransactionRecord, commit: bool) -> TransactionRecord:
         """Save the decision (a commit's pending offsets with it), then write the markers."""

@@ -1,8 +1,9 @@
-"""AddPartitionsToTxn (key 24), versions 0-3.
+"""AddPartitionsToTxn (key 24), versions 0-5.
 
 Our declaration of Kafka's AddPartitionsToTxnRequest/Response fields for the producer's form:
 one transaction, its producer id and epoch, and topics with partitions. v3 is the first flexible
-version; v4+ (batches of transactions, sent broker to broker, KIP-890) is not declared.
+version; v4 carries a batch of transactions, each possibly verify-only, and is sent broker to broker
+(KIP-890); v5 adds TRANSACTION_ABORTABLE.
 """
 
 from protocol.registry import register
@@ -12,9 +13,25 @@ ADD_PARTITIONS_TO_TXN = register(
     declare(
         24,
         "AddPartitionsToTxn",
-        versions=(0, 3),
+        versions=(0, 5),
         flexible="3+",
         request=[
+            F(
+                "transactions",
+                "[]AddPartitionsToTxnTransaction",
+                "4+",
+                F("transactional_id", "string", "4+"),
+                F("producer_id", "int64", "4+"),
+                F("producer_epoch", "int16", "4+"),
+                F("verify_only", "bool", "4+", default=False),
+                F(
+                    "topics",
+                    "[]AddPartitionsToTxnTopic",
+                    "4+",
+                    F("name", "string"),
+                    F("partitions", "[]int32", "0+"),
+                ),
+            ),
             F("v3_and_below_transactional_id", "string", "0-3"),
             F("v3_and_below_producer_id", "int64", "0-3"),
             F("v3_and_below_producer_epoch", "int16", "0-3"),
@@ -28,6 +45,26 @@ ADD_PARTITIONS_TO_TXN = register(
         ],
         response=[
             F("throttle_time_ms", "int32"),
+            F("error_code", "int16", "4+", ignorable=True),
+            F(
+                "results_by_transaction",
+                "[]AddPartitionsToTxnResult",
+                "4+",
+                F("transactional_id", "string", "4+"),
+                F(
+                    "topic_results",
+                    "[]AddPartitionsToTxnTopicResult",
+                    "4+",
+                    F("name", "string"),
+                    F(
+                        "results_by_partition",
+                        "[]AddPartitionsToTxnPartitionResult",
+                        "0+",
+                        F("partition_index", "int32"),
+                        F("partition_error_code", "int16"),
+                    ),
+                ),
+            ),
             F(
                 "results_by_topic_v3_and_below",
                 "[]AddPartitionsToTxnTopicResult",
