@@ -111,13 +111,9 @@ class TransactionCoordinator:
         """InitProducerId with a transactional id: (error, producer id, epoch)."""
         if not 0 < timeout_ms <= self.max_timeout_ms:
             return ErrorCode.INVALID_TRANSACTION_TIMEOUT, NO_PRODUCER_ID, -1
-        try:
-            record = await self._run(
-                transactional_id, lambda: self._init(transactional_id, timeout_ms, producer_id, epoch)
-            )
-        except _RefusedError as refused:
-            return refused.error, NO_PRODUCER_ID, -1
-        return ErrorCode.NONE, record.producer_id, record.producer_epoch
+        return await self._producer_answer(
+            transactional_id, lambda: self._init(transactional_id, timeout_ms, producer_id, epoch)
+        )
 
     async def add_partitions(
         self, transactional_id: str, producer_id: int, epoch: int, partitions: Sequence[tuple[str, int]]
@@ -138,13 +134,9 @@ class TransactionCoordinator:
         self, transactional_id: str, producer_id: int, epoch: int, commit: bool
     ) -> tuple[ErrorCode, int, int]:
         """EndTxn v5: end the transaction and bump the epoch; (error, the new producer id and epoch)."""
-        try:
-            record = await self._run(
-                transactional_id, lambda: self._end_bumped(transactional_id, producer_id, epoch, commit)
-            )
-        except _RefusedError as refused:
-            return refused.error, NO_PRODUCER_ID, -1
-        return ErrorCode.NONE, record.producer_id, record.producer_epoch
+        return await self._producer_answer(
+            transactional_id, lambda: self._end_bumped(transactional_id, producer_id, epoch, commit)
+        )
 
     async def join_by_produce(
         self, transactional_id: str, producer_id: int, epoch: int, partition: tuple[str, int], add: bool
@@ -262,6 +254,14 @@ class TransactionCoordinator:
         except _RefusedError as refused:
             return refused.error
         return ErrorCode.NONE
+
+    async def _producer_answer(self, transactional_id: str, step: Step) -> tuple[ErrorCode, int, int]:
+        """(error, producer id, epoch) after the step: what InitProducerId and EndTxn v5 answer."""
+        try:
+            record = await self._run(transactional_id, step)
+        except _RefusedError as refused:
+            return refused.error, NO_PRODUCER_ID, -1
+        return ErrorCode.NONE, record.producer_id, record.producer_epoch
 
     async def _run(self, transactional_id: str, step: Step, owned: bool = True) -> TransactionRecord:
         """Run one step for an id, alone on this broker; errors become _RefusedError."""

@@ -1,4 +1,9 @@
-"""ApiVersions v0-3: the APIs and versions this broker serves, from the protocol registry.
+"""ApiVersions v0-4: the APIs and versions this broker serves, from the protocol registry.
+
+From v3 it also names the features the broker supports and has finalized: `transaction.version`
+at level 2, which turns clients that know it (the Java client 4.x) to transactions v2 (KIP-890
+part 2: a produce adds its partition to the transaction, each EndTxn bumps the epoch). A v3
+answer gives the feature's lowest level as 1, not 0, which clients before KAFKA-17011 refuse.
 
 Errors: none here; a request of an unsupported version is answered by the server at v0
 with UNSUPPORTED_VERSION (35) and the same list.
@@ -10,7 +15,13 @@ from typing import TYPE_CHECKING
 
 from broker.handlers import advertised_versions
 from protocol.apis.api_versions import API_VERSIONS
-from protocol.messages.api_versions import ApiVersion, ApiVersionsRequest, ApiVersionsResponse
+from protocol.messages.api_versions import (
+    ApiVersion,
+    ApiVersionsRequest,
+    ApiVersionsResponse,
+    FinalizedFeatureKey,
+    SupportedFeatureKey,
+)
 
 if TYPE_CHECKING:
     from broker.app import Broker
@@ -27,10 +38,27 @@ def api_versions_body(error_code: int = 0) -> ApiVersionsResponse:
     )
 
 
+TRANSACTION_VERSION = "transaction.version"
+TRANSACTIONS_V2 = 2
+ZERO_MIN_SINCE_VERSION = 4  # KAFKA-17011: a supported feature's min_version may be 0
+FEATURES_EPOCH = 1  # the finalized features never change while a broker runs
+
+
 async def handle_api_versions(
     broker: Broker, request: Request[ApiVersionsRequest], connection: Connection
 ) -> ApiVersionsResponse:
-    return api_versions_body()
+    body = api_versions_body()
+    lowest = 0 if request.version >= ZERO_MIN_SINCE_VERSION else 1
+    body.supported_features = [
+        SupportedFeatureKey(name=TRANSACTION_VERSION, min_version=lowest, max_version=TRANSACTIONS_V2)
+    ]
+    body.finalized_features_epoch = FEATURES_EPOCH
+    body.finalized_features = [
+        FinalizedFeatureKey(
+            name=TRANSACTION_VERSION, min_version_level=TRANSACTIONS_V2, max_version_level=TRANSACTIONS_V2
+        )
+    ]
+    return body
 
 
 HANDLES = {API_VERSIONS.key: handle_api_versions}

@@ -9,7 +9,7 @@ v16 adds the tagged node endpoints of KIP-951; v17 a follower's tagged directory
 """
 
 from protocol.registry import register
-from protocol.schema import F, declare
+from protocol.schema import F, declare, node_endpoints
 
 FETCH = register(
     declare(
@@ -119,17 +119,7 @@ FETCH = register(
                     F("records", "records", "0+", nullable="0+"),
                 ),
             ),
-            F(
-                "node_endpoints",
-                "[]NodeEndpoint",
-                "16+",
-                F("node_id", "int32", "16+"),
-                F("host", "string", "16+"),
-                F("port", "int32", "16+"),
-                F("rack", "string", "16+", nullable="16+", default=None),
-                tag=0,
-                ignorable=True,
-            ),
+            node_endpoints("16"),
         ],
     )
 )

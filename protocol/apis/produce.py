@@ -8,7 +8,7 @@ transactions v2, whose partitions join the transaction by being produced to.
 """
 
 from protocol.registry import register
-from protocol.schema import F, declare
+from protocol.schema import F, declare, node_endpoints
 
 PRODUCE = register(
     declare(
@@ -69,17 +69,7 @@ PRODUCE = register(
                 ),
             ),
             F("throttle_time_ms", "int32", "1+", default=0, ignorable=True),
-            F(
-                "node_endpoints",
-                "[]NodeEndpoint",
-                "10+",
-                F("node_id", "int32", "10+"),
-                F("host", "string", "10+"),
-                F("port", "int32", "10+"),
-                F("rack", "string", "10+", nullable="10+", default=None),
-                tag=0,
-                ignorable=True,
-            ),
+            node_endpoints("10"),
         ],
     )
 )

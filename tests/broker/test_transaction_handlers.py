@@ -103,7 +103,15 @@ async def txn_commit_offsets(
 
 
 async def produce(
-    broker: Broker, name: str, partition: int, pid: int, epoch: int, sequence: int, values: list[bytes]
+    broker: Broker,
+    name: str,
+    partition: int,
+    pid: int,
+    epoch: int,
+    sequence: int,
+    values: list[bytes],
+    tid: str = "tx",
+    version: int = 9,
 ) -> Any:
     data = build_batch(
         [Record(key=None, value=value) for value in values],
@@ -112,12 +120,15 @@ async def produce(
         base_sequence=sequence,
         is_transactional=True,
     )
-    return await produce_raw(broker, name, partition, data)
+    return await produce_raw(broker, name, partition, data, tid, version)
 
 
-async def produce_raw(broker: Broker, name: str, partition: int, data: bytes) -> Any:
+async def produce_raw(
+    broker: Broker, name: str, partition: int, data: bytes, tid: str | None = None, version: int = 9
+) -> Any:
     body = produce_body(name, data, partition=partition)
-    [topic] = (await call(broker, PRODUCE, 9, body, Peer())).responses
+    body.transactional_id = tid
+    [topic] = (await call(broker, PRODUCE, version, body, Peer())).responses
     [answer] = topic.partition_responses
     return answer
 

@@ -1,0 +1,233 @@
+"""Kafka 4's versions through the handlers: ApiVersions v4 with the transaction.version feature,
+Fetch by topic id (v13+), and transactions v2 (KIP-890): partitions verified or added by the
+produce, the epoch bumped by every EndTxn v5, AddPartitionsToTxn's brokers' form (v4+)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from broker.app import Broker
+from broker.transactions import COMPLETE_ABORT, COMPLETE_COMMIT, ONGOING
+from protocol.apis.add_partitions_to_txn import ADD_PARTITIONS_TO_TXN
+from protocol.apis.api_versions import API_VERSIONS
+from protocol.apis.end_txn import END_TXN
+from protocol.apis.fetch import FETCH
+from protocol.apis.find_coordinator import FIND_COORDINATOR
+from protocol.errors import ErrorCode
+from tests.broker.inprocess import running_broker
+from tests.broker.test_admin_handlers import call, create
+from tests.broker.test_transaction_handlers import (
+    READ_COMMITTED,
+    add_partitions,
+    fetch,
+    init,
+    produce,
+    values,
+)
+
+
+@pytest.fixture
+async def broker(tmp_path: Path) -> AsyncIterator[Broker]:
+    async with running_broker(tmp_path, transaction_max_timeout_ms=60_000) as instance:
+        yield instance
+
+
+async def end_v5(broker: Broker, tid: str, pid: int, epoch: int, commit: bool) -> Any:
+    body = END_TXN.Request(transactional_id=tid, producer_id=pid, producer_epoch=epoch, committed=commit)
+    return await call(broker, END_TXN, 5, body)
+
+
+# -- ApiVersions -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("version", "lowest"), [(3, 1), (4, 0)])
+async def test_api_versions_finalizes_transaction_version_2(broker: Broker, version: int, lowest: int) -> None:
+    response = await call(broker, API_VERSIONS, version, API_VERSIONS.Request())
+    assert [(f.name, f.min_version, f.max_version) for f in response.supported_features] == [
+        ("transaction.version", lowest, 2)
+    ]
+    assert [(f.name, f.min_version_level, f.max_version_level) for f in response.finalized_features] == [
+        ("transaction.version", 2, 2)
+    ]
+    assert response.finalized_features_epoch >= 0
+    served = {entry.api_key: entry.max_version for entry in response.api_keys}
+    assert {key: served[key] for key in (18, 0, 1, 2, 10, 22, 24, 26, 28)} == {
+        18: 4,
+        0: 12,
+        1: 17,
+        2: 11,
+        10: 6,
+        22: 5,
+        24: 5,
+        26: 5,
+        28: 5,
+    }
+
+
+async def test_find_coordinator_v6_answers_for_each_key(broker: Broker) -> None:
+    body = FIND_COORDINATOR.Request(key_type=0, coordinator_keys=["g1", "g2"])
+    response = await call(broker, FIND_COORDINATOR, 6, body)
+    assert [(c.key, c.error_code, c.node_id) for c in response.coordinators] == [
+        ("g1", ErrorCode.NONE, broker.config.broker_id),
+        ("g2", ErrorCode.NONE, broker.config.broker_id),
+    ]
+
+
+# -- Fetch by topic id -------------------------------------------------------------
+
+
+async def fetch_by_id(broker: Broker, topic_id: Any, version: int = 17) -> Any:
+    Topic = FETCH.Request.FetchTopic
+    body = FETCH.Request(
+        max_wait_ms=0,
+        min_bytes=0,
+        topics=[
+            Topic(
+                topic_id=topic_id,
+                partitions=[Topic.FetchPartition(partition=0, fetch_offset=0, partition_max_bytes=1 << 20)],
+            )
+        ],
+    )
+    [topic] = (await call(broker, FETCH, version, body)).responses
+    return topic
+
+
+@pytest.mark.parametrize("version", [13, 15, 16, 17])
+async def test_fetch_names_topics_by_id_from_v13(broker: Broker, version: int) -> None:
+    created = await create(broker, "t")
+    producer = await init(broker, "tx")
+    await add_partitions(broker, "tx", producer.producer_id, 0, {"t": [0]})
+    await produce(broker, "t", 0, producer.producer_id, 0, 0, [b"a"])
+    topic = await fetch_by_id(broker, created.topic_id, version)
+    [partition] = topic.partitions
+    assert (topic.topic_id, partition.error_code, partition.high_watermark) == (created.topic_id, ErrorCode.NONE, 1)
+    assert values(partition.records) == [b"a"]
+
+
+async def test_fetch_of_an_unknown_topic_id_is_unknown_topic_id(broker: Broker) -> None:
+    unknown = uuid4()
+    topic = await fetch_by_id(broker, unknown)
+    assert (topic.topic_id, [p.error_code for p in topic.partitions]) == (unknown, [ErrorCode.UNKNOWN_TOPIC_ID])
+
+
+# -- transactions: verification (KIP-890 part 1) --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "error"), [(9, ErrorCode.INVALID_TXN_STATE), (10, ErrorCode.INVALID_TXN_STATE),
+                           (11, ErrorCode.TRANSACTION_ABORTABLE)]
+)  # fmt: skip
+async def test_a_batch_for_a_partition_not_in_the_transaction_is_refused(
+    broker: Broker, version: int, error: ErrorCode
+) -> None:
+    await create(broker, "t")
+    producer = await init(broker, "tx")
+    pid = producer.producer_id
+    refused = await produce(broker, "t", 0, pid, 0, 0, [b"stray"], version=version)
+    assert refused.error_code == error
+    partition = await fetch(broker, "t", 0, READ_COMMITTED)
+    assert (partition.high_watermark, partition.last_stable_offset) == (0, 0)  # nothing appended, nothing stuck
+    assert await add_partitions(broker, "tx", pid, 0, {"t": [0]}) == {("t", 0): ErrorCode.NONE}
+    accepted = await produce(broker, "t", 0, pid, 0, 0, [b"kept"], version=version)
+    assert (accepted.error_code, accepted.base_offset) == (ErrorCode.NONE, 0)
+
+
+async def test_a_batch_of_an_unknown_transactional_id_is_refused(broker: Broker) -> None:
+    await create(broker, "t")
+    refused = await produce(broker, "t", 0, 12345, 0, 0, [b"x"], tid="nobody", version=11)
+    assert refused.error_code == ErrorCode.TRANSACTION_ABORTABLE
+
+
+# -- transactions v2 (KIP-890 part 2) ---------------------------------------------------
+
+
+async def test_produce_v12_adds_the_partition_and_end_txn_v5_bumps_the_epoch(broker: Broker) -> None:
+    await create(broker, "t")
+    producer = await init(broker, "tx", version=5)
+    pid = producer.producer_id
+    assert (await produce(broker, "t", 0, pid, 0, 0, [b"a"], version=12)).error_code == ErrorCode.NONE
+    record = await broker.metadata.transactions.get_transaction("tx")
+    assert record is not None and (record.state, record.partitions) == (ONGOING, (("t", 0),))
+    ended = await end_v5(broker, "tx", pid, 0, True)
+    assert (ended.error_code, ended.producer_id, ended.producer_epoch) == (ErrorCode.NONE, pid, 1)
+    retried = await end_v5(broker, "tx", pid, 0, True)  # the answer was lost: same answer
+    assert (retried.error_code, retried.producer_id, retried.producer_epoch) == (ErrorCode.NONE, pid, 1)
+    partition = await fetch(broker, "t", 0, READ_COMMITTED)
+    assert (partition.last_stable_offset, values(partition.records)) == (2, [b"a"])
+    # the old epoch can no longer write, not even into the next transaction
+    zombie = await produce(broker, "t", 0, pid, 0, 1, [b"zombie"], version=12)
+    assert zombie.error_code == ErrorCode.INVALID_PRODUCER_EPOCH
+    assert (await produce(broker, "t", 0, pid, 1, 0, [b"b"], version=12)).error_code == ErrorCode.NONE
+    aborted = await end_v5(broker, "tx", pid, 1, False)
+    assert (aborted.error_code, aborted.producer_epoch) == (ErrorCode.NONE, 2)
+    record = await broker.metadata.transactions.get_transaction("tx")
+    assert record is not None and (record.state, record.producer_epoch) == (COMPLETE_ABORT, 2)
+
+
+async def test_end_txn_v5_of_an_empty_transaction(broker: Broker) -> None:
+    producer = await init(broker, "tx", version=5)
+    pid = producer.producer_id
+    committed = await end_v5(broker, "tx", pid, 0, True)
+    assert (committed.error_code, committed.producer_id, committed.producer_epoch) == (
+        ErrorCode.INVALID_TXN_STATE,
+        -1,
+        -1,
+    )
+    aborted = await end_v5(broker, "tx", pid, 0, False)  # a client aborting after TRANSACTION_ABORTABLE
+    assert (aborted.error_code, aborted.producer_id, aborted.producer_epoch) == (ErrorCode.NONE, pid, 1)
+    fenced = await end_v5(broker, "tx", pid, 5, False)
+    assert fenced.error_code == ErrorCode.PRODUCER_FENCED
+
+
+async def test_end_txn_v5_commit_after_add_partitions(broker: Broker) -> None:
+    await create(broker, "t")
+    producer = await init(broker, "tx")
+    pid = producer.producer_id
+    await add_partitions(broker, "tx", pid, 0, {"t": [0]})
+    await produce(broker, "t", 0, pid, 0, 0, [b"a"])
+    ended = await end_v5(broker, "tx", pid, 0, True)
+    assert (ended.error_code, ended.producer_epoch) == (ErrorCode.NONE, 1)
+    record = await broker.metadata.transactions.get_transaction("tx")
+    assert record is not None and (record.state, record.producer_epoch) == (COMPLETE_COMMIT, 1)
+
+
+# -- AddPartitionsToTxn v4+ (brokers' form) -----------------------------------------------
+
+
+async def test_add_partitions_v5_batches_transactions_and_verifies(broker: Broker) -> None:
+    await create(broker, "t", partitions=2)
+    first = await init(broker, "a")
+    second = await init(broker, "b")
+    Txn = ADD_PARTITIONS_TO_TXN.Request.AddPartitionsToTxnTransaction
+
+    def txn(tid: str, pid: int, verify_only: bool, partitions: list[int]) -> Any:
+        topics = [Txn.AddPartitionsToTxnTopic(name="t", partitions=partitions)]
+        return Txn(transactional_id=tid, producer_id=pid, producer_epoch=0, verify_only=verify_only, topics=topics)
+
+    body = ADD_PARTITIONS_TO_TXN.Request(transactions=[txn("a", first.producer_id, False, [0])])
+    added = await call(broker, ADD_PARTITIONS_TO_TXN, 5, body)
+    assert added.error_code == ErrorCode.NONE
+    [result] = added.results_by_transaction
+    assert [(r.partition_index, r.partition_error_code) for r in result.topic_results[0].results_by_partition] == [
+        (0, ErrorCode.NONE)
+    ]
+    body = ADD_PARTITIONS_TO_TXN.Request(
+        transactions=[txn("a", first.producer_id, True, [0, 1]), txn("b", second.producer_id, True, [0])]
+    )
+    verified = await call(broker, ADD_PARTITIONS_TO_TXN, 5, body)
+    answers = {
+        (result.transactional_id, r.partition_index): r.partition_error_code
+        for result in verified.results_by_transaction
+        for topic in result.topic_results
+        for r in topic.results_by_partition
+    }
+    assert answers == {
+        ("a", 0): ErrorCode.NONE,
+        ("a", 1): ErrorCode.INVALID_TXN_STATE,
+        ("b", 0): ErrorCode.INVALID_TXN_STATE,
+    }
