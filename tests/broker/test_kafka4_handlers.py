@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -18,6 +18,8 @@ from protocol.apis.api_versions import API_VERSIONS
 from protocol.apis.end_txn import END_TXN
 from protocol.apis.fetch import FETCH
 from protocol.apis.find_coordinator import FIND_COORDINATOR
+from protocol.apis.get_telemetry_subscriptions import GET_TELEMETRY_SUBSCRIPTIONS
+from protocol.apis.push_telemetry import PUSH_TELEMETRY
 from protocol.errors import ErrorCode
 from tests.broker.inprocess import running_broker
 from tests.broker.test_admin_handlers import call, create
@@ -29,6 +31,8 @@ from tests.broker.test_transaction_handlers import (
     produce,
     values,
 )
+
+ZERO_UUID = UUID(int=0)
 
 
 @pytest.fixture
@@ -231,3 +235,47 @@ async def test_add_partitions_v5_batches_transactions_and_verifies(broker: Broke
         ("a", 1): ErrorCode.INVALID_TXN_STATE,
         ("b", 0): ErrorCode.INVALID_TXN_STATE,
     }
+
+
+# -- client telemetry (KIP-714) ---------------------------------------------------------
+
+
+async def subscriptions(broker: Broker, instance: UUID = ZERO_UUID) -> Any:
+    body = GET_TELEMETRY_SUBSCRIPTIONS.Request(client_instance_id=instance)
+    return await call(broker, GET_TELEMETRY_SUBSCRIPTIONS, 0, body)
+
+
+async def push(broker: Broker, instance: UUID, subscription: int, compression: int = 0, size: int = 10) -> int:
+    body = PUSH_TELEMETRY.Request(
+        client_instance_id=instance, subscription_id=subscription, compression_type=compression, metrics=b"m" * size
+    )
+    error: int = (await call(broker, PUSH_TELEMETRY, 0, body)).error_code
+    return error
+
+
+async def test_telemetry_subscribes_to_nothing_by_default(broker: Broker) -> None:
+    answer = await subscriptions(broker)
+    assert answer.error_code == ErrorCode.NONE
+    assert answer.client_instance_id != ZERO_UUID
+    assert (answer.requested_metrics, answer.push_interval_ms) == ([], 300_000)
+    again = await subscriptions(broker, answer.client_instance_id)
+    assert (again.client_instance_id, again.subscription_id) == (answer.client_instance_id, answer.subscription_id)
+
+
+async def test_telemetry_pushes_are_accepted_counted_and_dropped(tmp_path: Path) -> None:
+    async with running_broker(tmp_path, client_telemetry_push_interval_ms=5_000, metrics_port=0) as broker:
+        answer = await subscriptions(broker)
+        assert (answer.requested_metrics, answer.push_interval_ms, answer.delta_temporality) == ([""], 5_000, True)
+        assert answer.accepted_compression_types == [4, 3, 1, 2]
+        instance, subscription = answer.client_instance_id, answer.subscription_id
+        assert await push(broker, instance, subscription, compression=4) == ErrorCode.NONE
+        assert await push(broker, ZERO_UUID, subscription) == ErrorCode.INVALID_REQUEST
+        assert await push(broker, instance, subscription + 1) == ErrorCode.UNKNOWN_SUBSCRIPTION_ID
+        assert await push(broker, instance, subscription, compression=9) == ErrorCode.UNSUPPORTED_COMPRESSION_TYPE
+        too_large = answer.telemetry_max_bytes + 1
+        assert await push(broker, instance, subscription, size=too_large) == ErrorCode.TELEMETRY_TOO_LARGE
+        assert broker.metrics is not None
+        text = (await broker.metrics.render()).decode()
+        assert 'streamhouse_client_telemetry_pushes_total{outcome="none"} 1.0' in text
+        assert 'streamhouse_client_telemetry_pushes_total{outcome="unknown_subscription_id"} 1.0' in text
+        assert "streamhouse_client_telemetry_bytes_total 10.0" in text

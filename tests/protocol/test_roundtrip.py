@@ -118,6 +118,7 @@ def test_every_api_the_issue_names_is_registered_with_its_versions() -> None:
         34: (1, 2), 35: (1, 4), 43: (0, 2), 45: (0, 1), 46: (0, 0), 55: (0, 2), 74: (0, 1), 75: (0, 0),
         24: (0, 5), 25: (0, 3), 26: (0, 5), 28: (0, 5), 65: (0, 0), 66: (0, 1),  # transactions
         29: (1, 3), 30: (1, 3), 31: (1, 3),  # ACLs
+        71: (0, 0), 72: (0, 0),  # client telemetry
     }  # fmt: skip
     assert {key: (api.min_version, api.max_version) for key, api in APIS.items()} == expected
 
