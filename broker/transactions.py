@@ -52,6 +52,7 @@ PREPARE_ABORT = "PrepareAbort"
 COMPLETE_COMMIT = "CompleteCommit"
 COMPLETE_ABORT = "CompleteAbort"
 PREPARED = (PREPARE_COMMIT, PREPARE_ABORT)
+ENDED = (EMPTY, COMPLETE_COMMIT, COMPLETE_ABORT)  # no transaction under way
 STATES = (EMPTY, ONGOING, PREPARE_COMMIT, PREPARE_ABORT, COMPLETE_COMMIT, COMPLETE_ABORT)
 NO_PRODUCER_ID = -1
 # Kafka gives a new producer id instead of bumping from here: the last epoch (32767) is
@@ -92,11 +93,13 @@ class TransactionCoordinator:
         *,
         max_timeout_ms: int,
         owns: Callable[[str], bool],
+        id_expiration_ms: int,
     ) -> None:
         self.metadata = metadata
         self.log = log
         self.topics = topics
         self.max_timeout_ms = max_timeout_ms
+        self.id_expiration_ms = id_expiration_ms
         self.owns = owns  # whether this broker coordinates a transactional id
         self.active = True
         self._locks: dict[str, asyncio.Lock] = {}  # one per id with a request running or waiting
@@ -223,11 +226,16 @@ class TransactionCoordinator:
 
     async def expire(self) -> None:
         """Abort this broker's transactions older than their timeout (epoch bumped: the producer is
-        fenced) and complete decisions left prepared."""
+        fenced), complete decisions left prepared, and forget the transactional ids without a
+        transaction for transactional.id.expiration.ms (their producer starts over with InitProducerId)."""
         now = now_ms()
         for record in await self.metadata.transactions.list_transactions():
             tid = record.transactional_id
             if not self.owns(tid) or tid in self._completing:
+                continue
+            if record.state in ENDED and record.updated_ms + self.id_expiration_ms < now:
+                if await self.metadata.transactions.delete_transaction(record):
+                    log.info("transactional id %s expired", tid)
                 continue
             timed_out = record.state == ONGOING and record.started_ms + record.timeout_ms < now
             stalled = record.state in PREPARED and record.updated_ms + STALLED_DECISION_MS < now

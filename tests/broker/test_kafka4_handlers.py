@@ -4,6 +4,7 @@ produce, the epoch bumped by every EndTxn v5, AddPartitionsToTxn's brokers' form
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -279,3 +280,23 @@ async def test_telemetry_pushes_are_accepted_counted_and_dropped(tmp_path: Path)
         assert 'streamhouse_client_telemetry_pushes_total{outcome="none"} 1.0' in text
         assert 'streamhouse_client_telemetry_pushes_total{outcome="unknown_subscription_id"} 1.0' in text
         assert "streamhouse_client_telemetry_bytes_total 10.0" in text
+
+
+# -- transactional.id.expiration.ms --------------------------------------------------------
+
+
+async def test_transactional_ids_without_a_transaction_expire(tmp_path: Path) -> None:
+    async with running_broker(tmp_path, transactional_id_expiration_ms=50) as broker:
+        await create(broker, "t")
+        idle = await init(broker, "idle")
+        busy = await init(broker, "busy", timeout_ms=60_000)
+        await add_partitions(broker, "busy", busy.producer_id, 0, {"t": [0]})
+        await asyncio.sleep(0.1)
+        await broker.transactions.expire()
+        assert await broker.metadata.transactions.get_transaction("idle") is None
+        assert await broker.metadata.transactions.get_transaction("busy") is not None  # its transaction is open
+        stale = await end_v5(broker, "idle", idle.producer_id, 0, False)
+        assert stale.error_code == ErrorCode.INVALID_PRODUCER_ID_MAPPING
+        again = await init(broker, "idle")
+        assert (again.error_code, again.producer_epoch) == (ErrorCode.NONE, 0)
+        assert again.producer_id != idle.producer_id
