@@ -200,6 +200,17 @@ class TransactionCoordinator:
         or when the epochs are used up. Also InitProducerId without a transactional id."""
         return bumped(producer_id, epoch) or (await self.metadata.transactions.allocate_producer_id(), 0)
 
+    async def pending_offsets(self, group_id: str) -> set[tuple[str, int]]:
+        """The group's partitions whose offsets an ongoing transaction holds pending (OffsetFetch
+        require_stable); read from the store, since any broker may coordinate the transaction."""
+        return {
+            (offset.topic, offset.partition)
+            for record in await self.metadata.transactions.list_transactions()
+            if record.state == ONGOING
+            for group, offset in record.pending_offsets
+            if group == group_id
+        }
+
     # -- administration -------------------------------------------------------------
 
     async def describe(self, transactional_id: str) -> tuple[ErrorCode, TransactionRecord | None]:

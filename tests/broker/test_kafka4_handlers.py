@@ -20,16 +20,20 @@ from protocol.apis.end_txn import END_TXN
 from protocol.apis.fetch import FETCH
 from protocol.apis.find_coordinator import FIND_COORDINATOR
 from protocol.apis.get_telemetry_subscriptions import GET_TELEMETRY_SUBSCRIPTIONS
+from protocol.apis.offset_fetch import OFFSET_FETCH
 from protocol.apis.push_telemetry import PUSH_TELEMETRY
 from protocol.errors import ErrorCode
 from tests.broker.inprocess import running_broker
 from tests.broker.test_admin_handlers import call, create
 from tests.broker.test_transaction_handlers import (
     READ_COMMITTED,
+    add_offsets,
     add_partitions,
+    end,
     fetch,
     init,
     produce,
+    txn_commit_offsets,
     values,
 )
 
@@ -300,3 +304,36 @@ async def test_transactional_ids_without_a_transaction_expire(tmp_path: Path) ->
         again = await init(broker, "idle")
         assert (again.error_code, again.producer_epoch) == (ErrorCode.NONE, 0)
         assert again.producer_id != idle.producer_id
+
+
+# -- OffsetFetch require_stable ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", [7, 8])
+async def test_require_stable_answers_unstable_offset_commit_while_a_commit_is_pending(
+    broker: Broker, version: int
+) -> None:
+    await create(broker, "t", partitions=2)
+    producer = await init(broker, "tx")
+    pid = producer.producer_id
+    assert await add_offsets(broker, "tx", pid, 0, "g") == ErrorCode.NONE
+    assert await txn_commit_offsets(broker, "tx", pid, 0, "g", {("t", 0): 5}) == {("t", 0): ErrorCode.NONE}
+
+    async def offsets(require_stable: bool) -> list[tuple[int, int, int]]:
+        if version >= 8:
+            Group = OFFSET_FETCH.Request.OffsetFetchRequestGroup
+            topics = [Group.OffsetFetchRequestTopics(name="t", partition_indexes=[0, 1])]
+            body = OFFSET_FETCH.Request(groups=[Group(group_id="g", topics=topics)], require_stable=require_stable)
+            [group] = (await call(broker, OFFSET_FETCH, version, body)).groups
+            answered = group.topics
+        else:
+            Topic = OFFSET_FETCH.Request.OffsetFetchRequestTopic
+            topics = [Topic(name="t", partition_indexes=[0, 1])]
+            body = OFFSET_FETCH.Request(group_id="g", topics=topics, require_stable=require_stable)
+            answered = (await call(broker, OFFSET_FETCH, version, body)).topics
+        return [(p.partition_index, p.committed_offset, p.error_code) for t in answered for p in t.partitions]
+
+    assert await offsets(True) == [(0, -1, ErrorCode.UNSTABLE_OFFSET_COMMIT), (1, -1, ErrorCode.NONE)]
+    assert await offsets(False) == [(0, -1, ErrorCode.NONE), (1, -1, ErrorCode.NONE)]
+    assert await end(broker, "tx", pid, 0, True) == ErrorCode.NONE
+    assert await offsets(True) == [(0, 5, ErrorCode.NONE), (1, -1, ErrorCode.NONE)]
