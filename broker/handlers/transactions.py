@@ -1,4 +1,4 @@
-"""The transaction APIs of producers: AddPartitionsToTxn v0-5, AddOffsetsToTxn v0-3, EndTxn v0-5,
+"""The transaction APIs of producers: AddPartitionsToTxn v0-5, AddOffsetsToTxn v0-4, EndTxn v0-5,
 TxnOffsetCommit v0-5. The transaction coordinator (broker/transactions.py) keeps the state.
 
 Transactions v2 (KIP-890): EndTxn v5 bumps the producer's epoch with every commit and abort and

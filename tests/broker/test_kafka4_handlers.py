@@ -65,7 +65,7 @@ async def test_api_versions_finalizes_transaction_version_2(broker: Broker, vers
     ]
     assert response.finalized_features_epoch >= 0
     served = {entry.api_key: entry.max_version for entry in response.api_keys}
-    assert {key: served[key] for key in (18, 0, 1, 2, 10, 22, 24, 26, 28)} == {
+    assert {key: served[key] for key in (18, 0, 1, 2, 10, 22, 24, 25, 26, 28, 71, 72)} == {
         18: 4,
         0: 12,
         1: 17,
@@ -73,8 +73,11 @@ async def test_api_versions_finalizes_transaction_version_2(broker: Broker, vers
         10: 6,
         22: 5,
         24: 5,
+        25: 4,
         26: 5,
         28: 5,
+        71: 0,
+        72: 0,
     }
 
 
