@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from broker.app import Broker
+from broker.security.authorizer import Operation
 from broker.transactions import COMPLETE_ABORT, COMPLETE_COMMIT, ONGOING
 from protocol.apis.add_partitions_to_txn import ADD_PARTITIONS_TO_TXN
 from protocol.apis.api_versions import API_VERSIONS
@@ -24,6 +25,7 @@ from protocol.apis.offset_fetch import OFFSET_FETCH
 from protocol.apis.push_telemetry import PUSH_TELEMETRY
 from protocol.errors import ErrorCode
 from tests.broker.inprocess import running_broker
+from tests.broker.test_acl_handlers import ALICE, CLUSTER, grant
 from tests.broker.test_admin_handlers import call, create
 from tests.broker.test_transaction_handlers import (
     READ_COMMITTED,
@@ -340,3 +342,29 @@ async def test_require_stable_answers_unstable_offset_commit_while_a_commit_is_p
     assert await offsets(False) == [(0, -1, ErrorCode.NONE), (1, -1, ErrorCode.NONE)]
     assert await end(broker, "tx", pid, 0, True) == ErrorCode.NONE
     assert await offsets(True) == [(0, 5, ErrorCode.NONE), (1, -1, ErrorCode.NONE)]
+
+
+# -- authorizer (issue 28's ACLs): the new APIs check as Kafka does ---------------------------
+
+
+async def test_brokers_form_of_add_partitions_needs_cluster_action_and_telemetry_needs_nothing(
+    tmp_path: Path,
+) -> None:
+    async with running_broker(tmp_path, authorizer="acl", super_users="User:admin") as broker:
+        Txn = ADD_PARTITIONS_TO_TXN.Request.AddPartitionsToTxnTransaction
+        body = ADD_PARTITIONS_TO_TXN.Request(
+            transactions=[Txn(transactional_id="tx", producer_id=1, producer_epoch=0, verify_only=True, topics=[])]
+        )
+        refused = await call(broker, ADD_PARTITIONS_TO_TXN, 5, body, ALICE)
+        assert (refused.error_code, refused.results_by_transaction) == (ErrorCode.CLUSTER_AUTHORIZATION_FAILED, [])
+        await grant(broker, CLUSTER, "kafka-cluster", Operation.CLUSTER_ACTION)
+        allowed = await call(broker, ADD_PARTITIONS_TO_TXN, 5, body, ALICE)
+        assert (allowed.error_code, [r.transactional_id for r in allowed.results_by_transaction]) == (0, ["tx"])
+        # KIP-714's APIs are not authorized (Kafka's KafkaApis checks nothing for them)
+        answer = await call(broker, GET_TELEMETRY_SUBSCRIPTIONS, 0, GET_TELEMETRY_SUBSCRIPTIONS.Request(), ALICE)
+        assert answer.error_code == ErrorCode.NONE
+        body = PUSH_TELEMETRY.Request(
+            client_instance_id=answer.client_instance_id, subscription_id=answer.subscription_id, metrics=b""
+        )
+        assert (await call(broker, PUSH_TELEMETRY, 0, body, ALICE)).error_code == ErrorCode.NONE
+        assert broker.authorizer.denials == {("cluster_action", "cluster"): 1}
