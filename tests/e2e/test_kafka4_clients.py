@@ -2,7 +2,7 @@
 logs no error, whether the broker subscribes it to nothing or to everything (then its pushes are
 counted on /metrics); a confluent-kafka transaction commits and aborts through the verified produce
 path (librdkafka adds its partitions with AddPartitionsToTxn: transactions v1); kafka-python and
-aiokafka still negotiate versions they know and round-trip records."""
+aiokafka and kafkajs still negotiate versions they know and round-trip records."""
 
 from __future__ import annotations
 
@@ -162,8 +162,14 @@ async def _aiokafka_round_trip(bootstrap: str) -> list[bytes]:
         await consumer.stop()
 
 
-def test_pure_python_clients_negotiate_down(broker: BrokerProcess) -> None:
+def test_older_clients_negotiate_down(broker: BrokerProcess) -> None:
     import asyncio
+
+    from compat.clients import KafkaJS, Message
 
     assert _kafka_python_round_trip(broker.bootstrap) == [b"a", b"b"]
     assert asyncio.run(_aiokafka_round_trip(broker.bootstrap)) == [b"c", b"d"]
+    sent = [Message(None, b"e"), Message(b"k", b"f")]
+    KafkaJS().produce(broker.bootstrap, "old-clients-js", sent, "none", idempotent=True)
+    read = KafkaJS().read(broker.bootstrap, "old-clients-js", [0], len(sent))
+    assert [m.content() for m in read] == sent
