@@ -173,3 +173,47 @@ def test_older_clients_negotiate_down(broker: BrokerProcess) -> None:
     KafkaJS().produce(broker.bootstrap, "old-clients-js", sent, "none", idempotent=True)
     read = KafkaJS().read(broker.bootstrap, "old-clients-js", [0], len(sent))
     assert [m.content() for m in read] == sent
+
+
+def test_transactions_v2_over_raw_frames(broker: BrokerProcess) -> None:
+    """What a transactions-v2 client (the Java client 4.x) sends, frame by frame over a socket:
+    InitProducerId v5, Produce v12 without AddPartitionsToTxn, EndTxn v5, then Fetch v17 by topic id."""
+    from protocol.apis.end_txn import END_TXN
+    from protocol.apis.fetch import FETCH
+    from protocol.apis.init_producer_id import INIT_PRODUCER_ID
+    from protocol.apis.metadata import METADATA
+    from protocol.apis.produce import PRODUCE
+    from protocol.records import Record, build_batch, iter_batches, iter_records
+    from tests.wireclient import WireClient, produce_body
+
+    with WireClient(broker.bootstrap) as client:
+        topic = METADATA.Request.MetadataRequestTopic(name="tv2")
+        [described] = client.request(METADATA, 12, METADATA.Request(topics=[topic])).topics
+        init = INIT_PRODUCER_ID.Request(transactional_id="tv2", transaction_timeout_ms=60_000)
+        producer = client.request(INIT_PRODUCER_ID, 5, init)
+        pid, epoch = producer.producer_id, producer.producer_epoch
+        records = [Record(key=None, value=b"v2")]
+        batch = build_batch(records, producer_id=pid, producer_epoch=epoch, base_sequence=0, is_transactional=True)
+        body = produce_body("tv2", batch)
+        body.transactional_id = "tv2"
+        [answer] = client.request(PRODUCE, 12, body).responses[0].partition_responses
+        assert (answer.error_code, answer.base_offset) == (0, 0), answer.error_message
+        ended = client.request(
+            END_TXN, 5, END_TXN.Request(transactional_id="tv2", producer_id=pid, producer_epoch=epoch, committed=True)
+        )
+        assert (ended.error_code, ended.producer_id, ended.producer_epoch) == (0, pid, epoch + 1)
+        Fetched = FETCH.Request.FetchTopic
+        wanted = Fetched(
+            topic_id=described.topic_id,
+            partitions=[Fetched.FetchPartition(partition=0, fetch_offset=0, partition_max_bytes=1 << 20)],
+        )
+        request = FETCH.Request(max_wait_ms=0, min_bytes=0, isolation_level=1, topics=[wanted])
+        [partition] = client.request(FETCH, 17, request).responses[0].partitions
+        assert (partition.error_code, partition.last_stable_offset) == (0, 2)  # the record, then the marker
+        data = [
+            record.value
+            for header, view in iter_batches(partition.records)
+            if not header.is_control
+            for record in iter_records(header, view)
+        ]
+        assert data == [b"v2"]
