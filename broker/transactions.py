@@ -142,19 +142,19 @@ class TransactionCoordinator:
         )
 
     async def join_by_produce(
-        self, transactional_id: str, producer_id: int, epoch: int, partition: tuple[str, int], add: bool
+        self, transactional_id: str, producer_id: int, epoch: int, partitions: Sequence[tuple[str, int]], add: bool
     ) -> ErrorCode:
-        """A transactional batch's partition in its transaction: added by the produce (transactions v2),
-        else checked to be in the ongoing transaction already; INVALID_TXN_STATE when it is not.
+        """Transactional batches' partitions in their transaction: added by the produce (transactions v2),
+        else checked to be in the ongoing transaction already; INVALID_TXN_STATE when one is not.
 
         Run by whichever broker takes the produce: the record's version keeps brokers apart.
         """
 
         async def step() -> TransactionRecord:
             if add:
-                return await self._add(transactional_id, producer_id, epoch, (partition,), ())
+                return await self._add(transactional_id, producer_id, epoch, partitions, ())
             record = await self._current(transactional_id, producer_id, epoch)
-            if record.state != ONGOING or partition not in record.partitions:
+            if record.state != ONGOING or not set(partitions) <= set(record.partitions):
                 raise _RefusedError(ErrorCode.INVALID_TXN_STATE)
             return record
 

@@ -118,9 +118,8 @@ async def handle_produce(broker: Broker, request: Request[ProduceRequest], conne
             partitions = await _check_topic(broker, connection, body, request.version, topic_data, now, checked)
             outcomes.append((topic_data.name, partitions))
         await _validated(checked, broker.config.max_uncompressed_batch_bytes)
+        await _in_transaction(broker, body.transactional_id, request.version, checked)
         for partition in checked:
-            if not partition.outcome.error:
-                await _in_transaction(broker, body.transactional_id, request.version, partition)
             if not partition.outcome.error:
                 _append(broker, partition)
     if body.acks == 0:
@@ -258,36 +257,39 @@ _UNVERIFIED = {
 }
 
 
-async def _in_transaction(broker: Broker, transactional_id: str | None, version: int, partition: _Checked) -> None:
-    """KIP-890: a transactional batch's partition joins its producer's transaction (v12+) or must be in it.
+async def _in_transaction(broker: Broker, transactional_id: str | None, version: int, checked: list[_Checked]) -> None:
+    """KIP-890: transactional batches' partitions join their producer's transaction (v12+) or must be in it.
 
-    Only a transaction's first batch on the partition asks the coordinator: a partition where the
-    producer has a transaction open took one of its batches already.
+    Only a transaction's first batch on a partition asks the coordinator (once per producer and request):
+    a partition where the producer has a transaction open took one of its batches already.
     """
-    header = partition.batches[0][0]
-    if not header.is_transactional:
-        return
-    outcome = partition.outcome
-    try:
-        state = await broker.transaction_states.get(partition.topic.topic_id, outcome.index)
-    except MetadataUnavailableError:
-        outcome.error = ErrorCode.KAFKA_STORAGE_ERROR
-        return
-    if any(producer_id == header.producer_id for producer_id, _ in state.open):
-        return
-    error = ErrorCode.INVALID_TXN_STATE
-    if transactional_id is not None:
-        error = await broker.transactions.join_by_produce(
-            transactional_id,
-            header.producer_id,
-            header.producer_epoch,
-            (partition.topic.name, outcome.index),
-            add=version >= IMPLICIT_ADD_SINCE_VERSION,
-        )
+    asking: dict[tuple[int, int], list[_Checked]] = {}
+    for partition in checked:
+        header = partition.batches[0][0]
+        if partition.outcome.error or not header.is_transactional:
+            continue
+        try:
+            state = await broker.transaction_states.get(partition.topic.topic_id, partition.outcome.index)
+        except MetadataUnavailableError:
+            partition.outcome.error = ErrorCode.KAFKA_STORAGE_ERROR
+            continue
+        if all(producer_id != header.producer_id for producer_id, _ in state.open):
+            asking.setdefault((header.producer_id, header.producer_epoch), []).append(partition)
+    for (producer_id, epoch), partitions in asking.items():
+        error = ErrorCode.INVALID_TXN_STATE
+        if transactional_id is not None:
+            keys = [(partition.topic.name, partition.outcome.index) for partition in partitions]
+            add = version >= IMPLICIT_ADD_SINCE_VERSION
+            error = await broker.transactions.join_by_produce(transactional_id, producer_id, epoch, keys, add)
+        for partition in partitions:
+            _refuse_unverified(partition.outcome, error, version, producer_id)
+
+
+def _refuse_unverified(outcome: _Outcome, error: ErrorCode, version: int, producer_id: int) -> None:
     if error in (ErrorCode.INVALID_TXN_STATE, ErrorCode.INVALID_PRODUCER_ID_MAPPING):
         abortable = version >= ABORTABLE_SINCE_VERSION
         outcome.error = ErrorCode.TRANSACTION_ABORTABLE if abortable else ErrorCode.INVALID_TXN_STATE
-        outcome.message = f"the partition is not in the ongoing transaction of producer {header.producer_id}"
+        outcome.message = f"the partition is not in the ongoing transaction of producer {producer_id}"
     elif error:
         outcome.error = _UNVERIFIED.get(error, error)
 
