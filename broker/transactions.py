@@ -77,6 +77,24 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _joined(
+    record: TransactionRecord, partitions: Sequence[tuple[str, int]], groups: Sequence[str]
+) -> TransactionRecord:
+    """The record with the partitions and groups in its transaction (one started if none is under way);
+    the record itself when it has them all already (a retry)."""
+    if record.state in PREPARED:
+        raise _RefusedError(ErrorCode.CONCURRENT_TRANSACTIONS)
+    if record.state != ONGOING:
+        record = replace(record, state=ONGOING, started_ms=now_ms(), partitions=(), groups=(), pending_offsets=())
+    elif set(partitions) <= set(record.partitions) and set(groups) <= set(record.groups):
+        return record
+    return replace(
+        record,
+        partitions=tuple(dict.fromkeys((*record.partitions, *partitions))),
+        groups=tuple(dict.fromkeys((*record.groups, *groups))),
+    )
+
+
 def bumped(producer_id: int, epoch: int) -> tuple[int, int] | None:
     """The same producer id with the next epoch; None when the epoch is exhausted (a new id is due)."""
     return (producer_id, epoch + 1) if 0 <= epoch < EXHAUSTED_EPOCH else None
@@ -174,9 +192,17 @@ class TransactionCoordinator:
         return {key: ErrorCode.NONE if key in ongoing else ErrorCode.INVALID_TXN_STATE for key in partitions}
 
     async def commit_offsets(
-        self, transactional_id: str, group_id: str, producer_id: int, epoch: int, offsets: Sequence[CommittedOffset]
+        self,
+        transactional_id: str,
+        group_id: str,
+        producer_id: int,
+        epoch: int,
+        offsets: Sequence[CommittedOffset],
+        add_group: bool = False,
     ) -> ErrorCode:
         """TxnOffsetCommit: keep the offsets pending in the transaction; they are committed with it.
+        With `add_group` (v5, transactions v2, no AddOffsetsToTxn before it) the group joins the
+        transaction here; else it must have joined, or INVALID_TXN_STATE.
 
         Sent to the group's coordinator, which may not be the transaction's: the record's version
         keeps the two brokers' writes apart.
@@ -184,7 +210,9 @@ class TransactionCoordinator:
 
         async def pend() -> TransactionRecord:
             record = await self._current(transactional_id, producer_id, epoch, ErrorCode.INVALID_PRODUCER_EPOCH)
-            if record.state != ONGOING or group_id not in record.groups:
+            if add_group:
+                record = _joined(record, (), (group_id,))
+            elif record.state != ONGOING or group_id not in record.groups:
                 raise _RefusedError(ErrorCode.INVALID_TXN_STATE)
             replaced = {(o.topic, o.partition) for o in offsets}
             kept = [
@@ -371,19 +399,8 @@ class TransactionCoordinator:
         groups: Sequence[str],
     ) -> TransactionRecord:
         record = await self._current(transactional_id, producer_id, epoch)
-        if record.state in PREPARED:
-            raise _RefusedError(ErrorCode.CONCURRENT_TRANSACTIONS)
-        if record.state != ONGOING:
-            record = replace(record, state=ONGOING, started_ms=now_ms(), partitions=(), groups=(), pending_offsets=())
-        elif set(partitions) <= set(record.partitions) and set(groups) <= set(record.groups):
-            return record  # nothing new (a retry)
-        return await self._save(
-            replace(
-                record,
-                partitions=tuple(dict.fromkeys((*record.partitions, *partitions))),
-                groups=tuple(dict.fromkeys((*record.groups, *groups))),
-            )
-        )
+        joined = _joined(record, partitions, groups)
+        return record if joined is record else await self._save(joined)
 
     async def _end(self, transactional_id: str, producer_id: int, epoch: int, commit: bool) -> TransactionRecord:
         record = await self._current(transactional_id, producer_id, epoch)

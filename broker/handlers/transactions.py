@@ -7,7 +7,9 @@ a retry of the request answers the same); TRANSACTION_ABORTABLE (120) is the ans
 path, not of these. AddPartitionsToTxn v4+ is the brokers' form (a batch of transactions, each
 adding or, verify_only, checking its partitions: INVALID_TXN_STATE for one not in the ongoing
 transaction) and needs CLUSTER_ACTION on the cluster (else CLUSTER_AUTHORIZATION_FAILED, 31, for
-the request), as Kafka. TxnOffsetCommit v4-5 and FindCoordinator keep their older shapes.
+the request), as Kafka. TxnOffsetCommit answers TRANSACTION_ABORTABLE (120) from v4 where it answered
+INVALID_TXN_STATE (a group not in the ongoing transaction); v5 (transactions v2, which sends no
+AddOffsetsToTxn) adds the group to the transaction itself, starting one if none is under way.
 
 AddPartitionsToTxn adds partitions to the producer's transaction (starting it: Ongoing);
 AddOffsetsToTxn adds a consumer group, whose offsets TxnOffsetCommit then leaves pending in the
@@ -69,6 +71,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 EPOCH_BUMP_VERSION = 5  # EndTxn of transactions v2
+IMPLICIT_GROUP_VERSION = 5  # TxnOffsetCommit of transactions v2: no AddOffsetsToTxn before it
+ABORTABLE_VERSION = 4  # TxnOffsetCommit versions that know TRANSACTION_ABORTABLE
 FENCED_FROM_VERSION = 2  # before it, clients know PRODUCER_FENCED as INVALID_PRODUCER_EPOCH
 
 
@@ -205,8 +209,15 @@ async def handle_txn_offset_commit(
         )
         if error is None:
             error = await broker.transactions.commit_offsets(
-                body.transactional_id, body.group_id, body.producer_id, body.producer_epoch, commit.offsets()
+                body.transactional_id,
+                body.group_id,
+                body.producer_id,
+                body.producer_epoch,
+                commit.offsets(),
+                add_group=request.version >= IMPLICIT_GROUP_VERSION,
             )
+            if error is ErrorCode.INVALID_TXN_STATE and request.version >= ABORTABLE_VERSION:
+                error = ErrorCode.TRANSACTION_ABORTABLE
         commit.errors.update(dict.fromkeys(commit.valid, error))
     return CommitResponse(topics=commit.response_topics(CommitTopic, TxnOffsetCommitResponsePartition))
 

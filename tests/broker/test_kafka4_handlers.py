@@ -368,3 +368,23 @@ async def test_brokers_form_of_add_partitions_needs_cluster_action_and_telemetry
         )
         assert (await call(broker, PUSH_TELEMETRY, 0, body, ALICE)).error_code == ErrorCode.NONE
         assert broker.authorizer.denials == {("cluster_action", "cluster"): 1}
+
+
+@pytest.mark.parametrize(
+    ("version", "error"), [(3, ErrorCode.INVALID_TXN_STATE), (4, ErrorCode.TRANSACTION_ABORTABLE), (5, ErrorCode.NONE)]
+)
+async def test_txn_offset_commit_v5_adds_the_group_itself(broker: Broker, version: int, error: ErrorCode) -> None:
+    """Transactions v2 send no AddOffsetsToTxn: TxnOffsetCommit v5 puts the group in the transaction;
+    before v5 a group not added is refused, TRANSACTION_ABORTABLE from v4."""
+    await create(broker, "t")
+    producer = await init(broker, "tx", version=5)
+    pid = producer.producer_id
+    answered = await txn_commit_offsets(broker, "tx", pid, 0, "g", {("t", 0): 3}, version=version)
+    assert answered == {("t", 0): error}
+    if error:
+        return
+    record = await broker.metadata.transactions.get_transaction("tx")
+    assert record is not None and (record.state, record.groups) == (ONGOING, ("g",))
+    ended = await end_v5(broker, "tx", pid, 0, True)
+    assert (ended.error_code, ended.producer_epoch) == (ErrorCode.NONE, 1)
+    assert [(o.topic, o.partition, o.offset) for o in await broker.metadata.groups.fetch_offsets("g")] == [("t", 0, 3)]

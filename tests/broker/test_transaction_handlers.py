@@ -81,7 +81,13 @@ async def end(broker: Broker, tid: str, pid: int, epoch: int, commit: bool, vers
 
 
 async def txn_commit_offsets(
-    broker: Broker, tid: str, pid: int, epoch: int, group: str, offsets: dict[tuple[str, int], int]
+    broker: Broker,
+    tid: str,
+    pid: int,
+    epoch: int,
+    group: str,
+    offsets: dict[tuple[str, int], int],
+    version: int = 3,
 ) -> dict[tuple[str, int], int]:
     Topic = TXN_OFFSET_COMMIT.Request.TxnOffsetCommitRequestTopic
     topics: dict[str, list[Any]] = {}
@@ -98,7 +104,7 @@ async def txn_commit_offsets(
         producer_epoch=epoch,
         topics=[Topic(name=name, partitions=partitions) for name, partitions in topics.items()],
     )
-    response = await call(broker, TXN_OFFSET_COMMIT, 3, body)
+    response = await call(broker, TXN_OFFSET_COMMIT, version, body)
     return {(t.name, p.partition_index): p.error_code for t in response.topics for p in t.partitions}
 
 
