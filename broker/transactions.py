@@ -123,6 +123,9 @@ class TransactionCoordinator:
         self._locks: dict[str, asyncio.Lock] = {}  # one per id with a request running or waiting
         self._lock_users: dict[str, int] = {}
         self._completing: set[str] = set()  # ids whose markers this broker is writing
+        # The ongoing transactions as this broker last read or saved them: what the produce path's
+        # verification trusts for the ids this broker coordinates, whose transactions end here.
+        self._ongoing: dict[str, TransactionRecord] = {}
 
     # -- requests ---------------------------------------------------------------
 
@@ -273,6 +276,7 @@ class TransactionCoordinator:
             if not self.owns(tid) or tid in self._completing:
                 continue
             if record.state in ENDED and record.updated_ms + self.id_expiration_ms < now:
+                self._ongoing.pop(tid, None)
                 if await self.metadata.transactions.delete_transaction(record):
                     log.info("transactional id %s expired", tid)
                 continue
@@ -335,8 +339,29 @@ class TransactionCoordinator:
     async def _load(self, transactional_id: str) -> TransactionRecord:
         record = await self.metadata.transactions.get_transaction(transactional_id)
         if record is None:
+            self._ongoing.pop(transactional_id, None)
             raise _RefusedError(ErrorCode.INVALID_PRODUCER_ID_MAPPING)
+        self._remember(record)
         return record
+
+    def _remember(self, record: TransactionRecord) -> None:
+        if record.state == ONGOING:
+            self._ongoing[record.transactional_id] = record
+        else:
+            self._ongoing.pop(record.transactional_id, None)
+
+    def known_in_transaction(
+        self, transactional_id: str, producer_id: int, epoch: int, partitions: Sequence[tuple[str, int]]
+    ) -> bool:
+        """Whether the partitions are in the producer's ongoing transaction as this broker, its
+        coordinator, last saw it: then the produce path needs no metadata read to verify them."""
+        record = self._ongoing.get(transactional_id)
+        return (
+            record is not None
+            and self.owns(transactional_id)
+            and (record.producer_id, record.producer_epoch) == (producer_id, epoch)
+            and set(partitions) <= set(record.partitions)
+        )
 
     async def _current(
         self, transactional_id: str, producer_id: int, epoch: int, fenced: ErrorCode = ErrorCode.PRODUCER_FENCED
@@ -354,7 +379,9 @@ class TransactionCoordinator:
     ) -> TransactionRecord:
         saved = replace(record, version=record.version + 1, updated_ms=now_ms())
         if not await self.metadata.transactions.save_transaction(saved, offsets):
+            self._ongoing.pop(record.transactional_id, None)
             raise _RefusedError(ErrorCode.CONCURRENT_TRANSACTIONS)  # another broker changed it meanwhile
+        self._remember(saved)
         return saved
 
     async def _init(self, transactional_id: str, timeout_ms: int, producer_id: int, epoch: int) -> TransactionRecord:

@@ -261,12 +261,18 @@ async def _in_transaction(broker: Broker, transactional_id: str | None, version:
     """KIP-890: transactional batches' partitions join their producer's transaction (v12+) or must be in it.
 
     Only a transaction's first batch on a partition asks the coordinator (once per producer and request):
-    a partition where the producer has a transaction open took one of its batches already.
+    a partition where the producer has a transaction open took one of its batches already, and this
+    broker knows the partitions of the transactions it coordinates.
     """
     asking: dict[tuple[int, int], list[_Checked]] = {}
     for partition in checked:
         header = partition.batches[0][0]
         if partition.outcome.error or not header.is_transactional:
+            continue
+        key = [(partition.topic.name, partition.outcome.index)]
+        if transactional_id is not None and broker.transactions.known_in_transaction(
+            transactional_id, header.producer_id, header.producer_epoch, key
+        ):
             continue
         try:
             state = await broker.transaction_states.get(partition.topic.topic_id, partition.outcome.index)

@@ -388,3 +388,22 @@ async def test_txn_offset_commit_v5_adds_the_group_itself(broker: Broker, versio
     ended = await end_v5(broker, "tx", pid, 0, True)
     assert (ended.error_code, ended.producer_epoch) == (ErrorCode.NONE, 1)
     assert [(o.topic, o.partition, o.offset) for o in await broker.metadata.groups.fetch_offsets("g")] == [("t", 0, 3)]
+
+
+async def test_a_partition_of_the_previous_transaction_must_be_added_again(broker: Broker) -> None:
+    """The coordinator's memory of ongoing transactions (which spares the produce path its metadata
+    reads) forgets a transaction when it ends: the next one's partitions are verified anew."""
+    await create(broker, "t", partitions=2)
+    producer = await init(broker, "tx")
+    pid = producer.producer_id
+    assert await add_partitions(broker, "tx", pid, 0, {"t": [0]}) == {("t", 0): ErrorCode.NONE}
+    assert broker.transactions.known_in_transaction("tx", pid, 0, [("t", 0)])
+    assert (await produce(broker, "t", 0, pid, 0, 0, [b"first"], version=11)).error_code == ErrorCode.NONE
+    assert await end(broker, "tx", pid, 0, True) == ErrorCode.NONE
+    assert not broker.transactions.known_in_transaction("tx", pid, 0, [("t", 0)])
+    assert await add_partitions(broker, "tx", pid, 0, {"t": [1]}) == {("t", 1): ErrorCode.NONE}
+    stray = await produce(broker, "t", 0, pid, 0, 1, [b"stray"], version=11)
+    assert stray.error_code == ErrorCode.TRANSACTION_ABORTABLE
+    assert (await produce(broker, "t", 1, pid, 0, 0, [b"second"], version=11)).error_code == ErrorCode.NONE
+    broker.transactions.owns = lambda transactional_id: False  # another broker coordinates it now
+    assert not broker.transactions.known_in_transaction("tx", pid, 0, [("t", 1)])
