@@ -83,6 +83,14 @@ async def test_api_versions_finalizes_transaction_version_2(broker: Broker, vers
     }
 
 
+async def test_find_coordinator_v6_share_group_keys_are_invalid_request(broker: Broker) -> None:
+    body = FIND_COORDINATOR.Request(key_type=2, coordinator_keys=["share"])
+    response = await call(broker, FIND_COORDINATOR, 6, body)
+    assert [(c.key, c.error_code, c.node_id) for c in response.coordinators] == [
+        ("share", ErrorCode.INVALID_REQUEST, -1)
+    ]
+
+
 async def test_find_coordinator_v6_answers_for_each_key(broker: Broker) -> None:
     body = FIND_COORDINATOR.Request(key_type=0, coordinator_keys=["g1", "g2"])
     response = await call(broker, FIND_COORDINATOR, 6, body)
