@@ -2,8 +2,9 @@
 
 From v3 it also names the features the broker supports and has finalized: `transaction.version`
 at level 2, which turns clients that know it (the Java client 4.x) to transactions v2 (KIP-890
-part 2: a produce adds its partition to the transaction, each EndTxn bumps the epoch). A v3
-answer gives the feature's lowest level as 1, not 0, which clients before KAFKA-17011 refuse.
+part 2: a produce adds its partition to the transaction, each EndTxn bumps the epoch). As Kafka
+(KAFKA-17492), a v3 answer leaves the feature out of supported_features, since its lowest level
+is 0, which older clients fail to read; the finalized level is given at every version from 3.
 
 Errors: none here; a request of an unsupported version is answered by the server at v0
 with UNSUPPORTED_VERSION (35) and the same list.
@@ -40,7 +41,7 @@ def api_versions_body(error_code: int = 0) -> ApiVersionsResponse:
 
 TRANSACTION_VERSION = "transaction.version"
 TRANSACTIONS_V2 = 2
-ZERO_MIN_SINCE_VERSION = 4  # KAFKA-17011: a supported feature's min_version may be 0
+ZERO_MIN_SINCE_VERSION = 4  # KAFKA-17492: earlier answers omit supported features whose min_version is 0
 FEATURES_EPOCH = 1  # the finalized features never change while a broker runs
 
 
@@ -48,10 +49,10 @@ async def handle_api_versions(
     broker: Broker, request: Request[ApiVersionsRequest], connection: Connection
 ) -> ApiVersionsResponse:
     body = api_versions_body()
-    lowest = 0 if request.version >= ZERO_MIN_SINCE_VERSION else 1
-    body.supported_features = [
-        SupportedFeatureKey(name=TRANSACTION_VERSION, min_version=lowest, max_version=TRANSACTIONS_V2)
-    ]
+    if request.version >= ZERO_MIN_SINCE_VERSION:
+        body.supported_features = [
+            SupportedFeatureKey(name=TRANSACTION_VERSION, min_version=0, max_version=TRANSACTIONS_V2)
+        ]
     body.finalized_features_epoch = FEATURES_EPOCH
     body.finalized_features = [
         FinalizedFeatureKey(
