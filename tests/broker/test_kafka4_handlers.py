@@ -17,6 +17,7 @@ from broker.security.authorizer import Operation
 from broker.transactions import COMPLETE_ABORT, COMPLETE_COMMIT, ONGOING
 from protocol.apis.add_partitions_to_txn import ADD_PARTITIONS_TO_TXN
 from protocol.apis.api_versions import API_VERSIONS
+from protocol.apis.create_topics import CREATE_TOPICS
 from protocol.apis.end_txn import END_TXN
 from protocol.apis.fetch import FETCH
 from protocol.apis.find_coordinator import FIND_COORDINATOR
@@ -25,7 +26,7 @@ from protocol.apis.offset_fetch import OFFSET_FETCH
 from protocol.apis.push_telemetry import PUSH_TELEMETRY
 from protocol.errors import ErrorCode
 from tests.broker.inprocess import running_broker
-from tests.broker.test_acl_handlers import ALICE, CLUSTER, grant
+from tests.broker.test_acl_handlers import ADMIN, ALICE, CLUSTER, TOPIC, creatable, grant, send
 from tests.broker.test_admin_handlers import call, create
 from tests.broker.test_transaction_handlers import (
     READ_COMMITTED,
@@ -416,3 +417,24 @@ async def test_a_partition_of_the_previous_transaction_must_be_added_again(broke
     assert (await produce(broker, "t", 1, pid, 0, 0, [b"second"], version=11)).error_code == ErrorCode.NONE
     broker.transactions.owns = lambda transactional_id: False  # another broker coordinates it now
     assert not broker.transactions.known_in_transaction("tx", pid, 0, [("t", 1)])
+
+
+async def test_fetch_by_id_needs_read_and_an_unknown_id_is_unknown_topic_id(tmp_path: Path) -> None:
+    async with running_broker(tmp_path, authorizer="acl", super_users="User:admin") as broker:
+        answer = await send(broker, CREATE_TOPICS, ADMIN, topics=[creatable("orders")], timeout_ms=5000)
+        [created] = answer.topics
+        Topic = FETCH.Request.FetchTopic
+        partition = Topic.FetchPartition(partition=0, fetch_offset=0, partition_max_bytes=1 << 20)
+        body = FETCH.Request(
+            max_wait_ms=0,
+            min_bytes=0,
+            topics=[Topic(topic_id=topic_id, partitions=[partition]) for topic_id in (created.topic_id, uuid4())],
+        )
+        refused = await call(broker, FETCH, 17, body, ALICE)
+        assert [t.partitions[0].error_code for t in refused.responses] == [
+            ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+            ErrorCode.UNKNOWN_TOPIC_ID,
+        ]
+        await grant(broker, TOPIC, "orders", Operation.READ)
+        allowed = await call(broker, FETCH, 17, body, ALICE)
+        assert [t.partitions[0].error_code for t in allowed.responses] == [ErrorCode.NONE, ErrorCode.UNKNOWN_TOPIC_ID]
