@@ -90,6 +90,7 @@ class Broker:
             self.topics,
             max_timeout_ms=config.transaction_max_timeout_ms,
             owns=self.coordinates_transaction,
+            id_expiration_ms=config.transactional_id_expiration_ms,
         )
         self.transaction_states = TransactionStates(self.metadata)
         self.users = UserCredentials(self.metadata.users)

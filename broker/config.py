@@ -186,6 +186,15 @@ class BrokerConfig:
     transaction_max_timeout_ms: int = option(
         900_000, "transaction.max.timeout.ms: InitProducerId asking for a longer one gets INVALID_TRANSACTION_TIMEOUT"
     )
+    transactional_id_expiration_ms: int = option(
+        604_800_000,
+        "transactional.id.expiration.ms: a transactional id without a transaction for this long is forgotten",
+    )
+    client_telemetry_push_interval_ms: int = option(
+        0,
+        "KIP-714: how often clients are asked to push their metrics (0: they are subscribed to none); pushes are "
+        "counted on /metrics and their content dropped",
+    )
     transaction_expiry_interval_ms: int = option(
         10_000,
         "transaction.abort.timed.out.transaction.cleanup.interval.ms: how often timed-out transactions are aborted",

@@ -104,6 +104,8 @@ class BrokerStats:
     # The last committed offset seen per (group, topic, partition): commits advance consumed_records.
     committed: dict[tuple[str, str, int], int] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)  # counts refused a new series, per family
+    telemetry_pushes: dict[str, int] = field(default_factory=dict)  # by outcome: "none" or the error's name
+    telemetry_bytes: int = 0
 
     def _add(self, family: str, counts: dict[T, int], key: T, amount: int = 1) -> None:
         value = counts.get(key)
@@ -111,6 +113,12 @@ class BrokerStats:
             self.dropped[family] = self.dropped.get(family, 0) + 1
             return
         counts[key] = (value or 0) + amount
+
+    def telemetry_pushed(self, error: int, size: int) -> None:
+        """One PushTelemetry request (KIP-714): its outcome, and the bytes of an accepted one."""
+        self._add("client_telemetry_pushes", self.telemetry_pushes, error_type(error))
+        if not error:
+            self.telemetry_bytes += size
 
     def request(self, api: str, version: int, seconds: float, request_bytes: int, response_bytes: int) -> None:
         stats = self.apis.get(api)
@@ -199,6 +207,8 @@ class BrokerStats:
             metadata_seconds={name: histogram.copy() for name, histogram in self.metadata_seconds.items()},
             dropped=dict(self.dropped),
             loop_lag=self.loop_lag.copy(),
+            telemetry_pushes=dict(self.telemetry_pushes),
+            telemetry_bytes=self.telemetry_bytes,
         )
 
     def histograms(self) -> Iterator[Histogram]:
@@ -422,6 +432,18 @@ class _Collector:
         yield from self._storage(frozen)
         yield from self._system(frozen)
         yield from self._security(frozen)
+        yield _counter(
+            "client_telemetry_pushes",
+            "PushTelemetry requests (KIP-714), by outcome (none or the error); the metrics pushed are dropped.",
+            ("outcome",),
+            frozen.stats.telemetry_pushes,
+        )
+        yield _counter(
+            "client_telemetry_bytes",
+            "Bytes of client metrics accepted by PushTelemetry.",
+            (),
+            {(): frozen.stats.telemetry_bytes},
+        )
         yield _counter(
             "metric_series_dropped",
             f"Counts not kept because their family already had {MAX_SERIES} series, by family.",

@@ -139,6 +139,9 @@ class TopicCache:
     def __init__(self, metadata: MetadataStore) -> None:
         self.metadata = metadata
         self._by_name: dict[str, TopicInfo] = {}
+        # The name each id was last seen under, so that requests naming topics by id (Fetch v13+)
+        # find them in the cache; a stale entry is caught by comparing the ids.
+        self._names_by_id: dict[UUID, str] = {}
         # Bumped by every topic change this broker makes or hears of: what was built from the
         # listing is kept only for the generation it was built in.
         self.generation = 0
@@ -159,6 +162,7 @@ class TopicCache:
     def _changed(self, change: Change) -> None:
         if isinstance(change, ChangesMissed):
             self._by_name.clear()
+            self._names_by_id.clear()
             self._maybe_names = None
             self._listed = None
             self.generation += 1
@@ -179,6 +183,7 @@ class TopicCache:
             topic = await self.metadata.topics.get_topic(name)
             if topic is not None:
                 self._by_name[name] = topic
+                self._names_by_id[topic.topic_id] = name
         return topic
 
     async def fresh(self, name: str) -> TopicInfo | None:
@@ -193,7 +198,12 @@ class TopicCache:
         return topic
 
     async def get_by_id(self, topic_id: UUID) -> TopicInfo | None:
-        """A topic by id, read from the metadata store (requests name topics by id rarely)."""
+        """A topic by id: through the cache when its name is known, else from the metadata store."""
+        name = self._names_by_id.get(topic_id)
+        if name is not None:
+            cached = await self.get(name)
+            if cached is not None and cached.topic_id == topic_id:
+                return cached
         topic = await self.metadata.topics.get_topic_by_id(topic_id)
         if topic is not None:
             self.put(topic)
@@ -250,6 +260,7 @@ class TopicCache:
 
     def put(self, topic: TopicInfo) -> None:
         self._by_name[topic.name] = topic
+        self._names_by_id[topic.topic_id] = topic.name
         self._may_exist(topic.name)
         if self._listed is None and self._listing_lock.locked():  # the listing being read may predate it
             self._stale.add(topic.name)

@@ -15,6 +15,12 @@ A decision whose markers were not all written (a failed flush, a broker that die
 again by the next request for the id or by the expiry pass; a repeated marker changes nothing.
 The expiry pass also aborts transactions older than their timeout, bumping the epoch first so
 that the producer that let it expire is fenced.
+
+Transactions v2 (KIP-890 part 2), for clients that see the `transaction.version` feature at 2 in
+ApiVersions: a produce adds its partition to the transaction itself (no AddPartitionsToTxn), and
+every EndTxn (v5) ends with the epoch bumped, answered with the new producer id and epoch, so that
+nothing the producer wrote before can join its next transaction. Older clients' transactional
+batches are verified (KIP-890 part 1): their partition must already be in the ongoing transaction.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ PREPARE_ABORT = "PrepareAbort"
 COMPLETE_COMMIT = "CompleteCommit"
 COMPLETE_ABORT = "CompleteAbort"
 PREPARED = (PREPARE_COMMIT, PREPARE_ABORT)
+ENDED = (EMPTY, COMPLETE_COMMIT, COMPLETE_ABORT)  # no transaction under way
 STATES = (EMPTY, ONGOING, PREPARE_COMMIT, PREPARE_ABORT, COMPLETE_COMMIT, COMPLETE_ABORT)
 NO_PRODUCER_ID = -1
 # Kafka gives a new producer id instead of bumping from here: the last epoch (32767) is
@@ -70,6 +77,24 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _joined(
+    record: TransactionRecord, partitions: Sequence[tuple[str, int]], groups: Sequence[str]
+) -> TransactionRecord:
+    """The record with the partitions and groups in its transaction (one started if none is under way);
+    the record itself when it has them all already (a retry)."""
+    if record.state in PREPARED:
+        raise _RefusedError(ErrorCode.CONCURRENT_TRANSACTIONS)
+    if record.state != ONGOING:
+        record = replace(record, state=ONGOING, started_ms=now_ms(), partitions=(), groups=(), pending_offsets=())
+    elif set(partitions) <= set(record.partitions) and set(groups) <= set(record.groups):
+        return record
+    return replace(
+        record,
+        partitions=tuple(dict.fromkeys((*record.partitions, *partitions))),
+        groups=tuple(dict.fromkeys((*record.groups, *groups))),
+    )
+
+
 def bumped(producer_id: int, epoch: int) -> tuple[int, int] | None:
     """The same producer id with the next epoch; None when the epoch is exhausted (a new id is due)."""
     return (producer_id, epoch + 1) if 0 <= epoch < EXHAUSTED_EPOCH else None
@@ -86,16 +111,21 @@ class TransactionCoordinator:
         *,
         max_timeout_ms: int,
         owns: Callable[[str], bool],
+        id_expiration_ms: int,
     ) -> None:
         self.metadata = metadata
         self.log = log
         self.topics = topics
         self.max_timeout_ms = max_timeout_ms
+        self.id_expiration_ms = id_expiration_ms
         self.owns = owns  # whether this broker coordinates a transactional id
         self.active = True
         self._locks: dict[str, asyncio.Lock] = {}  # one per id with a request running or waiting
         self._lock_users: dict[str, int] = {}
         self._completing: set[str] = set()  # ids whose markers this broker is writing
+        # The ongoing transactions as this broker last read or saved them: what the produce path's
+        # verification trusts for the ids this broker coordinates, whose transactions end here.
+        self._ongoing: dict[str, TransactionRecord] = {}
 
     # -- requests ---------------------------------------------------------------
 
@@ -105,13 +135,9 @@ class TransactionCoordinator:
         """InitProducerId with a transactional id: (error, producer id, epoch)."""
         if not 0 < timeout_ms <= self.max_timeout_ms:
             return ErrorCode.INVALID_TRANSACTION_TIMEOUT, NO_PRODUCER_ID, -1
-        try:
-            record = await self._run(
-                transactional_id, lambda: self._init(transactional_id, timeout_ms, producer_id, epoch)
-            )
-        except _RefusedError as refused:
-            return refused.error, NO_PRODUCER_ID, -1
-        return ErrorCode.NONE, record.producer_id, record.producer_epoch
+        return await self._producer_answer(
+            transactional_id, lambda: self._init(transactional_id, timeout_ms, producer_id, epoch)
+        )
 
     async def add_partitions(
         self, transactional_id: str, producer_id: int, epoch: int, partitions: Sequence[tuple[str, int]]
@@ -128,10 +154,58 @@ class TransactionCoordinator:
     async def end_transaction(self, transactional_id: str, producer_id: int, epoch: int, commit: bool) -> ErrorCode:
         return await self._answer(transactional_id, lambda: self._end(transactional_id, producer_id, epoch, commit))
 
+    async def end_transaction_v2(
+        self, transactional_id: str, producer_id: int, epoch: int, commit: bool
+    ) -> tuple[ErrorCode, int, int]:
+        """EndTxn v5: end the transaction and bump the epoch; (error, the new producer id and epoch)."""
+        return await self._producer_answer(
+            transactional_id, lambda: self._end_bumped(transactional_id, producer_id, epoch, commit)
+        )
+
+    async def join_by_produce(
+        self, transactional_id: str, producer_id: int, epoch: int, partitions: Sequence[tuple[str, int]], add: bool
+    ) -> ErrorCode:
+        """Transactional batches' partitions in their transaction: added by the produce (transactions v2),
+        else checked to be in the ongoing transaction already; INVALID_TXN_STATE when one is not.
+
+        Run by whichever broker takes the produce: the record's version keeps brokers apart.
+        """
+
+        async def step() -> TransactionRecord:
+            if add:
+                return await self._add(transactional_id, producer_id, epoch, partitions, ())
+            record = await self._current(transactional_id, producer_id, epoch)
+            if record.state != ONGOING or not set(partitions) <= set(record.partitions):
+                raise _RefusedError(ErrorCode.INVALID_TXN_STATE)
+            return record
+
+        return await self._answer(transactional_id, step, owned=False)
+
+    async def verify_partitions(
+        self, transactional_id: str, producer_id: int, epoch: int, partitions: Sequence[tuple[str, int]]
+    ) -> dict[tuple[str, int], ErrorCode]:
+        """AddPartitionsToTxn v4+ verify-only: each partition's INVALID_TXN_STATE unless in the transaction."""
+        try:
+            record = await self._current(transactional_id, producer_id, epoch)
+        except _RefusedError as refused:
+            return dict.fromkeys(partitions, refused.error)
+        except MetadataUnavailableError:
+            return dict.fromkeys(partitions, ErrorCode.COORDINATOR_NOT_AVAILABLE)
+        ongoing = set(record.partitions) if record.state == ONGOING else set()
+        return {key: ErrorCode.NONE if key in ongoing else ErrorCode.INVALID_TXN_STATE for key in partitions}
+
     async def commit_offsets(
-        self, transactional_id: str, group_id: str, producer_id: int, epoch: int, offsets: Sequence[CommittedOffset]
+        self,
+        transactional_id: str,
+        group_id: str,
+        producer_id: int,
+        epoch: int,
+        offsets: Sequence[CommittedOffset],
+        add_group: bool = False,
     ) -> ErrorCode:
         """TxnOffsetCommit: keep the offsets pending in the transaction; they are committed with it.
+        With `add_group` (v5, transactions v2, no AddOffsetsToTxn before it) the group joins the
+        transaction here; else it must have joined, or INVALID_TXN_STATE.
 
         Sent to the group's coordinator, which may not be the transaction's: the record's version
         keeps the two brokers' writes apart.
@@ -139,7 +213,9 @@ class TransactionCoordinator:
 
         async def pend() -> TransactionRecord:
             record = await self._current(transactional_id, producer_id, epoch, ErrorCode.INVALID_PRODUCER_EPOCH)
-            if record.state != ONGOING or group_id not in record.groups:
+            if add_group:
+                record = _joined(record, (), (group_id,))
+            elif record.state != ONGOING or group_id not in record.groups:
                 raise _RefusedError(ErrorCode.INVALID_TXN_STATE)
             replaced = {(o.topic, o.partition) for o in offsets}
             kept = [
@@ -154,6 +230,17 @@ class TransactionCoordinator:
         """The same producer id with the next epoch; a new id at epoch 0 for a new producer (-1, -1)
         or when the epochs are used up. Also InitProducerId without a transactional id."""
         return bumped(producer_id, epoch) or (await self.metadata.transactions.allocate_producer_id(), 0)
+
+    async def pending_offsets(self, group_id: str) -> set[tuple[str, int]]:
+        """The group's partitions whose offsets an ongoing transaction holds pending (OffsetFetch
+        require_stable); read from the store, since any broker may coordinate the transaction."""
+        return {
+            (offset.topic, offset.partition)
+            for record in await self.metadata.transactions.list_transactions()
+            if record.state == ONGOING
+            for group, offset in record.pending_offsets
+            if group == group_id
+        }
 
     # -- administration -------------------------------------------------------------
 
@@ -181,11 +268,17 @@ class TransactionCoordinator:
 
     async def expire(self) -> None:
         """Abort this broker's transactions older than their timeout (epoch bumped: the producer is
-        fenced) and complete decisions left prepared."""
+        fenced), complete decisions left prepared, and forget the transactional ids without a
+        transaction for transactional.id.expiration.ms (their producer starts over with InitProducerId)."""
         now = now_ms()
         for record in await self.metadata.transactions.list_transactions():
             tid = record.transactional_id
             if not self.owns(tid) or tid in self._completing:
+                continue
+            if record.state in ENDED and record.updated_ms + self.id_expiration_ms < now:
+                self._ongoing.pop(tid, None)
+                if await self.metadata.transactions.delete_transaction(record):
+                    log.info("transactional id %s expired", tid)
                 continue
             timed_out = record.state == ONGOING and record.started_ms + record.timeout_ms < now
             stalled = record.state in PREPARED and record.updated_ms + STALLED_DECISION_MS < now
@@ -213,6 +306,14 @@ class TransactionCoordinator:
             return refused.error
         return ErrorCode.NONE
 
+    async def _producer_answer(self, transactional_id: str, step: Step) -> tuple[ErrorCode, int, int]:
+        """(error, producer id, epoch) after the step: what InitProducerId and EndTxn v5 answer."""
+        try:
+            record = await self._run(transactional_id, step)
+        except _RefusedError as refused:
+            return refused.error, NO_PRODUCER_ID, -1
+        return ErrorCode.NONE, record.producer_id, record.producer_epoch
+
     async def _run(self, transactional_id: str, step: Step, owned: bool = True) -> TransactionRecord:
         """Run one step for an id, alone on this broker; errors become _RefusedError."""
         if not self.active or (owned and not self.owns(transactional_id)):
@@ -238,8 +339,29 @@ class TransactionCoordinator:
     async def _load(self, transactional_id: str) -> TransactionRecord:
         record = await self.metadata.transactions.get_transaction(transactional_id)
         if record is None:
+            self._ongoing.pop(transactional_id, None)
             raise _RefusedError(ErrorCode.INVALID_PRODUCER_ID_MAPPING)
+        self._remember(record)
         return record
+
+    def _remember(self, record: TransactionRecord) -> None:
+        if record.state == ONGOING:
+            self._ongoing[record.transactional_id] = record
+        else:
+            self._ongoing.pop(record.transactional_id, None)
+
+    def known_in_transaction(
+        self, transactional_id: str, producer_id: int, epoch: int, partitions: Sequence[tuple[str, int]]
+    ) -> bool:
+        """Whether the partitions are in the producer's ongoing transaction as this broker, its
+        coordinator, last saw it: then the produce path needs no metadata read to verify them."""
+        record = self._ongoing.get(transactional_id)
+        return (
+            record is not None
+            and self.owns(transactional_id)
+            and (record.producer_id, record.producer_epoch) == (producer_id, epoch)
+            and set(partitions) <= set(record.partitions)
+        )
 
     async def _current(
         self, transactional_id: str, producer_id: int, epoch: int, fenced: ErrorCode = ErrorCode.PRODUCER_FENCED
@@ -257,7 +379,9 @@ class TransactionCoordinator:
     ) -> TransactionRecord:
         saved = replace(record, version=record.version + 1, updated_ms=now_ms())
         if not await self.metadata.transactions.save_transaction(saved, offsets):
+            self._ongoing.pop(record.transactional_id, None)
             raise _RefusedError(ErrorCode.CONCURRENT_TRANSACTIONS)  # another broker changed it meanwhile
+        self._remember(saved)
         return saved
 
     async def _init(self, transactional_id: str, timeout_ms: int, producer_id: int, epoch: int) -> TransactionRecord:
@@ -302,19 +426,8 @@ class TransactionCoordinator:
         groups: Sequence[str],
     ) -> TransactionRecord:
         record = await self._current(transactional_id, producer_id, epoch)
-        if record.state in PREPARED:
-            raise _RefusedError(ErrorCode.CONCURRENT_TRANSACTIONS)
-        if record.state != ONGOING:
-            record = replace(record, state=ONGOING, started_ms=now_ms(), partitions=(), groups=(), pending_offsets=())
-        elif set(partitions) <= set(record.partitions) and set(groups) <= set(record.groups):
-            return record  # nothing new (a retry)
-        return await self._save(
-            replace(
-                record,
-                partitions=tuple(dict.fromkeys((*record.partitions, *partitions))),
-                groups=tuple(dict.fromkeys((*record.groups, *groups))),
-            )
-        )
+        joined = _joined(record, partitions, groups)
+        return record if joined is record else await self._save(joined)
 
     async def _end(self, transactional_id: str, producer_id: int, epoch: int, commit: bool) -> TransactionRecord:
         record = await self._current(transactional_id, producer_id, epoch)
@@ -327,6 +440,26 @@ class TransactionCoordinator:
         if record.state != ONGOING:
             raise _RefusedError(ErrorCode.INVALID_TXN_STATE)
         return await self._decide(record, commit)
+
+    async def _end_bumped(self, transactional_id: str, producer_id: int, epoch: int, commit: bool) -> TransactionRecord:
+        """EndTxn v5. A retry of the request that ended the transaction (the epoch one below the record's)
+        gets the same answer; an abort with nothing in the transaction still bumps the epoch, as Kafka's
+        transactions v2 abort a transaction whose first produce failed."""
+        record = await self._load(transactional_id)
+        completed = COMPLETE_COMMIT if commit else COMPLETE_ABORT
+        if (record.producer_id, record.producer_epoch - 1, record.state) == (producer_id, epoch, completed):
+            return record
+        record = await self._current(transactional_id, producer_id, epoch)
+        if record.state == ONGOING:
+            record = await self._decide(record, commit)
+        elif record.state == (PREPARE_COMMIT if commit else PREPARE_ABORT):
+            record = await self._complete(record)
+        elif commit or record.state in PREPARED:
+            raise _RefusedError(ErrorCode.INVALID_TXN_STATE)
+        next_id, next_epoch = await self.next_producer(record.producer_id, record.producer_epoch)
+        return await self._save(
+            replace(record, producer_id=next_id, producer_epoch=next_epoch, state=completed, last_epoch=-1)
+        )
 
     async def _decide(self, record: TransactionRecord, commit: bool) -> TransactionRecord:
         """Save the decision (a commit's pending offsets with it), then write the markers."""

@@ -213,6 +213,11 @@ class TransactionStore(Protocol):
         """The partition's open transactions and the aborted ones commit_flush recorded."""
         ...
 
+    async def delete_transaction(self, record: TransactionRecord) -> bool:
+        """Forget a transactional id (transactional.id.expiration.ms); False, deleting nothing, when the
+        stored record is no longer `record`'s version (another save came meanwhile)."""
+        ...
+
 
 class ClusterStore(Protocol):
     """The live brokers, and the feed of changes to partitions and topics."""

@@ -89,6 +89,7 @@ DELETE_GROUP = ("DELETE FROM committed_offsets WHERE group_id = ?", "DELETE FROM
 
 # -- transactions and brokers
 ALLOCATE_PRODUCER_ID = "UPDATE producer_ids SET next_id = next_id + 1 RETURNING next_id - 1"
+DELETE_TRANSACTION = "DELETE FROM transactions WHERE transactional_id = ? AND version = ?"
 DEREGISTER_BROKER = "DELETE FROM brokers WHERE broker_id = ? AND host = ? AND port = ?"
 # A registration's update of an existing row (the heartbeat's time comes from each backend's clock).
 REREGISTER_BROKER = (

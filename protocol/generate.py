@@ -61,7 +61,8 @@ def typed_classes(api: ApiCodec, constant: str) -> list[TypedClass]:
     shared = set(_struct_names(api.api.request)) & set(_struct_names(api.api.response))
     classes: list[TypedClass] = []
     for side, fields in messages.items():
-        _add_classes(classes, f"{api.name}{side}", f"{constant}.{side}", fields, side, shared)
+        naming = _Naming(shared, _shallowest(fields), set())
+        _add_classes(classes, f"{api.name}{side}", f"{constant}.{side}", fields, side, naming)
     names = [typed.name for typed in classes]
     if len(names) != len(set(names)):
         raise ValueError(f"{api.name}: a struct type name stands for two different structs in one message")
@@ -69,14 +70,52 @@ def typed_classes(api: ApiCodec, constant: str) -> list[TypedClass]:
 
 
 def _add_classes(
-    classes: list[TypedClass], name: str, source: str, fields: tuple[Field, ...], side: str, shared: set[str]
+    classes: list[TypedClass],
+    name: str,
+    source: str,
+    fields: tuple[Field, ...],
+    side: str,
+    naming: _Naming,
+    depth: int = 1,
 ) -> None:
-    """The class of one struct, then those of its nested structs (one per type name, as the codec makes them)."""
+    """The class of one struct, then those of its nested structs (one per type name, as the codec makes them).
+
+    A type name nested at two depths of one message (Kafka's common structs, as in AddPartitionsToTxn v4)
+    is two run-time classes: the shallowest keeps the name, the others are "Nested" ones.
+    """
     nested = {field.element_type: field.fields for field in fields if field.is_struct}
-    names = {type_name: side + type_name if type_name in shared else type_name for type_name in nested}
+    names = {}
+    for type_name in nested:
+        typed_name = side + type_name if type_name in naming.shared else type_name
+        if naming.shallowest[type_name] < depth:
+            typed_name = "Nested" + typed_name
+        while typed_name in naming.taken:
+            typed_name = "Nested" + typed_name
+        names[type_name] = typed_name
+        naming.taken.add(typed_name)
     classes.append(TypedClass(name, source, fields, side, names))
     for type_name, struct_fields in nested.items():
-        _add_classes(classes, names[type_name], f"{name}.{type_name}", struct_fields, side, shared)
+        _add_classes(classes, names[type_name], f"{name}.{type_name}", struct_fields, side, naming, depth + 1)
+
+
+@dataclass(frozen=True)
+class _Naming:
+    """How one message's struct classes are named: type names both messages use get the side as a
+    prefix; a type name nested at several depths keeps it only at the shallowest."""
+
+    shared: set[str]
+    shallowest: dict[str, int]
+    taken: set[str]
+
+
+def _shallowest(fields: tuple[Field, ...], depth: int = 1) -> dict[str, int]:
+    """The least depth at which each struct type name occurs in a message."""
+    found: dict[str, int] = {}
+    for field in fields:
+        if field.is_struct:
+            for type_name, at in ((field.element_type, depth), *_shallowest(field.fields, depth + 1).items()):
+                found[type_name] = min(found.get(type_name, at), at)
+    return found
 
 
 def _struct_names(fields: tuple[Field, ...]) -> Iterator[str]:

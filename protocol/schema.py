@@ -160,3 +160,19 @@ def declare(
     if not 0 <= low <= high:
         raise ProtocolError(f"{name}: bad version range {versions}")
     return Api(key, name, low, high, VersionRange.parse(flexible), tuple(request), tuple(response))
+
+
+def node_endpoints(since: str) -> Field:
+    """KIP-951's tagged NodeEndpoints of Produce and Fetch responses (tag 0, from version `since`)."""
+    versions = f"{since}+"
+    return F(
+        "node_endpoints",
+        "[]NodeEndpoint",
+        versions,
+        F("node_id", "int32", versions),
+        F("host", "string", versions),
+        F("port", "int32", versions),
+        F("rack", "string", versions, nullable=versions, default=None),
+        tag=0,
+        ignorable=True,
+    )

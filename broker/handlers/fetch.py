@@ -1,4 +1,4 @@
-"""Fetch v4-12: committed batches from the partition log, with long polling.
+"""Fetch v4-17: committed batches from the partition log, with long polling.
 
 Each partition returns the batches from the one holding fetch_offset on, up to
 partition_max_bytes, and the whole response up to max_bytes, except that the first batch
@@ -22,6 +22,11 @@ object store fails, and when an index entry names an object the store does not h
 deleted or lost: logged once, and listed by /ready); the other partitions are answered as usual
 and the connection stays open. Kafka's internal topics (`__consumer_offsets`,
 `__transaction_state`) answer as empty partitions.
+
+From v13 topics are named by id: an id no topic has answers UNKNOWN_TOPIC_ID (100) for each of its
+partitions. v15 moves the replica's id into replica_state. Any broker serves any partition, so
+NOT_LEADER_OR_FOLLOWER is never answered and KIP-951's current-leader and node-endpoint hints
+(v12+, v16+) stay empty, as Kafka leaves them without that error.
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ if TYPE_CHECKING:
     from protocol.wire import Request
 
 READ_COMMITTED = 1
+TOPIC_IDS_VERSION = 13
+REPLICA_STATE_VERSION = 15
 
 
 async def handle_fetch(broker: Broker, request: Request[FetchRequest], connection: Connection) -> Response:
@@ -56,8 +63,10 @@ async def handle_fetch(broker: Broker, request: Request[FetchRequest], connectio
     started = time.monotonic()
     deadline = started + max(body.max_wait_ms, 0) / 1000
     waited = 0.0
+    by_id = request.version >= TOPIC_IDS_VERSION
+    replica_id = body.replica_state.replica_id if request.version >= REPLICA_STATE_VERSION else body.replica_id
     while True:
-        topics, size, keys, failed = await _read_once(broker, body, connection)
+        topics, size, keys, failed = await _read_once(broker, body, connection, by_id, replica_id)
         now = time.monotonic()
         remaining = deadline - now
         if size >= body.min_bytes or failed or remaining <= 0 or not keys:
@@ -77,7 +86,7 @@ def _observe(stats: BrokerStats, body: FetchRequest, topics: list[TopicResponse]
 
 
 async def _read_once(
-    broker: Broker, body: FetchRequest, connection: Connection
+    broker: Broker, body: FetchRequest, connection: Connection, by_id: bool, replica_id: int
 ) -> tuple[list[TopicResponse], int, list[tuple[UUID, int]], bool]:
     budget = body.max_bytes if body.max_bytes > 0 else 2**31 - 1
     size = 0
@@ -86,12 +95,18 @@ async def _read_once(
     topics = []
     for fetch_topic in body.topics:
         try:
-            topic = await broker.topics.get(fetch_topic.topic)
-            missing = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+            if by_id:
+                topic = await broker.topics.get_by_id(fetch_topic.topic_id)
+                missing = ErrorCode.UNKNOWN_TOPIC_ID
+                fetch_topic.topic = "" if topic is None else topic.name
+            else:
+                topic = await broker.topics.get(fetch_topic.topic)
+                missing = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
         except MetadataUnavailableError:
             topic, missing = None, ErrorCode.KAFKA_STORAGE_ERROR
-        # --authorizer none costs the hot path one attribute read
-        if broker.authorizer.enabled and _refused(broker, connection, body.replica_id, fetch_topic.topic):
+        # --authorizer none costs the hot path one attribute read; an unknown id has no name to check
+        known = topic is not None or not by_id
+        if broker.authorizer.enabled and known and _refused(broker, connection, replica_id, fetch_topic.topic):
             topic, missing = None, ErrorCode.TOPIC_AUTHORIZATION_FAILED
         partitions = []
         for wanted in fetch_topic.partitions:
@@ -136,7 +151,7 @@ async def _read_once(
                 # The batches as read, not joined: the response's frame takes them by reference.
                 entry.records = chunks
                 size += sum(map(len, chunks))
-        topics.append(TopicResponse(topic=fetch_topic.topic, partitions=partitions))
+        topics.append(TopicResponse(topic=fetch_topic.topic, topic_id=fetch_topic.topic_id, partitions=partitions))
     return topics, size, keys, failed
 
 

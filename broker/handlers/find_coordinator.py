@@ -1,10 +1,11 @@
-"""FindCoordinator v0-4: the broker that coordinates a group or a transactional id.
+"""FindCoordinator v0-6: the broker that coordinates a group or a transactional id.
 
 Each key is placed on one of the live brokers by a stable hash (broker/cluster.py), so every
 broker names the same coordinator for it; with one broker it is always this one. Key type 0
 is a group (its coordinator answers the group APIs, the others NOT_COORDINATOR), key type 1 a
 transactional id (its coordinator answers InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn
-and EndTxn for it, the others NOT_COORDINATOR). v4 looks up a batch of keys, one answer per key.
+and EndTxn for it, the others NOT_COORDINATOR). v4 looks up a batch of keys, one answer per key;
+v5 and v6 have v4's shape (v6's key type 2, share groups, is not served: INVALID_REQUEST).
 The coordinator is given at its address on the listener the client connected through.
 
 Errors: COORDINATOR_NOT_AVAILABLE (15) while the broker is stopping (clients look again, and

@@ -15,8 +15,9 @@ COORDINATOR_NOT_AVAILABLE (15) when the metadata store cannot be reached.
 
 OffsetFetch v1-8: one group (v1-7) or several (v8); the requested partitions, or every committed
 one when topics is null (v2+). A partition without a commit gets offset -1 and no error.
-require_stable (v7+) is not honoured yet: an offset pending in an open transaction (TxnOffsetCommit)
-is not answered UNSTABLE_OFFSET_COMMIT; the last committed one is returned. Group
+With require_stable (v7+), a partition whose offset is pending in an ongoing transaction
+(TxnOffsetCommit before the EndTxn) is answered UNSTABLE_OFFSET_COMMIT (88, retriable) and offset -1,
+as Kafka, so that read_committed consumers do not start from an offset about to change. Group
 errors go to the top-level error from v2 (v8: per group) and into each partition before.
 
 OffsetDelete v0: drops a group's offsets of some partitions. GROUP_ID_NOT_FOUND (69) for an
@@ -45,7 +46,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from broker.groups.offsets import OFFSET_METADATA_MAX_BYTES
 from broker.metrics import UNKNOWN_LABEL
 from broker.security.authorizer import Authorizer, Operation, ResourceType
-from metadata.base import CommittedOffset
+from metadata.base import CommittedOffset, MetadataUnavailableError
 from protocol.apis.offset_commit import OFFSET_COMMIT
 from protocol.apis.offset_delete import OFFSET_DELETE
 from protocol.apis.offset_fetch import OFFSET_FETCH
@@ -226,18 +227,39 @@ async def handle_offset_fetch(
     if version >= 8:
         groups = []
         for wanted in body.groups:
-            error, answers = await _fetch(broker, connection, wanted.group_id, wanted.topics, version)
+            error, answers = await _fetch(
+                broker, connection, wanted.group_id, wanted.topics, version, body.require_stable
+            )
             topics = _topics(FetchGroupTopic, OffsetFetchResponsePartitions, answers)
             groups.append(FetchGroup(group_id=wanted.group_id, topics=topics, error_code=error))
         return FetchResponse(groups=groups)
-    error, answers = await _fetch(broker, connection, body.group_id, body.topics, version)
+    error, answers = await _fetch(broker, connection, body.group_id, body.topics, version, body.require_stable)
     return FetchResponse(topics=_topics(FetchTopic, OffsetFetchResponsePartition, answers), error_code=error)
 
 
 async def _fetch(
-    broker: Broker, connection: Connection, group_id: str, topics: Sequence[AskedPartitions] | None, version: int
+    broker: Broker,
+    connection: Connection,
+    group_id: str,
+    topics: Sequence[AskedPartitions] | None,
+    version: int,
+    require_stable: bool,
 ) -> tuple[ErrorCode, list[tuple[Partition, tuple[CommittedOffset | None, ErrorCode]]]]:
     """The group error and, per partition, its committed offset (None: none) and error."""
+    error, answers = await _fetch_committed(broker, connection, group_id, topics, version)
+    if error or not require_stable:
+        return error, answers
+    try:
+        pending = await broker.transactions.pending_offsets(group_id)
+    except MetadataUnavailableError:
+        return ErrorCode.COORDINATOR_NOT_AVAILABLE, []
+    unstable = (None, ErrorCode.UNSTABLE_OFFSET_COMMIT)
+    return error, [(key, unstable if key in pending and not answer[1] else answer) for key, answer in answers]
+
+
+async def _fetch_committed(
+    broker: Broker, connection: Connection, group_id: str, topics: Sequence[AskedPartitions] | None, version: int
+) -> tuple[ErrorCode, list[tuple[Partition, tuple[CommittedOffset | None, ErrorCode]]]]:
     asked = None if topics is None else [(t.name, p) for t in topics for p in t.partition_indexes]
     authorizer = broker.authorizer
     error = authorizer.group_error(connection, Operation.DESCRIBE, group_id)

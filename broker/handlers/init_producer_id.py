@@ -1,4 +1,4 @@
-"""InitProducerId v0-4: producer ids for idempotent and transactional producers.
+"""InitProducerId v0-5: producer ids for idempotent and transactional producers.
 
 transactional_id null: a producer id never handed out before (metadata.allocate_producer_id),
 epoch 0. From v3 a producer may pass its current id and epoch (after an error it cannot

@@ -1,4 +1,4 @@
-"""Produce v3-9: validate record batches and append them, still compressed, to the partition log.
+"""Produce v3-12: validate record batches and append them, still compressed, to the partition log.
 
 acks 0 gets no response; acks 1 and -1 are answered once the batches are committed
 (object written and offsets assigned in the metadata store): with one copy of the data
@@ -34,8 +34,15 @@ retriable) both resend it with the same producer id and sequence, so a batch tha
 commit is answered as the duplicate it is, with its first offset; REQUEST_TIMED_OUT (7)
 when it took longer than timeout_ms.
 Transactional batches open their producer's transaction on the partition (at their offset,
-the partition's last stable offset until the marker); as Kafka before 3.6 (KIP-890), a
-partition is not checked to be in the transaction.
+the partition's last stable offset until the marker). The first batch of a transaction on a
+partition goes through the transaction coordinator first (KIP-890): from v12 (transactions v2) it
+adds the partition to the transaction; before, the partition must already be in the producer's
+ongoing transaction, else TRANSACTION_ABORTABLE (120) from v11, INVALID_TXN_STATE (48) before it;
+INVALID_PRODUCER_EPOCH (47) for a batch of another epoch than the transaction's; NOT_ENOUGH_REPLICAS
+(19, retriable) while the coordinator cannot answer (the metadata store unreachable, or the
+previous transaction's markers being written). Nothing of such a partition is appended.
+KIP-951's current-leader and node-endpoint hints (v10+) stay empty: any broker takes any partition,
+so NOT_LEADER_OR_FOLLOWER is never answered.
 A topic with message.timestamp.type=LogAppendTime gets the time the broker received each
 batch (as Kafka stamps it on append), in the batch header. Batches are stored as the client
 compressed them.
@@ -111,6 +118,7 @@ async def handle_produce(broker: Broker, request: Request[ProduceRequest], conne
             partitions = await _check_topic(broker, connection, body, request.version, topic_data, now, checked)
             outcomes.append((topic_data.name, partitions))
         await _validated(checked, broker.config.max_uncompressed_batch_bytes)
+        await _in_transaction(broker, body.transactional_id, request.version, checked)
         for partition in checked:
             if not partition.outcome.error:
                 _append(broker, partition)
@@ -237,6 +245,59 @@ async def _check_topic(
             continue
         checked.append(_Checked(outcome, topic, batches, compacted, append_time, bounds))
     return outcomes
+
+
+ABORTABLE_SINCE_VERSION = 11  # clients that know TRANSACTION_ABORTABLE
+IMPLICIT_ADD_SINCE_VERSION = 12  # transactions v2: producing adds the partition to the transaction
+_UNVERIFIED = {
+    ErrorCode.PRODUCER_FENCED: ErrorCode.INVALID_PRODUCER_EPOCH,
+    ErrorCode.COORDINATOR_NOT_AVAILABLE: ErrorCode.NOT_ENOUGH_REPLICAS,
+    ErrorCode.NOT_COORDINATOR: ErrorCode.NOT_ENOUGH_REPLICAS,
+    ErrorCode.CONCURRENT_TRANSACTIONS: ErrorCode.NOT_ENOUGH_REPLICAS,
+}
+
+
+async def _in_transaction(broker: Broker, transactional_id: str | None, version: int, checked: list[_Checked]) -> None:
+    """KIP-890: transactional batches' partitions join their producer's transaction (v12+) or must be in it.
+
+    Only a transaction's first batch on a partition asks the coordinator (once per producer and request):
+    a partition where the producer has a transaction open took one of its batches already, and this
+    broker knows the partitions of the transactions it coordinates.
+    """
+    asking: dict[tuple[int, int], list[_Checked]] = {}
+    for partition in checked:
+        header = partition.batches[0][0]
+        if partition.outcome.error or not header.is_transactional:
+            continue
+        key = [(partition.topic.name, partition.outcome.index)]
+        if transactional_id is not None and broker.transactions.known_in_transaction(
+            transactional_id, header.producer_id, header.producer_epoch, key
+        ):
+            continue
+        try:
+            state = await broker.transaction_states.get(partition.topic.topic_id, partition.outcome.index)
+        except MetadataUnavailableError:
+            partition.outcome.error = ErrorCode.KAFKA_STORAGE_ERROR
+            continue
+        if all(producer_id != header.producer_id for producer_id, _ in state.open):
+            asking.setdefault((header.producer_id, header.producer_epoch), []).append(partition)
+    for (producer_id, epoch), partitions in asking.items():
+        error = ErrorCode.INVALID_TXN_STATE
+        if transactional_id is not None:
+            keys = [(partition.topic.name, partition.outcome.index) for partition in partitions]
+            add = version >= IMPLICIT_ADD_SINCE_VERSION
+            error = await broker.transactions.join_by_produce(transactional_id, producer_id, epoch, keys, add)
+        for partition in partitions:
+            _refuse_unverified(partition.outcome, error, version, producer_id)
+
+
+def _refuse_unverified(outcome: _Outcome, error: ErrorCode, version: int, producer_id: int) -> None:
+    if error in (ErrorCode.INVALID_TXN_STATE, ErrorCode.INVALID_PRODUCER_ID_MAPPING):
+        abortable = version >= ABORTABLE_SINCE_VERSION
+        outcome.error = ErrorCode.TRANSACTION_ABORTABLE if abortable else ErrorCode.INVALID_TXN_STATE
+        outcome.message = f"the partition is not in the ongoing transaction of producer {producer_id}"
+    elif error:
+        outcome.error = _UNVERIFIED.get(error, error)
 
 
 INLINE_VALIDATION_BYTES = 256 * 1024

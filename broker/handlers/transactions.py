@@ -1,5 +1,15 @@
-"""The transaction APIs of producers: AddPartitionsToTxn v0-3, AddOffsetsToTxn v0-3, EndTxn v0-3,
-TxnOffsetCommit v0-3. The transaction coordinator (broker/transactions.py) keeps the state.
+"""The transaction APIs of producers: AddPartitionsToTxn v0-5, AddOffsetsToTxn v0-4, EndTxn v0-5,
+TxnOffsetCommit v0-5. The transaction coordinator (broker/transactions.py) keeps the state.
+
+Transactions v2 (KIP-890): EndTxn v5 bumps the producer's epoch with every commit and abort and
+answers the new producer id and epoch (an abort of a transaction with nothing in it bumps it too;
+a retry of the request answers the same); TRANSACTION_ABORTABLE (120) is the answer of the produce
+path, not of these. AddPartitionsToTxn v4+ is the brokers' form (a batch of transactions, each
+adding or, verify_only, checking its partitions: INVALID_TXN_STATE for one not in the ongoing
+transaction) and needs CLUSTER_ACTION on the cluster (else CLUSTER_AUTHORIZATION_FAILED, 31, for
+the request), as Kafka. TxnOffsetCommit answers TRANSACTION_ABORTABLE (120) from v4 where it answered
+INVALID_TXN_STATE (a group not in the ongoing transaction); v5 (transactions v2, which sends no
+AddOffsetsToTxn) adds the group to the transaction itself, starting one if none is under way.
 
 AddPartitionsToTxn adds partitions to the producer's transaction (starting it: Ongoing);
 AddOffsetsToTxn adds a consumer group, whose offsets TxnOffsetCommit then leaves pending in the
@@ -28,7 +38,8 @@ OPERATION_NOT_ATTEMPTED, 55); AddOffsetsToTxn and TxnOffsetCommit READ on the gr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from broker.handlers.group_offsets import CommitRequest, by_topic, existing_partitions
 from broker.security.authorizer import Operation
@@ -38,7 +49,13 @@ from protocol.apis.end_txn import END_TXN
 from protocol.apis.txn_offset_commit import TXN_OFFSET_COMMIT
 from protocol.errors import ErrorCode
 from protocol.messages.add_offsets_to_txn import AddOffsetsToTxnRequest, AddOffsetsToTxnResponse
-from protocol.messages.add_partitions_to_txn import AddPartitionsToTxnPartitionResult, AddPartitionsToTxnRequest
+from protocol.messages.add_partitions_to_txn import (
+    AddPartitionsToTxnPartitionResult,
+    AddPartitionsToTxnRequest,
+    AddPartitionsToTxnResult,
+    NestedAddPartitionsToTxnPartitionResult,
+    NestedAddPartitionsToTxnTopicResult,
+)
 from protocol.messages.add_partitions_to_txn import AddPartitionsToTxnResponse as AddPartitionsResponse
 from protocol.messages.add_partitions_to_txn import AddPartitionsToTxnTopicResult as TopicResult
 from protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
@@ -52,6 +69,10 @@ if TYPE_CHECKING:
     from broker.server import Connection
     from protocol.wire import Request
 
+T = TypeVar("T")
+EPOCH_BUMP_VERSION = 5  # EndTxn of transactions v2
+IMPLICIT_GROUP_VERSION = 5  # TxnOffsetCommit of transactions v2: no AddOffsetsToTxn before it
+ABORTABLE_VERSION = 4  # TxnOffsetCommit versions that know TRANSACTION_ABORTABLE
 FENCED_FROM_VERSION = 2  # before it, clients know PRODUCER_FENCED as INVALID_PRODUCER_EPOCH
 
 
@@ -61,43 +82,91 @@ def _versioned(error: ErrorCode, version: int) -> ErrorCode:
     return error
 
 
+BATCHED_VERSION = 4  # AddPartitionsToTxn from brokers: transactions in a batch, CLUSTER_ACTION
+
+
 async def handle_add_partitions_to_txn(
     broker: Broker, request: Request[AddPartitionsToTxnRequest], connection: Connection
 ) -> AddPartitionsResponse:
     body = request.body
-    exists = await existing_partitions(broker, ((t.name, t.partitions) for t in body.v3_and_below_topics))
-    authorizer = broker.authorizer
-    denied = authorizer.transactional_id_error(connection, Operation.WRITE, body.v3_and_below_transactional_id)
-    refused = {
-        t.name: denied or authorizer.topic_error(connection, Operation.WRITE, t.name) for t in body.v3_and_below_topics
-    }
-    if any(refused.values()):
-        errors = {key: refused[key[0]] or ErrorCode.OPERATION_NOT_ATTEMPTED for key in exists}
-    elif all(exists.values()):
-        error = await broker.transactions.add_partitions(
+    if request.version < BATCHED_VERSION:
+        errors = await _add_partitions(
+            broker,
+            connection,
             body.v3_and_below_transactional_id,
             body.v3_and_below_producer_id,
             body.v3_and_below_producer_epoch,
-            list(exists),
+            [(t.name, t.partitions) for t in body.v3_and_below_topics],
+            request.version,
         )
-        errors = dict.fromkeys(exists, _versioned(error, request.version))
-    else:
-        errors = {
-            key: ErrorCode.OPERATION_NOT_ATTEMPTED if known else ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
-            for key, known in exists.items()
-        }
-    return AddPartitionsResponse(
-        results_by_topic_v3_and_below=[
-            TopicResult(
-                name=topic,
-                results_by_partition=[
-                    AddPartitionsToTxnPartitionResult(partition_index=partition, partition_error_code=error)
-                    for partition, error in partitions
-                ],
+        topic_results = _topic_results(errors, TopicResult, AddPartitionsToTxnPartitionResult)
+        return AddPartitionsResponse(results_by_topic_v3_and_below=topic_results)
+    if denied := broker.authorizer.cluster_error(connection, Operation.CLUSTER_ACTION):
+        return AddPartitionsResponse(error_code=denied)
+    results = []
+    for txn in body.transactions:
+        topics = [(t.name, t.partitions) for t in txn.topics]
+        if txn.verify_only:
+            keys = [(name, partition) for name, partitions in topics for partition in partitions]
+            errors = await broker.transactions.verify_partitions(
+                txn.transactional_id, txn.producer_id, txn.producer_epoch, keys
             )
-            for topic, partitions in by_topic(errors.items()).items()
-        ]
-    )
+        else:
+            errors = await _add_partitions(
+                broker, None, txn.transactional_id, txn.producer_id, txn.producer_epoch, topics, request.version
+            )
+        results.append(
+            AddPartitionsToTxnResult(
+                transactional_id=txn.transactional_id,
+                topic_results=_topic_results(
+                    errors, NestedAddPartitionsToTxnTopicResult, NestedAddPartitionsToTxnPartitionResult
+                ),
+            )
+        )
+    return AddPartitionsResponse(results_by_transaction=results)
+
+
+async def _add_partitions(
+    broker: Broker,
+    connection: Connection | None,
+    transactional_id: str,
+    producer_id: int,
+    epoch: int,
+    topics: list[tuple[str, list[int]]],
+    version: int,
+) -> dict[tuple[str, int], ErrorCode]:
+    """One transaction's partitions added, each partition's error; `connection` None: authorized already."""
+    exists = await existing_partitions(broker, topics)
+    refused: dict[str, ErrorCode] = {}
+    if connection is not None:
+        authorizer = broker.authorizer
+        denied = authorizer.transactional_id_error(connection, Operation.WRITE, transactional_id)
+        refused = {name: denied or authorizer.topic_error(connection, Operation.WRITE, name) for name, _ in topics}
+    if any(refused.values()):
+        return {key: refused[key[0]] or ErrorCode.OPERATION_NOT_ATTEMPTED for key in exists}
+    if all(exists.values()):
+        error = await broker.transactions.add_partitions(transactional_id, producer_id, epoch, list(exists))
+        return dict.fromkeys(exists, _versioned(error, version))
+    return {
+        key: ErrorCode.OPERATION_NOT_ATTEMPTED if known else ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+        for key, known in exists.items()
+    }
+
+
+def _topic_results(
+    errors: dict[tuple[str, int], ErrorCode], topic_class: Callable[..., T], partition_class: Callable[..., object]
+) -> list[T]:
+    """The answer by topic; v4+ answers nest the same structs one level deeper (other classes)."""
+    return [
+        topic_class(
+            name=topic,
+            results_by_partition=[
+                partition_class(partition_index=partition, partition_error_code=error)
+                for partition, error in partitions
+            ],
+        )
+        for topic, partitions in by_topic(errors.items()).items()
+    ]
 
 
 async def handle_add_offsets_to_txn(
@@ -116,6 +185,11 @@ async def handle_end_txn(broker: Broker, request: Request[EndTxnRequest], connec
     body = request.body
     if denied := broker.authorizer.transactional_id_error(connection, Operation.WRITE, body.transactional_id):
         return EndTxnResponse(error_code=denied)
+    if request.version >= EPOCH_BUMP_VERSION:
+        error, producer_id, epoch = await broker.transactions.end_transaction_v2(
+            body.transactional_id, body.producer_id, body.producer_epoch, body.committed
+        )
+        return EndTxnResponse(error_code=error, producer_id=producer_id, producer_epoch=epoch)
     error = await broker.transactions.end_transaction(
         body.transactional_id, body.producer_id, body.producer_epoch, body.committed
     )
@@ -135,8 +209,15 @@ async def handle_txn_offset_commit(
         )
         if error is None:
             error = await broker.transactions.commit_offsets(
-                body.transactional_id, body.group_id, body.producer_id, body.producer_epoch, commit.offsets()
+                body.transactional_id,
+                body.group_id,
+                body.producer_id,
+                body.producer_epoch,
+                commit.offsets(),
+                add_group=request.version >= IMPLICIT_GROUP_VERSION,
             )
+            if error is ErrorCode.INVALID_TXN_STATE and request.version >= ABORTABLE_VERSION:
+                error = ErrorCode.TRANSACTION_ABORTABLE
         commit.errors.update(dict.fromkeys(commit.valid, error))
     return CommitResponse(topics=commit.response_topics(CommitTopic, TxnOffsetCommitResponsePartition))
 

@@ -67,6 +67,11 @@ class PostgresTransactions:
                 await db.executemany(COMMIT_OFFSET, [sql.offset_row(group, o) for group, o in offsets])
         return True
 
+    async def delete_transaction(self, record: TransactionRecord) -> bool:
+        async with self._database.transaction() as db:
+            status = await db.execute(sql.numbered(sql.DELETE_TRANSACTION), record.transactional_id, record.version)
+        return bool(status == "DELETE 1")
+
     async def partition_transactions(self, topic_id: UUID, partition: int) -> PartitionTransactions:
         async with self._database.read() as db:
             opened, aborted = [await db.fetch(query, topic_id, partition) for query in _TRANSACTION_QUERIES]

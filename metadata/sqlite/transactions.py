@@ -62,6 +62,13 @@ class SqliteTransactions:
 
         return await self._database.transaction(save)
 
+    async def delete_transaction(self, record: TransactionRecord) -> bool:
+        def delete(connection: sqlite3.Connection) -> bool:
+            cursor = connection.execute(sql.DELETE_TRANSACTION, (record.transactional_id, record.version))
+            return cursor.rowcount == 1
+
+        return await self._database.transaction(delete)
+
     async def partition_transactions(self, topic_id: UUID, partition: int) -> PartitionTransactions:
         key = (topic_id.hex, partition)
         opened, aborted = await self._database.run(

@@ -1,8 +1,8 @@
-"""AddOffsetsToTxn (key 25), versions 0-3.
+"""AddOffsetsToTxn (key 25), versions 0-4.
 
 Our declaration of Kafka's AddOffsetsToTxnRequest/Response fields: a consumer group joins a
 transaction, so that TxnOffsetCommit may commit its offsets with it. v3 is the first flexible
-version; v4 (KIP-890, TRANSACTION_ABORTABLE) is not declared.
+version; v4 (KIP-890, TRANSACTION_ABORTABLE) keeps v3's shape.
 """
 
 from protocol.registry import register
@@ -12,7 +12,7 @@ ADD_OFFSETS_TO_TXN = register(
     declare(
         25,
         "AddOffsetsToTxn",
-        versions=(0, 3),
+        versions=(0, 4),
         flexible="3+",
         request=[
             F("transactional_id", "string"),

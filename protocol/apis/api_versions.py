@@ -1,8 +1,9 @@
-"""ApiVersions (key 18), versions 0-3.
+"""ApiVersions (key 18), versions 0-4.
 
 Our declaration of the fields in Kafka's ApiVersionsRequest/Response definitions.
 Quirks handled elsewhere: the response always uses response header v0, and a request
-of an unsupported version is answered at v0 with UNSUPPORTED_VERSION.
+of an unsupported version is answered at v0 with UNSUPPORTED_VERSION. v4 has v3's shape; it tells
+the client that a supported feature's min_version may be 0 (KAFKA-17011).
 """
 
 from protocol.registry import register
@@ -12,7 +13,7 @@ API_VERSIONS = register(
     declare(
         18,
         "ApiVersions",
-        versions=(0, 3),
+        versions=(0, 4),
         flexible="3+",
         request=[
             F("client_software_name", "string", "3+", ignorable=True),

@@ -1,8 +1,8 @@
-"""EndTxn (key 26), versions 0-3.
+"""EndTxn (key 26), versions 0-5.
 
 Our declaration of Kafka's EndTxnRequest/Response fields: commit or abort a transaction. v3 is
-the first flexible version; v4 (KIP-890, TRANSACTION_ABORTABLE) and v5 (an epoch bump per
-transaction) are not declared.
+the first flexible version; v4 adds TRANSACTION_ABORTABLE (KIP-890); v5 returns the producer id and
+epoch after the epoch bump every transaction ends with under transactions v2.
 """
 
 from protocol.registry import register
@@ -12,7 +12,7 @@ END_TXN = register(
     declare(
         26,
         "EndTxn",
-        versions=(0, 3),
+        versions=(0, 5),
         flexible="3+",
         request=[
             F("transactional_id", "string"),
@@ -23,6 +23,8 @@ END_TXN = register(
         response=[
             F("throttle_time_ms", "int32"),
             F("error_code", "int16"),
+            F("producer_id", "int64", "5+", default=-1, ignorable=True),
+            F("producer_epoch", "int16", "5+", default=-1, ignorable=True),
         ],
     )
 )

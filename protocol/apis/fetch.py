@@ -1,23 +1,33 @@
-"""Fetch (key 1), versions 4-12.
+"""Fetch (key 1), versions 4-17.
 
 Our declaration of Kafka's FetchRequest/Response fields. v4 (our floor) adds isolation level and
 aborted transactions; v5 the log start offset; v7 incremental fetch sessions; v9 the current
 leader epoch; v11 the consumer rack and preferred read replica; v12 is the first flexible
-version, with tagged diverging-epoch, current-leader and snapshot-id structs in the response.
+version, with tagged diverging-epoch, current-leader and snapshot-id structs in the response;
+v13 names topics by id instead of name; v15 moves the follower's id into a tagged replica state;
+v16 adds the tagged node endpoints of KIP-951; v17 a follower's tagged directory id (KIP-853).
 """
 
 from protocol.registry import register
-from protocol.schema import F, declare
+from protocol.schema import F, declare, node_endpoints
 
 FETCH = register(
     declare(
         1,
         "Fetch",
-        versions=(4, 12),
+        versions=(4, 17),
         flexible="12+",
         request=[
             F("cluster_id", "string", "12+", nullable="12+", default=None, tag=0, ignorable=True),
             F("replica_id", "int32", "0-14", default=-1),
+            F(
+                "replica_state",
+                "ReplicaState",
+                "15+",
+                F("replica_id", "int32", "15+", default=-1),
+                F("replica_epoch", "int64", "15+", default=-1),
+                tag=1,
+            ),
             F("max_wait_ms", "int32"),
             F("min_bytes", "int32"),
             F("max_bytes", "int32", "3+", default=2147483647, ignorable=True),
@@ -29,6 +39,7 @@ FETCH = register(
                 "[]FetchTopic",
                 "0+",
                 F("topic", "string", "0-12", ignorable=True),
+                F("topic_id", "uuid", "13+", ignorable=True),
                 F(
                     "partitions",
                     "[]FetchPartition",
@@ -39,6 +50,7 @@ FETCH = register(
                     F("last_fetched_epoch", "int32", "12+", default=-1),
                     F("log_start_offset", "int64", "5+", default=-1, ignorable=True),
                     F("partition_max_bytes", "int32"),
+                    F("replica_directory_id", "uuid", "17+", tag=0, ignorable=True),
                 ),
             ),
             F(
@@ -46,6 +58,7 @@ FETCH = register(
                 "[]ForgottenTopic",
                 "7+",
                 F("topic", "string", "7-12", ignorable=True),
+                F("topic_id", "uuid", "13+", ignorable=True),
                 F("partitions", "[]int32", "7+"),
             ),
             F("rack_id", "string", "11+", default="", ignorable=True),
@@ -59,6 +72,7 @@ FETCH = register(
                 "[]FetchableTopicResponse",
                 "0+",
                 F("topic", "string", "0-12", ignorable=True),
+                F("topic_id", "uuid", "13+", ignorable=True),
                 F(
                     "partitions",
                     "[]PartitionData",
@@ -105,6 +119,7 @@ FETCH = register(
                     F("records", "records", "0+", nullable="0+"),
                 ),
             ),
+            node_endpoints("16"),
         ],
     )
 )

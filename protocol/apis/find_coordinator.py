@@ -1,8 +1,9 @@
-"""FindCoordinator (key 10), versions 0-4.
+"""FindCoordinator (key 10), versions 0-6.
 
 Our declaration of Kafka's FindCoordinatorRequest/Response fields. v1 adds the key type (group or
 transaction), throttle time and error message; v3 is the first flexible version; v4 looks up a batch
-of coordinator keys at once and answers with one coordinator entry per key.
+of coordinator keys at once and answers with one coordinator entry per key. v5 (TRANSACTION_ABORTABLE,
+KIP-890) and v6 (key type 2, share groups, KIP-932) keep v4's shape.
 """
 
 from protocol.registry import register
@@ -12,7 +13,7 @@ FIND_COORDINATOR = register(
     declare(
         10,
         "FindCoordinator",
-        versions=(0, 4),
+        versions=(0, 6),
         flexible="3+",
         request=[
             F("key", "string", "0-3"),

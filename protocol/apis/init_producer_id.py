@@ -1,8 +1,8 @@
-"""InitProducerId (key 22), versions 0-4.
+"""InitProducerId (key 22), versions 0-5.
 
 Our declaration of Kafka's InitProducerIdRequest/Response fields. v2 is the first flexible
 version; v3 lets a producer pass its current id and epoch so it can be bumped instead of fenced;
-v4 has the same wire shape as v3.
+v4 (PRODUCER_FENCED) and v5 (KIP-890 part 2: the client runs transactions v2) have v3's shape.
 """
 
 from protocol.registry import register
@@ -12,7 +12,7 @@ INIT_PRODUCER_ID = register(
     declare(
         22,
         "InitProducerId",
-        versions=(0, 4),
+        versions=(0, 5),
         flexible="2+",
         request=[
             F("transactional_id", "string", "0+", nullable="0+"),

@@ -1,18 +1,20 @@
-"""Produce (key 0), versions 3-9.
+"""Produce (key 0), versions 3-12.
 
 Our declaration of Kafka's ProduceRequest/Response fields. v3 (our floor) carries the
 transactional id and record batches (magic 2); v5 returns the log start offset; v8 adds
-per-record error details; v9 is the first flexible version.
+per-record error details; v9 is the first flexible version; v10 adds KIP-951's tagged current
+leader and node endpoints; v11 TRANSACTION_ABORTABLE (KIP-890); v12 says the client runs
+transactions v2, whose partitions join the transaction by being produced to.
 """
 
 from protocol.registry import register
-from protocol.schema import F, declare
+from protocol.schema import F, declare, node_endpoints
 
 PRODUCE = register(
     declare(
         0,
         "Produce",
-        versions=(3, 9),
+        versions=(3, 12),
         flexible="9+",
         request=[
             F("transactional_id", "string", "3+", nullable="3+", default=None),
@@ -56,9 +58,18 @@ PRODUCE = register(
                         ignorable=True,
                     ),
                     F("error_message", "string", "8+", nullable="8+", default=None, ignorable=True),
+                    F(
+                        "current_leader",
+                        "LeaderIdAndEpoch",
+                        "10+",
+                        F("leader_id", "int32", "10+", default=-1),
+                        F("leader_epoch", "int32", "10+", default=-1),
+                        tag=0,
+                    ),
                 ),
             ),
             F("throttle_time_ms", "int32", "1+", default=0, ignorable=True),
+            node_endpoints("10"),
         ],
     )
 )

@@ -1,9 +1,9 @@
-"""TxnOffsetCommit (key 28), versions 0-3.
+"""TxnOffsetCommit (key 28), versions 0-5.
 
 Our declaration of Kafka's TxnOffsetCommitRequest/Response fields: a group's offsets committed
 as part of a transaction, visible once it commits. v2 adds the committed leader epoch; v3 is the
 first flexible version and adds the member's generation, id and instance id (KIP-447); v4
-(KIP-890) is not declared.
+(TRANSACTION_ABORTABLE, KIP-890) and v5 (the client runs transactions v2) keep v3's shape.
 """
 
 from protocol.registry import register
@@ -13,7 +13,7 @@ TXN_OFFSET_COMMIT = register(
     declare(
         28,
         "TxnOffsetCommit",
-        versions=(0, 3),
+        versions=(0, 5),
         flexible="3+",
         request=[
             F("transactional_id", "string"),

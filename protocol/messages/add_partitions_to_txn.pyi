@@ -7,10 +7,26 @@ from dataclasses import dataclass, field
 
 @dataclass(slots=True)
 class AddPartitionsToTxnRequest:
-    v3_and_below_transactional_id: str = ""
-    v3_and_below_producer_id: int = 0
-    v3_and_below_producer_epoch: int = 0
-    v3_and_below_topics: list[AddPartitionsToTxnTopic] = ...
+    transactions: list[AddPartitionsToTxnTransaction] = ...  # v4+
+    v3_and_below_transactional_id: str = ""  # v0-3
+    v3_and_below_producer_id: int = 0  # v0-3
+    v3_and_below_producer_epoch: int = 0  # v0-3
+    v3_and_below_topics: list[AddPartitionsToTxnTopic] = ...  # v0-3
+    unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)
+
+@dataclass(slots=True)
+class AddPartitionsToTxnTransaction:
+    transactional_id: str = ""  # v4+
+    producer_id: int = 0  # v4+
+    producer_epoch: int = 0  # v4+
+    verify_only: bool = False  # v4+
+    topics: list[NestedAddPartitionsToTxnTopic] = ...  # v4+
+    unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)
+
+@dataclass(slots=True)
+class NestedAddPartitionsToTxnTopic:
+    name: str = ""
+    partitions: list[int] = ...
     unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)
 
 @dataclass(slots=True)
@@ -22,7 +38,27 @@ class AddPartitionsToTxnTopic:
 @dataclass(slots=True)
 class AddPartitionsToTxnResponse:
     throttle_time_ms: int = 0
-    results_by_topic_v3_and_below: list[AddPartitionsToTxnTopicResult] = ...
+    error_code: int = 0  # v4+
+    results_by_transaction: list[AddPartitionsToTxnResult] = ...  # v4+
+    results_by_topic_v3_and_below: list[AddPartitionsToTxnTopicResult] = ...  # v0-3
+    unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)
+
+@dataclass(slots=True)
+class AddPartitionsToTxnResult:
+    transactional_id: str = ""  # v4+
+    topic_results: list[NestedAddPartitionsToTxnTopicResult] = ...  # v4+
+    unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)
+
+@dataclass(slots=True)
+class NestedAddPartitionsToTxnTopicResult:
+    name: str = ""
+    results_by_partition: list[NestedAddPartitionsToTxnPartitionResult] = ...
+    unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)
+
+@dataclass(slots=True)
+class NestedAddPartitionsToTxnPartitionResult:
+    partition_index: int = 0
+    partition_error_code: int = 0
     unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)
 
 @dataclass(slots=True)

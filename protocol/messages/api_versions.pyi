@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 @dataclass(slots=True)
 class ApiVersionsRequest:
-    client_software_name: str = ""  # v3
-    client_software_version: str = ""  # v3
+    client_software_name: str = ""  # v3+
+    client_software_version: str = ""  # v3+
     unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)
 
 @dataclass(slots=True)
@@ -16,10 +16,10 @@ class ApiVersionsResponse:
     error_code: int = 0
     api_keys: list[ApiVersion] = ...
     throttle_time_ms: int = 0  # v1+
-    supported_features: list[SupportedFeatureKey] = ...  # v3
-    finalized_features_epoch: int = -1  # v3
-    finalized_features: list[FinalizedFeatureKey] = ...  # v3
-    zk_migration_ready: bool = False  # v3
+    supported_features: list[SupportedFeatureKey] = ...  # v3+
+    finalized_features_epoch: int = -1  # v3+
+    finalized_features: list[FinalizedFeatureKey] = ...  # v3+
+    zk_migration_ready: bool = False  # v3+
     unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)
 
 @dataclass(slots=True)
@@ -31,14 +31,14 @@ class ApiVersion:
 
 @dataclass(slots=True)
 class SupportedFeatureKey:
-    name: str = ""  # v3
-    min_version: int = 0  # v3
-    max_version: int = 0  # v3
+    name: str = ""  # v3+
+    min_version: int = 0  # v3+
+    max_version: int = 0  # v3+
     unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)
 
 @dataclass(slots=True)
 class FinalizedFeatureKey:
-    name: str = ""  # v3
-    max_version_level: int = 0  # v3
-    min_version_level: int = 0  # v3
+    name: str = ""  # v3+
+    max_version_level: int = 0  # v3+
+    min_version_level: int = 0  # v3+
     unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)

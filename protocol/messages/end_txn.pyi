@@ -17,4 +17,6 @@ class EndTxnRequest:
 class EndTxnResponse:
     throttle_time_ms: int = 0
     error_code: int = 0
+    producer_id: int = -1  # v5
+    producer_epoch: int = -1  # v5
     unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)

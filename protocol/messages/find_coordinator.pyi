@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 class FindCoordinatorRequest:
     key: str = ""  # v0-3
     key_type: int = 0  # v1+
-    coordinator_keys: list[str] = ...  # v4
+    coordinator_keys: list[str] = ...  # v4+
     unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)
 
 @dataclass(slots=True)
@@ -20,15 +20,15 @@ class FindCoordinatorResponse:
     node_id: int = 0  # v0-3
     host: str = ""  # v0-3
     port: int = 0  # v0-3
-    coordinators: list[Coordinator] = ...  # v4
+    coordinators: list[Coordinator] = ...  # v4+
     unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)
 
 @dataclass(slots=True)
 class Coordinator:
-    key: str = ""  # v4
-    node_id: int = 0  # v4
-    host: str = ""  # v4
-    port: int = 0  # v4
-    error_code: int = 0  # v4
-    error_message: str | None = ""  # v4
+    key: str = ""  # v4+
+    node_id: int = 0  # v4+
+    host: str = ""  # v4+
+    port: int = 0  # v4+
+    error_code: int = 0  # v4+
+    error_message: str | None = ""  # v4+
     unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)

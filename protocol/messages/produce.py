@@ -13,3 +13,5 @@ ProduceResponse = PRODUCE.Response
 TopicProduceResponse = ProduceResponse.TopicProduceResponse
 PartitionProduceResponse = TopicProduceResponse.PartitionProduceResponse
 BatchIndexAndErrorMessage = PartitionProduceResponse.BatchIndexAndErrorMessage
+LeaderIdAndEpoch = PartitionProduceResponse.LeaderIdAndEpoch
+NodeEndpoint = ProduceResponse.NodeEndpoint

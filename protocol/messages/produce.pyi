@@ -31,6 +31,7 @@ class PartitionProduceData:
 class ProduceResponse:
     responses: list[TopicProduceResponse] = ...
     throttle_time_ms: int = 0
+    node_endpoints: list[NodeEndpoint] = ...  # v10+
     unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)
 
 @dataclass(slots=True)
@@ -48,10 +49,25 @@ class PartitionProduceResponse:
     log_start_offset: int = -1  # v5+
     record_errors: list[BatchIndexAndErrorMessage] = ...  # v8+
     error_message: str | None = None  # v8+
+    current_leader: LeaderIdAndEpoch = ...  # v10+
     unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)
 
 @dataclass(slots=True)
 class BatchIndexAndErrorMessage:
     batch_index: int = 0  # v8+
     batch_index_error_message: str | None = None  # v8+
+    unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)
+
+@dataclass(slots=True)
+class LeaderIdAndEpoch:
+    leader_id: int = -1  # v10+
+    leader_epoch: int = -1  # v10+
+    unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)
+
+@dataclass(slots=True)
+class NodeEndpoint:
+    node_id: int = 0  # v10+
+    host: str = ""  # v10+
+    port: int = 0  # v10+
+    rack: str | None = None  # v10+
     unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)

@@ -11,9 +11,9 @@ class TxnOffsetCommitRequest:
     group_id: str = ""
     producer_id: int = 0
     producer_epoch: int = 0
-    generation_id: int = -1  # v3
-    member_id: str = ""  # v3
-    group_instance_id: str | None = None  # v3
+    generation_id: int = -1  # v3+
+    member_id: str = ""  # v3+
+    group_instance_id: str | None = None  # v3+
     topics: list[TxnOffsetCommitRequestTopic] = ...
     unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)
 

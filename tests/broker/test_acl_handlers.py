@@ -322,6 +322,7 @@ async def test_fetch_and_list_offsets_need_read_and_describe(broker: Broker) -> 
         broker,
         FETCH,
         ALICE,
+        12,  # the last version naming topics by name
         max_wait_ms=0,
         min_bytes=0,
         max_bytes=1 << 20,
@@ -505,6 +506,7 @@ async def test_the_other_group_and_transaction_apis_refuse_with_their_codes(brok
             broker,
             ADD_PARTITIONS_TO_TXN,
             ALICE,
+            3,  # a producer's form (v4+ is the brokers')
             v3_and_below_transactional_id="tx",
             v3_and_below_producer_id=1,
             v3_and_below_producer_epoch=0,

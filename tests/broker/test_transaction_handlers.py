@@ -81,7 +81,13 @@ async def end(broker: Broker, tid: str, pid: int, epoch: int, commit: bool, vers
 
 
 async def txn_commit_offsets(
-    broker: Broker, tid: str, pid: int, epoch: int, group: str, offsets: dict[tuple[str, int], int]
+    broker: Broker,
+    tid: str,
+    pid: int,
+    epoch: int,
+    group: str,
+    offsets: dict[tuple[str, int], int],
+    version: int = 3,
 ) -> dict[tuple[str, int], int]:
     Topic = TXN_OFFSET_COMMIT.Request.TxnOffsetCommitRequestTopic
     topics: dict[str, list[Any]] = {}
@@ -98,12 +104,20 @@ async def txn_commit_offsets(
         producer_epoch=epoch,
         topics=[Topic(name=name, partitions=partitions) for name, partitions in topics.items()],
     )
-    response = await call(broker, TXN_OFFSET_COMMIT, 3, body)
+    response = await call(broker, TXN_OFFSET_COMMIT, version, body)
     return {(t.name, p.partition_index): p.error_code for t in response.topics for p in t.partitions}
 
 
 async def produce(
-    broker: Broker, name: str, partition: int, pid: int, epoch: int, sequence: int, values: list[bytes]
+    broker: Broker,
+    name: str,
+    partition: int,
+    pid: int,
+    epoch: int,
+    sequence: int,
+    values: list[bytes],
+    tid: str = "tx",
+    version: int = 9,
 ) -> Any:
     data = build_batch(
         [Record(key=None, value=value) for value in values],
@@ -112,12 +126,15 @@ async def produce(
         base_sequence=sequence,
         is_transactional=True,
     )
-    return await produce_raw(broker, name, partition, data)
+    return await produce_raw(broker, name, partition, data, tid, version)
 
 
-async def produce_raw(broker: Broker, name: str, partition: int, data: bytes) -> Any:
+async def produce_raw(
+    broker: Broker, name: str, partition: int, data: bytes, tid: str | None = None, version: int = 9
+) -> Any:
     body = produce_body(name, data, partition=partition)
-    [topic] = (await call(broker, PRODUCE, 9, body, Peer())).responses
+    body.transactional_id = tid
+    [topic] = (await call(broker, PRODUCE, version, body, Peer())).responses
     [answer] = topic.partition_responses
     return answer
 

@@ -57,7 +57,7 @@ def test_unsupported_api_versions_version_gets_v0_answer_with_unsupported_versio
         correlation_id, body = wire.decode_response(API_VERSIONS, 0, client.receive_frame())
         assert correlation_id == 5
         assert body.error_code == ErrorCode.UNSUPPORTED_VERSION
-        assert any(entry.api_key == 18 and entry.max_version == 3 for entry in body.api_keys)
+        assert any(entry.api_key == 18 and entry.max_version == 4 for entry in body.api_keys)
 
 
 def test_produce_with_a_corrupted_batch_gets_corrupt_message(broker: BrokerProcess) -> None:

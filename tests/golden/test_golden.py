@@ -125,9 +125,10 @@ def test_captured_request_decodes_field_by_field(path: Path) -> None:
     CHECKS[api](request, client)
 
 
-def test_kafka_python_apiversions_v4_is_answered_as_unsupported() -> None:
-    decoded = wire.decode_request((FIXTURES / "kafka-python-ApiVersions-v4.bin").read_bytes())
-    assert isinstance(decoded, wire.UnsupportedRequest) and decoded.api_key == 18 and decoded.api_version == 4
+def test_kafka_python_apiversions_v4_decodes() -> None:
+    decoded = decode(FIXTURES / "kafka-python-ApiVersions-v4.bin")
+    assert (decoded.api.name, decoded.version) == ("ApiVersions", 4)
+    assert (decoded.body.client_software_name, decoded.body.client_software_version) == ("kafka-python", "3.0.12")
 
 
 @pytest.mark.slow

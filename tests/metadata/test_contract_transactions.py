@@ -69,6 +69,19 @@ async def test_save_transaction_refuses_a_stale_version(store: MetadataStore) ->
     assert await store.groups.fetch_offsets("g") == []
 
 
+async def test_delete_transaction_only_of_the_version_read(store: MetadataStore) -> None:
+    first = TransactionRecord("tx", 7, 0, "Empty", 60_000)
+    assert await store.transactions.save_transaction(first)
+    second = TransactionRecord("tx", 7, 1, "Empty", 60_000, version=2)
+    assert await store.transactions.save_transaction(second)
+    assert not await store.transactions.delete_transaction(first)  # saved again since it was read
+    assert await store.transactions.get_transaction("tx") == second
+    assert await store.transactions.delete_transaction(second)
+    assert await store.transactions.get_transaction("tx") is None
+    assert not await store.transactions.delete_transaction(second)
+    assert await store.transactions.save_transaction(first)  # the id starts over at version 1
+
+
 async def test_save_transaction_commits_offsets_with_it(store: MetadataStore) -> None:
     assert await store.transactions.save_transaction(TransactionRecord("tx", 7, 0, "Empty", 60_000))
     record = TransactionRecord("tx", 7, 0, "PrepareCommit", 60_000, version=2)
