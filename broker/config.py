@@ -39,9 +39,11 @@ class WriteTuning:
 # A local folder answers a put in a millisecond or two: flush at once (a wait would add itself to
 # every append at low rates). The batches that arrive while the flush is busy make the next one, so
 # objects grow with the load, up to 2 MiB each: smaller objects mean more commits, larger ones a longer
-# wait on each object's write and sync. One flush at a time: each flush costs CPU (a thread hand-over
-# each way, a commit) that more flushes in flight take from the event loop (docs/performance.md).
-FILESYSTEM_WRITES = WriteTuning(flush_ms=0, flush_bytes=2 * 1024 * 1024, flushes_in_flight=1)
+# wait on each object's write and sync. Two flushes at a time: a flush that starts while the other
+# commits has its object written and synced meanwhile (storage.commit.PutOnCommitThread), so a request
+# arriving mid-commit waits for less; more would cost CPU (a thread hand-over each way, a commit per
+# flush) that more flushes in flight take from the event loop (docs/performance.md).
+FILESYSTEM_WRITES = WriteTuning(flush_ms=0, flush_bytes=2 * 1024 * 1024, flushes_in_flight=2)
 # An S3 PUT takes tens of milliseconds and each one is billed: gather longer into larger objects, and
 # keep more PUTs in flight so that throughput is not one PUT latency per flush. A longer wait cuts PUTs
 # further but caps a producer's throughput (docs/performance.md).
