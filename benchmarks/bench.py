@@ -11,9 +11,10 @@ then at once on Tansu, so both see the same load from the rest of the machine. S
   producers; 100 B cases send 5x the records of 1 KiB ones, so that broker CPU spans enough 10 ms ticks),
   then the same topic read again by a raw Fetch reader that does no per-record work (benchmarks/fetch_reader.py), see
   benchmarks/throughput.py;
-- latency: produce latency at a fixed offered rate, acks=all, linger 0, also as a multiple of the disk's
-  floor (benchmarks/floor.py: one 1 KiB append + fdatasync and one SQLite WAL commit, synchronous=FULL,
-  in the data folder, measured at the start of the run); e2e: produce -> consumer
+- latency: produce latency of `--latency-bytes` records (1 KiB) at a fixed offered rate, acks=all,
+  linger 0, also as a multiple of the disk's floor (benchmarks/floor.py: one 1 KiB append + fdatasync
+  and one SQLite WAL commit, synchronous=FULL, in the data folder, measured right before each round);
+  e2e (100 B records): produce -> consumer
   receives, same rate (benchmarks/latency.py); latency-s3: produce latency of StreamHouse on the moto
   S3 server with PostgreSQL metadata (both started here like the test suite does);
 - replay: the replay load generator against the reference server, StreamHouse and Tansu
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--records-kafka-python", type=int, default=20_000, help="records per kafka-python case (20,000)")
     add("--rate", type=int, default=2000, help="offered msg/s for the latency scenarios (2,000)")
+    add("--latency-bytes", type=int, default=1024, help="record size of the produce latency scenario (1,024)")
     add("--latency-seconds", type=float, default=10.0, help="seconds of paced sending per latency run (10)")
     add("--replay-seconds", type=float, default=10.0, help="seconds per replay run (10)")
     add("--replay-connections", type=int, default=4, help="replay connections (4)")
@@ -161,7 +163,7 @@ class Report:
     failures: list[dict[str, str]] = field(default_factory=list)
     steal_percent_by_step: dict[str, float] = field(default_factory=dict)  # "<what> on <broker>"
     steal_percent_over_run: float = 0.0
-    floor: Floor | None = None  # measured when a latency scenario runs
+    floors: list[Floor] = field(default_factory=list)  # one per round of the embedded produce latency
 
 
 def cases(args: argparse.Namespace) -> list[Case]:
@@ -288,29 +290,38 @@ class Bench:
                 self.report.throughput.extend(rows)
                 print_case(case, rows)
 
-    def latency(self, kind: str) -> None:
-        measure = produce_latency if kind == "produce" else end_to_end_latency
+    def latency(self, kind: str, floor_folder: Path | None = None) -> None:
+        """Each round's latency step; with `floor_folder`, the disk's floor there first, in the same round."""
         a = self.args
+        measure = (
+            functools.partial(produce_latency, record_bytes=a.latency_bytes)
+            if kind == "produce"
+            else end_to_end_latency
+        )
         for round_ in self.rounds():
             topic = f"latency-{kind}-r{round_}"
+            floor = None if floor_folder is None else measure_floor(floor_folder)
+            if floor is not None:
+                self.report.floors.append(floor)
+                print(describe(floor) + self.round_label(round_), flush=True)
             results = self.each(
                 f"{kind} latency at {a.rate} msg/s{self.round_label(round_)}",
                 functools.partial(measure, topic=topic, rate=a.rate, seconds=a.latency_seconds, timeout=a.timeout),
             )
-            floor = self.report.floor
             for name, result in results.items():
-                multiples = (
-                    f"  ({result.p50_ms / floor.p50_ms:.1f}x / {result.p99_ms / floor.p99_ms:.1f}x the floor)"
-                    if floor is not None and kind == "produce"
-                    else ""
-                )
+                row = {"broker": name, "round": round_, **asdict(result)}
+                multiples = ""
+                if floor is not None:
+                    row |= {"floor_p50_ms": floor.p50_ms, "floor_p99_ms": floor.p99_ms}
+                    p50, p99 = result.p50_ms / floor.p50_ms, result.p99_ms / floor.p99_ms
+                    multiples = f"  ({p50:.1f}x / {p99:.1f}x the floor)"
                 print(
                     f"{kind:<10} {name:<20} {result.records:>7,} records at {result.rate:,}/s: "
                     f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  "
                     f"p999 {result.p999_ms:7.2f} ms  max {result.max_ms:7.2f} ms{self.round_label(round_)}{multiples}",
                     flush=True,
                 )
-                self.report.latency.append({"broker": name, "round": round_, **asdict(result)})
+                self.report.latency.append(row)
 
     def replay(self, reference_log: Path) -> None:
         print(
@@ -462,13 +473,13 @@ def check_targets(report: Report) -> None:
 
 
 def floor_targets(report: Report) -> None:
-    """Produce latency of the embedded default (median p50 and p99 over rounds) as multiples of the floor."""
-    rows = [row for row in report.latency if row["kind"] == "produce" and row["broker"] == "StreamHouse"]
-    floor = report.floor
-    if not rows or floor is None:
+    """Produce latency of the embedded default as multiples of the floor: the median over rounds of each
+    round's p50 (p99) over the floor's p50 (p99) measured right before it."""
+    rows = [row for row in report.latency if row["broker"] == "StreamHouse" and "floor_p50_ms" in row]
+    if not rows:
         return
-    for figure, of_floor, limit in (("p50_ms", floor.p50_ms, 3.0), ("p99_ms", floor.p99_ms, 10.0)):
-        value = statistics.median(row[figure] for row in rows) / of_floor
+    for figure, limit in (("p50_ms", 3.0), ("p99_ms", 10.0)):
+        value = statistics.median(row[figure] / row[f"floor_{figure}"] for row in rows)
         met = value <= limit
         report.targets.append(
             {"target": f"produce {figure[:3]} / the floor's", "value": value, "limit": limit, "met": met}
@@ -514,19 +525,18 @@ def run(args: argparse.Namespace) -> Report:
     setup = StreamHouseSetup.from_args(args)
     run_started = machine_cpu_ticks()
     with tempfile.TemporaryDirectory(prefix="streamhouse-bench-") as folder, ExitStack() as stack:
-        if {"latency", "e2e"} & set(args.scenarios):
-            floor = measure_floor(Path(folder))
-            report.floor = floor
-            print(describe(floor), flush=True)
         servers = start_brokers(args.brokers, setup, Path(folder) / "streamhouse", stack)
         progress = Progress(steps(args, len(servers)))
         bench = Bench(args, servers, progress, report)
         if "throughput" in args.scenarios:
             bench.throughput()
         if {"latency", "e2e", "latency-s3"} & set(args.scenarios):
-            print(f"\n== latency at {args.rate:,} msg/s offered, acks=all, linger 0, 100 B, confluent-kafka ==")
+            print(
+                f"\n== latency at {args.rate:,} msg/s offered, acks=all, linger 0, confluent-kafka: produce of "
+                f"{args.latency_bytes} B (the disk's floor measured before each round), end-to-end of 100 B =="
+            )
         if "latency" in args.scenarios:
-            bench.latency("produce")
+            bench.latency("produce", floor_folder=Path(folder))
         if "e2e" in args.scenarios:
             bench.latency("end-to-end")
         if "latency-s3" in args.scenarios:

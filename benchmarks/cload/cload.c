@@ -198,7 +198,10 @@ static int consume(const char *bootstrap, const char *topic_name, long size, int
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 note_error(rd_kafka_message_errstr(m));
         } else if (m->partition < 0 || m->partition >= partitions || m->offset != next_offset[m->partition]) {
-            note_error("a record out of order");
+            char what[128];
+            snprintf(what, sizeof what, "partition %d gave offset %lld where %ld was next", (int)m->partition,
+                     (long long)m->offset, m->partition >= 0 && m->partition < partitions ? next_offset[m->partition] : -1L);
+            note_error(what);
         } else if ((long)m->len != size || memcmp(m->payload, value, size) != 0) {
             note_error("a value differs from the produced one");
         } else {
