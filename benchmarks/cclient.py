@@ -6,6 +6,9 @@ make and the Debian packages it names); cload is compiled against that build's s
 (rpath). Nothing is fetched but that npm package. Each producer is a process of its own, so that no
 GIL or Python callback stands between librdkafka and the broker; a case's time runs from the first
 producer's start (after connecting) to the last one's end, on the machine's monotonic clock.
+Offsets: with one producer its delivery reports must name exactly 0..n-1 per partition; with several,
+each process sees only its share, and the consume that follows checks every partition gives exactly
+the records delivered to it, at offsets 0..n-1 in order.
 """
 
 from __future__ import annotations
@@ -34,9 +37,11 @@ def librdkafka_src() -> Path:
 
 
 def binary() -> Path:
-    """The cload binary, compiled again whenever its source is newer."""
+    """The cload binary (beside that librdkafka build), compiled again whenever its source is newer."""
+    from compat.librdkafka.__main__ import CACHE
+
     src = librdkafka_src()
-    target = src.parent.parent.parent.parent / "cload"
+    target = CACHE / "cload"
     if not target.exists() or target.stat().st_mtime < SOURCE.stat().st_mtime:
         subprocess.run(
             ["gcc", "-O2", "-Wall", "-I", str(src), "-o", str(target), str(SOURCE), str(src / "librdkafka.so"),
