@@ -8,7 +8,7 @@
  *   where started/ended are CLOCK_MONOTONIC seconds (the clock starts after the connection is up) and
  *   dense is 1 when that partition's offsets were exactly 0..count-1.
  * consume BOOTSTRAP TOPIC SIZE PARTITIONS COUNTS
- *   assigns every partition from the beginning and reads until each has given COUNTS (comma-separated,
+ *   assigns every partition at offset 0 (a new topic) and reads until each has given COUNTS (comma-separated,
  *   one per partition) records, checking that each carries the next offset and the produced value;
  *   prints started=<s> ended=<s> consumed=<n> errors=<n> first_error=<text>.
  * The value is bytes i % 251, as benchmarks/throughput.py's payload_of makes it.
@@ -179,7 +179,7 @@ static int consume(const char *bootstrap, const char *topic_name, long size, int
     make_value(value, size);
     rd_kafka_topic_partition_list_t *assignment = rd_kafka_topic_partition_list_new(partitions);
     for (int i = 0; i < partitions; i++)
-        rd_kafka_topic_partition_list_add(assignment, topic_name, i)->offset = RD_KAFKA_OFFSET_BEGINNING;
+        rd_kafka_topic_partition_list_add(assignment, topic_name, i)->offset = 0; /* the topic is new: no ListOffsets */
     double started = now(), last_progress = started;
     rd_kafka_resp_err_t err = rd_kafka_assign(rk, assignment);
     if (err)
