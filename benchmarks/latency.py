@@ -89,7 +89,9 @@ def paced_produce(
         raise BenchmarkError(f"{topic}: {len(producer)} records undelivered after {timeout:.0f} s")
 
 
-def produce_latency(server: Server, topic: str, rate: int, seconds: float, timeout: float) -> LatencyResult:
+def produce_latency(
+    server: Server, topic: str, rate: int, seconds: float, timeout: float, record_bytes: int = 100
+) -> LatencyResult:
     create_topic(server.bootstrap, topic, 1, timeout)
     count = int(rate * seconds)
     latencies: list[float] = []
@@ -100,7 +102,8 @@ def produce_latency(server: Server, topic: str, rate: int, seconds: float, timeo
             errors.append(str(error))
         latencies.append(latency)
 
-    paced_produce(server.bootstrap, topic, rate, count, lambda _: bytes(100), on_sent, timeout)
+    value = bytes(record_bytes)
+    paced_produce(server.bootstrap, topic, rate, count, lambda _: value, on_sent, timeout)
     if errors or len(latencies) != count:
         raise BenchmarkError(f"{topic}: {len(errors)} failed deliveries of {count}, first: {errors[:1]}")
     return summarise("produce", rate, latencies)

@@ -61,6 +61,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic  # where it is defined; confluent_kafka.admin re-exports it untyped
 
+from benchmarks import cclient
 from benchmarks.fetch_reader import read_topic
 from benchmarks.servers import (
     PLAINTEXT,
@@ -75,7 +76,7 @@ from benchmarks.servers import (
 
 MB = 1_000_000
 GB = 1_000_000_000
-CLIENTS = ("confluent", "kafka-python")
+CLIENTS = ("c", "confluent", "kafka-python")
 CLIENT_VERSION = importlib.metadata.version("confluent-kafka")
 Received = list[tuple[int, int, bytes]]  # (partition, offset, value) of every record read
 
@@ -290,10 +291,15 @@ def produce(
     server: Server, case: Case, topic: str, payload: bytes, timeout: float
 ) -> tuple[float, float, dict[int, int], list[float]]:
     """Returns (seconds, broker CPU seconds, records delivered per partition, latencies in seconds)."""
-    deliveries = Deliveries()
     plaintext_only(server, case)
-    maker = produce_confluent if case.client == "confluent" else produce_kafka_python
     counts = [case.records // case.producers + (i < case.records % case.producers) for i in range(case.producers)]
+    if case.client == "c":
+        cpu_started = cpu_seconds(server.pid)
+        produced = cclient.produce(server.bootstrap, topic, len(payload), counts, case.acks, timeout)
+        cpu = cpu_seconds(server.pid) - cpu_started
+        return produced.seconds, cpu, produced.per_partition, produced.latencies
+    deliveries = Deliveries()
+    maker = produce_confluent if case.client == "confluent" else produce_kafka_python
     rate = case.rate / case.producers
     runs = [
         maker(
@@ -457,6 +463,10 @@ def consume(
 ) -> tuple[float, float]:
     """Read every partition from the beginning until `expected` records arrived: (seconds, broker CPU s)."""
     plaintext_only(server, case)
+    if case.client == "c":
+        cpu_started = cpu_seconds(server.pid)
+        seconds = cclient.consume(server.bootstrap, topic, len(payload), expected, case.partitions, stall)
+        return seconds, cpu_seconds(server.pid) - cpu_started
     reader = (
         functools.partial(confluent_reader, security=server.security)
         if case.client == "confluent"

@@ -217,6 +217,8 @@ SWITCH_INTERVAL_S = 0.0001
 
 
 async def serve(config: BrokerConfig) -> None:
+    if problem := config.workers_problem():
+        raise SystemExit(f"streamhouse serve: {problem}")
     try:
         broker = Broker(config)
     except ValueError as exc:  # a store URL, or a commit strategy these stores cannot run

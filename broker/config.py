@@ -40,7 +40,9 @@ class WriteTuning:
 # every append at low rates). The batches that arrive while the flush is busy make the next one, so
 # objects grow with the load, up to 2 MiB each: smaller objects mean more commits, larger ones a longer
 # wait on each object's write and sync. One flush at a time: each flush costs CPU (a thread hand-over
-# each way, a commit) that more flushes in flight take from the event loop (docs/performance.md).
+# each way, a commit) that more flushes in flight take from the event loop; with two, the second one's
+# object is written while the first commits (storage.commit.PutOnCommitThread), which did not lower
+# produce latency on a loaded 2-vCPU machine (docs/performance.md).
 FILESYSTEM_WRITES = WriteTuning(flush_ms=0, flush_bytes=2 * 1024 * 1024, flushes_in_flight=1)
 # An S3 PUT takes tens of milliseconds and each one is billed: gather longer into larger objects, and
 # keep more PUTs in flight so that throughput is not one PUT latency per flush. A longer wait cuts PUTs
@@ -155,7 +157,7 @@ class BrokerConfig:
         f"how a flush's object is stored and committed: {PUT_THEN_COMMIT} (the object store's put, then the "
         f"metadata commit; puts overlap and their commits are grouped) or {ON_METADATA_THREAD} (each object "
         "written on the metadata store's own thread right before its commit: a folder and SQLite only) "
-        f"(unset: {ON_METADATA_THREAD} with a folder, SQLite and one flush in flight, else {PUT_THEN_COMMIT})",
+        f"(unset: {ON_METADATA_THREAD} with a folder, SQLite and one or two flushes in flight, else {PUT_THEN_COMMIT})",
         choices=COMMIT_STRATEGIES,
     )
     tail_cache_bytes: int = option(
@@ -228,6 +230,11 @@ class BrokerConfig:
     allow_everyone_if_no_acl_found: bool = option(
         False, "with --authorizer acl, allow everyone what no ACL of the resource mentions"
     )
+    workers: int = option(
+        1,
+        "broker processes sharing the listener; only 1: for more cores run several brokers, each with its own "
+        "--broker-id and port, on one PostgreSQL (docs/performance.md says why not on SQLite)",
+    )
 
     @property
     def metadata_url(self) -> str:
@@ -257,6 +264,17 @@ class BrokerConfig:
             flush_ms=defaults.flush_ms if self.flush_ms is None else self.flush_ms,
             flush_bytes=defaults.flush_bytes if self.flush_bytes is None else self.flush_bytes,
             flushes_in_flight=defaults.flushes_in_flight if self.flushes_in_flight is None else self.flushes_in_flight,
+        )
+
+    def workers_problem(self) -> str | None:
+        """Why --workers cannot be served as set, None if it can."""
+        if self.workers == 1:
+            return None
+        return (
+            f"--workers {self.workers}: one process per broker; on SQLite worker processes would share one write "
+            "lock (a commit waiting on another process's sleeps in SQLite's busy handler, up to seconds) and its "
+            "change feed is in-process only: for more cores run several brokers on one PostgreSQL, each with its "
+            "own --broker-id and port"
         )
 
     @property

@@ -3,9 +3,12 @@
 Either way a flush is acknowledged only once its object is stored and its commit made, and flushes
 commit in flush order. PutThenCommit puts objects through the object store, several at once, and
 commits the flushes whose puts ended in one metadata transaction (group commit). PutOnCommitThread
-writes each object on the metadata store's own thread, right before the commit, in one hand-over
-to that thread and back instead of two: for a folder (a blocking put any thread may do) and SQLite
-(commits on a thread of its own). The broker's configuration chooses one (broker.config).
+writes an object on the metadata store's own thread, right before the commit, in one hand-over
+to that thread and back instead of two, when that thread is free: a flush started while a commit
+runs is put ahead instead, its write and fdatasync overlapping that commit, so that a request
+arriving mid-commit does not wait for the commit and then for its own object's whole chain. For a
+folder (a blocking put any thread may do) and SQLite (commits on a thread of its own). The broker's
+configuration chooses one (broker.config).
 """
 
 from __future__ import annotations
@@ -92,9 +95,9 @@ class PutThenCommit:
 
 
 class PutOnCommitThread:
-    """Each object of at most `max_put_bytes` written on the metadata store's thread, right before the commit.
+    """An object of at most `max_put_bytes` written on the metadata store's thread, right before the commit,
+    unless a commit runs when its flush starts: then it is put ahead, on a thread of its own.
 
-    Commits run in flush order, so the objects written in them are too, whatever the flushes in flight.
     A write that fails commits nothing: the flushes of that commit fail.
     """
 
@@ -104,12 +107,18 @@ class PutOnCommitThread:
         self.objects = objects
         self.metadata = metadata
         self.max_put_bytes = max_put_bytes
+        self._commits_running = 0
+        self._put_ahead: set[str] = set()  # keys of the objects put before their commit
 
     def put(self, flush: FlushObject) -> Coroutine[object, object, None] | None:
-        return None if flush.commit.object_size <= self.max_put_bytes else _put(self.objects, flush)
+        if flush.commit.object_size <= self.max_put_bytes and not self._commits_running:
+            return None
+        self._put_ahead.add(flush.commit.object_key)
+        return _put(self.objects, flush)
 
     async def commit(self, flushes: Sequence[FlushObject]) -> Committed:
-        unwritten = [flush for flush in flushes if flush.commit.object_size <= self.max_put_bytes]
+        unwritten = [flush for flush in flushes if flush.commit.object_key not in self._put_ahead]
+        self._put_ahead.difference_update(flush.commit.object_key for flush in flushes)
         began = 0.0
 
         def write() -> None:
@@ -123,7 +132,11 @@ class PutOnCommitThread:
             TRACE.event("put called", flush.commit.object_key)
         if not unwritten:
             TRACE.event("commit called", commits)
-        results = await self.metadata.commit_flushes_after(write, commits)
+        self._commits_running += 1
+        try:
+            results = await self.metadata.commit_flushes_after(write, commits)
+        finally:
+            self._commits_running -= 1
         TRACE.event("commit returned", commits)
         return Committed(results, began)
 
@@ -131,12 +144,13 @@ class PutOnCommitThread:
 def commit_strategy_for(name: str | None, storage_url: str, metadata_url: str, flushes_in_flight: int) -> str:
     """The strategy `name` (None: the one that suits these stores), or ValueError if the stores cannot run it.
 
-    The default writes on the metadata store's thread with a folder, SQLite and one flush in flight:
-    with more in flight, puts that overlap (and group commit) do more.
+    The default writes on the metadata store's thread with a folder, SQLite and up to two flushes in
+    flight (the second one's put overlapping the first one's commit): with more in flight, puts that
+    overlap (and group commit) do more.
     """
     thread_capable = is_folder_url(storage_url) and metadata_url.startswith("sqlite://")
     if name is None:
-        return ON_METADATA_THREAD if thread_capable and flushes_in_flight == 1 else PUT_THEN_COMMIT
+        return ON_METADATA_THREAD if thread_capable and flushes_in_flight <= 2 else PUT_THEN_COMMIT
     if name not in COMMIT_STRATEGIES:
         raise ValueError(f"commit strategy {name!r} is not one of {', '.join(COMMIT_STRATEGIES)}")
     if name == ON_METADATA_THREAD and not thread_capable:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from benchmarks.bench import Report, check_targets, medians, ratio, round_ratios
+from benchmarks.floor import measure_floor
 from benchmarks.replay import produce_request, run_replay
 from benchmarks.servers import ReferenceServer, machine_cpu_ticks, steal_percent
 from benchmarks.throughput import cyclic_gc_paused, payload_of
@@ -207,7 +208,7 @@ def test_rounds_give_medians_per_broker_and_the_median_of_the_rounds_ratios() ->
 
 
 def test_targets_over_rounds_use_the_median_ratio_and_the_median_p99() -> None:
-    case = {"client": "confluent", "record_bytes": 1024, "acks": "all", "partitions": 1, "producers": 1}
+    case = {"client": "c", "record_bytes": 1024, "acks": "all", "partitions": 1, "producers": 1}
 
     def row(broker: str, round_: int, produce: float, consume: float, cpu: float) -> dict[str, object]:
         figures = {"produce_msgs_per_s": produce, "consume_msgs_per_s": consume}
@@ -215,9 +216,9 @@ def test_targets_over_rounds_use_the_median_ratio_and_the_median_p99() -> None:
 
     report = Report({}, {"rounds": 3})
     report.throughput = [
-        row("StreamHouse", 1, 90, 130, 1.0), row("Tansu", 1, 100, 100, 2.0),
+        row("StreamHouse", 1, 90, 160, 1.0), row("Tansu", 1, 100, 100, 2.0),
         row("StreamHouse", 2, 200, 100, 3.0), row("Tansu", 2, 100, 100, 2.0),
-        row("StreamHouse", 3, 110, 90, 1.0), row("Tansu", 3, 100, 100, 0.0),  # Tansu CPU 0 ticks: no ratio
+        row("StreamHouse", 3, 130, 140, 1.0), row("Tansu", 3, 100, 100, 0.0),  # Tansu CPU 0 ticks: no ratio
     ]  # fmt: skip
     report.replay = [
         {"server": server, "round": r, "mb_per_s": mb_per_s}
@@ -231,9 +232,55 @@ def test_targets_over_rounds_use_the_median_ratio_and_the_median_p99() -> None:
     check_targets(report)
     found = {t["target"]: (t["value"], t["met"]) for t in report.targets}
     assert found == {
-        "produce msg/s vs Tansu, 1024 B, 1 partition(s), 1 producer(s)": (1.1, True),
-        "consume msg/s vs Tansu, 1024 B, 1 partition(s), 1 producer(s)": (1.0, False),
+        "produce msg/s vs Tansu, 1024 B, 1 partition(s), 1 producer(s)": (1.3, True),
+        "consume msg/s vs Tansu, 1024 B, 1 partition(s), 1 producer(s)": (1.4, False),
         "CPU s/GB produced vs Tansu, 1024 B, 1 partition(s), 1 producer(s)": (1.0, True),
         "replay ingest vs reference server": (65.0, True),
         "produce p99 at 2000 msg/s, StreamHouse": (6.0, False),
     }
+    floors = ((2.0, 1.0), (1.0, 2.0), (4.0, 1.0))  # each round's floor p50 and p99, in ms
+    report.latency = [
+        {**row, "p50_ms": p50, "floor_p50_ms": floor_p50, "floor_p99_ms": floor_p99}
+        for row, p50, (floor_p50, floor_p99) in zip(report.latency, (5.0, 7.0, 6.0), floors, strict=True)
+    ]
+    report.targets = []
+    check_targets(report)
+    found = {t["target"]: (t["value"], t["met"]) for t in report.targets}
+    assert found["produce p50 / the floor's"] == (2.5, True)  # per round 2.5x, 7x, 1.5x
+    assert found["produce p99 / the floor's"] == (6.0, True)  # per round 4x, 15x, 6x
+
+
+def test_the_floor_times_an_append_with_fdatasync_and_a_sqlite_commit_in_the_folder_given(tmp_path: Path) -> None:
+    floor = measure_floor(tmp_path, samples=20)
+    assert floor.samples == 20
+    assert 0 < floor.append_p50_ms < floor.p50_ms <= floor.p99_ms
+    assert 0 < floor.commit_p50_ms < floor.p50_ms
+    assert list(tmp_path.iterdir()) == []  # its files are gone
+
+
+@pytest.mark.slow
+def test_bench_c_client_produces_and_consumes_every_case_checked_beside_the_floor(tmp_path: Path) -> None:
+    """The C client (benchmarks/cload) against StreamHouse: several producer processes, every record read back."""
+    report_path = tmp_path / "bench.json"
+    arguments = [
+        "--brokers", "streamhouse", "--scenarios", "throughput,latency", "--clients", "c",
+        "--sizes", "100,1024", "--acks", "all,1", "--partitions", "3", "--producers", "1,4",
+        "--records", "1000", "--rate", "200", "--latency-seconds", "0.5", "--timeout", "60", "--json", str(report_path),
+    ]  # fmt: skip
+    done, report = run_bench(arguments, report_path)
+    cases = [(r["case"]["record_bytes"], r["case"]["acks"], r["case"]["producers"]) for r in report["throughput"]]
+    assert sorted(cases) == sorted(
+        (size, acks, producers) for size in (100, 1024) for acks in ("all", "1") for producers in (1, 4)
+    )
+    for row in report["throughput"]:
+        assert row["case"]["client"] == "c"
+        assert row["case"]["records"] == (5000 if row["case"]["record_bytes"] == 100 else 1000)
+        assert row["produce_msgs_per_s"] > 0 and row["consume_msgs_per_s"] > 0 and row["raw_fetch_msgs_per_s"] > 0
+        assert 0 < row["produce_p50_ms"] <= row["produce_p99_ms"]
+    [floor] = report["floors"]  # one round
+    assert floor["samples"] > 0 and 0 < floor["p50_ms"] <= floor["p99_ms"]
+    [latency] = report["latency"]
+    assert (latency["floor_p50_ms"], latency["floor_p99_ms"]) == (floor["p50_ms"], floor["p99_ms"])
+    assert "floor (1 KiB append + fdatasync, then a SQLite WAL commit" in done.stdout
+    assert "x the floor)" in done.stdout
+    assert {t["target"] for t in report["targets"]} >= {"produce p50 / the floor's", "produce p99 / the floor's"}

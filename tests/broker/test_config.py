@@ -100,3 +100,20 @@ def test_the_authorizer_options() -> None:
     assert config.super_user_principals == ["User:admin", "User:ops", "User:cron"]
     with pytest.raises(SystemExit, match="STREAMHOUSE_AUTHORIZER"):
         parse([], {"STREAMHOUSE_AUTHORIZER": "kerberos"})
+
+
+@pytest.mark.e2e
+def test_serve_with_more_than_one_worker_exits_with_one_line_saying_why(tmp_path: Path) -> None:
+    assert parse([], {}).workers_problem() is None
+    assert parse(["--workers", "1"], {}).workers_problem() is None
+    done = subprocess.run(
+        [sys.executable, "-m", "broker.cli", "serve", "--workers", "2", "--port", "0", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"STREAMHOUSE_METRICS_PORT": "-1", "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert line.startswith("streamhouse serve: --workers 2: ") and "PostgreSQL" in line and "SQLite" in line
+    assert not (tmp_path / "metadata.db").exists()  # refused before opening any store

@@ -95,6 +95,35 @@ async def test_on_the_commit_thread_small_objects_are_written_there_right_before
     assert metadata.commits == [["large", "small"]]
 
 
+async def test_on_the_commit_thread_a_flush_started_during_a_commit_is_put_ahead_meanwhile() -> None:
+    """The second flush's object is written (on the caller's side) while the first one's commit runs."""
+    objects, metadata = RecordingObjects(), ThreadedMetadata()
+    strategy = PutOnCommitThread(objects, metadata)
+    first, second, third = flush("first", 10), flush("second", 10), flush("third", 10)
+    assert strategy.put(first) is None
+    in_commit = threading.Event()
+    release = threading.Event()
+
+    def held_write() -> None:
+        in_commit.set()
+        release.wait(10)
+
+    metadata.thread.submit(held_write)  # the metadata thread busy, as with a long COMMIT
+    committing = asyncio.create_task(strategy.commit([first]))
+    await asyncio.to_thread(in_commit.wait, 10)
+    await asyncio.sleep(0)  # the commit task has started and waits for the thread
+    put = strategy.put(second)
+    assert put is not None
+    await put  # done while the first commit still waits: the write overlapped it
+    assert metadata.commits == [] and objects.threads == {"second": threading.main_thread().name}
+    release.set()
+    await committing
+    assert strategy.put(third) is None  # no commit running: written on the commit thread again
+    await strategy.commit([second, third])
+    assert metadata.commits == [["first"], ["second", "third"]]
+    assert objects.threads == {"second": threading.main_thread().name, "first": "metadata_0", "third": "metadata_0"}
+
+
 async def test_on_the_commit_thread_a_failed_write_commits_nothing() -> None:
     class FailingWrites(RecordingObjects):
         def put_blocking(self, key: str, data: ObjectData) -> None:
@@ -110,6 +139,7 @@ def test_the_default_strategy_follows_the_stores_and_the_flushes_in_flight() -> 
     sqlite = "sqlite:///tmp/metadata.db"
     assert commit_strategy_for(None, "/tmp/objects", sqlite, 1) == ON_METADATA_THREAD
     assert commit_strategy_for(None, "file:///tmp/objects", "sqlite://:memory:", 1) == ON_METADATA_THREAD
+    assert commit_strategy_for(None, "/tmp/objects", sqlite, 2) == ON_METADATA_THREAD
     assert commit_strategy_for(None, "/tmp/objects", sqlite, 4) == PUT_THEN_COMMIT
     assert commit_strategy_for(None, "s3://bucket", sqlite, 1) == PUT_THEN_COMMIT
     assert commit_strategy_for(None, "/tmp/objects", "postgresql://host/db", 1) == PUT_THEN_COMMIT

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -243,6 +244,59 @@ async def test_with_several_flushes_in_flight_a_folder_and_sqlite_commit_apart(t
     await metadata.close()
     assert [result.base_offset for result in results] == list(range(8))
     assert 1 <= metadata.commits <= 8
+
+
+async def test_two_flushes_in_flight_put_the_second_object_ahead_while_the_first_commits(tmp_path: Path) -> None:
+    """A flush started during a commit is put ahead; commits stay in append order, and all reads back cold."""
+
+    class CountedPuts(FilesystemObjectStore):
+        put_ahead = 0
+
+        async def put(self, key: str, data: ObjectData) -> None:
+            await super().put(key, data)
+            self.put_ahead += 1
+
+    async def until(condition: Callable[[], bool]) -> None:
+        for _ in range(10_000):
+            if condition():
+                return
+            await asyncio.sleep(0.001)
+        raise AssertionError("the condition never held")
+
+    objects = CountedPuts(tmp_path / "objects", FsyncPolicy.ALWAYS, FLUSH_PREFIX)
+    metadata = SqliteMetadataStore(str(tmp_path / "metadata.db"))
+    await metadata.start()
+    topic_id = await topic(metadata)
+    commits = PutOnCommitThread(objects, metadata.log)
+    log = make_log(objects, metadata, flush_ms=0, flushes_in_flight=2, commits=commits)  # type: ignore[arg-type]
+    log.start()
+    holding, release = threading.Event(), threading.Event()
+
+    def hold(_: sqlite3.Connection) -> None:
+        holding.set()
+        release.wait(10)
+
+    held = asyncio.create_task(metadata.database.run(hold))  # SQLite's thread busy, as with a long COMMIT
+    await until(holding.is_set)
+    first = asyncio.ensure_future(log.append(topic_id, 0, *batch(b"first")))
+    await until(lambda: commits._commits_running == 1)  # its commit waits for the thread
+    second = asyncio.ensure_future(log.append(topic_id, 0, *batch(b"second")))
+    await until(lambda: objects.put_ahead == 1)  # written and synced while the first commit waits
+    assert not first.done() and not second.done()  # nothing acknowledged before its commit
+    release.set()
+    await held
+    results = [await first, await second, await log.append(topic_id, 0, *batch(b"third"))]
+    assert objects.put_ahead == 1  # the third, on an idle writer: written on SQLite's thread in its commit
+    await log.close()
+    cold = make_log(objects, metadata)  # a new broker: everything from the index and the folder
+    read = b"".join(await cold.read(topic_id, 0, 0, 1 << 20))
+    await metadata.close()
+    assert [result.base_offset for result in results] == [0, 1, 2]
+    assert [(r.offset, r.value) for h, v in iter_batches(read) for r in iter_records(h, v)] == [
+        (0, b"first"),
+        (1, b"second"),
+        (2, b"third"),
+    ]
 
 
 async def test_reads_patch_offsets_from_the_tail_and_from_objects(
