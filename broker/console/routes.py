@@ -1,0 +1,345 @@
+"""The console: routes GET and POST requests of the HTTP port to pages and actions, with sessions and CSRF.
+
+Without an authorizer every visitor is User:ANONYMOUS and sees everything; with --authorizer acl a
+visitor signs in with a SASL user's name and password (checked as SASL/PLAIN checks them) and sees
+only the topics, groups and transactional ids that principal may DESCRIBE. Forms need the session's
+CSRF token (else 403) and are refused (403) with --console-read-only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+from importlib import resources
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+from broker.client import GroupView
+from broker.console import pages
+from broker.console.lag import SAMPLE_INTERVAL_S, LagHistory
+from broker.console.records import FORMATS, RecordRow, decode
+from broker.console.sessions import COOKIE, Session, Sessions, cookie_header
+from broker.console.state import ConsoleState
+from broker.console.template import CSRF_FIELD, esc, page, path_of
+from broker.console.web import HttpRequest, HttpResponse, html, redirect
+from broker.security import ANONYMOUS
+from broker.security.authorizer import Operation, ResourceType
+from broker.security.sasl import AuthenticationFailedError
+from metadata.base import CommittedOffset, TopicInfo
+from protocol.errors import ErrorCode
+from protocol.records import Record, build_batch, iter_batches
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from broker.app import Broker
+
+log = logging.getLogger(__name__)
+
+STATIC = {"console.js": "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8"}
+MAX_LIMIT = 200  # records on one page
+READ_BYTES = 1024 * 1024  # asked of the log per read while browsing
+MAX_READ_BYTES = 8 * 1024 * 1024  # read from the log for one page
+FILTER_SCAN = 20  # newest first with a key filter: look back this many times the limit
+
+
+class Console:
+    def __init__(self, broker: Broker, unready: Callable[[], Awaitable[dict[str, str]]]) -> None:
+        self.broker = broker
+        self.unready = unready
+        self.read_only = broker.config.console_read_only
+        self.state = ConsoleState(broker)
+        self.sessions = Sessions(ANONYMOUS)
+        self.history = LagHistory()
+        self._sampler: asyncio.Task[None] | None = None
+        self._static = {
+            name: resources.files("broker.console").joinpath("static", name).read_bytes() for name in STATIC
+        }
+
+    @property
+    def signs_in(self) -> bool:
+        return self.broker.authorizer.enabled
+
+    def start(self) -> None:
+        self._sampler = asyncio.create_task(self._sample_forever(), name="console-lag-history")
+
+    async def stop(self) -> None:
+        if self._sampler is not None:
+            self._sampler.cancel()
+            await asyncio.gather(self._sampler, return_exceptions=True)
+
+    # -- routing -------------------------------------------------------------
+
+    async def handle(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/console/static/"):
+            name = request.path.removeprefix("/console/static/")
+            if name not in STATIC:
+                return html("<p>Not found</p>", 404)
+            return HttpResponse(200, STATIC[name], self._static[name], (("Cache-Control", "max-age=300"),))
+        session = self.sessions.find(request.cookie(COOKIE), request.peer_host)
+        fresh: tuple[tuple[str, str], ...] = ()
+        if session is None:
+            session = self.sessions.new(request.peer_host, None if self.signs_in else ANONYMOUS)
+            fresh = (cookie_header(session),)
+        if request.method == "POST" and not session.csrf_matches(request.form().get(CSRF_FIELD)):
+            return html(page("Refused", "<p>Missing or wrong CSRF token: reload the page.</p>", user=None), 403)
+        response = await self._route(request, session)
+        return HttpResponse(response.status, response.content_type, response.payload, response.headers + fresh)
+
+    async def _route(self, request: HttpRequest, session: Session) -> HttpResponse:
+        parts = [unquote(part) for part in request.path.strip("/").split("/")]
+        if parts == ["console", "login"]:
+            return await self._login(request, session)
+        if self.signs_in and not session.signed_in:
+            return redirect("/console/login")
+        user = session.principal if self.signs_in else None
+        if request.method == "GET" and request.path == "/":
+            return html(page("Overview", await self._front(session), user=user, refresh_ms=pages.REFRESH_MS))
+        if len(parts) >= 3 and parts[0] == "console" and parts[1] in ("topic", "group"):
+            kind, name, action = parts[1], parts[2], parts[3:]
+            resource = ResourceType.TOPIC if kind == "topic" else ResourceType.GROUP
+            if not self._visible(session, resource, name):
+                return html(page("Not found", f"<p>No {kind} {esc(name)}.</p>", user=user), 404)
+            if request.method == "GET" and not action:
+                view = self._topic_page if kind == "topic" else self._group_page
+                return await view(request, session, name)
+            if request.method == "POST" and len(action) == 1:
+                if self.read_only:
+                    return html(page("Refused", "<p>The console is read-only.</p>", user=user), 403)
+                act = {("topic", "produce"): self._produce, ("group", "reset"): self._reset}.get((kind, action[0]))
+                if act is not None:
+                    return await act(request, session, name)
+        if request.method == "POST" and parts == ["console", "logout"]:
+            self.sessions.end(session)
+            return redirect("/")
+        return html(page("Not found", "<p>No such page.</p>", user=user), 404)
+
+    def _visible(self, session: Session, resource: ResourceType, name: str) -> bool:
+        return self.broker.authorizer.may_describe(session, resource, name)
+
+    # -- pages ---------------------------------------------------------------
+
+    async def _front(self, session: Session) -> str:
+        return pages.front(
+            self.state.brokers(),
+            await self.unready(),
+            await self.state.topics(lambda name: self._visible(session, ResourceType.TOPIC, name)),
+            await self.state.groups(lambda name: self._visible(session, ResourceType.GROUP, name)),
+            await self.state.transactions(lambda name: self._visible(session, ResourceType.TRANSACTIONAL_ID, name)),
+        )
+
+    async def _topic_page(self, request: HttpRequest, session: Session, name: str, notice: str = "") -> HttpResponse:
+        info = await self.broker.topics.get(name)
+        user = session.principal if self.signs_in else None
+        if info is None:
+            return html(page("Not found", f"<p>No topic {esc(name)}.</p>", user=user), 404)
+        browse = _browse(request.params(), info.partitions)
+        rows = await self._records(info, browse)
+        body = pages.topic(info, await self.state.partitions(info), browse, rows, session.csrf, self.read_only)
+        return html(page(f"Topic {name}", body, user=user, notice=request.params().get("notice", notice)))
+
+    async def _group_page(self, request: HttpRequest, session: Session, group_id: str) -> HttpResponse:
+        detail = await self.state.group(group_id)
+        if not self.history.has(group_id):
+            self.history.record(group_id, _lags(detail))
+        body = pages.group(detail, self.history, session.csrf, self.read_only)
+        user = session.principal if self.signs_in else None
+        notice = request.params().get("notice", "")
+        return html(page(f"Group {group_id}", body, user=user, refresh_ms=pages.REFRESH_MS, notice=notice))
+
+    async def _login(self, request: HttpRequest, session: Session) -> HttpResponse:
+        if not self.signs_in:
+            return redirect("/")
+        failed = False
+        if request.method == "POST":
+            form = request.form()
+            user = form.get("username", "")
+            password = form.get("password", "")
+            checker = self.broker.sasl.password_checker()
+            try:
+                await checker.step(b"\x00" + user.encode() + b"\x00" + password.encode())
+            except AuthenticationFailedError:
+                failed = True
+            else:
+                # A new session id on sign-in: an id known before it (fixation) is worth nothing after.
+                self.sessions.end(session)
+                signed_in = self.sessions.new(request.peer_host, f"User:{user}")
+                return redirect("/", (cookie_header(signed_in),))
+        return html(page("Sign in", pages.login(session.csrf, failed), user=None), 401 if failed else 200)
+
+    # -- the record browser ----------------------------------------------------
+
+    async def _records(self, info: TopicInfo, browse: pages.Browse) -> list[RecordRow]:
+        state = await self.broker.log.state(info.topic_id, browse.partition)
+        start, end = state.log_start_offset, state.high_watermark
+        if browse.origin == "start":
+            anchor = start
+        elif browse.origin == "end":
+            anchor = end
+        elif browse.origin == "offset":
+            anchor = min(max(browse.offset, start), end)
+        else:
+            millis = _millis(browse.timestamp)
+            found = (
+                -1
+                if millis is None
+                else (await self.broker.log_index.offset_at_timestamp(info.topic_id, browse.partition, millis, start))[
+                    0
+                ]
+            )
+            anchor = end if found < 0 else found
+        if browse.order == "oldest":
+            first, stop = anchor, end
+        else:
+            stop = anchor + 1 if browse.origin in ("offset", "timestamp") and anchor < end else anchor
+            first = max(start, stop - browse.limit * (FILTER_SCAN if browse.key else 1))
+        batches = await self._read(info, browse.partition, first, stop)
+        limit = MAX_LIMIT * FILTER_SCAN if browse.order == "newest" else browse.limit
+        rows = await asyncio.to_thread(decode, batches, first, stop, browse.fmt, browse.key or None, limit)
+        return rows[-browse.limit :][::-1] if browse.order == "newest" else rows
+
+    async def _read(self, info: TopicInfo, partition: int, first: int, stop: int) -> list[bytes]:
+        """Stored batches holding offsets first..stop-1, up to MAX_READ_BYTES."""
+        batches: list[bytes] = []
+        offset, read = first, 0
+        while offset < stop and read < MAX_READ_BYTES:
+            got = await self.broker.log.read(info.topic_id, partition, offset, READ_BYTES)
+            if not got:
+                break
+            batches += got
+            read += sum(len(batch) for batch in got)
+            last = offset
+            for data in got:
+                for header, _ in iter_batches(data, verify_crc=False, allow_partial_tail=True):
+                    last = max(last, header.base_offset + header.last_offset_delta)
+            if last < offset:
+                break
+            offset = last + 1
+        return batches
+
+    # -- actions ---------------------------------------------------------------
+
+    async def _produce(self, request: HttpRequest, session: Session, name: str) -> HttpResponse:
+        info = await self.broker.topics.get(name)
+        if info is None or not self.broker.authorizer.allows(session, Operation.WRITE, ResourceType.TOPIC, name):
+            return html(page("Refused", f"<p>May not write to {esc(name)}.</p>", user=None), 403)
+        form = request.form()
+        try:
+            partition = int(form.get("partition", "0"))
+            headers = [_header(line) for line in form.get("headers", "").splitlines() if line.strip()]
+        except ValueError:
+            partition = -1
+            headers = []
+        if not 0 <= partition < info.partitions:
+            return html(page("Bad request", "<p>No such partition.</p>", user=None), 400)
+        key = form.get("key", "")
+        record = Record(key=key.encode() if key else None, value=form.get("value", "").encode(), headers=headers)
+        data = build_batch([record])
+        [(header, _)] = iter_batches(data)
+        result = await self.broker.log.append(info.topic_id, partition, data, header)
+        if result.error_code:
+            return html(
+                page("Not produced", f"<p>The log refused the record: error {result.error_code}.</p>", user=None), 503
+            )
+        notice = f"Produced at offset {result.base_offset} of partition {partition}."
+        return redirect(
+            path_of("topic", name, partition=partition, notice=notice, **{"from": "end", "order": "newest"})
+        )
+
+    async def _reset(self, request: HttpRequest, session: Session, group_id: str) -> HttpResponse:
+        form = request.form()
+        detail = await self.state.group(group_id)
+        if detail.state != "Empty":
+            return redirect(path_of("group", group_id, notice=f"Not reset: the group is {detail.state}, not Empty."))
+        if not self.broker.authorizer.allows(session, Operation.READ, ResourceType.GROUP, group_id):
+            return html(page("Refused", f"<p>May not reset {esc(group_id)}.</p>", user=None), 403)
+        to = form.get("to", "")
+        millis = _millis(form.get("timestamp", "")) if to == "timestamp" else None
+        if to not in ("earliest", "latest") and millis is None:
+            return redirect(path_of("group", group_id, notice="Not reset: give a timestamp."))
+        offsets = []
+        for row in detail.partitions:
+            info = await self.broker.topics.get(row.topic)
+            if info is None or row.partition >= info.partitions:
+                continue
+            state = await self.broker.log.state(info.topic_id, row.partition)
+            target = state.log_start_offset if to == "earliest" else state.high_watermark
+            if millis is not None:
+                found, _ = await self.broker.log_index.offset_at_timestamp(
+                    info.topic_id, row.partition, millis, state.log_start_offset
+                )
+                target = state.high_watermark if found < 0 else found
+            offsets.append(CommittedOffset(row.topic, row.partition, target))
+        errors = await self.broker.coordinator.commit_offsets(group_id, -1, "", None, offsets)
+        failed = [
+            f"{o.topic}-{o.partition}: {e.name}" for o, e in zip(offsets, errors, strict=True) if e != ErrorCode.NONE
+        ]
+        notice = "Not reset: " + ", ".join(failed) if failed else f"Reset {len(offsets)} partitions to {to}."
+        return redirect(path_of("group", group_id, notice=notice))
+
+    # -- the lag history ---------------------------------------------------------
+
+    async def _sample_forever(self) -> None:
+        while True:
+            try:
+                await self.sample()
+            except Exception as exc:  # a failed round leaves a gap; the next one tries again
+                log.warning("console lag sample failed: %s", exc)
+            await asyncio.sleep(SAMPLE_INTERVAL_S)
+
+    async def sample(self) -> None:
+        """One lag sample of every group this broker coordinates."""
+        group_ids = {group.group_id for group in self.state.group_list(lambda _: True)}
+        self.history.keep_only(group_ids)
+        for group_id in sorted(group_ids):
+            self.history.record(group_id, _lags(await self.state.group(group_id)))
+
+
+def _lags(detail: GroupView) -> dict[tuple[str, int], int]:
+    return {(row.topic, row.partition): row.lag for row in detail.partitions if row.lag is not None}
+
+
+def _header(line: str) -> tuple[str, bytes | None]:
+    name, sep, value = line.partition("=")
+    if not sep or not name.strip():
+        raise ValueError(f"header {line!r} is not name=value")
+    return name.strip(), value.encode()
+
+
+def _millis(text: str) -> int | None:
+    """Milliseconds since the epoch from a number of them or an ISO 8601 time (UTC unless it says)."""
+    text = text.strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    with contextlib.suppress(ValueError):
+        moment = datetime.datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=datetime.UTC)
+        return int(moment.timestamp() * 1000)
+    return None
+
+
+def _browse(params: dict[str, str], partitions: int) -> pages.Browse:
+    def number(name: str, default: int) -> int:
+        try:
+            return int(params.get(name, default))
+        except ValueError:
+            return default
+
+    def choice(name: str, choices: tuple[str, ...], default: str) -> str:
+        value = params.get(name, default)
+        return value if value in choices else default
+
+    partition = number("partition", 0)
+    return pages.Browse(
+        partition if 0 <= partition < partitions else 0,
+        choice("from", pages.ORIGINS, "start"),
+        max(number("offset", 0), 0),
+        params.get("timestamp", ""),
+        choice("order", pages.ORDERS, "oldest"),
+        choice("format", FORMATS, "utf8"),
+        params.get("key", ""),
+        min(max(number("limit", 50), 1), MAX_LIMIT),
+    )
