@@ -14,20 +14,25 @@ class LagHistory:
     def __init__(self, samples_kept: int = SAMPLES_KEPT) -> None:
         self.samples_kept = samples_kept
         self._series: dict[str, dict[tuple[str, int], deque[int]]] = {}
+        self._count = 0  # series over all groups
 
     def record(self, group_id: str, lags: Mapping[tuple[str, int], int]) -> None:
         """One sample of each of the group's partitions; partitions no longer committed are dropped."""
         series = self._series.setdefault(group_id, {})
         for gone in set(series) - set(lags):
             del series[gone]
+            self._count -= 1
         for partition, lag in lags.items():
-            if partition not in series and self.size() >= MAX_SERIES:
-                continue
-            series.setdefault(partition, deque(maxlen=self.samples_kept)).append(lag)
+            if partition not in series:
+                if self._count >= MAX_SERIES:
+                    continue
+                series[partition] = deque(maxlen=self.samples_kept)
+                self._count += 1
+            series[partition].append(lag)
 
     def keep_only(self, group_ids: set[str]) -> None:
         for gone in set(self._series) - group_ids:
-            del self._series[gone]
+            self._count -= len(self._series.pop(gone))
 
     def has(self, group_id: str) -> bool:
         return bool(self._series.get(group_id))
@@ -36,4 +41,4 @@ class LagHistory:
         return list(self._series.get(group_id, {}).get((topic, partition), ()))
 
     def size(self) -> int:
-        return sum(len(series) for series in self._series.values())
+        return self._count

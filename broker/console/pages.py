@@ -39,7 +39,8 @@ def _time(ms: int) -> str:
 
 
 def _num(value: int | None) -> str:
-    return "" if value is None else f'<span class="num">{value}</span>'
+    """A number; None (such as the lag of a partition with nothing committed) as "-", as the CLI shows it."""
+    return "-" if value is None else f'<span class="num">{value}</span>'
 
 
 def front(
@@ -71,13 +72,23 @@ def front(
     ]
     return (
         "<h2>Brokers</h2>"
-        + table(("ID", "LISTENERS", "UPTIME", "READINESS"), broker_rows)
+        + table(("ID", "LISTENERS", "UPTIME", "READINESS"), broker_rows, name="brokers")
         + f"<h2>Topics ({len(topics)})</h2>"
-        + table(("TOPIC", "PARTITIONS", "RECORDS", "BYTES", "CLEANUP", "RETENTION MS"), topic_rows, "no topics")
+        + table(
+            ("TOPIC", "PARTITIONS", "RECORDS", "BYTES", "CLEANUP", "RETENTION MS"),
+            topic_rows,
+            "no topics",
+            name="topics",
+        )
         + f"<h2>Consumer groups ({len(groups)})</h2>"
-        + table(("GROUP", "TYPE", "STATE", "MEMBERS", "TOTAL LAG"), group_rows, "no groups")
+        + table(("GROUP", "TYPE", "STATE", "MEMBERS", "TOTAL LAG"), group_rows, "no groups", name="groups")
         + "<h2>Open transactions</h2>"
-        + table(("TRANSACTIONAL ID", "PRODUCER ID", "EPOCH", "STATE", "STARTED"), transaction_rows, "none open")
+        + table(
+            ("TRANSACTIONAL ID", "PRODUCER ID", "EPOCH", "STATE", "STARTED"),
+            transaction_rows,
+            "none open",
+            name="transactions",
+        )
     )
 
 
@@ -145,10 +156,10 @@ def topic(
     )
     return (
         f"<h2>Topic {esc(info.name)}</h2>"
-        + table(("PARTITION", "LOG START", "LOG END", "RECORDS"), partition_rows)
+        + table(("PARTITION", "LOG START", "LOG END", "RECORDS"), partition_rows, name="partitions")
         + "<h2>Records</h2>"
         + browser
-        + table(("OFFSET", "TIMESTAMP", "KEY", "VALUE", "HEADERS"), record_rows, "no records")
+        + table(("OFFSET", "TIMESTAMP", "KEY", "VALUE", "HEADERS"), record_rows, "no records", name="records")
         + "<h2>Produce a record</h2>"
         + ("<p>The console is read-only.</p>" if read_only else "")
         + produce
@@ -192,9 +203,11 @@ def group(detail: GroupView, history: LagHistory, csrf: str, read_only: bool) ->
         f"<h2>Group {esc(detail.group_id)}</h2>"
         f"<p>{esc(detail.protocol_type or 'no protocol type')}, state <b>{esc(detail.state)}</b>{esc(protocol)}, "
         f"{len(detail.members)} members</p>"
-        + table(("MEMBER", "INSTANCE", "CLIENT-ID", "HOST", "PARTITIONS"), member_rows, "no members")
+        + table(("MEMBER", "INSTANCE", "CLIENT-ID", "HOST", "PARTITIONS"), member_rows, "no members", name="members")
         + "<h2>Committed offsets and lag</h2>"
-        + table(("TOPIC", "PARTITION", "COMMITTED", "HIGH-WATERMARK", "LAG", "MEMBER", "LAG HISTORY"), lag_rows)
+        + table(
+            ("TOPIC", "PARTITION", "COMMITTED", "HIGH-WATERMARK", "LAG", "MEMBER", "LAG HISTORY"), lag_rows, name="lag"
+        )
         + "<h2>Reset offsets</h2>"
         + ("<p>Only an Empty group's offsets can be reset.</p>" if not empty else "")
         + ("<p>The console is read-only.</p>" if read_only else "")

@@ -260,18 +260,20 @@ class Console:
         if to not in ("earliest", "latest") and millis is None:
             return redirect(path_of("group", group_id, notice="Not reset: give a timestamp."))
         offsets = []
-        for row in detail.partitions:
-            info = await self.broker.topics.get(row.topic)
-            if info is None or row.partition >= info.partitions:
+        # Every partition of the topics the group has offsets in, as kafka-consumer-groups --all-topics does.
+        for topic_name in sorted({row.topic for row in detail.partitions}):
+            info = await self.broker.topics.get(topic_name)
+            if info is None:
                 continue
-            state = await self.broker.log.state(info.topic_id, row.partition)
-            target = state.log_start_offset if to == "earliest" else state.high_watermark
-            if millis is not None:
-                found, _ = await self.broker.log_index.offset_at_timestamp(
-                    info.topic_id, row.partition, millis, state.log_start_offset
-                )
-                target = state.high_watermark if found < 0 else found
-            offsets.append(CommittedOffset(row.topic, row.partition, target))
+            for partition in range(info.partitions):
+                state = await self.broker.log.state(info.topic_id, partition)
+                target = state.log_start_offset if to == "earliest" else state.high_watermark
+                if millis is not None:
+                    found, _ = await self.broker.log_index.offset_at_timestamp(
+                        info.topic_id, partition, millis, state.log_start_offset
+                    )
+                    target = state.high_watermark if found < 0 else found
+                offsets.append(CommittedOffset(topic_name, partition, target))
         errors = await self.broker.coordinator.commit_offsets(group_id, -1, "", None, offsets)
         failed = [
             f"{o.topic}-{o.partition}: {e.name}" for o, e in zip(offsets, errors, strict=True) if e != ErrorCode.NONE

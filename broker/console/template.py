@@ -23,13 +23,14 @@ def path_of(kind: str, name: str, **params: object) -> str:
     return f"/console/{kind}/{quote(name, safe='')}" + (f"?{query}" if query else "")
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[str]], empty: str = "none") -> str:
-    """A table of cells already rendered as HTML."""
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]], empty: str = "none", *, name: str = "") -> str:
+    """A table of cells already rendered as HTML; `name` becomes its id."""
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
     if not body:
         body = f'<tr><td colspan="{len(headers)}" class="empty">{esc(empty)}</td></tr>'
     head = "".join(f"<th>{esc(header)}</th>" for header in headers)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    named = f' id="{esc(name)}"' if name else ""
+    return f"<table{named}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def form(action: str, csrf: str, fields: str, button: str, *, disabled: bool = False) -> str:
@@ -46,8 +47,9 @@ def sparkline(values: Sequence[int], width: int = 120, height: int = 24) -> str:
     if not values:
         return '<span class="empty">no samples yet</span>'
     top = max(max(values), 1)
-    step = width / max(len(values) - 1, 1)
-    points = " ".join(f"{i * step:.1f},{height - 2 - (v / top) * (height - 4):.1f}" for i, v in enumerate(values))
+    drawn = list(values) if len(values) > 1 else [values[0], values[0]]  # one sample: a level line
+    step = width / (len(drawn) - 1)
+    points = " ".join(f"{i * step:.1f},{height - 2 - (v / top) * (height - 4):.1f}" for i, v in enumerate(drawn))
     return (
         f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">'
         f"<title>lag over the last {len(values)} samples, at most {max(values)}</title>"
