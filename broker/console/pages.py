@@ -14,6 +14,7 @@ from broker.console.template import esc, form, link, path_of, sparkline, table
 from metadata.base import PartitionState, TopicInfo
 
 REFRESH_MS = 5000
+TABLE_BYTES = 36_000  # of the cells of the front page's topics, and of its groups
 ORIGINS = ("start", "end", "offset", "timestamp")
 ORDERS = ("oldest", "newest")
 
@@ -43,44 +44,71 @@ def _num(value: int | None) -> str:
     return "-" if value is None else f'<span class="num">{value}</span>'
 
 
+def _within(rows: list[tuple[str, ...]], budget: int) -> list[tuple[str, ...]]:
+    """The first rows whose cells take `budget` bytes at most (names can be long: the page stays < 100 KB)."""
+    kept = []
+    for row in rows:
+        budget -= sum(len(cell.encode()) + 9 for cell in row)  # 9: <td></td>
+        if budget < 0:
+            break
+        kept.append(row)
+    return kept
+
+
+def _counted(what: str, shown: int, total: int) -> str:
+    if shown == total:
+        return f"<h2>{what} ({total})</h2>"
+    return f"<h2>{what} (the first {shown} of {total}: filter by name to find the others)</h2>"
+
+
 def front(
+    name_filter: str,
     brokers: Sequence[tuple[int, str, str]],
     unready: dict[str, str],
-    topics: Sequence[TopicRow],
-    groups: Sequence[GroupRow],
+    topics: tuple[Sequence[TopicRow], int],
+    groups: tuple[Sequence[GroupRow], int],
     transactions: Sequence[tuple[str, int, int, str, int]],
 ) -> str:
     readiness = "ready" if not unready else "not ready: " + "; ".join(f"{k}: {v}" for k, v in unready.items())
     broker_rows = [
         (esc(i), esc(listeners), esc(uptime), esc(readiness if uptime else "live")) for i, listeners, uptime in brokers
     ]
-    topic_rows = [
-        (
-            link(path_of("topic", t.topic.name), t.topic.name),
-            _num(t.topic.partitions),
-            _num(t.records),
-            _num(t.bytes),
-            esc(t.cleanup),
-            esc(t.retention_ms),
-        )
-        for t in topics
-    ]
-    group_rows = [_group_row(g) for g in groups]
-    transaction_rows = [
-        (esc(tid), _num(pid), _num(epoch), esc(state), esc(_time(started)))
-        for tid, pid, epoch, state, started in transactions
-    ]
+    topic_rows = _within(
+        [
+            (
+                link(path_of("topic", t.topic.name), t.topic.name),
+                _num(t.topic.partitions),
+                _num(t.records),
+                _num(t.bytes),
+                esc(t.cleanup),
+                esc(t.retention_ms),
+            )
+            for t in topics[0]
+        ],
+        TABLE_BYTES,
+    )
+    group_rows = _within([_group_row(g) for g in groups[0]], TABLE_BYTES)
+    transaction_rows = _within(
+        [
+            (esc(tid), _num(pid), _num(epoch), esc(state), esc(_time(started)))
+            for tid, pid, epoch, state, started in transactions
+        ],
+        TABLE_BYTES // 2,
+    )
     return (
         "<h2>Brokers</h2>"
         + table(("ID", "LISTENERS", "UPTIME", "READINESS"), broker_rows, name="brokers")
-        + f"<h2>Topics ({len(topics)})</h2>"
+        + '<form method="get" action="/">'
+        + _input("topics and groups whose name contains", "q", name_filter, size=24)
+        + '<button type="submit">Filter</button></form>'
+        + _counted("Topics", len(topic_rows), topics[1])
         + table(
             ("TOPIC", "PARTITIONS", "RECORDS", "BYTES", "CLEANUP", "RETENTION MS"),
             topic_rows,
             "no topics",
             name="topics",
         )
-        + f"<h2>Consumer groups ({len(groups)})</h2>"
+        + _counted("Consumer groups", len(group_rows), groups[1])
         + table(("GROUP", "TYPE", "STATE", "MEMBERS", "TOTAL LAG"), group_rows, "no groups", name="groups")
         + "<h2>Open transactions</h2>"
         + table(
@@ -96,6 +124,10 @@ def _group_row(row: GroupRow) -> tuple[str, ...]:
     group = row.group
     link_to = link(path_of("group", group.group_id), group.group_id)
     return (link_to, esc(group.protocol_type), esc(group.state), _num(row.members), _num(row.lag))
+
+
+def _shown(escaped: str | None) -> str:
+    return '<span class="empty">null</span>' if escaped is None else f"<pre>{escaped}</pre>"
 
 
 def _select(name: str, choices: Sequence[str], chosen: str) -> str:
@@ -138,9 +170,9 @@ def topic(
         (
             _num(r.offset),
             esc(_time(r.timestamp)),
-            f"<pre>{esc(r.key)}</pre>" if r.key is not None else '<span class="empty">null</span>',
-            f'<pre class="value">{esc(r.value)}</pre>' if r.value is not None else '<span class="empty">null</span>',
-            "<br>".join(f"{esc(name)}: {esc(value)}" for name, value in r.headers),
+            _shown(r.key_html),
+            _shown(r.value_html),
+            "<br>".join(f"{name}: {'null' if value is None else value}" for name, value in r.headers_html),
         )
         for r in rows
     ]

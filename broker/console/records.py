@@ -2,54 +2,73 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from html import escape
 
 from protocol.errors import ProtocolError
 from protocol.records import iter_batches, iter_records
 
 FORMATS = ("utf8", "json", "hex")
 MAX_SHOWN_BYTES = 4096  # of one key, value or header value on the page
+PAGE_SHOWN_BYTES = 40_000  # of keys, values and headers on one page, shared among its records: pages stay < 100 KB
+MAX_HEADERS_SHOWN = 8  # of one record
 MAX_DECODED_BYTES = 8 * 1024 * 1024  # of records decompressed for one page
+MAX_JSON_BYTES = 64 * 1024  # values over this are shown as text, not parsed as JSON
 
 
 @dataclass(frozen=True)
 class RecordRow:
+    """A record as the page shows it: key, value and headers already HTML-escaped and clipped (None: null)."""
+
     offset: int
     timestamp: int
-    key: str | None
-    value: str | None
-    headers: tuple[tuple[str, str | None], ...]
+    key_html: str | None
+    value_html: str | None
+    headers_html: tuple[tuple[str, str | None], ...]
 
 
-def show(data: bytes | None, fmt: str) -> str | None:
-    """`data` as UTF-8 text, pretty-printed JSON (else text) or hex; cut at MAX_SHOWN_BYTES."""
+def show(data: bytes | None, fmt: str, most: int = MAX_SHOWN_BYTES) -> str | None:
+    """`data` as HTML-escaped UTF-8 text, pretty-printed JSON (else text) or hex, in at most `most` bytes (+ "…")."""
     if data is None:
         return None
-    cut = data[:MAX_SHOWN_BYTES]
-    more = "…" if len(data) > MAX_SHOWN_BYTES else ""
     if fmt == "hex":
-        return cut.hex(" ") + more
-    text = cut.decode("utf-8", "replace")
-    if fmt == "json" and not more:
-        try:
-            return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-        except ValueError:
-            return text
-    return text + more
+        return _clipped(data[: most // 3 + 1].hex(" "), most)
+    text = data[: most + 1].decode("utf-8", "replace")
+    if fmt == "json" and len(data) <= MAX_JSON_BYTES:
+        with contextlib.suppress(ValueError):  # not JSON: shown as text
+            text = json.dumps(json.loads(data), indent=2, ensure_ascii=False)
+    return _clipped(text, most)
+
+
+def _clipped(text: str, most: int) -> str:
+    """`text` escaped for HTML, cut so that the escaped text takes at most `most` bytes."""
+    escaped = escape(text, quote=False)
+    size = len(escaped.encode())
+    if size <= most:
+        return escaped
+    while size > most:  # each round cuts the text in proportion to how far over it is
+        text = text[: max(len(text) * most // size - 1, 0)]
+        escaped = escape(text, quote=False)
+        size = len(escaped.encode())
+    return escaped + "…"
 
 
 def decode(
-    batches: Sequence[bytes], first: int, stop: int, fmt: str, key_filter: str | None, limit: int
+    batches: Sequence[bytes], first: int, stop: int, fmt: str, key_filter: str | None, limit: int, shown: int
 ) -> list[RecordRow]:
-    """Up to `limit` records with first <= offset < stop (and the key containing `key_filter`), oldest first.
+    """Up to `limit` records with first <= offset < stop (and the key containing `key_filter`), oldest first;
+    each record shown in at most about `shown` bytes of HTML: half for the value, a quarter for the key,
+    a quarter for the headers.
 
     CPU-bound (decompression, decoding): run it in a thread. Control batches are left out.
     """
     rows: list[RecordRow] = []
     needle = key_filter.encode() if key_filter else None
     budget = MAX_DECODED_BYTES
+    each_header = shown // (8 * MAX_HEADERS_SHOWN)  # of a name or a value: a quarter for all
     for data in batches:
         try:
             for header, batch in iter_batches(data, allow_partial_tail=True):
@@ -65,9 +84,12 @@ def decode(
                         RecordRow(
                             record.offset,
                             record.timestamp,
-                            show(record.key, "utf8"),
-                            show(record.value, fmt),
-                            tuple((name, show(value, fmt)) for name, value in record.headers),
+                            show(record.key, "utf8", shown // 4),
+                            show(record.value, fmt, shown // 2),
+                            tuple(
+                                (_clipped(name, each_header), show(value, fmt, each_header))
+                                for name, value in record.headers[:MAX_HEADERS_SHOWN]
+                            ),
                         )
                     )
                     if len(rows) >= limit:

@@ -19,7 +19,7 @@ from urllib.parse import unquote
 from broker.client import GroupView
 from broker.console import pages
 from broker.console.lag import SAMPLE_INTERVAL_S, LagHistory
-from broker.console.records import FORMATS, RecordRow, decode
+from broker.console.records import FORMATS, MAX_SHOWN_BYTES, PAGE_SHOWN_BYTES, RecordRow, decode
 from broker.console.sessions import COOKIE, Session, Sessions, cookie_header
 from broker.console.state import ConsoleState
 from broker.console.template import CSRF_FIELD, esc, page, path_of
@@ -96,7 +96,8 @@ class Console:
             return redirect("/console/login")
         user = session.principal if self.signs_in else None
         if request.method == "GET" and request.path == "/":
-            return html(page("Overview", await self._front(session), user=user, refresh_ms=pages.REFRESH_MS))
+            body = await self._front(session, request.params().get("q", ""))
+            return html(page("Overview", body, user=user, refresh_ms=pages.REFRESH_MS))
         if len(parts) >= 3 and parts[0] == "console" and parts[1] in ("topic", "group"):
             kind, name, action = parts[1], parts[2], parts[3:]
             resource = ResourceType.TOPIC if kind == "topic" else ResourceType.GROUP
@@ -121,12 +122,16 @@ class Console:
 
     # -- pages ---------------------------------------------------------------
 
-    async def _front(self, session: Session) -> str:
+    async def _front(self, session: Session, name_filter: str) -> str:
+        def listed(resource: ResourceType) -> Callable[[str], bool]:
+            return lambda name: name_filter in name and self._visible(session, resource, name)
+
         return pages.front(
+            name_filter,
             self.state.brokers(),
             await self.unready(),
-            await self.state.topics(lambda name: self._visible(session, ResourceType.TOPIC, name)),
-            await self.state.groups(lambda name: self._visible(session, ResourceType.GROUP, name)),
+            await self.state.topics(listed(ResourceType.TOPIC)),
+            await self.state.groups(listed(ResourceType.GROUP)),
             await self.state.transactions(lambda name: self._visible(session, ResourceType.TRANSACTIONAL_ID, name)),
         )
 
@@ -197,7 +202,8 @@ class Console:
             first = max(start, stop - browse.limit * (FILTER_SCAN if browse.key else 1))
         batches = await self._read(info, browse.partition, first, stop)
         limit = MAX_LIMIT * FILTER_SCAN if browse.order == "newest" else browse.limit
-        rows = await asyncio.to_thread(decode, batches, first, stop, browse.fmt, browse.key or None, limit)
+        shown = min(MAX_SHOWN_BYTES, PAGE_SHOWN_BYTES // browse.limit)
+        rows = await asyncio.to_thread(decode, batches, first, stop, browse.fmt, browse.key or None, limit, shown)
         return rows[-browse.limit :][::-1] if browse.order == "newest" else rows
 
     async def _read(self, info: TopicInfo, partition: int, first: int, stop: int) -> list[bytes]:

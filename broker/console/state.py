@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from broker.app import Broker
 
 
+MAX_LISTED = 200  # topics, and groups, on the front page: it stays under 100 KB; a filter finds the others
+
+
 @dataclass(frozen=True)
 class TopicRow:
     topic: TopicInfo
@@ -40,11 +43,14 @@ class ConsoleState:
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
 
-    async def topics(self, visible: Callable[[str], bool]) -> list[TopicRow]:
+    async def topics(self, visible: Callable[[str], bool]) -> tuple[list[TopicRow], int]:
+        """The first MAX_LISTED visible topics by name, and how many are visible."""
+        shown = sorted(
+            (t for t in await self.broker.topics.all() if not is_internal(t.name) and visible(t.name)),
+            key=lambda t: t.name,
+        )
         rows = []
-        for topic in sorted(await self.broker.topics.all(), key=lambda t: t.name):
-            if is_internal(topic.name) or not visible(topic.name):
-                continue
+        for topic in shown[:MAX_LISTED]:
             partitions = await self.partitions(topic)
             sizes = await self.broker.log_index.partition_sizes(topic.topic_id)
             defaults = self.broker.broker_defaults
@@ -57,7 +63,7 @@ class ConsoleState:
                     effective_config(topic, "retention.ms", defaults),
                 )
             )
-        return rows
+        return rows, len(shown)
 
     async def partitions(self, topic: TopicInfo) -> list[PartitionState]:
         """Each partition's log start offset and high watermark, by partition."""
@@ -68,13 +74,15 @@ class ConsoleState:
         _, groups = self.broker.coordinator.list_groups()
         return [group for group in groups if visible(group.group_id)]
 
-    async def groups(self, visible: Callable[[str], bool]) -> list[GroupRow]:
+    async def groups(self, visible: Callable[[str], bool]) -> tuple[list[GroupRow], int]:
+        """The first MAX_LISTED visible groups by id, and how many are visible."""
+        shown = self.group_list(visible)
         rows = []
-        for group in self.group_list(visible):
+        for group in shown[:MAX_LISTED]:
             detail = await self.group(group.group_id)
             lags = [row.lag for row in detail.partitions if row.lag is not None]
             rows.append(GroupRow(group, len(detail.members), sum(lags) if lags else None))
-        return rows
+        return rows, len(shown)
 
     async def group(self, group_id: str) -> GroupView:
         """Members, assignments and lag per partition, as `streamhouse groups describe` shows them."""

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
-from broker.console import lag
+from broker.console import lag, pages
 from broker.console.lag import LagHistory
-from broker.console.records import MAX_SHOWN_BYTES, decode, show
-from broker.console.template import esc, sparkline
+from broker.console.records import FORMATS, MAX_SHOWN_BYTES, PAGE_SHOWN_BYTES, decode, show
+from broker.console.routes import MAX_LIMIT
+from broker.console.state import MAX_LISTED, GroupRow, TopicRow
+from broker.console.template import esc, page, sparkline
+from broker.groups.admin import GroupOverview
+from metadata.base import PartitionState, TopicInfo
 from protocol.records import Compression, Record, build_batch, build_marker_batch, with_offsets
 
 
@@ -43,7 +48,10 @@ def test_values_show_as_text_pretty_json_or_hex() -> None:
     assert show(b"caf\xc3\xa9", "utf8") == "café"
     assert show(None, "utf8") is None
     long = show(b"x" * (MAX_SHOWN_BYTES + 1), "utf8")
-    assert long is not None and long.endswith("…") and len(long) == MAX_SHOWN_BYTES + 1
+    assert long is not None and long.endswith("…") and len(long.removesuffix("…")) <= MAX_SHOWN_BYTES
+    # Escaped for HTML, and clipped by the escaped size: "<" takes four bytes shown.
+    assert show(b"<b>&", "utf8") == "&lt;b&gt;&amp;"
+    assert show(b"<" * 100, "utf8", 40) == "&lt;" * 9 + "…"
 
 
 def test_decoding_keeps_the_offset_range_the_key_filter_and_the_limit_and_skips_markers() -> None:
@@ -51,22 +59,22 @@ def test_decoding_keeps_the_offset_range_the_key_filter_and_the_limit_and_skips_
     first = with_offsets(build_batch(records[:3], compression=Compression.GZIP), 0, 0)
     marker = with_offsets(build_marker_batch(True, 1, 0), 3, 0)
     second = with_offsets(build_batch(records[3:]), 4, 0)
-    rows = decode([first, marker, second], 1, 6, "utf8", None, 10)
-    assert [(r.offset, r.key, r.value) for r in rows] == [
+    rows = decode([first, marker, second], 1, 6, "utf8", None, 10, 100)
+    assert [(r.offset, r.key_html, r.value_html) for r in rows] == [
         (1, "k1", "v1"),
         (2, "k2", "v2"),
         (4, "k3", "v3"),
         (5, "k4", "v4"),
     ]
-    assert [r.offset for r in decode([first, second], 0, 100, "utf8", "k4", 10)] == [5]
-    assert [r.offset for r in decode([first, second], 0, 100, "utf8", None, 2)] == [0, 1]
+    assert [r.offset for r in decode([first, second], 0, 100, "utf8", "k4", 10, 100)] == [5]
+    assert [r.offset for r in decode([first, second], 0, 100, "utf8", None, 2, 100)] == [0, 1]
 
 
 def test_a_damaged_batch_ends_the_page_with_what_came_before() -> None:
     good = with_offsets(build_batch([Record(key=None, value=b"ok")]), 0, 0)
     damaged = bytearray(with_offsets(build_batch([Record(key=None, value=b"bad")]), 1, 0))
     damaged[-1] ^= 0xFF  # the CRC no longer matches
-    assert [r.value for r in decode([good, bytes(damaged)], 0, 10, "utf8", None, 10)] == ["ok"]
+    assert [r.value_html for r in decode([good, bytes(damaged)], 0, 10, "utf8", None, 10, 100)] == ["ok"]
 
 
 def test_html_is_escaped_and_a_single_lag_sample_draws_a_line() -> None:
@@ -75,3 +83,32 @@ def test_html_is_escaped_and_a_single_lag_sample_draws_a_line() -> None:
     assert 'points="0.0,2.0 120.0,2.0"' in one  # from edge to edge at the top: the maximum
     assert "at most 9" in sparkline([1, 9, 4])
     assert "no samples" in sparkline([])
+
+
+def test_a_topic_page_of_the_most_records_with_the_worst_values_stays_under_100_kb() -> None:
+    worst = Record(key=b"<" * 5000, value=b"&" * 100_000, headers=[("<" * 300, b"<" * 300)] * 20)
+    batch = with_offsets(build_batch([worst] * MAX_LIMIT), 0, 0)
+    for fmt in FORMATS:
+        rows = decode([batch], 0, MAX_LIMIT, fmt, None, MAX_LIMIT, PAGE_SHOWN_BYTES // MAX_LIMIT)
+        assert len(rows) == MAX_LIMIT
+        info = TopicInfo(uuid.uuid4(), "t" * 249, 1)
+        browse = pages.Browse(0, "start", 0, "", "oldest", fmt, "", MAX_LIMIT)
+        html = page(
+            info.name, pages.topic(info, [PartitionState(0, MAX_LIMIT)], browse, rows, "x" * 43, False), user=None
+        )
+        assert len(html.encode()) < 100 * 1024, (fmt, len(html.encode()))
+
+
+def test_a_front_page_of_the_most_topics_and_groups_with_the_longest_names_stays_under_100_kb() -> None:
+    topics = [
+        TopicRow(TopicInfo(uuid.uuid4(), f"{n:03}" + "t" * 246, 1000), 10**12, 10**15, "compact,delete", "-1")
+        for n in range(MAX_LISTED)
+    ]
+    groups = [
+        GroupRow(GroupOverview(f"{n:03}" + "g" * 246, "consumer", "PreparingRebalance"), 1000, 10**12)
+        for n in range(MAX_LISTED)
+    ]
+    body = pages.front("", [(0, "PLAINTEXT://127.0.0.1:9092", "0h 0m 1s")], {}, (topics, 10**5), (groups, 10**5), [])
+    html = page("Overview", body, user=None, refresh_ms=5000)
+    assert len(html.encode()) < 100 * 1024, len(html.encode())
+    assert "Topics (the first 50 of 100000: filter by name" in html  # the topics that fit, and a word on the filter
