@@ -38,6 +38,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Only our own script and style sheet run, and no other site may frame the pages (clickjacking of the forms).
+PAGE_HEADERS = (
+    ("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("Cache-Control", "no-store"),
+)
 STATIC = {"console.js": "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8"}
 MAX_LIMIT = 200  # records on one page
 READ_BYTES = 1024 * 1024  # asked of the log per read while browsing
@@ -84,9 +91,11 @@ class Console:
             session = self.sessions.new(request.peer_host, None if self.signs_in else ANONYMOUS)
             fresh = (cookie_header(session),)
         if request.method == "POST" and not session.csrf_matches(request.form().get(CSRF_FIELD)):
-            return html(page("Refused", "<p>Missing or wrong CSRF token: reload the page.</p>", user=None), 403)
+            return self._page(session, "Refused", "<p>Missing or wrong CSRF token: reload the page.</p>", status=403)
         response = await self._route(request, session)
-        return HttpResponse(response.status, response.content_type, response.payload, response.headers + fresh)
+        return HttpResponse(
+            response.status, response.content_type, response.payload, response.headers + fresh + PAGE_HEADERS
+        )
 
     async def _route(self, request: HttpRequest, session: Session) -> HttpResponse:
         parts = [unquote(part) for part in request.path.strip("/").split("/")]
@@ -94,31 +103,36 @@ class Console:
             return await self._login(request, session)
         if self.signs_in and not session.signed_in:
             return redirect("/console/login")
-        user = session.principal if self.signs_in else None
         if request.method == "GET" and request.path == "/":
             body = await self._front(session, request.params().get("q", ""))
-            return html(page("Overview", body, user=user, refresh_ms=pages.REFRESH_MS))
+            return self._page(session, "Overview", body, refresh_ms=pages.REFRESH_MS)
         if len(parts) >= 3 and parts[0] == "console" and parts[1] in ("topic", "group"):
             kind, name, action = parts[1], parts[2], parts[3:]
             resource = ResourceType.TOPIC if kind == "topic" else ResourceType.GROUP
             if not self._visible(session, resource, name):
-                return html(page("Not found", f"<p>No {kind} {esc(name)}.</p>", user=user), 404)
+                return self._page(session, "Not found", f"<p>No {kind} {esc(name)}.</p>", status=404)
             if request.method == "GET" and not action:
                 view = self._topic_page if kind == "topic" else self._group_page
                 return await view(request, session, name)
             if request.method == "POST" and len(action) == 1:
                 if self.read_only:
-                    return html(page("Refused", "<p>The console is read-only.</p>", user=user), 403)
+                    return self._page(session, "Refused", "<p>The console is read-only.</p>", status=403)
                 act = {("topic", "produce"): self._produce, ("group", "reset"): self._reset}.get((kind, action[0]))
                 if act is not None:
                     return await act(request, session, name)
         if request.method == "POST" and parts == ["console", "logout"]:
             self.sessions.end(session)
             return redirect("/")
-        return html(page("Not found", "<p>No such page.</p>", user=user), 404)
+        return self._page(session, "Not found", "<p>No such page.</p>", status=404)
 
     def _visible(self, session: Session, resource: ResourceType, name: str) -> bool:
         return self.broker.authorizer.may_describe(session, resource, name)
+
+    def _page(
+        self, session: Session, title: str, body: str, *, status: int = 200, refresh_ms: int = 0, notice: str = ""
+    ) -> HttpResponse:
+        signed_in = (session.principal, session.csrf) if self.signs_in and session.signed_in else None
+        return html(page(title, body, signed_in=signed_in, refresh_ms=refresh_ms, notice=notice), status)
 
     # -- pages ---------------------------------------------------------------
 
@@ -137,22 +151,20 @@ class Console:
 
     async def _topic_page(self, request: HttpRequest, session: Session, name: str, notice: str = "") -> HttpResponse:
         info = await self.broker.topics.get(name)
-        user = session.principal if self.signs_in else None
         if info is None:
-            return html(page("Not found", f"<p>No topic {esc(name)}.</p>", user=user), 404)
+            return self._page(session, "Not found", f"<p>No topic {esc(name)}.</p>", status=404)
         browse = _browse(request.params(), info.partitions)
         rows = await self._records(info, browse)
         body = pages.topic(info, await self.state.partitions(info), browse, rows, session.csrf, self.read_only)
-        return html(page(f"Topic {name}", body, user=user, notice=request.params().get("notice", notice)))
+        return self._page(session, f"Topic {name}", body, notice=request.params().get("notice", notice))
 
     async def _group_page(self, request: HttpRequest, session: Session, group_id: str) -> HttpResponse:
         detail = await self.state.group(group_id)
         if not self.history.has(group_id):
             self.history.record(group_id, _lags(detail))
         body = pages.group(detail, self.history, session.csrf, self.read_only)
-        user = session.principal if self.signs_in else None
         notice = request.params().get("notice", "")
-        return html(page(f"Group {group_id}", body, user=user, refresh_ms=pages.REFRESH_MS, notice=notice))
+        return self._page(session, f"Group {group_id}", body, refresh_ms=pages.REFRESH_MS, notice=notice)
 
     async def _login(self, request: HttpRequest, session: Session) -> HttpResponse:
         if not self.signs_in:
@@ -167,12 +179,13 @@ class Console:
                 await checker.step(b"\x00" + user.encode() + b"\x00" + password.encode())
             except AuthenticationFailedError:
                 failed = True
+                await asyncio.sleep(self.broker.config.connection_failed_authentication_delay_ms / 1000)
             else:
                 # A new session id on sign-in: an id known before it (fixation) is worth nothing after.
                 self.sessions.end(session)
                 signed_in = self.sessions.new(request.peer_host, f"User:{user}")
                 return redirect("/", (cookie_header(signed_in),))
-        return html(page("Sign in", pages.login(session.csrf, failed), user=None), 401 if failed else 200)
+        return self._page(session, "Sign in", pages.login(session.csrf, failed), status=401 if failed else 200)
 
     # -- the record browser ----------------------------------------------------
 
@@ -230,7 +243,7 @@ class Console:
     async def _produce(self, request: HttpRequest, session: Session, name: str) -> HttpResponse:
         info = await self.broker.topics.get(name)
         if info is None or not self.broker.authorizer.allows(session, Operation.WRITE, ResourceType.TOPIC, name):
-            return html(page("Refused", f"<p>May not write to {esc(name)}.</p>", user=None), 403)
+            return self._page(session, "Refused", f"<p>May not write to {esc(name)}.</p>", status=403)
         form = request.form()
         try:
             partition = int(form.get("partition", "0"))
@@ -239,16 +252,15 @@ class Console:
             partition = -1
             headers = []
         if not 0 <= partition < info.partitions:
-            return html(page("Bad request", "<p>No such partition.</p>", user=None), 400)
+            return self._page(session, "Bad request", "<p>No such partition.</p>", status=400)
         key = form.get("key", "")
         record = Record(key=key.encode() if key else None, value=form.get("value", "").encode(), headers=headers)
         data = build_batch([record])
         [(header, _)] = iter_batches(data)
         result = await self.broker.log.append(info.topic_id, partition, data, header)
         if result.error_code:
-            return html(
-                page("Not produced", f"<p>The log refused the record: error {result.error_code}.</p>", user=None), 503
-            )
+            refused = f"<p>The log refused the record: error {result.error_code}.</p>"
+            return self._page(session, "Not produced", refused, status=503)
         notice = f"Produced at offset {result.base_offset} of partition {partition}."
         return redirect(
             path_of("topic", name, partition=partition, notice=notice, **{"from": "end", "order": "newest"})
@@ -260,7 +272,7 @@ class Console:
         if detail.state != "Empty":
             return redirect(path_of("group", group_id, notice=f"Not reset: the group is {detail.state}, not Empty."))
         if not self.broker.authorizer.allows(session, Operation.READ, ResourceType.GROUP, group_id):
-            return html(page("Refused", f"<p>May not reset {esc(group_id)}.</p>", user=None), 403)
+            return self._page(session, "Refused", f"<p>May not reset {esc(group_id)}.</p>", status=403)
         to = form.get("to", "")
         millis = _millis(form.get("timestamp", "")) if to == "timestamp" else None
         if to not in ("earliest", "latest") and millis is None:

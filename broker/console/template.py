@@ -57,10 +57,18 @@ def sparkline(values: Sequence[int], width: int = 120, height: int = 24) -> str:
     )
 
 
-def page(title: str, body: str, *, user: str | None, refresh_ms: int = 0, notice: str = "") -> str:
-    """A whole page: `body` goes in <main>, which console.js reloads every `refresh_ms` when set."""
+def page(
+    title: str, body: str, *, signed_in: tuple[str, str] | None = None, refresh_ms: int = 0, notice: str = ""
+) -> str:
+    """A whole page: `body` goes in <main>, which console.js reloads every `refresh_ms` when set.
+
+    `signed_in` (principal, CSRF token) puts the user's name and a sign-out button in the header.
+    """
     live = f' data-refresh="{refresh_ms}"' if refresh_ms else ""
-    who = f'<span class="user">{esc(user)}</span>' if user else ""
+    who = ""
+    if signed_in is not None:
+        principal, csrf = signed_in
+        who = f'<span class="user">{esc(principal)}</span>' + form("/console/logout", csrf, "", "Sign out")
     flash = f'<p class="notice">{esc(notice)}</p>' if notice else ""
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'

@@ -93,9 +93,7 @@ def test_a_topic_page_of_the_most_records_with_the_worst_values_stays_under_100_
         assert len(rows) == MAX_LIMIT
         info = TopicInfo(uuid.uuid4(), "t" * 249, 1)
         browse = pages.Browse(0, "start", 0, "", "oldest", fmt, "", MAX_LIMIT)
-        html = page(
-            info.name, pages.topic(info, [PartitionState(0, MAX_LIMIT)], browse, rows, "x" * 43, False), user=None
-        )
+        html = page(info.name, pages.topic(info, [PartitionState(0, MAX_LIMIT)], browse, rows, "x" * 43, False))
         assert len(html.encode()) < 100 * 1024, (fmt, len(html.encode()))
 
 
@@ -109,6 +107,6 @@ def test_a_front_page_of_the_most_topics_and_groups_with_the_longest_names_stays
         for n in range(MAX_LISTED)
     ]
     body = pages.front("", [(0, "PLAINTEXT://127.0.0.1:9092", "0h 0m 1s")], {}, (topics, 10**5), (groups, 10**5), [])
-    html = page("Overview", body, user=None, refresh_ms=5000)
+    html = page("Overview", body, refresh_ms=5000)
     assert len(html.encode()) < 100 * 1024, len(html.encode())
     assert "Topics (the first 50 of 100000: filter by name" in html  # the topics that fit, and a word on the filter

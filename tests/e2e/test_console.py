@@ -106,6 +106,14 @@ def produce(bootstrap: str, topic: str, records: list[tuple[str, str]], partitio
     assert producer.flush(WAIT) == 0
 
 
+def produce_at(bootstrap: str, topic: str, timestamps: list[int]) -> None:
+    """One record per timestamp (ms), in that order; values name the timestamp."""
+    producer = Producer({"bootstrap.servers": bootstrap})
+    for timestamp in timestamps:
+        producer.produce(topic, value=str(timestamp), timestamp=timestamp)
+    assert producer.flush(WAIT) == 0
+
+
 def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     for future in admin.create_topics([NewTopic(topic, partitions)]).values():
@@ -192,6 +200,16 @@ def test_the_record_browser_shows_key_value_and_headers_in_each_format(
     oldest = urlencode({"from": "start", "order": "oldest", "limit": "2"})
     clean_browser.get(url(broker, f"/console/topic/browse-topic?{oldest}"))
     assert [row[0] for row in cells(clean_browser, "records")] == ["0", "1"]
+    produce_at(broker.bootstrap, "timed-topic", [1_700_000_000_000 + 1000 * n for n in range(3)])
+    at = urlencode({"from": "timestamp", "timestamp": "2023-11-14T22:13:21Z", "order": "oldest"})  # the second
+    clean_browser.get(url(broker, f"/console/topic/timed-topic?{at}"))
+    assert [(row[0], row[1]) for row in cells(clean_browser, "records")] == [
+        ("1", "2023-11-14T22:13:21.000+00:00"),
+        ("2", "2023-11-14T22:13:22.000+00:00"),
+    ]
+    before = urlencode({"from": "timestamp", "timestamp": "1700000001000", "order": "newest"})
+    clean_browser.get(url(broker, f"/console/topic/timed-topic?{before}"))
+    assert [row[0] for row in cells(clean_browser, "records")] == ["1", "0"]
     future = urlencode({"from": "timestamp", "timestamp": str(int(time.time() * 1000) + 3_600_000)})
     clean_browser.get(url(broker, f"/console/topic/browse-topic?{future}"))
     assert cells(clean_browser, "records") == [["no records"]]
@@ -275,6 +293,12 @@ def test_the_produce_forms_record_is_consumed_by_kcat(
 
 def test_a_form_without_the_sessions_csrf_token_is_refused(broker: BrokerProcess, clean_browser: WebDriver) -> None:
     produce(broker.bootstrap, "csrf-topic", [("k", "v")])
+    connection = http.client.HTTPConnection("127.0.0.1", broker.http_port, timeout=WAIT)
+    connection.request("GET", "/console/topic/csrf-topic")
+    answer = connection.getresponse()
+    assert answer.status == 200
+    assert "frame-ancestors 'none'" in answer.headers["Content-Security-Policy"]  # no framing of the forms
+    assert re.fullmatch(rf"{COOKIE}=[\w-]{{43}}; Path=/; HttpOnly; SameSite=Strict", answer.headers["Set-Cookie"])
     clean_browser.get(url(broker, "/console/topic/csrf-topic"))
     cookie = clean_browser.get_cookie(COOKIE)
     assert cookie is not None and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
@@ -371,5 +395,10 @@ def test_with_the_acl_authorizer_a_user_signs_in_and_sees_only_topics_it_may_des
         assert "No topic secret-topic" in clean_browser.page_source
         clean_browser.get(url(process, "/console/topic/alice-topic"))
         assert [row[3] for row in cells(clean_browser, "records")] == ["for alice"]
+        clean_browser.find_element(By.CSS_SELECTOR, "header form button").click()  # sign out
+        WebDriverWait(clean_browser, WAIT).until(lambda d: d.current_url.endswith("/console/login"))
+        clean_browser.get(url(process, "/console/topic/alice-topic"))
+        assert clean_browser.current_url.endswith("/console/login")
+        assert "for alice" not in clean_browser.page_source
     finally:
         assert process.stop() == 0
