@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import datetime
 import logging
+import time
 from importlib import resources
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
@@ -27,9 +28,10 @@ from broker.console.web import HttpRequest, HttpResponse, html, redirect
 from broker.security import ANONYMOUS
 from broker.security.authorizer import Operation, ResourceType
 from broker.security.sasl import AuthenticationFailedError
+from broker.topics import cleanup_policies, effective_config
 from metadata.base import CommittedOffset, TopicInfo
 from protocol.errors import ErrorCode
-from protocol.records import Record, build_batch, iter_batches
+from protocol.records import Record, build_batch, iter_batches, set_log_append_time
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -256,7 +258,18 @@ class Console:
         key = form.get("key", "")
         record = Record(key=key.encode() if key else None, value=form.get("value", "").encode(), headers=headers)
         data = build_batch([record])
-        [(header, _)] = iter_batches(data)
+        # What the produce handler checks of such a batch, and its stamp on a LogAppendTime topic.
+        defaults = self.broker.broker_defaults
+        if not key and "compact" in cleanup_policies(info, defaults):
+            return self._page(session, "Bad request", "<p>A compacted topic's records need a key.</p>", status=400)
+        max_bytes = int(effective_config(info, "max.message.bytes", defaults))
+        if len(data) > max_bytes:
+            too_large = f"<p>The record takes {len(data)} bytes, above max.message.bytes={max_bytes}.</p>"
+            return self._page(session, "Bad request", too_large, status=400)
+        if effective_config(info, "message.timestamp.type", defaults) == "LogAppendTime":
+            data, header = set_log_append_time(data, time.time_ns() // 1_000_000)
+        else:
+            [(header, _)] = iter_batches(data)
         result = await self.broker.log.append(info.topic_id, partition, data, header)
         if result.error_code:
             refused = f"<p>The log refused the record: error {result.error_code}.</p>"

@@ -114,9 +114,9 @@ def produce_at(bootstrap: str, topic: str, timestamps: list[int]) -> None:
     assert producer.flush(WAIT) == 0
 
 
-def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
+def create_topic(bootstrap: str, topic: str, partitions: int, configs: dict[str, str] | None = None) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    for future in admin.create_topics([NewTopic(topic, partitions)]).values():
+    for future in admin.create_topics([NewTopic(topic, partitions, config=configs or {})]).values():
         future.result(WAIT)
 
 
@@ -275,11 +275,8 @@ def test_the_produce_forms_record_is_consumed_by_kcat(
 ) -> None:
     produce(broker.bootstrap, "form-topic", [("first", "from a client")])
     visit(clean_browser, url(broker, "/console/topic/form-topic"), screens, "produce-form")
-    form = clean_browser.find_element(By.CSS_SELECTOR, "form[action$='/produce']")
-    form.find_element(By.NAME, "key").send_keys("form-key")
-    form.find_element(By.NAME, "value").send_keys("typed in the console")
-    form.find_element(By.NAME, "headers").send_keys("origin=console")
-    form.find_element(By.TAG_NAME, "button").click()
+    clean_browser.find_element(By.NAME, "headers").send_keys("origin=console")
+    submit_produce_form(clean_browser, "form-key", "typed in the console")
     WebDriverWait(clean_browser, WAIT).until(lambda d: "Produced at offset 1 of partition 0" in d.page_source)
     assert "csrf" not in clean_browser.current_url and "typed" not in clean_browser.current_url
     save(clean_browser, screens, "produced")
@@ -289,6 +286,42 @@ def test_the_produce_forms_record_is_consumed_by_kcat(
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     assert kcat.stdout.strip() == "form-key|typed in the console|origin=console"
+
+
+def submit_produce_form(driver: WebDriver, key: str, value: str) -> None:
+    form = driver.find_element(By.CSS_SELECTOR, "form[action$='/produce']")
+    form.find_element(By.NAME, "key").send_keys(key)
+    form.find_element(By.NAME, "value").send_keys(value)
+    form.find_element(By.TAG_NAME, "button").click()
+
+
+def test_the_produce_form_keeps_a_compacted_topics_rule_and_stamps_log_append_time(
+    broker: BrokerProcess, clean_browser: WebDriver
+) -> None:
+    create_topic(broker.bootstrap, "compacted-topic", 1, {"cleanup.policy": "compact"})
+    clean_browser.get(url(broker, "/console/topic/compacted-topic"))
+    submit_produce_form(clean_browser, "", "no key")
+    WebDriverWait(clean_browser, WAIT).until(lambda d: "need a key" in d.page_source)
+    assert high_watermark(clean_browser, broker, "compacted-topic") == 0
+    submit_produce_form(clean_browser, "a-key", "with a key")
+    WebDriverWait(clean_browser, WAIT).until(lambda d: "Produced at offset 0" in d.page_source)
+    create_topic(broker.bootstrap, "append-time-topic", 1, {"message.timestamp.type": "LogAppendTime"})
+    clean_browser.get(url(broker, "/console/topic/append-time-topic"))
+    before = int(time.time() * 1000)
+    submit_produce_form(clean_browser, "k", "stamped")
+    WebDriverWait(clean_browser, WAIT).until(lambda d: "Produced at offset 0" in d.page_source)
+    consumer = Consumer(
+        {"bootstrap.servers": broker.bootstrap, "group.id": "stamp-check", "auto.offset.reset": "earliest"}
+    )
+    consumer.subscribe(["append-time-topic"])
+    message = None
+    deadline = time.monotonic() + WAIT
+    while message is None and time.monotonic() < deadline:
+        message = consumer.poll(0.5)
+    consumer.close()
+    assert message is not None and message.error() is None
+    kind, stamp = message.timestamp()
+    assert kind == 2 and stamp >= before  # TIMESTAMP_LOG_APPEND_TIME, the broker's clock at the append
 
 
 def test_a_form_without_the_sessions_csrf_token_is_refused(broker: BrokerProcess, clean_browser: WebDriver) -> None:
