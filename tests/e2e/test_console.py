@@ -177,6 +177,23 @@ def test_the_front_page_lists_brokers_and_refreshes_itself(
     assert clean_browser.execute_script("return document.getElementById('live').dataset.refreshed") is not None
 
 
+def test_the_front_page_lists_an_open_transaction_until_it_commits(
+    broker: BrokerProcess, clean_browser: WebDriver, screens: Path
+) -> None:
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": "console-tx"})
+    producer.init_transactions(WAIT)
+    producer.begin_transaction()
+    producer.produce("tx-topic", value=b"in a transaction")
+    assert producer.flush(WAIT) == 0
+    visit(clean_browser, url(broker), screens, "front-transaction")
+    [[transactional_id, _, _, state, started]] = cells(clean_browser, "transactions")
+    assert (transactional_id, state) == ("console-tx", "Ongoing")
+    assert started.startswith(time.strftime("%Y-", time.gmtime()))
+    producer.commit_transaction(WAIT)
+    clean_browser.get(url(broker))
+    assert cells(clean_browser, "transactions") == [["none open"]]
+
+
 def test_the_record_browser_shows_key_value_and_headers_in_each_format(
     broker: BrokerProcess, clean_browser: WebDriver, screens: Path
 ) -> None:
@@ -268,6 +285,10 @@ def test_a_groups_lag_equals_groups_describe_and_an_empty_group_resets_to_earlie
         ("lag-topic", p): str(4 + p) for p in range(3)
     }
     assert describe_lags(broker, "lag-group") == {("lag-topic", p): str(4 + p) for p in range(3)}
+    Select(clean_browser.find_element(By.NAME, "to")).select_by_value("latest")
+    clean_browser.find_element(By.CSS_SELECTOR, "form[action$='/reset'] button").click()
+    WebDriverWait(clean_browser, WAIT).until(lambda d: "Reset 3 partitions to latest" in d.page_source)
+    assert describe_lags(broker, "lag-group") == {("lag-topic", p): "0" for p in range(3)}
 
 
 def test_the_produce_forms_record_is_consumed_by_kcat(
