@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime
 import logging
 import time
@@ -93,8 +94,11 @@ class Console:
             session = self.sessions.new(request.peer_host, None if self.signs_in else ANONYMOUS)
             fresh = (cookie_header(session),)
         if request.method == "POST" and not session.csrf_matches(request.form().get(CSRF_FIELD)):
-            return self._page(session, "Refused", "<p>Missing or wrong CSRF token: reload the page.</p>", status=403)
-        response = await self._route(request, session)
+            response = self._page(
+                session, "Refused", "<p>Missing or wrong CSRF token: reload the page.</p>", status=403
+            )
+        else:
+            response = await self._route(request, session)
         return HttpResponse(
             response.status, response.content_type, response.payload, response.headers + fresh + PAGE_HEADERS
         )
@@ -164,6 +168,9 @@ class Console:
         detail = await self.state.group(group_id)
         if not self.history.has(group_id):
             self.history.record(group_id, _lags(detail))
+        # As OffsetFetch: the offsets of topics the viewer may not DESCRIBE are left out.
+        shown = tuple(row for row in detail.partitions if self._visible(session, ResourceType.TOPIC, row.topic))
+        detail = dataclasses.replace(detail, partitions=shown)
         body = pages.group(detail, self.history, session.csrf, self.read_only)
         notice = request.params().get("notice", "")
         return self._page(session, f"Group {group_id}", body, refresh_ms=pages.REFRESH_MS, notice=notice)
@@ -284,7 +291,11 @@ class Console:
         detail = await self.state.group(group_id)
         if detail.state != "Empty":
             return redirect(path_of("group", group_id, notice=f"Not reset: the group is {detail.state}, not Empty."))
-        if not self.broker.authorizer.allows(session, Operation.READ, ResourceType.GROUP, group_id):
+        # As OffsetCommit: READ on the group and on every topic whose offsets change.
+        topics = sorted({row.topic for row in detail.partitions})
+        if not self.broker.authorizer.allows(session, Operation.READ, ResourceType.GROUP, group_id) or not all(
+            self.broker.authorizer.allows(session, Operation.READ, ResourceType.TOPIC, topic) for topic in topics
+        ):
             return self._page(session, "Refused", f"<p>May not reset {esc(group_id)}.</p>", status=403)
         to = form.get("to", "")
         millis = _millis(form.get("timestamp", "")) if to == "timestamp" else None
@@ -292,7 +303,7 @@ class Console:
             return redirect(path_of("group", group_id, notice="Not reset: give a timestamp."))
         offsets = []
         # Every partition of the topics the group has offsets in, as kafka-consumer-groups --all-topics does.
-        for topic_name in sorted({row.topic for row in detail.partitions}):
+        for topic_name in topics:
             info = await self.broker.topics.get(topic_name)
             if info is None:
                 continue

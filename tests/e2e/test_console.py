@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -428,6 +428,11 @@ def test_with_the_acl_authorizer_a_user_signs_in_and_sees_only_topics_it_may_des
         produce(process.bootstrap, "alice-topic", [("k", "for alice")])
         produce(process.bootstrap, "secret-topic", [("k", "not for alice")])
         acls(process, "--topic", "alice-topic", "--allow-principal", "User:alice", "--operation", "describe")
+        acls(process, "--group", "mixed-group", "--allow-principal", "User:alice", "--operation", "describe")
+        committer = Consumer({"bootstrap.servers": process.bootstrap, "group.id": "mixed-group"})
+        offsets = [TopicPartition("alice-topic", 0, 1), TopicPartition("secret-topic", 0, 1)]
+        committer.commit(offsets=offsets, asynchronous=False)
+        committer.close()
         visit(clean_browser, url(process), screens, "login")
         assert clean_browser.current_url.endswith("/console/login")
         assert "alice-topic" not in clean_browser.page_source
@@ -449,6 +454,11 @@ def test_with_the_acl_authorizer_a_user_signs_in_and_sees_only_topics_it_may_des
         assert "No topic secret-topic" in clean_browser.page_source
         clean_browser.get(url(process, "/console/topic/alice-topic"))
         assert [row[3] for row in cells(clean_browser, "records")] == ["for alice"]
+        # Of a group it may describe, alice sees the offsets of the topics it may describe, and may not reset it.
+        clean_browser.get(url(process, "/console/group/mixed-group"))
+        assert [row[0] for row in cells(clean_browser, "lag")] == ["alice-topic"]
+        clean_browser.find_element(By.CSS_SELECTOR, "form[action$='/reset'] button").click()
+        WebDriverWait(clean_browser, WAIT).until(lambda d: "May not reset mixed-group" in d.page_source)
         clean_browser.find_element(By.CSS_SELECTOR, "header form button").click()  # sign out
         WebDriverWait(clean_browser, WAIT).until(lambda d: d.current_url.endswith("/console/login"))
         clean_browser.get(url(process, "/console/topic/alice-topic"))
