@@ -12,11 +12,12 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime
+import ipaddress
 import logging
 import time
 from importlib import resources
 from typing import TYPE_CHECKING
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from broker.client import GroupView
 from broker.console import pages
@@ -83,6 +84,9 @@ class Console:
     # -- routing -------------------------------------------------------------
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
+        if not self._host_allowed(request.headers.get("host", "")):
+            # Another site's name resolved to this address (DNS rebinding) must not read or post the pages.
+            return html(page("Refused", "<p>Open the console by the broker's address.</p>"), 403, PAGE_HEADERS)
         if request.path.startswith("/console/static/"):
             name = request.path.removeprefix("/console/static/")
             if name not in STATIC:
@@ -130,6 +134,17 @@ class Console:
             self.sessions.end(session)
             return redirect("/")
         return self._page(session, "Not found", "<p>No such page.</p>", status=404)
+
+    def _host_allowed(self, host_header: str) -> bool:
+        """An IP address, localhost, or a host name the broker listens or advertises on (a Host header, port aside)."""
+        host = urlsplit(f"//{host_header}").hostname or ""
+        with contextlib.suppress(ValueError):
+            ipaddress.ip_address(host)
+            return True
+        config = self.broker.config
+        named = {config.host, config.metrics_host, config.advertised_host}
+        named |= {listener.host for listener in self.broker.cluster.me.listeners}
+        return host == "localhost" or host.endswith(".localhost") or host in {n.lower() for n in named if n}
 
     def _visible(self, session: Session, resource: ResourceType, name: str) -> bool:
         return self.broker.authorizer.may_describe(session, resource, name)

@@ -403,6 +403,19 @@ def test_console_false_turns_the_console_off(tmp_path: Path) -> None:
         assert process.stop() == 0
 
 
+def test_a_page_asked_for_by_another_sites_name_is_refused(broker: BrokerProcess) -> None:
+    """A name rebound to 127.0.0.1 (DNS rebinding) gets 403; the broker's address and localhost are served."""
+    for host, status in (("attacker.example", 403), ("attacker.example:80", 403), ("localhost:1", 200),
+                         (f"127.0.0.1:{broker.http_port}", 200), ("[::1]:8080", 200)):  # fmt: skip
+        connection = http.client.HTTPConnection("127.0.0.1", broker.http_port, timeout=WAIT)
+        connection.putrequest("GET", "/", skip_host=True)
+        connection.putheader("Host", host)
+        connection.endheaders()
+        answer = connection.getresponse()
+        assert (host, answer.status) == (host, status)
+        assert ('id="topics"' in answer.read().decode()) == (status == 200)  # a refusal shows no data
+
+
 def test_a_form_body_over_the_limit_gets_413(broker: BrokerProcess) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", broker.http_port, timeout=WAIT)
     connection.request("POST", "/console/topic/x/produce", b"v=" + b"x" * (1024 * 1024), {"Content-Length": "1048578"})
