@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from broker.client import GroupView
+from broker.console.browser import ORDERS, ORIGINS, Browse
 from broker.console.lag import LagHistory
 from broker.console.records import FORMATS, RecordRow
 from broker.console.state import GroupRow, TopicRow
@@ -15,22 +15,6 @@ from metadata.base import PartitionState, TopicInfo
 
 REFRESH_MS = 5000
 TABLE_BYTES = 36_000  # of the cells of the front page's topics, and of its groups
-ORIGINS = ("start", "end", "offset", "timestamp")
-ORDERS = ("oldest", "newest")
-
-
-@dataclass(frozen=True)
-class Browse:
-    """What the record browser was asked for (every field from the query string, checked)."""
-
-    partition: int
-    origin: str  # one of ORIGINS
-    offset: int
-    timestamp: str  # ISO 8601 or milliseconds, for origin "timestamp"
-    order: str  # one of ORDERS
-    fmt: str  # one of records.FORMATS
-    key: str
-    limit: int
 
 
 def _time(ms: int) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import datetime
 import ipaddress
 import logging
 import time
@@ -20,9 +19,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from broker.client import GroupView
-from broker.console import pages
+from broker.console import browser, pages
 from broker.console.lag import SAMPLE_INTERVAL_S, LagHistory
-from broker.console.records import FORMATS, MAX_SHOWN_BYTES, PAGE_SHOWN_BYTES, RecordRow, decode
 from broker.console.sessions import COOKIE, Session, Sessions, cookie_header
 from broker.console.state import ConsoleState
 from broker.console.template import CSRF_FIELD, esc, page, path_of
@@ -31,7 +29,7 @@ from broker.security import ANONYMOUS
 from broker.security.authorizer import Operation, ResourceType
 from broker.security.sasl import AuthenticationFailedError
 from broker.topics import cleanup_policies, effective_config
-from metadata.base import CommittedOffset, TopicInfo
+from metadata.base import CommittedOffset
 from protocol.errors import ErrorCode
 from protocol.records import Record, build_batch, iter_batches, set_log_append_time
 
@@ -50,10 +48,6 @@ PAGE_HEADERS = (
     ("Cache-Control", "no-store"),
 )
 STATIC = {"console.js": "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8"}
-MAX_LIMIT = 200  # records on one page
-READ_BYTES = 1024 * 1024  # asked of the log per read while browsing
-MAX_READ_BYTES = 8 * 1024 * 1024  # read from the log for one page
-FILTER_SCAN = 20  # newest first with a key filter: look back this many times the limit
 
 
 class Console:
@@ -174,8 +168,8 @@ class Console:
         info = await self.broker.topics.get(name)
         if info is None:
             return self._page(session, "Not found", f"<p>No topic {esc(name)}.</p>", status=404)
-        browse = _browse(request.params(), info.partitions)
-        rows = await self._records(info, browse)
+        browse = browser.browse_params(request.params(), info.partitions)
+        rows = await browser.records(self.broker, info, browse)
         body = pages.topic(info, await self.state.partitions(info), browse, rows, session.csrf, self.read_only)
         return self._page(session, f"Topic {name}", body, notice=request.params().get("notice", notice))
 
@@ -212,55 +206,6 @@ class Console:
         return self._page(session, "Sign in", pages.login(session.csrf, failed), status=401 if failed else 200)
 
     # -- the record browser ----------------------------------------------------
-
-    async def _records(self, info: TopicInfo, browse: pages.Browse) -> list[RecordRow]:
-        state = await self.broker.log.state(info.topic_id, browse.partition)
-        start, end = state.log_start_offset, state.high_watermark
-        if browse.origin == "start":
-            anchor = start
-        elif browse.origin == "end":
-            anchor = end
-        elif browse.origin == "offset":
-            anchor = min(max(browse.offset, start), end)
-        else:
-            millis = _millis(browse.timestamp)
-            found = (
-                -1
-                if millis is None
-                else (await self.broker.log_index.offset_at_timestamp(info.topic_id, browse.partition, millis, start))[
-                    0
-                ]
-            )
-            anchor = end if found < 0 else found
-        if browse.order == "oldest":
-            first, stop = anchor, end
-        else:
-            stop = anchor + 1 if browse.origin in ("offset", "timestamp") and anchor < end else anchor
-            first = max(start, stop - browse.limit * (FILTER_SCAN if browse.key else 1))
-        batches = await self._read(info, browse.partition, first, stop)
-        limit = MAX_LIMIT * FILTER_SCAN if browse.order == "newest" else browse.limit
-        shown = min(MAX_SHOWN_BYTES, PAGE_SHOWN_BYTES // browse.limit)
-        rows = await asyncio.to_thread(decode, batches, first, stop, browse.fmt, browse.key or None, limit, shown)
-        return rows[-browse.limit :][::-1] if browse.order == "newest" else rows
-
-    async def _read(self, info: TopicInfo, partition: int, first: int, stop: int) -> list[bytes]:
-        """Stored batches holding offsets first..stop-1, up to MAX_READ_BYTES."""
-        batches: list[bytes] = []
-        offset, read = first, 0
-        while offset < stop and read < MAX_READ_BYTES:
-            got = await self.broker.log.read(info.topic_id, partition, offset, READ_BYTES)
-            if not got:
-                break
-            batches += got
-            read += sum(len(batch) for batch in got)
-            last = offset
-            for data in got:
-                for header, _ in iter_batches(data, verify_crc=False, allow_partial_tail=True):
-                    last = max(last, header.base_offset + header.last_offset_delta)
-            if last < offset:
-                break
-            offset = last + 1
-        return batches
 
     # -- actions ---------------------------------------------------------------
 
@@ -313,7 +258,7 @@ class Console:
         ):
             return self._page(session, "Refused", f"<p>May not reset {esc(group_id)}.</p>", status=403)
         to = form.get("to", "")
-        millis = _millis(form.get("timestamp", "")) if to == "timestamp" else None
+        millis = browser.millis(form.get("timestamp", "")) if to == "timestamp" else None
         if to not in ("earliest", "latest") and millis is None:
             return redirect(path_of("group", group_id, notice="Not reset: give a timestamp."))
         offsets = []
@@ -365,40 +310,3 @@ def _header(line: str) -> tuple[str, bytes | None]:
     if not sep or not name.strip():
         raise ValueError(f"header {line!r} is not name=value")
     return name.strip(), value.encode()
-
-
-def _millis(text: str) -> int | None:
-    """Milliseconds since the epoch from a number of them or an ISO 8601 time (UTC unless it says)."""
-    text = text.strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
-    with contextlib.suppress(ValueError):
-        moment = datetime.datetime.fromisoformat(text)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=datetime.UTC)
-        return int(moment.timestamp() * 1000)
-    return None
-
-
-def _browse(params: dict[str, str], partitions: int) -> pages.Browse:
-    def number(name: str, default: int) -> int:
-        try:
-            return int(params.get(name, default))
-        except ValueError:
-            return default
-
-    def choice(name: str, choices: tuple[str, ...], default: str) -> str:
-        value = params.get(name, default)
-        return value if value in choices else default
-
-    partition = number("partition", 0)
-    return pages.Browse(
-        partition if 0 <= partition < partitions else 0,
-        choice("from", pages.ORIGINS, "start"),
-        max(number("offset", 0), 0),
-        params.get("timestamp", ""),
-        choice("order", pages.ORDERS, "oldest"),
-        choice("format", FORMATS, "utf8"),
-        params.get("key", ""),
-        min(max(number("limit", 50), 1), MAX_LIMIT),
-    )

@@ -8,9 +8,9 @@ import uuid
 import pytest
 
 from broker.console import lag, pages
+from broker.console.browser import MAX_LIMIT, Browse
 from broker.console.lag import LagHistory
 from broker.console.records import FORMATS, MAX_SHOWN_BYTES, PAGE_SHOWN_BYTES, decode, show
-from broker.console.routes import MAX_LIMIT
 from broker.console.state import MAX_LISTED, GroupRow, TopicRow
 from broker.console.template import esc, page, sparkline
 from broker.groups.admin import GroupOverview
@@ -92,7 +92,7 @@ def test_a_topic_page_of_the_most_records_with_the_worst_values_stays_under_100_
         rows = decode([batch], 0, MAX_LIMIT, fmt, None, MAX_LIMIT, PAGE_SHOWN_BYTES // MAX_LIMIT)
         assert len(rows) == MAX_LIMIT
         info = TopicInfo(uuid.uuid4(), "t" * 249, 1)
-        browse = pages.Browse(0, "start", 0, "", "oldest", fmt, "", MAX_LIMIT)
+        browse = Browse(0, "start", 0, "", "oldest", fmt, "", MAX_LIMIT)
         html = page(info.name, pages.topic(info, [PartitionState(0, MAX_LIMIT)], browse, rows, "x" * 43, False))
         assert len(html.encode()) < 100 * 1024, (fmt, len(html.encode()))
 
