@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -14,8 +15,10 @@ from broker.console.records import FORMATS, MAX_SHOWN_BYTES, PAGE_SHOWN_BYTES, d
 from broker.console.state import MAX_LISTED, GroupRow, TopicRow
 from broker.console.template import esc, page, sparkline
 from broker.groups.admin import GroupOverview
-from metadata.base import PartitionState, TopicInfo
-from protocol.records import Compression, Record, build_batch, build_marker_batch, with_offsets
+from metadata.base import CommittedOffset, PartitionState, TopicInfo
+from protocol.errors import ErrorCode
+from protocol.records import Compression, Record, build_batch, build_marker_batch, iter_batches, with_offsets
+from tests.broker.inprocess import running_broker
 
 
 def test_the_lag_history_keeps_a_bounded_number_of_samples_per_partition() -> None:
@@ -110,3 +113,23 @@ def test_a_front_page_of_the_most_topics_and_groups_with_the_longest_names_stays
     html = page("Overview", body, refresh_ms=5000)
     assert len(html.encode()) < 100 * 1024, len(html.encode())
     assert "Topics (the first 50 of 100000: filter by name" in html  # the topics that fit, and a word on the filter
+
+
+async def test_each_lag_sample_adds_a_point_per_committed_partition(tmp_path: Path) -> None:
+    async with running_broker(tmp_path) as broker:
+        console = broker.http.console
+        assert console is not None
+        topic = await broker.topic_admin.create("lagged", 1, {})
+
+        async def append(count: int) -> None:
+            data = build_batch([Record(key=None, value=b"v")] * count)
+            [(header, _)] = iter_batches(data)
+            assert (await broker.log.append(topic.topic_id, 0, data, header)).error_code == 0
+
+        await append(5)
+        committed = [CommittedOffset("lagged", 0, 2)]
+        assert await broker.coordinator.commit_offsets("sampled", -1, "", None, committed) == [ErrorCode.NONE]
+        await console.sample()
+        await append(5)
+        await console.sample()
+        assert console.history.of("sampled", "lagged", 0) == [3, 8]
