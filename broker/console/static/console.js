@@ -10,7 +10,7 @@
         /INPUT|TEXTAREA|SELECT/.test(document.activeElement.tagName)) {
       return;
     }
-    fetch(window.location.href, { credentials: "same-origin", headers: { "X-Console-Refresh": "1" } })
+    fetch(window.location.href, { credentials: "same-origin" })
       .then(function (response) { return response.ok ? response.text() : null; })
       .then(function (text) {
         if (!text) return;
