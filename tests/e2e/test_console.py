@@ -155,7 +155,9 @@ def test_done_when_the_front_page_links_console_topic_and_its_page_shows_the_ten
     visit(clean_browser, url(broker), screens, "front")
     [link] = [a for a in clean_browser.find_elements(By.TAG_NAME, "a") if a.text == "console-topic"]
     [topic_row] = [row for row in cells(clean_browser, "topics") if row[0] == "console-topic"]
-    assert topic_row[1:3] == ["1", "10"]  # partitions, records
+    partitions, records, size, cleanup, retention = topic_row[1:]
+    assert (partitions, records, cleanup, retention) == ("1", "10", "delete", "604800000")
+    assert int(size) > sum(len(value) for value in values)  # the stored batches: records and their framing
     link.click()
     WebDriverWait(clean_browser, WAIT).until(lambda d: "Topic console-topic" in d.title)
     save(clean_browser, screens, "topic")
