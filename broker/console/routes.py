@@ -205,8 +205,6 @@ class Console:
                 return redirect("/", (cookie_header(signed_in),))
         return self._page(session, "Sign in", pages.login(session.csrf, failed), status=401 if failed else 200)
 
-    # -- the record browser ----------------------------------------------------
-
     # -- actions ---------------------------------------------------------------
 
     async def _produce(self, request: HttpRequest, session: Session, name: str) -> HttpResponse:
@@ -214,14 +212,15 @@ class Console:
         if info is None or not self.broker.authorizer.allows(session, Operation.WRITE, ResourceType.TOPIC, name):
             return self._page(session, "Refused", f"<p>May not write to {esc(name)}.</p>", status=403)
         form = request.form()
-        try:
-            partition = int(form.get("partition", "0"))
-            headers = [_header(line) for line in form.get("headers", "").splitlines() if line.strip()]
-        except ValueError:
-            partition = -1
-            headers = []
+        partition = int(form["partition"]) if form.get("partition", "").isdigit() else -1
         if not 0 <= partition < info.partitions:
             return self._page(session, "Bad request", "<p>No such partition.</p>", status=400)
+        lines = [line for line in form.get("headers", "").splitlines() if line.strip()]
+        if not all("=" in line and line.partition("=")[0].strip() for line in lines):
+            return self._page(session, "Bad request", "<p>Give each header as name=value.</p>", status=400)
+        headers: list[tuple[str, bytes | None]] = [
+            (name.strip(), value.encode()) for name, _, value in (line.partition("=") for line in lines)
+        ]
         key = form.get("key", "")
         record = Record(key=key.encode() if key else None, value=form.get("value", "").encode(), headers=headers)
         data = build_batch([record])
@@ -303,10 +302,3 @@ class Console:
 
 def _lags(detail: GroupView) -> dict[tuple[str, int], int]:
     return {(row.topic, row.partition): row.lag for row in detail.partitions if row.lag is not None}
-
-
-def _header(line: str) -> tuple[str, bytes | None]:
-    name, sep, value = line.partition("=")
-    if not sep or not name.strip():
-        raise ValueError(f"header {line!r} is not name=value")
-    return name.strip(), value.encode()

@@ -347,6 +347,26 @@ def test_the_produce_form_keeps_a_compacted_topics_rule_and_stamps_log_append_ti
     assert kind == 2 and stamp >= before  # TIMESTAMP_LOG_APPEND_TIME, the broker's clock at the append
 
 
+def test_the_produce_form_refuses_a_partition_or_header_it_cannot_write(
+    broker: BrokerProcess, clean_browser: WebDriver
+) -> None:
+    produce(broker.bootstrap, "checked-topic", [("k", "v")])
+    clean_browser.get(url(broker, "/console/topic/checked-topic"))
+    token = clean_browser.find_element(By.NAME, "csrf").get_attribute("value")
+    cookie = clean_browser.get_cookie(COOKIE)
+    assert token and cookie is not None
+    fields = {"csrf": token, "partition": "0", "key": "k", "value": "v", "headers": ""}
+    for changed, message in (
+        ({"partition": "1"}, "No such partition"),
+        ({"partition": "-1"}, "No such partition"),
+        ({"headers": "no equals sign"}, "name=value"),
+        ({"headers": "=value without a name"}, "name=value"),
+    ):
+        status, body = post(broker, "/console/topic/checked-topic/produce", {**fields, **changed}, cookie["value"])
+        assert (status, message in body) == (400, True), changed
+    assert high_watermark(clean_browser, broker, "checked-topic") == 1
+
+
 def test_a_form_without_the_sessions_csrf_token_is_refused(broker: BrokerProcess, clean_browser: WebDriver) -> None:
     produce(broker.bootstrap, "csrf-topic", [("k", "v")])
     connection = http.client.HTTPConnection("127.0.0.1", broker.http_port, timeout=WAIT)
