@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from broker.cli import build_parser
+from broker.config import config_from
 from broker.console import lag, pages
 from broker.console.browser import MAX_LIMIT, Browse
 from broker.console.lag import LagHistory
@@ -133,3 +135,17 @@ async def test_each_lag_sample_adds_a_point_per_committed_partition(tmp_path: Pa
         await append(5)
         await console.sample()
         assert console.history.of("sampled", "lagged", 0) == [3, 8]
+
+
+def test_the_console_options_and_the_default_bind() -> None:
+    default = config_from(build_parser().parse_args(["serve"]), {})
+    assert (default.console, default.console_read_only, default.metrics_host, default.host) == (
+        True,
+        False,
+        None,
+        "127.0.0.1",  # the HTTP port binds --host unless --metrics-host says otherwise
+    )
+    changed = config_from(
+        build_parser().parse_args(["serve", "--console", "false"]), {"STREAMHOUSE_CONSOLE_READ_ONLY": "true"}
+    )
+    assert (changed.console, changed.console_read_only) == (False, True)
