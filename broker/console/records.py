@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
+from metadata.gil import sharing_the_gil
 from protocol.errors import ProtocolError
 from protocol.records import iter_batches, iter_records
 
@@ -63,7 +64,8 @@ def decode(
     each record shown in at most about `shown` bytes of HTML: half for the value, a quarter for the key,
     a quarter for the headers.
 
-    CPU-bound (decompression, decoding): run it in a thread. Control batches are left out.
+    CPU-bound (decompression, decoding): run it in a thread (it lets the GIL go now and then, for the event
+    loop). Control batches are left out.
     """
     rows: list[RecordRow] = []
     needle = key_filter.encode() if key_filter else None
@@ -75,7 +77,7 @@ def decode(
                 if header.is_control or header.base_offset + header.last_offset_delta < first:
                     continue
                 budget -= header.size
-                for record in iter_records(header, batch):
+                for record in sharing_the_gil(iter_records(header, batch)):
                     if not first <= record.offset < stop:
                         continue
                     if needle is not None and (record.key is None or needle not in record.key):
