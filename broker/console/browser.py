@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import datetime
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from broker.console.records import FORMATS, MAX_SHOWN_BYTES, PAGE_SHOWN_BYTES, RecordRow, decode
@@ -100,7 +101,9 @@ async def records(broker: Broker, info: TopicInfo, browse: Browse) -> list[Recor
     batches = await _read(broker, info, browse.partition, first, stop)
     limit = MAX_LIMIT * FILTER_SCAN if browse.order == "newest" else browse.limit
     shown = min(MAX_SHOWN_BYTES, PAGE_SHOWN_BYTES // browse.limit)
-    rows = await asyncio.to_thread(decode, batches, first, stop, browse.fmt, browse.key or None, limit, shown)
+    transactions = await broker.transaction_states.get(info.topic_id, browse.partition)
+    marked = partial(decode, aborted=transactions.aborted, last_stable=transactions.last_stable_offset(end))
+    rows = await asyncio.to_thread(marked, batches, first, stop, browse.fmt, browse.key or None, limit, shown)
     return rows[-browse.limit :][::-1] if browse.order == "newest" else rows
 
 

@@ -152,7 +152,7 @@ def topic(
     )
     record_rows = [
         (
-            _num(r.offset),
+            _num(r.offset) + (f' <span class="tag">{esc(r.transaction)}</span>' if r.transaction else ""),
             esc(_time(r.timestamp)),
             _shown(r.key_html),
             _shown(r.value_html),

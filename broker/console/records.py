@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
+from metadata.base import AbortedTransaction
 from metadata.gil import sharing_the_gil
 from protocol.errors import ProtocolError
-from protocol.records import iter_batches, iter_records
+from protocol.records import BatchHeader, iter_batches, iter_records
 
 FORMATS = ("utf8", "json", "hex")
 MAX_SHOWN_BYTES = 4096  # of one key, value or header value on the page
@@ -26,6 +27,7 @@ class RecordRow:
 
     offset: int
     timestamp: int
+    transaction: str  # "": not in a transaction that is open or aborted; else ABORTED or UNCOMMITTED
     key_html: str | None
     value_html: str | None
     headers_html: tuple[tuple[str, str | None], ...]
@@ -57,15 +59,45 @@ def _clipped(text: str, most: int) -> str:
     return escaped + "…"
 
 
+ABORTED = "aborted"
+UNCOMMITTED = "uncommitted"
+
+
+def _transaction_state(
+    header: BatchHeader, aborted: Sequence[AbortedTransaction], last_stable: int | None
+) -> Callable[[int], str]:
+    """What a batch's record at an offset is: part of an aborted transaction, of an open one, or neither."""
+    if not header.is_transactional:
+        return lambda offset: ""
+    spans = [(t.first_offset, t.last_offset) for t in aborted if t.producer_id == header.producer_id]
+
+    def state(offset: int) -> str:
+        if any(first <= offset <= last for first, last in spans):
+            return ABORTED
+        return UNCOMMITTED if last_stable is not None and offset >= last_stable else ""
+
+    return state
+
+
 def decode(
-    batches: Sequence[bytes], first: int, stop: int, fmt: str, key_filter: str | None, limit: int, shown: int
+    batches: Sequence[bytes],
+    first: int,
+    stop: int,
+    fmt: str,
+    key_filter: str | None,
+    limit: int,
+    shown: int,
+    *,
+    aborted: Sequence[AbortedTransaction] = (),
+    last_stable: int | None = None,
 ) -> list[RecordRow]:
     """Up to `limit` records with first <= offset < stop (and the key containing `key_filter`), oldest first;
     each record shown in at most about `shown` bytes of HTML: half for the value, a quarter for the key,
     a quarter for the headers.
 
     CPU-bound (decompression, decoding): run it in a thread (it lets the GIL go now and then, for the event
-    loop). Control batches are left out.
+    loop). Control batches are left out; records of `aborted` transactions, and of open ones (from
+    `last_stable` on), are marked, not hidden: the console shows what the log holds.
     """
     rows: list[RecordRow] = []
     needle = key_filter.encode() if key_filter else None
@@ -77,6 +109,7 @@ def decode(
                 if header.is_control or header.base_offset + header.last_offset_delta < first:
                     continue
                 budget -= header.size
+                state = _transaction_state(header, aborted, last_stable)
                 for record in sharing_the_gil(iter_records(header, batch)):
                     if not first <= record.offset < stop:
                         continue
@@ -86,6 +119,7 @@ def decode(
                         RecordRow(
                             record.offset,
                             record.timestamp,
+                            state(record.offset),
                             show(record.key, "utf8", shown // 4),
                             show(record.value, fmt, shown // 2),
                             tuple(

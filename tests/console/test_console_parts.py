@@ -17,7 +17,7 @@ from broker.console.records import FORMATS, MAX_SHOWN_BYTES, PAGE_SHOWN_BYTES, d
 from broker.console.state import MAX_LISTED, GroupRow, TopicRow
 from broker.console.template import esc, page, sparkline
 from broker.groups.admin import GroupOverview
-from metadata.base import CommittedOffset, PartitionState, TopicInfo
+from metadata.base import AbortedTransaction, CommittedOffset, PartitionState, TopicInfo
 from protocol.errors import ErrorCode
 from protocol.records import Compression, Record, build_batch, build_marker_batch, iter_batches, with_offsets
 from tests.broker.inprocess import running_broker
@@ -149,3 +149,26 @@ def test_the_console_options_and_the_default_bind() -> None:
         build_parser().parse_args(["serve", "--console", "false"]), {"STREAMHOUSE_CONSOLE_READ_ONLY": "true"}
     )
     assert (changed.console, changed.console_read_only) == (False, True)
+
+
+def test_records_of_aborted_and_open_transactions_are_marked() -> None:
+    two = [Record(key=None, value=b"a"), Record(key=None, value=b"b")]
+    aborted = with_offsets(
+        build_batch(two, producer_id=7, producer_epoch=0, base_sequence=0, is_transactional=True), 0, 0
+    )
+    marker = with_offsets(build_marker_batch(False, 7, 0), 2, 0)
+    plain = with_offsets(build_batch([Record(key=None, value=b"c")]), 3, 0)
+    open_one = [Record(key=None, value=b"d")]
+    still_open = with_offsets(
+        build_batch(open_one, producer_id=8, producer_epoch=0, base_sequence=0, is_transactional=True), 4, 0
+    )
+    rows = decode(
+        [aborted, marker, plain, still_open], 0, 5, "utf8", None, 10, 400,
+        aborted=[AbortedTransaction(7, 0, 2)], last_stable=4,
+    )  # fmt: skip
+    assert [(r.offset, r.value_html, r.transaction) for r in rows] == [
+        (0, "a", "aborted"),
+        (1, "b", "aborted"),
+        (3, "c", ""),
+        (4, "d", "uncommitted"),
+    ]

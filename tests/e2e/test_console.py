@@ -179,7 +179,7 @@ def test_the_front_page_lists_brokers_and_refreshes_itself(
     assert clean_browser.execute_script("return document.getElementById('live').dataset.refreshed") is not None
 
 
-def test_the_front_page_lists_an_open_transaction_until_it_commits(
+def test_an_open_transaction_is_listed_and_transactional_records_are_marked_until_they_commit(
     broker: BrokerProcess, clean_browser: WebDriver, screens: Path
 ) -> None:
     producer = Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": "console-tx"})
@@ -191,9 +191,21 @@ def test_the_front_page_lists_an_open_transaction_until_it_commits(
     [[transactional_id, _, _, state, started]] = cells(clean_browser, "transactions")
     assert (transactional_id, state) == ("console-tx", "Ongoing")
     assert started.startswith(time.strftime("%Y-", time.gmtime()))
+    clean_browser.get(url(broker, "/console/topic/tx-topic"))
+    assert [(row[0], row[3]) for row in cells(clean_browser, "records")] == [("0 uncommitted", "in a transaction")]
     producer.commit_transaction(WAIT)
     clean_browser.get(url(broker))
     assert cells(clean_browser, "transactions") == [["none open"]]
+    producer.begin_transaction()
+    producer.produce("tx-topic", value=b"taken back")
+    assert producer.flush(WAIT) == 0
+    producer.abort_transaction(WAIT)
+    visit(clean_browser, url(broker, "/console/topic/tx-topic"), screens, "transactions-marked")
+    # Offset 1 is the commit marker, 3 the abort marker: control records are not shown.
+    assert [(row[0], row[3]) for row in cells(clean_browser, "records")] == [
+        ("0", "in a transaction"),
+        ("2 aborted", "taken back"),
+    ]
 
 
 def test_the_record_browser_shows_key_value_and_headers_in_each_format(
