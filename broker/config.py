@@ -102,6 +102,8 @@ class BrokerConfig:
     metrics_host: str | None = option(None, "address the HTTP port listens on (default: --host)")
     metrics_port: int = option(8080, "port for HTTP /metrics, /health and /ready (0 picks a free one, -1 disables)")
     metrics: bool = option(True, "collect Prometheus metrics (false: /metrics answers 404, nothing is counted)")
+    console: bool = option(True, "serve the web console at / on the HTTP port (false: / answers 404)")
+    console_read_only: bool = option(False, "the console shows but refuses its forms (produce, reset offsets)")
     broker_id: int = option(0, "this broker's id, unique among brokers sharing a metadata store")
     broker_heartbeat_ms: int = option(
         2000,

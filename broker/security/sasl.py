@@ -221,6 +221,10 @@ class SaslService:
             return ScramAuthenticator(mechanism, self.users, self._decoy_secret)
         return OAuthBearerAuthenticator(self.signed_tokens)
 
+    def password_checker(self) -> PlainAuthenticator:
+        """A PLAIN exchange whichever mechanisms are enabled: the console checks a user's password with it."""
+        return PlainAuthenticator(self.users, self._decoy_secret)
+
     def counted(self, mechanism: str | None, success: bool) -> None:
         label = mechanism if mechanism in MECHANISMS else UNKNOWN_MECHANISM
         key = (label, "success" if success else "failure")
