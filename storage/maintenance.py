@@ -95,7 +95,9 @@ class Maintenance:
                 entry.object_key.startswith(FLUSH_PREFIX)
                 and flush_object_age_ms(entry.object_key, now_ms) >= min_age_ms
             )
-            if eligible and sum(item.length for item in run) + entry.length <= SEGMENT_MAX_BYTES:
+            # Offsets the log cleaner removed end a run: a segment's entries are patched run by run.
+            follows = not run or run[-1].last_offset + 1 == entry.base_offset
+            if eligible and follows and sum(item.length for item in run) + entry.length <= SEGMENT_MAX_BYTES:
                 run.append(entry)
                 continue
             rewritten += await self._write_segment(topic_id, partition, run)

@@ -115,23 +115,14 @@ class Operation(enum.IntEnum):
     SUBTRACT = 3
 
 
-# Kafka's type of each topic config (LogConfig); configs not listed here get one from their spec.
-TOPIC_CONFIG_TYPES: dict[str, ConfigType] = {
-    "cleanup.policy": ConfigType.LIST,
-    "retention.ms": ConfigType.LONG,
-    "retention.bytes": ConfigType.LONG,
-    "max.message.bytes": ConfigType.INT,
-    "message.timestamp.type": ConfigType.STRING,
-    "segment.bytes": ConfigType.INT,
-    "segment.ms": ConfigType.LONG,
-    "min.insync.replicas": ConfigType.INT,
-    "compression.type": ConfigType.STRING,
-    "delete.retention.ms": ConfigType.LONG,
-    "min.compaction.lag.ms": ConfigType.LONG,
-    "message.timestamp.difference.max.ms": ConfigType.LONG,
-    "message.timestamp.before.max.ms": ConfigType.LONG,
-    "message.timestamp.after.max.ms": ConfigType.LONG,
-    "unclean.leader.election.enable": ConfigType.BOOLEAN,
+# Kafka's type of each topic config (LogConfig), by ConfigSpec.kind.
+_CONFIG_TYPES: dict[str, ConfigType] = {
+    "long": ConfigType.LONG,
+    "int": ConfigType.INT,
+    "double": ConfigType.DOUBLE,
+    "boolean": ConfigType.BOOLEAN,
+    "string": ConfigType.STRING,
+    "list": ConfigType.LIST,
 }
 
 # The broker config that gives each topic config its default (Kafka's synonyms).
@@ -151,6 +142,18 @@ BROKER_SYNONYMS: dict[str, str] = {
     "message.timestamp.before.max.ms": "log.message.timestamp.before.max.ms",
     "message.timestamp.after.max.ms": "log.message.timestamp.after.max.ms",
     "unclean.leader.election.enable": "unclean.leader.election.enable",
+    "file.delete.delay.ms": "log.segment.delete.delay.ms",
+    "flush.messages": "log.flush.interval.messages",
+    "flush.ms": "log.flush.interval.ms",
+    "index.interval.bytes": "log.index.interval.bytes",
+    "max.compaction.lag.ms": "log.cleaner.max.compaction.lag.ms",
+    "min.cleanable.dirty.ratio": "log.cleaner.min.cleanable.ratio",
+    "preallocate": "log.preallocate",
+    "segment.index.bytes": "log.index.size.max.bytes",
+    "segment.jitter.ms": "log.roll.jitter.ms",
+    "local.retention.ms": "log.local.retention.ms",
+    "local.retention.bytes": "log.local.retention.bytes",
+    "message.downconversion.enable": "log.message.downconversion.enable",
 }
 
 BROKER_READ_ONLY_MESSAGE = (
@@ -179,13 +182,7 @@ class ConfigValue:
 
 
 def topic_config_type(name: str) -> ConfigType:
-    known = TOPIC_CONFIG_TYPES.get(name)
-    if known is not None:
-        return known
-    allowed = TOPIC_CONFIGS[name].allowed
-    if allowed is None:
-        return ConfigType.LONG
-    return ConfigType.BOOLEAN if set(allowed) == {"true", "false"} else ConfigType.STRING
+    return _CONFIG_TYPES[TOPIC_CONFIGS[name].kind]
 
 
 def topic_config_values(broker: Broker, topic: TopicInfo) -> list[ConfigValue]:
@@ -198,7 +195,7 @@ def _topic_config_value(name: str, explicit: Mapping[str, str], broker_defaults:
     broker_name = BROKER_SYNONYMS.get(name, name)
     synonyms: list[Synonym] = []
     # Same precedence as effective_config: set on the topic, else the broker's default, else Kafka's.
-    if explicit.get(name):
+    if name in explicit:  # an empty value counts: an empty cleanup.policy is a policy
         synonyms.append(Synonym(name, explicit[name], ConfigSource.DYNAMIC_TOPIC_CONFIG))
     broker_value = broker_defaults.get(name)
     if broker_value and broker_value != default:

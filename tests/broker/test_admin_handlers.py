@@ -207,7 +207,7 @@ async def test_create_topics_defaults_for_minus_one(broker: Broker) -> None:
         (creatable("none", 1, 0), ErrorCode.INVALID_REPLICATION_FACTOR, "larger than 0"),
         (creatable("manual", 1, -1, assignments={0: [0]}), ErrorCode.INVALID_REQUEST, "assignment"),
         (creatable("unknown-config", configs={"flavour": "x"}), ErrorCode.INVALID_CONFIG, "unknown topic config"),
-        (creatable("bad-value", configs={"retention.ms": "soon"}), ErrorCode.INVALID_CONFIG, "integer"),
+        (creatable("bad-value", configs={"retention.ms": "soon"}), ErrorCode.INVALID_CONFIG, "Not a number of type LONG"),
         (
             creatable("shredded", configs={"cleanup.policy": "compact,shred"}),
             ErrorCode.INVALID_CONFIG,
@@ -539,7 +539,7 @@ async def test_alter_configs_errors(broker: Broker) -> None:
         ErrorCode.NONE,
         ErrorCode.INVALID_REQUEST,
     ]
-    assert "retention.ms must be at least -1" in results[0].error_message
+    assert "for configuration retention.ms: Value must be at least -1" in results[0].error_message
     assert "read-only" in results[2].error_message
     for configs, fragment in [({"flavour": "x"}, "unknown"), ({"cleanup.policy": "shred"}, "cleanup.policy")]:
         [result] = (await call(broker, ALTER_CONFIGS, 2, alter_body((TOPIC, "strict", configs)))).responses
@@ -588,17 +588,16 @@ async def test_incremental_alter_configs_validate_only(broker: Broker) -> None:
     ("operations", "error", "fragment"),
     [
         ([("cleanup.policy", APPEND, "shred")], ErrorCode.INVALID_CONFIG, "cleanup.policy"),
-        ([("cleanup.policy", SUBTRACT, "delete")], ErrorCode.INVALID_CONFIG, "cleanup.policy"),
         ([("retention.ms", APPEND, "5")], ErrorCode.INVALID_CONFIG, "not LIST"),
         ([("retention.ms", SUBTRACT, "5")], ErrorCode.INVALID_CONFIG, "not LIST"),
-        ([("retention.ms", SET, "later")], ErrorCode.INVALID_CONFIG, "integer"),
+        ([("retention.ms", SET, "later")], ErrorCode.INVALID_CONFIG, "Not a number of type LONG"),
         ([("retention.ms", SET, None)], ErrorCode.INVALID_CONFIG, "null"),
         ([("flavour", SET, "x")], ErrorCode.INVALID_CONFIG, "unknown"),
         ([("flavour", DELETE, None)], ErrorCode.INVALID_CONFIG, "unknown"),
         ([("retention.ms", 9, "5")], ErrorCode.INVALID_REQUEST, "operation"),
         ([("segment.ms", SET, "5"), ("segment.ms", DELETE, None)], ErrorCode.INVALID_REQUEST, "more than once"),
         # Every operation is checked before any is applied.
-        ([("segment.ms", SET, "5"), ("retention.ms", SET, "x")], ErrorCode.INVALID_CONFIG, "integer"),
+        ([("segment.ms", SET, "5"), ("retention.ms", SET, "x")], ErrorCode.INVALID_CONFIG, "Not a number of type LONG"),
     ],
 )
 async def test_incremental_alter_configs_errors(
