@@ -207,7 +207,11 @@ async def test_create_topics_defaults_for_minus_one(broker: Broker) -> None:
         (creatable("none", 1, 0), ErrorCode.INVALID_REPLICATION_FACTOR, "larger than 0"),
         (creatable("manual", 1, -1, assignments={0: [0]}), ErrorCode.INVALID_REQUEST, "assignment"),
         (creatable("unknown-config", configs={"flavour": "x"}), ErrorCode.INVALID_CONFIG, "unknown topic config"),
-        (creatable("bad-value", configs={"retention.ms": "soon"}), ErrorCode.INVALID_CONFIG, "Not a number of type LONG"),
+        (
+            creatable("bad-value", configs={"retention.ms": "soon"}),
+            ErrorCode.INVALID_CONFIG,
+            "Not a number of type LONG",
+        ),
         (
             creatable("shredded", configs={"cleanup.policy": "compact,shred"}),
             ErrorCode.INVALID_CONFIG,
