@@ -55,6 +55,12 @@ def start_broker(tmp_path: Path) -> Iterator[Callable[[list[str]], BrokerProcess
         assert process.stop() == 0, process.log_text()[-4000:]
 
 
+@pytest.fixture
+def backend_broker(backend: list[str], start_broker: Callable[[list[str]], BrokerProcess]) -> BrokerProcess:
+    """A broker on the test's `backend`, whose stores are set up first and so outlive it at teardown."""
+    return start_broker(backend)
+
+
 # -- clients ------------------------------------------------------------------------------
 
 
@@ -187,10 +193,9 @@ def wait_for(condition: Callable[[], bool], what: str, within_s: float) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["default", "postgresql-s3"], indirect=True)
 def test_done_when_a_compacted_topic_reads_back_as_the_last_value_of_each_live_key(
-    backend: list[str], start_broker: Callable[[list[str]], BrokerProcess]
+    backend_broker: BrokerProcess,
 ) -> None:
-    # `backend` first: its stores are set up before the broker and so outlive it at teardown.
-    broker = start_broker(backend)
+    broker = backend_broker
     topic = "done-when-compacted"
     create_topic(broker, topic, 1, DONE_WHEN_CONFIGS)
     items = [(key_name(n % KEYS), f"value-{n}".encode()) for n in range(RECORDS)]
@@ -309,10 +314,9 @@ def read_to_end_as_a_worker_starts(bootstrap: str, topic: str) -> tuple[dict[byt
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["default", "postgresql-s3"], indirect=True)
 def test_a_connect_style_config_topic_reads_to_its_end_at_start(
-    backend: list[str], start_broker: Callable[[list[str]], BrokerProcess]
+    backend_broker: BrokerProcess,
 ) -> None:
-    # `backend` first: its stores are set up before the broker and so outlive it at teardown.
-    broker = start_broker(backend)
+    broker = backend_broker
     topic = "connect-configs"
     create_topic(broker, topic, 1, {**DONE_WHEN_CONFIGS, "delete.retention.ms": "2000"})
     expected: dict[bytes, bytes] = {}
