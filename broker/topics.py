@@ -133,6 +133,11 @@ def config_error(name: str, value: str | None) -> str | None:
         return f"unknown topic config {name!r}"
     if value is None:
         return None
+    if spec.is_list and spec.allowed is not None:
+        # Kafka's ValidList checks each item and names the first it refuses.
+        refused = [item for item in (part.strip() for part in value.split(",")) if item and item not in spec.allowed]
+        if refused:
+            value = refused[0]
     reason = _invalid_reason(name, spec, value.strip())
     return None if reason is None else f"Invalid value {value} for configuration {name}: {reason}"
 
@@ -157,15 +162,12 @@ def _invalid_reason(name: str, spec: ConfigSpec, value: str) -> str | None:
         return f"Not a number of type {spec.kind.upper()}"
     if name == "compression.gzip.level" and not (number == -1 or 1 <= number <= 9):
         return "Value must be between 1 and 9, or -1"
+    # Every bound is a whole number, shown as Kafka's Range shows its Integer and Long bounds.
     if spec.minimum is not None and number < spec.minimum:
-        return f"Value must be at least {_shown(spec.minimum, spec.kind)}"
+        return f"Value must be at least {int(spec.minimum)}"
     if spec.maximum is not None and number > spec.maximum:
-        return f"Value must be no more than {_shown(spec.maximum, spec.kind)}"
+        return f"Value must be no more than {int(spec.maximum)}"
     return None
-
-
-def _shown(bound: float, kind: str) -> str:
-    return str(float(bound)) if kind == "double" else str(int(bound))
 
 
 def effective_config(topic: TopicInfo, name: str, broker_defaults: Mapping[str, str]) -> str:

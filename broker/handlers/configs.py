@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from broker.security.authorizer import Operation as AclOperation
-from broker.topics import TOPIC_CONFIGS, config_error, effective_config, topic_name_error
+from broker.topics import TOPIC_CONFIGS, config_error, topic_name_error
 from metadata.base import MetadataUnavailableError, TopicInfo, UnknownTopicError, format_listeners
 from protocol.apis.alter_configs import ALTER_CONFIGS
 from protocol.apis.describe_configs import DESCRIBE_CONFIGS
@@ -426,7 +426,7 @@ async def _alter_resource(
         raise _unsupported_type(resource.resource_type)
     topic = await _existing_topic(broker, resource.resource_name)
     if isinstance(resource, IncrementalResource):
-        configs = _apply_operations(topic, resource.configs, broker.broker_defaults)
+        configs = _apply_operations(topic, resource.configs)
     else:
         configs = _replacement(resource.configs)
     if validate_only:
@@ -447,9 +447,7 @@ def _replacement(entries: Iterable[AlterableConfig]) -> dict[str, str]:
     return configs
 
 
-def _apply_operations(
-    topic: TopicInfo, entries: Iterable[IncrementalConfig], broker_defaults: Mapping[str, str]
-) -> dict[str, str]:
+def _apply_operations(topic: TopicInfo, entries: Iterable[IncrementalConfig]) -> dict[str, str]:
     """IncrementalAlterConfigs: the topic's explicit set with each operation applied."""
     configs = dict(topic.configs)
     for entry in entries:
@@ -473,18 +471,25 @@ def _apply_operations(
             configs[name] = value
             continue
         if topic_config_type(name) is not ConfigType.LIST:
-            raise _RefusedError(ErrorCode.INVALID_CONFIG, f"cannot {operation.name} to {name}: its type is not LIST")
-        current = TopicInfo(topic.topic_id, topic.name, topic.partitions, configs)
-        items = [item for item in effective_config(current, name, broker_defaults).split(",") if item]
-        given = [item.strip() for item in value.split(",") if item.strip()]
-        if operation is Operation.APPEND:
-            items += [item for item in dict.fromkeys(given) if item not in items]
-        else:
-            items = [item for item in items if item not in given]
-        joined = ",".join(items)
+            message = f"Can't {operation.name} to key {name} because its type is not LIST."
+            raise _RefusedError(ErrorCode.INVALID_CONFIG, message)
+        joined = _list_operation(operation, configs.get(name, TOPIC_CONFIGS[name].default), value)
         _check_config(name, joined)
         configs[name] = joined
     return configs
+
+
+def _list_operation(operation: Operation, current: str, value: str) -> str:
+    """APPEND or SUBTRACT on a LIST config's value as Kafka's controller does: the value set on the
+    topic, else Kafka's default, as parts; APPEND adds each given part it lacks, SUBTRACT removes
+    each given part once. The result may be empty (the config's validator decides)."""
+    parts = [part for part in current.split(",") if part]
+    for given in value.split(","):
+        if operation is Operation.APPEND and given not in parts:
+            parts.append(given)
+        elif operation is Operation.SUBTRACT and given in parts:
+            parts.remove(given)
+    return ",".join(parts)
 
 
 def _check_config(name: str, value: str | None) -> None:
