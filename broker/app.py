@@ -290,9 +290,13 @@ class Broker:
 
     async def clean_once(self) -> None:
         """One pass of the log cleaner over the compacted partitions this broker is preferred for."""
-        for topic in await self.metadata.topics.list_topics():
-            if "compact" not in cleanup_policies(topic, self.broker_defaults):
-                continue
+        compacted = [
+            topic
+            for topic in await self.metadata.topics.list_topics()
+            if "compact" in cleanup_policies(topic, self.broker_defaults)
+        ]
+        self.cleaner.stats.keep_topics({topic.topic_id: topic.name for topic in compacted})
+        for topic in compacted:
             settings = cleaner_settings(topic, self.broker_defaults)
             for partition in range(topic.partitions):
                 if self.cluster.partition_leader(topic.name, partition) == self.config.broker_id:

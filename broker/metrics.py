@@ -39,6 +39,7 @@ from protocol.apis.produce import PRODUCE
 from protocol.errors import ErrorCode
 from protocol.primitives import RecordSet, record_set_pieces
 from protocol.records import iter_batches
+from storage.cleaner import CleanerStats
 from storage.stats import LATENCY_BOUNDS, Histogram, LogStats
 
 if TYPE_CHECKING:
@@ -271,6 +272,8 @@ class Frozen:
     uptime: float
     authentications: dict[tuple[str, str], int]  # by (mechanism, result)
     authorization_denials: dict[tuple[str, str], int]  # by (operation, resource type)
+    cleaner: CleanerStats
+    now_ms: int
 
 
 class Metrics:
@@ -365,6 +368,12 @@ class Metrics:
             uptime=time.time() - broker.started_at,
             authentications=dict(broker.sasl.counts),
             authorization_denials=dict(broker.authorizer.denials),
+            cleaner=dataclasses.replace(
+                broker.cleaner.stats,
+                dirty_ratio=dict(broker.cleaner.stats.dirty_ratio),
+                last_clean_ms=dict(broker.cleaner.stats.last_clean_ms),
+            ),
+            now_ms=time.time_ns() // 1_000_000,
         )
 
     async def render(self) -> bytes:
@@ -520,6 +529,33 @@ class _Collector:
             {**frozen.stats.metadata_seconds, COMMIT_FLUSHES: log_stats.commit_seconds},
         )
         yield from self._s3(frozen.s3_operations)
+        yield from self._cleaner(frozen.cleaner, frozen.now_ms)
+
+    def _cleaner(self, cleaner: CleanerStats, now_ms: int) -> Iterator[Metric]:
+        yield _counter("log_cleaner_bytes_read", "Bytes the log cleaner read.", (), {(): cleaner.bytes_read})
+        yield _counter("log_cleaner_bytes_written", "Bytes the log cleaner wrote.", (), {(): cleaner.bytes_written})
+        yield _counter(
+            "log_cleaner_records_removed", "Records the log cleaner removed.", (), {(): cleaner.records_removed}
+        )
+        labels = ("topic", "partition")
+        ratios = GaugeMetricFamily(
+            PREFIX + "log_cleaner_dirty_ratio",
+            "Share of a compacted partition's cleanable bytes not cleaned yet, as of the cleaner's last look.",
+            labels=labels,
+        )
+        for (topic_id, partition), ratio in cleaner.dirty_ratio.items():
+            if topic_id in cleaner.topic_names:
+                ratios.add_metric([cleaner.topic_names[topic_id], str(partition)], ratio)
+        yield ratios
+        since = GaugeMetricFamily(
+            PREFIX + "log_cleaner_seconds_since_last_clean",
+            "Seconds since this broker last cleaned the partition.",
+            labels=labels,
+        )
+        for (topic_id, partition), cleaned_ms in cleaner.last_clean_ms.items():
+            if topic_id in cleaner.topic_names:
+                since.add_metric([cleaner.topic_names[topic_id], str(partition)], (now_ms - cleaned_ms) / 1000)
+        yield since
 
     def _s3(self, operations: dict[str, Any]) -> Iterator[Metric]:
         # Only the S3 store keeps request statistics; other stores export no s3 samples.

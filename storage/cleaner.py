@@ -64,16 +64,20 @@ class CleanerSettings:
 
 @dataclass
 class CleanerStats:
-    """What the cleaner did, for /metrics."""
+    """What the cleaner did, for /metrics: per partition, of the compacted topics it looks at."""
 
     bytes_read: int = 0
     bytes_written: int = 0
+    records_removed: int = 0
     dirty_ratio: dict[PartitionKey, float] = field(default_factory=dict)
     last_clean_ms: dict[PartitionKey, int] = field(default_factory=dict)
+    topic_names: dict[UUID, str] = field(default_factory=dict)  # the label of each topic id
 
-    def forget_topic(self, topic_id: UUID) -> None:
+    def keep_topics(self, names: dict[UUID, str]) -> None:
+        """Forget the partitions of topics no longer compacted (or deleted)."""
+        self.topic_names = names
         for table in (self.dirty_ratio, self.last_clean_ms):
-            for key in [key for key in table if key[0] == topic_id]:
+            for key in [key for key in table if key[0] not in names]:
                 del table[key]
 
 
@@ -378,6 +382,7 @@ class LogCleaner:
             return 0
         self.stats.last_clean_ms[(topic_id, partition)] = now_ms
         self.stats.dirty_ratio[(topic_id, partition)] = 0.0
+        self.stats.records_removed += cleaned.records_removed
         saved = CleanerCheckpoint(end, now_ms, clean_times, cleaned.tombstones_due_ms)
         await self.metadata.cleaner.save_cleaner_checkpoint(topic_id, partition, self.holder, saved)
         log.info(

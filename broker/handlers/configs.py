@@ -228,6 +228,13 @@ def broker_config_values(broker: Broker) -> list[ConfigValue]:
         ("queued.max.requests", str(config.queued_max_requests), ConfigType.INT),
         ("super.users", config.super_users, ConfigType.STRING),
         ("allow.everyone.if.no.acl.found", str(config.allow_everyone_if_no_acl_found).lower(), ConfigType.BOOLEAN),
+        ("log.cleaner.enable", "true", ConfigType.BOOLEAN),
+        ("log.cleaner.backoff.ms", str(config.log_cleaner_interval_ms), ConfigType.LONG),
+        (
+            "log.cleaner.io.max.bytes.per.second",
+            _cleaner_io_bound(config.log_cleaner_io_max_bytes_per_second),
+            ConfigType.DOUBLE,
+        ),
     ]
     defaults: list[tuple[str, str, ConfigType]] = [("default.replication.factor", "1", ConfigType.INT)]
     listed = {name for name, _, _ in static}
@@ -240,6 +247,11 @@ def broker_config_values(broker: Broker) -> list[ConfigValue]:
         for name, value, config_type in entries:
             values.append(ConfigValue(name, value, source, config_type, True, (Synonym(name, value, source),)))
     return values
+
+
+def _cleaner_io_bound(bytes_per_second: int) -> str:
+    """Unbounded (0 here) is Kafka's default, Double.MAX_VALUE, as Kafka writes it."""
+    return str(float(bytes_per_second)) if bytes_per_second > 0 else "1.7976931348623157E308"
 
 
 def broker_name_error(broker: Broker, name: str) -> str | None:

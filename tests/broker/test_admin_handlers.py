@@ -495,6 +495,12 @@ async def test_describe_broker_configs(broker: Broker, version: int) -> None:
     assert configs["queued.max.requests"].value == "500"
     assert configs["num.partitions"].config_source == STATIC_BROKER_CONFIG
     assert configs["log.retention.ms"].config_source == DEFAULT_CONFIG
+    # The log cleaner's settings, and the broker defaults of the cleaner's topic configs, as Kafka names them.
+    assert configs["log.cleaner.backoff.ms"].value == str(broker.config.log_cleaner_interval_ms)
+    assert configs["log.cleaner.io.max.bytes.per.second"].value == "1.7976931348623157E308"
+    assert configs["log.cleaner.min.cleanable.ratio"].value == "0.5"
+    assert configs["log.cleaner.max.compaction.lag.ms"].value == str(2**63 - 1)
+    assert configs["log.cleaner.delete.retention.ms"].value == "86400000"
     assert all(entry.read_only and len(entry.synonyms) == 1 for entry in configs.values())
     if version >= 3:
         assert configs["auto.create.topics.enable"].config_type == 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -237,6 +238,25 @@ def test_done_when_a_compacted_topic_reads_back_as_the_last_value_of_each_live_k
         assert shown == {key.decode(): value.decode() for key, (_, value) in latest.items()}
     # Nothing moved the log start: compaction keeps offsets, it does not delete from the front.
     assert watermarks(broker, topic)[0] == 0
+    samples = cleaner_samples(broker)
+    assert samples["streamhouse_log_cleaner_bytes_read_total"] > 0
+    assert samples["streamhouse_log_cleaner_bytes_written_total"] > 0
+    assert samples["streamhouse_log_cleaner_records_removed_total"] >= RECORDS - (KEYS - DELETED)
+    partition = f'{{partition="0",topic="{topic}"}}'
+    assert 0 <= samples[f"streamhouse_log_cleaner_dirty_ratio{partition}"] <= 1
+    assert 0 <= samples[f"streamhouse_log_cleaner_seconds_since_last_clean{partition}"] < CLEANED_WITHIN_S
+
+
+def cleaner_samples(broker: BrokerProcess) -> dict[str, float]:
+    """The log cleaner's samples on the broker's /metrics, by name and labels as Prometheus's text writes them."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{broker.http_port}/metrics", timeout=TIMEOUT) as response:
+        text = response.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line.startswith("streamhouse_log_cleaner_"):
+            name, value = line.rsplit(" ", 1)
+            samples[name] = float(value)
+    return samples
 
 
 # -- cleaned while producers and consumers run ---------------------------------------------
