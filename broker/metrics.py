@@ -537,25 +537,24 @@ class _Collector:
         yield _counter(
             "log_cleaner_records_removed", "Records the log cleaner removed.", (), {(): cleaner.records_removed}
         )
-        labels = ("topic", "partition")
-        ratios = GaugeMetricFamily(
-            PREFIX + "log_cleaner_dirty_ratio",
-            "Share of a compacted partition's cleanable bytes not cleaned yet, as of the cleaner's last look.",
-            labels=labels,
-        )
-        for (topic_id, partition), ratio in cleaner.dirty_ratio.items():
-            if topic_id in cleaner.topic_names:
-                ratios.add_metric([cleaner.topic_names[topic_id], str(partition)], ratio)
-        yield ratios
-        since = GaugeMetricFamily(
-            PREFIX + "log_cleaner_seconds_since_last_clean",
-            "Seconds since this broker last cleaned the partition.",
-            labels=labels,
-        )
-        for (topic_id, partition), cleaned_ms in cleaner.last_clean_ms.items():
-            if topic_id in cleaner.topic_names:
-                since.add_metric([cleaner.topic_names[topic_id], str(partition)], (now_ms - cleaned_ms) / 1000)
-        yield since
+        seconds_since = {key: (now_ms - cleaned_ms) / 1000 for key, cleaned_ms in cleaner.last_clean_ms.items()}
+        for name, documentation, values in (
+            (
+                "log_cleaner_dirty_ratio",
+                "Share of a compacted partition's cleanable bytes not cleaned yet, as of the cleaner's last look.",
+                cleaner.dirty_ratio,
+            ),
+            (
+                "log_cleaner_seconds_since_last_clean",
+                "Seconds since this broker last cleaned the partition.",
+                seconds_since,
+            ),
+        ):
+            family = GaugeMetricFamily(PREFIX + name, documentation, labels=("topic", "partition"))
+            for (topic_id, partition), value in values.items():
+                if topic_id in cleaner.topic_names:
+                    family.add_metric([cleaner.topic_names[topic_id], str(partition)], value)
+            yield family
 
     def _s3(self, operations: dict[str, Any]) -> Iterator[Metric]:
         # Only the S3 store keeps request statistics; other stores export no s3 samples.
