@@ -360,3 +360,28 @@ def test_a_connect_style_config_topic_reads_to_its_end_at_start(
     state.pop(b"ticker", None)
     assert state == expected
     assert read < written
+
+
+# -- cleanup.policy: compact,delete applies both; empty applies neither ------------------------
+
+
+def test_compact_delete_applies_retention_and_compaction_and_an_empty_policy_neither(
+    start_broker: Callable[[list[str]], BrokerProcess],
+) -> None:
+    broker = start_broker([])
+    rolling = {"segment.ms": "100", "min.cleanable.dirty.ratio": "0.01", "retention.ms": "4000"}
+    create_topic(broker, "both", 1, {**rolling, "cleanup.policy": "compact,delete"})
+    create_topic(broker, "neither", 1, {**rolling, "cleanup.policy": ""})
+    updates = [(key_name(n % 5), str(n).encode()) for n in range(50)]
+    for topic in ("both", "neither"):
+        produce(broker.bootstrap, topic, updates)
+    with Ticker(broker.bootstrap, "both", 1.0), Ticker(broker.bootstrap, "neither", 1.0):
+        # Compaction: the 50 updates of 5 keys are cleaned down to their last values...
+        wait_for(lambda: len(read_confluent(broker.bootstrap, "both")) <= 10, "compacted", CLEANED_WITHIN_S)
+        # ...and retention then drops them from the front, moving the log start.
+        wait_for(lambda: watermarks(broker, "both")[0] >= len(updates), "deleted by retention", CLEANED_WITHIN_S)
+        # The same passes left the topic without a policy whole: infinite retention, no compaction.
+        start, _ = watermarks(broker, "neither")
+        found = read_confluent(broker.bootstrap, "neither")
+    assert start == 0
+    assert [(read.key, read.value) for read in found[: len(updates)]] == updates
