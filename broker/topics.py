@@ -194,6 +194,18 @@ def cleaner_settings(topic: TopicInfo, broker_defaults: Mapping[str, str]) -> Cl
     )
 
 
+def timestamp_limits_ms(topic: TopicInfo, broker_defaults: Mapping[str, str]) -> tuple[int, int]:
+    """message.timestamp.before.max.ms and after.max.ms; either one not set on the topic takes the
+    deprecated message.timestamp.difference.max.ms where the topic still sets that (Kafka 3.6-3.9's rule)."""
+    limits = []
+    for name in ("message.timestamp.before.max.ms", "message.timestamp.after.max.ms"):
+        fallback = name not in topic.configs and "message.timestamp.difference.max.ms" in topic.configs
+        limits.append(
+            int(effective_config(topic, "message.timestamp.difference.max.ms" if fallback else name, broker_defaults))
+        )
+    return limits[0], limits[1]
+
+
 def cleanup_policies(topic: TopicInfo, broker_defaults: Mapping[str, str]) -> set[str]:
     """The topic's cleanup.policy items: "delete" (retention applies), "compact" (records need keys)."""
     value = effective_config(topic, "cleanup.policy", broker_defaults)
