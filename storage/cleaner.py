@@ -355,6 +355,7 @@ class LogCleaner:
         settings: CleanerSettings,
         now_ms: int,
     ) -> int:
+        started = time.monotonic()
         stored = []
         for entry in cleanable:
             await self.throttle.spend(entry.length)
@@ -386,11 +387,12 @@ class LogCleaner:
         saved = CleanerCheckpoint(end, now_ms, clean_times, cleaned.tombstones_due_ms)
         await self.metadata.cleaner.save_cleaner_checkpoint(topic_id, partition, self.holder, saved)
         log.info(
-            "cleaned %s/%d offsets %d-%d: %d records removed, %d of %d bytes kept",
+            "cleaned %s/%d offsets %d-%d in %.3f s: %d records removed, %d of %d bytes kept",
             topic_id,
             partition,
             cleanable[0].base_offset,
             end - 1,
+            time.monotonic() - started,
             cleaned.records_removed,
             cleaned.size,
             sum(entry.length for entry in cleanable),
