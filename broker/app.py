@@ -355,5 +355,6 @@ class Broker:
             connection.close("broker shutting down")
         await self.http.stop()
         self.transaction_states.close()
+        self.cleaner.close()
         await self.metadata.close()
         await self.objects.close()

@@ -20,17 +20,20 @@ never change: the cleaned log has gaps, which consumers read across. The kept ba
 object, whose index entries are swapped for the old ones in one metadata transaction; the old
 objects are collected by maintenance once nothing references them.
 
-Decoding and rebuilding batches runs on a worker thread; reads and writes are throttled to
-`io_max_bytes_per_second` over all partitions.
+Decoding and rebuilding batches runs in a worker process of its own (a thread would hold the GIL
+the event loop needs for that long); reads and writes are throttled to `io_max_bytes_per_second`
+over all partitions.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import struct
 import time
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from uuid import UUID, uuid4
 
@@ -154,7 +157,7 @@ def pruned_clean_times(
 class CleanedRange:
     """A cleaned range: the kept batches as pieces of one object, their index entries, and what it found."""
 
-    pieces: list[Buffer]
+    pieces: list[bytes]
     entries: list[IndexEntry]
     tombstones_due_ms: int  # when the earliest kept tombstone may go; 0 when none was kept
     records_removed: int
@@ -180,7 +183,9 @@ def clean_range(
     delete_retention_ms: int,
     now_ms: int,
 ) -> CleanedRange:
-    """Clean the batches of `entries` (their bytes `stored`, as stored), CPU only: run it on a worker thread."""
+    """Clean the batches of `entries` (their bytes `stored`, as stored), CPU only: run it off the event loop.
+
+    What it returns is plain bytes, to go back from a worker process."""
     batches = _batches(entries, stored)
     latest: dict[bytes, int] = {}  # each key's last offset in the range
     for batch in batches:
@@ -188,7 +193,7 @@ def clean_range(
             for record in batch.records:
                 if record.key is not None:
                     latest[record.key] = record.offset
-    pieces: list[Buffer] = []
+    pieces: list[bytes] = []
     kept: list[BatchHeader] = []  # the batches kept, as the pieces hold them
     tombstones_due = 0
     removed = 0
@@ -197,7 +202,7 @@ def clean_range(
             removed += batch.header.records_count
             continue
         if batch.records is None:  # a marker, or a transaction not ended in the range: as it is
-            pieces.append(batch.data)
+            pieces.append(bytes(batch.data))
             kept.append(batch.header)
             continue
         records: list[StoredRecord] = []
@@ -213,7 +218,7 @@ def clean_range(
         removed += len(batch.records) - len(records)
         if not records:
             continue
-        pieces.append(batch.data if len(records) == len(batch.records) else _rebuilt(batch.header, records))
+        pieces.append(bytes(batch.data) if len(records) == len(batch.records) else _rebuilt(batch.header, records))
         kept.append(batch.header)
     return CleanedRange(pieces, _cleaned_entries(kept, pieces, object_key), tombstones_due, removed)
 
@@ -320,6 +325,18 @@ class LogCleaner:
         self.lease_ms = lease_ms
         self.throttle = IoThrottle(io_max_bytes_per_second)
         self.stats = CleanerStats()
+        self._worker: ProcessPoolExecutor | None = None  # started at the first pass that rewrites
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.shutdown(wait=True, cancel_futures=True)
+            self._worker = None
+
+    def _process(self) -> ProcessPoolExecutor:
+        if self._worker is None:
+            # spawn, not fork: the broker has threads (SQLite's, the validators') a fork would copy mid-state.
+            self._worker = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        return self._worker
 
     async def clean(self, topic_id: UUID, partition: int, settings: CleanerSettings, now_ms: int) -> int:
         """One pass over the partition; returns the records it removed (0 when it had nothing to do)."""
@@ -367,11 +384,19 @@ class LogCleaner:
             clean_times = (*clean_times, (end, now_ms))
         clean_times = pruned_clean_times(clean_times, settings.delete_retention_ms, now_ms)
         object_key = cleaned_key(topic_id, partition, cleanable[0].base_offset)
-        cleaned = await asyncio.to_thread(
-            clean_range, cleanable, stored, object_key, clean_times, settings.delete_retention_ms, now_ms
+        cleaned = await asyncio.get_running_loop().run_in_executor(
+            self._process(),
+            clean_range,
+            list(cleanable),
+            stored,
+            object_key,
+            clean_times,
+            settings.delete_retention_ms,
+            now_ms,
         )
         await self.throttle.spend(cleaned.size)
-        await self.objects.put(object_key, cleaned.pieces)
+        pieces: list[Buffer] = list(cleaned.pieces)
+        await self.objects.put(object_key, pieces)
         self.stats.bytes_written += cleaned.size
         swapped = await self.metadata.log.replace_index(
             topic_id, partition, cleanable, cleaned.entries, object_key, cleaned.size, cleaned=True
