@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
+from tests.broker.test_admin_handlers import KAFKA_4_TOPIC_CONFIGS
 from tests.brokerproc import BrokerProcess
 from tests.e2e.test_maintenance import create_topic, watermarks
 
@@ -385,3 +386,42 @@ def test_compact_delete_applies_retention_and_compaction_and_an_empty_policy_nei
         found = read_confluent(broker.bootstrap, "neither")
     assert start == 0
     assert [(read.key, read.value) for read in found[: len(updates)]] == updates
+
+
+# -- configs through a stock admin client ------------------------------------------------------
+
+
+def test_describe_configs_lists_kafkas_topic_configs_and_subtract_may_empty_a_list(
+    start_broker: Callable[[list[str]], BrokerProcess],
+) -> None:
+    from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ConfigSource
+
+    broker = start_broker([])
+    create_topic(broker, "described", 1, DONE_WHEN_CONFIGS)
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    topic = ConfigResource(ConfigResource.Type.TOPIC, "described")
+    [described] = admin.describe_configs([topic]).values()
+    entries = described.result(TIMEOUT)
+    assert set(entries) >= KAFKA_4_TOPIC_CONFIGS
+    for name, value in DONE_WHEN_CONFIGS.items():
+        assert (entries[name].value, entries[name].source) == (value, ConfigSource.DYNAMIC_TOPIC_CONFIG.value)
+    assert (entries["file.delete.delay.ms"].value, entries["file.delete.delay.ms"].source) == (
+        "60000",
+        ConfigSource.DEFAULT_CONFIG.value,
+    )
+    # SUBTRACT empties cleanup.policy, as Kafka 4.2 allows; APPEND adds to it again.
+    for operation, value, expected in (
+        (AlterConfigOpType.SUBTRACT, "compact", ""),
+        (AlterConfigOpType.APPEND, "delete,compact", "delete,compact"),
+    ):
+        entry = ConfigEntry("cleanup.policy", value, incremental_operation=operation)
+        resource = ConfigResource(ConfigResource.Type.TOPIC, "described", incremental_configs=[entry])
+        [altered] = admin.incremental_alter_configs([resource]).values()
+        altered.result(TIMEOUT)
+        [again] = admin.describe_configs([topic]).values()
+        assert again.result(TIMEOUT)["cleanup.policy"].value == expected
+    # The broker's own settings, the cleaner's among them.
+    [broker_configs] = admin.describe_configs([ConfigResource(ConfigResource.Type.BROKER, "0")]).values()
+    settings = broker_configs.result(TIMEOUT)
+    assert settings["log.cleaner.backoff.ms"].value == "1000"
+    assert settings["log.cleaner.min.cleanable.ratio"].value == "0.5"
