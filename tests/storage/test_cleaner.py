@@ -3,23 +3,32 @@ the cleaned batches read back (offsets preserved across the gaps it leaves)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from uuid import UUID
 
 import pytest
 
 from metadata.base import IndexEntry
 from metadata.commit import check_replacement
+from metadata.sqlite import SqliteMetadataStore
 from protocol.records import Compression, Record, build_batch, build_marker_batch, iter_batches, iter_records
 from storage.cleaner import (
     CleanerSettings,
     IoThrottle,
+    LogCleaner,
     clean_range,
     cleanable_range,
     first_cleaned_ms,
     head_segment_start,
     pruned_clean_times,
 )
+from storage.log import PartitionLog
+from storage.maintenance import Maintenance
+from storage.objects import MemoryObjectStore
 from storage.reader import patch_offsets
+from storage.transactions import TransactionStates
+from tests.storage.test_log import make_log
 
 NOW = 1_700_000_000_000
 KEY = "cleaned"
@@ -169,3 +178,93 @@ async def test_the_throttle_spreads_bytes_over_time() -> None:
     for _ in range(3):
         await throttle.spend(100)  # 300 bytes at 1000/s: the third waits for the first two, 0.2 s
     assert time.monotonic() - started >= 0.19
+
+
+# -- passes over a real partition log (memory objects, SQLite in memory) ------------------------
+
+
+@dataclass
+class Cleaning:
+    objects: MemoryObjectStore
+    metadata: SqliteMetadataStore
+    log: PartitionLog
+    cleaner: LogCleaner
+    topic_id: UUID
+
+
+@pytest.fixture
+async def cleaning() -> AsyncIterator[Cleaning]:
+    metadata = SqliteMetadataStore(":memory:")
+    await metadata.start()
+    objects = MemoryObjectStore()
+    log = make_log(objects, metadata)
+    log.start()
+    states = TransactionStates(metadata)
+    states.start()
+    cleaner = LogCleaner(objects, metadata, log, states, holder=1, lease_ms=60_000)
+    topic_id = (await metadata.topics.create_topic("compacted", 1, {"cleanup.policy": "compact"})).topic_id
+    yield Cleaning(objects, metadata, log, cleaner, topic_id)
+    cleaner.close()
+    states.close()
+    await log.close()
+    await metadata.close()
+
+
+async def append(cleaning: Cleaning, timestamp: int, *pairs: tuple[str, str | None]) -> None:
+    data = keyed(*pairs, timestamp=timestamp)
+    [(header, _)] = list(iter_batches(data))
+    await cleaning.log.append(cleaning.topic_id, 0, data, header)
+
+
+async def read_back(cleaning: Cleaning) -> Found:
+    found: Found = []
+    for chunk in await cleaning.log.read(cleaning.topic_id, 0, 0, 1 << 20):
+        for header, batch in iter_batches(chunk):
+            found += [(record.offset, record.key, record.value) for record in iter_records(header, batch)]
+    return found
+
+
+async def test_a_pass_cleans_past_the_dirty_ratio_reads_see_it_and_the_old_objects_are_collected(
+    cleaning: Cleaning,
+) -> None:
+    for round_number in range(4):  # one batch a second: each its own segment (segment.ms=100)
+        await append(cleaning, NOW + round_number * 1000, ("a", str(round_number)), ("b", str(round_number)))
+    assert len(await read_back(cleaning)) == 8  # from the tail cache
+    before = set(await cleaning.objects.list())
+    removed = await cleaning.cleaner.clean(cleaning.topic_id, 0, SETTINGS, NOW + 5000)
+    assert removed == 4  # rounds 0-2 are cleanable (round 3 is the active segment): a, b of 0 and 1 go
+    assert await read_back(cleaning) == [(4, b"a", b"2"), (5, b"b", b"2"), (6, b"a", b"3"), (7, b"b", b"3")]
+    stats = cleaning.cleaner.stats
+    assert stats.bytes_read > stats.bytes_written > 0
+    assert stats.last_clean_ms[(cleaning.topic_id, 0)] == NOW + 5000
+    # Maintenance collects the flush objects no index row references any more.
+    collected = await Maintenance(cleaning.objects, cleaning.metadata, cleaning.log).collect_garbage(NOW + 5000)
+    assert collected >= 1
+    referenced = {entry.object_key for entry in await cleaning.metadata.log.find_index(cleaning.topic_id, 0, 0, 100)}
+    assert set(await cleaning.objects.list()) == referenced
+    assert before - referenced
+    # Nothing new is dirty: the next pass leaves the partition alone.
+    assert await cleaning.cleaner.clean(cleaning.topic_id, 0, SETTINGS, NOW + 6000) == 0
+
+
+async def test_a_low_dirty_ratio_waits_unless_max_compaction_lag_forces_a_clean(cleaning: Cleaning) -> None:
+    for round_number in range(4):
+        await append(cleaning, NOW + round_number * 1000, *[(f"k{n}", str(round_number)) for n in range(20)])
+    await append(cleaning, NOW + 4000, ("head", "x"))
+    assert await cleaning.cleaner.clean(cleaning.topic_id, 0, SETTINGS, NOW + 5000) == 60
+    await append(cleaning, NOW + 5000, ("k0", "late"))  # a little dirt behind the head
+    await append(cleaning, NOW + 6000, ("head", "y"))
+    assert await cleaning.cleaner.clean(cleaning.topic_id, 0, SETTINGS, NOW + 7000) == 0  # ratio below 0.5
+    assert cleaning.cleaner.stats.dirty_ratio[(cleaning.topic_id, 0)] < 0.5
+    overdue = CleanerSettings(**{**SETTINGS.__dict__, "max_compaction_lag_ms": 2000})
+    assert await cleaning.cleaner.clean(cleaning.topic_id, 0, overdue, NOW + 7000) == 1  # k0's value of round 3
+
+
+async def test_a_partition_leased_to_another_broker_is_left_alone(cleaning: Cleaning) -> None:
+    for round_number in range(3):
+        await append(cleaning, NOW + round_number * 1000, ("a", str(round_number)))
+    assert await cleaning.metadata.cleaner.acquire_cleaner_lease(cleaning.topic_id, 0, 2, NOW, 60_000) is not None
+    assert await cleaning.cleaner.clean(cleaning.topic_id, 0, SETTINGS, NOW + 5000) == 0
+    assert len(await read_back(cleaning)) == 3
+    # Once that lease has expired, this broker takes the partition over.
+    assert await cleaning.cleaner.clean(cleaning.topic_id, 0, SETTINGS, NOW + 61_000) == 1
