@@ -95,12 +95,13 @@ def produce(bootstrap: str, topic: str, items: list[tuple[bytes, bytes | None]])
     return offsets
 
 
-def read_confluent(bootstrap: str, topic: str) -> list[Read]:
+def read_confluent(bootstrap: str, topic: str, isolation: str = "read_committed") -> list[Read]:
     """Partition 0 from its start to its high watermark (as it was when the read began)."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     _, high = watermarks_at(bootstrap, topic)
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused", "enable.auto.commit": False})
+    settings = {"group.id": "unused", "enable.auto.commit": False, "isolation.level": isolation}
+    consumer = Consumer({"bootstrap.servers": bootstrap, **settings})
     consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
     found: list[Read] = []
     deadline = time.monotonic() + TIMEOUT
@@ -425,3 +426,48 @@ def test_describe_configs_lists_kafkas_topic_configs_and_subtract_may_empty_a_li
     settings = broker_configs.result(TIMEOUT)
     assert settings["log.cleaner.backoff.ms"].value == "1000"
     assert settings["log.cleaner.min.cleanable.ratio"].value == "0.5"
+
+
+# -- transactions ------------------------------------------------------------------------------
+
+
+def test_aborted_records_are_cleaned_away_and_read_committed_reads_across_the_gaps(
+    start_broker: Callable[[list[str]], BrokerProcess],
+) -> None:
+    from confluent_kafka import Producer
+
+    broker = start_broker([])
+    topic = "transactional-compacted"
+    create_topic(broker, topic, 1, DONE_WHEN_CONFIGS)
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": "cleaned-tx"})
+    producer.init_transactions(TIMEOUT)
+    for outcome, keys, value in (
+        ("commit", "abcde", b"first"),
+        ("abort", "abcde", b"aborted"),
+        ("commit", "abc", b"second"),
+    ):
+        producer.begin_transaction()
+        for key in keys:
+            producer.produce(topic, key=key.encode(), value=value, partition=0)
+        producer.flush(TIMEOUT)
+        if outcome == "commit":
+            producer.commit_transaction(TIMEOUT)
+        else:
+            producer.abort_transaction(TIMEOUT)
+    expected = {b"a": b"second", b"b": b"second", b"c": b"second", b"d": b"first", b"e": b"first"}
+
+    def values(found: list[Read]) -> dict[bytes | None, bytes | None]:
+        return {read.key: read.value for read in found if read.key != b"ticker"}
+
+    with Ticker(broker.bootstrap, topic, TICK_S):
+        # read_uncommitted shows aborted records until the cleaner removes them.
+        wait_for(
+            lambda: b"aborted" not in {r.value for r in read_confluent(broker.bootstrap, topic, "read_uncommitted")},
+            "aborted records cleaned away",
+            CLEANED_WITHIN_S,
+        )
+        committed = read_confluent(broker.bootstrap, topic, "read_committed")
+        uncommitted = read_confluent(broker.bootstrap, topic, "read_uncommitted")
+    assert values(committed) == values(uncommitted) == expected
+    # Superseded and aborted records are gone: of the 13 data records written, one per live key is left.
+    assert len([read for read in committed if read.key != b"ticker"]) == len(expected)
