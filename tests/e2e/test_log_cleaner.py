@@ -66,8 +66,8 @@ def backend_broker(backend: list[str], start_broker: Callable[[list[str]], Broke
 # -- clients ------------------------------------------------------------------------------
 
 
-def produce(bootstrap: str, topic: str, items: list[tuple[bytes, bytes | None]]) -> list[int]:
-    """Send the (key, value) records in order, idempotently; returns the offset each got."""
+def produce(bootstrap: str, topic: str, items: list[tuple[bytes, bytes | None]], partition: int = 0) -> list[int]:
+    """Send the (key, value) records in order to the partition, idempotently; returns the offset each got."""
     from confluent_kafka import Producer
 
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 20})
@@ -86,7 +86,7 @@ def produce(bootstrap: str, topic: str, items: list[tuple[bytes, bytes | None]])
     for index, (key, value) in enumerate(items):
         while True:
             try:
-                producer.produce(topic, key=key, value=value, partition=0, on_delivery=delivered(index))
+                producer.produce(topic, key=key, value=value, partition=partition, on_delivery=delivered(index))
                 break
             except BufferError:
                 producer.poll(0.1)
@@ -156,10 +156,10 @@ def watermarks_at(bootstrap: str, topic: str) -> tuple[int, int]:
 
 
 class Ticker:
-    """One record of its own key every `every_s` seconds, in a thread, so that segments keep rolling."""
+    """A record of its own key every `every_s` seconds to each partition, in a thread: segments keep rolling."""
 
-    def __init__(self, bootstrap: str, topic: str, every_s: float) -> None:
-        self.bootstrap, self.topic, self.every_s = bootstrap, topic, every_s
+    def __init__(self, bootstrap: str, topic: str, every_s: float, partitions: int = 1) -> None:
+        self.bootstrap, self.topic, self.every_s, self.partitions = bootstrap, topic, every_s, partitions
         self.sent = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ticker", daemon=True)
@@ -174,7 +174,8 @@ class Ticker:
 
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):
-            produce(self.bootstrap, self.topic, [(b"ticker", str(self.sent).encode())])
+            for partition in range(self.partitions):
+                produce(self.bootstrap, self.topic, [(b"ticker", str(self.sent).encode())], partition)
             self.sent += 1
 
 
@@ -471,3 +472,48 @@ def test_aborted_records_are_cleaned_away_and_read_committed_reads_across_the_ga
     assert values(committed) == values(uncommitted) == expected
     # Superseded and aborted records are gone: of the 13 data records written, one per live key is left.
     assert len([read for read in committed if read.key != b"ticker"]) == len(expected)
+
+
+# -- several brokers -------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_two_brokers_clean_each_partition_once_each_on_its_preferred_broker(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    from tests.e2e.conftest import backend_args
+
+    shared = backend_args("postgresql-s3", request)
+    brokers = [
+        BrokerProcess(
+            tmp_path / f"broker-{n}", [*CLEANER_ARGS, "--broker-id", str(n), "--broker-heartbeat-ms", "500", *shared]
+        )
+        for n in (1, 2)
+    ]
+    request.addfinalizer(lambda: [broker.kill() for broker in brokers])
+    for broker in brokers:
+        broker.start()
+    partitions = 4
+    topic_id = create_topic(brokers[0], "shared-compacted", partitions, DONE_WHEN_CONFIGS)
+    updates = [(key_name(n % 5), str(n).encode()) for n in range(100)]
+    for partition in range(partitions):
+        produce(brokers[0].bootstrap, "shared-compacted", updates, partition)
+    cleaned_by: dict[int, set[int]] = {}
+
+    def every_partition_cleaned() -> bool:
+        for broker_id, broker in zip((1, 2), brokers, strict=True):
+            lines = broker.log_text().splitlines()
+            cleaned_by[broker_id] = {
+                partition
+                for partition in range(partitions)
+                if any(f"cleaned {topic_id}/{partition} " in line for line in lines)
+            }
+        return cleaned_by[1] | cleaned_by[2] == set(range(partitions))
+
+    with Ticker(brokers[1].bootstrap, "shared-compacted", TICK_S, partitions):
+        wait_for(every_partition_cleaned, "every partition cleaned", CLEANED_WITHIN_S)
+    # One cleaner per partition: no partition was cleaned by both brokers, and both had some to clean.
+    assert not cleaned_by[1] & cleaned_by[2], cleaned_by
+    assert cleaned_by[1] and cleaned_by[2], cleaned_by
+    for broker in brokers:
+        assert broker.stop() == 0, broker.log_text()[-4000:]
