@@ -292,7 +292,8 @@ class CleanerStore(Protocol):
     async def save_cleaner_checkpoint(
         self, topic_id: UUID, partition: int, holder: int, checkpoint: CleanerCheckpoint
     ) -> bool:
-        """Record a pass's checkpoint; False when `holder` no longer holds the lease (nothing is written)."""
+        """Record a pass's checkpoint and release the lease; False when `holder` no longer held it (nothing is
+        written). A lease outlives its pass only when its holder died: then it expires."""
         ...
 
 

@@ -214,8 +214,8 @@ ACQUIRE_CLEANER_LEASE = (
     f" RETURNING {CLEANER_CHECKPOINT_COLUMNS}"
 )
 SAVE_CLEANER_CHECKPOINT = (
-    "UPDATE log_cleaner SET first_dirty_offset = ?, last_clean_ms = ?, clean_times = ?, tombstones_due_ms = ?"
-    " WHERE topic_id = ? AND partition = ? AND holder = ?"
+    "UPDATE log_cleaner SET first_dirty_offset = ?, last_clean_ms = ?, clean_times = ?, tombstones_due_ms = ?,"
+    " lease_expires_ms = 0 WHERE topic_id = ? AND partition = ? AND holder = ? AND lease_expires_ms > 0"
 )
 
 

@@ -5,7 +5,9 @@ at the first entry, and a new one at the first entry whose max timestamp is more
 `segment.ms` past the segment's first, or that would take the segment past `segment.bytes`
 (so a segment rolls when a record arrives, never on its own). The last segment is the active
 (head) one and is never cleaned; nor is anything at or past the last stable offset (an open
-transaction) or newer than `min.compaction.lag.ms`. What lies before is the cleanable range.
+transaction) or newer than `min.compaction.lag.ms`, nor a flush object maintenance has not rewritten
+into a segment yet (it would rewrite those index entries at the same time). What lies before is the
+cleanable range.
 
 A pass over a partition, under its lease in the metadata store (one cleaner per partition across
 brokers): the dirty ratio is the share of the cleanable bytes at or past the checkpoint (the
@@ -35,12 +37,13 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from metadata.base import CleanerCheckpoint, IndexEntry, MetadataStore
 from protocol.records import BatchHeader, Record, StoredRecord, build_batch, iter_batches, iter_records
 from storage.caches import PartitionKey
 from storage.log import PartitionLog
+from storage.maintenance import FLUSH_PREFIX, segment_key
 from storage.objects.base import Buffer, ObjectStore
 from storage.transactions import TransactionStates
 
@@ -128,6 +131,7 @@ def cleanable_range(
         size += entry.length
         if (
             entry.last_offset >= last_stable_offset
+            or entry.object_key.startswith(FLUSH_PREFIX)
             or entry.max_timestamp > now_ms - settings.min_compaction_lag_ms
             or (size > BYTES_PER_PASS and position > 0)
         ):
@@ -299,11 +303,6 @@ def _cleaned_entries(kept: Sequence[BatchHeader], pieces: Sequence[Buffer], obje
     return entries
 
 
-def cleaned_key(topic_id: UUID, partition: int, base_offset: int) -> str:
-    """A cleaned object's name: unique per pass, as passes may rewrite the same offsets."""
-    return f"topics/{topic_id}/{partition}/{base_offset:020d}-{uuid4().hex}.cleaned"
-
-
 class LogCleaner:
     """Cleans compacted partitions, one pass at a time (the broker calls `clean` per partition)."""
 
@@ -359,9 +358,14 @@ class LogCleaner:
         self.stats.dirty_ratio[key] = ratio
         overdue = bool(dirty) and min(entry.max_timestamp for entry in dirty) < now_ms - settings.max_compaction_lag_ms
         tombstones_due = 0 < checkpoint.tombstones_due_ms <= now_ms
-        if not (ratio > settings.min_cleanable_dirty_ratio or overdue or tombstones_due):
-            return 0
-        return await self._rewrite(topic_id, partition, cleanable, checkpoint, settings, now_ms)
+        removed = 0
+        try:
+            if ratio > settings.min_cleanable_dirty_ratio or overdue or tombstones_due:
+                removed, checkpoint = await self._rewrite(topic_id, partition, cleanable, checkpoint, settings, now_ms)
+        finally:
+            # Released after every pass: the partition's next preferred broker need not wait for it to expire.
+            await self.metadata.cleaner.save_cleaner_checkpoint(topic_id, partition, self.holder, checkpoint)
+        return removed
 
     async def _rewrite(
         self,
@@ -371,7 +375,8 @@ class LogCleaner:
         checkpoint: CleanerCheckpoint,
         settings: CleanerSettings,
         now_ms: int,
-    ) -> int:
+    ) -> tuple[int, CleanerCheckpoint]:
+        """Clean the range; returns the records removed and the checkpoint to save."""
         started = time.monotonic()
         stored = []
         for entry in cleanable:
@@ -383,7 +388,7 @@ class LogCleaner:
         if end > checkpoint.first_dirty_offset:
             clean_times = (*clean_times, (end, now_ms))
         clean_times = pruned_clean_times(clean_times, settings.delete_retention_ms, now_ms)
-        object_key = cleaned_key(topic_id, partition, cleanable[0].base_offset)
+        object_key = segment_key(topic_id, partition, cleanable[0].base_offset)
         cleaned = await asyncio.get_running_loop().run_in_executor(
             self._process(),
             clean_range,
@@ -405,12 +410,10 @@ class LogCleaner:
             # Compaction into segments, retention or another cleaner changed these entries first.
             await self.objects.delete([object_key])
             log.info("cleaning of %s/%d lost a race; its object was discarded", topic_id, partition)
-            return 0
+            return 0, checkpoint
         self.stats.last_clean_ms[(topic_id, partition)] = now_ms
         self.stats.dirty_ratio[(topic_id, partition)] = 0.0
         self.stats.records_removed += cleaned.records_removed
-        saved = CleanerCheckpoint(end, now_ms, clean_times, cleaned.tombstones_due_ms)
-        await self.metadata.cleaner.save_cleaner_checkpoint(topic_id, partition, self.holder, saved)
         log.info(
             "cleaned %s/%d offsets %d-%d in %.3f s: %d records removed, %d of %d bytes kept",
             topic_id,
@@ -422,4 +425,4 @@ class LogCleaner:
             cleaned.size,
             sum(entry.length for entry in cleanable),
         )
-        return cleaned.records_removed
+        return cleaned.records_removed, CleanerCheckpoint(end, now_ms, clean_times, cleaned.tombstones_due_ms)

@@ -30,7 +30,9 @@ async def test_the_checkpoint_is_saved_by_the_holder_and_read_back_with_the_leas
     await cleaner.acquire_cleaner_lease(topic.topic_id, 0, 1, NOW, LEASE_MS)
     saved = CleanerCheckpoint(4242, NOW, ((100, NOW - 5000), (4242, NOW)), NOW + 86_400_000)
     assert await cleaner.save_cleaner_checkpoint(topic.topic_id, 0, 1, saved)
-    assert await cleaner.acquire_cleaner_lease(topic.topic_id, 0, 1, NOW + 10, LEASE_MS) == saved
+    # Saving released the lease: it cannot be saved again, and another broker takes it at once.
+    assert not await cleaner.save_cleaner_checkpoint(topic.topic_id, 0, 1, CleanerCheckpoint(1))
+    assert await cleaner.acquire_cleaner_lease(topic.topic_id, 0, 2, NOW + 10, LEASE_MS) == saved
 
 
 async def test_a_deleted_topic_leaves_no_cleaner_state(store: MetadataStore) -> None:

@@ -24,7 +24,7 @@ from storage.cleaner import (
     pruned_clean_times,
 )
 from storage.log import PartitionLog
-from storage.maintenance import Maintenance
+from storage.maintenance import Maintenance, now_ms
 from storage.objects import MemoryObjectStore
 from storage.reader import patch_offsets
 from storage.transactions import TransactionStates
@@ -211,9 +211,16 @@ async def cleaning() -> AsyncIterator[Cleaning]:
 
 
 async def append(cleaning: Cleaning, timestamp: int, *pairs: tuple[str, str | None]) -> None:
+    """One batch, then a maintenance pass: its flush object becomes a segment (the cleaner waits for that)."""
     data = keyed(*pairs, timestamp=timestamp)
     [(header, _)] = list(iter_batches(data))
     await cleaning.log.append(cleaning.topic_id, 0, data, header)
+    maintenance = Maintenance(cleaning.objects, cleaning.metadata, cleaning.log)
+    assert await maintenance.compact(cleaning.topic_id, 0, 0, now_ms()) == 1  # flush objects are named by real time
+
+
+async def clean(cleaning: Cleaning, settings: CleanerSettings, now_ms: int) -> int:
+    return await cleaning.cleaner.clean(cleaning.topic_id, 0, settings, now_ms)
 
 
 async def read_back(cleaning: Cleaning) -> Found:
@@ -231,7 +238,7 @@ async def test_a_pass_cleans_past_the_dirty_ratio_reads_see_it_and_the_old_objec
         await append(cleaning, NOW + round_number * 1000, ("a", str(round_number)), ("b", str(round_number)))
     assert len(await read_back(cleaning)) == 8  # from the tail cache
     before = set(await cleaning.objects.list())
-    removed = await cleaning.cleaner.clean(cleaning.topic_id, 0, SETTINGS, NOW + 5000)
+    removed = await clean(cleaning, SETTINGS, NOW + 5000)
     assert removed == 4  # rounds 0-2 are cleanable (round 3 is the active segment): a, b of 0 and 1 go
     assert await read_back(cleaning) == [(4, b"a", b"2"), (5, b"b", b"2"), (6, b"a", b"3"), (7, b"b", b"3")]
     stats = cleaning.cleaner.stats
@@ -244,27 +251,27 @@ async def test_a_pass_cleans_past_the_dirty_ratio_reads_see_it_and_the_old_objec
     assert set(await cleaning.objects.list()) == referenced
     assert before - referenced
     # Nothing new is dirty: the next pass leaves the partition alone.
-    assert await cleaning.cleaner.clean(cleaning.topic_id, 0, SETTINGS, NOW + 6000) == 0
+    assert await clean(cleaning, SETTINGS, NOW + 6000) == 0
 
 
 async def test_a_low_dirty_ratio_waits_unless_max_compaction_lag_forces_a_clean(cleaning: Cleaning) -> None:
     for round_number in range(4):
         await append(cleaning, NOW + round_number * 1000, *[(f"k{n}", str(round_number)) for n in range(20)])
     await append(cleaning, NOW + 4000, ("head", "x"))
-    assert await cleaning.cleaner.clean(cleaning.topic_id, 0, SETTINGS, NOW + 5000) == 60
+    assert await clean(cleaning, SETTINGS, NOW + 5000) == 60
     await append(cleaning, NOW + 5000, ("k0", "late"))  # a little dirt behind the head
     await append(cleaning, NOW + 6000, ("head", "y"))
-    assert await cleaning.cleaner.clean(cleaning.topic_id, 0, SETTINGS, NOW + 7000) == 0  # ratio below 0.5
+    assert await clean(cleaning, SETTINGS, NOW + 7000) == 0  # ratio below 0.5
     assert cleaning.cleaner.stats.dirty_ratio[(cleaning.topic_id, 0)] < 0.5
     overdue = CleanerSettings(**{**SETTINGS.__dict__, "max_compaction_lag_ms": 2000})
-    assert await cleaning.cleaner.clean(cleaning.topic_id, 0, overdue, NOW + 7000) == 1  # k0's value of round 3
+    assert await clean(cleaning, overdue, NOW + 7000) == 1  # k0's value of round 3
 
 
 async def test_a_partition_leased_to_another_broker_is_left_alone(cleaning: Cleaning) -> None:
     for round_number in range(3):
         await append(cleaning, NOW + round_number * 1000, ("a", str(round_number)))
     assert await cleaning.metadata.cleaner.acquire_cleaner_lease(cleaning.topic_id, 0, 2, NOW, 60_000) is not None
-    assert await cleaning.cleaner.clean(cleaning.topic_id, 0, SETTINGS, NOW + 5000) == 0
+    assert await clean(cleaning, SETTINGS, NOW + 5000) == 0
     assert len(await read_back(cleaning)) == 3
     # Once that lease has expired, this broker takes the partition over.
-    assert await cleaning.cleaner.clean(cleaning.topic_id, 0, SETTINGS, NOW + 61_000) == 1
+    assert await clean(cleaning, SETTINGS, NOW + 61_000) == 1

@@ -6,7 +6,7 @@ CREATE TABLE log_cleaner (
     topic_id {uuid} NOT NULL,
     partition INTEGER NOT NULL,
     holder INTEGER NOT NULL,
-    lease_expires_ms {bigint} NOT NULL,
+    lease_expires_ms {bigint} NOT NULL,  -- 0 once its holder's pass ended
     first_dirty_offset {bigint} NOT NULL DEFAULT 0,
     last_clean_ms {bigint} NOT NULL DEFAULT 0,
     clean_times TEXT NOT NULL DEFAULT '[]',
