@@ -33,6 +33,7 @@ import asyncio
 import logging
 import multiprocessing
 import struct
+import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -119,9 +120,15 @@ def head_segment_start(entries: Sequence[IndexEntry], segment_ms: int, segment_b
 
 
 def cleanable_range(
-    entries: Sequence[IndexEntry], settings: CleanerSettings, last_stable_offset: int, now_ms: int, complete: bool
+    entries: Sequence[IndexEntry],
+    settings: CleanerSettings,
+    last_stable_offset: int,
+    now_ms: int,
+    complete: bool,
+    max_bytes: int = BYTES_PER_PASS,
 ) -> list[IndexEntry]:
-    """The entries a pass may clean: before the head segment, the last stable offset and the lag bound.
+    """The entries a pass may clean: before the head segment, the last stable offset and the lag bound,
+    at most `max_bytes` of them (the first always).
 
     `complete`: `entries` reach the partition's end (else the head lies beyond them).
     """
@@ -133,7 +140,7 @@ def cleanable_range(
             entry.last_offset >= last_stable_offset
             or entry.object_key.startswith(FLUSH_PREFIX)
             or entry.max_timestamp > now_ms - settings.min_compaction_lag_ms
-            or (size > BYTES_PER_PASS and position > 0)
+            or (size > max_bytes and position > 0)
         ):
             return list(entries[:position])
     return list(entries[:end])
@@ -186,10 +193,13 @@ def clean_range(
     clean_times: Sequence[tuple[int, int]],
     delete_retention_ms: int,
     now_ms: int,
+    keep_tombstones: bool = False,
 ) -> CleanedRange:
     """Clean the batches of `entries` (their bytes `stored`, as stored), CPU only: run it off the event loop.
 
-    What it returns is plain bytes, to go back from a worker process."""
+    `keep_tombstones`: the range does not start at the log start, so a tombstone may still hide an
+    older record of its key before the range; it stays. What it returns is plain bytes, to go back
+    from a worker process."""
     batches = _batches(entries, stored)
     latest: dict[bytes, int] = {}  # each key's last offset in the range
     for batch in batches:
@@ -213,7 +223,7 @@ def clean_range(
         for record in batch.records:
             if record.key is not None and latest[record.key] != record.offset:
                 continue
-            if record.value is None and record.key is not None:
+            if record.value is None and record.key is not None and not keep_tombstones:
                 due = first_cleaned_ms(clean_times, record.offset, now_ms) + delete_retention_ms
                 if due <= now_ms:
                     continue
@@ -324,6 +334,7 @@ class LogCleaner:
         self.lease_ms = lease_ms
         self.throttle = IoThrottle(io_max_bytes_per_second)
         self.stats = CleanerStats()
+        self.bytes_per_pass = BYTES_PER_PASS
         self._worker: ProcessPoolExecutor | None = None  # started at the first pass that rewrites
 
     def close(self) -> None:
@@ -339,12 +350,12 @@ class LogCleaner:
 
     async def clean(self, topic_id: UUID, partition: int, settings: CleanerSettings, now_ms: int) -> int:
         """One pass over the partition; returns the records it removed (0 when it had nothing to do)."""
-        key = (topic_id, partition)
         state = await self.log.state(topic_id, partition)
         entries = await self.metadata.log.find_index(topic_id, partition, state.log_start_offset, ENTRIES_PER_PASS)
         transactions = await self.transaction_states.get(topic_id, partition)
         stable = transactions.last_stable_offset(state.high_watermark)
-        cleanable = cleanable_range(entries, settings, stable, now_ms, len(entries) < ENTRIES_PER_PASS)
+        complete = len(entries) < ENTRIES_PER_PASS
+        cleanable = cleanable_range(entries, settings, stable, now_ms, complete, self.bytes_per_pass)
         if not cleanable:
             return 0
         checkpoint = await self.metadata.cleaner.acquire_cleaner_lease(
@@ -352,20 +363,73 @@ class LogCleaner:
         )
         if checkpoint is None:
             return 0  # another broker cleans it
+        removed = 0
+        try:
+            cleanable, window = await self._dirty_window(
+                topic_id, partition, entries, cleanable, checkpoint, settings, now_ms, stable
+            )
+            if cleanable:
+                removed, checkpoint = await self._clean_if_due(
+                    topic_id, partition, cleanable, checkpoint, settings, now_ms, window
+                )
+        finally:
+            # Released after every pass: the partition's next preferred broker need not wait for it to expire.
+            await self.metadata.cleaner.save_cleaner_checkpoint(topic_id, partition, self.holder, checkpoint)
+        return removed
+
+    async def _dirty_window(
+        self,
+        topic_id: UUID,
+        partition: int,
+        entries: Sequence[IndexEntry],
+        cleanable: list[IndexEntry],
+        checkpoint: CleanerCheckpoint,
+        settings: CleanerSettings,
+        now_ms: int,
+        stable: int,
+    ) -> tuple[list[IndexEntry], bool]:
+        """The range to clean, and whether it is a window: from the log start when that reaches the dirty
+        records; else (more live data than a pass takes) the newest cleanable entries that fit a pass,
+        which hold the dirty ones."""
+        complete = len(entries) < ENTRIES_PER_PASS
+        if cleanable[-1].last_offset >= checkpoint.first_dirty_offset:
+            return cleanable, False
+        if not complete:
+            entries = await self.metadata.log.find_index(
+                topic_id, partition, checkpoint.first_dirty_offset, ENTRIES_PER_PASS
+            )
+            complete = len(entries) < ENTRIES_PER_PASS
+        eligible = cleanable_range(entries, settings, stable, now_ms, complete, sys.maxsize)
+        if eligible == cleanable:
+            return cleanable, False
+        size = 0
+        start = len(eligible)
+        while start > 0 and (start == len(eligible) or size + eligible[start - 1].length <= self.bytes_per_pass):
+            start -= 1
+            size += eligible[start].length
+        return eligible[start:], True
+
+    async def _clean_if_due(
+        self,
+        topic_id: UUID,
+        partition: int,
+        cleanable: list[IndexEntry],
+        checkpoint: CleanerCheckpoint,
+        settings: CleanerSettings,
+        now_ms: int,
+        window: bool,
+    ) -> tuple[int, CleanerCheckpoint]:
+        """Rewrite the range when the dirty ratio, max.compaction.lag.ms or a tombstone's time says so."""
+        key = (topic_id, partition)
         dirty = [entry for entry in cleanable if entry.last_offset >= checkpoint.first_dirty_offset]
         total = sum(entry.length for entry in cleanable)
         ratio = sum(entry.length for entry in dirty) / total if total else 0.0
         self.stats.dirty_ratio[key] = ratio
         overdue = bool(dirty) and min(entry.max_timestamp for entry in dirty) < now_ms - settings.max_compaction_lag_ms
         tombstones_due = 0 < checkpoint.tombstones_due_ms <= now_ms
-        removed = 0
-        try:
-            if ratio > settings.min_cleanable_dirty_ratio or overdue or tombstones_due:
-                removed, checkpoint = await self._rewrite(topic_id, partition, cleanable, checkpoint, settings, now_ms)
-        finally:
-            # Released after every pass: the partition's next preferred broker need not wait for it to expire.
-            await self.metadata.cleaner.save_cleaner_checkpoint(topic_id, partition, self.holder, checkpoint)
-        return removed
+        if not (ratio > settings.min_cleanable_dirty_ratio or overdue or tombstones_due):
+            return 0, checkpoint
+        return await self._rewrite(topic_id, partition, cleanable, checkpoint, settings, now_ms, window)
 
     async def _rewrite(
         self,
@@ -375,8 +439,10 @@ class LogCleaner:
         checkpoint: CleanerCheckpoint,
         settings: CleanerSettings,
         now_ms: int,
+        window: bool,
     ) -> tuple[int, CleanerCheckpoint]:
-        """Clean the range; returns the records removed and the checkpoint to save."""
+        """Clean the range (`window`: one that starts past the log start); returns the records removed
+        and the checkpoint to save."""
         started = time.monotonic()
         stored = []
         for entry in cleanable:
@@ -398,6 +464,7 @@ class LogCleaner:
             clean_times,
             settings.delete_retention_ms,
             now_ms,
+            window,
         )
         await self.throttle.spend(cleaned.size)
         pieces: list[Buffer] = list(cleaned.pieces)
@@ -425,4 +492,5 @@ class LogCleaner:
             cleaned.size,
             sum(entry.length for entry in cleanable),
         )
-        return cleaned.records_removed, CleanerCheckpoint(end, now_ms, clean_times, cleaned.tombstones_due_ms)
+        due = checkpoint.tombstones_due_ms if window else cleaned.tombstones_due_ms
+        return cleaned.records_removed, CleanerCheckpoint(end, now_ms, clean_times, due)

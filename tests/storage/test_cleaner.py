@@ -275,3 +275,28 @@ async def test_a_partition_leased_to_another_broker_is_left_alone(cleaning: Clea
     assert len(await read_back(cleaning)) == 3
     # Once that lease has expired, this broker takes the partition over.
     assert await clean(cleaning, SETTINGS, NOW + 61_000) == 1
+
+
+async def test_more_live_data_than_a_pass_takes_is_cleaned_in_windows_that_keep_tombstones(cleaning: Cleaning) -> None:
+    def round_of(number: int, keys: int) -> list[tuple[str, str | None]]:
+        return [(f"k{keys}-{n}", str(number)) for n in range(10)]
+
+    await append(cleaning, NOW, *round_of(0, 0))
+    await append(cleaning, NOW + 1000, *round_of(1, 1))
+    await append(cleaning, NOW + 2000, *round_of(2, 2))
+    await append(cleaning, NOW + 3000, *round_of(3, 2))  # supersedes round 2
+    await append(cleaning, NOW + 4000, *[(key, None) for key, _ in round_of(4, 2)])  # deletes those keys
+    await append(cleaning, NOW + 5000, ("head", "x"))
+    entry_bytes = (await cleaning.metadata.log.find_index(cleaning.topic_id, 0, 0, 1))[0].length
+    cleaning.cleaner.bytes_per_pass = entry_bytes * 5 // 2  # two rounds a pass: rounds 0 and 1 alone fill one
+    assert await clean(cleaning, SETTINGS, NOW + 10_000) == 0  # from the log start, rounds 0-1: every key live
+    # Then a window of the newest cleanable rounds, 3 and 4: the tombstones supersede round 3.
+    assert await clean(cleaning, SETTINGS, NOW + 10_000) == 10
+    assert await clean(cleaning, SETTINGS, NOW + 20_000) == 0  # nothing dirty is left
+    found = await read_back(cleaning)
+    assert len([key for _, key, _ in found if key and key.startswith((b"k0-", b"k1-"))]) == 20
+    # Round 2 lay before the window and stays, but each of its keys reads last as its tombstone, which
+    # stays long past delete.retention.ms: a window cannot tell no older record of its key lies before it.
+    last = {key: value for _, key, value in found}
+    assert all(last[f"k2-{n}".encode()] is None for n in range(10))
+    assert [offset for offset, key, _ in found if key == b"k2-0"] == [20, 40]
