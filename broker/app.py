@@ -22,11 +22,12 @@ from broker.security.sasl import SaslService
 from broker.security.tls import server_tls
 from broker.security.users import UserCredentials
 from broker.server import Connection, ConnectionLimits
-from broker.topics import TopicAdmin, TopicCache, cleanup_policies, effective_config
+from broker.topics import TopicAdmin, TopicCache, cleaner_settings, cleanup_policies, effective_config
 from broker.transactions import TransactionCoordinator
 from metadata import open_metadata_store
 from metadata.base import BrokerInfo, ListenerAddress, MetadataUnavailableError
 from protocol import wire
+from storage.cleaner import LogCleaner
 from storage.commit import open_commit_strategy
 from storage.diskcache import DiskRangeCache
 from storage.log import PartitionLog
@@ -41,6 +42,7 @@ SHUTDOWN_GRACE_SECONDS = 10.0
 WILDCARD_HOSTS = ("", "0.0.0.0", "::")  # bind addresses meaning every interface
 # An unreachable metadata store must not hold up a stop: the heartbeat expiry covers a missed deregistration.
 DEREGISTER_TIMEOUT_SECONDS = 5.0
+CLEANER_MIN_LEASE_MS = 60_000  # a cleaner's lease outlives any pass it makes; a dead broker's lapses
 
 
 class BrokerIdInUseError(Exception):
@@ -121,6 +123,15 @@ class Broker:
         self.http = HttpServer(self)
         self.maintenance = Maintenance(
             self.objects, self.metadata, self.log, orphan_min_age_ms=config.orphan_object_min_age_ms
+        )
+        self.cleaner = LogCleaner(
+            self.objects,
+            self.metadata,
+            self.log,
+            self.transaction_states,
+            holder=config.broker_id,
+            lease_ms=max(CLEANER_MIN_LEASE_MS, 4 * config.log_cleaner_interval_ms),
+            io_max_bytes_per_second=config.log_cleaner_io_max_bytes_per_second,
         )
         self._servers: list[asyncio.Server] = []
         self._maintenance_task: asyncio.Task[None] | None = None
@@ -209,6 +220,8 @@ class Broker:
         config = self.config
         maintain = repeat(config.compaction_interval_ms / 1000, self.maintain_once, "maintenance pass")
         self._maintenance_task = asyncio.create_task(maintain, name="maintenance")
+        clean = repeat(config.log_cleaner_interval_ms / 1000, self.clean_once, "log cleaner pass")
+        self._watch_tasks.append(asyncio.create_task(clean, name="log-cleaner"))
         heartbeat = repeat(config.broker_heartbeat_ms / 1000, self.refresh_cluster, "broker heartbeat")
         self._heartbeat_task = asyncio.create_task(heartbeat, name="broker-heartbeat")
         self._fold_task = asyncio.create_task(self._fold_histograms(), name="fold-histograms")
@@ -276,6 +289,20 @@ class Broker:
                 await self.maintenance.compact(topic.topic_id, partition, self.config.compaction_interval_ms, now)
         await self.maintenance.collect_garbage(now)
 
+    async def clean_once(self) -> None:
+        """One pass of the log cleaner over the compacted partitions this broker is preferred for."""
+        compacted = [
+            topic
+            for topic in await self.metadata.topics.list_topics()
+            if "compact" in cleanup_policies(topic, self.broker_defaults)
+        ]
+        self.cleaner.stats.keep_topics({topic.topic_id: topic.name for topic in compacted})
+        for topic in compacted:
+            settings = cleaner_settings(topic, self.broker_defaults)
+            for partition in range(topic.partitions):
+                if self.cluster.partition_leader(topic.name, partition) == self.config.broker_id:
+                    await self.cleaner.clean(topic.topic_id, partition, settings, now_ms())
+
     async def _deregister(self) -> None:
         """Leave the others' view at their next heartbeat, instead of after the expiry."""
         try:
@@ -329,5 +356,6 @@ class Broker:
             connection.close("broker shutting down")
         await self.http.stop()
         self.transaction_states.close()
+        self.cleaner.close()
         await self.metadata.close()
         await self.objects.close()

@@ -177,6 +177,12 @@ class BrokerConfig:
     compaction_interval_ms: int = option(
         30_000, "how often flush objects are rewritten into segments and retention runs"
     )
+    log_cleaner_interval_ms: int = option(
+        15_000, "log.cleaner.backoff.ms: how often compacted partitions are checked and cleaned by key"
+    )
+    log_cleaner_io_max_bytes_per_second: int = option(
+        0, "log.cleaner.io.max.bytes.per.second: the cleaner's reads and writes together, at most (0: unbounded)"
+    )
     orphan_object_min_age_ms: int = option(
         ORPHAN_MIN_AGE_MS,
         "age after which a flush object the metadata store does not know (its commit failed) is deleted",

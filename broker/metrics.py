@@ -39,6 +39,7 @@ from protocol.apis.produce import PRODUCE
 from protocol.errors import ErrorCode
 from protocol.primitives import RecordSet, record_set_pieces
 from protocol.records import iter_batches
+from storage.cleaner import CleanerStats
 from storage.stats import LATENCY_BOUNDS, Histogram, LogStats
 
 if TYPE_CHECKING:
@@ -281,6 +282,8 @@ class Frozen:
     uptime: float
     authentications: dict[tuple[str, str], int]  # by (mechanism, result)
     authorization_denials: dict[tuple[str, str], int]  # by (operation, resource type)
+    cleaner: CleanerStats
+    now_ms: int
 
 
 class Metrics:
@@ -375,6 +378,12 @@ class Metrics:
             uptime=time.time() - broker.started_at,
             authentications=dict(broker.sasl.counts),
             authorization_denials=dict(broker.authorizer.denials),
+            cleaner=dataclasses.replace(
+                broker.cleaner.stats,
+                dirty_ratio=dict(broker.cleaner.stats.dirty_ratio),
+                last_clean_ms=dict(broker.cleaner.stats.last_clean_ms),
+            ),
+            now_ms=time.time_ns() // 1_000_000,
         )
 
     async def render(self) -> bytes:
@@ -542,6 +551,32 @@ class _Collector:
             {**frozen.stats.metadata_seconds, COMMIT_FLUSHES: log_stats.commit_seconds},
         )
         yield from self._s3(frozen.s3_operations)
+        yield from self._cleaner(frozen.cleaner, frozen.now_ms)
+
+    def _cleaner(self, cleaner: CleanerStats, now_ms: int) -> Iterator[Metric]:
+        yield _counter("log_cleaner_bytes_read", "Bytes the log cleaner read.", (), {(): cleaner.bytes_read})
+        yield _counter("log_cleaner_bytes_written", "Bytes the log cleaner wrote.", (), {(): cleaner.bytes_written})
+        yield _counter(
+            "log_cleaner_records_removed", "Records the log cleaner removed.", (), {(): cleaner.records_removed}
+        )
+        seconds_since = {key: (now_ms - cleaned_ms) / 1000 for key, cleaned_ms in cleaner.last_clean_ms.items()}
+        for name, documentation, values in (
+            (
+                "log_cleaner_dirty_ratio",
+                "Share of a compacted partition's cleanable bytes not cleaned yet, as of the cleaner's last look.",
+                cleaner.dirty_ratio,
+            ),
+            (
+                "log_cleaner_seconds_since_last_clean",
+                "Seconds since this broker last cleaned the partition.",
+                seconds_since,
+            ),
+        ):
+            family = GaugeMetricFamily(PREFIX + name, documentation, labels=("topic", "partition"))
+            for (topic_id, partition), value in values.items():
+                if topic_id in cleaner.topic_names:
+                    family.add_metric([cleaner.topic_names[topic_id], str(partition)], value)
+            yield family
 
     def _s3(self, operations: dict[str, Any]) -> Iterator[Metric]:
         # Only the S3 store keeps request statistics; other stores export no s3 samples.

@@ -22,6 +22,7 @@ from metadata.base import (
 )
 from metadata.gil import sharing_the_gil
 from protocol.errors import ErrorCode
+from storage.cleaner import CleanerSettings
 
 if TYPE_CHECKING:
     from uuid import UUID
@@ -64,64 +65,155 @@ def topic_name_error(name: str | None) -> str | None:
     return None
 
 
+LONG_MAX = str(2**63 - 1)
+
+
 @dataclass(frozen=True)
 class ConfigSpec:
+    """A topic config as Kafka's LogConfig defines it: type, default, and what it accepts."""
+
     default: str
-    allowed: tuple[str, ...] | None = None  # None: any integer
-    minimum: int = -1
-    is_list: bool = False  # a comma-separated list of at least one allowed value (Kafka's LIST type)
+    allowed: tuple[str, ...] | None = None  # STRING and LIST configs: the values accepted
+    minimum: float | None = None  # numbers: Kafka's Range validator
+    maximum: float | None = None
+    kind: str = "long"  # Kafka's type: long, int, double, boolean, string, list
+    empty_allowed: bool = False  # a LIST that may be empty
+
+    @property
+    def is_list(self) -> bool:
+        return self.kind == "list"
 
 
-# Topic configs we honour or accept, with Kafka's defaults.
+_CODECS = ("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer")
+
+# Every topic config of Apache Kafka 4.x, with Kafka's defaults, types and ranges. Those without an
+# effect here are listed in docs/topic-configs.md with the reason.
 TOPIC_CONFIGS: dict[str, ConfigSpec] = {
-    "cleanup.policy": ConfigSpec("delete", ("delete", "compact"), is_list=True),
-    "retention.ms": ConfigSpec("604800000"),
-    "retention.bytes": ConfigSpec("-1"),
-    "max.message.bytes": ConfigSpec("1048588", minimum=0),
-    "message.timestamp.type": ConfigSpec("CreateTime", ("CreateTime", "LogAppendTime")),
-    "segment.bytes": ConfigSpec("1073741824", minimum=14),
-    "segment.ms": ConfigSpec("604800000", minimum=1),
-    "min.insync.replicas": ConfigSpec("1", minimum=1),
-    "compression.type": ConfigSpec("producer", ("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd")),
+    # An empty list: neither deletion nor compaction (Kafka 4.2), the log is kept whole.
+    "cleanup.policy": ConfigSpec("delete", ("compact", "delete"), kind="list", empty_allowed=True),
+    "compression.type": ConfigSpec("producer", _CODECS, kind="string"),
+    "compression.gzip.level": ConfigSpec("-1", kind="int"),  # 1-9 or -1, checked below
+    "compression.lz4.level": ConfigSpec("9", minimum=1, maximum=17, kind="int"),
+    "compression.zstd.level": ConfigSpec("3", minimum=-131072, maximum=22, kind="int"),
     "delete.retention.ms": ConfigSpec("86400000", minimum=0),
-    "min.compaction.lag.ms": ConfigSpec("0", minimum=0),
-    "message.timestamp.difference.max.ms": ConfigSpec("9223372036854775807", minimum=0),
-    "message.timestamp.before.max.ms": ConfigSpec("9223372036854775807", minimum=0),
+    "file.delete.delay.ms": ConfigSpec("60000", minimum=0),
+    "flush.messages": ConfigSpec(LONG_MAX, minimum=1),
+    "flush.ms": ConfigSpec(LONG_MAX, minimum=0),
+    "follower.replication.throttled.replicas": ConfigSpec("", kind="list", empty_allowed=True),
+    "index.interval.bytes": ConfigSpec("4096", minimum=0, kind="int"),
+    "leader.replication.throttled.replicas": ConfigSpec("", kind="list", empty_allowed=True),
+    "local.retention.bytes": ConfigSpec("-2", minimum=-2),
+    "local.retention.ms": ConfigSpec("-2", minimum=-2),
+    "max.compaction.lag.ms": ConfigSpec(LONG_MAX, minimum=1),
+    "max.message.bytes": ConfigSpec("1048588", minimum=0, kind="int"),
+    "message.downconversion.enable": ConfigSpec("true", kind="boolean"),  # a no-op since Kafka 4.0
     "message.timestamp.after.max.ms": ConfigSpec("3600000", minimum=0),
-    "unclean.leader.election.enable": ConfigSpec("false", ("true", "false")),
+    "message.timestamp.before.max.ms": ConfigSpec(LONG_MAX, minimum=0),
+    # Removed by Kafka 4.0; still accepted (topics set it before), deprecated: docs/topic-configs.md.
+    "message.timestamp.difference.max.ms": ConfigSpec(LONG_MAX, minimum=0),
+    "message.timestamp.type": ConfigSpec("CreateTime", ("CreateTime", "LogAppendTime"), kind="string"),
+    "min.cleanable.dirty.ratio": ConfigSpec("0.5", minimum=0, maximum=1, kind="double"),
+    "min.compaction.lag.ms": ConfigSpec("0", minimum=0),
+    "min.insync.replicas": ConfigSpec("1", minimum=1, kind="int"),
+    "preallocate": ConfigSpec("false", kind="boolean"),
+    "remote.log.copy.disable": ConfigSpec("false", kind="boolean"),
+    "remote.log.delete.on.disable": ConfigSpec("false", kind="boolean"),
+    "remote.storage.enable": ConfigSpec("false", kind="boolean"),
+    "retention.bytes": ConfigSpec("-1"),
+    "retention.ms": ConfigSpec("604800000", minimum=-1),
+    "segment.bytes": ConfigSpec("1073741824", minimum=14, kind="int"),
+    "segment.index.bytes": ConfigSpec("10485760", minimum=4, kind="int"),
+    "segment.jitter.ms": ConfigSpec("0", minimum=0),
+    "segment.ms": ConfigSpec("604800000", minimum=1),
+    "unclean.leader.election.enable": ConfigSpec("false", kind="boolean"),
 }
+_INTEGER_BITS = {"long": 64, "int": 32}
 
 
 def config_error(name: str, value: str | None) -> str | None:
-    """Why a topic config cannot be set to `value`, or None when it can."""
+    """Why a topic config cannot be set to `value` (Kafka's ConfigException message), or None when it can."""
     spec = TOPIC_CONFIGS.get(name)
     if spec is None:
         return f"unknown topic config {name!r}"
     if value is None:
         return None
-    if spec.allowed is not None:
-        items = [item.strip() for item in value.split(",")] if spec.is_list else [value]
-        if any(item not in spec.allowed for item in items):
-            kind = "a comma-separated list of" if spec.is_list else "one of"
-            return f"{name} must be {kind} {', '.join(spec.allowed)}"
+    if spec.is_list and spec.allowed is not None:
+        # Kafka's ValidList checks each item and names the first it refuses.
+        refused = [item for item in (part.strip() for part in value.split(",")) if item and item not in spec.allowed]
+        if refused:
+            value = refused[0]
+    reason = _invalid_reason(name, spec, value.strip())
+    return None if reason is None else f"Invalid value {value} for configuration {name}: {reason}"
+
+
+def _invalid_reason(name: str, spec: ConfigSpec, value: str) -> str | None:
+    if spec.kind == "boolean":
+        return None if value.lower() in ("true", "false") else "Expected value to be either true or false"
+    if spec.kind in ("list", "string"):
+        items = [item.strip() for item in value.split(",") if item.strip()] if spec.is_list else [value]
+        if not items and not spec.empty_allowed:
+            return "Empty list is not allowed"
+        if spec.allowed is not None and any(item not in spec.allowed for item in items):
+            return f"String must be one of: {', '.join(spec.allowed)}"
         return None
+    number: float
     try:
-        number = int(value)
+        number = float(value) if spec.kind == "double" else int(value)
     except ValueError:
-        return f"{name} must be an integer"
-    if number < spec.minimum:
-        return f"{name} must be at least {spec.minimum}"
+        return f"Not a number of type {spec.kind.upper()}"
+    bits = _INTEGER_BITS.get(spec.kind)
+    if bits is not None and not -(2 ** (bits - 1)) <= number < 2 ** (bits - 1):
+        return f"Not a number of type {spec.kind.upper()}"
+    if name == "compression.gzip.level" and not (number == -1 or 1 <= number <= 9):
+        return "Value must be between 1 and 9, or -1"
+    # Every bound is a whole number, shown as Kafka's Range shows its Integer and Long bounds.
+    if spec.minimum is not None and number < spec.minimum:
+        return f"Value must be at least {int(spec.minimum)}"
+    if spec.maximum is not None and number > spec.maximum:
+        return f"Value must be no more than {int(spec.maximum)}"
     return None
 
 
 def effective_config(topic: TopicInfo, name: str, broker_defaults: Mapping[str, str]) -> str:
     """A topic config's value: set on the topic, else the broker's default, else Kafka's."""
-    return topic.configs.get(name) or broker_defaults.get(name) or TOPIC_CONFIGS[name].default
+    # Present but empty counts: an empty cleanup.policy is a policy of its own.
+    if name in topic.configs:
+        return topic.configs[name]
+    return broker_defaults.get(name) or TOPIC_CONFIGS[name].default
+
+
+def cleaner_settings(topic: TopicInfo, broker_defaults: Mapping[str, str]) -> CleanerSettings:
+    """The topic's configs that drive the log cleaner."""
+
+    def number(name: str) -> int:
+        return int(effective_config(topic, name, broker_defaults))
+
+    return CleanerSettings(
+        segment_ms=number("segment.ms"),
+        segment_bytes=number("segment.bytes"),
+        min_compaction_lag_ms=number("min.compaction.lag.ms"),
+        max_compaction_lag_ms=number("max.compaction.lag.ms"),
+        min_cleanable_dirty_ratio=float(effective_config(topic, "min.cleanable.dirty.ratio", broker_defaults)),
+        delete_retention_ms=number("delete.retention.ms"),
+    )
+
+
+def timestamp_limits_ms(topic: TopicInfo, broker_defaults: Mapping[str, str]) -> tuple[int, int]:
+    """message.timestamp.before.max.ms and after.max.ms; either one not set on the topic takes the
+    deprecated message.timestamp.difference.max.ms where the topic still sets that (Kafka 3.6-3.9's rule)."""
+    limits = []
+    for name in ("message.timestamp.before.max.ms", "message.timestamp.after.max.ms"):
+        fallback = name not in topic.configs and "message.timestamp.difference.max.ms" in topic.configs
+        limits.append(
+            int(effective_config(topic, "message.timestamp.difference.max.ms" if fallback else name, broker_defaults))
+        )
+    return limits[0], limits[1]
 
 
 def cleanup_policies(topic: TopicInfo, broker_defaults: Mapping[str, str]) -> set[str]:
     """The topic's cleanup.policy items: "delete" (retention applies), "compact" (records need keys)."""
-    return {item.strip() for item in effective_config(topic, "cleanup.policy", broker_defaults).split(",")}
+    value = effective_config(topic, "cleanup.policy", broker_defaults)
+    return {item.strip() for item in value.split(",") if item.strip()}
 
 
 def _stored_by_name(topics: list[TopicInfo]) -> dict[str, TopicInfo]:

@@ -19,6 +19,7 @@ from uuid import UUID
 if TYPE_CHECKING:  # the roles' signatures use the types defined here
     from metadata.roles import (
         AclStore,
+        CleanerStore,
         ClusterStore,
         GroupStore,
         LogStore,
@@ -254,6 +255,17 @@ class AbortedTransaction:
 
 
 @dataclass(frozen=True)
+class CleanerCheckpoint:
+    """What the log cleaner keeps of a partition between passes (Kafka's cleaner checkpoint, and more)."""
+
+    first_dirty_offset: int = 0  # offsets below it were cleaned at least once
+    last_clean_ms: int = 0
+    # (end offset, ms): the offsets below each end (and at or above the previous one) were first cleaned then.
+    clean_times: tuple[tuple[int, int], ...] = ()
+    tombstones_due_ms: int = 0  # when the earliest kept tombstone may be removed; 0 when none is kept
+
+
+@dataclass(frozen=True)
 class ScramCredential:
     """A user's SCRAM credential for one mechanism, in Kafka's stored form: never the password."""
 
@@ -287,6 +299,7 @@ class PartitionChange(NamedTuple):
     index_rewritten: bool = False  # entries were swapped for others (compaction): cached ones are stale
     transactions: bool = False  # its open or aborted transactions changed: cached ones are stale
     local: bool = False  # made through the store that reports it (its caller knows already)
+    cleaned: bool = False  # the log cleaner removed records: cached batches of the partition are stale
 
 
 @dataclass(frozen=True)
@@ -338,6 +351,9 @@ class MetadataStore(Protocol):
 
     @property
     def acls(self) -> AclStore: ...
+
+    @property
+    def cleaner(self) -> CleanerStore: ...
 
     async def start(self) -> None:
         """Connect and apply pending migrations."""

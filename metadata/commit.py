@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from uuid import UUID
 
 from metadata.base import (
@@ -193,8 +194,17 @@ def index_span(entries: Sequence[IndexEntry]) -> list[tuple[int, int]]:
     return spans
 
 
-def check_replacement(old: Sequence[IndexEntry], new: Sequence[IndexEntry]) -> None:
-    """Compaction may only swap index entries for ones covering exactly the same offsets."""
+def check_replacement(old: Sequence[IndexEntry], new: Sequence[IndexEntry], cleaned: bool = False) -> None:
+    """Compaction may only swap index entries for ones covering exactly the same offsets; the log
+    cleaner, for ones within those offsets that do not overlap (the batches it kept)."""
+    if cleaned:
+        spans = index_span(old)
+        ordered = sorted(new, key=lambda e: e.base_offset)
+        overlapping = any(later.base_offset <= earlier.last_offset for earlier, later in pairwise(ordered))
+        outside = any(not any(a <= e.base_offset and e.last_offset <= b for a, b in spans) for e in ordered)
+        if overlapping or outside:
+            raise ValueError(f"cleaned index entries {index_span(new)} overlap or leave the offsets {spans}")
+        return
     if index_span(old) != index_span(new):
         raise ValueError(f"new index entries cover {index_span(new)}, not the offsets {index_span(old)} they replace")
 

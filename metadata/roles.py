@@ -26,6 +26,7 @@ from metadata.base import (
     BrokerInfo,
     ChangeListener,
     ChunkAppend,
+    CleanerCheckpoint,
     CommittedOffset,
     FlushCommit,
     GroupRecord,
@@ -133,11 +134,14 @@ class LogStore(Protocol):
         new: Sequence[IndexEntry],
         object_key: str,
         object_size: int,
+        cleaned: bool = False,
     ) -> bool:
         """Swap index entries for ones covering the same offsets in a new object (compaction).
 
-        In one transaction: if every `old` entry still exists unchanged, delete them, insert
-        `new` and record the object; otherwise change nothing and return False.
+        `cleaned`: the log cleaner's swap, whose new entries cover only some of the old offsets
+        (the records it kept); its change report says so. In one transaction: if every `old`
+        entry still exists unchanged, delete them, insert `new` and record the object;
+        otherwise change nothing and return False.
         """
         ...
 
@@ -281,6 +285,23 @@ class AclStore(Protocol):
         ...
 
 
+class CleanerStore(Protocol):
+    """The log cleaner's lease and checkpoint per partition: one cleaner per partition across brokers."""
+
+    async def acquire_cleaner_lease(
+        self, topic_id: UUID, partition: int, holder: int, now_ms: int, lease_ms: int
+    ) -> CleanerCheckpoint | None:
+        """Take or renew the lease to clean the partition until now_ms + lease_ms; None while another holds it."""
+        ...
+
+    async def save_cleaner_checkpoint(
+        self, topic_id: UUID, partition: int, holder: int, checkpoint: CleanerCheckpoint
+    ) -> bool:
+        """Record a pass's checkpoint and release the lease; False when `holder` no longer held it (nothing is
+        written). A lease outlives its pass only when its holder died: then it expires."""
+        ...
+
+
 # Every role, by its attribute name on MetadataStore.
 ROLES: Mapping[str, type] = {
     "topics": TopicStore,
@@ -290,4 +311,5 @@ ROLES: Mapping[str, type] = {
     "cluster": ClusterStore,
     "users": UserStore,
     "acls": AclStore,
+    "cleaner": CleanerStore,
 }

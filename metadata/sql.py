@@ -11,11 +11,20 @@ import base64
 import dataclasses
 import functools
 import itertools
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from metadata.base import BrokerInfo, CommittedOffset, GroupRecord, IndexEntry, ScramCredential, parse_listeners
+from metadata.base import (
+    BrokerInfo,
+    CleanerCheckpoint,
+    CommittedOffset,
+    GroupRecord,
+    IndexEntry,
+    ScramCredential,
+    parse_listeners,
+)
 
 TOPIC_COLUMNS = "topic_id, name, partitions, configs"
 INDEX_COLUMNS = "base_offset, last_offset, object_key, position, length, max_timestamp"
@@ -29,7 +38,15 @@ SET_PARTITION_COUNT = "UPDATE topics SET partitions = ? WHERE topic_id = ?"
 # A deleted topic's rows, table by table (its committed offsets are keyed by name: DELETE_TOPIC_OFFSETS).
 DELETE_TOPIC_ROWS = [
     f"DELETE FROM {table} WHERE topic_id = ?"
-    for table in ("batch_index", "producer_state", "open_transactions", "aborted_transactions", "partitions", "topics")
+    for table in (
+        "batch_index",
+        "producer_state",
+        "open_transactions",
+        "aborted_transactions",
+        "log_cleaner",
+        "partitions",
+        "topics",
+    )
 ]
 DELETE_TOPIC_OFFSETS = "DELETE FROM committed_offsets WHERE topic = ?"
 
@@ -186,3 +203,30 @@ DELETE_ACL = (
 )
 ACLS_VERSION = "SELECT version FROM acls_version WHERE id = 0"
 BUMP_ACLS_VERSION = "UPDATE acls_version SET version = version + 1 WHERE id = 0"
+
+
+# -- the log cleaner's lease and checkpoint
+CLEANER_CHECKPOINT_COLUMNS = "first_dirty_offset, last_clean_ms, clean_times, tombstones_due_ms"
+ACQUIRE_CLEANER_LEASE = (
+    "INSERT INTO log_cleaner (topic_id, partition, holder, lease_expires_ms) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (topic_id, partition) DO UPDATE"
+    " SET holder = excluded.holder, lease_expires_ms = excluded.lease_expires_ms"
+    " WHERE log_cleaner.holder = excluded.holder OR log_cleaner.lease_expires_ms < ?"
+    f" RETURNING {CLEANER_CHECKPOINT_COLUMNS}"
+)
+SAVE_CLEANER_CHECKPOINT = (
+    "UPDATE log_cleaner SET first_dirty_offset = ?, last_clean_ms = ?, clean_times = ?, tombstones_due_ms = ?,"
+    " lease_expires_ms = 0 WHERE topic_id = ? AND partition = ? AND holder = ? AND lease_expires_ms > 0"
+)
+
+
+def cleaner_checkpoint_from(row: Sequence[Any]) -> CleanerCheckpoint:
+    first_dirty_offset, last_clean_ms, clean_times, tombstones_due_ms = row
+    times = tuple((int(end), int(ms)) for end, ms in json.loads(clean_times))
+    return CleanerCheckpoint(int(first_dirty_offset), int(last_clean_ms), times, int(tombstones_due_ms))
+
+
+def cleaner_checkpoint_row(checkpoint: CleanerCheckpoint) -> tuple[int, int, str, int]:
+    """SAVE_CLEANER_CHECKPOINT's first parameters."""
+    times = json.dumps([list(pair) for pair in checkpoint.clean_times])
+    return checkpoint.first_dirty_offset, checkpoint.last_clean_ms, times, checkpoint.tombstones_due_ms

@@ -348,12 +348,15 @@ def build_batch(
     partition_leader_epoch: int = -1,
     is_transactional: bool = False,
     is_control: bool = False,
+    last_offset_delta: int | None = None,
 ) -> bytes:
     """One magic-2 batch of `records`, with a valid CRC.
 
     `base_timestamp` defaults to the earliest record timestamp, or now when no record has
     one; records without a timestamp take the base timestamp. Offset deltas default to the
-    records' positions and must increase. Raises EncodeError for what a batch cannot carry.
+    records' positions and must increase. `last_offset_delta` defaults to the last record's;
+    a larger one keeps the offsets of records removed at the end (Kafka's cleaner does so).
+    Raises EncodeError for what a batch cannot carry.
     """
     if not records:
         raise EncodeError("a record batch needs at least one record")
@@ -364,6 +367,10 @@ def build_batch(
     deltas = [index if record.offset_delta is None else record.offset_delta for index, record in enumerate(records)]
     if deltas[0] < 0 or any(later <= earlier for earlier, later in pairwise(deltas)):
         raise EncodeError(f"offset deltas must be non-negative and increasing: {deltas}")
+    if last_offset_delta is None:
+        last_offset_delta = deltas[-1]
+    elif last_offset_delta < deltas[-1]:
+        raise EncodeError(f"last offset delta {last_offset_delta} is below the last record's {deltas[-1]}")
     body = b"".join(
         _encode_record(record, delta, timestamp - base_timestamp)
         for record, delta, timestamp in zip(records, deltas, timestamps, strict=True)
@@ -383,7 +390,7 @@ def build_batch(
             MAGIC,
             0,  # CRC, set below
             attributes,
-            deltas[-1],
+            last_offset_delta,
             base_timestamp,
             max(timestamps),
             producer_id,

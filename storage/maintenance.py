@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from metadata.base import IndexEntry, MetadataStore
 from storage.log import PartitionLog
@@ -42,7 +42,9 @@ class Retention:
 
 
 def segment_key(topic_id: UUID, partition: int, base_offset: int) -> str:
-    return f"topics/{topic_id}/{partition}/{base_offset:020d}.segment"
+    """A new segment's name, unique: two brokers rewriting the same entries at once must not share one
+    (the loser of the index swap deletes its object, which would then be the winner's)."""
+    return f"topics/{topic_id}/{partition}/{base_offset:020d}-{uuid4().hex}.segment"
 
 
 def flush_object_age_ms(object_key: str, now_ms: int) -> int:
@@ -95,7 +97,9 @@ class Maintenance:
                 entry.object_key.startswith(FLUSH_PREFIX)
                 and flush_object_age_ms(entry.object_key, now_ms) >= min_age_ms
             )
-            if eligible and sum(item.length for item in run) + entry.length <= SEGMENT_MAX_BYTES:
+            # Offsets the log cleaner removed end a run: a segment's entries are patched run by run.
+            follows = not run or run[-1].last_offset + 1 == entry.base_offset
+            if eligible and follows and sum(item.length for item in run) + entry.length <= SEGMENT_MAX_BYTES:
                 run.append(entry)
                 continue
             rewritten += await self._write_segment(topic_id, partition, run)

@@ -103,6 +103,10 @@ class LogReader:
         """The partition's index entries were swapped (compaction): cached ones name objects soon collected."""
         self._index_cache.drop(key)
 
+    def drop_tail(self, key: PartitionKey) -> None:
+        """The log cleaner removed records of the partition: its cached batches may hold some."""
+        self.tails.drop(key)
+
     def trim_index(self, key: PartitionKey, log_start_offset: int) -> None:
         self._index_cache.trim(key, log_start_offset)
 

@@ -35,6 +35,8 @@ class ReadCaches(Protocol):
 
     def drop_index(self, key: PartitionKey) -> None: ...
 
+    def drop_tail(self, key: PartitionKey) -> None: ...
+
     def trim_index(self, key: PartitionKey, log_start_offset: int) -> None: ...
 
     def clear_index(self) -> None: ...
@@ -134,6 +136,8 @@ class PartitionWatcher:
             return
         if isinstance(change, PartitionChange) and change.index_rewritten:
             self.caches.drop_index((change.topic_id, change.partition))
+        if isinstance(change, PartitionChange) and change.cleaned:
+            self.caches.drop_tail((change.topic_id, change.partition))
         if change.local:
             return
         if isinstance(change, TopicChange):

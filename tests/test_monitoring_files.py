@@ -89,6 +89,8 @@ def test_dashboard_panels_each_have_queries_of_streamhouse_metrics() -> None:
         assert topic in titles, topic
     for topic in ("s3 average latency", "s3 errors", "cache hit ratio", "connections", "requests per api"):
         assert topic in titles, topic
+    for topic in ("log cleaner bytes read and written", "log cleaner dirty ratio", "log cleaner time since last clean"):
+        assert topic in titles, topic
     for panel in panels:
         assert panel["datasource"]["uid"] == datasource_uid, panel["title"]
         assert panel["targets"], panel["title"]

@@ -102,10 +102,12 @@ class GroupCoordinator:
     ) -> tuple[ErrorCode, list[ErrorCode]]:
         return self.membership.leave_group(group_id, leaving)
 
-    def admit_commit(
+    def admit_transactional_commit(
         self, group_id: str, generation_id: int, member_id: str, group_instance_id: str | None
     ) -> ErrorCode | None:
-        return self.membership.admit_commit(group_id, generation_id, member_id, group_instance_id)
+        """Why a TxnOffsetCommit may not commit to the group now, or None: members are checked only
+        when the request names one (v3+), as Kafka does."""
+        return self.membership.admit_commit(group_id, generation_id, member_id, group_instance_id, transactional=True)
 
     # -- offsets -------------------------------------------------------------
 

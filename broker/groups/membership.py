@@ -39,15 +39,19 @@ NEW_MEMBER_JOIN_TIMEOUT_MS = 5 * 60 * 1000
 MEMBER_ID_PREFIX_LENGTH = 255
 
 
-def _commit_error(group: Group, generation_id: int, member_id: str, group_instance_id: str | None) -> ErrorCode | None:
+def _commit_error(
+    group: Group, generation_id: int, member_id: str, group_instance_id: str | None, transactional: bool
+) -> ErrorCode | None:
     if group.state is DEAD:
         return ErrorCode.COORDINATOR_NOT_AVAILABLE
     if generation_id < 0 and group.state is EMPTY:
         return None  # an admin client, or a consumer without group management
     if generation_id < 0 and not member_id and group_instance_id is None:
-        return ErrorCode.UNKNOWN_MEMBER_ID  # only members commit to a group that has some
+        # A transactional producer of TxnOffsetCommit v0-2 sends no member: Kafka takes its offsets
+        # unchecked; only members commit otherwise to a group that has some.
+        return None if transactional else ErrorCode.UNKNOWN_MEMBER_ID
     error = group.generation_error(generation_id, member_id, group_instance_id)
-    if error is None and group.state is COMPLETING:
+    if error is None and group.state is COMPLETING and not transactional:
         # A member of the new generation that has not synced yet: its assignment may change.
         return ErrorCode.REBALANCE_IN_PROGRESS
     return error
@@ -306,11 +310,18 @@ class Membership:
     # -- offset commits ------------------------------------------------------------
 
     def admit_commit(
-        self, group_id: str, generation_id: int, member_id: str, group_instance_id: str | None
+        self,
+        group_id: str,
+        generation_id: int,
+        member_id: str,
+        group_instance_id: str | None,
+        transactional: bool = False,
     ) -> ErrorCode | None:
         """Why the committer may not commit offsets to the group now, or None (OffsetCommit, TxnOffsetCommit).
 
         A commit with generation -1 to a group this broker does not know creates it, empty.
+        `transactional` (TxnOffsetCommit): with no member id and generation, no member is checked,
+        and a rebalance in progress does not refuse it (Kafka's rules).
         """
         error = self.table.status_error(group_id, empty_id_allowed=True)
         group = self.table.groups.get(group_id)
@@ -322,10 +333,10 @@ class Membership:
                 group = self.table.groups[group_id] = Group(group_id)
                 self.table.persist(group)
         if error is None and group is not None:
-            error = _commit_error(group, generation_id, member_id, group_instance_id)
+            error = _commit_error(group, generation_id, member_id, group_instance_id, transactional)
         if error is not None or group is None:
             return error
-        if group.state in (STABLE, PREPARING):  # then the committer is a validated member
+        if group.state in (STABLE, PREPARING) and member_id in group.members:  # a validated member
             member = group.members[member_id]
             self.rebalancer.expect_heartbeat(group, member, member.session_timeout_ms)
         return None

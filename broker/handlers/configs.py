@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from broker.security.authorizer import Operation as AclOperation
-from broker.topics import TOPIC_CONFIGS, config_error, effective_config, topic_name_error
+from broker.topics import TOPIC_CONFIGS, config_error, topic_name_error
 from metadata.base import MetadataUnavailableError, TopicInfo, UnknownTopicError, format_listeners
 from protocol.apis.alter_configs import ALTER_CONFIGS
 from protocol.apis.describe_configs import DESCRIBE_CONFIGS
@@ -115,23 +115,14 @@ class Operation(enum.IntEnum):
     SUBTRACT = 3
 
 
-# Kafka's type of each topic config (LogConfig); configs not listed here get one from their spec.
-TOPIC_CONFIG_TYPES: dict[str, ConfigType] = {
-    "cleanup.policy": ConfigType.LIST,
-    "retention.ms": ConfigType.LONG,
-    "retention.bytes": ConfigType.LONG,
-    "max.message.bytes": ConfigType.INT,
-    "message.timestamp.type": ConfigType.STRING,
-    "segment.bytes": ConfigType.INT,
-    "segment.ms": ConfigType.LONG,
-    "min.insync.replicas": ConfigType.INT,
-    "compression.type": ConfigType.STRING,
-    "delete.retention.ms": ConfigType.LONG,
-    "min.compaction.lag.ms": ConfigType.LONG,
-    "message.timestamp.difference.max.ms": ConfigType.LONG,
-    "message.timestamp.before.max.ms": ConfigType.LONG,
-    "message.timestamp.after.max.ms": ConfigType.LONG,
-    "unclean.leader.election.enable": ConfigType.BOOLEAN,
+# Kafka's type of each topic config (LogConfig), by ConfigSpec.kind.
+_CONFIG_TYPES: dict[str, ConfigType] = {
+    "long": ConfigType.LONG,
+    "int": ConfigType.INT,
+    "double": ConfigType.DOUBLE,
+    "boolean": ConfigType.BOOLEAN,
+    "string": ConfigType.STRING,
+    "list": ConfigType.LIST,
 }
 
 # The broker config that gives each topic config its default (Kafka's synonyms).
@@ -151,6 +142,18 @@ BROKER_SYNONYMS: dict[str, str] = {
     "message.timestamp.before.max.ms": "log.message.timestamp.before.max.ms",
     "message.timestamp.after.max.ms": "log.message.timestamp.after.max.ms",
     "unclean.leader.election.enable": "unclean.leader.election.enable",
+    "file.delete.delay.ms": "log.segment.delete.delay.ms",
+    "flush.messages": "log.flush.interval.messages",
+    "flush.ms": "log.flush.interval.ms",
+    "index.interval.bytes": "log.index.interval.bytes",
+    "max.compaction.lag.ms": "log.cleaner.max.compaction.lag.ms",
+    "min.cleanable.dirty.ratio": "log.cleaner.min.cleanable.ratio",
+    "preallocate": "log.preallocate",
+    "segment.index.bytes": "log.index.size.max.bytes",
+    "segment.jitter.ms": "log.roll.jitter.ms",
+    "local.retention.ms": "log.local.retention.ms",
+    "local.retention.bytes": "log.local.retention.bytes",
+    "message.downconversion.enable": "log.message.downconversion.enable",
 }
 
 BROKER_READ_ONLY_MESSAGE = (
@@ -179,13 +182,7 @@ class ConfigValue:
 
 
 def topic_config_type(name: str) -> ConfigType:
-    known = TOPIC_CONFIG_TYPES.get(name)
-    if known is not None:
-        return known
-    allowed = TOPIC_CONFIGS[name].allowed
-    if allowed is None:
-        return ConfigType.LONG
-    return ConfigType.BOOLEAN if set(allowed) == {"true", "false"} else ConfigType.STRING
+    return _CONFIG_TYPES[TOPIC_CONFIGS[name].kind]
 
 
 def topic_config_values(broker: Broker, topic: TopicInfo) -> list[ConfigValue]:
@@ -198,7 +195,7 @@ def _topic_config_value(name: str, explicit: Mapping[str, str], broker_defaults:
     broker_name = BROKER_SYNONYMS.get(name, name)
     synonyms: list[Synonym] = []
     # Same precedence as effective_config: set on the topic, else the broker's default, else Kafka's.
-    if explicit.get(name):
+    if name in explicit:  # an empty value counts: an empty cleanup.policy is a policy
         synonyms.append(Synonym(name, explicit[name], ConfigSource.DYNAMIC_TOPIC_CONFIG))
     broker_value = broker_defaults.get(name)
     if broker_value and broker_value != default:
@@ -231,6 +228,13 @@ def broker_config_values(broker: Broker) -> list[ConfigValue]:
         ("queued.max.requests", str(config.queued_max_requests), ConfigType.INT),
         ("super.users", config.super_users, ConfigType.STRING),
         ("allow.everyone.if.no.acl.found", str(config.allow_everyone_if_no_acl_found).lower(), ConfigType.BOOLEAN),
+        ("log.cleaner.enable", "true", ConfigType.BOOLEAN),
+        ("log.cleaner.backoff.ms", str(config.log_cleaner_interval_ms), ConfigType.LONG),
+        (
+            "log.cleaner.io.max.bytes.per.second",
+            _cleaner_io_bound(config.log_cleaner_io_max_bytes_per_second),
+            ConfigType.DOUBLE,
+        ),
     ]
     defaults: list[tuple[str, str, ConfigType]] = [("default.replication.factor", "1", ConfigType.INT)]
     listed = {name for name, _, _ in static}
@@ -243,6 +247,11 @@ def broker_config_values(broker: Broker) -> list[ConfigValue]:
         for name, value, config_type in entries:
             values.append(ConfigValue(name, value, source, config_type, True, (Synonym(name, value, source),)))
     return values
+
+
+def _cleaner_io_bound(bytes_per_second: int) -> str:
+    """Unbounded (0 here) is Kafka's default, Double.MAX_VALUE, as Kafka writes it."""
+    return str(float(bytes_per_second)) if bytes_per_second > 0 else "1.7976931348623157E308"
 
 
 def broker_name_error(broker: Broker, name: str) -> str | None:
@@ -429,7 +438,7 @@ async def _alter_resource(
         raise _unsupported_type(resource.resource_type)
     topic = await _existing_topic(broker, resource.resource_name)
     if isinstance(resource, IncrementalResource):
-        configs = _apply_operations(topic, resource.configs, broker.broker_defaults)
+        configs = _apply_operations(topic, resource.configs)
     else:
         configs = _replacement(resource.configs)
     if validate_only:
@@ -450,9 +459,7 @@ def _replacement(entries: Iterable[AlterableConfig]) -> dict[str, str]:
     return configs
 
 
-def _apply_operations(
-    topic: TopicInfo, entries: Iterable[IncrementalConfig], broker_defaults: Mapping[str, str]
-) -> dict[str, str]:
+def _apply_operations(topic: TopicInfo, entries: Iterable[IncrementalConfig]) -> dict[str, str]:
     """IncrementalAlterConfigs: the topic's explicit set with each operation applied."""
     configs = dict(topic.configs)
     for entry in entries:
@@ -476,18 +483,25 @@ def _apply_operations(
             configs[name] = value
             continue
         if topic_config_type(name) is not ConfigType.LIST:
-            raise _RefusedError(ErrorCode.INVALID_CONFIG, f"cannot {operation.name} to {name}: its type is not LIST")
-        current = TopicInfo(topic.topic_id, topic.name, topic.partitions, configs)
-        items = [item for item in effective_config(current, name, broker_defaults).split(",") if item]
-        given = [item.strip() for item in value.split(",") if item.strip()]
-        if operation is Operation.APPEND:
-            items += [item for item in dict.fromkeys(given) if item not in items]
-        else:
-            items = [item for item in items if item not in given]
-        joined = ",".join(items)
+            message = f"Can't {operation.name} to key {name} because its type is not LIST."
+            raise _RefusedError(ErrorCode.INVALID_CONFIG, message)
+        joined = _list_operation(operation, configs.get(name, TOPIC_CONFIGS[name].default), value)
         _check_config(name, joined)
         configs[name] = joined
     return configs
+
+
+def _list_operation(operation: Operation, current: str, value: str) -> str:
+    """APPEND or SUBTRACT on a LIST config's value as Kafka's controller does: the value set on the
+    topic, else Kafka's default, as parts; APPEND adds each given part it lacks, SUBTRACT removes
+    each given part once. The result may be empty (the config's validator decides)."""
+    parts = [part for part in current.split(",") if part]
+    for given in value.split(","):
+        if operation is Operation.APPEND and given not in parts:
+            parts.append(given)
+        elif operation is Operation.SUBTRACT and given in parts:
+            parts.remove(given)
+    return ",".join(parts)
 
 
 def _check_config(name: str, value: str | None) -> None:

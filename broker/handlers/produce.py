@@ -59,7 +59,7 @@ from functools import partial
 from typing import TYPE_CHECKING, NamedTuple
 
 from broker.security.authorizer import Operation
-from broker.topics import cleanup_policies, effective_config, is_internal
+from broker.topics import cleanup_policies, effective_config, is_internal, timestamp_limits_ms
 from metadata.base import AppendResult, MetadataUnavailableError, TopicInfo
 from protocol import validation
 from protocol.apis.produce import PRODUCE
@@ -212,9 +212,7 @@ async def _check_topic(
     compacted = "compact" in cleanup_policies(topic, defaults)
     bounds = None
     if not append_time:
-        before = int(effective_config(topic, "message.timestamp.before.max.ms", defaults))
-        after = int(effective_config(topic, "message.timestamp.after.max.ms", defaults))
-        bounds = timestamp_bounds(now, before, after)
+        bounds = timestamp_bounds(now, *timestamp_limits_ms(topic, defaults))
     outcomes = []
     for partition_data in topic_data.partition_data:
         outcome = _Outcome(partition_data.index)

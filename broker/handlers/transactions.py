@@ -27,7 +27,8 @@ being written or when another broker changed the record meanwhile; COORDINATOR_N
 when the metadata store cannot be reached; UNKNOWN_TOPIC_OR_PARTITION (3) for partitions that do
 not exist (AddPartitionsToTxn then adds none of the request's partitions: the others get
 OPERATION_NOT_ATTEMPTED (55), as Kafka answers); TxnOffsetCommit also takes the group's errors of
-OffsetCommit (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, ...).
+OffsetCommit (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, ...) when it names a member (v3+): without a
+member id and generation (v0-2, or v3 sent so), its offsets are taken unchecked, as Kafka takes them.
 
 With the ACL authorizer, all four need WRITE on the transactional id (else
 TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 53, for the request or every partition); AddPartitionsToTxn
@@ -204,7 +205,7 @@ async def handle_txn_offset_commit(
     denied = _refused(broker, connection, body.transactional_id, body.group_id)
     commit.authorize(broker.authorizer, connection, denied)
     if commit.valid:
-        error = broker.coordinator.admit_commit(
+        error = broker.coordinator.admit_transactional_commit(
             body.group_id, body.generation_id, body.member_id, body.group_instance_id
         )
         if error is None:

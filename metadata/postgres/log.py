@@ -127,8 +127,9 @@ class PostgresLog:
         new: Sequence[IndexEntry],
         object_key: str,
         object_size: int,
+        cleaned: bool = False,
     ) -> bool:
-        check_replacement(old, new)
+        check_replacement(old, new, cleaned)
         async with self._database.transaction() as db:
             # The partition's lock keeps commits and log start moves out until this one ends.
             state = await db.fetchrow(_LOCK_PARTITION, topic_id, partition)
@@ -151,7 +152,7 @@ class PostgresLog:
                 await db.executemany(_INSERT_INDEX, [sql.index_row(topic_id, partition, entry) for entry in new])
             await db.execute(_RECORD_OBJECT, object_key, object_size)
             changes = [
-                PartitionChange(topic_id, partition, row[0], row[1], index_rewritten=True, local=True)
+                PartitionChange(topic_id, partition, row[0], row[1], index_rewritten=True, cleaned=cleaned, local=True)
                 for row in ([] if state is None else [state])
             ]
             await self._database.notify(db, changes)

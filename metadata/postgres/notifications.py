@@ -39,6 +39,7 @@ def payload(origin: str, change: PartitionChange | TopicChange) -> str:
                 "high_watermark": change.high_watermark,
                 "index_rewritten": change.index_rewritten,
                 "transactions": change.transactions,
+                "cleaned": change.cleaned,
             }
         )
     return json.dumps({"origin": origin, "topic_id": change.topic_id.hex, "topic": change.name})
@@ -57,6 +58,7 @@ def parse_payload(text: str) -> tuple[str, Change]:
         fields["high_watermark"],
         index_rewritten=fields["index_rewritten"],
         transactions=fields.get("transactions", False),  # absent from brokers older than transactions
+        cleaned=fields.get("cleaned", False),  # absent from brokers older than the log cleaner
     )
     return fields["origin"], change
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from metadata.postgres.acls import PostgresAcls
+from metadata.postgres.cleaner import PostgresCleaner
 from metadata.postgres.cluster import PostgresCluster
 from metadata.postgres.database import PostgresDatabase
 from metadata.postgres.groups import PostgresGroups
@@ -24,6 +25,7 @@ class PostgresMetadataStore:
         self.groups = PostgresGroups(self.database)
         self.transactions = PostgresTransactions(self.database)
         self.acls = PostgresAcls(self.database)
+        self.cleaner = PostgresCleaner(self.database)
         self.cluster = PostgresCluster(self.database)
         self.users = PostgresUsers(self.database)
         self._notifications = ChangeNotifications(dsn, self.database.where, self.database.origin, self.database.changes)

@@ -138,8 +138,9 @@ class SqliteLog:
         new: Sequence[IndexEntry],
         object_key: str,
         object_size: int,
+        cleaned: bool = False,
     ) -> bool:
-        check_replacement(old, new)
+        check_replacement(old, new, cleaned)
         key = (topic_id.hex, partition)
 
         def replace(connection: sqlite3.Connection) -> list[Row] | None:
@@ -163,7 +164,8 @@ class SqliteLog:
         if states is None:
             return False
         self._database.changes.publish(
-            PartitionChange(topic_id, partition, row[0], row[1], index_rewritten=True, local=True) for row in states
+            PartitionChange(topic_id, partition, row[0], row[1], index_rewritten=True, cleaned=cleaned, local=True)
+            for row in states
         )
         return True
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from metadata.sqlite.acls import SqliteAcls
+from metadata.sqlite.cleaner import SqliteCleaner
 from metadata.sqlite.cluster import SqliteCluster
 from metadata.sqlite.database import SqliteDatabase
 from metadata.sqlite.groups import SqliteGroups
@@ -23,6 +24,7 @@ class SqliteMetadataStore:
         self.groups = SqliteGroups(self.database)
         self.transactions = SqliteTransactions(self.database)
         self.acls = SqliteAcls(self.database)
+        self.cleaner = SqliteCleaner(self.database)
         self.cluster = SqliteCluster(self.database)
         self.users = SqliteUsers(self.database)
         self.applied_migrations: list[int] = []

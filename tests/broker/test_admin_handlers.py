@@ -207,7 +207,11 @@ async def test_create_topics_defaults_for_minus_one(broker: Broker) -> None:
         (creatable("none", 1, 0), ErrorCode.INVALID_REPLICATION_FACTOR, "larger than 0"),
         (creatable("manual", 1, -1, assignments={0: [0]}), ErrorCode.INVALID_REQUEST, "assignment"),
         (creatable("unknown-config", configs={"flavour": "x"}), ErrorCode.INVALID_CONFIG, "unknown topic config"),
-        (creatable("bad-value", configs={"retention.ms": "soon"}), ErrorCode.INVALID_CONFIG, "integer"),
+        (
+            creatable("bad-value", configs={"retention.ms": "soon"}),
+            ErrorCode.INVALID_CONFIG,
+            "Not a number of type LONG",
+        ),
         (
             creatable("shredded", configs={"cleanup.policy": "compact,shred"}),
             ErrorCode.INVALID_CONFIG,
@@ -491,6 +495,12 @@ async def test_describe_broker_configs(broker: Broker, version: int) -> None:
     assert configs["queued.max.requests"].value == "500"
     assert configs["num.partitions"].config_source == STATIC_BROKER_CONFIG
     assert configs["log.retention.ms"].config_source == DEFAULT_CONFIG
+    # The log cleaner's settings, and the broker defaults of the cleaner's topic configs, as Kafka names them.
+    assert configs["log.cleaner.backoff.ms"].value == str(broker.config.log_cleaner_interval_ms)
+    assert configs["log.cleaner.io.max.bytes.per.second"].value == "1.7976931348623157E308"
+    assert configs["log.cleaner.min.cleanable.ratio"].value == "0.5"
+    assert configs["log.cleaner.max.compaction.lag.ms"].value == str(2**63 - 1)
+    assert configs["log.cleaner.delete.retention.ms"].value == "86400000"
     assert all(entry.read_only and len(entry.synonyms) == 1 for entry in configs.values())
     if version >= 3:
         assert configs["auto.create.topics.enable"].config_type == 1
@@ -539,7 +549,7 @@ async def test_alter_configs_errors(broker: Broker) -> None:
         ErrorCode.NONE,
         ErrorCode.INVALID_REQUEST,
     ]
-    assert "retention.ms must be at least -1" in results[0].error_message
+    assert "for configuration retention.ms: Value must be at least -1" in results[0].error_message
     assert "read-only" in results[2].error_message
     for configs, fragment in [({"flavour": "x"}, "unknown"), ({"cleanup.policy": "shred"}, "cleanup.policy")]:
         [result] = (await call(broker, ALTER_CONFIGS, 2, alter_body((TOPIC, "strict", configs)))).responses
@@ -551,6 +561,63 @@ async def test_alter_configs_errors(broker: Broker) -> None:
     ] * 2
     stored = await broker.metadata.topics.get_topic("strict")
     assert stored is not None and dict(stored.configs) == {"retention.ms": "1000"}
+
+
+# The topic configs of Apache Kafka 4.x that issue 32 names: each must be accepted and described.
+KAFKA_4_TOPIC_CONFIGS = {
+    "cleanup.policy", "compression.type", "delete.retention.ms", "file.delete.delay.ms", "flush.messages",
+    "flush.ms", "index.interval.bytes", "max.compaction.lag.ms", "max.message.bytes", "message.timestamp.type",
+    "message.timestamp.before.max.ms", "message.timestamp.after.max.ms", "min.cleanable.dirty.ratio",
+    "min.compaction.lag.ms", "min.insync.replicas", "preallocate", "retention.bytes", "retention.ms",
+    "segment.bytes", "segment.index.bytes", "segment.jitter.ms", "segment.ms", "unclean.leader.election.enable",
+    "local.retention.ms", "local.retention.bytes", "remote.storage.enable",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("min.cleanable.dirty.ratio", "1.5", "Value must be no more than 1"),
+        ("min.cleanable.dirty.ratio", "half", "Not a number of type DOUBLE"),
+        ("preallocate", "yes", "Expected value to be either true or false"),
+        ("max.compaction.lag.ms", "0", "Value must be at least 1"),
+        ("segment.index.bytes", "3000000000", "Not a number of type INT"),
+        ("compression.type", "brotli", "String must be one of: uncompressed, zstd, lz4, snappy, gzip, producer"),
+        ("compression.gzip.level", "10", "Value must be between 1 and 9, or -1"),
+        ("compression.zstd.level", "23", "Value must be no more than 22"),
+        ("local.retention.ms", "-3", "Value must be at least -2"),
+        ("flush.messages", "0", "Value must be at least 1"),
+        ("cleanup.policy", "shred", "String must be one of: compact, delete"),
+    ],
+)
+async def test_topic_configs_are_validated_with_kafkas_messages(
+    broker: Broker, name: str, value: str, reason: str
+) -> None:
+    [result] = (await call(broker, CREATE_TOPICS, 7, create_body(creatable("checked", configs={name: value})))).topics
+    assert result.error_code == ErrorCode.INVALID_CONFIG
+    assert result.error_message == f"Invalid value {value} for configuration {name}: {reason}"
+
+
+async def test_a_list_config_names_the_item_it_refuses(broker: Broker) -> None:
+    configs = {"cleanup.policy": "compact,shred"}
+    [result] = (await call(broker, CREATE_TOPICS, 7, create_body(creatable("checked", configs=configs)))).topics
+    assert result.error_code == ErrorCode.INVALID_CONFIG
+    assert (
+        result.error_message
+        == "Invalid value shred for configuration cleanup.policy: String must be one of: compact, delete"
+    )
+
+
+async def test_every_kafka_topic_config_is_accepted_at_its_default_and_described(broker: Broker) -> None:
+    assert set(TOPIC_CONFIGS) >= KAFKA_4_TOPIC_CONFIGS
+    defaults = {name: spec.default for name, spec in TOPIC_CONFIGS.items()}
+    [result] = (await call(broker, CREATE_TOPICS, 7, create_body(creatable("every", configs=defaults)))).topics
+    assert (result.error_code, result.error_message) == (ErrorCode.NONE, None)
+    [described] = (await call(broker, DESCRIBE_CONFIGS, 4, describe_body((TOPIC, "every", None)))).results
+    assert {entry.name: entry.value for entry in described.configs} == defaults
+    assert {entry.config_source for entry in described.configs} == {1}  # all set on the topic
+    types = {entry.name: entry.config_type for entry in described.configs}
+    assert (types["min.cleanable.dirty.ratio"], types["preallocate"], types["flush.ms"]) == (6, 1, 5)
 
 
 # -- IncrementalAlterConfigs -----------------------------------------------------
@@ -575,6 +642,35 @@ async def test_incremental_alter_configs_set_and_delete(broker: Broker, version:
     assert cached == stored
 
 
+@pytest.mark.parametrize(
+    ("before", "operation", "value", "after"),
+    [
+        (None, APPEND, "compact", "delete,compact"),  # on Kafka's default when the topic sets none
+        ("compact", APPEND, "compact,delete", "compact,delete"),  # a part present is not added twice
+        ("compact,delete", SUBTRACT, "delete", "compact"),
+        ("compact,delete", SUBTRACT, "compact,delete", ""),  # emptied: allowed (Kafka 4.2), no retention
+        (None, SUBTRACT, "delete", ""),
+        ("compact", SUBTRACT, "delete", "compact"),  # a part absent: nothing to remove
+        ("", APPEND, "compact", "compact"),
+    ],
+)
+async def test_incremental_alter_configs_append_and_subtract_on_a_list(
+    broker: Broker, before: str | None, operation: int, value: str, after: str
+) -> None:
+    await create(broker, "listed", configs={} if before is None else {"cleanup.policy": before})
+    body = incremental_body((TOPIC, "listed", [("cleanup.policy", operation, value)]))
+    [result] = (await call(broker, INCREMENTAL_ALTER_CONFIGS, 1, body)).responses
+    assert (result.error_code, result.error_message) == (ErrorCode.NONE, None)
+    stored = await broker.metadata.topics.get_topic("listed")
+    assert stored is not None and stored.configs["cleanup.policy"] == after
+    # DescribeConfigs reports the value set, empty included, as set on the topic.
+    [described] = (
+        await call(broker, DESCRIBE_CONFIGS, 4, describe_body((TOPIC, "listed", ["cleanup.policy"])))
+    ).results
+    [entry] = described.configs
+    assert (entry.value, entry.config_source, entry.config_type) == (after, 1, 7)
+
+
 async def test_incremental_alter_configs_validate_only(broker: Broker) -> None:
     await create(broker, "unchanged", configs={"retention.ms": "1000"})
     body = incremental_body((TOPIC, "unchanged", [("retention.ms", DELETE, None)]), validate_only=True)
@@ -588,17 +684,16 @@ async def test_incremental_alter_configs_validate_only(broker: Broker) -> None:
     ("operations", "error", "fragment"),
     [
         ([("cleanup.policy", APPEND, "shred")], ErrorCode.INVALID_CONFIG, "cleanup.policy"),
-        ([("cleanup.policy", SUBTRACT, "delete")], ErrorCode.INVALID_CONFIG, "cleanup.policy"),
-        ([("retention.ms", APPEND, "5")], ErrorCode.INVALID_CONFIG, "not LIST"),
-        ([("retention.ms", SUBTRACT, "5")], ErrorCode.INVALID_CONFIG, "not LIST"),
-        ([("retention.ms", SET, "later")], ErrorCode.INVALID_CONFIG, "integer"),
+        ([("retention.ms", APPEND, "5")], ErrorCode.INVALID_CONFIG, "Can't APPEND to key retention.ms"),
+        ([("retention.ms", SUBTRACT, "5")], ErrorCode.INVALID_CONFIG, "because its type is not LIST"),
+        ([("retention.ms", SET, "later")], ErrorCode.INVALID_CONFIG, "Not a number of type LONG"),
         ([("retention.ms", SET, None)], ErrorCode.INVALID_CONFIG, "null"),
         ([("flavour", SET, "x")], ErrorCode.INVALID_CONFIG, "unknown"),
         ([("flavour", DELETE, None)], ErrorCode.INVALID_CONFIG, "unknown"),
         ([("retention.ms", 9, "5")], ErrorCode.INVALID_REQUEST, "operation"),
         ([("segment.ms", SET, "5"), ("segment.ms", DELETE, None)], ErrorCode.INVALID_REQUEST, "more than once"),
         # Every operation is checked before any is applied.
-        ([("segment.ms", SET, "5"), ("retention.ms", SET, "x")], ErrorCode.INVALID_CONFIG, "integer"),
+        ([("segment.ms", SET, "5"), ("retention.ms", SET, "x")], ErrorCode.INVALID_CONFIG, "Not a number of type LONG"),
     ],
 )
 async def test_incremental_alter_configs_errors(

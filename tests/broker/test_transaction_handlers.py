@@ -24,12 +24,13 @@ from protocol.apis.init_producer_id import INIT_PRODUCER_ID
 from protocol.apis.list_offsets import LIST_OFFSETS
 from protocol.apis.list_transactions import LIST_TRANSACTIONS
 from protocol.apis.produce import PRODUCE
+from protocol.apis.sync_group import SYNC_GROUP
 from protocol.apis.txn_offset_commit import TXN_OFFSET_COMMIT
 from protocol.errors import ErrorCode
 from protocol.records import Record, build_batch, build_marker_batch, iter_batches, iter_records
 from tests.broker.inprocess import running_broker
 from tests.broker.test_admin_handlers import call, create, versions
-from tests.broker.test_group_handlers import Peer
+from tests.broker.test_group_handlers import Peer, join, send
 from tests.wireclient import produce_body
 
 READ_UNCOMMITTED, READ_COMMITTED = 0, 1
@@ -88,6 +89,7 @@ async def txn_commit_offsets(
     group: str,
     offsets: dict[tuple[str, int], int],
     version: int = 3,
+    member: tuple[str, int] = ("", -1),
 ) -> dict[tuple[str, int], int]:
     Topic = TXN_OFFSET_COMMIT.Request.TxnOffsetCommitRequestTopic
     topics: dict[str, list[Any]] = {}
@@ -102,6 +104,8 @@ async def txn_commit_offsets(
         group_id=group,
         producer_id=pid,
         producer_epoch=epoch,
+        member_id=member[0],
+        generation_id=member[1],
         topics=[Topic(name=name, partitions=partitions) for name, partitions in topics.items()],
     )
     response = await call(broker, TXN_OFFSET_COMMIT, version, body)
@@ -356,6 +360,37 @@ async def test_txn_offset_commit_needs_the_group_in_the_transaction(broker: Brok
     assert await txn_commit_offsets(broker, "nobody", pid, 0, "g", {("t", 0): 1}) == {
         ("t", 0): ErrorCode.INVALID_PRODUCER_ID_MAPPING
     }
+
+
+async def test_txn_offset_commit_without_a_member_is_not_checked_against_the_group_members(broker: Broker) -> None:
+    await create(broker, "t")
+    joined = await join(broker, 3)  # an active member, generation 1, synced: the group is Stable
+    member_id = joined.member_id
+    assignment = SYNC_GROUP.Request.SyncGroupRequestAssignment(member_id=member_id, assignment=b"")
+    synced = await send(
+        broker, SYNC_GROUP, 3, group_id="g", generation_id=1, member_id=member_id, assignments=[assignment]
+    )
+    assert synced.error_code == ErrorCode.NONE
+    producer = await init(broker, "tx")
+    pid = producer.producer_id
+    assert await add_offsets(broker, "tx", pid, 0, "g") == ErrorCode.NONE
+    # v0-2 carry no member id or generation (older transactional producers): accepted, as Kafka does.
+    for version in (0, 2, 3):
+        assert await txn_commit_offsets(broker, "tx", pid, 0, "g", {("t", 0): version}, version) == {
+            ("t", 0): ErrorCode.NONE
+        }
+    # v3 naming a member is checked: a stranger, then a member of another generation.
+    assert await txn_commit_offsets(broker, "tx", pid, 0, "g", {("t", 0): 5}, 3, ("stranger", 1)) == {
+        ("t", 0): ErrorCode.UNKNOWN_MEMBER_ID
+    }
+    assert await txn_commit_offsets(broker, "tx", pid, 0, "g", {("t", 0): 5}, 3, (member_id, 7)) == {
+        ("t", 0): ErrorCode.ILLEGAL_GENERATION
+    }
+    assert await txn_commit_offsets(broker, "tx", pid, 0, "g", {("t", 0): 6}, 3, (member_id, 1)) == {
+        ("t", 0): ErrorCode.NONE
+    }
+    assert await end(broker, "tx", pid, 0, True) == ErrorCode.NONE
+    assert [(o.topic, o.partition, o.offset) for o in await broker.metadata.groups.fetch_offsets("g")] == [("t", 0, 6)]
 
 
 async def test_long_poll_read_committed_wakes_when_the_transaction_commits(broker: Broker) -> None:

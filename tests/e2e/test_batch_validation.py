@@ -240,3 +240,17 @@ def test_timestamps_before_or_after_the_topics_bounds_get_invalid_timestamp(brok
     # Inside both bounds, and -1 (no timestamp), are accepted.
     fine = build_batch([Record(None, b"d", timestamp=now - 30_000), Record(None, b"e", timestamp=-1)])
     assert _produce(broker, topic, fine).error_code == ErrorCode.NONE  # type: ignore[attr-defined]
+
+
+@pytest.mark.e2e
+def test_the_deprecated_timestamp_difference_bounds_both_sides_unless_one_is_set(broker: BrokerProcess) -> None:
+    topic = "timestamp-difference"
+    # Removed by Kafka 4 but accepted on topics that set it: it stands for before/after.max.ms not set.
+    _create_topic(
+        broker, topic, {"message.timestamp.difference.max.ms": "60000", "message.timestamp.after.max.ms": "600000"}
+    )
+    now = int(time.time() * 1000)
+    too_old = build_batch([Record(None, b"a", timestamp=now - 120_000)])
+    _refused(broker, topic, too_old, ErrorCode.INVALID_TIMESTAMP)
+    later = build_batch([Record(None, b"b", timestamp=now + 120_000)])  # within after.max.ms, set on the topic
+    assert _produce(broker, topic, later).error_code == ErrorCode.NONE  # type: ignore[attr-defined]

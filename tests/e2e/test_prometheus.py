@@ -65,6 +65,8 @@ FAMILIES = [
     "streamhouse_request_duration_seconds_bucket",
     "streamhouse_request_bytes_total",
     "streamhouse_response_bytes_total",
+    "streamhouse_log_cleaner_bytes_read_total",
+    "streamhouse_log_cleaner_bytes_written_total",
     "process_max_fds",
 ]
 
