@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from metadata.postgres.acls import PostgresAcls
 from metadata.postgres.cluster import PostgresCluster
+from metadata.postgres.consumer_groups import PostgresConsumerGroups
 from metadata.postgres.database import PostgresDatabase
 from metadata.postgres.groups import PostgresGroups
 from metadata.postgres.log import PostgresLog
@@ -26,6 +27,7 @@ class PostgresMetadataStore:
         self.acls = PostgresAcls(self.database)
         self.cluster = PostgresCluster(self.database)
         self.users = PostgresUsers(self.database)
+        self.consumer_groups = PostgresConsumerGroups(self.database)
         self._notifications = ChangeNotifications(dsn, self.database.where, self.database.origin, self.database.changes)
         self.applied_migrations: list[int] = []
 
