@@ -313,6 +313,9 @@ class Membership:
         A commit with generation -1 to a group this broker does not know creates it, empty.
         """
         error = self.table.status_error(group_id, empty_id_allowed=True)
+        consumer_group = self.table.consumer_groups.get(group_id)
+        if error is None and consumer_group is not None:  # generation_id is the KIP-848 member epoch
+            return consumer_group.commit_error(member_id, generation_id)
         group = self.table.groups.get(group_id)
         if error is None and group is None:
             if generation_id >= 0:

@@ -66,7 +66,7 @@ class GroupOffsets:
         if error is not None:
             return error, []
         group = self.table.groups.get(group_id)
-        if group is None or group.state is DEAD:
+        if (group is None or group.state is DEAD) and group_id not in self.table.consumer_groups:
             return ErrorCode.NONE, []
         try:
             return ErrorCode.NONE, await self.store.groups.fetch_offsets(group_id, partitions)

@@ -20,9 +20,12 @@ LeaveGroup v0-5: one member before v3 (its error is the top-level one), a batch 
 (answered per member: UNKNOWN_MEMBER_ID (25), FENCED_INSTANCE_ID (82)); a static member may be
 removed by its instance id alone. The remaining members rebalance at once.
 
-DescribeGroups v0-5: state, protocol and members; metadata and assignments only when Stable; an
-unknown group is described as Dead without an error. ListGroups v0-4: every group, filtered by
-state (any case) from v4. DeleteGroups v0-2: Empty groups with their offsets; NON_EMPTY_GROUP
+DescribeGroups v0-6: state, protocol and members; metadata and assignments only when Stable; an
+unknown group is described as Dead without an error; a KIP-848 consumer group gets GROUP_ID_NOT_FOUND
+(69) with "is not a classic group" (v6's error message), as Kafka. ListGroups v0-5: every group,
+classic and consumer, filtered by state (any case) from v4 and by type (classic, consumer) from v5.
+JoinGroup to a consumer group with members gets INCONSISTENT_GROUP_PROTOCOL (23); to one without,
+the group becomes classic again, its offsets kept. DeleteGroups v0-2: Empty groups with their offsets; NON_EMPTY_GROUP
 (68) while members remain, GROUP_ID_NOT_FOUND (69) for an unknown group.
 
 Every API answers NOT_COORDINATOR (16) while the broker is stopping and for a group that another
@@ -83,6 +86,8 @@ async def handle_join_group(broker: Broker, request: Request[JoinGroupRequest], 
     body, version = request.body, request.version
     if denied := broker.authorizer.group_error(connection, Operation.READ, body.group_id):
         return JoinResponse(error_code=denied)
+    if in_use := broker.consumer_groups.yield_to_classic(body.group_id):
+        return JoinResponse(error_code=in_use, member_id=body.member_id)
     result = await broker.coordinator.join_group(
         JoinRequest(
             group_id=body.group_id,
@@ -183,6 +188,9 @@ async def handle_describe_groups(
         described.append(
             DescribedGroup(
                 error_code=error,
+                error_message=f"Group {group_id} is not a classic group."
+                if error is ErrorCode.GROUP_ID_NOT_FOUND
+                else None,
                 group_id=group_id,
                 group_state=summary.state,
                 protocol_type=summary.protocol_type,
@@ -209,13 +217,18 @@ async def handle_describe_groups(
 async def handle_list_groups(
     broker: Broker, request: Request[ListGroupsRequest], connection: Connection
 ) -> ListGroupsResponse:
-    error, groups = broker.coordinator.list_groups(request.body.states_filter)
+    error, groups = broker.coordinator.list_groups(request.body.states_filter, request.body.types_filter)
     authorizer = broker.authorizer
     everything = authorizer.allows_cluster(connection, Operation.DESCRIBE, count=False)
     return ListGroupsResponse(
         error_code=error,
         groups=[
-            ListedGroup(group_id=group.group_id, protocol_type=group.protocol_type, group_state=group.state)
+            ListedGroup(
+                group_id=group.group_id,
+                protocol_type=group.protocol_type,
+                group_state=group.state,
+                group_type=group.group_type,
+            )
             for group in groups
             if everything or authorizer.may_describe(connection, ResourceType.GROUP, group.group_id)
         ],
