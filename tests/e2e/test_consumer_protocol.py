@@ -35,14 +35,6 @@ def broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     assert process.stop() == 0, process.log_text()[-4000:]
 
 
-@pytest.fixture
-def members() -> Iterator[list[Member]]:
-    started: list[Member] = []
-    yield started
-    for member in started:
-        member.stop_if_running()
-
-
 def settled(broker: BrokerProcess, group: str, members: list[Member], partitions: int) -> bool:
     """The group is Stable with exactly these members, splitting the partitions, each consuming what it was given."""
     owned = {member.name: member.owned for member in members}
