@@ -39,6 +39,7 @@ from broker.groups.consumer_state import (
     TopicView,
     partitions_of,
 )
+from broker.groups.migration import ClassicMembers, downgrade, upgrade
 from broker.groups.table import GroupTable
 from metadata.base import ConsumerGroupDocument
 from protocol.errors import ErrorCode
@@ -128,6 +129,7 @@ class ConsumerGroups:
         self.session_timeout_ms = session_timeout_ms
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.assignors = list(assignors)
+        self.classic = ClassicMembers(self)
         table.consumer_group_loaded = self._loaded
 
     @property
@@ -139,12 +141,12 @@ class ConsumerGroups:
     async def heartbeat(self, call: HeartbeatCall) -> HeartbeatAnswer:
         try:
             self._check_request(call)
-            view = await self._topic_view()
+            view = await self.topic_view()
             return self._heartbeat(call, view)
         except HeartbeatError as refused:
             return HeartbeatAnswer(refused.error, refused.message, member_epoch=call.member_epoch)
 
-    async def _topic_view(self) -> TopicView:
+    async def topic_view(self) -> TopicView:
         """Every topic by name, with its id and partition count, kept until a topic changes."""
 
         def build(topics: Sequence[object]) -> TopicView:
@@ -181,10 +183,13 @@ class ConsumerGroups:
         if (error := self.table.status_error(call.group_id)) is not None:
             raise HeartbeatError(error)
         classic = self.table.groups.get(call.group_id)
-        if classic is not None and classic.members:
+        if classic is not None and classic.members and classic.protocol_type != PROTOCOL_TYPE:
             raise HeartbeatError(ErrorCode.GROUP_ID_NOT_FOUND, f"Group {call.group_id} is not a consumer group.")
 
     def _heartbeat(self, call: HeartbeatCall, view: TopicView) -> HeartbeatAnswer:
+        classic = self.table.groups.get(call.group_id)
+        if classic is not None and classic.members and call.member_epoch == 0:
+            upgrade(self, classic, view)  # online migration: its members stay, as classic members
         group = self.groups.get(call.group_id)
         if group is None:
             if call.member_epoch != 0:
@@ -196,10 +201,10 @@ class ConsumerGroups:
         member, changed = self._member(group, call)
         told_epoch = member.member_epoch
         changed |= self._subscribe(member, call)
-        changed |= self._refresh_topics(group, view)
+        changed |= self.refresh_topics(group, view)
         if changed:
             group.group_epoch += 1
-            self._assign(group)
+            self.assign(group)
         before = partitions_of(member.assigned)
         was_revoking = member.state is MemberState.UNREVOKED_PARTITIONS
         member.reconcile(
@@ -208,8 +213,8 @@ class ConsumerGroups:
             group.owned_by_others(member.member_id),
             call.owned,
         )
-        self._arm_timers(group, member, was_revoking)
-        self._persist(group)
+        self.arm_timers(group, member, was_revoking)
+        self.persist(group)
         send = call.member_epoch == 0 or call.is_full or partitions_of(member.assigned) != before
         log.debug(
             "group %s member %s: epoch %d -> %d", group.group_id, member.member_id, told_epoch, member.member_epoch
@@ -299,7 +304,7 @@ class ConsumerGroups:
         return before != (member.subscribed_topic_names, member.subscribed_topic_regex, member.server_assignor)
 
     @staticmethod
-    def _refresh_topics(group: ConsumerGroup, view: TopicView) -> bool:
+    def refresh_topics(group: ConsumerGroup, view: TopicView) -> bool:
         """Resolve the regexes and re-read the subscribed topics; True when either changed."""
         regexes = {m.subscribed_topic_regex for m in group.members.values()} - {None}
         matches = {regex: _matching(regex, view) for regex in sorted(r for r in regexes if r is not None)}
@@ -310,7 +315,7 @@ class ConsumerGroups:
         group.topics = topics
         return changed
 
-    def _assign(self, group: ConsumerGroup) -> None:
+    def assign(self, group: ConsumerGroup) -> None:
         """The target assignment of the group epoch, by the assignor the members ask for most."""
         asked = Counter(m.server_assignor for m in group.members.values() if m.server_assignor is not None)
         group.assignor = asked.most_common(1)[0][0] if asked else self.assignors[0]
@@ -328,8 +333,8 @@ class ConsumerGroups:
             # Its partitions stay its own until it comes back or its session ends.
             member.previous_member_epoch, member.member_epoch = member.member_epoch, STATIC_LEAVE_EPOCH
         else:
-            self._remove(group, member)
-        self._persist(group)
+            self.remove(group, member)
+        self.persist(group)
         return HeartbeatAnswer(
             ErrorCode.NONE,
             member_id=call.member_id,
@@ -337,7 +342,7 @@ class ConsumerGroups:
             heartbeat_interval_ms=self.heartbeat_interval_ms,
         )
 
-    def _remove(self, group: ConsumerGroup, member: ConsumerMember) -> None:
+    def remove(self, group: ConsumerGroup, member: ConsumerMember) -> None:
         member.cancel_timers()
         del group.members[member.member_id]
         group.target.pop(member.member_id, None)
@@ -348,15 +353,18 @@ class ConsumerGroups:
             if r in {x.subscribed_topic_regex for x in group.members.values()}
         }
         group.topics = {name: group.topics[name] for name in group.subscribed_names() if name in group.topics}
-        self._assign(group)
+        self.assign(group)
+        if group.members and not group.has_consumer_members:
+            downgrade(self, group)  # only classic members are left: the group is classic again
 
     # -- timers ----------------------------------------------------------------
 
-    def _arm_timers(self, group: ConsumerGroup, member: ConsumerMember, was_revoking: bool) -> None:
+    def arm_timers(self, group: ConsumerGroup, member: ConsumerMember, was_revoking: bool) -> None:
         if member.session_timer is not None:
             member.session_timer.cancel()
+        session_timeout_ms = member.classic_session_timeout_ms or self.session_timeout_ms
         member.session_timer = self.clock.call_later(
-            self.session_timeout_ms, lambda: self._expire(group, member, "session timeout")
+            session_timeout_ms, lambda: self._expire(group, member, "session timeout")
         )
         revoking = member.state is MemberState.UNREVOKED_PARTITIONS
         if revoking and not was_revoking:
@@ -371,15 +379,17 @@ class ConsumerGroups:
         if self.groups.get(group.group_id) is not group or group.members.get(member.member_id) is not member:
             return
         log.info("group %s: member %s removed (%s)", group.group_id, member.member_id, why)
-        self._remove(group, member)
-        self._persist(group)
+        self.remove(group, member)
+        self.persist(group)
 
     def _loaded(self, group: ConsumerGroup) -> None:
         """A group loaded from the store: its members' sessions start again from now."""
         for member in group.members.values():
-            self._arm_timers(group, member, was_revoking=False)
+            self.arm_timers(group, member, was_revoking=False)
 
-    def _persist(self, group: ConsumerGroup) -> None:
+    def persist(self, group: ConsumerGroup) -> None:
+        if self.groups.get(group.group_id) is not group:
+            return  # deleted, or classic again
         document = group.document()
         if document != group.saved:
             group.saved = document
@@ -390,17 +400,14 @@ class ConsumerGroups:
 
     # -- administration --------------------------------------------------------
 
-    def yield_to_classic(self, group_id: str) -> ErrorCode | None:
-        """Before a classic JoinGroup: an empty consumer group becomes classic (offsets kept); else refused."""
+    def yield_to_classic(self, group_id: str) -> None:
+        """Before a classic JoinGroup: a consumer group without members becomes classic (offsets kept)."""
         group = self.groups.get(group_id)
-        if group is None:
-            return None
-        if group.members:
-            return ErrorCode.INCONSISTENT_GROUP_PROTOCOL
+        if group is None or group.members:
+            return
         del self.groups[group_id]
         store = self.table.store
         self.table.write_later(lambda: store.consumer_groups.delete_consumer_group(group_id))
-        return None
 
     def fetch_error(self, group_id: str, member_id: str | None, member_epoch: int) -> ErrorCode | None:
         """Why a consumer-protocol member's OffsetFetch (v9+) may not read, or None (no such group: no check)."""

@@ -16,6 +16,7 @@ broker can continue it; timers are not part of it and restart where it is loaded
 
 from __future__ import annotations
 
+import base64
 import enum
 import json
 from collections.abc import Iterable, Mapping
@@ -64,6 +65,10 @@ class ConsumerMember:
     state: MemberState = MemberState.STABLE
     assigned: Assignment = field(default_factory=dict)
     pending_revocation: Assignment = field(default_factory=dict)
+    # A classic member (JoinGroup/SyncGroup/Heartbeat) of a group being migrated: its protocols, in order,
+    # and its own session timeout; None for a consumer-protocol member.
+    classic_protocols: list[tuple[str, bytes]] | None = None
+    classic_session_timeout_ms: int = 0
     session_timer: Timer | None = None
     rebalance_timer: Timer | None = None
 
@@ -117,6 +122,10 @@ class ConsumerMember:
             "state": self.state.value,
             "assigned": _assignment_json(self.assigned),
             "pending_revocation": _assignment_json(self.pending_revocation),
+            "classic_protocols": None
+            if self.classic_protocols is None
+            else [[name, base64.b64encode(metadata).decode()] for name, metadata in self.classic_protocols],
+            "classic_session_timeout_ms": self.classic_session_timeout_ms,
         }
 
     @classmethod
@@ -136,6 +145,10 @@ class ConsumerMember:
             state=MemberState(data["state"]),
             assigned=_assignment_from(data["assigned"]),
             pending_revocation=_assignment_from(data["pending_revocation"]),
+            classic_protocols=None
+            if data["classic_protocols"] is None
+            else [(name, base64.b64decode(metadata)) for name, metadata in data["classic_protocols"]],
+            classic_session_timeout_ms=data["classic_session_timeout_ms"],
         )
 
 
@@ -175,6 +188,10 @@ class ConsumerGroup:
         ):
             return "Reconciling"
         return "Stable"
+
+    @property
+    def has_consumer_members(self) -> bool:
+        return any(member.classic_protocols is None for member in self.members.values())
 
     def static_member(self, instance_id: str) -> ConsumerMember | None:
         return next((m for m in self.members.values() if m.instance_id == instance_id), None)

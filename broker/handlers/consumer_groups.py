@@ -13,7 +13,8 @@ NOT_COORDINATOR (16), COORDINATOR_LOAD_IN_PROGRESS (14) as the classic APIs. Eac
 Kafka's message.
 
 ConsumerGroupDescribe v0-1: epochs, assignor, and each member's subscription, current and target
-assignment (topic ids and names); v1 adds the member type (1: consumer protocol).
+assignment (topic ids and names); v1 adds the member type (0: a classic member of a group being
+migrated, 1: a consumer-protocol member).
 GROUP_ID_NOT_FOUND (69) for an unknown group or a classic one.
 
 With the ACL authorizer, as Kafka: ConsumerGroupHeartbeat needs READ on the group (else
@@ -30,6 +31,7 @@ from uuid import UUID
 
 from broker.groups.assignors import Assignment
 from broker.groups.consumer import HeartbeatCall
+from broker.groups.migration import CLASSIC_MEMBER_TYPE, CONSUMER_MEMBER_TYPE
 from broker.handlers.groups import client_host
 from broker.security.authorizer import Operation, ResourceType
 from protocol.apis.consumer_group_describe import CONSUMER_GROUP_DESCRIBE
@@ -58,8 +60,6 @@ if TYPE_CHECKING:
     from broker.app import Broker
     from broker.server import Connection
     from protocol.wire import Request
-
-CONSUMER_MEMBER_TYPE = 1  # ConsumerGroupDescribe v1: 0 a classic member, 1 a consumer-protocol one
 
 
 async def handle_consumer_group_heartbeat(
@@ -168,7 +168,7 @@ async def handle_consumer_group_describe(
                         subscribed_topic_regex=member.subscribed_topic_regex,
                         assignment=listed(member.assigned),
                         target_assignment=listed(group.target.get(member.member_id, {})),
-                        member_type=CONSUMER_MEMBER_TYPE,
+                        member_type=CONSUMER_MEMBER_TYPE if member.classic_protocols is None else CLASSIC_MEMBER_TYPE,
                     )
                     for member in group.members.values()
                 ],

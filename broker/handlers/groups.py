@@ -24,8 +24,10 @@ DescribeGroups v0-6: state, protocol and members; metadata and assignments only 
 unknown group is described as Dead without an error; a KIP-848 consumer group gets GROUP_ID_NOT_FOUND
 (69) with "is not a classic group" (v6's error message), as Kafka. ListGroups v0-5: every group,
 classic and consumer, filtered by state (any case) from v4 and by type (classic, consumer) from v5.
-JoinGroup to a consumer group with members gets INCONSISTENT_GROUP_PROTOCOL (23); to one without,
-the group becomes classic again, its offsets kept. DeleteGroups v0-2: Empty groups with their offsets; NON_EMPTY_GROUP
+Join, Sync, Heartbeat and Leave to a KIP-848 consumer group with members are answered from its
+state (broker/groups/migration.py: online migration, its members classic members of that group); a
+join to one without members makes the group classic again, its offsets kept.
+DeleteGroups v0-2: Empty groups with their offsets; NON_EMPTY_GROUP
 (68) while members remain, GROUP_ID_NOT_FOUND (69) for an unknown group.
 
 Every API answers NOT_COORDINATOR (16) while the broker is stopping and for a group that another
@@ -86,23 +88,25 @@ async def handle_join_group(broker: Broker, request: Request[JoinGroupRequest], 
     body, version = request.body, request.version
     if denied := broker.authorizer.group_error(connection, Operation.READ, body.group_id):
         return JoinResponse(error_code=denied)
-    if in_use := broker.consumer_groups.yield_to_classic(body.group_id):
-        return JoinResponse(error_code=in_use, member_id=body.member_id)
-    result = await broker.coordinator.join_group(
-        JoinRequest(
-            group_id=body.group_id,
-            member_id=body.member_id,
-            group_instance_id=body.group_instance_id,
-            client_id=request.header.client_id or "",
-            client_host=client_host(connection),
-            session_timeout_ms=body.session_timeout_ms,
-            rebalance_timeout_ms=body.rebalance_timeout_ms if version >= 1 else body.session_timeout_ms,
-            protocol_type=body.protocol_type,
-            protocols=[(protocol.name, bytes(protocol.metadata)) for protocol in body.protocols],
-            require_known_member_id=version >= 4 and body.group_instance_id is None,
-            supports_skip_assignment=version >= 9,
-        )
+    joining = JoinRequest(
+        group_id=body.group_id,
+        member_id=body.member_id,
+        group_instance_id=body.group_instance_id,
+        client_id=request.header.client_id or "",
+        client_host=client_host(connection),
+        session_timeout_ms=body.session_timeout_ms,
+        rebalance_timeout_ms=body.rebalance_timeout_ms if version >= 1 else body.session_timeout_ms,
+        protocol_type=body.protocol_type,
+        protocols=[(protocol.name, bytes(protocol.metadata)) for protocol in body.protocols],
+        require_known_member_id=version >= 4 and body.group_instance_id is None,
+        supports_skip_assignment=version >= 9,
     )
+    classic_members = broker.consumer_groups.classic
+    if classic_members.holds(body.group_id):  # a consumer group being migrated: answered from its state
+        result = await classic_members.join(joining)
+    else:
+        broker.consumer_groups.yield_to_classic(body.group_id)
+        result = await broker.coordinator.join_group(joining)
     return JoinResponse(
         error_code=result.error,
         generation_id=result.generation_id,
@@ -126,6 +130,16 @@ async def handle_sync_group(broker: Broker, request: Request[SyncGroupRequest], 
         return SyncResponse(error_code=ErrorCode.INCONSISTENT_GROUP_PROTOCOL)  # both are mandatory from v5
     if denied := broker.authorizer.group_error(connection, Operation.READ, body.group_id):
         return SyncResponse(error_code=denied)
+    if broker.consumer_groups.classic.holds(body.group_id):
+        result = broker.consumer_groups.classic.sync(
+            body.group_id, body.generation_id, body.member_id, body.protocol_name
+        )
+        return SyncResponse(
+            error_code=result.error,
+            protocol_type=result.protocol_type,
+            protocol_name=result.protocol_name,
+            assignment=result.assignment,
+        )
     result = await broker.coordinator.sync_group(
         body.group_id,
         body.generation_id,
@@ -149,6 +163,10 @@ async def handle_heartbeat(
     body = request.body
     if denied := broker.authorizer.group_error(connection, Operation.READ, body.group_id):
         return HeartbeatResponse(error_code=denied)
+    if broker.consumer_groups.classic.holds(body.group_id):
+        return HeartbeatResponse(
+            error_code=broker.consumer_groups.classic.heartbeat(body.group_id, body.generation_id, body.member_id)
+        )
     error = broker.coordinator.heartbeat(body.group_id, body.generation_id, body.member_id, body.group_instance_id)
     return HeartbeatResponse(error_code=error)
 
@@ -159,11 +177,14 @@ async def handle_leave_group(
     body = request.body
     if denied := broker.authorizer.group_error(connection, Operation.READ, body.group_id):
         return LeaveResponse(error_code=denied)
+    leave = broker.coordinator.leave_group
+    if broker.consumer_groups.classic.holds(body.group_id):
+        leave = broker.consumer_groups.classic.leave
     if request.version < 3:
-        error, errors = broker.coordinator.leave_group(body.group_id, [(body.member_id, None)])
+        error, errors = leave(body.group_id, [(body.member_id, None)])
         return LeaveResponse(error_code=error or errors[0])  # one member: its error is the only one
     leaving = [(member.member_id, member.group_instance_id) for member in body.members]
-    error, errors = broker.coordinator.leave_group(body.group_id, leaving)
+    error, errors = leave(body.group_id, leaving)
     if error:
         return LeaveResponse(error_code=error)
     return LeaveResponse(

@@ -16,14 +16,17 @@ from uuid import UUID
 import pytest
 
 from broker.app import Broker
+from protocol import consumer_protocol
 from protocol.apis.api_versions import API_VERSIONS
 from protocol.apis.consumer_group_describe import CONSUMER_GROUP_DESCRIBE
 from protocol.apis.consumer_group_heartbeat import CONSUMER_GROUP_HEARTBEAT
 from protocol.apis.describe_groups import DESCRIBE_GROUPS
+from protocol.apis.heartbeat import HEARTBEAT
 from protocol.apis.join_group import JOIN_GROUP
 from protocol.apis.list_groups import LIST_GROUPS
 from protocol.apis.offset_commit import OFFSET_COMMIT
 from protocol.apis.offset_fetch import OFFSET_FETCH
+from protocol.apis.sync_group import SYNC_GROUP
 from protocol.errors import ErrorCode
 from tests.broker.inprocess import running_broker
 from tests.broker.test_group_handlers import send
@@ -261,12 +264,39 @@ async def test_list_describe_and_join_treat_consumer_groups_as_kafka(broker: Bro
         answer = (await send(broker, CONSUMER_GROUP_DESCRIBE, 0, group_ids=[unknown])).groups[0]
         assert answer.error_code == E.GROUP_ID_NOT_FOUND, unknown
 
-    protocol = JOIN_GROUP.Request.JoinGroupRequestProtocol(name="range", metadata=b"")
+
+async def test_a_classic_member_joins_a_consumer_group_which_turns_classic_when_the_last_consumer_leaves(
+    broker: Broker,
+) -> None:
+    topic = await broker.topics.create("mixed", 2, {})
+    modern = await join(broker, "mixed", "modern", ["mixed"])
+    subscription = consumer_protocol.encode(
+        consumer_protocol.SUBSCRIPTION, consumer_protocol.Subscription(topics=["mixed"])
+    )
+    protocol = JOIN_GROUP.Request.JoinGroupRequestProtocol(name="range", metadata=subscription)
     joined = await send(
-        broker, JOIN_GROUP, 9, group_id="modern", session_timeout_ms=10_000, rebalance_timeout_ms=10_000,
+        broker, JOIN_GROUP, 9, group_id="mixed", session_timeout_ms=10_000, rebalance_timeout_ms=10_000,
         member_id="", protocol_type="consumer", protocols=[protocol],
     )  # fmt: skip
-    assert joined.error_code == E.INCONSISTENT_GROUP_PROTOCOL
+    assert (joined.error_code, joined.generation_id, joined.protocol_name) == (0, 2, "range")
+    member, generation = joined.member_id, joined.generation_id
+    synced = await send(broker, SYNC_GROUP, 5, group_id="mixed", generation_id=generation, member_id=member,
+                        protocol_type="consumer", protocol_name="range", assignments=[])  # fmt: skip
+    _, assignment = consumer_protocol.decode(consumer_protocol.ASSIGNMENT, synced.assignment)
+    assert synced.error_code == 0 and assignment.assigned_partitions == []  # m still owns both partitions
+    beat_error = await send(broker, HEARTBEAT, 4, group_id="mixed", generation_id=generation, member_id=member)
+    assert beat_error.error_code == E.REBALANCE_IN_PROGRESS  # not at its target yet: join again
+    described = (await send(broker, CONSUMER_GROUP_DESCRIBE, 1, group_ids=["mixed"])).groups[0]
+    assert sorted((m.member_id == member, m.member_type) for m in described.members) == [(False, 1), (True, 0)]
+    stale = await send(broker, HEARTBEAT, 4, group_id="mixed", generation_id=generation + 5, member_id=member)
+    assert stale.error_code == E.ILLEGAL_GENERATION
+
+    await beat(broker, "mixed", "modern", -1)
+    listed = await send(broker, LIST_GROUPS, 5, types_filter=["classic"])
+    assert [(g.group_id, g.group_type) for g in listed.groups] == [("mixed", "classic")]
+    gone = await send(broker, HEARTBEAT, 4, group_id="mixed", generation_id=generation, member_id=member)
+    assert gone.error_code == E.UNKNOWN_MEMBER_ID  # it joins the classic group again
+    assert modern.member_epoch == 1 and topic.partitions == 2
 
 
 async def test_a_silent_member_is_removed_after_its_session(tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 
 Three members split six partitions and one leaves while the others keep consuming; a rolling
 restart loses no record; a regular expression subscription picks up a topic created later; a
-classic group whose members come back with the consumer protocol keeps its committed offsets; and
+classic group whose members come back with the consumer protocol keeps its committed offsets; a
+classic group migrates online (a consumer-protocol member joins while a classic one consumes, and
+the group turns classic again when it leaves); and
 `describe_consumer_groups` reports the group's type as consumer.
 """
 
@@ -128,3 +130,24 @@ def test_a_classic_group_becomes_a_consumer_group_with_its_offsets(
     wait_settled(broker, group, [modern])
     wait_consumed([modern], [f"new-{i}" for i in range(60)])
     assert not [value for value in consumed_values([modern]) if value.startswith("old-")]
+
+
+def test_a_classic_group_migrates_online_and_back(broker: BrokerProcess, members: list[Member]) -> None:
+    topic = group = "kip848-online"
+    produce(broker, topic, [f"a-{i}" for i in range(60)], PARTITIONS)
+    classic = Member("confluent-kafka", broker, topic, group, "classic")
+    members.append(classic)
+    wait_for(lambda: len(classic.owned) == PARTITIONS, "the classic member's assignment")
+    wait_consumed([classic], [f"a-{i}" for i in range(60)])
+
+    modern = start(broker, topic, group, "modern")
+    members.append(modern)
+    wait_settled(broker, group, [classic, modern])  # a consumer group now, the classic member one of it
+    assert sorted(len(member.owned) for member in (classic, modern)) == [3, 3]
+    produce(broker, topic, [f"b-{i}" for i in range(60)], PARTITIONS)
+    wait_consumed(members, [f"b-{i}" for i in range(60)])
+
+    modern.close()  # the last consumer-protocol member: the group is classic again
+    wait_for(lambda: len(classic.owned) == PARTITIONS, "the classic member to own every partition again")
+    produce(broker, topic, [f"c-{i}" for i in range(60)], PARTITIONS)
+    wait_consumed([classic], [f"c-{i}" for i in range(60)])
