@@ -103,9 +103,21 @@ def _regex_error(regex: str) -> str | None:
     return None
 
 
-def _matching(regex: str, view: TopicView) -> tuple[str, ...]:
-    compiled = re2.compile(regex)
-    return tuple(sorted(name for name in view if compiled.fullmatch(name)))
+class RegexMatches:
+    """Each regex's matching topic names, kept while the topic view is the same object (no topic changed)."""
+
+    def __init__(self) -> None:
+        self._view: TopicView | None = None
+        self._matches: dict[str, tuple[str, ...]] = {}
+
+    def of(self, regex: str, view: TopicView) -> tuple[str, ...]:
+        if view is not self._view:
+            self._view, self._matches = view, {}
+        found = self._matches.get(regex)
+        if found is None:
+            compiled = re2.compile(regex)
+            found = self._matches[regex] = tuple(sorted(name for name in view if compiled.fullmatch(name)))
+        return found
 
 
 class ConsumerGroups:
@@ -130,6 +142,7 @@ class ConsumerGroups:
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.assignors = list(assignors)
         self.classic = ClassicMembers(self)
+        self.regexes = RegexMatches()
         table.consumer_group_loaded = self._loaded
 
     @property
@@ -303,11 +316,10 @@ class ConsumerGroups:
         member.client_id, member.client_host = call.client_id, call.client_host
         return before != (member.subscribed_topic_names, member.subscribed_topic_regex, member.server_assignor)
 
-    @staticmethod
-    def refresh_topics(group: ConsumerGroup, view: TopicView) -> bool:
+    def refresh_topics(self, group: ConsumerGroup, view: TopicView) -> bool:
         """Resolve the regexes and re-read the subscribed topics; True when either changed."""
         regexes = {m.subscribed_topic_regex for m in group.members.values()} - {None}
-        matches = {regex: _matching(regex, view) for regex in sorted(r for r in regexes if r is not None)}
+        matches = {regex: self.regexes.of(regex, view) for regex in sorted(r for r in regexes if r is not None)}
         changed = matches != group.regex_matches
         group.regex_matches = matches
         topics = {name: view[name] for name in group.subscribed_names() if name in view}
