@@ -11,14 +11,17 @@ the group turns classic again when it leaves); and
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from confluent_kafka import ConsumerGroupState, ConsumerGroupType
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from protocol.apis.consumer_group_describe import CONSUMER_GROUP_DESCRIBE
 from tests.brokerproc import BrokerProcess
 from tests.e2e.conftest import backend_args
 from tests.e2e.groups import Member, consumed_values, produce, wait_consumed, wait_for
+from tests.wireclient import WireClient
 
 pytestmark = pytest.mark.e2e
 
@@ -58,6 +61,13 @@ def wait_settled(broker: BrokerProcess, group: str, members: list[Member], parti
         for member in members:
             print(f"--- {member.name}: owned {member.owned}\n{member.log()}")
         raise
+
+
+def group_epoch(broker: BrokerProcess, group: str) -> int:
+    with WireClient(broker.bootstrap) as client:
+        described = client.request(CONSUMER_GROUP_DESCRIBE, 0, CONSUMER_GROUP_DESCRIBE.Request(group_ids=[group]))
+    assert described.groups[0].error_code == 0
+    return int(described.groups[0].group_epoch)
 
 
 def start(broker: BrokerProcess, topic: str, group: str, name: str, **options: object) -> Member:
@@ -151,3 +161,24 @@ def test_a_classic_group_migrates_online_and_back(broker: BrokerProcess, members
     wait_for(lambda: len(classic.owned) == PARTITIONS, "the classic member to own every partition again")
     produce(broker, topic, [f"c-{i}" for i in range(60)], PARTITIONS)
     wait_consumed([classic], [f"c-{i}" for i in range(60)])
+
+
+def test_members_continue_through_a_broker_restart(tmp_path: Path, members: list[Member]) -> None:
+    """The group's state is in the metadata store: the restarted broker continues it where it was."""
+    broker = BrokerProcess(tmp_path / "restarted", BROKER_ARGS).start()
+    try:
+        topic = group = "kip848-restart"
+        produce(broker, topic, [f"before-{i}" for i in range(60)], PARTITIONS)
+        members += [start(broker, topic, group, f"restart-{i}") for i in range(2)]
+        wait_settled(broker, group, members)
+        wait_consumed(members, [f"before-{i}" for i in range(60)])
+        epoch = group_epoch(broker, group)
+        assert broker.restart() == 0
+        produce(broker, topic, [f"after-{i}" for i in range(60)], PARTITIONS)
+        wait_consumed(members, [f"after-{i}" for i in range(60)])
+        wait_settled(broker, group, members)
+        assert group_epoch(broker, group) == epoch  # continued: nobody had to join again
+    finally:
+        for member in members:
+            member.stop_if_running()
+        broker.kill()
