@@ -25,6 +25,7 @@ from protocol.apis.heartbeat import HEARTBEAT
 from protocol.apis.join_group import JOIN_GROUP
 from protocol.apis.list_groups import LIST_GROUPS
 from protocol.apis.offset_commit import OFFSET_COMMIT
+from protocol.apis.offset_delete import OFFSET_DELETE
 from protocol.apis.offset_fetch import OFFSET_FETCH
 from protocol.apis.sync_group import SYNC_GROUP
 from protocol.errors import ErrorCode
@@ -213,12 +214,12 @@ async def test_offset_commit_and_fetch_check_the_member_epoch(broker: Broker) ->
     joined = await join(broker, "g", "m", ["commits"])
     await join(broker, "g", "other", ["commits"])  # the group epoch moves on; m stays at its epoch
 
-    async def commit(member: str, epoch: int) -> int:
+    async def commit(member: str, epoch: int, name: str = "commits") -> int:
         topic = OFFSET_COMMIT.Request.OffsetCommitRequestTopic
         partition = topic.OffsetCommitRequestPartition(partition_index=0, committed_offset=5, committed_metadata="")
         response = await send(
             broker, OFFSET_COMMIT, 9, group_id="g", generation_id_or_member_epoch=epoch, member_id=member,
-            topics=[topic(name="commits", partitions=[partition])],
+            topics=[topic(name=name, partitions=[partition])],
         )  # fmt: skip
         return int(response.topics[0].partitions[0].error_code)
 
@@ -242,6 +243,16 @@ async def test_offset_commit_and_fetch_check_the_member_epoch(broker: Broker) ->
     assert await fetch(None, -1) == (E.NONE, [5])
     assert await fetch("m", joined.member_epoch + 7) == (E.STALE_MEMBER_EPOCH, [])
     assert await fetch("nobody", 1) == (E.UNKNOWN_MEMBER_ID, [])
+
+    # OffsetDelete: only the offsets of topics the members do not subscribe to.
+    await broker.topics.create("unread", 1, {})
+    assert await commit("m", joined.member_epoch, "unread") == E.NONE
+    deleting = [OFFSET_DELETE.Request.OffsetDeleteRequestTopic(name=name, partitions=[
+        OFFSET_DELETE.Request.OffsetDeleteRequestTopic.OffsetDeleteRequestPartition(partition_index=0)])
+        for name in ("commits", "unread")]  # fmt: skip
+    deleted = await send(broker, OFFSET_DELETE, 0, group_id="g", topics=deleting)
+    assert deleted.error_code == 0
+    assert [t.partitions[0].error_code for t in deleted.topics] == [E.GROUP_SUBSCRIBED_TO_TOPIC, E.NONE]
 
 
 async def test_list_describe_and_join_treat_consumer_groups_as_kafka(broker: Broker) -> None:
