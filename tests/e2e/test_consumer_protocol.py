@@ -17,6 +17,7 @@ import pytest
 from confluent_kafka import ConsumerGroupState, ConsumerGroupType
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from broker.client import describe_group
 from protocol.apis.consumer_group_describe import CONSUMER_GROUP_DESCRIBE
 from tests.brokerproc import BrokerProcess
 from tests.e2e.conftest import backend_args
@@ -83,6 +84,9 @@ def test_three_members_split_six_partitions_and_two_take_over_when_one_leaves(
     wait_settled(broker, group, members)
     assert sorted(len(member.owned) for member in members) == [2, 2, 2]
     wait_consumed(members, [f"first-{i}" for i in range(120)])
+    view = describe_group(broker.bootstrap, group)  # `streamhouse groups describe`: ConsumerGroupDescribe
+    assert (view.protocol_type, view.protocol, len(view.members)) == ("consumer", "range", 3)  # as asked
+    assert sorted(p for member in view.members for _, p in member.partitions) == list(range(PARTITIONS))
 
     leaving, staying = members[0], members[1:]
     before = {member.name: len(member.consumed()) for member in staying}
