@@ -21,9 +21,10 @@ LeaveGroup v0-5: one member before v3 (its error is the top-level one), a batch 
 removed by its instance id alone. The remaining members rebalance at once.
 
 DescribeGroups v0-6: state, protocol and members; metadata and assignments only when Stable; an
-unknown group is described as Dead without an error; a KIP-848 consumer group gets GROUP_ID_NOT_FOUND
-(69) with "is not a classic group" (v6's error message), as Kafka. ListGroups v0-5: every group,
-classic and consumer, filtered by state (any case) from v4 and by type (classic, consumer) from v5.
+unknown group and a KIP-848 consumer group are described as Dead without an error before v6, and from
+v6 (KIP-1043) get GROUP_ID_NOT_FOUND (69) with Kafka's message ("not found", "is not a classic group").
+ListGroups v0-5: every group, classic and consumer, filtered by state (any case) from v4 and by type
+(classic, consumer) from v5.
 Join, Sync, Heartbeat and Leave to a KIP-848 consumer group with members are answered from its
 state (broker/groups/migration.py: online migration, its members classic members of that group); a
 join to one without members makes the group classic again, its offsets kept.
@@ -206,14 +207,19 @@ async def handle_describe_groups(
             described.append(DescribedGroup(error_code=denied, group_id=group_id))
             continue
         error, summary = broker.coordinator.describe_group(group_id)
+        message = None
+        if error == ErrorCode.GROUP_ID_NOT_FOUND:  # a KIP-848 consumer group
+            message = f"Group {group_id} is not a classic group."
+        elif error == ErrorCode.NONE and summary.state == "Dead" and not summary.members:
+            error, message = ErrorCode.GROUP_ID_NOT_FOUND, f"Group {group_id} not found."
+        if message is not None and request.version < 6:
+            error, message = ErrorCode.NONE, None  # before v6 (KIP-1043), described as Dead without error
         described.append(
             DescribedGroup(
                 error_code=error,
-                error_message=f"Group {group_id} is not a classic group."
-                if error is ErrorCode.GROUP_ID_NOT_FOUND
-                else None,
+                error_message=message,
                 group_id=group_id,
-                group_state=summary.state,
+                group_state="" if error == ErrorCode.GROUP_ID_NOT_FOUND else summary.state,
                 protocol_type=summary.protocol_type,
                 protocol_data=summary.protocol_name,
                 members=[

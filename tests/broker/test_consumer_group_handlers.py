@@ -266,6 +266,8 @@ async def test_list_describe_and_join_treat_consumer_groups_as_kafka(broker: Bro
     every = await send(broker, LIST_GROUPS, 5)
     assert {g.group_id: g.group_type for g in every.groups}.get("modern") == "consumer"
 
+    old = (await send(broker, DESCRIBE_GROUPS, 5, groups=["modern"])).groups[0]
+    assert (old.error_code, old.group_state) == (E.NONE, "Dead")  # as Kafka before v6
     described = (await send(broker, DESCRIBE_GROUPS, 6, groups=["modern"])).groups[0]
     assert (
         described.error_code == E.GROUP_ID_NOT_FOUND
