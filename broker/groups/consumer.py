@@ -3,9 +3,9 @@
 A member joins with epoch 0, heartbeats with the epoch it was last given, and leaves with -1 (or
 -2, a static member that will come back under its instance id). Each heartbeat may change the
 member's subscription (topic names, or an RE2/J regular expression matched against every topic
-name, as Kafka), which bumps the group epoch; the group's target assignment is then computed at
-once by the assignor the members ask for (the most asked; else the first of
---group-consumer-assignors), and every member reconciles towards it at its own heartbeats
+name, as Kafka, from the heartbeat after the one that brought it), which bumps the group epoch; the
+group's target assignment is then computed at once by the assignor the members ask for (the most
+asked; else the first of --group-consumer-assignors), and every member reconciles towards it at its own heartbeats
 (consumer_state.py). Members are fenced, as Kafka: a heartbeat with an epoch the member was never
 given gets FENCED_MEMBER_EPOCH (110) (an older one is accepted when it is the member's previous
 epoch and it owns no more than it is assigned); a member silent for
@@ -318,8 +318,10 @@ class ConsumerGroups:
 
     def refresh_topics(self, group: ConsumerGroup, view: TopicView) -> bool:
         """Resolve the regexes and re-read the subscribed topics; True when either changed."""
-        regexes = {m.subscribed_topic_regex for m in group.members.values()} - {None}
-        matches = {regex: self.regexes.of(regex, view) for regex in sorted(r for r in regexes if r is not None)}
+        regexes = sorted({m.subscribed_topic_regex for m in group.members.values() if m.subscribed_topic_regex})
+        # As Kafka, which resolves a new regex asynchronously: it matches nothing until the group's next
+        # heartbeat, so the topics named literally are assigned first (librdkafka's tests expect it).
+        matches = {regex: self.regexes.of(regex, view) if regex in group.regex_matches else () for regex in regexes}
         changed = matches != group.regex_matches
         group.regex_matches = matches
         topics = {name: view[name] for name in group.subscribed_names() if name in view}
