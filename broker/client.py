@@ -222,7 +222,7 @@ Described = tuple[str, str, str, tuple["MemberView", ...]]
 def _describe(connection: BrokerConnection, group_id: str) -> Described:
     _, response = connection.call(DESCRIBE_GROUPS, DESCRIBE_GROUPS.Request(groups=[group_id]))
     [described] = response.groups
-    if described.error_code == ErrorCode.GROUP_ID_NOT_FOUND:  # as Kafka 4 for a KIP-848 consumer group
+    if described.error_code == ErrorCode.GROUP_ID_NOT_FOUND:  # unknown, or (Kafka 4) a KIP-848 consumer group
         return _describe_consumer_group(connection, group_id)
     _check(described.error_code, f"DescribeGroups {group_id!r}")
     members = tuple(_member_view(member, described.protocol_type) for member in described.members)
@@ -232,6 +232,8 @@ def _describe(connection: BrokerConnection, group_id: str) -> Described:
 def _describe_consumer_group(connection: BrokerConnection, group_id: str) -> Described:
     request = CONSUMER_GROUP_DESCRIBE.Request(group_ids=[group_id])
     [described] = connection.call(CONSUMER_GROUP_DESCRIBE, request)[1].groups
+    if described.error_code == ErrorCode.GROUP_ID_NOT_FOUND:
+        return "Dead", "", "", ()  # no such group: described as DescribeGroups did before v6
     _check(described.error_code, f"ConsumerGroupDescribe {group_id!r}")
     members = tuple(
         MemberView(
