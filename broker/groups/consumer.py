@@ -19,6 +19,7 @@ empty one (only offsets) becomes a consumer group, its offsets kept.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections import Counter
@@ -120,6 +121,11 @@ class RegexMatches:
         return found
 
 
+def _log_failure(written: asyncio.Future[None]) -> None:
+    if not written.cancelled() and (exc := written.exception()) is not None:
+        log.warning("writing a consumer group's state failed: %s", exc)
+
+
 class ConsumerGroups:
     """The consumer-protocol groups of this broker, beside the classic ones in the same GroupTable."""
 
@@ -143,6 +149,7 @@ class ConsumerGroups:
         self.assignors = list(assignors)
         self.classic = ClassicMembers(self)
         self.regexes = RegexMatches()
+        self._writes: dict[str, asyncio.Future[None]] = {}  # per group, its last queued write
         table.consumer_group_loaded = self._loaded
 
     @property
@@ -155,9 +162,14 @@ class ConsumerGroups:
         try:
             self._check_request(call)
             view = await self.topic_view()
-            return self._heartbeat(call, view)
+            answer = self._heartbeat(call, view)
         except HeartbeatError as refused:
             return HeartbeatAnswer(refused.error, refused.message, member_epoch=call.member_epoch)
+        # As Kafka, which answers once the group's records are written: the next coordinator knows it.
+        written = self._writes.pop(call.group_id, None)
+        if written is not None and (error := await self.table.outcome(written)) is not ErrorCode.NONE:
+            return HeartbeatAnswer(error, member_epoch=call.member_epoch)
+        return answer
 
     async def topic_view(self) -> TopicView:
         """Every topic by name, with its id and partition count, kept until a topic changes."""
@@ -402,15 +414,18 @@ class ConsumerGroups:
             self.arm_timers(group, member, was_revoking=False)
 
     def persist(self, group: ConsumerGroup) -> None:
+        """Queue the group's state if it changed; the heartbeat being answered waits for the write."""
         if self.groups.get(group.group_id) is not group:
             return  # deleted, or classic again
         document = group.document()
         if document != group.saved:
             group.saved = document
             store = self.table.store
-            self.table.write_later(
+            written = self.table.queue(
                 lambda: store.consumer_groups.save_consumer_group(ConsumerGroupDocument(group.group_id, document))
             )
+            written.add_done_callback(_log_failure)
+            self._writes[group.group_id] = written
 
     # -- administration --------------------------------------------------------
 
