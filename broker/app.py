@@ -10,6 +10,7 @@ from typing import Any
 
 from broker.cluster import ClusterView
 from broker.config import BrokerConfig
+from broker.groups.consumer import ConsumerGroups
 from broker.groups.coordinator import GroupCoordinator
 from broker.handlers import HANDLERS
 from broker.http import HttpServer
@@ -85,6 +86,13 @@ class Broker:
             self.metadata,
             initial_rebalance_delay_ms=config.group_initial_rebalance_delay_ms,
             min_session_timeout_ms=config.group_min_session_timeout_ms,
+        )
+        self.consumer_groups = ConsumerGroups(
+            self.coordinator.table,
+            self.topics,
+            session_timeout_ms=config.group_consumer_session_timeout_ms,
+            heartbeat_interval_ms=config.group_consumer_heartbeat_interval_ms,
+            assignors=[name.strip() for name in config.group_consumer_assignors.split(",") if name.strip()],
         )
         self.transactions = TransactionCoordinator(
             self.metadata,

@@ -17,6 +17,7 @@ from typing import Any
 
 from protocol import consumer_protocol, wire
 from protocol.apis.api_versions import API_VERSIONS
+from protocol.apis.consumer_group_describe import CONSUMER_GROUP_DESCRIBE
 from protocol.apis.describe_groups import DESCRIBE_GROUPS
 from protocol.apis.find_coordinator import FIND_COORDINATOR
 from protocol.apis.list_groups import LIST_GROUPS
@@ -185,19 +186,18 @@ def describe_group(bootstrap: str, group_id: str) -> GroupView:
     with BrokerConnection(bootstrap) as connection:
         address = find_coordinator(connection, group_id)
         if address == connection.address:
-            described, committed = _describe_and_fetch(connection, group_id)
+            (state, protocol_type, protocol, members), committed = _describe_and_fetch(connection, group_id)
         else:
             with BrokerConnection(address) as coordinator:
-                described, committed = _describe_and_fetch(coordinator, group_id)
-        members = tuple(_member_view(member, described.protocol_type) for member in described.members)
+                (state, protocol_type, protocol, members), committed = _describe_and_fetch(coordinator, group_id)
         owners = {tp: member.member_id for member in members for tp in member.partitions}
         partitions = sorted(set(owners) | set(committed))
         watermarks = high_watermarks(connection, partitions)
     return GroupView(
         group_id,
-        described.group_state,
-        described.protocol_type,
-        described.protocol_data,
+        state,
+        protocol_type,
+        protocol,
         members,
         tuple(PartitionLag(*tp, committed.get(tp), watermarks.get(tp), owners.get(tp)) for tp in partitions),
     )
@@ -215,10 +215,41 @@ def find_coordinator(connection: BrokerConnection, group_id: str) -> str:
     return f"{found.host}:{found.port}"
 
 
-def _describe_and_fetch(connection: BrokerConnection, group_id: str) -> tuple[Any, dict[TopicPartition, int]]:
+# A group's state, protocol type, protocol (a KIP-848 group's: its assignor) and members.
+Described = tuple[str, str, str, tuple["MemberView", ...]]
+
+
+def _describe(connection: BrokerConnection, group_id: str) -> Described:
     _, response = connection.call(DESCRIBE_GROUPS, DESCRIBE_GROUPS.Request(groups=[group_id]))
     [described] = response.groups
+    if described.error_code == ErrorCode.GROUP_ID_NOT_FOUND:  # unknown, or (Kafka 4) a KIP-848 consumer group
+        return _describe_consumer_group(connection, group_id)
     _check(described.error_code, f"DescribeGroups {group_id!r}")
+    members = tuple(_member_view(member, described.protocol_type) for member in described.members)
+    return described.group_state, described.protocol_type, described.protocol_data, members
+
+
+def _describe_consumer_group(connection: BrokerConnection, group_id: str) -> Described:
+    request = CONSUMER_GROUP_DESCRIBE.Request(group_ids=[group_id])
+    [described] = connection.call(CONSUMER_GROUP_DESCRIBE, request)[1].groups
+    if described.error_code == ErrorCode.GROUP_ID_NOT_FOUND:
+        return "Dead", "", "", ()  # no such group: described as DescribeGroups did before v6
+    _check(described.error_code, f"ConsumerGroupDescribe {group_id!r}")
+    members = tuple(
+        MemberView(
+            m.member_id,
+            m.instance_id,
+            m.client_id,
+            m.client_host,
+            tuple(sorted((tp.topic_name, p) for tp in m.assignment.topic_partitions for p in tp.partitions)),
+        )
+        for m in described.members
+    )
+    return described.group_state, consumer_protocol.PROTOCOL_TYPE, described.assignor_name, members
+
+
+def _describe_and_fetch(connection: BrokerConnection, group_id: str) -> tuple[Described, dict[TopicPartition, int]]:
+    described = _describe(connection, group_id)
     version = connection.version_for(OFFSET_FETCH)
     if version >= 8:  # a batch of groups replaces the single group
         request = OFFSET_FETCH.Request(

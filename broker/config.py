@@ -193,6 +193,17 @@ class BrokerConfig:
     group_min_session_timeout_ms: int = option(
         6000, "group.min.session.timeout.ms: joins asking for a shorter session get INVALID_SESSION_TIMEOUT"
     )
+    group_consumer_session_timeout_ms: int = option(
+        45_000, "group.consumer.session.timeout.ms: a consumer-protocol member silent this long is removed"
+    )
+    group_consumer_heartbeat_interval_ms: int = option(
+        5000, "group.consumer.heartbeat.interval.ms: how often consumer-protocol members are told to heartbeat"
+    )
+    group_consumer_assignors: str = option(
+        "uniform,range",
+        "group.consumer.assignors: server-side assignors consumer-protocol members may name, comma-separated "
+        "from uniform, range; the first is the default",
+    )
     transaction_max_timeout_ms: int = option(
         900_000, "transaction.max.timeout.ms: InitProducerId asking for a longer one gets INVALID_TRANSACTION_TIMEOUT"
     )

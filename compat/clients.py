@@ -12,6 +12,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 DEADLINE_S = 45.0
+# The matrix's consumer-protocol column: confluent-kafka's consumers with KIP-848's group.protocol=consumer.
+CONSUMER_PROTOCOL = "confluent-848"
+
+
+def confluent_group_config(client: str) -> dict[str, str]:
+    """The group protocol settings of a confluent-kafka consumer in the column `client`."""
+    return {"group.protocol": "consumer"} if client == CONSUMER_PROTOCOL else {}
+
+
 KAFKAJS_DIR = Path(__file__).parent / "kafkajs"
 
 

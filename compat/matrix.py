@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-CLIENTS = ("kafka-python", "confluent-kafka", "aiokafka", "kcat", "kafkajs")
+CLIENTS = ("kafka-python", "confluent-kafka", "aiokafka", "kcat", "kafkajs", "confluent-848")  # 848: KIP-848 consumers
 SCENARIOS = (
     "roundtrip_codecs",
     "keys_headers_nulls",

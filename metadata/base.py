@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the roles' signatures use the types defined here
         AclStore,
         CleanerStore,
         ClusterStore,
+        ConsumerGroupStore,
         GroupStore,
         LogStore,
         TopicStore,
@@ -175,6 +176,14 @@ class IndexEntry(NamedTuple):
     position: int
     length: int
     max_timestamp: int
+
+
+@dataclass(frozen=True)
+class ConsumerGroupDocument:
+    """A KIP-848 consumer group's state as its coordinator wrote it: a JSON document only the broker reads."""
+
+    group_id: str
+    state: str
 
 
 @dataclass(frozen=True)
@@ -354,6 +363,9 @@ class MetadataStore(Protocol):
 
     @property
     def cleaner(self) -> CleanerStore: ...
+
+    @property
+    def consumer_groups(self) -> ConsumerGroupStore: ...
 
     async def start(self) -> None:
         """Connect and apply pending migrations."""

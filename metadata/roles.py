@@ -28,6 +28,7 @@ from metadata.base import (
     ChunkAppend,
     CleanerCheckpoint,
     CommittedOffset,
+    ConsumerGroupDocument,
     FlushCommit,
     GroupRecord,
     IndexEntry,
@@ -302,6 +303,22 @@ class CleanerStore(Protocol):
         ...
 
 
+class ConsumerGroupStore(Protocol):
+    """The KIP-848 consumer groups' states, one document per group; their offsets are the groups role's."""
+
+    async def save_consumer_group(self, document: ConsumerGroupDocument) -> None:
+        """Store the group's state, replacing the one stored."""
+        ...
+
+    async def list_consumer_groups(self) -> list[ConsumerGroupDocument]:
+        """Every stored group's state, by group id."""
+        ...
+
+    async def delete_consumer_group(self, group_id: str) -> None:
+        """Forget the group's state (its offsets stay); an unknown group is ignored."""
+        ...
+
+
 # Every role, by its attribute name on MetadataStore.
 ROLES: Mapping[str, type] = {
     "topics": TopicStore,
@@ -312,4 +329,5 @@ ROLES: Mapping[str, type] = {
     "users": UserStore,
     "acls": AclStore,
     "cleaner": CleanerStore,
+    "consumer_groups": ConsumerGroupStore,
 }

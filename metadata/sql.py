@@ -102,7 +102,16 @@ COMMIT_OFFSET = (
     " metadata = excluded.metadata, commit_ms = excluded.commit_ms"
 )
 GROUP_OFFSETS = f"SELECT {OFFSET_COLUMNS} FROM committed_offsets WHERE group_id = ?"
-DELETE_GROUP = ("DELETE FROM committed_offsets WHERE group_id = ?", "DELETE FROM consumer_groups WHERE group_id = ?")
+DELETE_GROUP = (
+    "DELETE FROM committed_offsets WHERE group_id = ?",
+    "DELETE FROM consumer_groups WHERE group_id = ?",
+    "DELETE FROM consumer_group_states WHERE group_id = ?",
+)
+SAVE_CONSUMER_GROUP = (
+    "INSERT INTO consumer_group_states (group_id, state, updated_ms) VALUES (?, ?, ?)"
+    " ON CONFLICT (group_id) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms"
+)
+DELETE_CONSUMER_GROUP = "DELETE FROM consumer_group_states WHERE group_id = ?"
 
 # -- transactions and brokers
 ALLOCATE_PRODUCER_ID = "UPDATE producer_ids SET next_id = next_id + 1 RETURNING next_id - 1"

@@ -40,6 +40,7 @@ class GroupOverview:
     group_id: str
     protocol_type: str
     state: str
+    group_type: str = "classic"  # or "consumer": a KIP-848 group (ListGroups v5)
 
 
 class GroupAdmin:
@@ -52,6 +53,8 @@ class GroupAdmin:
         error = self.table.status_error(group_id, empty_id_allowed=True)
         if error is not None:
             return error, GroupSummary("", "", "")
+        if group_id in self.table.consumer_groups:
+            return ErrorCode.GROUP_ID_NOT_FOUND, GroupSummary(DEAD.value, "", "")  # Kafka: not a classic group
         group = self.table.groups.get(group_id)
         if group is None:
             return ErrorCode.NONE, GroupSummary(DEAD.value, "", "")
@@ -77,15 +80,25 @@ class GroupAdmin:
         )
         return ErrorCode.NONE, GroupSummary(group.state.value, group.protocol_type or "", "", members)
 
-    def list_groups(self, states: Collection[str] = ()) -> tuple[ErrorCode, list[GroupOverview]]:
-        """Every group, or those in one of `states` (any case), by group id."""
+    def list_groups(
+        self, states: Collection[str] = (), types: Collection[str] = ()
+    ) -> tuple[ErrorCode, list[GroupOverview]]:
+        """Every group, or those in one of `states` and of one of `types` (any case), by group id."""
         if self.table.status is Status.STOPPED:
             return ErrorCode.COORDINATOR_NOT_AVAILABLE, []
-        wanted = {state.lower() for state in states}
-        groups = [
+        wanted, wanted_types = {state.lower() for state in states}, {kind.lower() for kind in types}
+        every = [
             GroupOverview(group.group_id, group.protocol_type or "", group.state.value)
-            for group in sorted(self.table.groups.values(), key=lambda g: g.group_id)
-            if not wanted or group.state.value.lower() in wanted
+            for group in self.table.groups.values()
+        ] + [
+            GroupOverview(group.group_id, "consumer", group.state, "consumer")
+            for group in self.table.consumer_groups.values()
+        ]
+        groups = [
+            overview
+            for overview in sorted(every, key=lambda g: g.group_id)
+            if (not wanted or overview.state.lower() in wanted)
+            and (not wanted_types or overview.group_type in wanted_types)
         ]
         if self.table.status is Status.LOADING:
             return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, groups
@@ -97,6 +110,10 @@ class GroupAdmin:
         deleting: list[tuple[Group, asyncio.Future[None]]] = []
         for group_id in dict.fromkeys(group_ids):
             error = self.table.status_error(group_id, empty_id_allowed=True)
+            consumer_group = self.table.consumer_groups.get(group_id)
+            if error is None and consumer_group is not None:
+                results[group_id] = await self._delete_consumer_group(group_id, bool(consumer_group.members))
+                continue
             group = self.table.groups.get(group_id)
             if error is None and (group is None or group.state is DEAD):
                 error = ErrorCode.GROUP_ID_NOT_FOUND
@@ -116,3 +133,13 @@ class GroupAdmin:
             else:
                 group.state = EMPTY  # still stored as it was: keep serving it
         return results
+
+    async def _delete_consumer_group(self, group_id: str, has_members: bool) -> ErrorCode:
+        """A KIP-848 group without members is deleted with its offsets, as a classic one."""
+        if has_members:
+            return ErrorCode.NON_EMPTY_GROUP
+        error = await self.table.outcome(self.table.queue(partial(self.table.store.groups.delete_group, group_id)))
+        if error is ErrorCode.NONE:
+            self.table.consumer_groups.pop(group_id, None)
+            log.info("consumer group %s deleted", group_id)
+        return error

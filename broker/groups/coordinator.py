@@ -136,8 +136,10 @@ class GroupCoordinator:
     def describe_group(self, group_id: str) -> tuple[ErrorCode, GroupSummary]:
         return self.admin.describe_group(group_id)
 
-    def list_groups(self, states: Collection[str] = ()) -> tuple[ErrorCode, list[GroupOverview]]:
-        return self.admin.list_groups(states)
+    def list_groups(
+        self, states: Collection[str] = (), types: Collection[str] = ()
+    ) -> tuple[ErrorCode, list[GroupOverview]]:
+        return self.admin.list_groups(states, types)
 
     async def delete_groups(self, group_ids: Sequence[str]) -> dict[str, ErrorCode]:
         return await self.admin.delete_groups(group_ids)

@@ -324,6 +324,9 @@ class Membership:
         and a rebalance in progress does not refuse it (Kafka's rules).
         """
         error = self.table.status_error(group_id, empty_id_allowed=True)
+        consumer_group = self.table.consumer_groups.get(group_id)
+        if error is None and consumer_group is not None:  # generation_id is the KIP-848 member epoch
+            return consumer_group.commit_error(member_id, generation_id)
         group = self.table.groups.get(group_id)
         if error is None and group is None:
             if generation_id >= 0:

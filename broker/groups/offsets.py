@@ -66,7 +66,7 @@ class GroupOffsets:
         if error is not None:
             return error, []
         group = self.table.groups.get(group_id)
-        if group is None or group.state is DEAD:
+        if (group is None or group.state is DEAD) and group_id not in self.table.consumer_groups:
             return ErrorCode.NONE, []
         try:
             return ErrorCode.NONE, await self.store.groups.fetch_offsets(group_id, partitions)
@@ -79,6 +79,9 @@ class GroupOffsets:
     ) -> tuple[ErrorCode, list[ErrorCode]]:
         """(group error, one error per partition); a consumer group keeps offsets of topics it reads."""
         error = self.table.status_error(group_id, empty_id_allowed=True)
+        consumer_group = self.table.consumer_groups.get(group_id)
+        if error is None and consumer_group is not None:  # KIP-848: its subscriptions are known
+            return await self._delete_unless(group_id, partitions, frozenset(consumer_group.subscribed_names()))
         group = self.table.groups.get(group_id)
         if error is None and (group is None or group.state is DEAD):
             error = ErrorCode.GROUP_ID_NOT_FOUND
@@ -92,11 +95,16 @@ class GroupOffsets:
         if error is not None:
             return error, []
         assert group is not None
-        subscribed = group.subscribed_topics
+        return await self._delete_unless(
+            group_id, partitions, frozenset() if group.state is EMPTY else group.subscribed_topics
+        )
+
+    async def _delete_unless(
+        self, group_id: str, partitions: Sequence[tuple[str, int]], subscribed: frozenset[str] | None
+    ) -> tuple[ErrorCode, list[ErrorCode]]:
+        """Delete the offsets of the topics the members do not subscribe to (None: they all may be)."""
         errors = [
-            ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC
-            if group.state is not EMPTY and (subscribed is None or topic in subscribed)
-            else ErrorCode.NONE
+            ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC if subscribed is None or topic in subscribed else ErrorCode.NONE
             for topic, _ in partitions
         ]
         deletable = [tp for tp, error in zip(partitions, errors, strict=True) if error is ErrorCode.NONE]

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from broker.groups.consumer_state import ConsumerGroup
 from broker.groups.state import Group
 from metadata.base import MetadataStore, MetadataUnavailableError
 from protocol.errors import ErrorCode
@@ -51,6 +52,8 @@ class GroupTable:
     def __init__(self, store: MetadataStore) -> None:
         self.store = store
         self.groups: dict[str, Group] = {}
+        self.consumer_groups: dict[str, ConsumerGroup] = {}  # KIP-848 groups (broker/groups/consumer.py)
+        self.consumer_group_loaded: Callable[[ConsumerGroup], None] = lambda group: None
         self.status = Status.LOADING
         self._owns: Callable[[str], bool] = every_group  # the groups this broker coordinates
         self._loaded_for: Callable[[str], bool] = no_group  # the groups whose records are loaded
@@ -79,6 +82,9 @@ class GroupTable:
         for group in [group for group in self.groups.values() if not owns(group.group_id)]:
             group.unload()
             del self.groups[group.group_id]
+        for consumer_group in [g for g in self.consumer_groups.values() if not owns(g.group_id)]:
+            _unload_consumer_group(consumer_group)
+            del self.consumer_groups[consumer_group.group_id]
         await self._load_arriving(owns)
 
     async def _load_arriving(self, owns: Callable[[str], bool]) -> None:
@@ -87,6 +93,14 @@ class GroupTable:
                 self.groups[record.group_id] = Group(
                     record.group_id, protocol_type=record.protocol_type or None, generation_id=record.generation_id
                 )
+        for document in await self.store.consumer_groups.list_consumer_groups():
+            if owns(document.group_id) and not self._loaded_for(document.group_id):
+                # A consumer group's classic record, if any, is an earlier life of the same group id.
+                self.groups.pop(document.group_id, None)
+                consumer_group = self.consumer_groups[document.group_id] = ConsumerGroup.from_document(
+                    document.group_id, document.state
+                )
+                self.consumer_group_loaded(consumer_group)
         self._loaded_for = owns
 
     async def stop(self) -> None:
@@ -96,6 +110,8 @@ class GroupTable:
         self.status = Status.STOPPED
         for group in self.groups.values():
             group.unload()
+        for consumer_group in self.consumer_groups.values():
+            _unload_consumer_group(consumer_group)
         if self._writer is not None:
             await self.flush()
             self._writer.cancel()
@@ -140,6 +156,10 @@ class GroupTable:
         record = group.record()
         self._writes.put_nowait(_Write(lambda: self.store.groups.save_group(record), None))
 
+    def write_later(self, run: Callable[[], Awaitable[None]]) -> None:
+        """Queue a write nobody waits for; a failure is logged."""
+        self._writes.put_nowait(_Write(run, None))
+
     def queue(self, run: Callable[[], Awaitable[None]]) -> asyncio.Future[None]:
         """Queue a write now (in the order of the state machine's decisions); the future tells its end."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -158,3 +178,8 @@ class GroupTable:
             log.warning("group write failed: %s", exc)
             return ErrorCode.COORDINATOR_NOT_AVAILABLE
         return ErrorCode.NONE
+
+
+def _unload_consumer_group(group: ConsumerGroup) -> None:
+    for member in group.members.values():
+        member.cancel_timers()

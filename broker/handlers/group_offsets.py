@@ -1,6 +1,6 @@
 """Committed offsets of groups: OffsetCommit, OffsetFetch and OffsetDelete, kept in the metadata store.
 
-OffsetCommit v2-8: members commit with their generation and member id (checked as Kafka does);
+OffsetCommit v2-9: members commit with their generation and member id (checked as Kafka does);
 a consumer that assigns partitions itself commits with generation -1 and no member id, to a
 group without members. The metadata string and leader epoch are kept with the commit time;
 v2-4's retention time is ignored (offsets do not expire). Per partition:
@@ -11,10 +11,15 @@ partition is refused stores nothing and creates no group; for the whole request
 INVALID_GROUP_ID (24) for a group id above 255 characters (broker/groups/table.py),
 ILLEGAL_GENERATION (22), UNKNOWN_MEMBER_ID (25), FENCED_INSTANCE_ID (82),
 REBALANCE_IN_PROGRESS (27) before the member synced its new generation, and
-COORDINATOR_NOT_AVAILABLE (15) when the metadata store cannot be reached.
+COORDINATOR_NOT_AVAILABLE (15) when the metadata store cannot be reached. To a KIP-848 consumer
+group the generation is the member epoch: UNKNOWN_MEMBER_ID (25), FENCED_MEMBER_EPOCH (110) for a
+newer epoch than the member's, STALE_MEMBER_EPOCH (113) for an older one; epoch -1 commits only to
+a group without members.
 
-OffsetFetch v1-8: one group (v1-7) or several (v8); the requested partitions, or every committed
-one when topics is null (v2+). A partition without a commit gets offset -1 and no error.
+OffsetFetch v1-9: one group (v1-7) or several (v8+); the requested partitions, or every committed
+one when topics is null (v2+). v9 names the asking consumer-protocol member: to a KIP-848 group, an
+unknown one gets UNKNOWN_MEMBER_ID (25) and another epoch than its own STALE_MEMBER_EPOCH (113)
+(member id null and epoch -1: no check). A partition without a commit gets offset -1 and no error.
 With require_stable (v7+), a partition whose offset is pending in an ongoing transaction
 (TxnOffsetCommit before the EndTxn) is answered UNSTABLE_OFFSET_COMMIT (88, retriable) and offset -1,
 as Kafka, so that read_committed consumers do not start from an offset about to change. Group
@@ -227,8 +232,9 @@ async def handle_offset_fetch(
     if version >= 8:
         groups = []
         for wanted in body.groups:
+            member = (wanted.member_id, wanted.member_epoch) if version >= 9 else None
             error, answers = await _fetch(
-                broker, connection, wanted.group_id, wanted.topics, version, body.require_stable
+                broker, connection, wanted.group_id, wanted.topics, version, body.require_stable, member
             )
             topics = _topics(FetchGroupTopic, OffsetFetchResponsePartitions, answers)
             groups.append(FetchGroup(group_id=wanted.group_id, topics=topics, error_code=error))
@@ -244,9 +250,13 @@ async def _fetch(
     topics: Sequence[AskedPartitions] | None,
     version: int,
     require_stable: bool,
+    member: tuple[str | None, int] | None = None,
 ) -> tuple[ErrorCode, list[tuple[Partition, tuple[CommittedOffset | None, ErrorCode]]]]:
-    """The group error and, per partition, its committed offset (None: none) and error."""
-    error, answers = await _fetch_committed(broker, connection, group_id, topics, version)
+    """The group error and, per partition, its committed offset (None: none) and error.
+
+    `member` (v9+): the consumer-protocol member asking, checked against its group's epochs.
+    """
+    error, answers = await _fetch_committed(broker, connection, group_id, topics, version, member)
     if error or not require_stable:
         return error, answers
     try:
@@ -258,12 +268,19 @@ async def _fetch(
 
 
 async def _fetch_committed(
-    broker: Broker, connection: Connection, group_id: str, topics: Sequence[AskedPartitions] | None, version: int
+    broker: Broker,
+    connection: Connection,
+    group_id: str,
+    topics: Sequence[AskedPartitions] | None,
+    version: int,
+    member: tuple[str | None, int] | None,
 ) -> tuple[ErrorCode, list[tuple[Partition, tuple[CommittedOffset | None, ErrorCode]]]]:
     asked = None if topics is None else [(t.name, p) for t in topics for p in t.partition_indexes]
     authorizer = broker.authorizer
     error = authorizer.group_error(connection, Operation.DESCRIBE, group_id)
     found: Sequence[CommittedOffset] = ()
+    if not error and member is not None:
+        error = broker.consumer_groups.fetch_error(group_id, *member) or ErrorCode.NONE
     if not error:
         error, found = await broker.coordinator.fetch_offsets(group_id, asked)
     if error and version < 2:

@@ -20,9 +20,15 @@ LeaveGroup v0-5: one member before v3 (its error is the top-level one), a batch 
 (answered per member: UNKNOWN_MEMBER_ID (25), FENCED_INSTANCE_ID (82)); a static member may be
 removed by its instance id alone. The remaining members rebalance at once.
 
-DescribeGroups v0-5: state, protocol and members; metadata and assignments only when Stable; an
-unknown group is described as Dead without an error. ListGroups v0-4: every group, filtered by
-state (any case) from v4. DeleteGroups v0-2: Empty groups with their offsets; NON_EMPTY_GROUP
+DescribeGroups v0-6: state, protocol and members; metadata and assignments only when Stable; an
+unknown group and a KIP-848 consumer group are described as Dead without an error before v6, and from
+v6 (KIP-1043) get GROUP_ID_NOT_FOUND (69) with Kafka's message ("not found", "is not a classic group").
+ListGroups v0-5: every group, classic and consumer, filtered by state (any case) from v4 and by type
+(classic, consumer) from v5.
+Join, Sync, Heartbeat and Leave to a KIP-848 consumer group with members are answered from its
+state (broker/groups/migration.py: online migration, its members classic members of that group); a
+join to one without members makes the group classic again, its offsets kept.
+DeleteGroups v0-2: Empty groups with their offsets; NON_EMPTY_GROUP
 (68) while members remain, GROUP_ID_NOT_FOUND (69) for an unknown group.
 
 Every API answers NOT_COORDINATOR (16) while the broker is stopping and for a group that another
@@ -83,21 +89,25 @@ async def handle_join_group(broker: Broker, request: Request[JoinGroupRequest], 
     body, version = request.body, request.version
     if denied := broker.authorizer.group_error(connection, Operation.READ, body.group_id):
         return JoinResponse(error_code=denied)
-    result = await broker.coordinator.join_group(
-        JoinRequest(
-            group_id=body.group_id,
-            member_id=body.member_id,
-            group_instance_id=body.group_instance_id,
-            client_id=request.header.client_id or "",
-            client_host=client_host(connection),
-            session_timeout_ms=body.session_timeout_ms,
-            rebalance_timeout_ms=body.rebalance_timeout_ms if version >= 1 else body.session_timeout_ms,
-            protocol_type=body.protocol_type,
-            protocols=[(protocol.name, bytes(protocol.metadata)) for protocol in body.protocols],
-            require_known_member_id=version >= 4 and body.group_instance_id is None,
-            supports_skip_assignment=version >= 9,
-        )
+    joining = JoinRequest(
+        group_id=body.group_id,
+        member_id=body.member_id,
+        group_instance_id=body.group_instance_id,
+        client_id=request.header.client_id or "",
+        client_host=client_host(connection),
+        session_timeout_ms=body.session_timeout_ms,
+        rebalance_timeout_ms=body.rebalance_timeout_ms if version >= 1 else body.session_timeout_ms,
+        protocol_type=body.protocol_type,
+        protocols=[(protocol.name, bytes(protocol.metadata)) for protocol in body.protocols],
+        require_known_member_id=version >= 4 and body.group_instance_id is None,
+        supports_skip_assignment=version >= 9,
     )
+    classic_members = broker.consumer_groups.classic
+    if classic_members.holds(body.group_id):  # a consumer group being migrated: answered from its state
+        result = await classic_members.join(joining)
+    else:
+        broker.consumer_groups.yield_to_classic(body.group_id)
+        result = await broker.coordinator.join_group(joining)
     return JoinResponse(
         error_code=result.error,
         generation_id=result.generation_id,
@@ -121,6 +131,16 @@ async def handle_sync_group(broker: Broker, request: Request[SyncGroupRequest], 
         return SyncResponse(error_code=ErrorCode.INCONSISTENT_GROUP_PROTOCOL)  # both are mandatory from v5
     if denied := broker.authorizer.group_error(connection, Operation.READ, body.group_id):
         return SyncResponse(error_code=denied)
+    if broker.consumer_groups.classic.holds(body.group_id):
+        result = broker.consumer_groups.classic.sync(
+            body.group_id, body.generation_id, body.member_id, body.protocol_name
+        )
+        return SyncResponse(
+            error_code=result.error,
+            protocol_type=result.protocol_type,
+            protocol_name=result.protocol_name,
+            assignment=result.assignment,
+        )
     result = await broker.coordinator.sync_group(
         body.group_id,
         body.generation_id,
@@ -144,6 +164,10 @@ async def handle_heartbeat(
     body = request.body
     if denied := broker.authorizer.group_error(connection, Operation.READ, body.group_id):
         return HeartbeatResponse(error_code=denied)
+    if broker.consumer_groups.classic.holds(body.group_id):
+        return HeartbeatResponse(
+            error_code=broker.consumer_groups.classic.heartbeat(body.group_id, body.generation_id, body.member_id)
+        )
     error = broker.coordinator.heartbeat(body.group_id, body.generation_id, body.member_id, body.group_instance_id)
     return HeartbeatResponse(error_code=error)
 
@@ -154,11 +178,14 @@ async def handle_leave_group(
     body = request.body
     if denied := broker.authorizer.group_error(connection, Operation.READ, body.group_id):
         return LeaveResponse(error_code=denied)
+    leave = broker.coordinator.leave_group
+    if broker.consumer_groups.classic.holds(body.group_id):
+        leave = broker.consumer_groups.classic.leave
     if request.version < 3:
-        error, errors = broker.coordinator.leave_group(body.group_id, [(body.member_id, None)])
+        error, errors = leave(body.group_id, [(body.member_id, None)])
         return LeaveResponse(error_code=error or errors[0])  # one member: its error is the only one
     leaving = [(member.member_id, member.group_instance_id) for member in body.members]
-    error, errors = broker.coordinator.leave_group(body.group_id, leaving)
+    error, errors = leave(body.group_id, leaving)
     if error:
         return LeaveResponse(error_code=error)
     return LeaveResponse(
@@ -180,11 +207,19 @@ async def handle_describe_groups(
             described.append(DescribedGroup(error_code=denied, group_id=group_id))
             continue
         error, summary = broker.coordinator.describe_group(group_id)
+        message = None
+        if error == ErrorCode.GROUP_ID_NOT_FOUND:  # a KIP-848 consumer group
+            message = f"Group {group_id} is not a classic group."
+        elif error == ErrorCode.NONE and summary.state == "Dead" and not summary.members:
+            error, message = ErrorCode.GROUP_ID_NOT_FOUND, f"Group {group_id} not found."
+        if message is not None and request.version < 6:
+            error, message = ErrorCode.NONE, None  # before v6 (KIP-1043), described as Dead without error
         described.append(
             DescribedGroup(
                 error_code=error,
+                error_message=message,
                 group_id=group_id,
-                group_state=summary.state,
+                group_state="" if error == ErrorCode.GROUP_ID_NOT_FOUND else summary.state,
                 protocol_type=summary.protocol_type,
                 protocol_data=summary.protocol_name,
                 members=[
@@ -209,13 +244,18 @@ async def handle_describe_groups(
 async def handle_list_groups(
     broker: Broker, request: Request[ListGroupsRequest], connection: Connection
 ) -> ListGroupsResponse:
-    error, groups = broker.coordinator.list_groups(request.body.states_filter)
+    error, groups = broker.coordinator.list_groups(request.body.states_filter, request.body.types_filter)
     authorizer = broker.authorizer
     everything = authorizer.allows_cluster(connection, Operation.DESCRIBE, count=False)
     return ListGroupsResponse(
         error_code=error,
         groups=[
-            ListedGroup(group_id=group.group_id, protocol_type=group.protocol_type, group_state=group.state)
+            ListedGroup(
+                group_id=group.group_id,
+                protocol_type=group.protocol_type,
+                group_state=group.state,
+                group_type=group.group_type,
+            )
             for group in groups
             if everything or authorizer.may_describe(connection, ResourceType.GROUP, group.group_id)
         ],

@@ -41,6 +41,10 @@ SOURCE = CACHE / "package" / "deps" / "librdkafka"
 RUNNER = SOURCE / "tests" / "test-runner"
 HERE = Path(__file__).parent
 ALLOW = HERE / "tests.allow"
+# --group-protocol consumer: the suite's KIP-848 mode (TEST_CONSUMER_GROUP_PROTOCOL), its own allow-list, and
+# the Kafka version from which librdkafka's tests expect the consumer protocol.
+CONSUMER_ALLOW = HERE / "tests.consumer.allow"
+CONSUMER_KAFKA_VERSION = "4.0.0"
 # The newest Kafka version whose APIs StreamHouse serves well enough for the tests that check it.
 TEST_KAFKA_VERSION = "3.1.0"
 TEST_TIMEOUT_S = 300
@@ -117,10 +121,10 @@ class Allowed:
     subtests: str | None  # "subtests=<text>": only the sub-tests whose names contain it (SUBTESTS)
 
 
-def allowed() -> dict[str, Allowed]:
-    """tests.allow: test id -> how it runs."""
+def allowed(allow: Path = ALLOW) -> dict[str, Allowed]:
+    """tests.allow (or another allow-list): test id -> how it runs."""
     entries = {}
-    for line in ALLOW.read_text().splitlines():
+    for line in allow.read_text().splitlines():
         words = line.split("#")[0].split()
         if words:
             options = dict(word.split("=", 1) for word in words[1:] if "=" in word)
@@ -203,14 +207,24 @@ def main() -> int:
         "tests, each on a broker set up as it needs",
     )
     parser.add_argument("--jobs", type=int, default=2, help="test processes at once (default 2)")
-    parser.add_argument("--kafka-version", default=TEST_KAFKA_VERSION, help="TEST_KAFKA_VERSION the tests assume")
+    parser.add_argument("--kafka-version", help=f"TEST_KAFKA_VERSION the tests assume (default {TEST_KAFKA_VERSION})")
+    parser.add_argument(
+        "--group-protocol",
+        choices=["classic", "consumer"],
+        default="classic",
+        help="consumer: the suite's KIP-848 mode (TEST_CONSUMER_GROUP_PROTOCOL=consumer, tests.consumer.allow, "
+        f"TEST_KAFKA_VERSION {CONSUMER_KAFKA_VERSION} unless given)",
+    )
     parser.add_argument("--logs", type=Path, help="write each test process's output to <id>.<mode>.log here")
     parser.add_argument("ids", nargs="*", help="only these test ids (quick mode first, as --all)")
     args = parser.parse_args()
     if args.logs is not None:
         args.logs.mkdir(parents=True, exist_ok=True)
     build()
-    expected = allowed()
+    consumer_protocol = args.group_protocol == "consumer"
+    expected = allowed(CONSUMER_ALLOW if consumer_protocol else ALLOW)
+    args.kafka_version = args.kafka_version or (CONSUMER_KAFKA_VERSION if consumer_protocol else TEST_KAFKA_VERSION)
+    protocol_env = {"TEST_CONSUMER_GROUP_PROTOCOL": "consumer"} if consumer_protocol else {}
     exploring = bool(args.all or args.ids)
     ids = args.ids or (broker_test_ids() if args.all else list(expected))
     started = time.monotonic()
@@ -243,7 +257,7 @@ def main() -> int:
             }
             path = scratch / f"{broker or 'default'}.conf"
             path.write_text("".join(f"{name}={value}\n" for name, value in conf.items()))
-            configs[broker] = RunConfig(path, env, args.logs)
+            configs[broker] = RunConfig(path, env | protocol_env, args.logs)
 
         def run(test_id: str) -> Result:
             scenario, config = scenarios.get(test_id), configs[brokers[test_id]]

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import asyncio
 
-from compat.clients import CLIENT_IO, DEADLINE_S, Message, check, kafkajs, run_tool
+from compat.clients import (
+    CLIENT_IO,
+    CONSUMER_PROTOCOL,
+    DEADLINE_S,
+    Message,
+    check,
+    confluent_group_config,
+    kafkajs,
+    run_tool,
+)
 
-CLIENTS = ("kafka-python", "confluent-kafka", "aiokafka", "kcat", "kafkajs")
+CLIENTS = ("kafka-python", "confluent-kafka", "aiokafka", "kcat", "kafkajs", CONSUMER_PROTOCOL)
 TOTAL = 10
 FIRST_READ = 4
 
@@ -36,12 +45,12 @@ def read_and_commit(client: str, bootstrap: str, topic: str, group: str, count: 
         finally:
             consumer.close()
         return values
-    if client == "confluent-kafka":
+    if client in ("confluent-kafka", CONSUMER_PROTOCOL):
         from confluent_kafka import Consumer
 
         consumer = Consumer(
             {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
-             "auto.offset.reset": "earliest"}
+             "auto.offset.reset": "earliest"} | confluent_group_config(client)
         )  # fmt: skip
         consumer.subscribe([topic])
         values = []

@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from compat.clients import DEADLINE_S, check, create_topic, kafkajs
+from compat.clients import CONSUMER_PROTOCOL, DEADLINE_S, check, confluent_group_config, create_topic, kafkajs
 
-CLIENTS = ("kafka-python", "confluent-kafka", "aiokafka", "kafkajs")
+CLIENTS = ("kafka-python", "confluent-kafka", "aiokafka", "kafkajs", CONSUMER_PROTOCOL)
 PARTITIONS = 4
 
 
@@ -58,11 +58,11 @@ def kafka_python_split(bootstrap: str, topic: str, group: str) -> None:
             thread.join(DEADLINE_S)
 
 
-def confluent_split(bootstrap: str, topic: str, group: str) -> None:
+def confluent_split(bootstrap: str, topic: str, group: str, client: str = "confluent-kafka") -> None:
     from confluent_kafka import Consumer
 
     def join() -> Any:
-        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group} | confluent_group_config(client))
         consumer.subscribe([topic])
         return consumer
 
@@ -122,6 +122,9 @@ def run(client: str, bootstrap: str, topic: str) -> None:
     splits = {"kafka-python": kafka_python_split, "confluent-kafka": confluent_split, "aiokafka": aiokafka_split}
     if client in splits:
         splits[client](bootstrap, topic, group)
+        return
+    if client == CONSUMER_PROTOCOL:
+        confluent_split(bootstrap, topic, group, client)
         return
     answer = kafkajs("group_split", bootstrap, topic, {"group": group, "partitions": PARTITIONS})
     check_split(set(answer["alone"]), set(answer["first"]), set(answer["second"]))

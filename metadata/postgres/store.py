@@ -5,6 +5,7 @@ from __future__ import annotations
 from metadata.postgres.acls import PostgresAcls
 from metadata.postgres.cleaner import PostgresCleaner
 from metadata.postgres.cluster import PostgresCluster
+from metadata.postgres.consumer_groups import PostgresConsumerGroups
 from metadata.postgres.database import PostgresDatabase
 from metadata.postgres.groups import PostgresGroups
 from metadata.postgres.log import PostgresLog
@@ -28,6 +29,7 @@ class PostgresMetadataStore:
         self.cleaner = PostgresCleaner(self.database)
         self.cluster = PostgresCluster(self.database)
         self.users = PostgresUsers(self.database)
+        self.consumer_groups = PostgresConsumerGroups(self.database)
         self._notifications = ChangeNotifications(dsn, self.database.where, self.database.origin, self.database.changes)
         self.applied_migrations: list[int] = []
 

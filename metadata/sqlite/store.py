@@ -5,6 +5,7 @@ from __future__ import annotations
 from metadata.sqlite.acls import SqliteAcls
 from metadata.sqlite.cleaner import SqliteCleaner
 from metadata.sqlite.cluster import SqliteCluster
+from metadata.sqlite.consumer_groups import SqliteConsumerGroups
 from metadata.sqlite.database import SqliteDatabase
 from metadata.sqlite.groups import SqliteGroups
 from metadata.sqlite.log import SqliteLog
@@ -27,6 +28,7 @@ class SqliteMetadataStore:
         self.cleaner = SqliteCleaner(self.database)
         self.cluster = SqliteCluster(self.database)
         self.users = SqliteUsers(self.database)
+        self.consumer_groups = SqliteConsumerGroups(self.database)
         self.applied_migrations: list[int] = []
 
     async def start(self) -> None:

@@ -1,8 +1,8 @@
-"""DescribeGroups (key 15), versions 0-5.
+"""DescribeGroups (key 15), versions 0-6.
 
 Our declaration of Kafka's DescribeGroupsRequest/Response fields. v1 adds the throttle time, v3 the
-optional authorized-operations bitfield per group, v4 the members' group instance ids, and v5 is the
-first flexible version.
+optional authorized-operations bitfield per group, v4 the members' group instance ids, v5 is the
+first flexible version, and v6 adds an error message per group.
 """
 
 from protocol.registry import register
@@ -12,7 +12,7 @@ DESCRIBE_GROUPS = register(
     declare(
         15,
         "DescribeGroups",
-        versions=(0, 5),
+        versions=(0, 6),
         flexible="5+",
         request=[
             F("groups", "[]string"),
@@ -25,6 +25,7 @@ DESCRIBE_GROUPS = register(
                 "[]DescribedGroup",
                 "0+",
                 F("error_code", "int16"),
+                F("error_message", "string", "6+", nullable="6+", default=None, ignorable=True),
                 F("group_id", "string"),
                 F("group_state", "string"),
                 F("protocol_type", "string"),

@@ -1,8 +1,9 @@
-"""OffsetCommit (key 8), versions 2-8.
+"""OffsetCommit (key 8), versions 2-9.
 
 Our declaration of Kafka's OffsetCommitRequest/Response fields. v2 (our floor) carries a retention
 time, dropped again in v5; v3 adds the throttle time, v6 the committed leader epoch, v7 the group
-instance id, and v8 is the first flexible version.
+instance id, v8 is the first flexible version, and v9 (same fields) carries a consumer-protocol member
+epoch in generation_id_or_member_epoch.
 """
 
 from protocol.registry import register
@@ -12,7 +13,7 @@ OFFSET_COMMIT = register(
     declare(
         8,
         "OffsetCommit",
-        versions=(2, 8),
+        versions=(2, 9),
         flexible="8+",
         request=[
             F("group_id", "string"),

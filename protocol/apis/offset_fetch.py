@@ -1,8 +1,9 @@
-"""OffsetFetch (key 9), versions 1-8.
+"""OffsetFetch (key 9), versions 1-9.
 
 Our declaration of Kafka's OffsetFetchRequest/Response fields. v2 allows a null topic list (all
 topics) and adds a top-level error code, v3 the throttle time, v5 the committed leader epoch, v6 is the
-first flexible version, v7 adds require-stable, and v8 batches several groups in one request and response.
+first flexible version, v7 adds require-stable, and v8 batches several groups in one request and response;
+v9 adds the member id and epoch of a consumer-protocol member.
 """
 
 from protocol.registry import register
@@ -12,7 +13,7 @@ OFFSET_FETCH = register(
     declare(
         9,
         "OffsetFetch",
-        versions=(1, 8),
+        versions=(1, 9),
         flexible="6+",
         request=[
             F("group_id", "string", "0-7"),
@@ -29,6 +30,8 @@ OFFSET_FETCH = register(
                 "[]OffsetFetchRequestGroup",
                 "8+",
                 F("group_id", "string", "8+"),
+                F("member_id", "string", "9+", nullable="9+", default=None, ignorable=True),
+                F("member_epoch", "int32", "9+", default=-1, ignorable=True),
                 F(
                     "topics",
                     "[]OffsetFetchRequestTopics",

@@ -20,6 +20,7 @@ class DescribeGroupsResponse:
 @dataclass(slots=True)
 class DescribedGroup:
     error_code: int = 0
+    error_message: str | None = None  # v6
     group_id: str = ""
     group_state: str = ""
     protocol_type: str = ""

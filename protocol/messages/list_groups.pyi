@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 @dataclass(slots=True)
 class ListGroupsRequest:
-    states_filter: list[str] = ...  # v4
+    states_filter: list[str] = ...  # v4+
+    types_filter: list[str] = ...  # v5
     unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)
 
 @dataclass(slots=True)
@@ -21,5 +22,6 @@ class ListGroupsResponse:
 class ListedGroup:
     group_id: str = ""
     protocol_type: str = ""
-    group_state: str = ""  # v4
+    group_state: str = ""  # v4+
+    group_type: str = ""  # v5
     unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 class OffsetFetchRequest:
     group_id: str = ""  # v1-7
     topics: list[OffsetFetchRequestTopic] | None = ...  # v1-7
-    groups: list[OffsetFetchRequestGroup] = ...  # v8
+    groups: list[OffsetFetchRequestGroup] = ...  # v8+
     require_stable: bool = False  # v7+
     unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)
 
@@ -21,14 +21,16 @@ class OffsetFetchRequestTopic:
 
 @dataclass(slots=True)
 class OffsetFetchRequestGroup:
-    group_id: str = ""  # v8
-    topics: list[OffsetFetchRequestTopics] | None = ...  # v8
+    group_id: str = ""  # v8+
+    member_id: str | None = None  # v9
+    member_epoch: int = -1  # v9
+    topics: list[OffsetFetchRequestTopics] | None = ...  # v8+
     unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)
 
 @dataclass(slots=True)
 class OffsetFetchRequestTopics:
-    name: str = ""  # v8
-    partition_indexes: list[int] = ...  # v8
+    name: str = ""  # v8+
+    partition_indexes: list[int] = ...  # v8+
     unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)
 
 @dataclass(slots=True)
@@ -36,7 +38,7 @@ class OffsetFetchResponse:
     throttle_time_ms: int = 0  # v3+
     topics: list[OffsetFetchResponseTopic] = ...  # v1-7
     error_code: int = 0  # v2-7
-    groups: list[OffsetFetchResponseGroup] = ...  # v8
+    groups: list[OffsetFetchResponseGroup] = ...  # v8+
     unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)
 
 @dataclass(slots=True)
@@ -56,22 +58,22 @@ class OffsetFetchResponsePartition:
 
 @dataclass(slots=True)
 class OffsetFetchResponseGroup:
-    group_id: str = ""  # v8
-    topics: list[OffsetFetchResponseTopics] = ...  # v8
-    error_code: int = 0  # v8
+    group_id: str = ""  # v8+
+    topics: list[OffsetFetchResponseTopics] = ...  # v8+
+    error_code: int = 0  # v8+
     unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)
 
 @dataclass(slots=True)
 class OffsetFetchResponseTopics:
-    name: str = ""  # v8
-    partitions: list[OffsetFetchResponsePartitions] = ...  # v8
+    name: str = ""  # v8+
+    partitions: list[OffsetFetchResponsePartitions] = ...  # v8+
     unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)
 
 @dataclass(slots=True)
 class OffsetFetchResponsePartitions:
-    partition_index: int = 0  # v8
-    committed_offset: int = 0  # v8
-    committed_leader_epoch: int = -1  # v8
-    metadata: str | None = ""  # v8
-    error_code: int = 0  # v8
+    partition_index: int = 0  # v8+
+    committed_offset: int = 0  # v8+
+    committed_leader_epoch: int = -1  # v8+
+    metadata: str | None = ""  # v8+
+    error_code: int = 0  # v8+
     unknown_tags: dict[int, bytes] | None = field(default=None, repr=False)

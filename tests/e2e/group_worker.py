@@ -3,7 +3,9 @@
     python -m tests.e2e.group_worker CLIENT BOOTSTRAP TOPIC GROUP NAME [--instance-id ID]
         [--assignors range,roundrobin] [--delay-ms MS] [--max-records N]
 
-CLIENT is kafka-python, confluent-kafka or aiokafka; NAME is the client id. The member prints one
+CLIENT is kafka-python, confluent-kafka, aiokafka, or confluent-kafka-consumer (KIP-848's
+group.protocol=consumer: the broker assigns, with the first of --assignors as group.remote.assignor;
+a TOPIC starting with ^ is a regular expression); NAME is the client id. The member prints one
 JSON object per line, flushed at once, so a killed member's last words still reach the test:
 
     {"event": "assigned", "partitions": [0, 3]}    after a rebalance: what it owns now
@@ -150,6 +152,49 @@ def confluent_kafka(args: argparse.Namespace, closing: threading.Event) -> None:
     consumer.close()
 
 
+def confluent_kafka_consumer_protocol(args: argparse.Namespace, closing: threading.Event) -> None:
+    """The consumer protocol: partitions come and go incrementally, so each event reports the whole assignment."""
+    from confluent_kafka import Consumer, KafkaException
+
+    config = {
+        "bootstrap.servers": args.bootstrap,
+        "group.id": args.group,
+        "client.id": args.name,
+        "group.protocol": "consumer",
+        "group.remote.assignor": args.assignors[0],
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "reconnect.backoff.max.ms": 1000,
+        "topic.metadata.refresh.interval.ms": 1000,
+    }
+    if args.instance_id is not None:
+        config["group.instance.id"] = args.instance_id
+    owned: set[int] = set()
+
+    def assigned(consumer: Any, partitions: Any) -> None:
+        owned.update(tp.partition for tp in partitions)
+        emit("assigned", partitions=sorted(owned))
+
+    def revoked(consumer: Any, partitions: Any) -> None:
+        gone = {tp.partition for tp in partitions}
+        owned.difference_update(gone)
+        emit("revoked", partitions=sorted(gone))
+
+    consumer = Consumer(config)
+    consumer.subscribe([args.topic], on_assign=assigned, on_revoke=revoked, on_lost=revoked)
+    while not closing.is_set():
+        messages = [m for m in consumer.consume(args.max_records, 0.2) if m.error() is None]
+        if not messages:
+            continue
+        records_event((m.partition(), m.offset(), m.value()) for m in messages)
+        time.sleep(args.delay_ms / 1000)
+        try:
+            consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            emit("commit-failed", error=repr(exc))
+    consumer.close()
+
+
 def aiokafka(args: argparse.Namespace, closing: threading.Event) -> None:
     from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
     from aiokafka.coordinator.assignors.range import RangePartitionAssignor
@@ -200,6 +245,7 @@ CLIENTS: dict[str, Callable[[argparse.Namespace, threading.Event], None]] = {
     "kafka-python": kafka_python,
     "confluent-kafka": confluent_kafka,
     "aiokafka": aiokafka,
+    "confluent-kafka-consumer": confluent_kafka_consumer_protocol,
 }
 
 
