@@ -27,6 +27,8 @@ BEYOND_PINNED: dict[int, tuple[int, ...]] = {
     2: (11,),  # ListOffsets v11 is newer than the pinned trunk
     45: (1,),  # AlterPartitionReassignments v1 (KIP-1101) likewise
     74: (0, 1),  # ListConfigResources: Kafka 4.1's rename of ListClientMetricsResources, not pinned
+    15: (6,),  # DescribeGroups v6 (KIP-1043, Kafka 4.0: ErrorMessage per group) likewise
+    69: (1,),  # ConsumerGroupDescribe v1 (KIP-1099, Kafka 4.1: MemberType) likewise
 }
 
 
