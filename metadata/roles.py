@@ -34,6 +34,7 @@ from metadata.base import (
     PartitionState,
     PartitionTransactions,
     ScramCredential,
+    SharePartitionDocument,
     TopicInfo,
     TransactionRecord,
 )
@@ -293,6 +294,26 @@ class ConsumerGroupStore(Protocol):
         ...
 
 
+class ShareStateStore(Protocol):
+    """The KIP-932 share-partitions' states, one document per (share group, topic, partition)."""
+
+    async def save_share_state(self, document: SharePartitionDocument) -> None:
+        """Store the share-partition's state, replacing the one stored."""
+        ...
+
+    async def list_share_states(self, group_id: str) -> list[SharePartitionDocument]:
+        """The group's stored share-partition states, by topic id and partition."""
+        ...
+
+    async def list_share_group_ids(self) -> list[str]:
+        """Every group with a stored share-partition state, in order."""
+        ...
+
+    async def delete_share_states(self, group_id: str) -> None:
+        """Forget every share-partition state of the group; an unknown group is ignored."""
+        ...
+
+
 # Every role, by its attribute name on MetadataStore.
 ROLES: Mapping[str, type] = {
     "topics": TopicStore,
@@ -303,4 +324,5 @@ ROLES: Mapping[str, type] = {
     "users": UserStore,
     "acls": AclStore,
     "consumer_groups": ConsumerGroupStore,
+    "share_states": ShareStateStore,
 }
