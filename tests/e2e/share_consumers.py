@@ -1,0 +1,59 @@
+"""confluent-kafka ShareConsumers on threads of the test (one consumer per thread), collecting what they receive."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import ShareConsumer
+
+# What an explicit-mode member does with a record: an AcknowledgeType, or None to keep it unacknowledged.
+Decide = Callable[[Any], int | None]
+
+
+class ShareMember:
+    """One ShareConsumer of `group` subscribed to `topic`, polling on its own thread until stopped."""
+
+    def __init__(self, bootstrap: str, group: str, topic: str, *, decide: Decide | None = None, **config: Any) -> None:
+        settings = {"bootstrap.servers": bootstrap, "group.id": group, **config}
+        if decide is not None:
+            settings["share.acknowledgement.mode"] = "explicit"
+        self.decide = decide
+        self.consumer = ShareConsumer(settings)
+        self.consumer.subscribe([topic])
+        self.received: list[tuple[int, bytes, int]] = []  # (offset, value, delivery count)
+        self.errors: list[str] = []
+        self.polls = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            messages = self.consumer.poll(0.2)
+            self.polls += 1
+            for message in messages:
+                if message.error() is not None:
+                    self.errors.append(str(message.error()))
+                    continue
+                count = message.delivery_count() if hasattr(message, "delivery_count") else 0
+                self.received.append((message.offset(), message.value(), count))
+                if self.decide is not None and (kind := self.decide(message)) is not None:
+                    self.consumer.acknowledge(message, kind)
+            if self.decide is not None:
+                self.consumer.commit_sync()
+        self.consumer.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+
+def wait_until(condition: Callable[[], bool], what: str, seconds: float = 45.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
