@@ -1,0 +1,240 @@
+"""ShareGroupHeartbeat, ShareGroupDescribe, ShareFetch and ShareAcknowledge on an in-process broker.
+
+Requests go through the codecs at v1, as a client's would. Each bad input says which Kafka error it
+gets; the ACL checks are Kafka's: group READ and topic DESCRIBE for the heartbeat, group DESCRIBE for
+describe, group READ and topic READ for fetching and acknowledging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from broker.app import Broker
+from broker.handlers import advertised_versions
+from broker.share.partition import AcknowledgeType
+from protocol.apis.produce import PRODUCE
+from protocol.apis.share_acknowledge import SHARE_ACKNOWLEDGE
+from protocol.apis.share_fetch import SHARE_FETCH
+from protocol.apis.share_group_describe import SHARE_GROUP_DESCRIBE
+from protocol.apis.share_group_heartbeat import SHARE_GROUP_HEARTBEAT
+from protocol.records import iter_batches
+from tests.broker.inprocess import running_broker
+from tests.broker.test_acl_handlers import ADMIN, ALICE, GROUP, TOPIC, E, Op, Peer, grant, produce_request, send
+from tests.broker.test_acl_handlers import broker as acl_broker
+
+ACCEPT, RELEASE, REJECT = AcknowledgeType.ACCEPT, AcknowledgeType.RELEASE, AcknowledgeType.REJECT
+LOCK_MS = 400
+
+__all__ = ["acl_broker"]
+
+
+@pytest.fixture
+async def broker(tmp_path: Path) -> AsyncIterator[Broker]:
+    async with running_broker(tmp_path, group_share_record_lock_duration_ms=LOCK_MS, num_partitions=1) as instance:
+        yield instance
+
+
+async def topic_id(broker: Broker, name: str) -> UUID:
+    topic = await broker.topics.get(name)
+    if topic is None:
+        topic = await broker.topics.create(name, 1, {})
+    return topic.topic_id
+
+
+async def produce(broker: Broker, topic: str, count: int) -> None:
+    for _ in range(count):
+        response = await send(broker, PRODUCE, ADMIN, **produce_request(topic))
+        assert response.responses[0].partition_responses[0].error_code == E.NONE
+
+
+async def join(broker: Broker, topic: str, member: str, group: str = "g", who: Peer = ADMIN) -> Any:
+    return await send(
+        broker, SHARE_GROUP_HEARTBEAT, who, group_id=group, member_id=member, member_epoch=0,
+        subscribed_topic_names=[topic],
+    )  # fmt: skip
+
+
+def ack_batch(first: int, last: int, kind: int) -> Any:
+    return SHARE_FETCH.Request.FetchTopic.FetchPartition.AcknowledgementBatch(
+        first_offset=first, last_offset=last, acknowledge_types=[kind]
+    )
+
+
+async def fetch(
+    broker: Broker,
+    tid: UUID,
+    member: str,
+    epoch: int,
+    acks: list[Any] | None = None,
+    group: str = "g",
+    who: Peer = ADMIN,
+    max_wait_ms: int = 0,
+    max_records: int = 100,
+) -> Any:
+    topic = SHARE_FETCH.Request.FetchTopic
+    return await send(
+        broker, SHARE_FETCH, who, group_id=group, member_id=member, share_session_epoch=epoch,
+        max_wait_ms=max_wait_ms, min_bytes=1, max_bytes=1 << 20, max_records=max_records, batch_size=100,
+        topics=[topic(topic_id=tid, partitions=[
+            topic.FetchPartition(partition_index=0, acknowledgement_batches=acks or [])
+        ])],
+        forgotten_topics_data=[],
+    )  # fmt: skip
+
+
+def acquired(response: Any) -> list[tuple[int, int, int]]:
+    return [
+        (a.first_offset, a.last_offset, a.delivery_count)
+        for t in response.responses
+        for p in t.partitions
+        for a in p.acquired_records
+    ]
+
+
+def test_api_versions_advertise_the_share_apis_at_kafkas_versions() -> None:
+    advertised = {key: (low, high) for key, low, high in advertised_versions()}
+    assert {key: advertised.get(key) for key in (76, 77, 78, 79)} == {76: (1, 1), 77: (1, 1), 78: (1, 1), 79: (1, 1)}
+
+
+async def test_members_join_are_described_and_share_every_partition(broker: Broker) -> None:
+    tid = await topic_id(broker, "jobs")
+    first, second = await join(broker, "jobs", "m1"), await join(broker, "jobs", "m2")
+    assert (first.error_code, second.error_code) == (E.NONE, E.NONE)
+    assert [(t.topic_id, t.partitions) for t in second.assignment.topic_partitions] == [(tid, [0])]
+    described = await send(
+        broker, SHARE_GROUP_DESCRIBE, ADMIN, group_ids=["g", "nope"], include_authorized_operations=False
+    )
+    group, missing = described.groups
+    assert (group.group_state, group.assignor_name, sorted(m.member_id for m in group.members)) == (
+        "Stable", "simple", ["m1", "m2"],
+    )  # fmt: skip
+    assert missing.error_code == E.GROUP_ID_NOT_FOUND
+    left = await send(broker, SHARE_GROUP_HEARTBEAT, ADMIN, group_id="g", member_id="m1", member_epoch=-1)
+    assert (left.error_code, left.member_epoch) == (E.NONE, -1)
+
+
+async def test_heartbeat_bad_input_gets_kafkas_errors(broker: Broker) -> None:
+    await topic_id(broker, "jobs")
+
+    async def error(**fields: Any) -> int:
+        values = {"group_id": "g", "member_id": "m", "member_epoch": 0, "subscribed_topic_names": ["jobs"]} | fields
+        return int((await send(broker, SHARE_GROUP_HEARTBEAT, ADMIN, **values)).error_code)
+
+    assert await error(group_id="") == E.INVALID_REQUEST
+    assert await error(member_id="") == E.INVALID_REQUEST
+    assert await error(subscribed_topic_names=None) == E.INVALID_REQUEST
+    assert await error(member_epoch=-3) == E.INVALID_REQUEST
+    assert await error(member_epoch=5) == E.UNKNOWN_MEMBER_ID
+    assert await error() == E.NONE
+    assert await error(member_epoch=7) == E.FENCED_MEMBER_EPOCH
+    assert await error(member_id="other", member_epoch=3) == E.UNKNOWN_MEMBER_ID
+
+
+async def test_two_members_split_records_and_acknowledgements_finish_them(broker: Broker) -> None:
+    tid = await topic_id(broker, "jobs")
+    await join(broker, "jobs", "m1")
+    await join(broker, "jobs", "m2")
+    assert acquired(await fetch(broker, tid, "m1", 0)) == []  # the group starts at the end (latest)
+    assert acquired(await fetch(broker, tid, "m2", 0)) == []
+    await produce(broker, "jobs", 6)
+    one = await fetch(broker, tid, "m1", 1, max_records=4)
+    two = await fetch(broker, tid, "m2", 1)
+    assert (acquired(one), acquired(two)) == ([(0, 3, 1)], [(4, 5, 1)])
+    records = one.responses[0].partitions[0].records
+    assert [h.base_offset for h, _ in iter_batches(records)] == [0, 1, 2, 3]
+    # m1 accepts 0-1 and releases 2-3; m2 rejects 4 and accepts 5: only 2-3 come again.
+    released = await fetch(broker, tid, "m2", 2, acks=[ack_batch(4, 4, REJECT), ack_batch(5, 5, ACCEPT)])
+    assert acquired(released) == []
+    again = await fetch(broker, tid, "m1", 2, acks=[ack_batch(0, 1, ACCEPT), ack_batch(2, 3, RELEASE)])
+    assert acquired(again) == [(2, 3, 2)]
+    assert again.responses[0].partitions[0].acknowledge_error_code == E.NONE
+
+
+async def test_an_expired_lock_hands_the_records_to_another_member(broker: Broker) -> None:
+    tid = await topic_id(broker, "jobs")
+    await fetch(broker, tid, "m1", 0)
+    await fetch(broker, tid, "m2", 0)
+    await produce(broker, "jobs", 3)
+    assert acquired(await fetch(broker, tid, "m1", 1)) == [(0, 2, 1)]
+    assert acquired(await fetch(broker, tid, "m2", 1)) == []
+    # A long poll is woken by the expiry, not only by appends.
+    assert acquired(await fetch(broker, tid, "m2", 2, max_wait_ms=5000)) == [(0, 2, 2)]
+    late = await fetch(broker, tid, "m1", 2, acks=[ack_batch(0, 2, ACCEPT)])
+    assert late.responses[0].partitions[0].acknowledge_error_code == E.INVALID_RECORD_STATE
+
+
+async def test_a_long_poll_is_answered_by_an_append(broker: Broker) -> None:
+    tid = await topic_id(broker, "jobs")
+    await fetch(broker, tid, "m1", 0)
+    waiting = asyncio.create_task(fetch(broker, tid, "m1", 1, max_wait_ms=10_000))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    await produce(broker, "jobs", 1)
+    assert acquired(await asyncio.wait_for(waiting, 5)) == [(0, 0, 1)]
+
+
+async def test_share_sessions_and_acknowledgements_check_their_epochs(broker: Broker) -> None:
+    tid = await topic_id(broker, "jobs")
+    assert (await fetch(broker, tid, "m1", 1)).error_code == E.SHARE_SESSION_NOT_FOUND
+    assert (await fetch(broker, tid, "m1", 0)).error_code == E.NONE
+    assert (await fetch(broker, tid, "m1", 5)).error_code == E.INVALID_SHARE_SESSION_EPOCH
+    ack = SHARE_ACKNOWLEDGE.Request.AcknowledgeTopic
+
+    async def acknowledge(epoch: int, member: str = "m1") -> Any:
+        return await send(
+            broker, SHARE_ACKNOWLEDGE, ADMIN, group_id="g", member_id=member, share_session_epoch=epoch,
+            topics=[ack(topic_id=tid, partitions=[ack.AcknowledgePartition(partition_index=0, acknowledgement_batches=[
+                ack.AcknowledgePartition.AcknowledgementBatch(first_offset=0, last_offset=0, acknowledge_types=[ACCEPT])
+            ])])],
+        )  # fmt: skip
+
+    assert (await acknowledge(0)).error_code == E.INVALID_SHARE_SESSION_EPOCH
+    assert (await acknowledge(1, member="m9")).error_code == E.SHARE_SESSION_NOT_FOUND
+    answer = await acknowledge(1)
+    assert (answer.error_code, answer.responses[0].partitions[0].error_code) == (E.NONE, E.INVALID_RECORD_STATE)
+    assert (await acknowledge(-1)).error_code == E.NONE
+    assert (await acknowledge(3)).error_code == E.SHARE_SESSION_NOT_FOUND
+    assert (await fetch(broker, tid, "", 0)).error_code == E.INVALID_REQUEST
+    unknown = await fetch(broker, UUID(int=7), "m2", 0)
+    assert unknown.responses[0].partitions[0].error_code == E.UNKNOWN_TOPIC_ID
+
+
+async def test_acknowledgements_survive_a_restart(tmp_path: Path) -> None:
+    settings = {"storage": f"file://{tmp_path / 'objects'}", "num_partitions": 1}
+    async with running_broker(tmp_path, **settings) as broker:
+        tid = await topic_id(broker, "jobs")
+        await fetch(broker, tid, "m1", 0)
+        await produce(broker, "jobs", 4)
+        assert acquired(await fetch(broker, tid, "m1", 1)) == [(0, 3, 1)]
+        await fetch(broker, tid, "m1", 2, acks=[ack_batch(0, 1, ACCEPT)], max_records=0)
+    async with running_broker(tmp_path, **settings) as broker:
+        # 0-1 were accepted; 2-3 were held by a lock that died with the broker.
+        assert acquired(await fetch(broker, tid, "m2", 0)) == [(2, 3, 2)]
+
+
+async def test_share_apis_check_acls_as_kafka(acl_broker: Broker) -> None:
+    broker = acl_broker
+    tid = await topic_id(broker, "orders")
+    assert (await join(broker, "orders", "m", who=ALICE)).error_code == E.GROUP_AUTHORIZATION_FAILED
+    await grant(broker, GROUP, "g", Op.READ)
+    assert (await join(broker, "orders", "m", who=ALICE)).error_code == E.TOPIC_AUTHORIZATION_FAILED
+    await grant(broker, TOPIC, "orders", Op.DESCRIBE)
+    assert (await join(broker, "orders", "m", who=ALICE)).error_code == E.NONE
+    assert (await join(broker, "orders", "m", group="hidden")).error_code == E.NONE
+    described = await send(
+        broker, SHARE_GROUP_DESCRIBE, ALICE, group_ids=["hidden", "g"], include_authorized_operations=True
+    )
+    assert [g.error_code for g in described.groups] == [E.GROUP_AUTHORIZATION_FAILED, E.NONE]  # READ implies DESCRIBE
+    assert described.groups[1].authorized_operations == 1 << Op.READ | 1 << Op.DESCRIBE
+    assert (await fetch(broker, tid, "m", 0, group="other", who=ALICE)).error_code == E.GROUP_AUTHORIZATION_FAILED
+    denied = await fetch(broker, tid, "m", 0, who=ALICE)
+    assert denied.responses[0].partitions[0].error_code == E.TOPIC_AUTHORIZATION_FAILED
+    await grant(broker, TOPIC, "orders", Op.READ)
+    allowed = await fetch(broker, tid, "m", 0, who=ALICE)
+    assert allowed.error_code == E.NONE and allowed.responses == []
