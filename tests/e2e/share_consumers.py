@@ -7,10 +7,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import ShareConsumer
+from confluent_kafka import AcknowledgeType, ShareConsumer
 
-# What an explicit-mode member does with a record: an AcknowledgeType, or None to keep it unacknowledged.
-Decide = Callable[[Any], int | None]
+# What an explicit-mode member does with a record: an AcknowledgeType.
+Decide = Callable[[Any], AcknowledgeType]
 
 
 class ShareMember:
@@ -38,13 +38,15 @@ class ShareMember:
                 if message.error() is not None:
                     self.errors.append(str(message.error()))
                     continue
-                count = message.delivery_count() if hasattr(message, "delivery_count") else 0
-                self.received.append((message.offset(), message.value(), count))
-                if self.decide is not None and (kind := self.decide(message)) is not None:
-                    self.consumer.acknowledge(message, kind)
+                self.received.append((message.offset(), message.value(), message.delivery_count()))
+                if self.decide is not None:
+                    self.consumer.acknowledge(message, self.decide(message))
             if self.decide is not None:
                 self.consumer.commit_sync()
         self.consumer.close()
+
+    def offsets(self) -> list[int]:
+        return [offset for offset, _, _ in self.received]
 
     def stop(self) -> None:
         self._stop.set()
