@@ -313,6 +313,14 @@ class ShareStateStore(Protocol):
         """Forget every share-partition state of the group; an unknown group is ignored."""
         ...
 
+    async def save_share_group_configs(self, group_id: str, configs: Mapping[str, str]) -> None:
+        """Replace the configs set on the share group (an empty mapping: none)."""
+        ...
+
+    async def share_group_configs(self, group_id: str) -> dict[str, str]:
+        """The configs set on the share group ({} for a group never configured)."""
+        ...
+
 
 # Every role, by its attribute name on MetadataStore.
 ROLES: Mapping[str, type] = {

@@ -106,6 +106,11 @@ LIST_SHARE_STATES = (
 )
 LIST_SHARE_GROUP_IDS = "SELECT DISTINCT group_id FROM share_partition_states ORDER BY group_id"
 DELETE_SHARE_STATES = "DELETE FROM share_partition_states WHERE group_id = ?"
+SAVE_SHARE_GROUP_CONFIGS = (
+    "INSERT INTO share_group_configs (group_id, configs, updated_ms) VALUES (?, ?, ?)"
+    " ON CONFLICT (group_id) DO UPDATE SET configs = excluded.configs, updated_ms = excluded.updated_ms"
+)
+SHARE_GROUP_CONFIGS = "SELECT configs FROM share_group_configs WHERE group_id = ?"
 
 # -- transactions and brokers
 ALLOCATE_PRODUCER_ID = "UPDATE producer_ids SET next_id = next_id + 1 RETURNING next_id - 1"

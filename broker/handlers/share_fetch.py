@@ -27,20 +27,21 @@ from uuid import UUID
 
 from broker.security.authorizer import Operation
 from broker.share.partitions import CLOSE_SESSION_EPOCH, PartitionKey, SessionError
-from metadata.base import MetadataUnavailableError
+from metadata.base import AbortedTransaction, MetadataUnavailableError
 from protocol.apis.share_acknowledge import SHARE_ACKNOWLEDGE
 from protocol.apis.share_fetch import SHARE_FETCH
 from protocol.errors import ErrorCode
 from protocol.messages import share_acknowledge as ack_messages
 from protocol.messages import share_fetch as fetch_messages
-from protocol.records import iter_batches
+from protocol.records import BatchHeader, iter_batches
 from storage.objects.base import ObjectNotFoundError, ObjectStoreUnavailableError
+from storage.transactions import aborted_between
 
 if TYPE_CHECKING:
     from broker.app import Broker
     from broker.server import Connection
+    from broker.share.configs import ShareSettings
     from broker.share.partition import Acquired
-    from broker.share.partitions import ShareSettings
     from protocol.wire import Request
 
 AckBatches = list[tuple[int, int, list[int]]]
@@ -124,10 +125,12 @@ async def _acquire_once(
             continue
         try:
             state = await broker.log.state(topic_id, partition)
-            end = state.high_watermark
-            if settings.read_committed:
-                transactions = await broker.transaction_states.get(topic_id, partition)
-                end = transactions.last_stable_offset(state.high_watermark)
+            transactions = await broker.transaction_states.get(topic_id, partition)
+            end = (
+                transactions.last_stable_offset(state.high_watermark)
+                if settings.read_committed
+                else state.high_watermark
+            )
             share = await shares.partition(
                 group_id, topic_id, partition, settings, state.log_start_offset, state.high_watermark
             )
@@ -138,20 +141,28 @@ async def _acquire_once(
         except _STORE_FAILURES:
             answer.error = ErrorCode.KAFKA_STORAGE_ERROR
             continue
-        batches = [
-            (header.base_offset, header.last_offset, view)
-            for c in chunks
-            for header, view in iter_batches(c, verify_crc=False)
-        ]
+        batches = [(header, view) for chunk in chunks for header, view in iter_batches(chunk, verify_crc=False)]
         if not batches:
             continue
-        last = min(batches[-1][1], end - 1)
+        last = min(batches[-1][0].last_offset, end - 1)
+        aborted = aborted_between(transactions, first, last) if settings.read_committed else []
+        for header, _ in batches:
+            if header.is_control or (header.is_transactional and _aborted(header, aborted)):
+                shares.archive(share, group_id, header.base_offset, min(header.last_offset, last))
         runs = shares.acquire(share, group_id, member_id, first, last, max_records - taken, settings.lock_duration_ms)
         if not runs:
             continue
         low, high = runs[0].first_offset, runs[-1].last_offset
-        answer.batches += [bytes(view) for base, last_offset, view in batches if last_offset >= low and base <= high]
+        answer.batches += [
+            bytes(view) for header, view in batches if header.last_offset >= low and header.base_offset <= high
+        ]
         answer.acquired += runs
+
+
+def _aborted(header: BatchHeader, aborted: list[AbortedTransaction]) -> bool:
+    return any(
+        a.producer_id == header.producer_id and a.first_offset <= header.base_offset <= a.last_offset for a in aborted
+    )
 
 
 async def handle_share_fetch(

@@ -6,8 +6,9 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from broker.groups.clock import LoopClock
+from broker.share.configs import ShareSettings
 from broker.share.groups import ShareGroups
-from broker.share.partitions import SharePartitions, ShareSettings
+from broker.share.partitions import SharePartitions
 
 if TYPE_CHECKING:
     from broker.config import BrokerConfig

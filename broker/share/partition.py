@@ -152,6 +152,18 @@ class SharePartition:
         self._advance_start()
         return changed
 
+    def archive(self, first: int, last: int) -> int:
+        """Records no consumer gets (transaction markers, aborted records under read_committed): done unacquired."""
+        archived = 0
+        for offset in range(max(first, self.start_offset), last + 1):
+            record = self.records.setdefault(offset, InFlight())
+            if record.state is RecordState.AVAILABLE:
+                record.state = RecordState.ARCHIVED
+                archived += 1
+        self.end_offset = max(self.end_offset, last + 1)
+        self._advance_start()
+        return archived
+
     def release_member(self, member_id: str) -> int:
         """A member left or its share session closed: its acquired records are available again."""
         released = 0

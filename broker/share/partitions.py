@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from broker.share.configs import ShareGroupConfigs, ShareSettings
 from broker.share.partition import Acquired, InvalidRecordStateError, RecordState, SharePartition
 from metadata.base import MetadataStore, SharePartitionDocument
 from protocol.errors import ErrorCode
@@ -36,16 +37,6 @@ class ShareSession:
     partitions: list[PartitionKey] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class ShareSettings:
-    """A share group's settings (its group configs over the broker's defaults)."""
-
-    lock_duration_ms: int
-    delivery_limit: int
-    auto_offset_reset: str  # "latest" or "earliest"
-    read_committed: bool
-
-
 class SessionError(Exception):
     def __init__(self, error: ErrorCode) -> None:
         super().__init__(error.name)
@@ -56,7 +47,7 @@ class SharePartitions:
     def __init__(self, store: MetadataStore, clock: Clock, defaults: ShareSettings) -> None:
         self.store = store
         self.clock = clock
-        self.defaults = defaults
+        self.configs = ShareGroupConfigs(store, defaults)
         self.partitions: dict[tuple[str, UUID, int], SharePartition] = {}
         self.sessions: dict[tuple[str, str], ShareSession] = {}
         self._loaded_groups: dict[str, asyncio.Future[None]] = {}
@@ -66,8 +57,8 @@ class SharePartitions:
         self.archived: Counter[str] = Counter()
 
     async def settings(self, group_id: str) -> ShareSettings:
-        """The group's settings: the broker's defaults (group configs are not kept yet)."""
-        return self.defaults
+        """The group's settings: its group configs over the broker's defaults."""
+        return await self.configs.settings(group_id)
 
     # -- sessions --------------------------------------------------------------------
 
@@ -172,6 +163,9 @@ class SharePartitions:
             if run.delivery_count > 1:
                 self.redelivered[group_id] += count
         return runs
+
+    def archive(self, share: SharePartition, group_id: str, first: int, last: int) -> None:
+        self.archived[group_id] += share.archive(first, last)
 
     async def acknowledge(
         self, group_id: str, member_id: str, topic_id: UUID, partition: int, batches: list[tuple[int, int, list[int]]]

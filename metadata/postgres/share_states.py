@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Mapping
 from uuid import UUID
 
 from metadata import sql
@@ -38,3 +40,17 @@ class PostgresShareStates:
     async def delete_share_states(self, group_id: str) -> None:
         async with self._database.transaction() as db:
             await db.execute(sql.numbered(sql.DELETE_SHARE_STATES), group_id)
+
+    async def save_share_group_configs(self, group_id: str, configs: Mapping[str, str]) -> None:
+        async with self._database.transaction() as db:
+            await db.execute(
+                sql.numbered(sql.SAVE_SHARE_GROUP_CONFIGS),
+                group_id,
+                json.dumps(dict(configs), sort_keys=True),
+                int(time.time() * 1000),
+            )
+
+    async def share_group_configs(self, group_id: str) -> dict[str, str]:
+        async with self._database.read() as db:
+            rows = await db.fetch(sql.numbered(sql.SHARE_GROUP_CONFIGS), group_id)
+        return dict(json.loads(rows[0][0])) if rows else {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from uuid import UUID
 
 from metadata import sql
@@ -29,3 +31,11 @@ class SqliteShareStates:
 
     async def delete_share_states(self, group_id: str) -> None:
         await self._database.transaction(lambda connection: connection.execute(sql.DELETE_SHARE_STATES, (group_id,)))
+
+    async def save_share_group_configs(self, group_id: str, configs: Mapping[str, str]) -> None:
+        row = (group_id, json.dumps(dict(configs), sort_keys=True), now_ms())
+        await self._database.transaction(lambda connection: connection.execute(sql.SAVE_SHARE_GROUP_CONFIGS, row))
+
+    async def share_group_configs(self, group_id: str) -> dict[str, str]:
+        rows = await self._database.fetch(sql.SHARE_GROUP_CONFIGS, (group_id,))
+        return dict(json.loads(rows[0][0])) if rows else {}

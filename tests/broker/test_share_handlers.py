@@ -18,6 +18,8 @@ import pytest
 from broker.app import Broker
 from broker.handlers import advertised_versions
 from broker.share.partition import AcknowledgeType
+from protocol.apis.describe_configs import DESCRIBE_CONFIGS
+from protocol.apis.incremental_alter_configs import INCREMENTAL_ALTER_CONFIGS
 from protocol.apis.produce import PRODUCE
 from protocol.apis.share_acknowledge import SHARE_ACKNOWLEDGE
 from protocol.apis.share_fetch import SHARE_FETCH
@@ -30,6 +32,7 @@ from tests.broker.test_acl_handlers import broker as acl_broker
 
 ACCEPT, RELEASE, REJECT = AcknowledgeType.ACCEPT, AcknowledgeType.RELEASE, AcknowledgeType.REJECT
 LOCK_MS = 400
+GROUP_RESOURCE = 32  # Kafka's ConfigResource.Type GROUP
 
 __all__ = ["acl_broker"]
 
@@ -238,3 +241,60 @@ async def test_share_apis_check_acls_as_kafka(acl_broker: Broker) -> None:
     await grant(broker, TOPIC, "orders", Op.READ)
     allowed = await fetch(broker, tid, "m", 0, who=ALICE)
     assert allowed.error_code == E.NONE and allowed.responses == []
+
+
+async def alter_group(broker: Broker, group: str, *changes: tuple[str, str | None, int], who: Peer = ADMIN) -> Any:
+    resource = INCREMENTAL_ALTER_CONFIGS.Request.AlterConfigsResource
+    configs = [resource.AlterableConfig(name=n, config_operation=op, value=v) for n, v, op in changes]
+    answer = await send(
+        broker, INCREMENTAL_ALTER_CONFIGS, who, validate_only=False,
+        resources=[resource(resource_type=GROUP_RESOURCE, resource_name=group, configs=configs)],
+    )  # fmt: skip
+    return answer.responses[0]
+
+
+async def group_configs(broker: Broker, group: str) -> dict[str, tuple[str, int]]:
+    resource = DESCRIBE_CONFIGS.Request.DescribeConfigsResource
+    answer = await send(
+        broker, DESCRIBE_CONFIGS, ADMIN, include_synonyms=False, include_documentation=False,
+        resources=[resource(resource_type=GROUP_RESOURCE, resource_name=group, configuration_keys=None)],
+    )  # fmt: skip
+    assert answer.results[0].error_code == E.NONE
+    return {c.name: (c.value, c.config_source) for c in answer.results[0].configs}
+
+
+async def test_group_configs_change_a_share_groups_behaviour(broker: Broker) -> None:
+    tid = await topic_id(broker, "jobs")
+    await produce(broker, "jobs", 2)  # before the group's first fetch: only "earliest" gets them
+    set_ = 0
+    answer = await alter_group(
+        broker, "g", ("share.auto.offset.reset", "earliest", set_), ("share.delivery.count.limit", "2", set_)
+    )
+    assert answer.error_code == E.NONE
+    described = await group_configs(broker, "g")
+    assert described["share.auto.offset.reset"] == ("earliest", 8)  # DYNAMIC_GROUP_CONFIG
+    assert described["share.record.lock.duration.ms"] == (str(LOCK_MS), 5)  # DEFAULT_CONFIG: the broker's
+    assert acquired(await fetch(broker, tid, "m1", 0, acks=[])) == [(0, 1, 1)]
+    assert acquired(await fetch(broker, tid, "m1", 1, acks=[ack_batch(0, 1, RELEASE)])) == [(0, 1, 2)]
+    assert acquired(await fetch(broker, tid, "m1", 2, acks=[ack_batch(0, 1, RELEASE)])) == []  # archived at 2
+    assert (await alter_group(broker, "g", ("share.auto.offset.reset", None, 1))).error_code == E.NONE
+    assert (await group_configs(broker, "g"))["share.auto.offset.reset"] == ("latest", 5)
+
+
+async def test_bad_group_configs_get_invalid_config(broker: Broker) -> None:
+    for change in [
+        ("share.delivery.count.limit", "1", 0),
+        ("share.record.lock.duration.ms", "soon", 0),
+        ("share.isolation.level", "serializable", 0),
+        ("no.such.config", "1", 0),
+        ("share.auto.offset.reset", "earliest", 2),  # APPEND: not a list
+    ]:
+        assert (await alter_group(broker, "g", change)).error_code == E.INVALID_CONFIG, change
+    assert (await alter_group(broker, "g", ("share.auto.offset.reset", "earliest", 9))).error_code == E.INVALID_REQUEST
+
+
+async def test_group_configs_need_alter_configs_on_the_group(acl_broker: Broker) -> None:
+    change = ("share.delivery.count.limit", "3", 0)
+    assert (await alter_group(acl_broker, "g", change, who=ALICE)).error_code == E.GROUP_AUTHORIZATION_FAILED
+    await grant(acl_broker, GROUP, "g", Op.ALTER_CONFIGS)
+    assert (await alter_group(acl_broker, "g", change, who=ALICE)).error_code == E.NONE

@@ -3,8 +3,9 @@
 Two to four consumers of one group on one partition split the records, each acknowledged record
 delivered once; explicit RELEASE brings a record back with its delivery count raised and REJECT never;
 a consumer killed while holding records loses them to another after the acquisition lock expires;
-a broker restart mid-stream loses no acknowledgement; and two brokers over one PostgreSQL database
-continue one group's share-partition where the other stopped.
+a broker restart mid-stream loses no acknowledgement; two brokers over one PostgreSQL database
+continue one group's share-partition where the other stopped; and a group configured read_committed
+(IncrementalAlterConfigs on the GROUP resource) never gets records of aborted transactions.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from confluent_kafka import AcknowledgeType, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from protocol.apis.api_versions import API_VERSIONS
+from protocol.apis.incremental_alter_configs import INCREMENTAL_ALTER_CONFIGS
 from tests.brokerproc import BrokerProcess
 from tests.e2e.conftest import backend_args
 from tests.e2e.share_consumers import ShareMember, wait_until
@@ -205,3 +207,43 @@ def test_a_second_broker_over_postgresql_continues_the_share_partition(
     finally:
         first.stop()
         assert second.stop() == 0, second.log_text()[-4000:]
+
+
+def set_group_config(broker: BrokerProcess, group: str, name: str, value: str) -> None:
+    resource = INCREMENTAL_ALTER_CONFIGS.Request.AlterConfigsResource
+    body = INCREMENTAL_ALTER_CONFIGS.Request(
+        validate_only=False,
+        resources=[
+            resource(
+                resource_type=32,  # GROUP
+                resource_name=group,
+                configs=[resource.AlterableConfig(name=name, config_operation=0, value=value)],
+            )
+        ],
+    )
+    with WireClient(broker.bootstrap) as client:
+        answer = client.request(INCREMENTAL_ALTER_CONFIGS, 1, body)
+    assert answer.responses[0].error_code == 0, answer.responses[0].error_message
+
+
+def test_read_committed_share_groups_skip_aborted_transactions(
+    broker: BrokerProcess, members: list[ShareMember]
+) -> None:
+    create_topic(broker, "transactions")
+    set_group_config(broker, "committed", "share.isolation.level", "read_committed")
+    committed = ShareMember(broker.bootstrap, "committed", "transactions")
+    uncommitted = ShareMember(broker.bootstrap, "uncommitted", "transactions")
+    members += [committed, uncommitted]
+    polling(members)
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "transactional.id": "share-txn"})
+    producer.init_transactions(30)
+    for start, commit in [(0, True), (10, False), (20, True)]:
+        producer.begin_transaction()
+        for value in range(start, start + 10):
+            producer.produce("transactions", value=str(value).encode())
+        producer.flush(30)  # written before the abort: librdkafka drops unsent records of an aborted transaction
+        producer.commit_transaction(30) if commit else producer.abort_transaction(30)
+    wait_until(lambda: len(values([uncommitted])) >= 30 and len(values([committed])) >= 20, "the transactions")
+    time.sleep(LOCK_MS / 1000 + 1)
+    assert values([committed]) == [*range(10), *range(20, 30)]
+    assert values([uncommitted]) == list(range(30))

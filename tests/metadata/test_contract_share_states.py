@@ -41,3 +41,14 @@ async def test_a_state_is_seen_by_another_store_on_the_same_database(
     assert await reader.share_states.list_share_states("shared") == [
         SharePartitionDocument("shared", ORDERS, 2, '{"start": 7}')
     ]
+
+
+async def test_group_configs_are_replaced_whole(store: MetadataStore) -> None:
+    assert await store.share_states.share_group_configs("workers") == {}
+    await store.share_states.save_share_group_configs("workers", {"share.isolation.level": "read_committed"})
+    await store.share_states.save_share_group_configs("others", {"share.delivery.count.limit": "3"})
+    await store.share_states.save_share_group_configs("workers", {"share.record.lock.duration.ms": "15000"})
+    assert await store.share_states.share_group_configs("workers") == {"share.record.lock.duration.ms": "15000"}
+    await store.share_states.save_share_group_configs("workers", {})
+    assert await store.share_states.share_group_configs("workers") == {}
+    assert await store.share_states.share_group_configs("others") == {"share.delivery.count.limit": "3"}

@@ -9,3 +9,11 @@ CREATE TABLE share_partition_states (
     updated_ms {bigint} NOT NULL,
     PRIMARY KEY (group_id, topic_id, partition_index)
 ){without_rowid};
+
+-- The group configs a share group was given (IncrementalAlterConfigs on the GROUP resource), as a
+-- JSON object of the configs set explicitly; the broker's defaults fill in the rest.
+CREATE TABLE share_group_configs (
+    group_id TEXT PRIMARY KEY,
+    configs TEXT NOT NULL,
+    updated_ms {bigint} NOT NULL
+){without_rowid};
