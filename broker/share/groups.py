@@ -101,9 +101,21 @@ class ShareGroups:
         self.session_timeout_ms = session_timeout_ms
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.groups: dict[str, ShareGroup] = {}
+        self._stored_loaded = False
         # Called with (group id, member id, whether it was removed rather than left) when a member goes:
         # its records are released.
         self.member_left: Callable[[str, str, bool], None] = lambda group_id, member_id, removed: None
+
+    async def load_stored(self) -> None:
+        """Once: the groups with stored share-partitions exist (Empty) though no member has come back yet."""
+        if not self._stored_loaded:
+            for group_id in await self.table.store.share_states.list_share_group_ids():
+                self.groups.setdefault(group_id, ShareGroup(group_id))
+            self._stored_loaded = True
+
+    def owned(self) -> list[ShareGroup]:
+        """The share groups this broker coordinates now, by group id."""
+        return [g for _, g in sorted(self.groups.items()) if self.table.status_error(g.group_id) is None]
 
     async def heartbeat(self, call: ShareHeartbeatCall) -> ShareHeartbeatAnswer:
         try:

@@ -18,8 +18,11 @@ import pytest
 from broker.app import Broker
 from broker.handlers import advertised_versions
 from broker.share.partition import AcknowledgeType
+from protocol.apis.delete_groups import DELETE_GROUPS
 from protocol.apis.describe_configs import DESCRIBE_CONFIGS
+from protocol.apis.describe_groups import DESCRIBE_GROUPS
 from protocol.apis.incremental_alter_configs import INCREMENTAL_ALTER_CONFIGS
+from protocol.apis.list_groups import LIST_GROUPS
 from protocol.apis.produce import PRODUCE
 from protocol.apis.share_acknowledge import SHARE_ACKNOWLEDGE
 from protocol.apis.share_fetch import SHARE_FETCH
@@ -298,3 +301,41 @@ async def test_group_configs_need_alter_configs_on_the_group(acl_broker: Broker)
     assert (await alter_group(acl_broker, "g", change, who=ALICE)).error_code == E.GROUP_AUTHORIZATION_FAILED
     await grant(acl_broker, GROUP, "g", Op.ALTER_CONFIGS)
     assert (await alter_group(acl_broker, "g", change, who=ALICE)).error_code == E.NONE
+
+
+async def test_share_groups_are_listed_described_as_not_classic_and_deleted_when_empty(broker: Broker) -> None:
+    tid = await topic_id(broker, "jobs")
+    await join(broker, "jobs", "m1", group="queue")
+    await fetch(broker, tid, "m1", 0, group="queue")
+
+    async def listed(**filters: Any) -> list[tuple[str, str, str]]:
+        answer = await send(broker, LIST_GROUPS, ADMIN, **filters)
+        return [(g.group_id, g.group_state, g.group_type) for g in answer.groups]
+
+    assert await listed(states_filter=[], types_filter=["share"]) == [("queue", "Stable", "share")]
+    assert await listed(states_filter=["empty"], types_filter=[]) == []
+    assert await listed(states_filter=[], types_filter=["classic"]) == []
+    described = await send(broker, DESCRIBE_GROUPS, ADMIN, groups=["queue"], include_authorized_operations=False)
+    assert described.groups[0].error_code == E.GROUP_ID_NOT_FOUND
+
+    async def delete() -> int:
+        answer = await send(broker, DELETE_GROUPS, ADMIN, groups_names=["queue"])
+        return int(answer.results[0].error_code)
+
+    assert await delete() == E.NON_EMPTY_GROUP
+    await send(broker, SHARE_GROUP_HEARTBEAT, ADMIN, group_id="queue", member_id="m1", member_epoch=-1)
+    assert await listed(states_filter=["Empty"], types_filter=[]) == [("queue", "Empty", "share")]
+    assert await broker.metadata.share_states.list_share_group_ids() == ["queue"]
+    assert await delete() == E.NONE
+    assert await broker.metadata.share_states.list_share_group_ids() == []
+    assert await listed(states_filter=[], types_filter=[]) == []
+    assert await delete() == E.GROUP_ID_NOT_FOUND
+
+
+async def test_a_restarted_broker_lists_stored_share_groups(tmp_path: Path) -> None:
+    async with running_broker(tmp_path) as broker:
+        tid = await topic_id(broker, "jobs")
+        await fetch(broker, tid, "m1", 0, group="queue")
+    async with running_broker(tmp_path) as broker:
+        answer = await send(broker, LIST_GROUPS, ADMIN, states_filter=[], types_filter=[])
+        assert [(g.group_id, g.group_state, g.group_type) for g in answer.groups] == [("queue", "Empty", "share")]
