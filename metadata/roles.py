@@ -313,6 +313,10 @@ class ShareStateStore(Protocol):
         """Forget every share-partition state of the group; an unknown group is ignored."""
         ...
 
+    async def delete_share_topic_states(self, group_id: str, topic_id: UUID) -> None:
+        """Forget the group's share-partition states of one topic."""
+        ...
+
     async def save_share_group_configs(self, group_id: str, configs: Mapping[str, str]) -> None:
         """Replace the configs set on the share group (an empty mapping: none)."""
         ...

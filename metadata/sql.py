@@ -106,6 +106,7 @@ LIST_SHARE_STATES = (
 )
 LIST_SHARE_GROUP_IDS = "SELECT DISTINCT group_id FROM share_partition_states ORDER BY group_id"
 DELETE_SHARE_STATES = "DELETE FROM share_partition_states WHERE group_id = ?"
+DELETE_SHARE_TOPIC_STATES = "DELETE FROM share_partition_states WHERE group_id = ? AND topic_id = ?"
 SAVE_SHARE_GROUP_CONFIGS = (
     "INSERT INTO share_group_configs (group_id, configs, updated_ms) VALUES (?, ?, ?)"
     " ON CONFLICT (group_id) DO UPDATE SET configs = excluded.configs, updated_ms = excluded.updated_ms"

@@ -192,6 +192,11 @@ class SharePartition:
         counts[RecordState.AVAILABLE] += max(0, self.end_offset - self.start_offset - len(self.records))
         return counts
 
+    def lag(self, high_watermark: int) -> int:
+        """Records from the start offset to the high watermark not yet acknowledged or archived."""
+        done = sum(1 for r in self.records.values() if r.state in (RecordState.ACKNOWLEDGED, RecordState.ARCHIVED))
+        return max(high_watermark - self.start_offset - done, 0)
+
     def _held_by(self, member_id: str) -> Iterator[InFlight]:
         return (r for r in self.records.values() if r.state is RecordState.ACQUIRED and r.member_id == member_id)
 

@@ -211,6 +211,27 @@ class SharePartitions:
                     totals[state] += count
         return totals
 
+    async def stored(self, group_id: str) -> dict[PartitionKey, SharePartition]:
+        """The group's share-partitions (loaded from the store if need be), by topic id and partition."""
+        await self.load_group(group_id, await self.settings(group_id))
+        return {
+            (topic_id, partition): share
+            for (group, topic_id, partition), share in self.partitions.items()
+            if group == group_id
+        }
+
+    async def set_start_offset(self, group_id: str, topic_id: UUID, partition: int, offset: int) -> None:
+        """AlterShareGroupOffsets: the share-partition starts again at `offset`, nothing in flight."""
+        settings = await self.settings(group_id)
+        await self.load_group(group_id, settings)
+        self.partitions[(group_id, topic_id, partition)] = SharePartition(offset, settings.delivery_limit)
+        await self.save(group_id, topic_id, partition)
+
+    async def forget_topic(self, group_id: str, topic_id: UUID) -> None:
+        """DeleteShareGroupOffsets: the group's next fetch of the topic starts it again (share.auto.offset.reset)."""
+        self.partitions = {key: share for key, share in self.partitions.items() if key[:2] != (group_id, topic_id)}
+        await self.store.share_states.delete_share_topic_states(group_id, topic_id)
+
     async def forget_group(self, group_id: str) -> None:
         self.partitions = {key: share for key, share in self.partitions.items() if key[0] != group_id}
         self.sessions = {key: session for key, session in self.sessions.items() if key[0] != group_id}

@@ -41,6 +41,10 @@ class PostgresShareStates:
         async with self._database.transaction() as db:
             await db.execute(sql.numbered(sql.DELETE_SHARE_STATES), group_id)
 
+    async def delete_share_topic_states(self, group_id: str, topic_id: UUID) -> None:
+        async with self._database.transaction() as db:
+            await db.execute(sql.numbered(sql.DELETE_SHARE_TOPIC_STATES), group_id, str(topic_id))
+
     async def save_share_group_configs(self, group_id: str, configs: Mapping[str, str]) -> None:
         async with self._database.transaction() as db:
             await db.execute(

@@ -32,6 +32,10 @@ class SqliteShareStates:
     async def delete_share_states(self, group_id: str) -> None:
         await self._database.transaction(lambda connection: connection.execute(sql.DELETE_SHARE_STATES, (group_id,)))
 
+    async def delete_share_topic_states(self, group_id: str, topic_id: UUID) -> None:
+        row = (group_id, str(topic_id))
+        await self._database.transaction(lambda connection: connection.execute(sql.DELETE_SHARE_TOPIC_STATES, row))
+
     async def save_share_group_configs(self, group_id: str, configs: Mapping[str, str]) -> None:
         row = (group_id, json.dumps(dict(configs), sort_keys=True), now_ms())
         await self._database.transaction(lambda connection: connection.execute(sql.SAVE_SHARE_GROUP_CONFIGS, row))

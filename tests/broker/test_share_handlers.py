@@ -18,9 +18,12 @@ import pytest
 from broker.app import Broker
 from broker.handlers import advertised_versions
 from broker.share.partition import AcknowledgeType
+from protocol.apis.alter_share_group_offsets import ALTER_SHARE_GROUP_OFFSETS
 from protocol.apis.delete_groups import DELETE_GROUPS
+from protocol.apis.delete_share_group_offsets import DELETE_SHARE_GROUP_OFFSETS
 from protocol.apis.describe_configs import DESCRIBE_CONFIGS
 from protocol.apis.describe_groups import DESCRIBE_GROUPS
+from protocol.apis.describe_share_group_offsets import DESCRIBE_SHARE_GROUP_OFFSETS
 from protocol.apis.incremental_alter_configs import INCREMENTAL_ALTER_CONFIGS
 from protocol.apis.list_groups import LIST_GROUPS
 from protocol.apis.produce import PRODUCE
@@ -339,3 +342,78 @@ async def test_a_restarted_broker_lists_stored_share_groups(tmp_path: Path) -> N
     async with running_broker(tmp_path) as broker:
         answer = await send(broker, LIST_GROUPS, ADMIN, states_filter=[], types_filter=[])
         assert [(g.group_id, g.group_state, g.group_type) for g in answer.groups] == [("queue", "Empty", "share")]
+
+
+async def describe_offsets(broker: Broker, group: str, topics: list[Any] | None, version: int = 1) -> Any:
+    request_group = DESCRIBE_SHARE_GROUP_OFFSETS.Request.DescribeShareGroupOffsetsRequestGroup
+    answer = await send(
+        broker, DESCRIBE_SHARE_GROUP_OFFSETS, ADMIN, version, groups=[request_group(group_id=group, topics=topics)]
+    )
+    return answer.groups[0]
+
+
+async def test_share_group_offsets_are_described_altered_and_deleted(broker: Broker) -> None:
+    tid = await topic_id(broker, "jobs")
+    await join(broker, "jobs", "m1")
+    await fetch(broker, tid, "m1", 0)
+    await produce(broker, "jobs", 5)
+    await fetch(broker, tid, "m1", 1, max_records=3)
+    await fetch(broker, tid, "m1", 2, acks=[ack_batch(0, 0, ACCEPT), ack_batch(2, 2, ACCEPT)], max_records=0)
+    topic = (
+        DESCRIBE_SHARE_GROUP_OFFSETS.Request.DescribeShareGroupOffsetsRequestGroup.DescribeShareGroupOffsetsRequestTopic
+    )
+    described = await describe_offsets(broker, "g", None)
+    assert [(t.topic_name, t.topic_id) for t in described.topics] == [("jobs", tid)]
+    partition = described.topics[0].partitions[0]
+    assert (partition.start_offset, partition.lag, partition.error_code) == (1, 3, E.NONE)  # 1, 3, 4 to go
+    v0 = await describe_offsets(broker, "g", [topic(topic_name="jobs", partitions=[0, 5])], version=0)
+    assert [(p.start_offset, p.error_code) for p in v0.topics[0].partitions] == [
+        (1, 0),
+        (-1, E.UNKNOWN_TOPIC_OR_PARTITION),
+    ]
+    assert (await describe_offsets(broker, "nope", None)).error_code == E.GROUP_ID_NOT_FOUND
+
+    alter_topic = ALTER_SHARE_GROUP_OFFSETS.Request.AlterShareGroupOffsetsRequestTopic
+    change = [alter_topic(topic_name="jobs", partitions=[alter_topic.AlterShareGroupOffsetsRequestPartition(0, 4)])]
+    altered = await send(broker, ALTER_SHARE_GROUP_OFFSETS, ADMIN, group_id="g", topics=change)
+    assert altered.error_code == E.NON_EMPTY_GROUP
+    await send(broker, SHARE_GROUP_HEARTBEAT, ADMIN, group_id="g", member_id="m1", member_epoch=-1)
+    altered = await send(broker, ALTER_SHARE_GROUP_OFFSETS, ADMIN, group_id="g", topics=change)
+    assert (altered.error_code, altered.responses[0].partitions[0].error_code) == (E.NONE, E.NONE)
+    assert (await describe_offsets(broker, "g", None)).topics[0].partitions[0].start_offset == 4
+    assert acquired(await fetch(broker, tid, "m2", 0)) == [(4, 4, 1)]
+
+    delete_topic = DELETE_SHARE_GROUP_OFFSETS.Request.DeleteShareGroupOffsetsRequestTopic
+    deleted = await send(
+        broker, DELETE_SHARE_GROUP_OFFSETS, ADMIN, group_id="g",
+        topics=[delete_topic(topic_name="jobs"), delete_topic(topic_name="missing")],
+    )  # fmt: skip
+    assert [(r.topic_name, r.error_code) for r in deleted.responses] == [
+        ("jobs", E.NONE), ("missing", E.UNKNOWN_TOPIC_OR_PARTITION),
+    ]  # fmt: skip
+    assert (await describe_offsets(broker, "g", None)).topics == []
+
+
+async def test_share_group_offsets_check_acls_as_kafka(acl_broker: Broker) -> None:
+    broker = acl_broker
+    await join(broker, "orders", "m", group="g")
+    await send(broker, SHARE_GROUP_HEARTBEAT, ADMIN, group_id="g", member_id="m", member_epoch=-1)
+    request_group = DESCRIBE_SHARE_GROUP_OFFSETS.Request.DescribeShareGroupOffsetsRequestGroup
+    topic = request_group.DescribeShareGroupOffsetsRequestTopic(topic_name="orders", partitions=[0])
+
+    async def described() -> tuple[int, list[int]]:
+        answer = await send(
+            broker, DESCRIBE_SHARE_GROUP_OFFSETS, ALICE, groups=[request_group(group_id="g", topics=[topic])]
+        )
+        group = answer.groups[0]
+        return group.error_code, [p.error_code for t in group.topics for p in t.partitions]
+
+    assert await described() == (E.GROUP_AUTHORIZATION_FAILED, [])
+    await grant(broker, GROUP, "g", Op.DESCRIBE)
+    assert await described() == (E.NONE, [E.TOPIC_AUTHORIZATION_FAILED])
+    await grant(broker, TOPIC, "orders", Op.DESCRIBE)
+    assert await described() == (E.NONE, [E.NONE])
+    deleted = await send(broker, DELETE_SHARE_GROUP_OFFSETS, ALICE, group_id="g", topics=[])
+    assert deleted.error_code == E.GROUP_AUTHORIZATION_FAILED
+    altered = await send(broker, ALTER_SHARE_GROUP_OFFSETS, ALICE, group_id="g", topics=[])
+    assert altered.error_code == E.GROUP_AUTHORIZATION_FAILED

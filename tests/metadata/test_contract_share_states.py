@@ -27,6 +27,13 @@ async def test_save_replace_list_and_delete_states(store: MetadataStore) -> None
         SharePartitionDocument("workers", AUDIT, 0, '{"start": 1}'),
     ]
     assert await store.share_states.list_share_group_ids() == ["auditors", "workers"]
+    await store.share_states.delete_share_topic_states("workers", ORDERS)
+    assert await store.share_states.list_share_states("workers") == [
+        SharePartitionDocument("workers", AUDIT, 0, '{"start": 1}')
+    ]
+    assert await store.share_states.list_share_states("auditors") == [
+        SharePartitionDocument("auditors", ORDERS, 0, '{"start": 0}')
+    ]
     await store.share_states.delete_share_states("workers")
     await store.share_states.delete_share_states("never-saved")
     assert await store.share_states.list_share_states("workers") == []
