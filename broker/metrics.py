@@ -33,6 +33,8 @@ from prometheus_client.core import (
     SummaryMetricFamily,
 )
 
+from broker.share.metrics import share_families
+from broker.share.partitions import ShareStats
 from metadata.base import MetadataError, MetadataStore
 from metadata.roles import ROLES
 from protocol.apis.produce import PRODUCE
@@ -271,6 +273,7 @@ class Frozen:
     uptime: float
     authentications: dict[tuple[str, str], int]  # by (mechanism, result)
     authorization_denials: dict[tuple[str, str], int]  # by (operation, resource type)
+    share: ShareStats | None = None  # share groups (broker/share/metrics.py)
 
 
 class Metrics:
@@ -365,6 +368,7 @@ class Metrics:
             uptime=time.time() - broker.started_at,
             authentications=dict(broker.sasl.counts),
             authorization_denials=dict(broker.authorizer.denials),
+            share=broker.share_partitions.stats(),
         )
 
     async def render(self) -> bytes:
@@ -422,6 +426,8 @@ class _Collector:
         yield from self._storage(frozen)
         yield from self._system(frozen)
         yield from self._security(frozen)
+        if frozen.share is not None:
+            yield from share_families(frozen.share)
         yield _counter(
             "metric_series_dropped",
             f"Counts not kept because their family already had {MAX_SERIES} series, by family.",

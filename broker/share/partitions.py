@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from broker.groups.clock import Clock
 
 PartitionKey = tuple[UUID, int]
+MAX_GROUPS_MEASURED = 1000  # share group ids are metric labels: a bound on the series they can make
 CLOSE_SESSION_EPOCH = -1
 
 
@@ -35,6 +36,16 @@ CLOSE_SESSION_EPOCH = -1
 class ShareSession:
     epoch: int
     partitions: list[PartitionKey] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ShareStats:
+    """Per share group: its records in flight by state, and the records acquired, redelivered and archived."""
+
+    in_flight: dict[str, dict[RecordState, int]]
+    delivered: dict[str, int]
+    redelivered: dict[str, int]
+    archived: dict[str, int]
 
 
 class SessionError(Exception):
@@ -232,8 +243,20 @@ class SharePartitions:
         self.partitions = {key: share for key, share in self.partitions.items() if key[:2] != (group_id, topic_id)}
         await self.store.share_states.delete_share_topic_states(group_id, topic_id)
 
+    def stats(self) -> ShareStats:
+        """A copy of the share groups' numbers for one scrape (taken on the event loop)."""
+        groups = sorted({group for group, _, _ in self.partitions} | set(self.delivered))[:MAX_GROUPS_MEASURED]
+        return ShareStats(
+            in_flight={group: self.group_counts(group) for group in groups},
+            delivered={g: self.delivered[g] for g in groups},
+            redelivered={g: self.redelivered[g] for g in groups},
+            archived={g: self.archived[g] for g in groups},
+        )
+
     async def forget_group(self, group_id: str) -> None:
         self.partitions = {key: share for key, share in self.partitions.items() if key[0] != group_id}
+        for counter in (self.delivered, self.redelivered, self.archived):
+            counter.pop(group_id, None)
         self.sessions = {key: session for key, session in self.sessions.items() if key[0] != group_id}
         self._loaded_groups.pop(group_id, None)
         await self.store.share_states.delete_share_states(group_id)

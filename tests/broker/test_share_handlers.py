@@ -417,3 +417,29 @@ async def test_share_group_offsets_check_acls_as_kafka(acl_broker: Broker) -> No
     assert deleted.error_code == E.GROUP_AUTHORIZATION_FAILED
     altered = await send(broker, ALTER_SHARE_GROUP_OFFSETS, ALICE, group_id="g", topics=[])
     assert altered.error_code == E.GROUP_AUTHORIZATION_FAILED
+
+
+async def test_share_metrics_count_per_group_with_bounded_labels(tmp_path: Path) -> None:
+    async with running_broker(tmp_path, metrics=True, group_share_record_lock_duration_ms=LOCK_MS) as broker:
+        tid = await topic_id(broker, "jobs")
+        await fetch(broker, tid, "m1", 0, group="queue")
+        await produce(broker, "jobs", 4)
+        await fetch(broker, tid, "m1", 1, group="queue", max_records=3)
+        await fetch(
+            broker, tid, "m1", 2, group="queue", max_records=1,
+            acks=[ack_batch(0, 0, ACCEPT), ack_batch(1, 1, RELEASE), ack_batch(2, 2, REJECT)],
+        )  # fmt: skip
+        assert broker.metrics is not None
+        text = (await broker.metrics.render()).decode()
+        samples = {
+            line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("streamhouse_share_records")
+        }
+        assert samples == {
+            'streamhouse_share_records{share_group="queue",state="available"}': 0.0,  # offset 3 is past the window
+            'streamhouse_share_records{share_group="queue",state="acquired"}': 1.0,  # offset 1, again
+            'streamhouse_share_records_acquired_total{share_group="queue"}': 4.0,
+            'streamhouse_share_records_redelivered_total{share_group="queue"}': 1.0,
+            'streamhouse_share_records_archived_total{share_group="queue"}': 1.0,
+        }

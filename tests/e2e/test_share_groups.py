@@ -209,7 +209,7 @@ def test_a_second_broker_over_postgresql_continues_the_share_partition(
         assert second.stop() == 0, second.log_text()[-4000:]
 
 
-def set_group_config(broker: BrokerProcess, group: str, name: str, value: str) -> None:
+def set_group_config(bootstrap: str, group: str, name: str, value: str) -> None:
     resource = INCREMENTAL_ALTER_CONFIGS.Request.AlterConfigsResource
     body = INCREMENTAL_ALTER_CONFIGS.Request(
         validate_only=False,
@@ -221,7 +221,7 @@ def set_group_config(broker: BrokerProcess, group: str, name: str, value: str) -
             )
         ],
     )
-    with WireClient(broker.bootstrap) as client:
+    with WireClient(bootstrap) as client:
         answer = client.request(INCREMENTAL_ALTER_CONFIGS, 1, body)
     assert answer.responses[0].error_code == 0, answer.responses[0].error_message
 
@@ -230,7 +230,7 @@ def test_read_committed_share_groups_skip_aborted_transactions(
     broker: BrokerProcess, members: list[ShareMember]
 ) -> None:
     create_topic(broker, "transactions")
-    set_group_config(broker, "committed", "share.isolation.level", "read_committed")
+    set_group_config(broker.bootstrap, "committed", "share.isolation.level", "read_committed")
     committed = ShareMember(broker.bootstrap, "committed", "transactions")
     uncommitted = ShareMember(broker.bootstrap, "uncommitted", "transactions")
     members += [committed, uncommitted]
