@@ -5,7 +5,8 @@ delivered once; explicit RELEASE brings a record back with its delivery count ra
 a consumer killed while holding records loses them to another after the acquisition lock expires;
 a broker restart mid-stream loses no acknowledgement; two brokers over one PostgreSQL database
 continue one group's share-partition where the other stopped; and a group configured read_committed
-(IncrementalAlterConfigs on the GROUP resource) never gets records of aborted transactions.
+(IncrementalAlterConfigs on the GROUP resource) never gets records of aborted transactions;
+`streamhouse groups list/describe` show share groups.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from protocol.apis.incremental_alter_configs import INCREMENTAL_ALTER_CONFIGS
 from tests.brokerproc import BrokerProcess
 from tests.e2e.conftest import backend_args
 from tests.e2e.share_consumers import ShareMember, wait_until
+from tests.e2e.test_consumer_groups import rows, streamhouse
 from tests.wireclient import WireClient
 
 pytestmark = pytest.mark.e2e
@@ -247,3 +249,25 @@ def test_read_committed_share_groups_skip_aborted_transactions(
     time.sleep(LOCK_MS / 1000 + 1)
     assert values([committed]) == [*range(10), *range(20, 30)]
     assert values([uncommitted]) == list(range(30))
+
+
+def test_groups_cli_lists_and_describes_share_groups(broker: BrokerProcess, members: list[ShareMember]) -> None:
+    create_topic(broker, "cli")
+    member = ShareMember(broker.bootstrap, "cli-share", "cli", **{"client.id": "cli-worker"})
+    members.append(member)
+    polling(members)
+    produce(broker, "cli", range(20))
+    wait_until(lambda: len(member.received) >= 20, "20 records")
+    wait_until(lambda: rows(describe_cli(broker, "cli-share"), "TOPIC") == [["cli", "0", "20", "0"]], "acknowledged")
+    described = describe_cli(broker, "cli-share")
+    assert described.startswith("Share group cli-share (Stable, epoch 1), 1 members\n")
+    assert rows(described, "MEMBER")[0][1:] == ["cli-worker", "/127.0.0.1", "cli-0"]
+    listed = streamhouse("groups", "list", "--bootstrap", broker.bootstrap)
+    assert listed.returncode == 0, listed.stderr
+    assert ["cli-share", "share", "Stable"] in rows(listed.stdout, "GROUP")
+
+
+def describe_cli(broker: BrokerProcess, group: str) -> str:
+    described = streamhouse("groups", "describe", group, "--bootstrap", broker.bootstrap)
+    assert described.returncode == 0, described.stderr
+    return described.stdout.rstrip()
