@@ -19,8 +19,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from tests.brokerproc import BrokerProcess
-from tests.e2e.share_consumers import ShareMember, wait_until
-from tests.e2e.test_share_groups import set_group_config
+from tests.e2e.share_consumers import ShareMember, set_group_config, wait_until
 
 
 def fill(bootstrap: str, topic: str, records: int, size: int) -> None:

@@ -9,6 +9,11 @@ from typing import Any
 
 from confluent_kafka import AcknowledgeType, ShareConsumer
 
+from protocol.apis.incremental_alter_configs import INCREMENTAL_ALTER_CONFIGS
+from tests.wireclient import WireClient
+
+GROUP_RESOURCE = 32  # Kafka's ConfigResource.Type GROUP
+
 # What an explicit-mode member does with a record: an AcknowledgeType.
 Decide = Callable[[Any], AcknowledgeType]
 
@@ -16,8 +21,16 @@ Decide = Callable[[Any], AcknowledgeType]
 class ShareMember:
     """One ShareConsumer of `group` subscribed to `topic`, polling on its own thread until stopped."""
 
-    def __init__(self, bootstrap: str, group: str, topic: str, *, decide: Decide | None = None, **config: Any) -> None:
-        settings = {"bootstrap.servers": bootstrap, "group.id": group, **config}
+    def __init__(
+        self,
+        bootstrap: str,
+        group: str,
+        topic: str,
+        *,
+        decide: Decide | None = None,
+        config: dict[str, str] | None = None,
+    ) -> None:
+        settings = {"bootstrap.servers": bootstrap, "group.id": group, **(config or {})}
         if decide is not None:
             settings["share.acknowledgement.mode"] = "explicit"
         self.decide = decide
@@ -38,7 +51,9 @@ class ShareMember:
                 if message.error() is not None:
                     self.errors.append(str(message.error()))
                     continue
-                self.received.append((message.offset(), message.value(), message.delivery_count()))
+                offset, value, count = message.offset(), message.value(), message.delivery_count()
+                assert offset is not None and value is not None and count is not None
+                self.received.append((offset, value, count))
                 if self.decide is not None:
                     self.consumer.acknowledge(message, self.decide(message))
             if self.decide is not None:
@@ -51,6 +66,24 @@ class ShareMember:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(30)
+
+
+def set_group_config(bootstrap: str, group: str, name: str, value: str) -> None:
+    """IncrementalAlterConfigs SET of one config on the GROUP resource (confluent-kafka has no GROUP config type)."""
+    resource = INCREMENTAL_ALTER_CONFIGS.Request.AlterConfigsResource
+    body = INCREMENTAL_ALTER_CONFIGS.Request(
+        validate_only=False,
+        resources=[
+            resource(
+                resource_type=GROUP_RESOURCE,
+                resource_name=group,
+                configs=[resource.AlterableConfig(name=name, config_operation=0, value=value)],
+            )
+        ],
+    )
+    with WireClient(bootstrap) as client:
+        answer = client.request(INCREMENTAL_ALTER_CONFIGS, 1, body)
+    assert answer.responses[0].error_code == 0, answer.responses[0].error_message
 
 
 def wait_until(condition: Callable[[], bool], what: str, seconds: float = 45.0) -> None:

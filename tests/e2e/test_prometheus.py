@@ -146,8 +146,7 @@ def fetch_out_of_range(bootstrap: str) -> None:
 
 def share_consume(bootstrap: str, group: str, limit: int) -> None:
     """A ShareConsumer of a group that starts at the earliest offsets reads at least `limit` records."""
-    from tests.e2e.share_consumers import ShareMember, wait_until
-    from tests.e2e.test_share_groups import set_group_config
+    from tests.e2e.share_consumers import ShareMember, set_group_config, wait_until
 
     set_group_config(bootstrap, group, "share.auto.offset.reset", "earliest")
     member = ShareMember(bootstrap, group, TOPIC)

@@ -24,10 +24,9 @@ from confluent_kafka import AcknowledgeType, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from protocol.apis.api_versions import API_VERSIONS
-from protocol.apis.incremental_alter_configs import INCREMENTAL_ALTER_CONFIGS
 from tests.brokerproc import BrokerProcess
 from tests.e2e.conftest import backend_args
-from tests.e2e.share_consumers import ShareMember, wait_until
+from tests.e2e.share_consumers import ShareMember, set_group_config, wait_until
 from tests.e2e.test_consumer_groups import rows, streamhouse
 from tests.wireclient import WireClient
 
@@ -211,23 +210,6 @@ def test_a_second_broker_over_postgresql_continues_the_share_partition(
         assert second.stop() == 0, second.log_text()[-4000:]
 
 
-def set_group_config(bootstrap: str, group: str, name: str, value: str) -> None:
-    resource = INCREMENTAL_ALTER_CONFIGS.Request.AlterConfigsResource
-    body = INCREMENTAL_ALTER_CONFIGS.Request(
-        validate_only=False,
-        resources=[
-            resource(
-                resource_type=32,  # GROUP
-                resource_name=group,
-                configs=[resource.AlterableConfig(name=name, config_operation=0, value=value)],
-            )
-        ],
-    )
-    with WireClient(bootstrap) as client:
-        answer = client.request(INCREMENTAL_ALTER_CONFIGS, 1, body)
-    assert answer.responses[0].error_code == 0, answer.responses[0].error_message
-
-
 def test_read_committed_share_groups_skip_aborted_transactions(
     broker: BrokerProcess, members: list[ShareMember]
 ) -> None:
@@ -253,7 +235,7 @@ def test_read_committed_share_groups_skip_aborted_transactions(
 
 def test_groups_cli_lists_and_describes_share_groups(broker: BrokerProcess, members: list[ShareMember]) -> None:
     create_topic(broker, "cli")
-    member = ShareMember(broker.bootstrap, "cli-share", "cli", **{"client.id": "cli-worker"})
+    member = ShareMember(broker.bootstrap, "cli-share", "cli", config={"client.id": "cli-worker"})
     members.append(member)
     polling(members)
     produce(broker, "cli", range(20))
