@@ -115,6 +115,7 @@ def scenario_of(entry: str) -> str | None:
 class Allowed:
     mode: str  # "quick" (-Q) unless the line says "full"
     subtests: str | None  # "subtests=<text>": only the sub-tests whose names contain it (SUBTESTS)
+    kafka_version: str | None = None  # "kafka=<version>": its TEST_KAFKA_VERSION (the share consumer ids: 4.2.0)
 
 
 def allowed() -> dict[str, Allowed]:
@@ -125,7 +126,7 @@ def allowed() -> dict[str, Allowed]:
         if words:
             options = dict(word.split("=", 1) for word in words[1:] if "=" in word)
             mode = "full" if "full" in words[1:] else "quick"
-            entries[words[0]] = Allowed(mode, options.get("subtests"))
+            entries[words[0]] = Allowed(mode, options.get("subtests"), options.get("kafka"))
     return entries
 
 
@@ -250,7 +251,8 @@ def main() -> int:
             if exploring:
                 return explore(test_id, config, scenario)
             entry = expected[test_id]
-            return run_test(test_id, config, args.kafka_version, scenario, entry.mode, entry.subtests)
+            version = entry.kafka_version or args.kafka_version
+            return run_test(test_id, config, version, scenario, entry.mode, entry.subtests)
 
         def explore(test_id: str, config: RunConfig, scenario: str | None) -> Result:
             result = run_test(test_id, config, args.kafka_version, scenario, "quick")
