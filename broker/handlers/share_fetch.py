@@ -8,7 +8,8 @@ again), and returns the batches holding them with the acquired ranges and delive
 drops what lies outside the ranges. It waits up to max_wait_ms until min_bytes are acquired, woken by
 appends and lock expiries. With share.isolation.level read_committed, nothing at or past the last
 stable offset is acquired. Epoch 0 opens a share session, -1 closes it (acknowledging, fetching
-nothing, releasing what the member holds); otherwise the epoch must be the session's next.
+nothing, releasing what the member holds); otherwise the epoch must be the session's next, or
+the request is refused whole (its acknowledgements are not applied).
 ShareAcknowledge applies acknowledgements only, under the same session rules.
 
 Errors: top-level GROUP_AUTHORIZATION_FAILED (30) without READ on the group, INVALID_REQUEST (42) for
@@ -170,14 +171,15 @@ async def handle_share_fetch(
 ) -> fetch_messages.ShareFetchResponse:
     body = request.body
     group_id, member_id = body.group_id or "", body.member_id or ""
-    settings = await broker.share_partitions.settings(group_id)
-    response = fetch_messages.ShareFetchResponse(acquisition_lock_timeout_ms=settings.lock_duration_ms)
+    response = fetch_messages.ShareFetchResponse()
     if denied := broker.authorizer.group_error(connection, Operation.READ, group_id):
         response.error_code = denied
         return response
     if not group_id or not member_id:
         response.error_code = ErrorCode.INVALID_REQUEST
         return response
+    settings = await broker.share_partitions.settings(group_id)
+    response.acquisition_lock_timeout_ms = settings.lock_duration_ms
     acks = {
         (t.topic_id, p.partition_index): [
             (b.first_offset, b.last_offset, list(b.acknowledge_types)) for b in p.acknowledgement_batches
@@ -189,12 +191,12 @@ async def handle_share_fetch(
     added = [(t.topic_id, p.partition_index) for t in body.topics for p in t.partitions]
     forgotten = [(t.topic_id, p) for t in body.forgotten_topics_data for p in t.partitions]
     answers: dict[PartitionKey, _Partition] = {}
-    await _acknowledge(broker, connection, group_id, member_id, acks, answers)
     try:
         keys = broker.share_partitions.open_session(group_id, member_id, body.share_session_epoch, added, forgotten)
     except SessionError as refused:
         response.error_code = refused.error
-        return _respond(broker, response, answers)
+        return response
+    await _acknowledge(broker, connection, group_id, member_id, acks, answers)
     if body.share_session_epoch == CLOSE_SESSION_EPOCH:
         await broker.share_partitions.release_member(group_id, member_id)
         return _respond(broker, response, answers)
