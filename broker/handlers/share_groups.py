@@ -2,7 +2,8 @@
 
 ShareGroupHeartbeat v1: a member joins with epoch 0 and its own member id, heartbeats with its epoch,
 leaves with -1; the answer carries its epoch, the heartbeat interval and, when it changed, its
-assignment (every partition of its subscribed topics: share groups share partitions).
+assignment (Kafka's simple share assignor: with more members than partitions, several members share
+each partition).
 Errors: INVALID_REQUEST (42) for an empty group or member id, a join without subscription, an epoch
 below -1; UNKNOWN_MEMBER_ID (25); FENCED_MEMBER_EPOCH (110); GROUP_ID_NOT_FOUND (69) for a classic
 or consumer group of that id; NOT_COORDINATOR (16), COORDINATOR_LOAD_IN_PROGRESS (14) as the other

@@ -2,9 +2,9 @@
 
 A member joins with epoch 0 and a member id of its own making, heartbeats with the epoch it was last
 given and leaves with -1. A change of membership or subscription bumps the group epoch and assigns
-again at once. Share groups share partitions: every member is assigned every partition of the topics
-it subscribes to, and the share-partitions (broker/share/partitions.py) hand each record to one of
-them. A member silent for --group-share-session-timeout-ms is removed and its acquired records are
+again at once, by Kafka's simple share assignor: a partition may go to several members (when there are
+more members than partitions), and the share-partitions (broker/share/partitions.py) hand each of
+its records to one of them. A member silent for --group-share-session-timeout-ms is removed and its acquired records are
 released. Members live on the coordinator only (placed by the same hashing as every group): after a
 failover they rejoin, while the share-partitions' states are in the metadata store.
 """
@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+from uuid import UUID
 
 from broker.groups.assignors import Assignment
 from broker.groups.clock import Clock, LoopClock, Timer
@@ -187,12 +188,22 @@ class ShareGroups:
 
     @staticmethod
     def _assign(group: ShareGroup) -> None:
+        """Kafka's simple share assignor, per topic: with no more members than partitions each partition goes
+        to one member (round robin, members by id), with more each member gets one partition (so every
+        partition has several members)."""
+        assigned: dict[str, dict[UUID, set[int]]] = {member_id: {} for member_id in group.members}
+        for name, (topic_id, count) in group.topics.items():
+            members = sorted(m.member_id for m in group.members.values() if name in m.subscribed_topic_names)
+            if not members or not count:
+                continue
+            if len(members) <= count:
+                pairs = [(members[p % len(members)], p) for p in range(count)]
+            else:
+                pairs = [(member_id, index % count) for index, member_id in enumerate(members)]
+            for member_id, partition in pairs:
+                assigned[member_id].setdefault(topic_id, set()).add(partition)
         for member in group.members.values():
-            member.assigned = {
-                topic_id: frozenset(range(count))
-                for name, (topic_id, count) in group.topics.items()
-                if name in member.subscribed_topic_names
-            }
+            member.assigned = {topic_id: frozenset(p) for topic_id, p in assigned[member.member_id].items()}
             member.member_epoch = group.group_epoch
         group.assignment_epoch = group.group_epoch
 

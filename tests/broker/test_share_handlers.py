@@ -443,3 +443,20 @@ async def test_share_metrics_count_per_group_with_bounded_labels(tmp_path: Path)
             'streamhouse_share_records_redelivered_total{share_group="queue"}': 1.0,
             'streamhouse_share_records_archived_total{share_group="queue"}': 1.0,
         }
+
+
+async def test_the_simple_assignor_spreads_partitions_and_shares_them_past_one_member_each(tmp_path: Path) -> None:
+    async with running_broker(tmp_path) as broker:
+        tid = (await broker.topics.create("four", 4, {})).topic_id
+
+        def owners() -> dict[str, list[int]]:
+            members = broker.share_groups.groups["g"].members.values()
+            return {m.member_id: sorted(m.assigned[tid]) for m in members}
+
+        await join(broker, "four", "a")
+        answer = await join(broker, "four", "b")
+        assert [(t.topic_id, t.partitions) for t in answer.assignment.topic_partitions] == [(tid, [1, 3])]
+        assert owners() == {"a": [0, 2], "b": [1, 3]}
+        for member in "cdef":
+            await join(broker, "four", member)
+        assert owners() == {"a": [0], "b": [1], "c": [2], "d": [3], "e": [0], "f": [1]}
