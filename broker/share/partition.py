@@ -119,11 +119,15 @@ class SharePartition:
             self.end_offset = max(self.end_offset, runs[-1].last_offset + 1)
         return runs
 
-    def acknowledge(self, member_id: str, first: int, last: int, types: list[int]) -> dict[RecordState, int]:
+    def acknowledge(
+        self, member_id: str, first: int, last: int, types: list[int], now_ms: int
+    ) -> dict[RecordState, int]:
         """Apply one acknowledgement batch (one type for the range, or one per offset); counts what changed.
 
-        Raises InvalidRecordStateError, changing nothing, when any record is not the member's to acknowledge.
+        Raises InvalidRecordStateError, changing nothing, when any record is not the member's to acknowledge
+        (a record whose lock expired is not: it is available again, or another member's).
         """
+        self.expire_locks(now_ms)
         if not types or (len(types) != 1 and len(types) != last - first + 1) or last < first:
             raise InvalidRecordStateError("Acknowledgement batch is malformed.")
         if any(t not in AcknowledgeType._value2member_map_ for t in types):

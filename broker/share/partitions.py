@@ -188,7 +188,7 @@ class SharePartitions:
         error = ErrorCode.NONE
         for first, last, types in batches:
             try:
-                changed = share.acknowledge(member_id, first, last, types)
+                changed = share.acknowledge(member_id, first, last, types, self.clock.now_ms())
             except InvalidRecordStateError:
                 error = ErrorCode.INVALID_RECORD_STATE
                 continue
