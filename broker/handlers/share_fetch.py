@@ -5,7 +5,8 @@ available again, or archives it past the group's delivery count limit, REJECT an
 acquires for the member up to max_records available records of the partitions in its share session,
 under a lock of the group's share.record.lock.duration.ms (an expired lock makes its records available
 again), and returns the batches holding them with the acquired ranges and delivery counts; the client
-drops what lies outside the ranges. It waits up to max_wait_ms until min_bytes are acquired, woken by
+drops what lies outside the ranges (max_bytes 0: it acquires nothing). It waits up to max_wait_ms
+until min_bytes are acquired, woken by
 appends and lock expiries. With share.isolation.level read_committed, nothing at or past the last
 stable offset is acquired. Epoch 0 opens a share session, -1 closes it (acknowledging, fetching
 nothing, releasing what the member holds); otherwise the epoch must be the session's next, or
@@ -200,7 +201,7 @@ async def handle_share_fetch(
     if body.share_session_epoch == CLOSE_SESSION_EPOCH:
         await broker.share_partitions.release_member(group_id, member_id)
         return _respond(broker, response, answers)
-    budget = body.max_bytes if body.max_bytes > 0 else 2**31 - 1
+    budget = body.max_bytes if body.max_bytes >= 0 else 2**31 - 1  # 0: acknowledge only, fetch nothing
     max_records = body.max_records if body.max_records > 0 else 500
     deadline = time.monotonic() + max(body.max_wait_ms, 0) / 1000
     while True:

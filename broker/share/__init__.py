@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def share_services(
     config: BrokerConfig, table: GroupTable, topics: TopicCache, store: MetadataStore
 ) -> tuple[ShareGroups, SharePartitions]:
-    """The share group coordinator and the share-partitions, wired so that a member leaving releases its records."""
+    """The share group coordinator and the share-partitions; a member removed for silence releases its records."""
     clock = LoopClock()
     groups = ShareGroups(
         table,
@@ -38,10 +38,10 @@ def share_services(
     partitions = SharePartitions(store, clock, defaults)
     releases: set[asyncio.Task[None]] = set()
 
-    def member_left(group_id: str, member_id: str, removed: bool) -> None:
-        task = asyncio.get_running_loop().create_task(partitions.release_member(group_id, member_id, removed))
+    def member_removed(group_id: str, member_id: str) -> None:
+        task = asyncio.get_running_loop().create_task(partitions.release_member(group_id, member_id, end_session=True))
         releases.add(task)
         task.add_done_callback(releases.discard)
 
-    groups.member_left = member_left
+    groups.member_removed = member_removed
     return groups, partitions

@@ -103,9 +103,10 @@ class ShareGroups:
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.groups: dict[str, ShareGroup] = {}
         self._stored_loaded = False
-        # Called with (group id, member id, whether it was removed rather than left) when a member goes:
-        # its records are released.
-        self.member_left: Callable[[str, str, bool], None] = lambda group_id, member_id, removed: None
+        # Called with (group id, member id) when a member is removed for silence: its records are released.
+        # One that leaves closes its share sessions itself, which releases them after its last
+        # acknowledgements (its leave may arrive first).
+        self.member_removed: Callable[[str, str], None] = lambda group_id, member_id: None
 
     async def load_stored(self) -> None:
         """Once: the groups with stored share-partitions exist (Empty) though no member has come back yet."""
@@ -223,7 +224,8 @@ class ShareGroups:
         del group.members[member.member_id]
         group.group_epoch += 1
         self._assign(group)
-        self.member_left(group.group_id, member.member_id, removed)
+        if removed:
+            self.member_removed(group.group_id, member.member_id)
 
     def describe(self, group_id: str) -> tuple[ErrorCode, str | None, ShareGroup | None]:
         if (error := self.table.status_error(group_id)) is not None:
