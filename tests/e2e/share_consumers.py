@@ -36,7 +36,7 @@ class ShareMember:
         self.decide = decide
         self.consumer = ShareConsumer(settings)
         self.consumer.subscribe([topic])
-        self.received: list[tuple[int, bytes, int]] = []  # (offset, value, delivery count)
+        self.received: list[tuple[int, bytes | None, int]] = []  # (offset, value, delivery count)
         self.errors: list[str] = []
         self.polls = 0
         self._stop = threading.Event()
@@ -51,9 +51,9 @@ class ShareMember:
                 if message.error() is not None:
                     self.errors.append(str(message.error()))
                     continue
-                offset, value, count = message.offset(), message.value(), message.delivery_count()
-                assert offset is not None and value is not None and count is not None
-                self.received.append((offset, value, count))
+                offset, count = message.offset(), message.delivery_count()
+                assert offset is not None and count is not None  # a record, not an event
+                self.received.append((offset, message.value(), count))
                 if self.decide is not None:
                     self.consumer.acknowledge(message, self.decide(message))
             if self.decide is not None:
