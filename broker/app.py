@@ -23,6 +23,7 @@ from broker.security.sasl import SaslService
 from broker.security.tls import server_tls
 from broker.security.users import UserCredentials
 from broker.server import Connection, ConnectionLimits
+from broker.share import share_services
 from broker.topics import TopicAdmin, TopicCache, cleaner_settings, cleanup_policies, effective_config
 from broker.transactions import TransactionCoordinator
 from metadata import open_metadata_store
@@ -93,6 +94,9 @@ class Broker:
             session_timeout_ms=config.group_consumer_session_timeout_ms,
             heartbeat_interval_ms=config.group_consumer_heartbeat_interval_ms,
             assignors=[name.strip() for name in config.group_consumer_assignors.split(",") if name.strip()],
+        )
+        self.share_groups, self.share_partitions = share_services(
+            config, self.coordinator.table, self.topics, self.metadata
         )
         self.transactions = TransactionCoordinator(
             self.metadata,

@@ -20,6 +20,7 @@ from broker.config import BrokerConfig, add_arguments, config_from
 from broker.security.acl_command import acls_command, add_acls_parser
 from broker.security.scram import DEFAULT_ITERATIONS, HASHES, MAX_ITERATIONS, MIN_ITERATIONS, SCRAM_SHA_256, ScramError
 from broker.security.users import add_user, users_of
+from broker.share.client import describe_share_group, share_describe_text
 from metadata import open_metadata_store
 from metadata.base import MetadataError
 from protocol.errors import ProtocolError
@@ -50,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     groups = commands.add_parser(
         "groups",
-        help="list consumer groups, or describe one with its lag",
+        help="list consumer and share groups, or describe one with its lag",
         description="Consumer groups, read from a broker over the Kafka protocol like any admin client.",
     )
     actions = groups.add_subparsers(dest="action", required=True)
@@ -179,6 +180,8 @@ def groups_command(args: argparse.Namespace) -> int:
         if args.action == "list":
             found = list_groups(args.bootstrap)
             print(table(("GROUP", "PROTOCOL-TYPE", "STATE"), [(g.group_id, g.protocol_type, g.state) for g in found]))
+        elif (shared := describe_share_group(args.bootstrap, args.group)) is not None:
+            print(share_describe_text(shared, table))
         else:
             print(describe_text(describe_group(args.bootstrap, args.group)))
     except (ClientError, ProtocolError) as exc:

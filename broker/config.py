@@ -204,6 +204,18 @@ class BrokerConfig:
         "group.consumer.assignors: server-side assignors consumer-protocol members may name, comma-separated "
         "from uniform, range; the first is the default",
     )
+    group_share_session_timeout_ms: int = option(
+        45_000, "group.share.session.timeout.ms: a share group member silent this long is removed"
+    )
+    group_share_heartbeat_interval_ms: int = option(
+        5000, "group.share.heartbeat.interval.ms: how often share group members are told to heartbeat"
+    )
+    group_share_record_lock_duration_ms: int = option(
+        30_000, "group.share.record.lock.duration.ms: how long a share consumer holds a record it was given"
+    )
+    group_share_delivery_count_limit: int = option(
+        5, "group.share.delivery.count.limit: deliveries of a record before a release archives it"
+    )
     transaction_max_timeout_ms: int = option(
         900_000, "transaction.max.timeout.ms: InitProducerId asking for a longer one gets INVALID_TRANSACTION_TIMEOUT"
     )

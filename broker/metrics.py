@@ -33,6 +33,8 @@ from prometheus_client.core import (
     SummaryMetricFamily,
 )
 
+from broker.share.metrics import share_families
+from broker.share.partitions import ShareStats
 from metadata.base import MetadataError, MetadataStore
 from metadata.roles import ROLES
 from protocol.apis.produce import PRODUCE
@@ -284,6 +286,7 @@ class Frozen:
     authorization_denials: dict[tuple[str, str], int]  # by (operation, resource type)
     cleaner: CleanerStats
     now_ms: int
+    share: ShareStats | None = None  # share groups (broker/share/metrics.py)
 
 
 class Metrics:
@@ -384,6 +387,7 @@ class Metrics:
                 last_clean_ms=dict(broker.cleaner.stats.last_clean_ms),
             ),
             now_ms=time.time_ns() // 1_000_000,
+            share=broker.share_partitions.stats(),
         )
 
     async def render(self) -> bytes:
@@ -441,6 +445,8 @@ class _Collector:
         yield from self._storage(frozen)
         yield from self._system(frozen)
         yield from self._security(frozen)
+        if frozen.share is not None:
+            yield from share_families(frozen.share)
         yield _counter(
             "client_telemetry_pushes",
             "PushTelemetry requests (KIP-714), by outcome (none or the error); the metrics pushed are dropped.",

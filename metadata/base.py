@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the roles' signatures use the types defined here
         ConsumerGroupStore,
         GroupStore,
         LogStore,
+        ShareStateStore,
         TopicStore,
         TransactionStore,
         UserStore,
@@ -183,6 +184,16 @@ class ConsumerGroupDocument:
     """A KIP-848 consumer group's state as its coordinator wrote it: a JSON document only the broker reads."""
 
     group_id: str
+    state: str
+
+
+@dataclass(frozen=True)
+class SharePartitionDocument:
+    """A share-partition's state as the broker serving it wrote it: a JSON document only the broker reads."""
+
+    group_id: str
+    topic_id: UUID
+    partition: int
     state: str
 
 
@@ -366,6 +377,9 @@ class MetadataStore(Protocol):
 
     @property
     def consumer_groups(self) -> ConsumerGroupStore: ...
+
+    @property
+    def share_states(self) -> ShareStateStore: ...
 
     async def start(self) -> None:
         """Connect and apply pending migrations."""

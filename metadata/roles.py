@@ -35,6 +35,7 @@ from metadata.base import (
     PartitionState,
     PartitionTransactions,
     ScramCredential,
+    SharePartitionDocument,
     TopicInfo,
     TransactionRecord,
 )
@@ -319,6 +320,38 @@ class ConsumerGroupStore(Protocol):
         ...
 
 
+class ShareStateStore(Protocol):
+    """The KIP-932 share-partitions' states, one document per (share group, topic, partition)."""
+
+    async def save_share_state(self, document: SharePartitionDocument) -> None:
+        """Store the share-partition's state, replacing the one stored."""
+        ...
+
+    async def list_share_states(self, group_id: str) -> list[SharePartitionDocument]:
+        """The group's stored share-partition states, by topic id and partition."""
+        ...
+
+    async def list_share_group_ids(self) -> list[str]:
+        """Every group with a stored share-partition state, in order."""
+        ...
+
+    async def delete_share_states(self, group_id: str) -> None:
+        """Forget every share-partition state of the group; an unknown group is ignored."""
+        ...
+
+    async def delete_share_topic_states(self, group_id: str, topic_id: UUID) -> None:
+        """Forget the group's share-partition states of one topic."""
+        ...
+
+    async def save_share_group_configs(self, group_id: str, configs: Mapping[str, str]) -> None:
+        """Replace the configs set on the share group (an empty mapping: none)."""
+        ...
+
+    async def share_group_configs(self, group_id: str) -> dict[str, str]:
+        """The configs set on the share group ({} for a group never configured)."""
+        ...
+
+
 # Every role, by its attribute name on MetadataStore.
 ROLES: Mapping[str, type] = {
     "topics": TopicStore,
@@ -330,4 +363,5 @@ ROLES: Mapping[str, type] = {
     "acls": AclStore,
     "cleaner": CleanerStore,
     "consumer_groups": ConsumerGroupStore,
+    "share_states": ShareStateStore,
 }

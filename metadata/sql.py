@@ -112,6 +112,23 @@ SAVE_CONSUMER_GROUP = (
     " ON CONFLICT (group_id) DO UPDATE SET state = excluded.state, updated_ms = excluded.updated_ms"
 )
 DELETE_CONSUMER_GROUP = "DELETE FROM consumer_group_states WHERE group_id = ?"
+SAVE_SHARE_STATE = (
+    "INSERT INTO share_partition_states (group_id, topic_id, partition_index, state, updated_ms) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (group_id, topic_id, partition_index) DO UPDATE SET state = excluded.state,"
+    " updated_ms = excluded.updated_ms"
+)
+LIST_SHARE_STATES = (
+    "SELECT group_id, topic_id, partition_index, state FROM share_partition_states"
+    " WHERE group_id = ? ORDER BY topic_id, partition_index"
+)
+LIST_SHARE_GROUP_IDS = "SELECT DISTINCT group_id FROM share_partition_states ORDER BY group_id"
+DELETE_SHARE_STATES = "DELETE FROM share_partition_states WHERE group_id = ?"
+DELETE_SHARE_TOPIC_STATES = "DELETE FROM share_partition_states WHERE group_id = ? AND topic_id = ?"
+SAVE_SHARE_GROUP_CONFIGS = (
+    "INSERT INTO share_group_configs (group_id, configs, updated_ms) VALUES (?, ?, ?)"
+    " ON CONFLICT (group_id) DO UPDATE SET configs = excluded.configs, updated_ms = excluded.updated_ms"
+)
+SHARE_GROUP_CONFIGS = "SELECT configs FROM share_group_configs WHERE group_id = ?"
 
 # -- transactions and brokers
 ALLOCATE_PRODUCER_ID = "UPDATE producer_ids SET next_id = next_id + 1 RETURNING next_id - 1"

@@ -196,8 +196,14 @@ def bindings(module: str, api: ApiCodec, constant: str) -> str:
         f"from protocol.apis.{module} import {constant}",
         "",
     ]
-    lines += [f"{struct.name} = {struct.source}" for struct in typed_classes(api, constant)]
+    lines += [_alias(struct.name, struct.source) for struct in typed_classes(api, constant)]
     return "\n".join(lines) + "\n"
+
+
+def _alias(name: str, source: str) -> str:
+    """`name = source`, wrapped as the formatter wraps a line longer than 120 characters."""
+    line = f"{name} = {source}"
+    return line if len(line) <= 120 else f"{name} = (\n    {source}\n)"
 
 
 def declarations() -> Iterator[tuple[str, ApiCodec, str]]:

@@ -39,10 +39,11 @@ from broker.groups.consumer_state import (
     MemberState,
     TopicView,
     partitions_of,
+    topic_view,
 )
 from broker.groups.migration import ClassicMembers, downgrade, upgrade
 from broker.groups.table import GroupTable
-from metadata.base import ConsumerGroupDocument, TopicInfo
+from metadata.base import ConsumerGroupDocument
 from protocol.errors import ErrorCode
 
 if TYPE_CHECKING:
@@ -173,11 +174,7 @@ class ConsumerGroups:
 
     async def topic_view(self) -> TopicView:
         """Every topic by name, with its id and partition count, kept until a topic changes."""
-
-        def build(topics: list[TopicInfo], last: TopicView | None) -> TopicView:
-            return {t.name: (t.topic_id, t.partitions) for t in topics}
-
-        return await self.topics.derived("consumer-group-topic-view", build)
+        return await topic_view(self.topics)
 
     def _check_request(self, call: HeartbeatCall) -> None:
         """Kafka's request validation, then the coordinator's status, then a classic group in the way."""

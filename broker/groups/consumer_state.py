@@ -21,12 +21,16 @@ import enum
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from broker.groups.assignors import Assignment
 from broker.groups.clock import Timer
 from protocol.errors import ErrorCode
+
+if TYPE_CHECKING:
+    from broker.topics import TopicCache
+    from metadata.base import TopicInfo
 
 LEAVE_EPOCH = -1  # a member leaving for good
 STATIC_LEAVE_EPOCH = -2  # a static member leaving, its instance id to rejoin
@@ -162,6 +166,15 @@ def _assignment_from(data: Mapping[str, list[int]]) -> Assignment:
 
 # The subscribed topics as the target was computed for: name -> (topic id, partition count)
 TopicView = dict[str, tuple[UUID, int]]
+
+
+async def topic_view(topics: TopicCache) -> TopicView:
+    """Every topic by name, with its id and partition count, kept until a topic changes."""
+
+    def build(listed: list[TopicInfo], last: TopicView | None) -> TopicView:
+        return {t.name: (t.topic_id, t.partitions) for t in listed}
+
+    return await topics.derived("consumer-group-topic-view", build)
 
 
 @dataclass(eq=False)

@@ -1,6 +1,8 @@
 """DescribeConfigs v1-4, AlterConfigs v0-2, IncrementalAlterConfigs v0-1: topic and broker configs.
 
-Resources: TOPIC (2) and BROKER (4). A broker is named by its id, str(broker_id); "" names
+Resources: TOPIC (2), BROKER (4) and GROUP (32): a share group's share.* configs (broker/share/configs.py),
+DYNAMIC_GROUP_CONFIG (8) when set on the group, else DEFAULT_CONFIG, needing DESCRIBE_CONFIGS / ALTER_CONFIGS
+on the group (else GROUP_AUTHORIZATION_FAILED, 30). A broker is named by its id, str(broker_id); "" names
 the cluster-wide dynamic defaults, of which there are none (an empty list).
 
 DescribeConfigs: for a topic, every config of TOPIC_CONFIGS with its effective value and its
@@ -42,6 +44,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from broker.security.authorizer import Operation as AclOperation
+from broker.share import configs as share_configs
 from broker.topics import TOPIC_CONFIGS, config_error, topic_name_error
 from metadata.base import MetadataUnavailableError, TopicInfo, UnknownTopicError, format_listeners
 from protocol.apis.alter_configs import ALTER_CONFIGS
@@ -78,6 +81,7 @@ class ResourceType(enum.IntEnum):
     TOPIC = 2
     BROKER = 4
     BROKER_LOGGER = 8
+    GROUP = 32
 
 
 class ConfigSource(enum.IntEnum):
@@ -89,6 +93,7 @@ class ConfigSource(enum.IntEnum):
     DYNAMIC_DEFAULT_BROKER_CONFIG = 3
     STATIC_BROKER_CONFIG = 4
     DEFAULT_CONFIG = 5
+    DYNAMIC_GROUP_CONFIG = 8
 
 
 class ConfigType(enum.IntEnum):
@@ -299,6 +304,8 @@ def _authorize(broker: Broker, connection: Connection, operation: AclOperation, 
         error = authorizer.topic_error(connection, operation, name)
     elif resource_type == ResourceType.BROKER:
         error = authorizer.cluster_error(connection, operation)
+    elif resource_type == ResourceType.GROUP:
+        error = authorizer.group_error(connection, operation, name)
     else:
         return
     if error:
@@ -356,6 +363,8 @@ async def _described_values(broker: Broker, resource_type: int, name: str) -> li
         _check_broker_name(broker, name)
         # "" names the cluster-wide dynamic broker defaults: there are none.
         return broker_config_values(broker) if name else []
+    if resource_type == ResourceType.GROUP:
+        return await _group_config_values(broker, name)
     raise _unsupported_type(resource_type)
 
 
@@ -434,6 +443,9 @@ async def _alter_resource(
         if resource.configs:
             raise _RefusedError(ErrorCode.INVALID_REQUEST, BROKER_READ_ONLY_MESSAGE)
         return
+    if resource.resource_type == ResourceType.GROUP:
+        await _alter_group(broker, resource, validate_only)
+        return
     if resource.resource_type != ResourceType.TOPIC:
         raise _unsupported_type(resource.resource_type)
     topic = await _existing_topic(broker, resource.resource_name)
@@ -508,6 +520,52 @@ def _check_config(name: str, value: str | None) -> None:
     problem = config_error(name, value)
     if problem is not None:
         raise _RefusedError(ErrorCode.INVALID_CONFIG, problem)
+
+
+# -- share group configs (GROUP resources) ---------------------------------------
+
+
+async def _group_config_values(broker: Broker, group_id: str) -> list[ConfigValue]:
+    configs = broker.share_partitions.configs
+    explicit = await configs.explicit(group_id)
+    return [
+        ConfigValue(
+            name,
+            explicit.get(name, default),
+            ConfigSource.DYNAMIC_GROUP_CONFIG if name in explicit else ConfigSource.DEFAULT_CONFIG,
+            ConfigType.STRING if name in share_configs.STRING_CONFIGS else ConfigType.INT,
+            False,
+            (),
+        )
+        for name, default in configs.defaults.as_configs().items()
+    ]
+
+
+async def _alter_group(
+    broker: Broker, resource: AlterConfigsResource | IncrementalResource, validate_only: bool
+) -> None:
+    """The share group's configs: AlterConfigs replaces them, IncrementalAlterConfigs SETs and DELETEs."""
+    if not resource.resource_name:
+        raise _RefusedError(ErrorCode.INVALID_REQUEST, "a GROUP resource needs a group id")
+    configs = broker.share_partitions.configs
+    current = {} if isinstance(resource, AlterConfigsResource) else dict(await configs.explicit(resource.resource_name))
+    for entry in resource.configs:
+        try:
+            operation = Operation(entry.config_operation) if isinstance(entry, IncrementalConfig) else Operation.SET
+        except ValueError:
+            raise _RefusedError(ErrorCode.INVALID_REQUEST, f"unknown config operation for {entry.name}") from None
+        if operation in (Operation.APPEND, Operation.SUBTRACT):
+            raise _RefusedError(
+                ErrorCode.INVALID_CONFIG, f"cannot {operation.name} to {entry.name}: its type is not LIST"
+            )
+        if problem := share_configs.config_error(entry.name, entry.value if operation is Operation.SET else None):
+            raise _RefusedError(ErrorCode.INVALID_CONFIG, problem)
+        if operation is Operation.DELETE or entry.value is None:
+            current.pop(entry.name, None)
+        else:
+            current[entry.name] = entry.value
+    if not validate_only:
+        await configs.replace(resource.resource_name, current)
 
 
 HANDLES = {

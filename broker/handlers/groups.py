@@ -30,6 +30,9 @@ state (broker/groups/migration.py: online migration, its members classic members
 join to one without members makes the group classic again, its offsets kept.
 DeleteGroups v0-2: Empty groups with their offsets; NON_EMPTY_GROUP
 (68) while members remain, GROUP_ID_NOT_FOUND (69) for an unknown group.
+Share groups (broker/share/admin.py): listed with type and protocol type "share" (Empty or Stable),
+deleted with their share-partition states and configs when Empty; DescribeGroups answers
+GROUP_ID_NOT_FOUND (69) for them, as for consumer groups.
 
 Every API answers NOT_COORDINATOR (16) while the broker is stopping and for a group that another
 live broker coordinates (FindCoordinator names it; clients look it up again on this error),
@@ -50,6 +53,7 @@ from typing import TYPE_CHECKING
 
 from broker.groups.state import JoinRequest
 from broker.security.authorizer import Operation, ResourceType
+from broker.share.admin import delete_share_groups, list_share_groups
 from protocol.apis.delete_groups import DELETE_GROUPS
 from protocol.apis.describe_groups import DESCRIBE_GROUPS
 from protocol.apis.heartbeat import HEARTBEAT
@@ -207,8 +211,10 @@ async def handle_describe_groups(
             described.append(DescribedGroup(error_code=denied, group_id=group_id))
             continue
         error, summary = broker.coordinator.describe_group(group_id)
+        if group_id in broker.share_groups.groups:
+            error = ErrorCode.GROUP_ID_NOT_FOUND  # Kafka: not a classic group
         message = None
-        if error == ErrorCode.GROUP_ID_NOT_FOUND:  # a KIP-848 consumer group
+        if error == ErrorCode.GROUP_ID_NOT_FOUND:  # a KIP-848 consumer group or a share group
             message = f"Group {group_id} is not a classic group."
         elif error == ErrorCode.NONE and summary.state == "Dead" and not summary.members:
             error, message = ErrorCode.GROUP_ID_NOT_FOUND, f"Group {group_id} not found."
@@ -245,6 +251,8 @@ async def handle_list_groups(
     broker: Broker, request: Request[ListGroupsRequest], connection: Connection
 ) -> ListGroupsResponse:
     error, groups = broker.coordinator.list_groups(request.body.states_filter, request.body.types_filter)
+    shared = await list_share_groups(broker.share_groups, request.body.states_filter, request.body.types_filter)
+    groups = sorted([*groups, *shared], key=lambda group: group.group_id)
     authorizer = broker.authorizer
     everything = authorizer.allows_cluster(connection, Operation.DESCRIBE, count=False)
     return ListGroupsResponse(
@@ -267,7 +275,9 @@ async def handle_delete_groups(
 ) -> DeleteGroupsResponse:
     authorizer = broker.authorizer
     denied = {g: e for g in request.body.groups_names if (e := authorizer.group_error(connection, Operation.DELETE, g))}
-    results = await broker.coordinator.delete_groups([g for g in request.body.groups_names if g not in denied])
+    allowed = [g for g in request.body.groups_names if g not in denied]
+    shared = await delete_share_groups(broker.share_groups, broker.share_partitions, allowed)
+    results = await broker.coordinator.delete_groups([g for g in allowed if g not in shared]) | shared
     return DeleteGroupsResponse(
         results=[
             DeletableGroupResult(group_id=group_id, error_code=error) for group_id, error in (results | denied).items()

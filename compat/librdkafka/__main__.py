@@ -119,6 +119,7 @@ def scenario_of(entry: str) -> str | None:
 class Allowed:
     mode: str  # "quick" (-Q) unless the line says "full"
     subtests: str | None  # "subtests=<text>": only the sub-tests whose names contain it (SUBTESTS)
+    kafka_version: str | None = None  # "kafka=<version>": its TEST_KAFKA_VERSION (the share consumer ids: 4.2.0)
 
 
 def allowed(allow: Path = ALLOW) -> dict[str, Allowed]:
@@ -129,7 +130,7 @@ def allowed(allow: Path = ALLOW) -> dict[str, Allowed]:
         if words:
             options = dict(word.split("=", 1) for word in words[1:] if "=" in word)
             mode = "full" if "full" in words[1:] else "quick"
-            entries[words[0]] = Allowed(mode, options.get("subtests"))
+            entries[words[0]] = Allowed(mode, options.get("subtests"), options.get("kafka"))
     return entries
 
 
@@ -264,12 +265,15 @@ def main() -> int:
             if exploring:
                 return explore(test_id, config, scenario)
             entry = expected[test_id]
-            return run_test(test_id, config, args.kafka_version, scenario, entry.mode, entry.subtests)
+            version = entry.kafka_version or args.kafka_version
+            return run_test(test_id, config, version, scenario, entry.mode, entry.subtests)
 
         def explore(test_id: str, config: RunConfig, scenario: str | None) -> Result:
-            result = run_test(test_id, config, args.kafka_version, scenario, "quick")
-            if result.state == "EMPTY":
-                result = run_test(test_id, config, args.kafka_version, scenario, "full")
+            known = expected.get(test_id)
+            version = known.kafka_version if known is not None and known.kafka_version else args.kafka_version
+            result = run_test(test_id, config, version, scenario, "quick")
+            if result.state == "EMPTY" or (known is not None and known.mode == "full" and result.state == "PASSED"):
+                result = run_test(test_id, config, version, scenario, "full")
             return result
 
         # test-runner picks tests by number, so ids sharing one (0045_*) all run in each of their

@@ -10,6 +10,7 @@ from metadata.postgres.database import PostgresDatabase
 from metadata.postgres.groups import PostgresGroups
 from metadata.postgres.log import PostgresLog
 from metadata.postgres.notifications import ChangeNotifications
+from metadata.postgres.share_states import PostgresShareStates
 from metadata.postgres.topics import PostgresTopics
 from metadata.postgres.transactions import PostgresTransactions
 from metadata.postgres.users import PostgresUsers
@@ -29,6 +30,7 @@ class PostgresMetadataStore:
         self.cleaner = PostgresCleaner(self.database)
         self.cluster = PostgresCluster(self.database)
         self.users = PostgresUsers(self.database)
+        self.share_states = PostgresShareStates(self.database)
         self.consumer_groups = PostgresConsumerGroups(self.database)
         self._notifications = ChangeNotifications(dsn, self.database.where, self.database.origin, self.database.changes)
         self.applied_migrations: list[int] = []

@@ -9,6 +9,7 @@ from metadata.sqlite.consumer_groups import SqliteConsumerGroups
 from metadata.sqlite.database import SqliteDatabase
 from metadata.sqlite.groups import SqliteGroups
 from metadata.sqlite.log import SqliteLog
+from metadata.sqlite.share_states import SqliteShareStates
 from metadata.sqlite.topics import SqliteTopics
 from metadata.sqlite.transactions import SqliteTransactions
 from metadata.sqlite.users import SqliteUsers
@@ -28,6 +29,7 @@ class SqliteMetadataStore:
         self.cleaner = SqliteCleaner(self.database)
         self.cluster = SqliteCluster(self.database)
         self.users = SqliteUsers(self.database)
+        self.share_states = SqliteShareStates(self.database)
         self.consumer_groups = SqliteConsumerGroups(self.database)
         self.applied_migrations: list[int] = []
 

@@ -68,6 +68,10 @@ FAMILIES = [
     "streamhouse_log_cleaner_bytes_read_total",
     "streamhouse_log_cleaner_bytes_written_total",
     "process_max_fds",
+    "streamhouse_share_records",
+    "streamhouse_share_records_acquired_total",
+    "streamhouse_share_records_redelivered_total",
+    "streamhouse_share_records_archived_total",
 ]
 
 
@@ -142,6 +146,18 @@ def fetch_out_of_range(bootstrap: str) -> None:
         consumer.close()
 
 
+def share_consume(bootstrap: str, group: str, limit: int) -> None:
+    """A ShareConsumer of a group that starts at the earliest offsets reads at least `limit` records."""
+    from tests.e2e.share_consumers import ShareMember, set_group_config, wait_until
+
+    set_group_config(bootstrap, group, "share.auto.offset.reset", "earliest")
+    member = ShareMember(bootstrap, group, TOPIC)
+    try:
+        wait_until(lambda: len(member.received) >= limit, f"{group} to read {limit} records", SETTLE_TIMEOUT)
+    finally:
+        member.stop()
+
+
 def high_watermarks(bootstrap: str) -> dict[int, int]:
     from kafka import KafkaConsumer, TopicPartition
 
@@ -163,6 +179,7 @@ def drive_traffic(broker: BrokerProcess, s3_server: S3Server, bucket: str) -> Tr
     # Fewer records than one partition holds, 50 per poll: at least one partition is left behind.
     laggard = consume_in_group(broker.bootstrap, "laggard", RECORDS // PARTITIONS // 3)
     fetch_out_of_range(broker.bootstrap)
+    share_consume(broker.bootstrap, "sharers", RECORDS // 10)
     ends = high_watermarks(broker.bootstrap)
     pages = s3_server.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=PREFIX + "/flush/")
     stored = sum(item["Size"] for page in pages for item in page.get("Contents", ()))
