@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CONTENT_TYPE_LATEST
 
 if TYPE_CHECKING:
-    from broker.app import Broker
+    from streamhouse.broker.app import Broker
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import NAMESPACE_URL, uuid5
 
-from metadata.base import (
+from streamhouse.metadata.base import (
     Change,
     ChangesMissed,
     MetadataStore,
@@ -19,12 +19,12 @@ from metadata.base import (
     TopicInfo,
     UnknownTopicError,
 )
-from protocol.errors import ErrorCode
+from streamhouse.protocol.errors import ErrorCode
 
 if TYPE_CHECKING:
     from uuid import UUID
 
-    from storage.log import PartitionLog
+    from streamhouse.storage.log import PartitionLog
 
 T = TypeVar("T")
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from metadata.base import (
+from streamhouse.metadata.base import (
     MARKER_ABORT,
     AbortedTransaction,
     AppendError,
@@ -21,7 +21,7 @@ from metadata.base import (
     PartitionChange,
     PartitionState,
 )
-from metadata.producers import ProducerState, appended, check_sequence, marked
+from streamhouse.metadata.producers import ProducerState, appended, check_sequence, marked
 
 PartitionKey = tuple[UUID, int]  # (topic id, partition)
 ProducerKey = tuple[UUID, int, int]  # (topic id, partition, producer id)

@@ -15,7 +15,14 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from metadata.base import BrokerInfo, CommittedOffset, GroupRecord, IndexEntry, ScramCredential, parse_listeners
+from streamhouse.metadata.base import (
+    BrokerInfo,
+    CommittedOffset,
+    GroupRecord,
+    IndexEntry,
+    ScramCredential,
+    parse_listeners,
+)
 
 TOPIC_COLUMNS = "topic_id, name, partitions, configs"
 INDEX_COLUMNS = "base_offset, last_offset, object_key, position, length, max_timestamp"

@@ -17,7 +17,7 @@ from uuid import UUID
 
 import construct as c
 
-from protocol.errors import EncodeError, ProtocolError
+from streamhouse.protocol.errors import EncodeError, ProtocolError
 
 Stream = IO[bytes]
 
@@ -34,7 +34,7 @@ def link(code: Any, obj: Any, prefix: str) -> str:
     """Make `obj` visible to the generated module under a unique global name."""
     LINKED[id(obj)] = obj
     name = f"{prefix}_{id(obj)}"
-    code.append("from protocol.primitives import LINKED")
+    code.append("from streamhouse.protocol.primitives import LINKED")
     code.append(f"{name} = LINKED[{id(obj)}]")
     return name
 
@@ -377,7 +377,7 @@ for _writer in (write_uvarint, write_varint, write_varlong, write_bool, write_uu
 
 def _import_line(name: str) -> str:
     table = "READERS" if name.startswith("read_") else "WRITERS"
-    return f"from protocol.primitives import {table}\n{name} = {table}[{name!r}]"
+    return f"from streamhouse.protocol.primitives import {table}\n{name} = {table}[{name!r}]"
 
 
 class Primitive(c.Construct):  # type: ignore[misc]

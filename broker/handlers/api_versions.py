@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from broker.handlers import advertised_versions
-from protocol.apis.api_versions import API_VERSIONS
-from protocol.messages.api_versions import ApiVersion, ApiVersionsRequest, ApiVersionsResponse
+from streamhouse.broker.handlers import advertised_versions
+from streamhouse.protocol.apis.api_versions import API_VERSIONS
+from streamhouse.protocol.messages.api_versions import ApiVersion, ApiVersionsRequest, ApiVersionsResponse
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 
 def api_versions_body(error_code: int = 0) -> ApiVersionsResponse:

@@ -5,8 +5,8 @@ one transaction, its producer id and epoch, and topics with partitions. v3 is th
 version; v4+ (batches of transactions, sent broker to broker, KIP-890) is not declared.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 ADD_PARTITIONS_TO_TXN = register(
     declare(

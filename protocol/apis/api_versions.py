@@ -5,8 +5,8 @@ Quirks handled elsewhere: the response always uses response header v0, and a req
 of an unsupported version is answered at v0 with UNSUPPORTED_VERSION.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 API_VERSIONS = register(
     declare(

@@ -5,8 +5,8 @@ the first flexible version; v4 (KIP-890, TRANSACTION_ABORTABLE) and v5 (an epoch
 transaction) are not declared.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 END_TXN = register(
     declare(

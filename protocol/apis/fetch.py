@@ -6,8 +6,8 @@ leader epoch; v11 the consumer rack and preferred read replica; v12 is the first
 version, with tagged diverging-epoch, current-leader and snapshot-id structs in the response.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 FETCH = register(
     declare(

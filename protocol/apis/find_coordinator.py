@@ -5,8 +5,8 @@ transaction), throttle time and error message; v3 is the first flexible version;
 of coordinator keys at once and answers with one coordinator entry per key.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 FIND_COORDINATOR = register(
     declare(

@@ -5,8 +5,8 @@ version; v3 lets a producer pass its current id and epoch so it can be bumped in
 v4 has the same wire shape as v3.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 INIT_PRODUCER_ID = register(
     declare(

@@ -4,8 +4,8 @@ Our declaration of Kafka's ListGroupsRequest/Response fields. v1 adds the thrott
 first flexible version, and v4 lets the client filter by group state and returns each group's state.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 LIST_GROUPS = register(
     declare(

@@ -5,8 +5,8 @@ time, dropped again in v5; v3 adds the throttle time, v6 the committed leader ep
 instance id, and v8 is the first flexible version.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 OFFSET_COMMIT = register(
     declare(

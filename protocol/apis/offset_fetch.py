@@ -5,8 +5,8 @@ topics) and adds a top-level error code, v3 the throttle time, v5 the committed 
 first flexible version, v7 adds require-stable, and v8 batches several groups in one request and response.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 OFFSET_FETCH = register(
     declare(

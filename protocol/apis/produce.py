@@ -5,8 +5,8 @@ transactional id and record batches (magic 2); v5 returns the log start offset; 
 per-record error details; v9 is the first flexible version.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 PRODUCE = register(
     declare(
