@@ -2,7 +2,8 @@
 #   docker build -t streamhouse . && docker run -p 9092:9092 -p 8080:8080 streamhouse
 FROM python:3.11-slim
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
+COPY streamhouse streamhouse
 COPY protocol protocol
 COPY broker broker
 COPY storage storage

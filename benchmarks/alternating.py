@@ -36,7 +36,7 @@ def one_run(tree: str, perf: str, lib: str, size: int, count: int, codec: str) -
     """(msg/s rdkafka_performance reports at the end, the broker's CPU seconds) of one run."""
     data = tempfile.mkdtemp(prefix="alternating-")
     broker = subprocess.Popen(
-        [sys.executable, "-m", "broker.cli", "serve", "--port", "0", "--metrics-port", "-1", "--data-dir", data],
+        [sys.executable, "-m", "streamhouse.broker.cli", "serve", "--port", "0", "--metrics-port", "-1", "--data-dir", data],  # noqa: E501
         cwd=tree, env={**os.environ, "PYTHONPATH": tree}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:

@@ -73,7 +73,7 @@ from benchmarks.servers import (
     steal_percent,
 )
 from benchmarks.throughput import CLIENT_VERSION, CLIENTS, GB, Case, ThroughputResult, create_topic, run_case
-from protocol.errors import ProtocolError
+from streamhouse.protocol.errors import ProtocolError
 
 SCENARIOS = ("throughput", "latency", "e2e", "latency-s3", "replay", "scale")
 BROKERS = ("streamhouse", "tansu")

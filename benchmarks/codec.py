@@ -15,11 +15,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from protocol import wire
-from protocol.apis.fetch import FETCH
-from protocol.apis.metadata import METADATA
-from protocol.apis.produce import PRODUCE
-from protocol.records import Compression, Record, build_batch
+from streamhouse.protocol import wire
+from streamhouse.protocol.apis.fetch import FETCH
+from streamhouse.protocol.apis.metadata import METADATA
+from streamhouse.protocol.apis.produce import PRODUCE
+from streamhouse.protocol.records import Compression, Record, build_batch
 
 _HEADER = struct.Struct(">hhih")
 _INT16 = struct.Struct(">h")

@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 from benchmarks.servers import peak_rss_mib, rss_mib
-from broker.client import BrokerConnection
-from protocol import wire
-from protocol.apis.create_topics import CREATE_TOPICS
-from protocol.apis.metadata import METADATA
+from streamhouse.broker.client import BrokerConnection
+from streamhouse.protocol import wire
+from streamhouse.protocol.apis.create_topics import CREATE_TOPICS
+from streamhouse.protocol.apis.metadata import METADATA
 from tests.brokerproc import BrokerProcess
 
 METADATA_VERSION = 12

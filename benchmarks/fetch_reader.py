@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.servers import BenchmarkError, Server, cpu_seconds
-from broker.client import BrokerConnection, ClientError
-from protocol.apis.fetch import FETCH
-from protocol.errors import ProtocolError
-from protocol.records import iter_batches
+from streamhouse.broker.client import BrokerConnection, ClientError
+from streamhouse.protocol.apis.fetch import FETCH
+from streamhouse.protocol.errors import ProtocolError
+from streamhouse.protocol.records import iter_batches
 
 FETCH_VERSION = 12
 PARTITION_MAX_BYTES = 1024 * 1024  # librdkafka's default max.partition.fetch.bytes

@@ -29,13 +29,13 @@ from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
-from broker.client import BrokerConnection
-from protocol import wire
-from protocol.apis.api_versions import API_VERSIONS
-from protocol.apis.create_topics import CREATE_TOPICS
-from protocol.apis.metadata import METADATA
-from protocol.apis.produce import PRODUCE
-from protocol.records import Compression, Record, build_batch
+from streamhouse.broker.client import BrokerConnection
+from streamhouse.protocol import wire
+from streamhouse.protocol.apis.api_versions import API_VERSIONS
+from streamhouse.protocol.apis.create_topics import CREATE_TOPICS
+from streamhouse.protocol.apis.metadata import METADATA
+from streamhouse.protocol.apis.produce import PRODUCE
+from streamhouse.protocol.records import Compression, Record, build_batch
 from tests.brokerproc import BrokerProcess
 
 PROBE_PAUSE_S = 0.005

@@ -24,11 +24,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.connection_memory import all_topics_metadata_frame, create_topics
-from broker.client import BrokerConnection
-from protocol import wire
-from protocol.apis.api_versions import API_VERSIONS
-from protocol.apis.produce import PRODUCE
-from protocol.records import Record, build_batch
+from streamhouse.broker.client import BrokerConnection
+from streamhouse.protocol import wire
+from streamhouse.protocol.apis.api_versions import API_VERSIONS
+from streamhouse.protocol.apis.produce import PRODUCE
+from streamhouse.protocol.records import Record, build_batch
 from tests.brokerproc import BrokerProcess
 
 TOPIC_PREFIX = "probe-topic-"

@@ -21,13 +21,13 @@ from typing import Any, BinaryIO
 import uvloop
 
 from benchmarks.codec import handwritten_produce_v9
-from broker.handlers.api_versions import api_versions_body
-from protocol import wire
-from protocol.apis.api_versions import API_VERSIONS
-from protocol.apis.metadata import METADATA
-from protocol.apis.produce import PRODUCE
-from protocol.errors import ProtocolError
-from protocol.records import iter_batches
+from streamhouse.broker.handlers.api_versions import api_versions_body
+from streamhouse.protocol import wire
+from streamhouse.protocol.apis.api_versions import API_VERSIONS
+from streamhouse.protocol.apis.metadata import METADATA
+from streamhouse.protocol.apis.produce import PRODUCE
+from streamhouse.protocol.errors import ProtocolError
+from streamhouse.protocol.records import iter_batches
 
 PARTITIONS = 16
 PRODUCE_VERSION = 9

@@ -21,11 +21,11 @@ import uvloop
 
 from benchmarks.servers import BenchmarkError
 from benchmarks.throughput import MB, payload_of
-from protocol import wire
-from protocol.apis.api_versions import API_VERSIONS
-from protocol.apis.metadata import METADATA
-from protocol.apis.produce import PRODUCE
-from protocol.records import Compression, Record, build_batch
+from streamhouse.protocol import wire
+from streamhouse.protocol.apis.api_versions import API_VERSIONS
+from streamhouse.protocol.apis.metadata import METADATA
+from streamhouse.protocol.apis.produce import PRODUCE
+from streamhouse.protocol.records import Compression, Record, build_batch
 
 PRODUCE_VERSION = 9
 CHECK_EVERY = 64

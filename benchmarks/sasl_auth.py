@@ -24,9 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from protocol import wire
-from protocol.apis.sasl_authenticate import SASL_AUTHENTICATE
-from protocol.apis.sasl_handshake import SASL_HANDSHAKE
+from streamhouse.protocol import wire
+from streamhouse.protocol.apis.sasl_authenticate import SASL_AUTHENTICATE
+from streamhouse.protocol.apis.sasl_handshake import SASL_HANDSHAKE
 from tests.brokerproc import BrokerProcess
 
 USER, PASSWORD = "bench", "bench-password"
@@ -114,7 +114,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         subprocess.run(
-            [sys.executable, "-m", "broker.cli", "users", "add", USER, "--password", PASSWORD,
+            [sys.executable, "-m", "streamhouse.broker.cli", "users", "add", USER, "--password", PASSWORD,
              "--mechanism", args.mechanism, "--data-dir", folder],
             check=True, capture_output=True,
         )  # fmt: skip

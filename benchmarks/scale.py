@@ -16,10 +16,10 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from benchmarks.servers import BenchmarkError, Server, rss_mib
-from broker.client import BrokerConnection
-from protocol import wire
-from protocol.apis.api_versions import API_VERSIONS
-from protocol.apis.metadata import METADATA
+from streamhouse.broker.client import BrokerConnection
+from streamhouse.protocol import wire
+from streamhouse.protocol.apis.api_versions import API_VERSIONS
+from streamhouse.protocol.apis.metadata import METADATA
 
 METADATA_VERSION = 12
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from storage.objects import open_object_store
+from streamhouse.storage.objects import open_object_store
 from tests.brokerproc import BrokerProcess
 from tests.sessionserver import free_port
 
@@ -212,7 +212,7 @@ class StreamHouseSetup:
         return ["--metadata", self.metadata], "PostgreSQL"
 
     def start(
-        self, data_dir: Path, stack: ExitStack, name: str = "StreamHouse", module: str = "broker.cli"
+        self, data_dir: Path, stack: ExitStack, name: str = "StreamHouse", module: str = "streamhouse.broker.cli"
     ) -> StreamHouseServer:
         """A broker over `data_dir` (`python -m <module> serve`), its helper servers and itself stopped with `stack`."""
         storage = self.open_storage(data_dir, stack)
@@ -237,7 +237,7 @@ class StreamHouseServer:
     extra_args: Sequence[str] = ()
     name: str = "StreamHouse"
     description: str = ""
-    module: str = "broker.cli"
+    module: str = "streamhouse.broker.cli"
     security: Mapping[str, str] = field(default_factory=dict)
     process: BrokerProcess = field(init=False)
 

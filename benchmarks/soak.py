@@ -57,8 +57,8 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
 from benchmarks.servers import rss_mib
-from protocol import wire
-from protocol.apis.metadata import METADATA
+from streamhouse.protocol import wire
+from streamhouse.protocol.apis.metadata import METADATA
 from tests.brokerproc import BrokerProcess
 from tests.faultproxy import FaultProxy
 from tests.pgserver import PgServer

@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tracing
-from tracing import Point
+from streamhouse import tracing
+from streamhouse.tracing import Point
 
 TRACE_PREFIX = "TRACE "
 now = time.perf_counter
@@ -167,7 +167,7 @@ class Recorder:
         self._received = at
 
     def _on_decoded(self, request: Any, at: float) -> None:
-        from protocol.apis.produce import PRODUCE
+        from streamhouse.protocol.apis.produce import PRODUCE
 
         if request.api.key == PRODUCE.key:
             trace = _RequestTrace(self._received, decoded=at)
@@ -255,7 +255,7 @@ def serve(argv: Sequence[str]) -> None:
     recorder = Recorder()
     tracing.install(recorder)
     collections = time_collections()
-    from broker.cli import main
+    from streamhouse.broker.cli import main
 
     try:
         main(["serve", *argv])

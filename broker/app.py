@@ -8,35 +8,35 @@ import logging
 import time
 from typing import Any
 
-from broker.cluster import ClusterView
-from broker.config import BrokerConfig
-from broker.groups.consumer import ConsumerGroups
-from broker.groups.coordinator import GroupCoordinator
-from broker.handlers import HANDLERS
-from broker.http import HttpServer
-from broker.log_index import LogIndex
-from broker.metrics import Metrics, time_metadata_queries, watch_event_loop
-from broker.periodic import repeat
-from broker.security.authorizer import Authorizer
-from broker.security.listeners import Listener, configured_listeners
-from broker.security.sasl import SaslService
-from broker.security.tls import server_tls
-from broker.security.users import UserCredentials
-from broker.server import Connection, ConnectionLimits
-from broker.share import share_services
-from broker.topics import TopicAdmin, TopicCache, cleaner_settings, cleanup_policies, effective_config
-from broker.transactions import TransactionCoordinator
-from metadata import open_metadata_store
-from metadata.base import BrokerInfo, ListenerAddress, MetadataUnavailableError
-from protocol import wire
-from storage.cleaner import LogCleaner
-from storage.commit import open_commit_strategy
-from storage.diskcache import DiskRangeCache
-from storage.log import PartitionLog
-from storage.maintenance import FLUSH_PREFIX, Maintenance, Retention, now_ms
-from storage.objects import open_object_store
-from storage.stats import FOLD_AT, FOLD_INTERVAL_S
-from storage.transactions import TransactionStates
+from streamhouse.broker.cluster import ClusterView
+from streamhouse.broker.config import BrokerConfig
+from streamhouse.broker.groups.consumer import ConsumerGroups
+from streamhouse.broker.groups.coordinator import GroupCoordinator
+from streamhouse.broker.handlers import HANDLERS
+from streamhouse.broker.http import HttpServer
+from streamhouse.broker.log_index import LogIndex
+from streamhouse.broker.metrics import Metrics, time_metadata_queries, watch_event_loop
+from streamhouse.broker.periodic import repeat
+from streamhouse.broker.security.authorizer import Authorizer
+from streamhouse.broker.security.listeners import Listener, configured_listeners
+from streamhouse.broker.security.sasl import SaslService
+from streamhouse.broker.security.tls import server_tls
+from streamhouse.broker.security.users import UserCredentials
+from streamhouse.broker.server import Connection, ConnectionLimits
+from streamhouse.broker.share import share_services
+from streamhouse.broker.topics import TopicAdmin, TopicCache, cleaner_settings, cleanup_policies, effective_config
+from streamhouse.broker.transactions import TransactionCoordinator
+from streamhouse.metadata import open_metadata_store
+from streamhouse.metadata.base import BrokerInfo, ListenerAddress, MetadataUnavailableError
+from streamhouse.protocol import wire
+from streamhouse.storage.cleaner import LogCleaner
+from streamhouse.storage.commit import open_commit_strategy
+from streamhouse.storage.diskcache import DiskRangeCache
+from streamhouse.storage.log import PartitionLog
+from streamhouse.storage.maintenance import FLUSH_PREFIX, Maintenance, Retention, now_ms
+from streamhouse.storage.objects import open_object_store
+from streamhouse.storage.stats import FOLD_AT, FOLD_INTERVAL_S
+from streamhouse.storage.transactions import TransactionStates
 
 log = logging.getLogger(__name__)
 

@@ -13,17 +13,24 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from broker.allocator import keep_freed_memory
-from broker.app import Broker, BrokerIdInUseError
-from broker.client import ClientError, GroupView, describe_group, list_groups
-from broker.config import BrokerConfig, add_arguments, config_from
-from broker.security.acl_command import acls_command, add_acls_parser
-from broker.security.scram import DEFAULT_ITERATIONS, HASHES, MAX_ITERATIONS, MIN_ITERATIONS, SCRAM_SHA_256, ScramError
-from broker.security.users import add_user, users_of
-from broker.share.client import describe_share_group, share_describe_text
-from metadata import open_metadata_store
-from metadata.base import MetadataError
-from protocol.errors import ProtocolError
+from streamhouse.broker.allocator import keep_freed_memory
+from streamhouse.broker.app import Broker, BrokerIdInUseError
+from streamhouse.broker.client import ClientError, GroupView, describe_group, list_groups
+from streamhouse.broker.config import BrokerConfig, add_arguments, config_from
+from streamhouse.broker.security.acl_command import acls_command, add_acls_parser
+from streamhouse.broker.security.scram import (
+    DEFAULT_ITERATIONS,
+    HASHES,
+    MAX_ITERATIONS,
+    MIN_ITERATIONS,
+    SCRAM_SHA_256,
+    ScramError,
+)
+from streamhouse.broker.security.users import add_user, users_of
+from streamhouse.broker.share.client import describe_share_group, share_describe_text
+from streamhouse.metadata import open_metadata_store
+from streamhouse.metadata.base import MetadataError
+from streamhouse.protocol.errors import ProtocolError
 
 log = logging.getLogger("streamhouse")
 
@@ -238,7 +245,7 @@ async def serve(config: BrokerConfig) -> None:
     if broker.tls is not None:  # without TLS, SIGHUP keeps its default: it stops the process
         loop.add_signal_handler(signal.SIGHUP, broker.reload_certificates)
     if config.storage_url.lower().startswith("s3://"):
-        from storage.objects.s3 import S3ObjectStore  # aiobotocore: imported only when S3 is used
+        from streamhouse.storage.objects.s3 import S3ObjectStore  # aiobotocore: imported only when S3 is used
 
         if isinstance(broker.objects, S3ObjectStore):
             await broker.objects.open()

@@ -15,18 +15,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from protocol import consumer_protocol, wire
-from protocol.apis.api_versions import API_VERSIONS
-from protocol.apis.consumer_group_describe import CONSUMER_GROUP_DESCRIBE
-from protocol.apis.describe_groups import DESCRIBE_GROUPS
-from protocol.apis.find_coordinator import FIND_COORDINATOR
-from protocol.apis.list_groups import LIST_GROUPS
-from protocol.apis.list_offsets import LIST_OFFSETS
-from protocol.apis.metadata import METADATA
-from protocol.apis.offset_fetch import OFFSET_FETCH
-from protocol.codec import ApiCodec
-from protocol.errors import ErrorCode, ProtocolError
-from protocol.messages.list_offsets import ListOffsetsPartition, ListOffsetsTopic
+from streamhouse.protocol import consumer_protocol, wire
+from streamhouse.protocol.apis.api_versions import API_VERSIONS
+from streamhouse.protocol.apis.consumer_group_describe import CONSUMER_GROUP_DESCRIBE
+from streamhouse.protocol.apis.describe_groups import DESCRIBE_GROUPS
+from streamhouse.protocol.apis.find_coordinator import FIND_COORDINATOR
+from streamhouse.protocol.apis.list_groups import LIST_GROUPS
+from streamhouse.protocol.apis.list_offsets import LIST_OFFSETS
+from streamhouse.protocol.apis.metadata import METADATA
+from streamhouse.protocol.apis.offset_fetch import OFFSET_FETCH
+from streamhouse.protocol.codec import ApiCodec
+from streamhouse.protocol.errors import ErrorCode, ProtocolError
+from streamhouse.protocol.messages.list_offsets import ListOffsetsPartition, ListOffsetsTopic
 
 _SIZE = struct.Struct(">i")
 LATEST_OFFSET = -1  # ListOffsets' timestamp for the high watermark

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from metadata.base import BrokerInfo
+from streamhouse.metadata.base import BrokerInfo
 
 # How many heartbeat intervals a broker may miss before it drops out of the others' view.
 HEARTBEATS_TO_EXPIRY = 3

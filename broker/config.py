@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from broker.cluster import HEARTBEATS_TO_EXPIRY
-from storage.commit import COMMIT_STRATEGIES, ON_METADATA_THREAD, PUT_THEN_COMMIT, commit_strategy_for
-from storage.maintenance import ORPHAN_MIN_AGE_MS
+from streamhouse.broker.cluster import HEARTBEATS_TO_EXPIRY
+from streamhouse.storage.commit import COMMIT_STRATEGIES, ON_METADATA_THREAD, PUT_THEN_COMMIT, commit_strategy_for
+from streamhouse.storage.maintenance import ORPHAN_MIN_AGE_MS
 
 ENV_PREFIX = "STREAMHOUSE_"
 AUTHORIZERS = ("none", "acl")

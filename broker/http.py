@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from broker.console.routes import Console
-from broker.console.web import HttpRequest, HttpResponse
+from streamhouse.broker.console.routes import Console
+from streamhouse.broker.console.web import HttpRequest, HttpResponse
 
 if TYPE_CHECKING:
-    from broker.app import Broker
+    from streamhouse.broker.app import Broker
 
 log = logging.getLogger(__name__)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from protocol.records import iter_batches, iter_records
+from streamhouse.protocol.records import iter_batches, iter_records
 
 if TYPE_CHECKING:
     from uuid import UUID
 
-    from metadata.base import IndexEntry, MetadataStore
-    from storage.log import PartitionLog
+    from streamhouse.metadata.base import IndexEntry, MetadataStore
+    from streamhouse.storage.log import PartitionLog
 
 # Index entries read per query while looking for one that reaches a timestamp.
 ENTRIES_PER_QUERY = 64

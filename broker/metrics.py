@@ -33,19 +33,19 @@ from prometheus_client.core import (
     SummaryMetricFamily,
 )
 
-from broker.share.metrics import share_families
-from broker.share.partitions import ShareStats
-from metadata.base import MetadataError, MetadataStore
-from metadata.roles import ROLES
-from protocol.apis.produce import PRODUCE
-from protocol.errors import ErrorCode
-from protocol.primitives import RecordSet, record_set_pieces
-from protocol.records import iter_batches
-from storage.cleaner import CleanerStats
-from storage.stats import LATENCY_BOUNDS, Histogram, LogStats
+from streamhouse.broker.share.metrics import share_families
+from streamhouse.broker.share.partitions import ShareStats
+from streamhouse.metadata.base import MetadataError, MetadataStore
+from streamhouse.metadata.roles import ROLES
+from streamhouse.protocol.apis.produce import PRODUCE
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.primitives import RecordSet, record_set_pieces
+from streamhouse.protocol.records import iter_batches
+from streamhouse.storage.cleaner import CleanerStats
+from streamhouse.storage.stats import LATENCY_BOUNDS, Histogram, LogStats
 
 if TYPE_CHECKING:
-    from broker.app import Broker
+    from streamhouse.broker.app import Broker
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from metadata.base import MetadataUnavailableError
+from streamhouse.metadata.base import MetadataUnavailableError
 
 log = logging.getLogger(__name__)
 

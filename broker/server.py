@@ -25,24 +25,24 @@ import time
 from collections import Counter, deque
 from typing import TYPE_CHECKING, Any
 
-from broker.handlers import HANDLERS
-from broker.handlers.api_versions import api_versions_body
-from broker.handlers.sasl import raw_sasl_token
-from broker.security import ANONYMOUS
-from broker.security.sasl import PRE_AUTHENTICATION_API_KEYS, SASL_MAX_RECEIVE_BYTES, SaslSession
-from broker.security.tls import certificate_principal
-from protocol import wire
-from protocol.apis.produce import PRODUCE
-from protocol.apis.sasl_handshake import SASL_HANDSHAKE
-from protocol.errors import ErrorCode, ProtocolError
-from protocol.primitives import Buffer
-from protocol.registry import APIS
-from tracing import TRACE
+from streamhouse.broker.handlers import HANDLERS
+from streamhouse.broker.handlers.api_versions import api_versions_body
+from streamhouse.broker.handlers.sasl import raw_sasl_token
+from streamhouse.broker.security import ANONYMOUS
+from streamhouse.broker.security.sasl import PRE_AUTHENTICATION_API_KEYS, SASL_MAX_RECEIVE_BYTES, SaslSession
+from streamhouse.broker.security.tls import certificate_principal
+from streamhouse.protocol import wire
+from streamhouse.protocol.apis.produce import PRODUCE
+from streamhouse.protocol.apis.sasl_handshake import SASL_HANDSHAKE
+from streamhouse.protocol.errors import ErrorCode, ProtocolError
+from streamhouse.protocol.primitives import Buffer
+from streamhouse.protocol.registry import APIS
+from streamhouse.tracing import TRACE
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.config import BrokerConfig
-    from broker.security.listeners import Listener
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.config import BrokerConfig
+    from streamhouse.broker.security.listeners import Listener
 
 log = logging.getLogger(__name__)
 

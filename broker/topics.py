@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import NAMESPACE_URL, uuid5
 
-from metadata.base import (
+from streamhouse.metadata.base import (
     Change,
     ChangesMissed,
     MetadataStore,
@@ -20,14 +20,14 @@ from metadata.base import (
     TopicInfo,
     UnknownTopicError,
 )
-from metadata.gil import sharing_the_gil
-from protocol.errors import ErrorCode
-from storage.cleaner import CleanerSettings
+from streamhouse.metadata.gil import sharing_the_gil
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.storage.cleaner import CleanerSettings
 
 if TYPE_CHECKING:
     from uuid import UUID
 
-    from storage.log import PartitionLog
+    from streamhouse.storage.log import PartitionLog
 
 T = TypeVar("T")
 

@@ -33,15 +33,21 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from metadata.base import MARKER_ABORT, MARKER_COMMIT, CommittedOffset, MetadataUnavailableError, TransactionRecord
-from protocol.errors import ErrorCode
-from protocol.records import build_marker_batch, iter_batches
-from storage.log import StorageError
+from streamhouse.metadata.base import (
+    MARKER_ABORT,
+    MARKER_COMMIT,
+    CommittedOffset,
+    MetadataUnavailableError,
+    TransactionRecord,
+)
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.records import build_marker_batch, iter_batches
+from streamhouse.storage.log import StorageError
 
 if TYPE_CHECKING:
-    from broker.topics import TopicCache
-    from metadata.base import MetadataStore
-    from storage.log import PartitionLog
+    from streamhouse.broker.topics import TopicCache
+    from streamhouse.metadata.base import MetadataStore
+    from streamhouse.storage.log import PartitionLog
 
 log = logging.getLogger(__name__)
 

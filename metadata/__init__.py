@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from metadata.base import MetadataStore
+from streamhouse.metadata.base import MetadataStore
 
 
 def open_metadata_store(url: str, pool_size: int = 10) -> MetadataStore:
@@ -11,12 +11,12 @@ def open_metadata_store(url: str, pool_size: int = 10) -> MetadataStore:
     `pool_size` pooled connections (SQLite has one connection; the size does not apply).
     """
     if url.startswith("sqlite://"):
-        from metadata.sqlite import SqliteMetadataStore
+        from streamhouse.metadata.sqlite import SqliteMetadataStore
 
         path = url.removeprefix("sqlite://")
         return SqliteMetadataStore(":memory:" if path == ":memory:" else path)
     if url.startswith(("postgresql://", "postgres://")):
-        from metadata.postgres import PostgresMetadataStore
+        from streamhouse.metadata.postgres import PostgresMetadataStore
 
         return PostgresMetadataStore(url, pool_size)
     raise ValueError(

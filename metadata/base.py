@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple, Protocol
 from uuid import UUID
 
 if TYPE_CHECKING:  # the roles' signatures use the types defined here
-    from metadata.roles import (
+    from streamhouse.metadata.roles import (
         AclStore,
         CleanerStore,
         ClusterStore,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
-from metadata.base import Change, ChangeListener
+from streamhouse.metadata.base import Change, ChangeListener
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from uuid import UUID
 
-from metadata.base import (
+from streamhouse.metadata.base import (
     MARKER_ABORT,
     AbortedTransaction,
     AppendError,
@@ -22,7 +22,7 @@ from metadata.base import (
     PartitionChange,
     PartitionState,
 )
-from metadata.producers import ProducerState, appended, check_sequence, marked
+from streamhouse.metadata.producers import ProducerState, appended, check_sequence, marked
 
 PartitionKey = tuple[UUID, int]  # (topic id, partition)
 ProducerKey = tuple[UUID, int, int]  # (topic id, partition, producer id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from metadata.base import AppendError
+from streamhouse.metadata.base import AppendError
 
 SEQUENCE_MODULUS = 2**31
 RECENT_BATCHES = 5

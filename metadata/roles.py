@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 from uuid import UUID
 
-from metadata.base import (
+from streamhouse.metadata.base import (
     AclBinding,
     AppendResult,
     BrokerInfo,

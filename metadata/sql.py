@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from metadata.base import (
+from streamhouse.metadata.base import (
     BrokerInfo,
     CleanerCheckpoint,
     CommittedOffset,

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from metadata.base import AbortedTransaction, CommittedOffset, PartitionTransactions, TransactionRecord
+from streamhouse.metadata.base import AbortedTransaction, CommittedOffset, PartitionTransactions, TransactionRecord
 
 TRANSACTION_COLUMNS = (
     "transactional_id, producer_id, producer_epoch, state, timeout_ms, started_ms, updated_ms,"

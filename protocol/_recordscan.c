@@ -190,6 +190,6 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "protocol._recordscan", NULL, -1, methods};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "streamhouse.protocol._recordscan", NULL, -1, methods};
 
 PyMODINIT_FUNC PyInit__recordscan(void) { return PyModule_Create(&module); }

@@ -15,9 +15,18 @@ from typing import Any
 
 import construct as c
 
-from protocol.errors import EncodeError
-from protocol.primitives import ZERO_UUID, Array, FixedWidth, NullableStruct, SelfCompiled, Stream, link, primitive
-from protocol.schema import MISSING, Api, Field, VersionRange
+from streamhouse.protocol.errors import EncodeError
+from streamhouse.protocol.primitives import (
+    ZERO_UUID,
+    Array,
+    FixedWidth,
+    NullableStruct,
+    SelfCompiled,
+    Stream,
+    link,
+    primitive,
+)
+from streamhouse.protocol.schema import MISSING, Api, Field, VersionRange
 
 _TYPE_DEFAULTS: dict[str, Any] = {
     "bool": False,
@@ -56,7 +65,7 @@ def message_class(name: str, fields: tuple[Field, ...]) -> type:
             members.append((field.name, Any, dataclasses.field(default_factory=factory)))
     members.append(("unknown_tags", Any, dataclasses.field(default=None, repr=False)))
     cls = dataclasses.make_dataclass(name, members, slots=True)
-    cls.__module__ = "protocol.messages"
+    cls.__module__ = "streamhouse.protocol.messages"
     for type_name, sub in nested.items():
         setattr(cls, type_name, sub)
     cls.nested_classes = nested  # type: ignore[attr-defined]
@@ -173,7 +182,9 @@ class StructCodec(SelfCompiled):
                 arguments.append(f"(tags[{tag}] if {tag} in tags else {self._default_source(code, field)})")
         if self.is_flexible:
             parsers = f"tag_parsers_{uid}"
-            code.append("from protocol.primitives import READERS\nread_tagged_fields = READERS['read_tagged_fields']")
+            code.append(
+                "from streamhouse.protocol.primitives import READERS\nread_tagged_fields = READERS['read_tagged_fields']"  # noqa: E501
+            )
             code.append(f"{parsers} = {{{', '.join(tag_parsers)}}}")
             lines.append(f"    tags, unknown = read_tagged_fields(io, {parsers})")
             arguments.append("unknown")
@@ -186,7 +197,7 @@ class StructCodec(SelfCompiled):
     def _emitbuild(self, code: Any) -> str:
         uid = code.allocateId()
         name = f"build_{self.cls.__name__}_{uid}"
-        code.append("from protocol.errors import EncodeError\nfrom io import BytesIO")
+        code.append("from streamhouse.protocol.errors import EncodeError\nfrom io import BytesIO")
         lines = [f"def {name}(message, io):"]
         tagged: list[tuple[int, str]] = []
         runs = self._fixed_runs()
@@ -220,7 +231,9 @@ class StructCodec(SelfCompiled):
                     )
                 )
         if self.is_flexible:
-            code.append("from protocol.primitives import WRITERS\nwrite_tagged_fields = WRITERS['write_tagged_fields']")
+            code.append(
+                "from streamhouse.protocol.primitives import WRITERS\nwrite_tagged_fields = WRITERS['write_tagged_fields']"  # noqa: E501
+            )
             if tagged:
                 lines.append("    tagged = []")
                 lines.extend(statement for _, statement in sorted(tagged))

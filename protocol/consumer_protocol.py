@@ -13,9 +13,9 @@ import struct
 from io import BytesIO
 from typing import Any
 
-from protocol.codec import MessageCodec
-from protocol.errors import ProtocolError
-from protocol.schema import F, VersionRange
+from streamhouse.protocol.codec import MessageCodec
+from streamhouse.protocol.errors import ProtocolError
+from streamhouse.protocol.schema import F, VersionRange
 
 PROTOCOL_TYPE = "consumer"
 MAX_VERSION = 3

@@ -18,7 +18,7 @@ from uuid import UUID
 
 import construct as c
 
-from protocol.errors import EncodeError, ProtocolError
+from streamhouse.protocol.errors import EncodeError, ProtocolError
 
 Stream = IO[bytes]
 
@@ -35,7 +35,7 @@ def link(code: Any, obj: Any, prefix: str) -> str:
     """Make `obj` visible to the generated module under a unique global name."""
     LINKED[id(obj)] = obj
     name = f"{prefix}_{id(obj)}"
-    code.append("from protocol.primitives import LINKED")
+    code.append("from streamhouse.protocol.primitives import LINKED")
     code.append(f"{name} = LINKED[{id(obj)}]")
     return name
 
@@ -378,7 +378,7 @@ for _writer in (write_uvarint, write_varint, write_varlong, write_bool, write_uu
 
 def _import_line(name: str) -> str:
     table = "READERS" if name.startswith("read_") else "WRITERS"
-    return f"from protocol.primitives import {table}\n{name} = {table}[{name!r}]"
+    return f"from streamhouse.protocol.primitives import {table}\n{name} = {table}[{name!r}]"
 
 
 class Primitive(c.Construct):  # type: ignore[misc]
@@ -514,7 +514,7 @@ class Array(SelfCompiled):
             )
             return f"{name}(obj, io)"
         element = self.element._compilebuild(code)
-        code.append("from protocol.primitives import EncodedElements")
+        code.append("from streamhouse.protocol.primitives import EncodedElements")
         code.append(
             f"""
             def {name}(items, io):

@@ -23,7 +23,7 @@ import crc32c
 import lz4.frame
 import zstandard
 
-from protocol.errors import EncodeError, ProtocolError
+from streamhouse.protocol.errors import EncodeError, ProtocolError
 
 BATCH_HEADER = struct.Struct(">qiibIhiqqqhii")
 HEADER_SIZE = BATCH_HEADER.size

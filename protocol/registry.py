@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from protocol.codec import ApiCodec
-from protocol.schema import Api
+from streamhouse.protocol.codec import ApiCodec
+from streamhouse.protocol.schema import Api
 
 APIS: dict[int, ApiCodec] = {}
 

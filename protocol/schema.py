@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from protocol.errors import ProtocolError
+from streamhouse.protocol.errors import ProtocolError
 
 
 class _Missing:

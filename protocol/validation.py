@@ -26,10 +26,10 @@ import io
 from collections.abc import Iterator
 from typing import NamedTuple, NoReturn
 
-from protocol import records
-from protocol.errors import ProtocolError
-from protocol.primitives import Buffer, write_varint, write_varlong
-from protocol.records import (
+from streamhouse.protocol import records
+from streamhouse.protocol.errors import ProtocolError
+from streamhouse.protocol.primitives import Buffer, write_varint, write_varlong
+from streamhouse.protocol.records import (
     HEADER_SIZE,
     BatchHeader,
     Compression,
@@ -169,7 +169,7 @@ def scan_records_py(data: Buffer, pos: int, index: int, count: int, final: bool)
 
 
 try:
-    from protocol._recordscan import scan as _scan
+    from streamhouse.protocol._recordscan import scan as _scan
 
     COMPILED = True
 except ImportError:  # not built: the same walk in Python

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from io import BytesIO
 from typing import Any, Generic, TypeVar
 
-import protocol.apis  # noqa: F401  (registers every API)
-from protocol.codec import ApiCodec, MessageCodec
-from protocol.errors import ProtocolError
-from protocol.primitives import Buffer, SplicingWriter
-from protocol.registry import APIS
-from protocol.schema import F, VersionRange
+import streamhouse.protocol.apis  # noqa: F401  (registers every API)
+from streamhouse.protocol.codec import ApiCodec, MessageCodec
+from streamhouse.protocol.errors import ProtocolError
+from streamhouse.protocol.primitives import Buffer, SplicingWriter
+from streamhouse.protocol.registry import APIS
+from streamhouse.protocol.schema import F, VersionRange
 
 API_VERSIONS_KEY = 18
 DEFAULT_MAX_FRAME_SIZE = 100 * 1024 * 1024

@@ -8,8 +8,8 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from metadata.base import IndexEntry
-from storage.diskcache import RangeKey
+from streamhouse.metadata.base import IndexEntry
+from streamhouse.storage.diskcache import RangeKey
 
 PartitionKey = tuple[UUID, int]
 

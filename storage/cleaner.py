@@ -40,13 +40,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from metadata.base import CleanerCheckpoint, IndexEntry, MetadataStore
-from protocol.records import BatchHeader, Record, StoredRecord, build_batch, iter_batches, iter_records
-from storage.caches import PartitionKey
-from storage.log import PartitionLog
-from storage.maintenance import FLUSH_PREFIX, segment_key
-from storage.objects.base import Buffer, ObjectStore
-from storage.transactions import TransactionStates
+from streamhouse.metadata.base import CleanerCheckpoint, IndexEntry, MetadataStore
+from streamhouse.protocol.records import BatchHeader, Record, StoredRecord, build_batch, iter_batches, iter_records
+from streamhouse.storage.caches import PartitionKey
+from streamhouse.storage.log import PartitionLog
+from streamhouse.storage.maintenance import FLUSH_PREFIX, segment_key
+from streamhouse.storage.objects.base import Buffer, ObjectStore
+from streamhouse.storage.transactions import TransactionStates
 
 log = logging.getLogger(__name__)
 

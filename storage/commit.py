@@ -17,10 +17,10 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import NamedTuple, Protocol, cast
 
-from metadata.base import AppendResult, FlushCommit
-from storage.objects import is_folder_url
-from storage.objects.base import BlockingPut, Buffer, ObjectStore
-from tracing import TRACE
+from streamhouse.metadata.base import AppendResult, FlushCommit
+from streamhouse.storage.objects import is_folder_url
+from streamhouse.storage.objects.base import BlockingPut, Buffer, ObjectStore
+from streamhouse.tracing import TRACE
 
 PUT_THEN_COMMIT = "put-then-commit"
 ON_METADATA_THREAD = "metadata-thread"

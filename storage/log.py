@@ -14,16 +14,16 @@ import asyncio
 from collections.abc import Iterable
 from uuid import UUID
 
-from metadata.base import AppendResult, IndexEntry, MetadataStore, PartitionState
-from protocol.records import BatchHeader
-from storage.caches import PartitionKey
-from storage.commit import CommitStrategy, PutThenCommit
-from storage.diskcache import DiskRangeCache
-from storage.objects.base import ObjectStore
-from storage.reader import LEADER_EPOCH, LogReader, patch_offsets
-from storage.stats import LogStats
-from storage.watcher import PartitionWatcher
-from storage.writer import LogWriter, StorageError
+from streamhouse.metadata.base import AppendResult, IndexEntry, MetadataStore, PartitionState
+from streamhouse.protocol.records import BatchHeader
+from streamhouse.storage.caches import PartitionKey
+from streamhouse.storage.commit import CommitStrategy, PutThenCommit
+from streamhouse.storage.diskcache import DiskRangeCache
+from streamhouse.storage.objects.base import ObjectStore
+from streamhouse.storage.reader import LEADER_EPOCH, LogReader, patch_offsets
+from streamhouse.storage.stats import LogStats
+from streamhouse.storage.watcher import PartitionWatcher
+from streamhouse.storage.writer import LogWriter, StorageError
 
 __all__ = ["LEADER_EPOCH", "PartitionKey", "PartitionLog", "StorageError", "patch_offsets"]
 

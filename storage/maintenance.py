@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID, uuid4
 
-from metadata.base import IndexEntry, MetadataStore
-from storage.log import PartitionLog
-from storage.objects.base import Buffer, ObjectStore
+from streamhouse.metadata.base import IndexEntry, MetadataStore
+from streamhouse.storage.log import PartitionLog
+from streamhouse.storage.objects.base import Buffer, ObjectStore
 
 log = logging.getLogger(__name__)
 

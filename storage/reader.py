@@ -20,12 +20,12 @@ from collections.abc import Mapping
 from typing import Protocol
 from uuid import UUID
 
-from metadata.base import IndexEntry, PartitionState
-from protocol.records import with_offsets
-from storage.caches import ByteBoundedLru, IndexCache, PartitionKey, TailCache
-from storage.diskcache import DiskRangeCache, RangeKey
-from storage.objects.base import ObjectNotFoundError, ObjectStore
-from storage.stats import LogStats
+from streamhouse.metadata.base import IndexEntry, PartitionState
+from streamhouse.protocol.records import with_offsets
+from streamhouse.storage.caches import ByteBoundedLru, IndexCache, PartitionKey, TailCache
+from streamhouse.storage.diskcache import DiskRangeCache, RangeKey
+from streamhouse.storage.objects.base import ObjectNotFoundError, ObjectStore
+from streamhouse.storage.stats import LogStats
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import bisect
 from collections.abc import Callable
 from uuid import UUID
 
-from metadata.base import (
+from streamhouse.metadata.base import (
     AbortedTransaction,
     Change,
     ChangesMissed,

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 from uuid import UUID
 
-from metadata.base import ChangeListener, ChangesMissed, PartitionChange, PartitionState, TopicChange
-from storage.caches import PartitionKey
+from streamhouse.metadata.base import ChangeListener, ChangesMissed, PartitionChange, PartitionState, TopicChange
+from streamhouse.storage.caches import PartitionKey
 
 
 class ChangeSource(Protocol):

@@ -17,13 +17,13 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from metadata.base import AppendResult, ChunkAppend, FlushCommit
-from protocol.records import BatchHeader
-from storage.caches import PartitionKey
-from storage.commit import CommitStrategy
-from storage.objects.base import Buffer
-from storage.stats import LogStats
-from tracing import TRACE
+from streamhouse.metadata.base import AppendResult, ChunkAppend, FlushCommit
+from streamhouse.protocol.records import BatchHeader
+from streamhouse.storage.caches import PartitionKey
+from streamhouse.storage.commit import CommitStrategy
+from streamhouse.storage.objects.base import Buffer
+from streamhouse.storage.stats import LogStats
+from streamhouse.tracing import TRACE
 
 log = logging.getLogger(__name__)
 

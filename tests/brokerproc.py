@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from storage.objects import FilesystemObjectStore, FsyncPolicy, ObjectNotFoundError
+from streamhouse.storage.objects import FilesystemObjectStore, FsyncPolicy, ObjectNotFoundError
 
 _READY = re.compile(r"listening on ([\d.]+):(\d+)(?:, HTTP on [\d.]+:(\d+))?")
 _LISTENER = re.compile(r"^listener (\w+)://\S*:(\d+) \(")  # one line per listener, with --listeners
@@ -28,7 +28,7 @@ class BrokerProcess:
         self,
         data_dir: Path,
         extra_args: Sequence[str] = (),
-        module: str = "broker.cli",
+        module: str = "streamhouse.broker.cli",
         wrapper: Sequence[str] = (),
         start_timeout: float = START_TIMEOUT,
     ) -> None:

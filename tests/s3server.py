@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from storage.objects.s3 import S3ObjectStore
+from streamhouse.storage.objects.s3 import S3ObjectStore
 from tests.sessionserver import SessionServer, docker_available, free_port, importable
 
 START_TIMEOUT = 30.0

@@ -13,8 +13,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from protocol.apis.sasl_authenticate import SASL_AUTHENTICATE
-from protocol.apis.sasl_handshake import SASL_HANDSHAKE
+from streamhouse.protocol.apis.sasl_authenticate import SASL_AUTHENTICATE
+from streamhouse.protocol.apis.sasl_handshake import SASL_HANDSHAKE
 from tests.wireclient import WireClient
 
 HASHES = {"SCRAM-SHA-256": "sha256", "SCRAM-SHA-512": "sha512"}

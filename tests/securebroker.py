@@ -18,7 +18,7 @@ SASL_MECHANISMS = "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
 def add_user(data_dir: Path, name: str, password: str, mechanism: str) -> None:
     """`streamhouse users add` against the broker's data folder, with no broker running."""
     done = subprocess.run(
-        [sys.executable, "-m", "broker.cli", "users", "add", name, "--password", password,
+        [sys.executable, "-m", "streamhouse.broker.cli", "users", "add", name, "--password", password,
          "--mechanism", mechanism, "--data-dir", str(data_dir)],
         cwd=REPOSITORY, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip

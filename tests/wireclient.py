@@ -9,8 +9,8 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from broker.client import BrokerConnection
-from protocol.apis.produce import PRODUCE
+from streamhouse.broker.client import BrokerConnection
+from streamhouse.protocol.apis.produce import PRODUCE
 
 
 def produce_body(topic: str, records: bytes | None, *, partition: int = 0, acks: int = -1) -> Any:

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
-from broker.console.records import FORMATS, MAX_SHOWN_BYTES, PAGE_SHOWN_BYTES, RecordRow, decode
-from metadata.base import TopicInfo
-from protocol.records import iter_batches
+from streamhouse.broker.console.records import FORMATS, MAX_SHOWN_BYTES, PAGE_SHOWN_BYTES, RecordRow, decode
+from streamhouse.metadata.base import TopicInfo
+from streamhouse.protocol.records import iter_batches
 
 if TYPE_CHECKING:
-    from broker.app import Broker
+    from streamhouse.broker.app import Broker
 
 ORIGINS = ("start", "end", "offset", "timestamp")
 ORDERS = ("oldest", "newest")

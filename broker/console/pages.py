@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 
-from broker.client import GroupView
-from broker.console.browser import ORDERS, ORIGINS, Browse
-from broker.console.lag import LagHistory
-from broker.console.records import FORMATS, RecordRow
-from broker.console.state import GroupRow, TopicRow
-from broker.console.template import esc, form, link, path_of, sparkline, table
-from metadata.base import PartitionState, TopicInfo
+from streamhouse.broker.client import GroupView
+from streamhouse.broker.console.browser import ORDERS, ORIGINS, Browse
+from streamhouse.broker.console.lag import LagHistory
+from streamhouse.broker.console.records import FORMATS, RecordRow
+from streamhouse.broker.console.state import GroupRow, TopicRow
+from streamhouse.broker.console.template import esc, form, link, path_of, sparkline, table
+from streamhouse.metadata.base import PartitionState, TopicInfo
 
 REFRESH_MS = 5000
 TABLE_BYTES = 36_000  # of the cells of the front page's topics, and of its groups

@@ -8,10 +8,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
-from metadata.base import AbortedTransaction
-from metadata.gil import sharing_the_gil
-from protocol.errors import ProtocolError
-from protocol.records import BatchHeader, iter_batches, iter_records
+from streamhouse.metadata.base import AbortedTransaction
+from streamhouse.metadata.gil import sharing_the_gil
+from streamhouse.protocol.errors import ProtocolError
+from streamhouse.protocol.records import BatchHeader, iter_batches, iter_records
 
 FORMATS = ("utf8", "json", "hex")
 MAX_SHOWN_BYTES = 4096  # of one key, value or header value on the page

@@ -18,25 +18,25 @@ from importlib import resources
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from broker.client import GroupView
-from broker.console import browser, pages
-from broker.console.lag import SAMPLE_INTERVAL_S, LagHistory
-from broker.console.sessions import COOKIE, Session, Sessions, cookie_header
-from broker.console.state import ConsoleState
-from broker.console.template import CSRF_FIELD, esc, page, path_of
-from broker.console.web import HttpRequest, HttpResponse, html, redirect
-from broker.security import ANONYMOUS
-from broker.security.authorizer import Operation, ResourceType
-from broker.security.sasl import AuthenticationFailedError
-from broker.topics import cleanup_policies, effective_config
-from metadata.base import CommittedOffset
-from protocol.errors import ErrorCode
-from protocol.records import Record, build_batch, iter_batches, set_log_append_time
+from streamhouse.broker.client import GroupView
+from streamhouse.broker.console import browser, pages
+from streamhouse.broker.console.lag import SAMPLE_INTERVAL_S, LagHistory
+from streamhouse.broker.console.sessions import COOKIE, Session, Sessions, cookie_header
+from streamhouse.broker.console.state import ConsoleState
+from streamhouse.broker.console.template import CSRF_FIELD, esc, page, path_of
+from streamhouse.broker.console.web import HttpRequest, HttpResponse, html, redirect
+from streamhouse.broker.security import ANONYMOUS
+from streamhouse.broker.security.authorizer import Operation, ResourceType
+from streamhouse.broker.security.sasl import AuthenticationFailedError
+from streamhouse.broker.topics import cleanup_policies, effective_config
+from streamhouse.metadata.base import CommittedOffset
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.records import Record, build_batch, iter_batches, set_log_append_time
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from broker.app import Broker
+    from streamhouse.broker.app import Broker
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class Console:
         self.history = LagHistory()
         self._sampler: asyncio.Task[None] | None = None
         self._static = {
-            name: resources.files("broker.console").joinpath("static", name).read_bytes() for name in STATIC
+            name: resources.files("streamhouse.broker.console").joinpath("static", name).read_bytes() for name in STATIC
         }
 
     @property

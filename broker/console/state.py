@@ -7,15 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from broker.client import GroupView, MemberView, PartitionLag
-from broker.groups.admin import GroupOverview
-from broker.topics import effective_config, is_internal
-from metadata.base import PartitionState, TopicInfo
-from protocol import consumer_protocol
-from protocol.errors import ErrorCode
+from streamhouse.broker.client import GroupView, MemberView, PartitionLag
+from streamhouse.broker.groups.admin import GroupOverview
+from streamhouse.broker.topics import effective_config, is_internal
+from streamhouse.metadata.base import PartitionState, TopicInfo
+from streamhouse.protocol import consumer_protocol
+from streamhouse.protocol.errors import ErrorCode
 
 if TYPE_CHECKING:
-    from broker.app import Broker
+    from streamhouse.broker.app import Broker
 
 
 MAX_LISTED = 200  # topics, and groups, on the front page: it stays under 100 KB; a filter finds the others

@@ -8,9 +8,9 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from broker.groups.state import DEAD, EMPTY, STABLE, Group
-from broker.groups.table import GroupTable, Status
-from protocol.errors import ErrorCode
+from streamhouse.broker.groups.state import DEAD, EMPTY, STABLE, Group
+from streamhouse.broker.groups.table import GroupTable, Status
+from streamhouse.protocol.errors import ErrorCode
 
 log = logging.getLogger(__name__)
 

@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING
 
 import re2
 
-from broker.groups.assignors import ASSIGNORS, Assignment
-from broker.groups.clock import Clock, LoopClock
-from broker.groups.consumer_state import (
+from streamhouse.broker.groups.assignors import ASSIGNORS, Assignment
+from streamhouse.broker.groups.clock import Clock, LoopClock
+from streamhouse.broker.groups.consumer_state import (
     LEAVE_EPOCH,
     STATIC_LEAVE_EPOCH,
     ConsumerGroup,
@@ -41,13 +41,13 @@ from broker.groups.consumer_state import (
     partitions_of,
     topic_view,
 )
-from broker.groups.migration import ClassicMembers, downgrade, upgrade
-from broker.groups.table import GroupTable
-from metadata.base import ConsumerGroupDocument
-from protocol.errors import ErrorCode
+from streamhouse.broker.groups.migration import ClassicMembers, downgrade, upgrade
+from streamhouse.broker.groups.table import GroupTable
+from streamhouse.metadata.base import ConsumerGroupDocument
+from streamhouse.protocol.errors import ErrorCode
 
 if TYPE_CHECKING:
-    from broker.topics import TopicCache
+    from streamhouse.broker.topics import TopicCache
 
 log = logging.getLogger(__name__)
 

@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from broker.groups.assignors import Assignment
-from broker.groups.clock import Timer
-from protocol.errors import ErrorCode
+from streamhouse.broker.groups.assignors import Assignment
+from streamhouse.broker.groups.clock import Timer
+from streamhouse.protocol.errors import ErrorCode
 
 if TYPE_CHECKING:
-    from broker.topics import TopicCache
-    from metadata.base import TopicInfo
+    from streamhouse.broker.topics import TopicCache
+    from streamhouse.metadata.base import TopicInfo
 
 LEAVE_EPOCH = -1  # a member leaving for good
 STATIC_LEAVE_EPOCH = -2  # a static member leaving, its instance id to rejoin

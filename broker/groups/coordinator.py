@@ -20,15 +20,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Collection, Mapping, Sequence
 
-from broker.groups.admin import GroupAdmin, GroupOverview, GroupSummary
-from broker.groups.clock import Clock, LoopClock
-from broker.groups.membership import MIN_SESSION_TIMEOUT_MS, Membership
-from broker.groups.offsets import GroupOffsets
-from broker.groups.rebalance import Rebalancer
-from broker.groups.state import Group, JoinRequest, JoinResult, SyncResult
-from broker.groups.table import GroupTable, Status, every_group
-from metadata.base import CommittedOffset, MetadataStore
-from protocol.errors import ErrorCode
+from streamhouse.broker.groups.admin import GroupAdmin, GroupOverview, GroupSummary
+from streamhouse.broker.groups.clock import Clock, LoopClock
+from streamhouse.broker.groups.membership import MIN_SESSION_TIMEOUT_MS, Membership
+from streamhouse.broker.groups.offsets import GroupOffsets
+from streamhouse.broker.groups.rebalance import Rebalancer
+from streamhouse.broker.groups.state import Group, JoinRequest, JoinResult, SyncResult
+from streamhouse.broker.groups.table import GroupTable, Status, every_group
+from streamhouse.metadata.base import CommittedOffset, MetadataStore
+from streamhouse.protocol.errors import ErrorCode
 
 
 class GroupCoordinator:

@@ -7,9 +7,9 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 
-from broker.groups.clock import Clock
-from broker.groups.rebalance import Rebalancer
-from broker.groups.state import (
+from streamhouse.broker.groups.clock import Clock
+from streamhouse.broker.groups.rebalance import Rebalancer
+from streamhouse.broker.groups.state import (
     COMPLETING,
     DEAD,
     EMPTY,
@@ -23,8 +23,8 @@ from broker.groups.state import (
     answered,
     resolve,
 )
-from broker.groups.table import GroupTable
-from protocol.errors import ErrorCode
+from streamhouse.broker.groups.table import GroupTable
+from streamhouse.protocol.errors import ErrorCode
 
 log = logging.getLogger(__name__)
 

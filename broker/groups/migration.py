@@ -23,13 +23,19 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from broker.groups.consumer_state import ConsumerGroup, ConsumerMember, MemberState, TopicView, partitions_of
-from broker.groups.state import Group, JoinRequest, JoinResult, SyncResult
-from protocol import consumer_protocol
-from protocol.errors import ErrorCode, ProtocolError
+from streamhouse.broker.groups.consumer_state import (
+    ConsumerGroup,
+    ConsumerMember,
+    MemberState,
+    TopicView,
+    partitions_of,
+)
+from streamhouse.broker.groups.state import Group, JoinRequest, JoinResult, SyncResult
+from streamhouse.protocol import consumer_protocol
+from streamhouse.protocol.errors import ErrorCode, ProtocolError
 
 if TYPE_CHECKING:
-    from broker.groups.consumer import ConsumerGroups
+    from streamhouse.broker.groups.consumer import ConsumerGroups
 
 log = logging.getLogger(__name__)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from broker.groups.clock import Clock
-from broker.groups.membership import Membership
-from broker.groups.state import DEAD, EMPTY
-from broker.groups.table import GroupTable
-from metadata.base import CommittedOffset, MetadataUnavailableError
-from protocol import consumer_protocol
-from protocol.errors import ErrorCode
+from streamhouse.broker.groups.clock import Clock
+from streamhouse.broker.groups.membership import Membership
+from streamhouse.broker.groups.state import DEAD, EMPTY
+from streamhouse.broker.groups.table import GroupTable
+from streamhouse.metadata.base import CommittedOffset, MetadataUnavailableError
+from streamhouse.protocol import consumer_protocol
+from streamhouse.protocol.errors import ErrorCode
 
 log = logging.getLogger(__name__)
 

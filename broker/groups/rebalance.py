@@ -5,10 +5,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
-from broker.groups.clock import Clock
-from broker.groups.state import COMPLETING, EMPTY, PREPARING, STABLE, VALID_PREVIOUS, Group, Member, SyncResult, resolve
-from broker.groups.table import GroupTable
-from protocol.errors import ErrorCode
+from streamhouse.broker.groups.clock import Clock
+from streamhouse.broker.groups.state import (
+    COMPLETING,
+    EMPTY,
+    PREPARING,
+    STABLE,
+    VALID_PREVIOUS,
+    Group,
+    Member,
+    SyncResult,
+    resolve,
+)
+from streamhouse.broker.groups.table import GroupTable
+from streamhouse.protocol.errors import ErrorCode
 
 log = logging.getLogger(__name__)
 

@@ -26,10 +26,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from broker.groups.clock import Timer
-from metadata.base import GroupRecord
-from protocol import consumer_protocol
-from protocol.errors import ErrorCode, ProtocolError
+from streamhouse.broker.groups.clock import Timer
+from streamhouse.metadata.base import GroupRecord
+from streamhouse.protocol import consumer_protocol
+from streamhouse.protocol.errors import ErrorCode, ProtocolError
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from broker.groups.consumer_state import ConsumerGroup
-from broker.groups.state import Group
-from metadata.base import MetadataStore, MetadataUnavailableError
-from protocol.errors import ErrorCode
+from streamhouse.broker.groups.consumer_state import ConsumerGroup
+from streamhouse.broker.groups.state import Group
+from streamhouse.metadata.base import MetadataStore, MetadataUnavailableError
+from streamhouse.protocol.errors import ErrorCode
 
 log = logging.getLogger(__name__)
 

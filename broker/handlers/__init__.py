@@ -11,12 +11,12 @@ import pkgutil
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from protocol.registry import supported_versions
+from streamhouse.protocol.registry import supported_versions
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 Handler = Callable[["Broker", "Request[Any]", "Connection"], Awaitable[Any]]
 

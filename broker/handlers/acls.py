@@ -21,21 +21,21 @@ from __future__ import annotations
 from itertools import groupby
 from typing import TYPE_CHECKING
 
-from broker.security.authorizer import AclFilter, Operation, invalid_binding, matching
-from metadata.base import AclBinding, MetadataUnavailableError
-from protocol.apis.create_acls import CREATE_ACLS
-from protocol.apis.delete_acls import DELETE_ACLS
-from protocol.apis.describe_acls import DESCRIBE_ACLS
-from protocol.errors import ErrorCode
-from protocol.messages.create_acls import AclCreationResult, CreateAclsRequest, CreateAclsResponse
-from protocol.messages.delete_acls import (
+from streamhouse.broker.security.authorizer import AclFilter, Operation, invalid_binding, matching
+from streamhouse.metadata.base import AclBinding, MetadataUnavailableError
+from streamhouse.protocol.apis.create_acls import CREATE_ACLS
+from streamhouse.protocol.apis.delete_acls import DELETE_ACLS
+from streamhouse.protocol.apis.describe_acls import DESCRIBE_ACLS
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.create_acls import AclCreationResult, CreateAclsRequest, CreateAclsResponse
+from streamhouse.protocol.messages.delete_acls import (
     DeleteAclsFilter,
     DeleteAclsFilterResult,
     DeleteAclsMatchingAcl,
     DeleteAclsRequest,
     DeleteAclsResponse,
 )
-from protocol.messages.describe_acls import (
+from streamhouse.protocol.messages.describe_acls import (
     AclDescription,
     DescribeAclsRequest,
     DescribeAclsResource,
@@ -43,9 +43,9 @@ from protocol.messages.describe_acls import (
 )
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 DISABLED = "no authorizer is configured on the broker (--authorizer none)"
 

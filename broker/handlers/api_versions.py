@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from broker.handlers import advertised_versions
-from protocol.apis.api_versions import API_VERSIONS
-from protocol.messages.api_versions import (
+from streamhouse.broker.handlers import advertised_versions
+from streamhouse.protocol.apis.api_versions import API_VERSIONS
+from streamhouse.protocol.messages.api_versions import (
     ApiVersion,
     ApiVersionsRequest,
     ApiVersionsResponse,
@@ -25,9 +25,9 @@ from protocol.messages.api_versions import (
 )
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 
 def api_versions_body(error_code: int = 0) -> ApiVersionsResponse:

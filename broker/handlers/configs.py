@@ -43,32 +43,34 @@ from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from broker.security.authorizer import Operation as AclOperation
-from broker.share import configs as share_configs
-from broker.topics import TOPIC_CONFIGS, config_error, topic_name_error
-from metadata.base import MetadataUnavailableError, TopicInfo, UnknownTopicError, format_listeners
-from protocol.apis.alter_configs import ALTER_CONFIGS
-from protocol.apis.describe_configs import DESCRIBE_CONFIGS
-from protocol.apis.incremental_alter_configs import INCREMENTAL_ALTER_CONFIGS
-from protocol.errors import ErrorCode
-from protocol.messages.alter_configs import AlterableConfig, AlterConfigsRequest, AlterConfigsResource
-from protocol.messages.alter_configs import AlterConfigsResourceResponse as AlterResult
-from protocol.messages.alter_configs import AlterConfigsResponse as AlterResponse
-from protocol.messages.describe_configs import DescribeConfigsRequest
-from protocol.messages.describe_configs import DescribeConfigsResourceResult as DescribeEntry
-from protocol.messages.describe_configs import DescribeConfigsResponse as DescribeResponse
-from protocol.messages.describe_configs import DescribeConfigsResult as DescribeResult
-from protocol.messages.describe_configs import DescribeConfigsSynonym as DescribeSynonym
-from protocol.messages.incremental_alter_configs import AlterableConfig as IncrementalConfig
-from protocol.messages.incremental_alter_configs import AlterConfigsResource as IncrementalResource
-from protocol.messages.incremental_alter_configs import AlterConfigsResourceResponse as IncrementalResult
-from protocol.messages.incremental_alter_configs import IncrementalAlterConfigsRequest
-from protocol.messages.incremental_alter_configs import IncrementalAlterConfigsResponse as IncrementalResponse
+from streamhouse.broker.security.authorizer import Operation as AclOperation
+from streamhouse.broker.share import configs as share_configs
+from streamhouse.broker.topics import TOPIC_CONFIGS, config_error, topic_name_error
+from streamhouse.metadata.base import MetadataUnavailableError, TopicInfo, UnknownTopicError, format_listeners
+from streamhouse.protocol.apis.alter_configs import ALTER_CONFIGS
+from streamhouse.protocol.apis.describe_configs import DESCRIBE_CONFIGS
+from streamhouse.protocol.apis.incremental_alter_configs import INCREMENTAL_ALTER_CONFIGS
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.alter_configs import AlterableConfig, AlterConfigsRequest, AlterConfigsResource
+from streamhouse.protocol.messages.alter_configs import AlterConfigsResourceResponse as AlterResult
+from streamhouse.protocol.messages.alter_configs import AlterConfigsResponse as AlterResponse
+from streamhouse.protocol.messages.describe_configs import DescribeConfigsRequest
+from streamhouse.protocol.messages.describe_configs import DescribeConfigsResourceResult as DescribeEntry
+from streamhouse.protocol.messages.describe_configs import DescribeConfigsResponse as DescribeResponse
+from streamhouse.protocol.messages.describe_configs import DescribeConfigsResult as DescribeResult
+from streamhouse.protocol.messages.describe_configs import DescribeConfigsSynonym as DescribeSynonym
+from streamhouse.protocol.messages.incremental_alter_configs import AlterableConfig as IncrementalConfig
+from streamhouse.protocol.messages.incremental_alter_configs import AlterConfigsResource as IncrementalResource
+from streamhouse.protocol.messages.incremental_alter_configs import AlterConfigsResourceResponse as IncrementalResult
+from streamhouse.protocol.messages.incremental_alter_configs import IncrementalAlterConfigsRequest
+from streamhouse.protocol.messages.incremental_alter_configs import (
+    IncrementalAlterConfigsResponse as IncrementalResponse,
+)
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 Item = TypeVar("Item", bound=Hashable)
 ResourceResult = TypeVar("ResourceResult", AlterResult, IncrementalResult)

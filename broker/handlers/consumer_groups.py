@@ -29,37 +29,37 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from broker.groups.assignors import Assignment
-from broker.groups.consumer import HeartbeatCall
-from broker.groups.migration import CLASSIC_MEMBER_TYPE, CONSUMER_MEMBER_TYPE
-from broker.handlers.groups import client_host
-from broker.security.authorizer import Operation, ResourceType
-from protocol.apis.consumer_group_describe import CONSUMER_GROUP_DESCRIBE
-from protocol.apis.consumer_group_heartbeat import CONSUMER_GROUP_HEARTBEAT
-from protocol.errors import ErrorCode
-from protocol.messages.consumer_group_describe import (
+from streamhouse.broker.groups.assignors import Assignment
+from streamhouse.broker.groups.consumer import HeartbeatCall
+from streamhouse.broker.groups.migration import CLASSIC_MEMBER_TYPE, CONSUMER_MEMBER_TYPE
+from streamhouse.broker.handlers.groups import client_host
+from streamhouse.broker.security.authorizer import Operation, ResourceType
+from streamhouse.protocol.apis.consumer_group_describe import CONSUMER_GROUP_DESCRIBE
+from streamhouse.protocol.apis.consumer_group_heartbeat import CONSUMER_GROUP_HEARTBEAT
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.consumer_group_describe import (
     Assignment as DescribedAssignment,
 )
-from protocol.messages.consumer_group_describe import (
+from streamhouse.protocol.messages.consumer_group_describe import (
     ConsumerGroupDescribeRequest,
     ConsumerGroupDescribeResponse,
     DescribedGroup,
     Member,
     TopicPartitions,
 )
-from protocol.messages.consumer_group_heartbeat import (
+from streamhouse.protocol.messages.consumer_group_heartbeat import (
     Assignment as HeartbeatAssignment,
 )
-from protocol.messages.consumer_group_heartbeat import (
+from streamhouse.protocol.messages.consumer_group_heartbeat import (
     ConsumerGroupHeartbeatRequest,
     ConsumerGroupHeartbeatResponse,
     ResponseTopicPartitions,
 )
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 
 async def handle_consumer_group_heartbeat(

@@ -21,23 +21,23 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from broker.security.authorizer import Operation
-from broker.topics import topic_name_error
-from metadata.base import InvalidPartitionsError, UnknownTopicError
-from protocol.apis.create_partitions import CREATE_PARTITIONS
-from protocol.errors import ErrorCode
-from protocol.messages.create_partitions import (
+from streamhouse.broker.security.authorizer import Operation
+from streamhouse.broker.topics import topic_name_error
+from streamhouse.metadata.base import InvalidPartitionsError, UnknownTopicError
+from streamhouse.protocol.apis.create_partitions import CREATE_PARTITIONS
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.create_partitions import (
     CreatePartitionsAssignment,
     CreatePartitionsRequest,
     CreatePartitionsTopic,
 )
-from protocol.messages.create_partitions import CreatePartitionsResponse as Response
-from protocol.messages.create_partitions import CreatePartitionsTopicResult as Result
+from streamhouse.protocol.messages.create_partitions import CreatePartitionsResponse as Response
+from streamhouse.protocol.messages.create_partitions import CreatePartitionsTopicResult as Result
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 
 async def handle_create_partitions(

@@ -34,20 +34,20 @@ from collections import Counter
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from broker.handlers.configs import topic_config_values
-from broker.topics import config_error, topic_name_error
-from metadata.base import MetadataUnavailableError, TopicExistsError, TopicInfo
-from protocol.apis.create_topics import CREATE_TOPICS
-from protocol.errors import ErrorCode
-from protocol.messages.create_topics import CreatableTopic, CreatableTopicConfig, CreateTopicsRequest
-from protocol.messages.create_topics import CreatableTopicConfigs as ResultConfig
-from protocol.messages.create_topics import CreatableTopicResult as Result
-from protocol.messages.create_topics import CreateTopicsResponse as Response
+from streamhouse.broker.handlers.configs import topic_config_values
+from streamhouse.broker.topics import config_error, topic_name_error
+from streamhouse.metadata.base import MetadataUnavailableError, TopicExistsError, TopicInfo
+from streamhouse.protocol.apis.create_topics import CREATE_TOPICS
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.create_topics import CreatableTopic, CreatableTopicConfig, CreateTopicsRequest
+from streamhouse.protocol.messages.create_topics import CreatableTopicConfigs as ResultConfig
+from streamhouse.protocol.messages.create_topics import CreatableTopicResult as Result
+from streamhouse.protocol.messages.create_topics import CreateTopicsResponse as Response
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 NO_TOPIC_ID = UUID(int=0)
 

@@ -16,19 +16,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from broker.security.authorizer import Operation
-from metadata.base import OffsetOutOfRangeError, TopicInfo, UnknownTopicError
-from protocol.apis.delete_records import DELETE_RECORDS
-from protocol.errors import ErrorCode
-from protocol.messages.delete_records import DeleteRecordsPartitionResult as PartitionResult
-from protocol.messages.delete_records import DeleteRecordsRequest
-from protocol.messages.delete_records import DeleteRecordsResponse as Response
-from protocol.messages.delete_records import DeleteRecordsTopicResult as TopicResult
+from streamhouse.broker.security.authorizer import Operation
+from streamhouse.metadata.base import OffsetOutOfRangeError, TopicInfo, UnknownTopicError
+from streamhouse.protocol.apis.delete_records import DELETE_RECORDS
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.delete_records import DeleteRecordsPartitionResult as PartitionResult
+from streamhouse.protocol.messages.delete_records import DeleteRecordsRequest
+from streamhouse.protocol.messages.delete_records import DeleteRecordsResponse as Response
+from streamhouse.protocol.messages.delete_records import DeleteRecordsTopicResult as TopicResult
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 HIGH_WATERMARK = -1
 

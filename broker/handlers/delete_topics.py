@@ -18,18 +18,18 @@ from collections import Counter
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from broker.security.authorizer import Operation
-from metadata.base import MetadataUnavailableError
-from protocol.apis.delete_topics import DELETE_TOPICS
-from protocol.errors import ErrorCode
-from protocol.messages.delete_topics import DeletableTopicResult as Result
-from protocol.messages.delete_topics import DeleteTopicsRequest
-from protocol.messages.delete_topics import DeleteTopicsResponse as Response
+from streamhouse.broker.security.authorizer import Operation
+from streamhouse.metadata.base import MetadataUnavailableError
+from streamhouse.protocol.apis.delete_topics import DELETE_TOPICS
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.delete_topics import DeletableTopicResult as Result
+from streamhouse.protocol.messages.delete_topics import DeleteTopicsRequest
+from streamhouse.protocol.messages.delete_topics import DeleteTopicsResponse as Response
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 NO_TOPIC_ID = UUID(int=0)
 

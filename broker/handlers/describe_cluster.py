@@ -15,18 +15,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from broker.handlers.metadata import CLUSTER_ID
-from broker.security.authorizer import CLUSTER_NAME, ResourceType
-from protocol.apis.describe_cluster import DESCRIBE_CLUSTER
-from protocol.errors import ErrorCode
-from protocol.messages.describe_cluster import DescribeClusterBroker as BrokerEntry
-from protocol.messages.describe_cluster import DescribeClusterRequest
-from protocol.messages.describe_cluster import DescribeClusterResponse as Response
+from streamhouse.broker.handlers.metadata import CLUSTER_ID
+from streamhouse.broker.security.authorizer import CLUSTER_NAME, ResourceType
+from streamhouse.protocol.apis.describe_cluster import DESCRIBE_CLUSTER
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.describe_cluster import DescribeClusterBroker as BrokerEntry
+from streamhouse.protocol.messages.describe_cluster import DescribeClusterRequest
+from streamhouse.protocol.messages.describe_cluster import DescribeClusterResponse as Response
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 BROKERS_ENDPOINT = 1
 CONTROLLERS_ENDPOINT = 2

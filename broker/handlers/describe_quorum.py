@@ -19,18 +19,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from broker.security.authorizer import Operation
-from protocol.apis.describe_quorum import DESCRIBE_QUORUM
-from protocol.errors import ErrorCode
-from protocol.messages.describe_quorum import DescribeQuorumRequest, Listener, Node, ReplicaState
-from protocol.messages.describe_quorum import DescribeQuorumResponse as Response
-from protocol.messages.describe_quorum import ResponsePartitionData as PartitionData
-from protocol.messages.describe_quorum import ResponseTopicData as TopicData
+from streamhouse.broker.security.authorizer import Operation
+from streamhouse.protocol.apis.describe_quorum import DESCRIBE_QUORUM
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.describe_quorum import DescribeQuorumRequest, Listener, Node, ReplicaState
+from streamhouse.protocol.messages.describe_quorum import DescribeQuorumResponse as Response
+from streamhouse.protocol.messages.describe_quorum import ResponsePartitionData as PartitionData
+from streamhouse.protocol.messages.describe_quorum import ResponseTopicData as TopicData
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 METADATA_TOPIC = "__cluster_metadata"
 METADATA_PARTITION = 0

@@ -23,21 +23,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from broker.handlers.metadata import topic_entry
-from broker.security.authorizer import Operation, ResourceType
-from broker.topics import topic_name_error
-from protocol.apis.describe_topic_partitions import DESCRIBE_TOPIC_PARTITIONS
-from protocol.errors import ErrorCode
-from protocol.messages.describe_topic_partitions import DescribeTopicPartitionsRequest
-from protocol.messages.describe_topic_partitions import DescribeTopicPartitionsResponse as Response
-from protocol.messages.describe_topic_partitions import DescribeTopicPartitionsResponsePartition as Partition
-from protocol.messages.describe_topic_partitions import DescribeTopicPartitionsResponseTopic as Topic
-from protocol.messages.describe_topic_partitions import ResponseCursor as Cursor
+from streamhouse.broker.handlers.metadata import topic_entry
+from streamhouse.broker.security.authorizer import Operation, ResourceType
+from streamhouse.broker.topics import topic_name_error
+from streamhouse.protocol.apis.describe_topic_partitions import DESCRIBE_TOPIC_PARTITIONS
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.describe_topic_partitions import DescribeTopicPartitionsRequest
+from streamhouse.protocol.messages.describe_topic_partitions import DescribeTopicPartitionsResponse as Response
+from streamhouse.protocol.messages.describe_topic_partitions import (
+    DescribeTopicPartitionsResponsePartition as Partition,
+)
+from streamhouse.protocol.messages.describe_topic_partitions import DescribeTopicPartitionsResponseTopic as Topic
+from streamhouse.protocol.messages.describe_topic_partitions import ResponseCursor as Cursor
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 MAX_PARTITIONS_PER_PAGE = 2000
 NO_TOPIC_ID = UUID(int=0)

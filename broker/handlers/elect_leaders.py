@@ -20,17 +20,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from broker.security.authorizer import Operation
-from protocol.apis.elect_leaders import ELECT_LEADERS
-from protocol.errors import ErrorCode
-from protocol.messages.elect_leaders import ElectLeadersRequest, PartitionResult
-from protocol.messages.elect_leaders import ElectLeadersResponse as Response
-from protocol.messages.elect_leaders import ReplicaElectionResult as TopicResult
+from streamhouse.broker.security.authorizer import Operation
+from streamhouse.protocol.apis.elect_leaders import ELECT_LEADERS
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.elect_leaders import ElectLeadersRequest, PartitionResult
+from streamhouse.protocol.messages.elect_leaders import ElectLeadersResponse as Response
+from streamhouse.protocol.messages.elect_leaders import ReplicaElectionResult as TopicResult
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 PREFERRED, UNCLEAN = 0, 1
 

@@ -34,24 +34,24 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from broker.security.authorizer import Operation
-from metadata.base import MetadataUnavailableError
-from protocol.apis.fetch import FETCH
-from protocol.errors import ErrorCode
-from protocol.messages.fetch import AbortedTransaction, FetchRequest, PartitionData
-from protocol.messages.fetch import FetchableTopicResponse as TopicResponse
-from protocol.messages.fetch import FetchResponse as Response
-from protocol.records import iter_batches
-from storage.objects.base import ObjectNotFoundError, ObjectStoreUnavailableError
-from storage.transactions import aborted_between
+from streamhouse.broker.security.authorizer import Operation
+from streamhouse.metadata.base import MetadataUnavailableError
+from streamhouse.protocol.apis.fetch import FETCH
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.fetch import AbortedTransaction, FetchRequest, PartitionData
+from streamhouse.protocol.messages.fetch import FetchableTopicResponse as TopicResponse
+from streamhouse.protocol.messages.fetch import FetchResponse as Response
+from streamhouse.protocol.records import iter_batches
+from streamhouse.storage.objects.base import ObjectNotFoundError, ObjectStoreUnavailableError
+from streamhouse.storage.transactions import aborted_between
 
 if TYPE_CHECKING:
     from uuid import UUID
 
-    from broker.app import Broker
-    from broker.metrics import BrokerStats
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.metrics import BrokerStats
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 READ_COMMITTED = 1
 TOPIC_IDS_VERSION = 13

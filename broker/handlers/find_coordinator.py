@@ -18,17 +18,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from broker.cluster import group_key, transaction_key
-from broker.security.authorizer import Operation
-from protocol.apis.find_coordinator import FIND_COORDINATOR
-from protocol.errors import ErrorCode
-from protocol.messages.find_coordinator import Coordinator, FindCoordinatorRequest
-from protocol.messages.find_coordinator import FindCoordinatorResponse as Response
+from streamhouse.broker.cluster import group_key, transaction_key
+from streamhouse.broker.security.authorizer import Operation
+from streamhouse.protocol.apis.find_coordinator import FIND_COORDINATOR
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.find_coordinator import Coordinator, FindCoordinatorRequest
+from streamhouse.protocol.messages.find_coordinator import FindCoordinatorResponse as Response
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 GROUP_KEY, TRANSACTION_KEY = 0, 1
 NO_NODE = (-1, "", -1)

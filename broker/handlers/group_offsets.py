@@ -48,35 +48,35 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from broker.groups.offsets import OFFSET_METADATA_MAX_BYTES
-from broker.metrics import UNKNOWN_LABEL
-from broker.security.authorizer import Authorizer, Operation, ResourceType
-from metadata.base import CommittedOffset, MetadataUnavailableError
-from protocol.apis.offset_commit import OFFSET_COMMIT
-from protocol.apis.offset_delete import OFFSET_DELETE
-from protocol.apis.offset_fetch import OFFSET_FETCH
-from protocol.errors import ErrorCode
-from protocol.messages.offset_commit import OffsetCommitRequest, OffsetCommitResponsePartition
-from protocol.messages.offset_commit import OffsetCommitResponse as CommitResponse
-from protocol.messages.offset_commit import OffsetCommitResponseTopic as CommitTopic
-from protocol.messages.offset_delete import OffsetDeleteRequest, OffsetDeleteResponsePartition
-from protocol.messages.offset_delete import OffsetDeleteResponse as DeleteResponse
-from protocol.messages.offset_delete import OffsetDeleteResponseTopic as DeleteTopic
-from protocol.messages.offset_fetch import (
+from streamhouse.broker.groups.offsets import OFFSET_METADATA_MAX_BYTES
+from streamhouse.broker.metrics import UNKNOWN_LABEL
+from streamhouse.broker.security.authorizer import Authorizer, Operation, ResourceType
+from streamhouse.metadata.base import CommittedOffset, MetadataUnavailableError
+from streamhouse.protocol.apis.offset_commit import OFFSET_COMMIT
+from streamhouse.protocol.apis.offset_delete import OFFSET_DELETE
+from streamhouse.protocol.apis.offset_fetch import OFFSET_FETCH
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.offset_commit import OffsetCommitRequest, OffsetCommitResponsePartition
+from streamhouse.protocol.messages.offset_commit import OffsetCommitResponse as CommitResponse
+from streamhouse.protocol.messages.offset_commit import OffsetCommitResponseTopic as CommitTopic
+from streamhouse.protocol.messages.offset_delete import OffsetDeleteRequest, OffsetDeleteResponsePartition
+from streamhouse.protocol.messages.offset_delete import OffsetDeleteResponse as DeleteResponse
+from streamhouse.protocol.messages.offset_delete import OffsetDeleteResponseTopic as DeleteTopic
+from streamhouse.protocol.messages.offset_fetch import (
     OffsetFetchRequest,
     OffsetFetchResponsePartition,
     OffsetFetchResponsePartitions,
 )
-from protocol.messages.offset_fetch import OffsetFetchResponse as FetchResponse
-from protocol.messages.offset_fetch import OffsetFetchResponseGroup as FetchGroup
-from protocol.messages.offset_fetch import OffsetFetchResponseTopic as FetchTopic
-from protocol.messages.offset_fetch import OffsetFetchResponseTopics as FetchGroupTopic
+from streamhouse.protocol.messages.offset_fetch import OffsetFetchResponse as FetchResponse
+from streamhouse.protocol.messages.offset_fetch import OffsetFetchResponseGroup as FetchGroup
+from streamhouse.protocol.messages.offset_fetch import OffsetFetchResponseTopic as FetchTopic
+from streamhouse.protocol.messages.offset_fetch import OffsetFetchResponseTopics as FetchGroupTopic
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.metrics import BrokerStats
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.metrics import BrokerStats
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 NO_OFFSET = -1
 NO_LEADER_EPOCH = -1

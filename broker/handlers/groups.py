@@ -51,37 +51,37 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from broker.groups.state import JoinRequest
-from broker.security.authorizer import Operation, ResourceType
-from broker.share.admin import delete_share_groups, list_share_groups
-from protocol.apis.delete_groups import DELETE_GROUPS
-from protocol.apis.describe_groups import DESCRIBE_GROUPS
-from protocol.apis.heartbeat import HEARTBEAT
-from protocol.apis.join_group import JOIN_GROUP
-from protocol.apis.leave_group import LEAVE_GROUP
-from protocol.apis.list_groups import LIST_GROUPS
-from protocol.apis.sync_group import SYNC_GROUP
-from protocol.errors import ErrorCode
-from protocol.messages.delete_groups import DeletableGroupResult, DeleteGroupsRequest, DeleteGroupsResponse
-from protocol.messages.describe_groups import (
+from streamhouse.broker.groups.state import JoinRequest
+from streamhouse.broker.security.authorizer import Operation, ResourceType
+from streamhouse.broker.share.admin import delete_share_groups, list_share_groups
+from streamhouse.protocol.apis.delete_groups import DELETE_GROUPS
+from streamhouse.protocol.apis.describe_groups import DESCRIBE_GROUPS
+from streamhouse.protocol.apis.heartbeat import HEARTBEAT
+from streamhouse.protocol.apis.join_group import JOIN_GROUP
+from streamhouse.protocol.apis.leave_group import LEAVE_GROUP
+from streamhouse.protocol.apis.list_groups import LIST_GROUPS
+from streamhouse.protocol.apis.sync_group import SYNC_GROUP
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.delete_groups import DeletableGroupResult, DeleteGroupsRequest, DeleteGroupsResponse
+from streamhouse.protocol.messages.describe_groups import (
     DescribedGroup,
     DescribedGroupMember,
     DescribeGroupsRequest,
     DescribeGroupsResponse,
 )
-from protocol.messages.heartbeat import HeartbeatRequest, HeartbeatResponse
-from protocol.messages.join_group import JoinGroupRequest, JoinGroupResponseMember
-from protocol.messages.join_group import JoinGroupResponse as JoinResponse
-from protocol.messages.leave_group import LeaveGroupRequest, MemberResponse
-from protocol.messages.leave_group import LeaveGroupResponse as LeaveResponse
-from protocol.messages.list_groups import ListedGroup, ListGroupsRequest, ListGroupsResponse
-from protocol.messages.sync_group import SyncGroupRequest
-from protocol.messages.sync_group import SyncGroupResponse as SyncResponse
+from streamhouse.protocol.messages.heartbeat import HeartbeatRequest, HeartbeatResponse
+from streamhouse.protocol.messages.join_group import JoinGroupRequest, JoinGroupResponseMember
+from streamhouse.protocol.messages.join_group import JoinGroupResponse as JoinResponse
+from streamhouse.protocol.messages.leave_group import LeaveGroupRequest, MemberResponse
+from streamhouse.protocol.messages.leave_group import LeaveGroupResponse as LeaveResponse
+from streamhouse.protocol.messages.list_groups import ListedGroup, ListGroupsRequest, ListGroupsResponse
+from streamhouse.protocol.messages.sync_group import SyncGroupRequest
+from streamhouse.protocol.messages.sync_group import SyncGroupResponse as SyncResponse
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 
 def client_host(connection: Connection) -> str:

@@ -26,16 +26,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from broker.security.authorizer import Operation, ResourceType
-from protocol.apis.init_producer_id import INIT_PRODUCER_ID
-from protocol.errors import ErrorCode
-from protocol.messages.init_producer_id import InitProducerIdRequest
-from protocol.messages.init_producer_id import InitProducerIdResponse as Response
+from streamhouse.broker.security.authorizer import Operation, ResourceType
+from streamhouse.protocol.apis.init_producer_id import INIT_PRODUCER_ID
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.init_producer_id import InitProducerIdRequest
+from streamhouse.protocol.messages.init_producer_id import InitProducerIdResponse as Response
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 NO_PRODUCER_ID = -1
 NO_PRODUCER_EPOCH = -1

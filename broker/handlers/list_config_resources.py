@@ -17,17 +17,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from broker.security.authorizer import Operation
-from protocol.apis.list_config_resources import CLIENT_METRICS_RESOURCE, LIST_CONFIG_RESOURCES
-from protocol.errors import ErrorCode
-from protocol.messages.list_config_resources import ConfigResource as Resource
-from protocol.messages.list_config_resources import ListConfigResourcesRequest
-from protocol.messages.list_config_resources import ListConfigResourcesResponse as Response
+from streamhouse.broker.security.authorizer import Operation
+from streamhouse.protocol.apis.list_config_resources import CLIENT_METRICS_RESOURCE, LIST_CONFIG_RESOURCES
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.list_config_resources import ConfigResource as Resource
+from streamhouse.protocol.messages.list_config_resources import ListConfigResourcesRequest
+from streamhouse.protocol.messages.list_config_resources import ListConfigResourcesResponse as Response
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 TOPIC_RESOURCE, BROKER_RESOURCE, GROUP_RESOURCE = 2, 4, 32
 LISTABLE = (TOPIC_RESOURCE, BROKER_RESOURCE, CLIENT_METRICS_RESOURCE, GROUP_RESOURCE)

@@ -17,20 +17,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from broker.security.authorizer import Operation
-from protocol.apis.list_offsets import LIST_OFFSETS
-from protocol.errors import ErrorCode
-from protocol.messages.list_offsets import ListOffsetsPartitionResponse as PartitionResponse
-from protocol.messages.list_offsets import ListOffsetsRequest
-from protocol.messages.list_offsets import ListOffsetsResponse as Response
-from protocol.messages.list_offsets import ListOffsetsTopicResponse as TopicResponse
+from streamhouse.broker.security.authorizer import Operation
+from streamhouse.protocol.apis.list_offsets import LIST_OFFSETS
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.list_offsets import ListOffsetsPartitionResponse as PartitionResponse
+from streamhouse.protocol.messages.list_offsets import ListOffsetsRequest
+from streamhouse.protocol.messages.list_offsets import ListOffsetsResponse as Response
+from streamhouse.protocol.messages.list_offsets import ListOffsetsTopicResponse as TopicResponse
 
 if TYPE_CHECKING:
     from uuid import UUID
 
-    from broker.app import Broker
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 LATEST = -1
 EARLIEST = -2

@@ -26,24 +26,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from broker.security.authorizer import Operation
-from protocol.apis.alter_replica_log_dirs import ALTER_REPLICA_LOG_DIRS
-from protocol.apis.describe_log_dirs import DESCRIBE_LOG_DIRS
-from protocol.errors import ErrorCode
-from protocol.messages.alter_replica_log_dirs import AlterReplicaLogDirPartitionResult as AlterPartitionResult
-from protocol.messages.alter_replica_log_dirs import AlterReplicaLogDirsRequest
-from protocol.messages.alter_replica_log_dirs import AlterReplicaLogDirsResponse as AlterResponse
-from protocol.messages.alter_replica_log_dirs import AlterReplicaLogDirTopicResult as AlterTopicResult
-from protocol.messages.describe_log_dirs import DescribeLogDirsPartition as DirPartition
-from protocol.messages.describe_log_dirs import DescribeLogDirsRequest
-from protocol.messages.describe_log_dirs import DescribeLogDirsResponse as DescribeResponse
-from protocol.messages.describe_log_dirs import DescribeLogDirsResult as DirResult
-from protocol.messages.describe_log_dirs import DescribeLogDirsTopic as DirTopic
+from streamhouse.broker.security.authorizer import Operation
+from streamhouse.protocol.apis.alter_replica_log_dirs import ALTER_REPLICA_LOG_DIRS
+from streamhouse.protocol.apis.describe_log_dirs import DESCRIBE_LOG_DIRS
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.alter_replica_log_dirs import (
+    AlterReplicaLogDirPartitionResult as AlterPartitionResult,
+)
+from streamhouse.protocol.messages.alter_replica_log_dirs import AlterReplicaLogDirsRequest
+from streamhouse.protocol.messages.alter_replica_log_dirs import AlterReplicaLogDirsResponse as AlterResponse
+from streamhouse.protocol.messages.alter_replica_log_dirs import AlterReplicaLogDirTopicResult as AlterTopicResult
+from streamhouse.protocol.messages.describe_log_dirs import DescribeLogDirsPartition as DirPartition
+from streamhouse.protocol.messages.describe_log_dirs import DescribeLogDirsRequest
+from streamhouse.protocol.messages.describe_log_dirs import DescribeLogDirsResponse as DescribeResponse
+from streamhouse.protocol.messages.describe_log_dirs import DescribeLogDirsResult as DirResult
+from streamhouse.protocol.messages.describe_log_dirs import DescribeLogDirsTopic as DirTopic
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 
 async def handle_describe_log_dirs(

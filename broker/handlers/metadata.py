@@ -29,24 +29,24 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar, cast
 
-from broker.cluster import ClusterView
-from broker.security.authorizer import CLUSTER_NAME, UNKNOWN_AUTHORIZED_OPERATIONS, Operation, ResourceType
-from broker.topics import INTERNAL_TOPICS, is_internal
-from metadata.base import TopicInfo
-from metadata.gil import sharing_the_gil
-from protocol import wire
-from protocol.apis.metadata import METADATA
-from protocol.errors import ErrorCode
-from protocol.messages.metadata import MetadataRequest, MetadataRequestTopic, MetadataResponseBroker
-from protocol.messages.metadata import MetadataResponse as Response
-from protocol.messages.metadata import MetadataResponsePartition as Partition
-from protocol.messages.metadata import MetadataResponseTopic as Topic
-from protocol.primitives import EncodedElements
+from streamhouse.broker.cluster import ClusterView
+from streamhouse.broker.security.authorizer import CLUSTER_NAME, UNKNOWN_AUTHORIZED_OPERATIONS, Operation, ResourceType
+from streamhouse.broker.topics import INTERNAL_TOPICS, is_internal
+from streamhouse.metadata.base import TopicInfo
+from streamhouse.metadata.gil import sharing_the_gil
+from streamhouse.protocol import wire
+from streamhouse.protocol.apis.metadata import METADATA
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.metadata import MetadataRequest, MetadataRequestTopic, MetadataResponseBroker
+from streamhouse.protocol.messages.metadata import MetadataResponse as Response
+from streamhouse.protocol.messages.metadata import MetadataResponsePartition as Partition
+from streamhouse.protocol.messages.metadata import MetadataResponseTopic as Topic
+from streamhouse.protocol.primitives import EncodedElements
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 CLUSTER_ID = "streamhouse-cluster"
 TopicEntry = TypeVar("TopicEntry")

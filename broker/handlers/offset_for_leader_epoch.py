@@ -18,18 +18,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from broker.security.authorizer import Operation
-from protocol.apis.offset_for_leader_epoch import OFFSET_FOR_LEADER_EPOCH
-from protocol.errors import ErrorCode
-from protocol.messages.offset_for_leader_epoch import EpochEndOffset, OffsetForLeaderEpochRequest
-from protocol.messages.offset_for_leader_epoch import OffsetForLeaderEpochResponse as Response
-from protocol.messages.offset_for_leader_epoch import OffsetForLeaderTopicResult as TopicResult
-from storage.log import LEADER_EPOCH
+from streamhouse.broker.security.authorizer import Operation
+from streamhouse.protocol.apis.offset_for_leader_epoch import OFFSET_FOR_LEADER_EPOCH
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.offset_for_leader_epoch import EpochEndOffset, OffsetForLeaderEpochRequest
+from streamhouse.protocol.messages.offset_for_leader_epoch import OffsetForLeaderEpochResponse as Response
+from streamhouse.protocol.messages.offset_for_leader_epoch import OffsetForLeaderTopicResult as TopicResult
+from streamhouse.storage.log import LEADER_EPOCH
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 UNDEFINED_EPOCH = -1
 UNDEFINED_OFFSET = -1

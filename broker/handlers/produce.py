@@ -58,38 +58,38 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, NamedTuple
 
-from broker.security.authorizer import Operation
-from broker.topics import cleanup_policies, effective_config, is_internal, timestamp_limits_ms
-from metadata.base import AppendResult, MetadataUnavailableError, TopicInfo
-from protocol import validation
-from protocol.apis.produce import PRODUCE
-from protocol.errors import ErrorCode, ProtocolError
-from protocol.messages.produce import BatchIndexAndErrorMessage as RecordError
-from protocol.messages.produce import PartitionProduceResponse as PartitionResponse
-from protocol.messages.produce import ProduceRequest, TopicProduceData
-from protocol.messages.produce import ProduceResponse as Response
-from protocol.messages.produce import TopicProduceResponse as TopicResponse
-from protocol.records import BatchHeader, Compression, InvalidRecordError, iter_batches, set_log_append_time
-from protocol.validation import (
+from streamhouse.broker.security.authorizer import Operation
+from streamhouse.broker.topics import cleanup_policies, effective_config, is_internal, timestamp_limits_ms
+from streamhouse.metadata.base import AppendResult, MetadataUnavailableError, TopicInfo
+from streamhouse.protocol import validation
+from streamhouse.protocol.apis.produce import PRODUCE
+from streamhouse.protocol.errors import ErrorCode, ProtocolError
+from streamhouse.protocol.messages.produce import BatchIndexAndErrorMessage as RecordError
+from streamhouse.protocol.messages.produce import PartitionProduceResponse as PartitionResponse
+from streamhouse.protocol.messages.produce import ProduceRequest, TopicProduceData
+from streamhouse.protocol.messages.produce import ProduceResponse as Response
+from streamhouse.protocol.messages.produce import TopicProduceResponse as TopicResponse
+from streamhouse.protocol.records import BatchHeader, Compression, InvalidRecordError, iter_batches, set_log_append_time
+from streamhouse.protocol.validation import (
     TimestampBounds,
     needs_record_errors,
     record_errors,
     timestamp_bounds,
     validate_batch,
 )
-from storage.log import StorageError
+from streamhouse.storage.log import StorageError
 
 if not validation.COMPILED:
     logging.getLogger(__name__).warning(
-        "protocol._recordscan is not built (no C compiler at install?): produced records are validated in Python, "
+        "streamhouse.protocol._recordscan is not built (no C compiler at install?): produced records are validated in Python, "  # noqa: E501
         "far slower"
     )
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.metrics import BrokerStats
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.metrics import BrokerStats
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 
 class _Outcome:

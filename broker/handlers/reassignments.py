@@ -22,22 +22,31 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from broker.security.authorizer import Operation
-from protocol.apis.alter_partition_reassignments import ALTER_PARTITION_REASSIGNMENTS
-from protocol.apis.list_partition_reassignments import LIST_PARTITION_REASSIGNMENTS
-from protocol.errors import ErrorCode
-from protocol.messages.alter_partition_reassignments import AlterPartitionReassignmentsRequest, ReassignablePartition
-from protocol.messages.alter_partition_reassignments import AlterPartitionReassignmentsResponse as AlterResponse
-from protocol.messages.alter_partition_reassignments import ReassignablePartitionResponse as PartitionResponse
-from protocol.messages.alter_partition_reassignments import ReassignableTopicResponse as TopicResponse
-from protocol.messages.list_partition_reassignments import ListPartitionReassignmentsRequest
-from protocol.messages.list_partition_reassignments import ListPartitionReassignmentsResponse as ListResponse
+from streamhouse.broker.security.authorizer import Operation
+from streamhouse.protocol.apis.alter_partition_reassignments import ALTER_PARTITION_REASSIGNMENTS
+from streamhouse.protocol.apis.list_partition_reassignments import LIST_PARTITION_REASSIGNMENTS
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.alter_partition_reassignments import (
+    AlterPartitionReassignmentsRequest,
+    ReassignablePartition,
+)
+from streamhouse.protocol.messages.alter_partition_reassignments import (
+    AlterPartitionReassignmentsResponse as AlterResponse,
+)
+from streamhouse.protocol.messages.alter_partition_reassignments import (
+    ReassignablePartitionResponse as PartitionResponse,
+)
+from streamhouse.protocol.messages.alter_partition_reassignments import ReassignableTopicResponse as TopicResponse
+from streamhouse.protocol.messages.list_partition_reassignments import ListPartitionReassignmentsRequest
+from streamhouse.protocol.messages.list_partition_reassignments import (
+    ListPartitionReassignmentsResponse as ListResponse,
+)
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.cluster import ClusterView
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.cluster import ClusterView
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 
 async def handle_alter_partition_reassignments(

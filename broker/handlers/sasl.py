@@ -19,17 +19,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from broker.security.sasl import AuthenticationFailedError
-from protocol.apis.sasl_authenticate import SASL_AUTHENTICATE
-from protocol.apis.sasl_handshake import SASL_HANDSHAKE
-from protocol.errors import ErrorCode
-from protocol.messages.sasl_authenticate import SaslAuthenticateRequest, SaslAuthenticateResponse
-from protocol.messages.sasl_handshake import SaslHandshakeRequest, SaslHandshakeResponse
+from streamhouse.broker.security.sasl import AuthenticationFailedError
+from streamhouse.protocol.apis.sasl_authenticate import SASL_AUTHENTICATE
+from streamhouse.protocol.apis.sasl_handshake import SASL_HANDSHAKE
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.sasl_authenticate import SaslAuthenticateRequest, SaslAuthenticateResponse
+from streamhouse.protocol.messages.sasl_handshake import SaslHandshakeRequest, SaslHandshakeResponse
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 
 async def handle_sasl_handshake(

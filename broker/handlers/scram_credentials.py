@@ -20,17 +20,17 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from broker.security.authorizer import Operation
-from broker.security.scram import MECHANISM_TYPES, MECHANISMS_BY_TYPE, ScramError, check_credential
-from protocol.apis.alter_user_scram_credentials import ALTER_USER_SCRAM_CREDENTIALS
-from protocol.apis.describe_user_scram_credentials import DESCRIBE_USER_SCRAM_CREDENTIALS
-from protocol.errors import ErrorCode
-from protocol.messages.alter_user_scram_credentials import (
+from streamhouse.broker.security.authorizer import Operation
+from streamhouse.broker.security.scram import MECHANISM_TYPES, MECHANISMS_BY_TYPE, ScramError, check_credential
+from streamhouse.protocol.apis.alter_user_scram_credentials import ALTER_USER_SCRAM_CREDENTIALS
+from streamhouse.protocol.apis.describe_user_scram_credentials import DESCRIBE_USER_SCRAM_CREDENTIALS
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.alter_user_scram_credentials import (
     AlterUserScramCredentialsRequest,
     AlterUserScramCredentialsResponse,
     AlterUserScramCredentialsResult,
 )
-from protocol.messages.describe_user_scram_credentials import (
+from streamhouse.protocol.messages.describe_user_scram_credentials import (
     CredentialInfo,
     DescribeUserScramCredentialsRequest,
     DescribeUserScramCredentialsResponse,
@@ -38,9 +38,9 @@ from protocol.messages.describe_user_scram_credentials import (
 )
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 
 async def handle_describe_user_scram_credentials(

@@ -27,24 +27,24 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from broker.security.authorizer import Operation
-from broker.share.partitions import CLOSE_SESSION_EPOCH, PartitionKey, SessionError
-from metadata.base import AbortedTransaction, MetadataUnavailableError
-from protocol.apis.share_acknowledge import SHARE_ACKNOWLEDGE
-from protocol.apis.share_fetch import SHARE_FETCH
-from protocol.errors import ErrorCode
-from protocol.messages import share_acknowledge as ack_messages
-from protocol.messages import share_fetch as fetch_messages
-from protocol.records import BatchHeader, iter_batches
-from storage.objects.base import ObjectNotFoundError, ObjectStoreUnavailableError
-from storage.transactions import aborted_between
+from streamhouse.broker.security.authorizer import Operation
+from streamhouse.broker.share.partitions import CLOSE_SESSION_EPOCH, PartitionKey, SessionError
+from streamhouse.metadata.base import AbortedTransaction, MetadataUnavailableError
+from streamhouse.protocol.apis.share_acknowledge import SHARE_ACKNOWLEDGE
+from streamhouse.protocol.apis.share_fetch import SHARE_FETCH
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages import share_acknowledge as ack_messages
+from streamhouse.protocol.messages import share_fetch as fetch_messages
+from streamhouse.protocol.records import BatchHeader, iter_batches
+from streamhouse.storage.objects.base import ObjectNotFoundError, ObjectStoreUnavailableError
+from streamhouse.storage.transactions import aborted_between
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.server import Connection
-    from broker.share.configs import ShareSettings
-    from broker.share.partition import Acquired
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.broker.share.configs import ShareSettings
+    from streamhouse.broker.share.partition import Acquired
+    from streamhouse.protocol.wire import Request
 
 AckBatches = list[tuple[int, int, list[int]]]
 _STORE_FAILURES = (MetadataUnavailableError, ObjectNotFoundError, ObjectStoreUnavailableError)

@@ -17,22 +17,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from broker.security.authorizer import Operation
-from metadata.base import MetadataUnavailableError, TopicInfo
-from protocol.apis.alter_share_group_offsets import ALTER_SHARE_GROUP_OFFSETS
-from protocol.apis.delete_share_group_offsets import DELETE_SHARE_GROUP_OFFSETS
-from protocol.apis.describe_share_group_offsets import DESCRIBE_SHARE_GROUP_OFFSETS
-from protocol.errors import ErrorCode
-from protocol.messages import alter_share_group_offsets as alter
-from protocol.messages import delete_share_group_offsets as delete
-from protocol.messages import describe_share_group_offsets as describe
+from streamhouse.broker.security.authorizer import Operation
+from streamhouse.metadata.base import MetadataUnavailableError, TopicInfo
+from streamhouse.protocol.apis.alter_share_group_offsets import ALTER_SHARE_GROUP_OFFSETS
+from streamhouse.protocol.apis.delete_share_group_offsets import DELETE_SHARE_GROUP_OFFSETS
+from streamhouse.protocol.apis.describe_share_group_offsets import DESCRIBE_SHARE_GROUP_OFFSETS
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages import alter_share_group_offsets as alter
+from streamhouse.protocol.messages import delete_share_group_offsets as delete
+from streamhouse.protocol.messages import describe_share_group_offsets as describe
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.server import Connection
-    from broker.share.partition import SharePartition
-    from broker.share.partitions import PartitionKey
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.broker.share.partition import SharePartition
+    from streamhouse.broker.share.partitions import PartitionKey
+    from streamhouse.protocol.wire import Request
 
 
 async def _group_error(broker: Broker, group_id: str, must_be_empty: bool) -> ErrorCode | None:

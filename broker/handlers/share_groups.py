@@ -21,34 +21,34 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from broker.handlers.groups import client_host
-from broker.security.authorizer import Operation, ResourceType
-from broker.share.groups import ASSIGNOR_NAME, ShareHeartbeatCall
-from protocol.apis.share_group_describe import SHARE_GROUP_DESCRIBE
-from protocol.apis.share_group_heartbeat import SHARE_GROUP_HEARTBEAT
-from protocol.messages.share_group_describe import (
+from streamhouse.broker.handlers.groups import client_host
+from streamhouse.broker.security.authorizer import Operation, ResourceType
+from streamhouse.broker.share.groups import ASSIGNOR_NAME, ShareHeartbeatCall
+from streamhouse.protocol.apis.share_group_describe import SHARE_GROUP_DESCRIBE
+from streamhouse.protocol.apis.share_group_heartbeat import SHARE_GROUP_HEARTBEAT
+from streamhouse.protocol.messages.share_group_describe import (
     Assignment as DescribedAssignment,
 )
-from protocol.messages.share_group_describe import (
+from streamhouse.protocol.messages.share_group_describe import (
     DescribedGroup,
     Member,
     ShareGroupDescribeRequest,
     ShareGroupDescribeResponse,
     TopicPartitions,
 )
-from protocol.messages.share_group_heartbeat import (
+from streamhouse.protocol.messages.share_group_heartbeat import (
     Assignment,
     ShareGroupHeartbeatRequest,
     ShareGroupHeartbeatResponse,
 )
-from protocol.messages.share_group_heartbeat import (
+from streamhouse.protocol.messages.share_group_heartbeat import (
     TopicPartitions as HeartbeatTopicPartitions,
 )
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 
 async def handle_share_group_heartbeat(

@@ -23,21 +23,21 @@ import zlib
 from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
-from protocol.apis.get_telemetry_subscriptions import GET_TELEMETRY_SUBSCRIPTIONS
-from protocol.apis.push_telemetry import PUSH_TELEMETRY
-from protocol.errors import ErrorCode
-from protocol.messages.get_telemetry_subscriptions import (
+from streamhouse.protocol.apis.get_telemetry_subscriptions import GET_TELEMETRY_SUBSCRIPTIONS
+from streamhouse.protocol.apis.push_telemetry import PUSH_TELEMETRY
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.get_telemetry_subscriptions import (
     GetTelemetrySubscriptionsRequest,
     GetTelemetrySubscriptionsResponse,
 )
-from protocol.messages.push_telemetry import PushTelemetryRequest, PushTelemetryResponse
-from protocol.records import Compression
+from streamhouse.protocol.messages.push_telemetry import PushTelemetryRequest, PushTelemetryResponse
+from streamhouse.protocol.records import Compression
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.handlers import Handler
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.handlers import Handler
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 ZERO_UUID = UUID(int=0)
 TELEMETRY_MAX_BYTES = 1024 * 1024  # Kafka's telemetry.max.bytes

@@ -17,25 +17,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from broker.handlers.group_offsets import by_topic
-from broker.security.authorizer import Operation, ResourceType
-from broker.transactions import STATES, now_ms
-from metadata.base import MetadataUnavailableError
-from protocol.apis.describe_transactions import DESCRIBE_TRANSACTIONS
-from protocol.apis.list_transactions import LIST_TRANSACTIONS
-from protocol.errors import ErrorCode
-from protocol.messages.describe_transactions import DescribeTransactionsRequest, TopicData
-from protocol.messages.describe_transactions import DescribeTransactionsResponse as DescribeResponse
-from protocol.messages.describe_transactions import TransactionState as Described
-from protocol.messages.list_transactions import ListTransactionsRequest
-from protocol.messages.list_transactions import ListTransactionsResponse as ListResponse
-from protocol.messages.list_transactions import TransactionState as Listed
+from streamhouse.broker.handlers.group_offsets import by_topic
+from streamhouse.broker.security.authorizer import Operation, ResourceType
+from streamhouse.broker.transactions import STATES, now_ms
+from streamhouse.metadata.base import MetadataUnavailableError
+from streamhouse.protocol.apis.describe_transactions import DESCRIBE_TRANSACTIONS
+from streamhouse.protocol.apis.list_transactions import LIST_TRANSACTIONS
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.describe_transactions import DescribeTransactionsRequest, TopicData
+from streamhouse.protocol.messages.describe_transactions import DescribeTransactionsResponse as DescribeResponse
+from streamhouse.protocol.messages.describe_transactions import TransactionState as Described
+from streamhouse.protocol.messages.list_transactions import ListTransactionsRequest
+from streamhouse.protocol.messages.list_transactions import ListTransactionsResponse as ListResponse
+from streamhouse.protocol.messages.list_transactions import TransactionState as Listed
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.handlers import Handler
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.handlers import Handler
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 NO_START_TIME = -1
 

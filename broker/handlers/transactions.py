@@ -42,33 +42,33 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from broker.handlers.group_offsets import CommitRequest, by_topic, existing_partitions
-from broker.security.authorizer import Operation
-from protocol.apis.add_offsets_to_txn import ADD_OFFSETS_TO_TXN
-from protocol.apis.add_partitions_to_txn import ADD_PARTITIONS_TO_TXN
-from protocol.apis.end_txn import END_TXN
-from protocol.apis.txn_offset_commit import TXN_OFFSET_COMMIT
-from protocol.errors import ErrorCode
-from protocol.messages.add_offsets_to_txn import AddOffsetsToTxnRequest, AddOffsetsToTxnResponse
-from protocol.messages.add_partitions_to_txn import (
+from streamhouse.broker.handlers.group_offsets import CommitRequest, by_topic, existing_partitions
+from streamhouse.broker.security.authorizer import Operation
+from streamhouse.protocol.apis.add_offsets_to_txn import ADD_OFFSETS_TO_TXN
+from streamhouse.protocol.apis.add_partitions_to_txn import ADD_PARTITIONS_TO_TXN
+from streamhouse.protocol.apis.end_txn import END_TXN
+from streamhouse.protocol.apis.txn_offset_commit import TXN_OFFSET_COMMIT
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.messages.add_offsets_to_txn import AddOffsetsToTxnRequest, AddOffsetsToTxnResponse
+from streamhouse.protocol.messages.add_partitions_to_txn import (
     AddPartitionsToTxnPartitionResult,
     AddPartitionsToTxnRequest,
     AddPartitionsToTxnResult,
     NestedAddPartitionsToTxnPartitionResult,
     NestedAddPartitionsToTxnTopicResult,
 )
-from protocol.messages.add_partitions_to_txn import AddPartitionsToTxnResponse as AddPartitionsResponse
-from protocol.messages.add_partitions_to_txn import AddPartitionsToTxnTopicResult as TopicResult
-from protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
-from protocol.messages.txn_offset_commit import TxnOffsetCommitRequest, TxnOffsetCommitResponsePartition
-from protocol.messages.txn_offset_commit import TxnOffsetCommitResponse as CommitResponse
-from protocol.messages.txn_offset_commit import TxnOffsetCommitResponseTopic as CommitTopic
+from streamhouse.protocol.messages.add_partitions_to_txn import AddPartitionsToTxnResponse as AddPartitionsResponse
+from streamhouse.protocol.messages.add_partitions_to_txn import AddPartitionsToTxnTopicResult as TopicResult
+from streamhouse.protocol.messages.end_txn import EndTxnRequest, EndTxnResponse
+from streamhouse.protocol.messages.txn_offset_commit import TxnOffsetCommitRequest, TxnOffsetCommitResponsePartition
+from streamhouse.protocol.messages.txn_offset_commit import TxnOffsetCommitResponse as CommitResponse
+from streamhouse.protocol.messages.txn_offset_commit import TxnOffsetCommitResponseTopic as CommitTopic
 
 if TYPE_CHECKING:
-    from broker.app import Broker
-    from broker.handlers import Handler
-    from broker.server import Connection
-    from protocol.wire import Request
+    from streamhouse.broker.app import Broker
+    from streamhouse.broker.handlers import Handler
+    from streamhouse.broker.server import Connection
+    from streamhouse.protocol.wire import Request
 
 T = TypeVar("T")
 EPOCH_BUMP_VERSION = 5  # EndTxn of transactions v2

@@ -16,13 +16,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from broker.client import BrokerConnection, ClientError
-from broker.security.authorizer import CLUSTER_NAME, WILDCARD, Operation, PatternType, Permission, ResourceType
-from broker.security.client_config import connect, read_client_config
-from protocol.apis.create_acls import CREATE_ACLS
-from protocol.apis.delete_acls import DELETE_ACLS
-from protocol.apis.describe_acls import DESCRIBE_ACLS
-from protocol.errors import ErrorCode, ProtocolError
+from streamhouse.broker.client import BrokerConnection, ClientError
+from streamhouse.broker.security.authorizer import (
+    CLUSTER_NAME,
+    WILDCARD,
+    Operation,
+    PatternType,
+    Permission,
+    ResourceType,
+)
+from streamhouse.broker.security.client_config import connect, read_client_config
+from streamhouse.protocol.apis.create_acls import CREATE_ACLS
+from streamhouse.protocol.apis.delete_acls import DELETE_ACLS
+from streamhouse.protocol.apis.describe_acls import DESCRIBE_ACLS
+from streamhouse.protocol.errors import ErrorCode, ProtocolError
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 OPERATIONS = [op.name for op in Operation if op > Operation.ANY]

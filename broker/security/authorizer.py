@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Protocol
 
-from broker.periodic import repeat
-from metadata.base import AclBinding
-from metadata.roles import AclStore
-from protocol.errors import ErrorCode
+from streamhouse.broker.periodic import repeat
+from streamhouse.metadata.base import AclBinding
+from streamhouse.metadata.roles import AclStore
+from streamhouse.protocol.errors import ErrorCode
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from broker.client import BrokerConnection, ClientError
-from protocol.apis.sasl_authenticate import SASL_AUTHENTICATE
-from protocol.apis.sasl_handshake import SASL_HANDSHAKE
-from protocol.errors import ErrorCode
+from streamhouse.broker.client import BrokerConnection, ClientError
+from streamhouse.protocol.apis.sasl_authenticate import SASL_AUTHENTICATE
+from streamhouse.protocol.apis.sasl_handshake import SASL_HANDSHAKE
+from streamhouse.protocol.errors import ErrorCode
 
 PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SCRAM_HASHES = {"SCRAM-SHA-256": "sha256", "SCRAM-SHA-512": "sha512"}

@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from metadata.base import ListenerAddress, parse_listeners
+from streamhouse.metadata.base import ListenerAddress, parse_listeners
 
 if TYPE_CHECKING:
-    from broker.config import BrokerConfig
+    from streamhouse.broker.config import BrokerConfig
 
 PLAINTEXT = "PLAINTEXT"
 SSL = "SSL"

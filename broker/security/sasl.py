@@ -19,8 +19,14 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from broker.security.oauthbearer import SignedTokenValidator, TokenError, ValidToken, bearer_token, validate_unsecured
-from broker.security.scram import (
+from streamhouse.broker.security.oauthbearer import (
+    SignedTokenValidator,
+    TokenError,
+    ValidToken,
+    bearer_token,
+    validate_unsecured,
+)
+from streamhouse.broker.security.scram import (
     HASHES,
     SCRAM_SHA_256,
     SCRAM_SHA_512,
@@ -30,7 +36,7 @@ from broker.security.scram import (
     parse_client_first,
     password_matches,
 )
-from broker.security.users import UserCredentials
+from streamhouse.broker.security.users import UserCredentials
 
 log = logging.getLogger(__name__)
 

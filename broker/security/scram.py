@@ -17,7 +17,7 @@ import secrets
 import string
 from dataclasses import dataclass
 
-from metadata.base import ScramCredential
+from streamhouse.metadata.base import ScramCredential
 
 SCRAM_SHA_256 = "SCRAM-SHA-256"
 SCRAM_SHA_512 = "SCRAM-SHA-512"

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from broker.config import BrokerConfig
-    from broker.security.listeners import Listener
+    from streamhouse.broker.config import BrokerConfig
+    from streamhouse.broker.security.listeners import Listener
 
 log = logging.getLogger(__name__)
 

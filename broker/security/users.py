@@ -9,10 +9,10 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from broker.periodic import repeat
-from broker.security.scram import check_credential, credential_from_salted, new_credential
-from metadata.base import ScramCredential
-from metadata.roles import UserStore
+from streamhouse.broker.periodic import repeat
+from streamhouse.broker.security.scram import check_credential, credential_from_salted, new_credential
+from streamhouse.metadata.base import ScramCredential
+from streamhouse.metadata.roles import UserStore
 
 log = logging.getLogger(__name__)
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from broker.groups.clock import LoopClock
-from broker.share.configs import ShareSettings
-from broker.share.groups import ShareGroups
-from broker.share.partitions import SharePartitions
+from streamhouse.broker.groups.clock import LoopClock
+from streamhouse.broker.share.configs import ShareSettings
+from streamhouse.broker.share.groups import ShareGroups
+from streamhouse.broker.share.partitions import SharePartitions
 
 if TYPE_CHECKING:
-    from broker.config import BrokerConfig
-    from broker.groups.table import GroupTable
-    from broker.topics import TopicCache
-    from metadata.base import MetadataStore
+    from streamhouse.broker.config import BrokerConfig
+    from streamhouse.broker.groups.table import GroupTable
+    from streamhouse.broker.topics import TopicCache
+    from streamhouse.metadata.base import MetadataStore
 
 
 def share_services(

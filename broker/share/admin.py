@@ -6,14 +6,14 @@ import logging
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
-from broker.groups.admin import GroupOverview
-from broker.share.groups import GROUP_TYPE
-from metadata.base import MetadataUnavailableError
-from protocol.errors import ErrorCode
+from streamhouse.broker.groups.admin import GroupOverview
+from streamhouse.broker.share.groups import GROUP_TYPE
+from streamhouse.metadata.base import MetadataUnavailableError
+from streamhouse.protocol.errors import ErrorCode
 
 if TYPE_CHECKING:
-    from broker.share.groups import ShareGroups
-    from broker.share.partitions import SharePartitions
+    from streamhouse.broker.share.groups import ShareGroups
+    from streamhouse.broker.share.partitions import SharePartitions
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from broker.client import BrokerConnection, ClientError, find_coordinator
-from protocol.apis.describe_share_group_offsets import DESCRIBE_SHARE_GROUP_OFFSETS
-from protocol.apis.share_group_describe import SHARE_GROUP_DESCRIBE
-from protocol.errors import ErrorCode
+from streamhouse.broker.client import BrokerConnection, ClientError, find_coordinator
+from streamhouse.protocol.apis.describe_share_group_offsets import DESCRIBE_SHARE_GROUP_OFFSETS
+from streamhouse.protocol.apis.share_group_describe import SHARE_GROUP_DESCRIBE
+from streamhouse.protocol.errors import ErrorCode
 
 
 @dataclass(frozen=True)

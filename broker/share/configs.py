@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-from metadata.base import MetadataStore
+from streamhouse.metadata.base import MetadataStore
 
 CACHE_SECONDS = 1.0
 LOCK_DURATION = "share.record.lock.duration.ms"

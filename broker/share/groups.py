@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from broker.groups.assignors import Assignment
-from broker.groups.clock import Clock, LoopClock, Timer
-from broker.groups.consumer_state import LEAVE_EPOCH, TopicView, topic_view
-from broker.groups.table import GroupTable
-from protocol.errors import ErrorCode
+from streamhouse.broker.groups.assignors import Assignment
+from streamhouse.broker.groups.clock import Clock, LoopClock, Timer
+from streamhouse.broker.groups.consumer_state import LEAVE_EPOCH, TopicView, topic_view
+from streamhouse.broker.groups.table import GroupTable
+from streamhouse.protocol.errors import ErrorCode
 
 if TYPE_CHECKING:
-    from broker.topics import TopicCache
+    from streamhouse.broker.topics import TopicCache
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from broker.share.partition import RecordState
-from broker.share.partitions import ShareStats
+from streamhouse.broker.share.partition import RecordState
+from streamhouse.broker.share.partitions import ShareStats
 
 PREFIX = "streamhouse_"
 

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from broker.share.configs import ShareGroupConfigs, ShareSettings
-from broker.share.partition import Acquired, InvalidRecordStateError, RecordState, SharePartition
-from metadata.base import MetadataStore, SharePartitionDocument
-from protocol.errors import ErrorCode
+from streamhouse.broker.share.configs import ShareGroupConfigs, ShareSettings
+from streamhouse.broker.share.partition import Acquired, InvalidRecordStateError, RecordState, SharePartition
+from streamhouse.metadata.base import MetadataStore, SharePartitionDocument
+from streamhouse.protocol.errors import ErrorCode
 
 if TYPE_CHECKING:
-    from broker.groups.clock import Clock
+    from streamhouse.broker.groups.clock import Clock
 
 PartitionKey = tuple[UUID, int]
 MAX_GROUPS_MEASURED = 1000  # share group ids are metric labels: a bound on the series they can make

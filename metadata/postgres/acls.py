@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from metadata import sql
-from metadata.base import AclBinding
-from metadata.postgres.database import PostgresDatabase
+from streamhouse.metadata import sql
+from streamhouse.metadata.base import AclBinding
+from streamhouse.metadata.postgres.database import PostgresDatabase
 
 
 class PostgresAcls:

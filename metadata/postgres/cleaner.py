@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from metadata import sql
-from metadata.base import CleanerCheckpoint
-from metadata.postgres.database import PostgresDatabase
+from streamhouse.metadata import sql
+from streamhouse.metadata.base import CleanerCheckpoint
+from streamhouse.metadata.postgres.database import PostgresDatabase
 
 _ACQUIRE = sql.numbered(sql.ACQUIRE_CLEANER_LEASE)
 _SAVE = sql.numbered(sql.SAVE_CLEANER_CHECKPOINT)

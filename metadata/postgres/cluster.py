@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from metadata import sql
-from metadata.base import BrokerInfo, ChangeListener, format_listeners
-from metadata.postgres.database import NOW_MS, PostgresDatabase
+from streamhouse.metadata import sql
+from streamhouse.metadata.base import BrokerInfo, ChangeListener, format_listeners
+from streamhouse.metadata.postgres.database import NOW_MS, PostgresDatabase
 
 
 class PostgresCluster:

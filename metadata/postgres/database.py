@@ -17,10 +17,10 @@ from uuid import UUID
 
 import asyncpg
 
-from metadata.base import MetadataUnavailableError, PartitionChange, TopicChange
-from metadata.changes import ChangeFeed
-from metadata.migrations import SCHEMA_MIGRATIONS_DDL, backend_migrations
-from metadata.postgres.notifications import CHANGES_CHANNEL, payload
+from streamhouse.metadata.base import MetadataUnavailableError, PartitionChange, TopicChange
+from streamhouse.metadata.changes import ChangeFeed
+from streamhouse.metadata.migrations import SCHEMA_MIGRATIONS_DDL, backend_migrations
+from streamhouse.metadata.postgres.notifications import CHANGES_CHANNEL, payload
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from metadata import sql
-from metadata.base import CommittedOffset, GroupRecord
-from metadata.postgres.database import NOW_MS, PostgresDatabase
+from streamhouse.metadata import sql
+from streamhouse.metadata.base import CommittedOffset, GroupRecord
+from streamhouse.metadata.postgres.database import NOW_MS, PostgresDatabase
 
 COMMIT_OFFSET = sql.numbered(sql.COMMIT_OFFSET)
 

@@ -8,8 +8,8 @@ from uuid import UUID
 
 import asyncpg
 
-from metadata import sql
-from metadata.base import (
+from streamhouse.metadata import sql
+from streamhouse.metadata.base import (
     AppendResult,
     ChunkAppend,
     FlushCommit,
@@ -19,7 +19,7 @@ from metadata.base import (
     PartitionState,
     UnknownTopicError,
 )
-from metadata.commit import (
+from streamhouse.metadata.commit import (
     CommitPlan,
     PartitionKey,
     ProducerKey,
@@ -31,11 +31,11 @@ from metadata.commit import (
     producer_keys,
     transaction_keys,
 )
-from metadata.postgres.database import NOW_MS, PostgresDatabase, plain_uuid
-from metadata.producers import ProducerState
+from streamhouse.metadata.postgres.database import NOW_MS, PostgresDatabase, plain_uuid
+from streamhouse.metadata.producers import ProducerState
 
 if TYPE_CHECKING:
-    from metadata.postgres.database import Connection
+    from streamhouse.metadata.postgres.database import Connection
 
 _RECORD_OBJECT = f"INSERT INTO objects (object_key, size, created_ms) VALUES ($1, $2, {NOW_MS}) ON CONFLICT DO NOTHING"
 _LOCK_PARTITION = sql.numbered(sql.PARTITION_STATE) + " FOR UPDATE"

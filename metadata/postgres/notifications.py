@@ -16,8 +16,8 @@ from uuid import UUID
 
 import asyncpg
 
-from metadata.base import Change, ChangesMissed, PartitionChange, TopicChange
-from metadata.changes import ChangeFeed
+from streamhouse.metadata.base import Change, ChangesMissed, PartitionChange, TopicChange
+from streamhouse.metadata.changes import ChangeFeed
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ import time
 from collections.abc import Mapping
 from uuid import UUID
 
-from metadata import sql
-from metadata.base import SharePartitionDocument
-from metadata.postgres.database import PostgresDatabase
+from streamhouse.metadata import sql
+from streamhouse.metadata.base import SharePartitionDocument
+from streamhouse.metadata.postgres.database import PostgresDatabase
 
 
 class PostgresShareStates:

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from metadata.postgres.acls import PostgresAcls
-from metadata.postgres.cleaner import PostgresCleaner
-from metadata.postgres.cluster import PostgresCluster
-from metadata.postgres.consumer_groups import PostgresConsumerGroups
-from metadata.postgres.database import PostgresDatabase
-from metadata.postgres.groups import PostgresGroups
-from metadata.postgres.log import PostgresLog
-from metadata.postgres.notifications import ChangeNotifications
-from metadata.postgres.share_states import PostgresShareStates
-from metadata.postgres.topics import PostgresTopics
-from metadata.postgres.transactions import PostgresTransactions
-from metadata.postgres.users import PostgresUsers
+from streamhouse.metadata.postgres.acls import PostgresAcls
+from streamhouse.metadata.postgres.cleaner import PostgresCleaner
+from streamhouse.metadata.postgres.cluster import PostgresCluster
+from streamhouse.metadata.postgres.consumer_groups import PostgresConsumerGroups
+from streamhouse.metadata.postgres.database import PostgresDatabase
+from streamhouse.metadata.postgres.groups import PostgresGroups
+from streamhouse.metadata.postgres.log import PostgresLog
+from streamhouse.metadata.postgres.notifications import ChangeNotifications
+from streamhouse.metadata.postgres.share_states import PostgresShareStates
+from streamhouse.metadata.postgres.topics import PostgresTopics
+from streamhouse.metadata.postgres.transactions import PostgresTransactions
+from streamhouse.metadata.postgres.users import PostgresUsers
 
 
 class PostgresMetadataStore:

@@ -11,13 +11,19 @@ from uuid import UUID
 
 import asyncpg
 
-from metadata import sql
-from metadata.base import InvalidPartitionsError, TopicChange, TopicExistsError, TopicInfo, UnknownTopicError
-from metadata.gil import sharing_the_gil
-from metadata.postgres.database import NOW_MS, PostgresDatabase, plain_uuid
+from streamhouse.metadata import sql
+from streamhouse.metadata.base import (
+    InvalidPartitionsError,
+    TopicChange,
+    TopicExistsError,
+    TopicInfo,
+    UnknownTopicError,
+)
+from streamhouse.metadata.gil import sharing_the_gil
+from streamhouse.metadata.postgres.database import NOW_MS, PostgresDatabase, plain_uuid
 
 if TYPE_CHECKING:
-    from metadata.postgres.database import Connection
+    from streamhouse.metadata.postgres.database import Connection
 
 _TOPIC_BY_NAME = sql.numbered(sql.TOPIC_BY_NAME)
 _LOCK_TOPIC = _TOPIC_BY_NAME + " FOR UPDATE"

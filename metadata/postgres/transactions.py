@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from metadata import sql
-from metadata.base import CommittedOffset, PartitionTransactions, TransactionRecord
-from metadata.postgres.database import PostgresDatabase
-from metadata.postgres.groups import COMMIT_OFFSET
-from metadata.transactions import (
+from streamhouse.metadata import sql
+from streamhouse.metadata.base import CommittedOffset, PartitionTransactions, TransactionRecord
+from streamhouse.metadata.postgres.database import PostgresDatabase
+from streamhouse.metadata.postgres.groups import COMMIT_OFFSET
+from streamhouse.metadata.transactions import (
     ABORTED_TRANSACTIONS_QUERY,
     OPEN_TRANSACTIONS_QUERY,
     TRANSACTION_COLUMNS,

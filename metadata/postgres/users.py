@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from metadata import sql
-from metadata.base import ScramCredential
-from metadata.postgres.database import PostgresDatabase
+from streamhouse.metadata import sql
+from streamhouse.metadata.base import ScramCredential
+from streamhouse.metadata.postgres.database import PostgresDatabase
 
 
 class PostgresUsers:

@@ -1,5 +1,5 @@
 """The embedded metadata store on SQLite: a module per role over one database (metadata.sqlite.database)."""
 
-from metadata.sqlite.store import SqliteMetadataStore
+from streamhouse.metadata.sqlite.store import SqliteMetadataStore
 
 __all__ = ["SqliteMetadataStore"]

@@ -6,9 +6,9 @@ import dataclasses
 import sqlite3
 from collections.abc import Sequence
 
-from metadata import sql
-from metadata.base import AclBinding
-from metadata.sqlite.database import SqliteDatabase
+from streamhouse.metadata import sql
+from streamhouse.metadata.base import AclBinding
+from streamhouse.metadata.sqlite.database import SqliteDatabase
 
 
 class SqliteAcls:

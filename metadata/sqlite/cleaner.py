@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from metadata import sql
-from metadata.base import CleanerCheckpoint
-from metadata.sqlite.database import SqliteDatabase
+from streamhouse.metadata import sql
+from streamhouse.metadata.base import CleanerCheckpoint
+from streamhouse.metadata.sqlite.database import SqliteDatabase
 
 
 class SqliteCleaner:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from metadata import sql
-from metadata.base import BrokerInfo, ChangeListener, format_listeners
-from metadata.sqlite.database import SqliteDatabase, now_ms
+from streamhouse.metadata import sql
+from streamhouse.metadata.base import BrokerInfo, ChangeListener, format_listeners
+from streamhouse.metadata.sqlite.database import SqliteDatabase, now_ms
 
 
 class SqliteCluster:

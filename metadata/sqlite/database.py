@@ -9,10 +9,10 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
-from metadata.base import MetadataUnavailableError
-from metadata.changes import ChangeFeed
-from metadata.migrations import SCHEMA_MIGRATIONS_DDL, Migration, backend_migrations
-from metadata.sqlite.thread import SqliteThread
+from streamhouse.metadata.base import MetadataUnavailableError
+from streamhouse.metadata.changes import ChangeFeed
+from streamhouse.metadata.migrations import SCHEMA_MIGRATIONS_DDL, Migration, backend_migrations
+from streamhouse.metadata.sqlite.thread import SqliteThread
 
 T = TypeVar("T")
 Row = Any  # a sqlite3 row: a tuple of column values

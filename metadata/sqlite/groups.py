@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from metadata import sql
-from metadata.base import CommittedOffset, GroupRecord
-from metadata.sqlite.database import Row, SqliteDatabase, batches, now_ms, values
+from streamhouse.metadata import sql
+from streamhouse.metadata.base import CommittedOffset, GroupRecord
+from streamhouse.metadata.sqlite.database import Row, SqliteDatabase, batches, now_ms, values
 
 
 class SqliteGroups:

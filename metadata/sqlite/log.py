@@ -6,8 +6,8 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from uuid import UUID
 
-from metadata import sql
-from metadata.base import (
+from streamhouse.metadata import sql
+from streamhouse.metadata.base import (
     AppendResult,
     ChunkAppend,
     FlushCommit,
@@ -17,7 +17,7 @@ from metadata.base import (
     PartitionState,
     UnknownTopicError,
 )
-from metadata.commit import (
+from streamhouse.metadata.commit import (
     CommitPlan,
     PartitionKey,
     ProducerKey,
@@ -29,9 +29,17 @@ from metadata.commit import (
     producer_keys,
     transaction_keys,
 )
-from metadata.producers import ProducerState
-from metadata.sqlite.database import Row, SqliteDatabase, batches, execute_rows, in_transaction, now_ms, values
-from tracing import TRACE
+from streamhouse.metadata.producers import ProducerState
+from streamhouse.metadata.sqlite.database import (
+    Row,
+    SqliteDatabase,
+    batches,
+    execute_rows,
+    in_transaction,
+    now_ms,
+    values,
+)
+from streamhouse.tracing import TRACE
 
 _RECORD_OBJECT = "INSERT OR IGNORE INTO objects (object_key, size, created_ms) VALUES (?, ?, ?)"
 

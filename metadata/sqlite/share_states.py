@@ -6,9 +6,9 @@ import json
 from collections.abc import Mapping
 from uuid import UUID
 
-from metadata import sql
-from metadata.base import SharePartitionDocument
-from metadata.sqlite.database import SqliteDatabase, now_ms
+from streamhouse.metadata import sql
+from streamhouse.metadata.base import SharePartitionDocument
+from streamhouse.metadata.sqlite.database import SqliteDatabase, now_ms
 
 
 class SqliteShareStates:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from metadata.sqlite.acls import SqliteAcls
-from metadata.sqlite.cleaner import SqliteCleaner
-from metadata.sqlite.cluster import SqliteCluster
-from metadata.sqlite.consumer_groups import SqliteConsumerGroups
-from metadata.sqlite.database import SqliteDatabase
-from metadata.sqlite.groups import SqliteGroups
-from metadata.sqlite.log import SqliteLog
-from metadata.sqlite.share_states import SqliteShareStates
-from metadata.sqlite.topics import SqliteTopics
-from metadata.sqlite.transactions import SqliteTransactions
-from metadata.sqlite.users import SqliteUsers
+from streamhouse.metadata.sqlite.acls import SqliteAcls
+from streamhouse.metadata.sqlite.cleaner import SqliteCleaner
+from streamhouse.metadata.sqlite.cluster import SqliteCluster
+from streamhouse.metadata.sqlite.consumer_groups import SqliteConsumerGroups
+from streamhouse.metadata.sqlite.database import SqliteDatabase
+from streamhouse.metadata.sqlite.groups import SqliteGroups
+from streamhouse.metadata.sqlite.log import SqliteLog
+from streamhouse.metadata.sqlite.share_states import SqliteShareStates
+from streamhouse.metadata.sqlite.topics import SqliteTopics
+from streamhouse.metadata.sqlite.transactions import SqliteTransactions
+from streamhouse.metadata.sqlite.users import SqliteUsers
 
 
 class SqliteMetadataStore:

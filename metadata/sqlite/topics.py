@@ -8,10 +8,16 @@ import uuid
 from collections.abc import Mapping
 from uuid import UUID
 
-from metadata import sql
-from metadata.base import InvalidPartitionsError, TopicChange, TopicExistsError, TopicInfo, UnknownTopicError
-from metadata.gil import sharing_the_gil
-from metadata.sqlite.database import Row, SqliteDatabase, now_ms
+from streamhouse.metadata import sql
+from streamhouse.metadata.base import (
+    InvalidPartitionsError,
+    TopicChange,
+    TopicExistsError,
+    TopicInfo,
+    UnknownTopicError,
+)
+from streamhouse.metadata.gil import sharing_the_gil
+from streamhouse.metadata.sqlite.database import Row, SqliteDatabase, now_ms
 
 
 def _topic(row: Row) -> TopicInfo:

@@ -6,10 +6,10 @@ import sqlite3
 from collections.abc import Sequence
 from uuid import UUID
 
-from metadata import sql
-from metadata.base import CommittedOffset, PartitionTransactions, TransactionRecord
-from metadata.sqlite.database import SqliteDatabase
-from metadata.transactions import (
+from streamhouse.metadata import sql
+from streamhouse.metadata.base import CommittedOffset, PartitionTransactions, TransactionRecord
+from streamhouse.metadata.sqlite.database import SqliteDatabase
+from streamhouse.metadata.transactions import (
     ABORTED_TRANSACTIONS_QUERY,
     OPEN_TRANSACTIONS_QUERY,
     TRANSACTION_COLUMNS,

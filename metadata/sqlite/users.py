@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from metadata import sql
-from metadata.base import ScramCredential
-from metadata.sqlite.database import SqliteDatabase, now_ms
+from streamhouse.metadata import sql
+from streamhouse.metadata.base import ScramCredential
+from streamhouse.metadata.sqlite.database import SqliteDatabase, now_ms
 
 
 class SqliteUsers:

@@ -1,6 +1,6 @@
 """One module per Kafka API; importing this package registers every one of them.
 
-A declaration changed or added here needs `python -m protocol.generate`, which rewrites the typed
+A declaration changed or added here needs `python -m streamhouse.protocol.generate`, which rewrites the typed
 names of its classes in protocol/messages/ (a test fails until it is run).
 """
 

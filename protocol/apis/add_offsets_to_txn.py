@@ -5,8 +5,8 @@ transaction, so that TxnOffsetCommit may commit its offsets with it. v3 is the f
 version; v4 (KIP-890, TRANSACTION_ABORTABLE) keeps v3's shape.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 ADD_OFFSETS_TO_TXN = register(
     declare(

@@ -6,8 +6,8 @@ version; v4 carries a batch of transactions, each possibly verify-only, and is s
 (KIP-890); v5 adds TRANSACTION_ABORTABLE.
 """
 
-from protocol.registry import register
-from protocol.schema import F, Field, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, Field, declare
 
 
 def _topics(name: str, versions: str) -> Field:

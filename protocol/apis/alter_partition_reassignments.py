@@ -4,8 +4,8 @@ Our declaration of Kafka's AlterPartitionReassignmentsRequest/Response fields. F
 v1 (KIP-860) adds whether a reassignment may change a partition's replication factor.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 ALTER_PARTITION_REASSIGNMENTS = register(
     declare(

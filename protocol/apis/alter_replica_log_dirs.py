@@ -4,8 +4,8 @@ Our declaration of Kafka's AlterReplicaLogDirsRequest/Response fields, from v1 (
 v2 is the first flexible version.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 ALTER_REPLICA_LOG_DIRS = register(
     declare(

@@ -4,8 +4,8 @@ Our declaration of Kafka's AlterShareGroupOffsetsRequest/Response fields (KIP-93
 offset of an empty share group's share-partitions. Every version is flexible.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 ALTER_SHARE_GROUP_OFFSETS = register(
     declare(

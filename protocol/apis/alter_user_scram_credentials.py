@@ -4,8 +4,8 @@ Our declaration of Kafka's AlterUserScramCredentialsRequest/Response fields. Fle
 The client salts the password itself: upsertions carry the salt and the salted password.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 ALTER_USER_SCRAM_CREDENTIALS = register(
     declare(

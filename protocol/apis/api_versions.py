@@ -6,8 +6,8 @@ of an unsupported version is answered at v0 with UNSUPPORTED_VERSION. v4 has v3'
 the client that a supported feature's min_version may be 0 (KAFKA-17011).
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 API_VERSIONS = register(
     declare(

@@ -4,8 +4,8 @@ Our declaration of Kafka's ConsumerGroupDescribeRequest/Response fields (KIP-848
 flexible; v1 adds each member's type (0 a classic member, 1 a consumer-protocol member).
 """
 
-from protocol.registry import register
-from protocol.schema import F, Field, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, Field, declare
 
 
 def _assignment(name: str) -> Field:

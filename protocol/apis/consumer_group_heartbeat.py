@@ -4,8 +4,8 @@ Our declaration of Kafka's ConsumerGroupHeartbeatRequest/Response fields (KIP-84
 group protocol). Every version is flexible; v1 adds the server-side regular expression subscription.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 CONSUMER_GROUP_HEARTBEAT = register(
     declare(

@@ -4,8 +4,8 @@ Our declaration of Kafka's CreateAclsRequest/Response fields: bindings in, one r
 v1 adds the pattern type; v2 is the first flexible version.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 CREATE_ACLS = register(
     declare(

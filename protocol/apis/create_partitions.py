@@ -4,8 +4,8 @@ Our declaration of Kafka's CreatePartitionsRequest/Response fields. The wire sha
 every version; v2 is the first flexible one.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 CREATE_PARTITIONS = register(
     declare(

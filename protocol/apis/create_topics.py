@@ -5,8 +5,8 @@ throttle time; v5 is the first flexible version and makes the response echo each
 count, replication factor and configs (plus a tagged config error code); v7 adds the topic id.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 CREATE_TOPICS = register(
     declare(

@@ -4,8 +4,8 @@ Our declaration of Kafka's DeleteAclsRequest/Response fields: filters in, per fi
 it matched (and deleted) out. v1 adds the pattern type; v2 is the first flexible version.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 DELETE_ACLS = register(
     declare(

@@ -4,8 +4,8 @@ Our declaration of Kafka's DeleteGroupsRequest/Response fields. The shape is unc
 versions; v2 is the first flexible version.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 DELETE_GROUPS = register(
     declare(

@@ -4,8 +4,8 @@ Our declaration of Kafka's DeleteShareGroupOffsetsRequest/Response fields (KIP-9
 share group's state for whole topics. Every version is flexible.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 DELETE_SHARE_GROUP_OFFSETS = register(
     declare(

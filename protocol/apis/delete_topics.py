@@ -5,8 +5,8 @@ v5 adds a per-topic error message; v6 names topics by name or id (a list of stru
 list of names) and the response carries the topic id with a nullable name.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 DELETE_TOPICS = register(
     declare(

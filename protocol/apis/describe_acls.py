@@ -4,8 +4,8 @@ Our declaration of Kafka's DescribeAclsRequest/Response fields: one filter in, t
 bindings out grouped by resource pattern. v1 adds the pattern type; v2 is the first flexible version.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 DESCRIBE_ACLS = register(
     declare(

@@ -4,8 +4,8 @@ Our declaration of Kafka's DescribeClusterRequest/Response fields. Flexible from
 the endpoint type (brokers or controllers) to both request and response.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 DESCRIBE_CLUSTER = register(
     declare(

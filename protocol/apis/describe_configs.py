@@ -5,8 +5,8 @@ and the config source in place of v0's is-default flag; v3 adds documentation an
 v4 is the first flexible version.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 DESCRIBE_CONFIGS = register(
     declare(

@@ -5,8 +5,8 @@ optional authorized-operations bitfield per group, v4 the members' group instanc
 first flexible version, and v6 adds an error message per group.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 DESCRIBE_GROUPS = register(
     declare(

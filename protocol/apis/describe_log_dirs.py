@@ -5,8 +5,8 @@ v4 (Kafka 4.2's ceiling; v5 adds IsCordoned). v2 is the first flexible version; 
 top-level error code, v4 each log dir's volume total and usable bytes.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 DESCRIBE_LOG_DIRS = register(
     declare(

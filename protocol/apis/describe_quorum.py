@@ -5,8 +5,8 @@ replicas' last fetch and caught-up times; v2 (KIP-853) error messages, replica d
 the voters' endpoints (nodes).
 """
 
-from protocol.registry import register
-from protocol.schema import F, Field, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, Field, declare
 
 
 def _replica_state(name: str) -> Field:

@@ -5,8 +5,8 @@ share-partition's start offset; v1 adds its lag (KIP-1226). Null topics describe
 group has state for. Every version is flexible.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 DESCRIBE_SHARE_GROUP_OFFSETS = register(
     declare(

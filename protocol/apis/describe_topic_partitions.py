@@ -4,8 +4,8 @@ Our declaration of Kafka's DescribeTopicPartitionsRequest/Response fields (KIP-9
 flexible from v0. The cursor, in the request and the response, is a nullable struct.
 """
 
-from protocol.registry import register
-from protocol.schema import F, Field, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, Field, declare
 
 
 def _cursor(name: str) -> Field:

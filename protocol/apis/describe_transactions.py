@@ -5,8 +5,8 @@ producer, timeout, start time and partitions of transactional ids, asked of thei
 Flexible from v0.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 DESCRIBE_TRANSACTIONS = register(
     declare(

@@ -4,8 +4,8 @@ Our declaration of Kafka's DescribeUserScramCredentialsRequest/Response fields. 
 A null or empty user list asks for every user.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 DESCRIBE_USER_SCRAM_CREDENTIALS = register(
     declare(

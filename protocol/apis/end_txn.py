@@ -5,8 +5,8 @@ the first flexible version; v4 adds TRANSACTION_ABORTABLE (KIP-890); v5 returns 
 epoch after the epoch bump every transaction ends with under transactions v2.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 END_TXN = register(
     declare(

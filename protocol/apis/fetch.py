@@ -8,8 +8,8 @@ v13 names topics by id instead of name; v15 moves the follower's id into a tagge
 v16 adds the tagged node endpoints of KIP-951; v17 a follower's tagged directory id (KIP-853).
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare, node_endpoints
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare, node_endpoints
 
 FETCH = register(
     declare(

@@ -6,8 +6,8 @@ of coordinator keys at once and answers with one coordinator entry per key. v5 (
 KIP-890) and v6 (key type 2, share groups, KIP-932) keep v4's shape.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 FIND_COORDINATOR = register(
     declare(

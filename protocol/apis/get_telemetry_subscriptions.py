@@ -4,8 +4,8 @@ Our declaration of Kafka's GetTelemetrySubscriptionsRequest/Response fields (KIP
 asks which of its metrics the broker wants pushed, how often and in what form.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 GET_TELEMETRY_SUBSCRIPTIONS = register(
     declare(

@@ -4,8 +4,8 @@ Our declaration of Kafka's HeartbeatRequest/Response fields. v1 adds the throttl
 instance id, and v4 is the first flexible version.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 HEARTBEAT = register(
     declare(

@@ -4,8 +4,8 @@ Our declaration of Kafka's IncrementalAlterConfigsRequest/Response fields. Each 
 an operation (set, delete, append, subtract); v1 only switches to the flexible encoding.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 INCREMENTAL_ALTER_CONFIGS = register(
     declare(

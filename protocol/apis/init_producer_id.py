@@ -5,8 +5,8 @@ version; v3 lets a producer pass its current id and epoch so it can be bumped in
 v4 (PRODUCER_FENCED) and v5 (KIP-890 part 2: the client runs transactions v2) have v3's shape.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 INIT_PRODUCER_ID = register(
     declare(

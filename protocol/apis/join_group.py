@@ -5,8 +5,8 @@ throttle time, v5 static membership (group instance ids), v6 is the first flexib
 the protocol type (protocol name becomes nullable), v8 carries a join reason and v9 the skip-assignment flag.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 JOIN_GROUP = register(
     declare(

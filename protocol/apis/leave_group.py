@@ -5,8 +5,8 @@ the single member id with a batch of member identities answered per member; v4 i
 version and v5 lets each leaving member give a reason.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 LEAVE_GROUP = register(
     declare(

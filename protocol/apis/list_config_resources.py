@@ -5,8 +5,8 @@ the former ListClientMetricsResources (client metrics resources only); v1 (KIP-1
 adds the resource types to list to the request and each resource's type to the response.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 CLIENT_METRICS_RESOURCE = 16
 

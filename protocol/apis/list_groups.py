@@ -5,8 +5,8 @@ first flexible version, and v4 lets the client filter by group state and returns
 v5 filters by group type (classic, consumer) and returns each group's type.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 LIST_GROUPS = register(
     declare(

@@ -7,8 +7,8 @@ earliest-local (-4), latest-tiered (-5) and earliest-pending-upload (-6) queries
 v10 adds the request's timeout for tiered-storage lookups.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 LIST_OFFSETS = register(
     declare(

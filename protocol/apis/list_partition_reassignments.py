@@ -3,8 +3,8 @@
 Our declaration of Kafka's ListPartitionReassignmentsRequest/Response fields; flexible from v0.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 LIST_PARTITION_REASSIGNMENTS = register(
     declare(

@@ -5,8 +5,8 @@ ids a broker coordinates, filtered by state and producer id; v1 adds a filter on
 transaction has run (KIP-994). v2's id pattern (KIP-1152) is not declared. Flexible from v0.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 LIST_TRANSACTIONS = register(
     declare(

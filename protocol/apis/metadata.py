@@ -6,8 +6,8 @@ first flexible version; v10 adds topic ids; v11 drops the cluster-level operatio
 DescribeCluster); v12 allows a null topic name in the response.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 METADATA = register(
     declare(

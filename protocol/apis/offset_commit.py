@@ -6,8 +6,8 @@ instance id, v8 is the first flexible version, and v9 (same fields) carries a co
 epoch in generation_id_or_member_epoch.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 OFFSET_COMMIT = register(
     declare(

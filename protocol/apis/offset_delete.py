@@ -4,8 +4,8 @@ Our declaration of Kafka's OffsetDeleteRequest/Response fields: a group's commit
 some partitions are removed, answered per partition under a top-level error. Never flexible.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 OFFSET_DELETE = register(
     declare(

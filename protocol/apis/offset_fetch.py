@@ -6,8 +6,8 @@ first flexible version, v7 adds require-stable, and v8 batches several groups in
 v9 adds the member id and epoch of a consumer-protocol member.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 OFFSET_FETCH = register(
     declare(

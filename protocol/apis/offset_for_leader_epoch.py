@@ -5,8 +5,8 @@ the current leader epoch and throttle time; v3 adds the requesting replica id; v
 flexible version.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 OFFSET_FOR_LEADER_EPOCH = register(
     declare(

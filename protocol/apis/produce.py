@@ -7,8 +7,8 @@ leader and node endpoints; v11 TRANSACTION_ABORTABLE (KIP-890); v12 says the cli
 transactions v2, whose partitions join the transaction by being produced to.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare, node_endpoints
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare, node_endpoints
 
 PRODUCE = register(
     declare(

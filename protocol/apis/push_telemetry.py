@@ -4,8 +4,8 @@ Our declaration of Kafka's PushTelemetryRequest/Response fields (KIP-714): a cli
 metrics it was subscribed to, encoded as OpenTelemetry MetricsData, possibly compressed.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 PUSH_TELEMETRY = register(
     declare(

@@ -4,8 +4,8 @@ Our declaration of Kafka's SaslAuthenticateRequest/Response fields. v1 adds the 
 lifetime to the response; v2 is the first flexible version.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 SASL_AUTHENTICATE = register(
     declare(

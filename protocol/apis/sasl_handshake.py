@@ -4,8 +4,8 @@ Our declaration of Kafka's SaslHandshakeRequest/Response fields. Never flexible.
 share one wire shape: v0 is followed by raw SASL tokens, v1 by SaslAuthenticate requests.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 SASL_HANDSHAKE = register(
     declare(

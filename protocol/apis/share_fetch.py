@@ -5,8 +5,8 @@ early access and is not served: v1 drops PartitionMaxBytes, adds MaxRecords and 
 request and AcquisitionLockTimeoutMs to the response. Every version is flexible.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 _ACKNOWLEDGEMENT_BATCH = (
     F("first_offset", "int64"),

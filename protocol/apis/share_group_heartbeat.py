@@ -4,8 +4,8 @@ Our declaration of Kafka's ShareGroupHeartbeatRequest/Response fields (KIP-932, 
 Version 0 was Kafka 4.0's early access and is not served; every version is flexible.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 SHARE_GROUP_HEARTBEAT = register(
     declare(

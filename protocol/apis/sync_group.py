@@ -4,8 +4,8 @@ Our declaration of Kafka's SyncGroupRequest/Response fields. v1 adds the throttl
 instance id, v4 is the first flexible version and v5 echoes the protocol type and name both ways.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 SYNC_GROUP = register(
     declare(

@@ -6,8 +6,8 @@ first flexible version and adds the member's generation, id and instance id (KIP
 (TRANSACTION_ABORTABLE, KIP-890) and v5 (the client runs transactions v2) keep v3's shape.
 """
 
-from protocol.registry import register
-from protocol.schema import F, declare
+from streamhouse.protocol.registry import register
+from streamhouse.protocol.schema import F, declare
 
 TXN_OFFSET_COMMIT = register(
     declare(

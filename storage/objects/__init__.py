@@ -6,12 +6,12 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from storage.objects.base import ObjectNotFoundError, ObjectStore, ObjectStoreUnavailableError
-from storage.objects.filesystem import FilesystemObjectStore, FsyncPolicy
-from storage.objects.memory import MemoryObjectStore
+from streamhouse.storage.objects.base import ObjectNotFoundError, ObjectStore, ObjectStoreUnavailableError
+from streamhouse.storage.objects.filesystem import FilesystemObjectStore, FsyncPolicy
+from streamhouse.storage.objects.memory import MemoryObjectStore
 
 if TYPE_CHECKING:
-    from storage.objects.s3 import S3ObjectStore
+    from streamhouse.storage.objects.s3 import S3ObjectStore
 
 __all__ = [
     "FilesystemObjectStore",
@@ -76,7 +76,7 @@ def open_object_store(
 
 def _open_s3(url: str, endpoint: str | None, region: str) -> S3ObjectStore:
     # Imported here: aiobotocore and botocore take a while to import, and only S3 brokers need them.
-    from storage.objects.s3 import S3ObjectStore
+    from streamhouse.storage.objects.s3 import S3ObjectStore
 
     parts = urlsplit(url)
     if not parts.netloc or parts.query or parts.fragment or "@" in parts.netloc or ":" in parts.netloc:

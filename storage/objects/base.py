@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from protocol.primitives import Buffer as Buffer  # re-exported: what a put takes, by reference
+from streamhouse.protocol.primitives import Buffer as Buffer  # re-exported: what a put takes, by reference
 
 # A list: the object is its parts' concatenation, which a store may write without joining them (a
 # flush object's batches, a segment's pieces: no copy of the whole object in memory first).

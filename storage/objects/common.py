@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from storage.objects.base import Buffer, ObjectData
+from streamhouse.storage.objects.base import Buffer, ObjectData
 
 # S3's limit, so that a key accepted by one backend is accepted by all of them.
 MAX_KEY_BYTES = 1024

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 
-from storage.objects.base import ObjectData, ObjectNotFoundError, ObjectStoreUnavailableError
-from storage.objects.common import byte_views, validate_key, validate_keys, validate_range
-from storage.objects.volumes import VOLUME_BYTES, Volumes, fsync_directory, read_range, write_parts
-from tracing import TRACE
+from streamhouse.storage.objects.base import ObjectData, ObjectNotFoundError, ObjectStoreUnavailableError
+from streamhouse.storage.objects.common import byte_views, validate_key, validate_keys, validate_range
+from streamhouse.storage.objects.volumes import VOLUME_BYTES, Volumes, fsync_directory, read_range, write_parts
+from streamhouse.tracing import TRACE
 
 TEMP_SUFFIX = ".tmp"
 # Temporary files older than this are leftovers of a crash; younger ones may belong to another process's put.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import builtins
 from collections.abc import Sequence
 
-from storage.objects.base import ObjectData, ObjectNotFoundError
-from storage.objects.common import joined, validate_key, validate_keys, validate_range
+from streamhouse.storage.objects.base import ObjectData, ObjectNotFoundError
+from streamhouse.storage.objects.common import joined, validate_key, validate_keys, validate_range
 
 
 class MemoryObjectStore:

@@ -32,8 +32,15 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, Inc
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.loaders import Loader, create_loader
 
-from storage.objects.base import ObjectData, ObjectNotFoundError, ObjectStoreUnavailableError
-from storage.objects.common import MAX_KEY_BYTES, byte_view, joined, validate_key, validate_keys, validate_range
+from streamhouse.storage.objects.base import ObjectData, ObjectNotFoundError, ObjectStoreUnavailableError
+from streamhouse.storage.objects.common import (
+    MAX_KEY_BYTES,
+    byte_view,
+    joined,
+    validate_key,
+    validate_keys,
+    validate_range,
+)
 
 if TYPE_CHECKING:
     from types_aiobotocore_s3.client import S3Client

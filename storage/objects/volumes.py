@@ -44,8 +44,8 @@ from dataclasses import dataclass
 
 import crc32c
 
-from storage.objects.common import MAX_KEY_BYTES
-from tracing import TRACE
+from streamhouse.storage.objects.common import MAX_KEY_BYTES
+from streamhouse.tracing import TRACE
 
 VOLUME_DIRECTORY = ".volumes"
 VOLUME_SUFFIX = ".vol"

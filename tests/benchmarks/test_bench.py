@@ -21,7 +21,7 @@ from benchmarks.floor import measure_floor
 from benchmarks.replay import produce_request, run_replay
 from benchmarks.servers import ReferenceServer, machine_cpu_ticks, steal_percent
 from benchmarks.throughput import cyclic_gc_paused, payload_of
-from protocol.records import Compression, Record, build_batch
+from streamhouse.protocol.records import Compression, Record, build_batch
 from tests.wireclient import WireClient
 
 REPO = Path(__file__).parents[2]
@@ -57,7 +57,11 @@ def test_reference_server_closes_a_connection_that_sends_a_corrupt_batch(tmp_pat
 def run_bench(arguments: list[str], report_path: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     """`streamhouse bench` with `arguments` (JSON to report_path): its run and report, checked to have no failure."""
     done = subprocess.run(
-        [sys.executable, "-m", "broker.cli", "bench", *arguments], cwd=REPO, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "streamhouse.broker.cli", "bench", *arguments],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report: dict[str, Any] = json.loads(report_path.read_text())

@@ -12,8 +12,8 @@ from confluent_kafka import Producer
 from benchmarks.fetch_reader import advance, read_topic
 from benchmarks.servers import BenchmarkError, StreamHouseSetup
 from benchmarks.throughput import create_topic
-from protocol.errors import ErrorCode
-from protocol.records import Compression, Record, build_batch
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.records import Compression, Record, build_batch
 
 
 def batch(base_offset: int, records: int) -> bytes:

@@ -7,10 +7,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from broker.app import Broker
-from broker.config import BrokerConfig
-from broker.security.listeners import PLAINTEXT, Listener
-from metadata.base import ListenerAddress
+from streamhouse.broker.app import Broker
+from streamhouse.broker.config import BrokerConfig
+from streamhouse.broker.security.listeners import PLAINTEXT, Listener
+from streamhouse.metadata.base import ListenerAddress
 
 # The listener of the embedded default, for connections made by hand (no socket).
 PLAINTEXT_LISTENER = Listener(PLAINTEXT, PLAINTEXT, ListenerAddress(PLAINTEXT, "127.0.0.1", 0), None)

@@ -15,52 +15,52 @@ from typing import Any
 
 import pytest
 
-from broker.app import Broker
-from broker.security.authorizer import CLUSTER_NAME, Operation, PatternType, Permission, ResourceType
-from broker.security.listeners import Listener
-from protocol.apis.add_offsets_to_txn import ADD_OFFSETS_TO_TXN
-from protocol.apis.add_partitions_to_txn import ADD_PARTITIONS_TO_TXN
-from protocol.apis.alter_partition_reassignments import ALTER_PARTITION_REASSIGNMENTS
-from protocol.apis.alter_replica_log_dirs import ALTER_REPLICA_LOG_DIRS
-from protocol.apis.create_acls import CREATE_ACLS
-from protocol.apis.create_partitions import CREATE_PARTITIONS
-from protocol.apis.create_topics import CREATE_TOPICS
-from protocol.apis.delete_acls import DELETE_ACLS
-from protocol.apis.delete_groups import DELETE_GROUPS
-from protocol.apis.delete_records import DELETE_RECORDS
-from protocol.apis.delete_topics import DELETE_TOPICS
-from protocol.apis.describe_acls import DESCRIBE_ACLS
-from protocol.apis.describe_cluster import DESCRIBE_CLUSTER
-from protocol.apis.describe_configs import DESCRIBE_CONFIGS
-from protocol.apis.describe_groups import DESCRIBE_GROUPS
-from protocol.apis.describe_log_dirs import DESCRIBE_LOG_DIRS
-from protocol.apis.describe_quorum import DESCRIBE_QUORUM
-from protocol.apis.describe_topic_partitions import DESCRIBE_TOPIC_PARTITIONS
-from protocol.apis.describe_transactions import DESCRIBE_TRANSACTIONS
-from protocol.apis.elect_leaders import ELECT_LEADERS
-from protocol.apis.end_txn import END_TXN
-from protocol.apis.fetch import FETCH
-from protocol.apis.find_coordinator import FIND_COORDINATOR
-from protocol.apis.heartbeat import HEARTBEAT
-from protocol.apis.incremental_alter_configs import INCREMENTAL_ALTER_CONFIGS
-from protocol.apis.init_producer_id import INIT_PRODUCER_ID
-from protocol.apis.join_group import JOIN_GROUP
-from protocol.apis.leave_group import LEAVE_GROUP
-from protocol.apis.list_config_resources import LIST_CONFIG_RESOURCES
-from protocol.apis.list_groups import LIST_GROUPS
-from protocol.apis.list_offsets import LIST_OFFSETS
-from protocol.apis.list_partition_reassignments import LIST_PARTITION_REASSIGNMENTS
-from protocol.apis.list_transactions import LIST_TRANSACTIONS
-from protocol.apis.metadata import METADATA
-from protocol.apis.offset_commit import OFFSET_COMMIT
-from protocol.apis.offset_delete import OFFSET_DELETE
-from protocol.apis.offset_fetch import OFFSET_FETCH
-from protocol.apis.offset_for_leader_epoch import OFFSET_FOR_LEADER_EPOCH
-from protocol.apis.produce import PRODUCE
-from protocol.apis.sync_group import SYNC_GROUP
-from protocol.apis.txn_offset_commit import TXN_OFFSET_COMMIT
-from protocol.errors import ErrorCode
-from protocol.records import Record, build_batch
+from streamhouse.broker.app import Broker
+from streamhouse.broker.security.authorizer import CLUSTER_NAME, Operation, PatternType, Permission, ResourceType
+from streamhouse.broker.security.listeners import Listener
+from streamhouse.protocol.apis.add_offsets_to_txn import ADD_OFFSETS_TO_TXN
+from streamhouse.protocol.apis.add_partitions_to_txn import ADD_PARTITIONS_TO_TXN
+from streamhouse.protocol.apis.alter_partition_reassignments import ALTER_PARTITION_REASSIGNMENTS
+from streamhouse.protocol.apis.alter_replica_log_dirs import ALTER_REPLICA_LOG_DIRS
+from streamhouse.protocol.apis.create_acls import CREATE_ACLS
+from streamhouse.protocol.apis.create_partitions import CREATE_PARTITIONS
+from streamhouse.protocol.apis.create_topics import CREATE_TOPICS
+from streamhouse.protocol.apis.delete_acls import DELETE_ACLS
+from streamhouse.protocol.apis.delete_groups import DELETE_GROUPS
+from streamhouse.protocol.apis.delete_records import DELETE_RECORDS
+from streamhouse.protocol.apis.delete_topics import DELETE_TOPICS
+from streamhouse.protocol.apis.describe_acls import DESCRIBE_ACLS
+from streamhouse.protocol.apis.describe_cluster import DESCRIBE_CLUSTER
+from streamhouse.protocol.apis.describe_configs import DESCRIBE_CONFIGS
+from streamhouse.protocol.apis.describe_groups import DESCRIBE_GROUPS
+from streamhouse.protocol.apis.describe_log_dirs import DESCRIBE_LOG_DIRS
+from streamhouse.protocol.apis.describe_quorum import DESCRIBE_QUORUM
+from streamhouse.protocol.apis.describe_topic_partitions import DESCRIBE_TOPIC_PARTITIONS
+from streamhouse.protocol.apis.describe_transactions import DESCRIBE_TRANSACTIONS
+from streamhouse.protocol.apis.elect_leaders import ELECT_LEADERS
+from streamhouse.protocol.apis.end_txn import END_TXN
+from streamhouse.protocol.apis.fetch import FETCH
+from streamhouse.protocol.apis.find_coordinator import FIND_COORDINATOR
+from streamhouse.protocol.apis.heartbeat import HEARTBEAT
+from streamhouse.protocol.apis.incremental_alter_configs import INCREMENTAL_ALTER_CONFIGS
+from streamhouse.protocol.apis.init_producer_id import INIT_PRODUCER_ID
+from streamhouse.protocol.apis.join_group import JOIN_GROUP
+from streamhouse.protocol.apis.leave_group import LEAVE_GROUP
+from streamhouse.protocol.apis.list_config_resources import LIST_CONFIG_RESOURCES
+from streamhouse.protocol.apis.list_groups import LIST_GROUPS
+from streamhouse.protocol.apis.list_offsets import LIST_OFFSETS
+from streamhouse.protocol.apis.list_partition_reassignments import LIST_PARTITION_REASSIGNMENTS
+from streamhouse.protocol.apis.list_transactions import LIST_TRANSACTIONS
+from streamhouse.protocol.apis.metadata import METADATA
+from streamhouse.protocol.apis.offset_commit import OFFSET_COMMIT
+from streamhouse.protocol.apis.offset_delete import OFFSET_DELETE
+from streamhouse.protocol.apis.offset_fetch import OFFSET_FETCH
+from streamhouse.protocol.apis.offset_for_leader_epoch import OFFSET_FOR_LEADER_EPOCH
+from streamhouse.protocol.apis.produce import PRODUCE
+from streamhouse.protocol.apis.sync_group import SYNC_GROUP
+from streamhouse.protocol.apis.txn_offset_commit import TXN_OFFSET_COMMIT
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.records import Record, build_batch
 from tests.broker.inprocess import PLAINTEXT_LISTENER, running_broker
 from tests.broker.test_admin_handlers import call
 

@@ -14,20 +14,20 @@ from uuid import UUID
 
 import pytest
 
-from broker.app import Broker
-from metadata.base import BrokerInfo
-from protocol.apis.alter_partition_reassignments import ALTER_PARTITION_REASSIGNMENTS
-from protocol.apis.alter_replica_log_dirs import ALTER_REPLICA_LOG_DIRS
-from protocol.apis.create_partitions import CREATE_PARTITIONS
-from protocol.apis.create_topics import CREATE_TOPICS
-from protocol.apis.describe_log_dirs import DESCRIBE_LOG_DIRS
-from protocol.apis.describe_quorum import DESCRIBE_QUORUM
-from protocol.apis.describe_topic_partitions import DESCRIBE_TOPIC_PARTITIONS
-from protocol.apis.elect_leaders import ELECT_LEADERS
-from protocol.apis.list_config_resources import LIST_CONFIG_RESOURCES
-from protocol.apis.list_offsets import LIST_OFFSETS
-from protocol.apis.list_partition_reassignments import LIST_PARTITION_REASSIGNMENTS
-from protocol.errors import ErrorCode
+from streamhouse.broker.app import Broker
+from streamhouse.metadata.base import BrokerInfo
+from streamhouse.protocol.apis.alter_partition_reassignments import ALTER_PARTITION_REASSIGNMENTS
+from streamhouse.protocol.apis.alter_replica_log_dirs import ALTER_REPLICA_LOG_DIRS
+from streamhouse.protocol.apis.create_partitions import CREATE_PARTITIONS
+from streamhouse.protocol.apis.create_topics import CREATE_TOPICS
+from streamhouse.protocol.apis.describe_log_dirs import DESCRIBE_LOG_DIRS
+from streamhouse.protocol.apis.describe_quorum import DESCRIBE_QUORUM
+from streamhouse.protocol.apis.describe_topic_partitions import DESCRIBE_TOPIC_PARTITIONS
+from streamhouse.protocol.apis.elect_leaders import ELECT_LEADERS
+from streamhouse.protocol.apis.list_config_resources import LIST_CONFIG_RESOURCES
+from streamhouse.protocol.apis.list_offsets import LIST_OFFSETS
+from streamhouse.protocol.apis.list_partition_reassignments import LIST_PARTITION_REASSIGNMENTS
+from streamhouse.protocol.errors import ErrorCode
 from tests.broker.test_admin_handlers import broker, call, creatable, create, create_body, grow_body, versions
 from tests.metadata.contract import chunk
 

@@ -14,25 +14,25 @@ from uuid import UUID
 
 import pytest
 
-from broker.app import Broker
-from broker.handlers import HANDLERS
-from broker.handlers.metadata import CLUSTER_ID
-from broker.server import Connection
-from broker.topics import TOPIC_CONFIGS
-from protocol import wire
-from protocol.apis.alter_configs import ALTER_CONFIGS
-from protocol.apis.create_partitions import CREATE_PARTITIONS
-from protocol.apis.create_topics import CREATE_TOPICS
-from protocol.apis.delete_records import DELETE_RECORDS
-from protocol.apis.delete_topics import DELETE_TOPICS
-from protocol.apis.describe_cluster import DESCRIBE_CLUSTER
-from protocol.apis.describe_configs import DESCRIBE_CONFIGS
-from protocol.apis.incremental_alter_configs import INCREMENTAL_ALTER_CONFIGS
-from protocol.apis.init_producer_id import INIT_PRODUCER_ID
-from protocol.apis.offset_for_leader_epoch import OFFSET_FOR_LEADER_EPOCH
-from protocol.codec import ApiCodec
-from protocol.errors import ErrorCode
-from protocol.records import Record, build_batch, iter_batches
+from streamhouse.broker.app import Broker
+from streamhouse.broker.handlers import HANDLERS
+from streamhouse.broker.handlers.metadata import CLUSTER_ID
+from streamhouse.broker.server import Connection
+from streamhouse.broker.topics import TOPIC_CONFIGS
+from streamhouse.protocol import wire
+from streamhouse.protocol.apis.alter_configs import ALTER_CONFIGS
+from streamhouse.protocol.apis.create_partitions import CREATE_PARTITIONS
+from streamhouse.protocol.apis.create_topics import CREATE_TOPICS
+from streamhouse.protocol.apis.delete_records import DELETE_RECORDS
+from streamhouse.protocol.apis.delete_topics import DELETE_TOPICS
+from streamhouse.protocol.apis.describe_cluster import DESCRIBE_CLUSTER
+from streamhouse.protocol.apis.describe_configs import DESCRIBE_CONFIGS
+from streamhouse.protocol.apis.incremental_alter_configs import INCREMENTAL_ALTER_CONFIGS
+from streamhouse.protocol.apis.init_producer_id import INIT_PRODUCER_ID
+from streamhouse.protocol.apis.offset_for_leader_epoch import OFFSET_FOR_LEADER_EPOCH
+from streamhouse.protocol.codec import ApiCodec
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.records import Record, build_batch, iter_batches
 from tests.broker.inprocess import running_broker
 
 TOPIC, BROKER = 2, 4

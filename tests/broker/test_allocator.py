@@ -12,7 +12,7 @@ REPO = Path(__file__).parents[2]
 # in mmapped blocks while it lives, and what the heap keeps free once it is freed.
 PROBE = """
 import ctypes, sys
-from broker.allocator import keep_freed_memory
+from streamhouse.broker.allocator import keep_freed_memory
 
 class MallInfo2(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from broker.security.authorizer import (
+from streamhouse.broker.security.authorizer import (
     CLUSTER_NAME,
     AclFilter,
     Authorizer,
@@ -17,8 +17,8 @@ from broker.security.authorizer import (
     ResourceType,
     invalid_binding,
 )
-from metadata.base import AclBinding
-from metadata.sqlite import SqliteMetadataStore
+from streamhouse.metadata.base import AclBinding
+from streamhouse.metadata.sqlite import SqliteMetadataStore
 
 TOPIC, GROUP, CLUSTER, TXN = ResourceType.TOPIC, ResourceType.GROUP, ResourceType.CLUSTER, ResourceType.TRANSACTIONAL_ID
 LITERAL, PREFIXED = PatternType.LITERAL, PatternType.PREFIXED

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from broker.client import ClientError
-from broker.security.client_config import ClientSecurity, ScramClient, read_client_config
+from streamhouse.broker.client import ClientError
+from streamhouse.broker.security.client_config import ClientSecurity, ScramClient, read_client_config
 
 # RFC 7677, section 3: SCRAM-SHA-256 for user "user", password "pencil".
 RFC_CLIENT_NONCE = "rOprNGfwEbeRWgbNEkqO"

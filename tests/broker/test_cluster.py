@@ -7,8 +7,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from broker.cluster import ClusterView, group_key, partition_key, rendezvous
-from metadata.base import BrokerInfo
+from streamhouse.broker.cluster import ClusterView, group_key, partition_key, rendezvous
+from streamhouse.metadata.base import BrokerInfo
 
 REPO = Path(__file__).parents[2]
 
@@ -52,7 +52,7 @@ def test_placement_is_the_same_in_another_process() -> None:
     """Every broker must name the same broker: no per-process salt (as Python's str hash has)."""
     keys = [partition_key(topic, partition) for topic, partition in PARTITIONS[:200]] + [group_key("readers")]
     script = (
-        "import sys; from broker.cluster import rendezvous; "
+        "import sys; from streamhouse.broker.cluster import rendezvous; "
         "print(','.join(str(rendezvous(key, [1, 2, 3])) for key in sys.stdin.read().split('\\n')))"
     )
     done = subprocess.run(

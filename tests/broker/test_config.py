@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from broker.cli import build_parser
-from broker.config import FILESYSTEM_WRITES, S3_WRITES, BrokerConfig, WriteTuning, config_from
-from storage.commit import ON_METADATA_THREAD, PUT_THEN_COMMIT
+from streamhouse.broker.cli import build_parser
+from streamhouse.broker.config import FILESYSTEM_WRITES, S3_WRITES, BrokerConfig, WriteTuning, config_from
+from streamhouse.storage.commit import ON_METADATA_THREAD, PUT_THEN_COMMIT
 
 
 def parse(argv: list[str], environ: dict[str, str]) -> BrokerConfig:
@@ -47,7 +47,7 @@ def test_bad_environment_values_stop_with_a_message(name: str, value: str) -> No
 
 def test_help_names_every_option_and_its_environment_variable() -> None:
     text = subprocess.run(
-        [sys.executable, "-m", "broker.cli", "serve", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "streamhouse.broker.cli", "serve", "--help"], capture_output=True, text=True, check=True
     ).stdout
     for spec in dataclasses.fields(BrokerConfig):
         assert "--" + spec.name.replace("_", "-") in text
@@ -78,7 +78,7 @@ def test_the_commit_strategy_follows_the_stores_unless_set(tmp_path: Path) -> No
 
 
 def test_a_commit_strategy_the_stores_cannot_run_stops_serve_with_one_line(tmp_path: Path) -> None:
-    serve = [sys.executable, "-m", "broker.cli", "serve", "--port", "0", "--metrics-port", "0"]
+    serve = [sys.executable, "-m", "streamhouse.broker.cli", "serve", "--port", "0", "--metrics-port", "0"]
     flags = ["--data-dir", str(tmp_path), "--storage", "memory://", "--commit-strategy", ON_METADATA_THREAD]
     result = subprocess.run([*serve, *flags], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
@@ -107,7 +107,18 @@ def test_serve_with_more_than_one_worker_exits_with_one_line_saying_why(tmp_path
     assert parse([], {}).workers_problem() is None
     assert parse(["--workers", "1"], {}).workers_problem() is None
     done = subprocess.run(
-        [sys.executable, "-m", "broker.cli", "serve", "--workers", "2", "--port", "0", "--data-dir", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "streamhouse.broker.cli",
+            "serve",
+            "--workers",
+            "2",
+            "--port",
+            "0",
+            "--data-dir",
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
         timeout=60,

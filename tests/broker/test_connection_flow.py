@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from broker import server
-from protocol import wire
-from protocol.apis.api_versions import API_VERSIONS
-from protocol.apis.produce import PRODUCE
-from protocol.records import Record, build_batch
+from streamhouse.broker import server
+from streamhouse.protocol import wire
+from streamhouse.protocol.apis.api_versions import API_VERSIONS
+from streamhouse.protocol.apis.produce import PRODUCE
+from streamhouse.protocol.records import Record, build_batch
 from tests.broker.inprocess import PLAINTEXT_LISTENER
 from tests.wireclient import produce_body
 

@@ -6,9 +6,9 @@ ConsumerGroupDescribe: DESCRIBE on the group, and on every topic its assignments
 
 from __future__ import annotations
 
-from broker.app import Broker
-from protocol.apis.consumer_group_describe import CONSUMER_GROUP_DESCRIBE
-from protocol.apis.consumer_group_heartbeat import CONSUMER_GROUP_HEARTBEAT
+from streamhouse.broker.app import Broker
+from streamhouse.protocol.apis.consumer_group_describe import CONSUMER_GROUP_DESCRIBE
+from streamhouse.protocol.apis.consumer_group_heartbeat import CONSUMER_GROUP_HEARTBEAT
 from tests.broker.test_acl_handlers import ADMIN, ALICE, GROUP, TOPIC, E, Op, Peer, broker, grant, send
 
 __all__ = ["broker"]  # the fixture: a broker with --authorizer acl and topics orders and secret

@@ -7,7 +7,7 @@ from uuid import UUID, uuid4
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from broker.groups.assignors import Assignment, range_, uniform
+from streamhouse.broker.groups.assignors import Assignment, range_, uniform
 
 A, B = UUID(int=1), UUID(int=2)
 

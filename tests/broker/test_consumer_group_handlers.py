@@ -15,20 +15,20 @@ from uuid import UUID
 
 import pytest
 
-from broker.app import Broker
-from protocol import consumer_protocol
-from protocol.apis.api_versions import API_VERSIONS
-from protocol.apis.consumer_group_describe import CONSUMER_GROUP_DESCRIBE
-from protocol.apis.consumer_group_heartbeat import CONSUMER_GROUP_HEARTBEAT
-from protocol.apis.describe_groups import DESCRIBE_GROUPS
-from protocol.apis.heartbeat import HEARTBEAT
-from protocol.apis.join_group import JOIN_GROUP
-from protocol.apis.list_groups import LIST_GROUPS
-from protocol.apis.offset_commit import OFFSET_COMMIT
-from protocol.apis.offset_delete import OFFSET_DELETE
-from protocol.apis.offset_fetch import OFFSET_FETCH
-from protocol.apis.sync_group import SYNC_GROUP
-from protocol.errors import ErrorCode
+from streamhouse.broker.app import Broker
+from streamhouse.protocol import consumer_protocol
+from streamhouse.protocol.apis.api_versions import API_VERSIONS
+from streamhouse.protocol.apis.consumer_group_describe import CONSUMER_GROUP_DESCRIBE
+from streamhouse.protocol.apis.consumer_group_heartbeat import CONSUMER_GROUP_HEARTBEAT
+from streamhouse.protocol.apis.describe_groups import DESCRIBE_GROUPS
+from streamhouse.protocol.apis.heartbeat import HEARTBEAT
+from streamhouse.protocol.apis.join_group import JOIN_GROUP
+from streamhouse.protocol.apis.list_groups import LIST_GROUPS
+from streamhouse.protocol.apis.offset_commit import OFFSET_COMMIT
+from streamhouse.protocol.apis.offset_delete import OFFSET_DELETE
+from streamhouse.protocol.apis.offset_fetch import OFFSET_FETCH
+from streamhouse.protocol.apis.sync_group import SYNC_GROUP
+from streamhouse.protocol.errors import ErrorCode
 from tests.broker.inprocess import running_broker
 from tests.broker.test_group_handlers import send
 

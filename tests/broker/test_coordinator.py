@@ -16,18 +16,22 @@ from pathlib import Path
 
 import pytest
 
-from broker.groups.admin import GroupSummary
-from broker.groups.coordinator import GroupCoordinator
-from broker.groups.membership import MAX_SESSION_TIMEOUT_MS, MIN_SESSION_TIMEOUT_MS, NEW_MEMBER_JOIN_TIMEOUT_MS
-from broker.groups.offsets import OFFSET_METADATA_MAX_BYTES
-from broker.groups.state import JoinRequest, JoinResult, SyncResult
-from broker.groups.table import every_group
-from metadata.base import CommittedOffset, GroupRecord
-from metadata.sqlite import SqliteMetadataStore
-from metadata.sqlite.database import SqliteDatabase
-from metadata.sqlite.groups import SqliteGroups
-from protocol import consumer_protocol
-from protocol.errors import ErrorCode
+from streamhouse.broker.groups.admin import GroupSummary
+from streamhouse.broker.groups.coordinator import GroupCoordinator
+from streamhouse.broker.groups.membership import (
+    MAX_SESSION_TIMEOUT_MS,
+    MIN_SESSION_TIMEOUT_MS,
+    NEW_MEMBER_JOIN_TIMEOUT_MS,
+)
+from streamhouse.broker.groups.offsets import OFFSET_METADATA_MAX_BYTES
+from streamhouse.broker.groups.state import JoinRequest, JoinResult, SyncResult
+from streamhouse.broker.groups.table import every_group
+from streamhouse.metadata.base import CommittedOffset, GroupRecord
+from streamhouse.metadata.sqlite import SqliteMetadataStore
+from streamhouse.metadata.sqlite.database import SqliteDatabase
+from streamhouse.metadata.sqlite.groups import SqliteGroups
+from streamhouse.protocol import consumer_protocol
+from streamhouse.protocol.errors import ErrorCode
 
 E = ErrorCode
 SESSION = 10_000

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.stats import FOLD_AT, FOLD_INTERVAL_S
+from streamhouse.storage.stats import FOLD_AT, FOLD_INTERVAL_S
 from tests.broker.inprocess import running_broker
 
 

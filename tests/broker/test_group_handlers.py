@@ -14,23 +14,23 @@ from typing import Any
 
 import pytest
 
-from broker.app import Broker
-from broker.security.listeners import Listener
-from metadata.base import CommittedOffset
-from protocol.apis.api_versions import API_VERSIONS
-from protocol.apis.delete_groups import DELETE_GROUPS
-from protocol.apis.describe_groups import DESCRIBE_GROUPS
-from protocol.apis.find_coordinator import FIND_COORDINATOR
-from protocol.apis.heartbeat import HEARTBEAT
-from protocol.apis.join_group import JOIN_GROUP
-from protocol.apis.leave_group import LEAVE_GROUP
-from protocol.apis.list_groups import LIST_GROUPS
-from protocol.apis.offset_commit import OFFSET_COMMIT
-from protocol.apis.offset_delete import OFFSET_DELETE
-from protocol.apis.offset_fetch import OFFSET_FETCH
-from protocol.apis.sync_group import SYNC_GROUP
-from protocol.codec import ApiCodec
-from protocol.errors import ErrorCode
+from streamhouse.broker.app import Broker
+from streamhouse.broker.security.listeners import Listener
+from streamhouse.metadata.base import CommittedOffset
+from streamhouse.protocol.apis.api_versions import API_VERSIONS
+from streamhouse.protocol.apis.delete_groups import DELETE_GROUPS
+from streamhouse.protocol.apis.describe_groups import DESCRIBE_GROUPS
+from streamhouse.protocol.apis.find_coordinator import FIND_COORDINATOR
+from streamhouse.protocol.apis.heartbeat import HEARTBEAT
+from streamhouse.protocol.apis.join_group import JOIN_GROUP
+from streamhouse.protocol.apis.leave_group import LEAVE_GROUP
+from streamhouse.protocol.apis.list_groups import LIST_GROUPS
+from streamhouse.protocol.apis.offset_commit import OFFSET_COMMIT
+from streamhouse.protocol.apis.offset_delete import OFFSET_DELETE
+from streamhouse.protocol.apis.offset_fetch import OFFSET_FETCH
+from streamhouse.protocol.apis.sync_group import SYNC_GROUP
+from streamhouse.protocol.codec import ApiCodec
+from streamhouse.protocol.errors import ErrorCode
 from tests.broker.inprocess import PLAINTEXT_LISTENER, running_broker
 from tests.broker.test_admin_handlers import call, versions
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from broker import http
-from broker.http import MAX_HEADER_BYTES, MAX_REQUEST_LINE_BYTES
-from broker.metrics import LOOP_LAG_INTERVAL_S
+from streamhouse.broker import http
+from streamhouse.broker.http import MAX_HEADER_BYTES, MAX_REQUEST_LINE_BYTES
+from streamhouse.broker.metrics import LOOP_LAG_INTERVAL_S
 from tests.broker.inprocess import running_broker
 
 

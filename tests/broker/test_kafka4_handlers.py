@@ -12,19 +12,19 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from broker.app import Broker
-from broker.security.authorizer import Operation
-from broker.transactions import COMPLETE_ABORT, COMPLETE_COMMIT, ONGOING
-from protocol.apis.add_partitions_to_txn import ADD_PARTITIONS_TO_TXN
-from protocol.apis.api_versions import API_VERSIONS
-from protocol.apis.create_topics import CREATE_TOPICS
-from protocol.apis.end_txn import END_TXN
-from protocol.apis.fetch import FETCH
-from protocol.apis.find_coordinator import FIND_COORDINATOR
-from protocol.apis.get_telemetry_subscriptions import GET_TELEMETRY_SUBSCRIPTIONS
-from protocol.apis.offset_fetch import OFFSET_FETCH
-from protocol.apis.push_telemetry import PUSH_TELEMETRY
-from protocol.errors import ErrorCode
+from streamhouse.broker.app import Broker
+from streamhouse.broker.security.authorizer import Operation
+from streamhouse.broker.transactions import COMPLETE_ABORT, COMPLETE_COMMIT, ONGOING
+from streamhouse.protocol.apis.add_partitions_to_txn import ADD_PARTITIONS_TO_TXN
+from streamhouse.protocol.apis.api_versions import API_VERSIONS
+from streamhouse.protocol.apis.create_topics import CREATE_TOPICS
+from streamhouse.protocol.apis.end_txn import END_TXN
+from streamhouse.protocol.apis.fetch import FETCH
+from streamhouse.protocol.apis.find_coordinator import FIND_COORDINATOR
+from streamhouse.protocol.apis.get_telemetry_subscriptions import GET_TELEMETRY_SUBSCRIPTIONS
+from streamhouse.protocol.apis.offset_fetch import OFFSET_FETCH
+from streamhouse.protocol.apis.push_telemetry import PUSH_TELEMETRY
+from streamhouse.protocol.errors import ErrorCode
 from tests.broker.inprocess import running_broker
 from tests.broker.test_acl_handlers import ADMIN, ALICE, CLUSTER, TOPIC, creatable, grant, send
 from tests.broker.test_admin_handlers import call, create

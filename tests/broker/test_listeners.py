@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from broker.app import Broker
-from broker.config import BrokerConfig
-from broker.security.listeners import Listener, configured_listeners
-from broker.security.tls import ServerTls, certificate_principal, subject_name
-from broker.server import Connection
-from metadata.base import BrokerInfo, ListenerAddress
-from protocol.apis.metadata import METADATA
+from streamhouse.broker.app import Broker
+from streamhouse.broker.config import BrokerConfig
+from streamhouse.broker.security.listeners import Listener, configured_listeners
+from streamhouse.broker.security.tls import ServerTls, certificate_principal, subject_name
+from streamhouse.broker.server import Connection
+from streamhouse.metadata.base import BrokerInfo, ListenerAddress
+from streamhouse.protocol.apis.metadata import METADATA
 from tests.broker.inprocess import running_broker
 from tests.broker.test_admin_handlers import call
 from tests.tlscerts import TestCA
@@ -198,7 +198,7 @@ def test_serve_refuses_an_inconsistent_listener_configuration(tmp_path: Path) ->
         [
             sys.executable,
             "-m",
-            "broker.cli",
+            "streamhouse.broker.cli",
             "serve",
             "--listeners",
             "INTERNAL://127.0.0.1:0",

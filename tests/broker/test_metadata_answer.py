@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from broker.app import Broker
-from broker.handlers import HANDLERS
-from broker.server import Connection
-from protocol import wire
-from protocol.apis.metadata import METADATA
-from protocol.errors import ErrorCode
+from streamhouse.broker.app import Broker
+from streamhouse.broker.handlers import HANDLERS
+from streamhouse.broker.server import Connection
+from streamhouse.protocol import wire
+from streamhouse.protocol.apis.metadata import METADATA
+from streamhouse.protocol.errors import ErrorCode
 from tests.broker.inprocess import running_broker
 
 # v1: the first with a null list meaning all topics; v9: the first flexible; v12: the newest served here.

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from broker.metrics import MAX_SERIES, UNKNOWN_LABEL, BrokerStats
-from protocol.errors import ErrorCode
+from streamhouse.broker.metrics import MAX_SERIES, UNKNOWN_LABEL, BrokerStats
+from streamhouse.protocol.errors import ErrorCode
 
 
 def test_invalid_and_unknown_topic_names_share_one_label_value() -> None:

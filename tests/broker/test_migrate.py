@@ -9,14 +9,14 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from metadata.migrations import backend_migrations
+from streamhouse.metadata.migrations import backend_migrations
 
 ROOT = Path(__file__).parents[2]
 
 
 def migrate(url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "broker.cli", "migrate", "--metadata", url],
+        [sys.executable, "-m", "streamhouse.broker.cli", "migrate", "--metadata", url],
         capture_output=True,
         text=True,
         timeout=60,

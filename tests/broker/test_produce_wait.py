@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from broker.handlers.produce import _answered
-from metadata.base import AppendResult
-from storage.log import StorageError
+from streamhouse.broker.handlers.produce import _answered
+from streamhouse.metadata.base import AppendResult
+from streamhouse.storage.log import StorageError
 
 
 async def test_a_request_waits_for_every_append_even_when_its_last_is_answered_first() -> None:

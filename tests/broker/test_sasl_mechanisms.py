@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from broker.security.oauthbearer import TokenError, bearer_token, validate_unsecured
-from broker.security.scram import (
+from streamhouse.broker.security.oauthbearer import TokenError, bearer_token, validate_unsecured
+from streamhouse.broker.security.scram import (
     SCRAM_SHA_256,
     ScramError,
     ScramExchange,

@@ -12,16 +12,16 @@ from typing import Any
 
 import pytest
 
-from broker.app import Broker, BrokerIdInUseError
-from metadata.base import BrokerInfo, ListenerAddress
-from protocol.apis.describe_cluster import DESCRIBE_CLUSTER
-from protocol.apis.describe_groups import DESCRIBE_GROUPS
-from protocol.apis.find_coordinator import FIND_COORDINATOR
-from protocol.apis.join_group import JOIN_GROUP
-from protocol.apis.metadata import METADATA
-from protocol.apis.offset_commit import OFFSET_COMMIT
-from protocol.apis.offset_fetch import OFFSET_FETCH
-from protocol.errors import ErrorCode
+from streamhouse.broker.app import Broker, BrokerIdInUseError
+from streamhouse.metadata.base import BrokerInfo, ListenerAddress
+from streamhouse.protocol.apis.describe_cluster import DESCRIBE_CLUSTER
+from streamhouse.protocol.apis.describe_groups import DESCRIBE_GROUPS
+from streamhouse.protocol.apis.find_coordinator import FIND_COORDINATOR
+from streamhouse.protocol.apis.join_group import JOIN_GROUP
+from streamhouse.protocol.apis.metadata import METADATA
+from streamhouse.protocol.apis.offset_commit import OFFSET_COMMIT
+from streamhouse.protocol.apis.offset_fetch import OFFSET_FETCH
+from streamhouse.protocol.errors import ErrorCode
 from tests.broker.inprocess import running_broker
 from tests.broker.test_admin_handlers import call
 from tests.broker.test_group_handlers import Peer

@@ -15,23 +15,23 @@ from uuid import UUID
 
 import pytest
 
-from broker.app import Broker
-from broker.handlers import advertised_versions
-from broker.share.partition import AcknowledgeType
-from protocol.apis.alter_share_group_offsets import ALTER_SHARE_GROUP_OFFSETS
-from protocol.apis.delete_groups import DELETE_GROUPS
-from protocol.apis.delete_share_group_offsets import DELETE_SHARE_GROUP_OFFSETS
-from protocol.apis.describe_configs import DESCRIBE_CONFIGS
-from protocol.apis.describe_groups import DESCRIBE_GROUPS
-from protocol.apis.describe_share_group_offsets import DESCRIBE_SHARE_GROUP_OFFSETS
-from protocol.apis.incremental_alter_configs import INCREMENTAL_ALTER_CONFIGS
-from protocol.apis.list_groups import LIST_GROUPS
-from protocol.apis.produce import PRODUCE
-from protocol.apis.share_acknowledge import SHARE_ACKNOWLEDGE
-from protocol.apis.share_fetch import SHARE_FETCH
-from protocol.apis.share_group_describe import SHARE_GROUP_DESCRIBE
-from protocol.apis.share_group_heartbeat import SHARE_GROUP_HEARTBEAT
-from protocol.records import iter_batches
+from streamhouse.broker.app import Broker
+from streamhouse.broker.handlers import advertised_versions
+from streamhouse.broker.share.partition import AcknowledgeType
+from streamhouse.protocol.apis.alter_share_group_offsets import ALTER_SHARE_GROUP_OFFSETS
+from streamhouse.protocol.apis.delete_groups import DELETE_GROUPS
+from streamhouse.protocol.apis.delete_share_group_offsets import DELETE_SHARE_GROUP_OFFSETS
+from streamhouse.protocol.apis.describe_configs import DESCRIBE_CONFIGS
+from streamhouse.protocol.apis.describe_groups import DESCRIBE_GROUPS
+from streamhouse.protocol.apis.describe_share_group_offsets import DESCRIBE_SHARE_GROUP_OFFSETS
+from streamhouse.protocol.apis.incremental_alter_configs import INCREMENTAL_ALTER_CONFIGS
+from streamhouse.protocol.apis.list_groups import LIST_GROUPS
+from streamhouse.protocol.apis.produce import PRODUCE
+from streamhouse.protocol.apis.share_acknowledge import SHARE_ACKNOWLEDGE
+from streamhouse.protocol.apis.share_fetch import SHARE_FETCH
+from streamhouse.protocol.apis.share_group_describe import SHARE_GROUP_DESCRIBE
+from streamhouse.protocol.apis.share_group_heartbeat import SHARE_GROUP_HEARTBEAT
+from streamhouse.protocol.records import iter_batches
 from tests.broker.inprocess import running_broker
 from tests.broker.test_acl_handlers import ADMIN, ALICE, GROUP, TOPIC, E, Op, Peer, grant, produce_request, send
 from tests.broker.test_acl_handlers import broker as acl_broker

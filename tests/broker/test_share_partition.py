@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from broker.share.partition import AcknowledgeType, Acquired, InvalidRecordStateError, RecordState, SharePartition
+from streamhouse.broker.share.partition import (
+    AcknowledgeType,
+    Acquired,
+    InvalidRecordStateError,
+    RecordState,
+    SharePartition,
+)
 
 ACCEPT, RELEASE, REJECT, GAP = (
     AcknowledgeType.ACCEPT,

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from broker.topics import TopicCache
-from metadata.base import TopicInfo
-from metadata.postgres import LISTEN_APPLICATION_NAME, PostgresMetadataStore
+from streamhouse.broker.topics import TopicCache
+from streamhouse.metadata.base import TopicInfo
+from streamhouse.metadata.postgres import LISTEN_APPLICATION_NAME, PostgresMetadataStore
 
 
 @pytest.fixture

@@ -12,22 +12,22 @@ from typing import Any
 
 import pytest
 
-from broker.app import Broker
-from broker.transactions import COMPLETE_ABORT, COMPLETE_COMMIT, ONGOING
-from metadata.base import CommittedOffset
-from protocol.apis.add_offsets_to_txn import ADD_OFFSETS_TO_TXN
-from protocol.apis.add_partitions_to_txn import ADD_PARTITIONS_TO_TXN
-from protocol.apis.describe_transactions import DESCRIBE_TRANSACTIONS
-from protocol.apis.end_txn import END_TXN
-from protocol.apis.fetch import FETCH
-from protocol.apis.init_producer_id import INIT_PRODUCER_ID
-from protocol.apis.list_offsets import LIST_OFFSETS
-from protocol.apis.list_transactions import LIST_TRANSACTIONS
-from protocol.apis.produce import PRODUCE
-from protocol.apis.sync_group import SYNC_GROUP
-from protocol.apis.txn_offset_commit import TXN_OFFSET_COMMIT
-from protocol.errors import ErrorCode
-from protocol.records import Record, build_batch, build_marker_batch, iter_batches, iter_records
+from streamhouse.broker.app import Broker
+from streamhouse.broker.transactions import COMPLETE_ABORT, COMPLETE_COMMIT, ONGOING
+from streamhouse.metadata.base import CommittedOffset
+from streamhouse.protocol.apis.add_offsets_to_txn import ADD_OFFSETS_TO_TXN
+from streamhouse.protocol.apis.add_partitions_to_txn import ADD_PARTITIONS_TO_TXN
+from streamhouse.protocol.apis.describe_transactions import DESCRIBE_TRANSACTIONS
+from streamhouse.protocol.apis.end_txn import END_TXN
+from streamhouse.protocol.apis.fetch import FETCH
+from streamhouse.protocol.apis.init_producer_id import INIT_PRODUCER_ID
+from streamhouse.protocol.apis.list_offsets import LIST_OFFSETS
+from streamhouse.protocol.apis.list_transactions import LIST_TRANSACTIONS
+from streamhouse.protocol.apis.produce import PRODUCE
+from streamhouse.protocol.apis.sync_group import SYNC_GROUP
+from streamhouse.protocol.apis.txn_offset_commit import TXN_OFFSET_COMMIT
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.records import Record, build_batch, build_marker_batch, iter_batches, iter_records
 from tests.broker.inprocess import running_broker
 from tests.broker.test_admin_handlers import call, create, versions
 from tests.broker.test_group_handlers import Peer, join, send

@@ -8,18 +8,25 @@ from pathlib import Path
 
 import pytest
 
-from broker.cli import build_parser
-from broker.config import config_from
-from broker.console import lag, pages
-from broker.console.browser import MAX_LIMIT, Browse
-from broker.console.lag import LagHistory
-from broker.console.records import FORMATS, MAX_SHOWN_BYTES, PAGE_SHOWN_BYTES, decode, show
-from broker.console.state import MAX_LISTED, GroupRow, TopicRow
-from broker.console.template import esc, page, sparkline
-from broker.groups.admin import GroupOverview
-from metadata.base import AbortedTransaction, CommittedOffset, PartitionState, TopicInfo
-from protocol.errors import ErrorCode
-from protocol.records import Compression, Record, build_batch, build_marker_batch, iter_batches, with_offsets
+from streamhouse.broker.cli import build_parser
+from streamhouse.broker.config import config_from
+from streamhouse.broker.console import lag, pages
+from streamhouse.broker.console.browser import MAX_LIMIT, Browse
+from streamhouse.broker.console.lag import LagHistory
+from streamhouse.broker.console.records import FORMATS, MAX_SHOWN_BYTES, PAGE_SHOWN_BYTES, decode, show
+from streamhouse.broker.console.state import MAX_LISTED, GroupRow, TopicRow
+from streamhouse.broker.console.template import esc, page, sparkline
+from streamhouse.broker.groups.admin import GroupOverview
+from streamhouse.metadata.base import AbortedTransaction, CommittedOffset, PartitionState, TopicInfo
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.records import (
+    Compression,
+    Record,
+    build_batch,
+    build_marker_batch,
+    iter_batches,
+    with_offsets,
+)
 from tests.broker.inprocess import running_broker
 
 

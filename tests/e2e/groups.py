@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from broker.client import GroupView, describe_group
-from metadata import open_metadata_store
-from metadata.base import MetadataStore
+from streamhouse.broker.client import GroupView, describe_group
+from streamhouse.metadata import open_metadata_store
+from streamhouse.metadata.base import MetadataStore
 from tests.brokerproc import BrokerProcess
 from tests.e2e.clients import confluent_produce
 from tests.e2e.dataset import Sent

@@ -9,7 +9,7 @@ from typing import Any
 
 from confluent_kafka import AcknowledgeType, ShareConsumer
 
-from protocol.apis.incremental_alter_configs import INCREMENTAL_ALTER_CONFIGS
+from streamhouse.protocol.apis.incremental_alter_configs import INCREMENTAL_ALTER_CONFIGS
 from tests.wireclient import WireClient
 
 GROUP_RESOURCE = 32  # Kafka's ConfigResource.Type GROUP

@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
-from broker.security.authorizer import Operation, PatternType, Permission, ResourceType
-from metadata.base import AclBinding
-from metadata.sqlite import SqliteMetadataStore
+from streamhouse.broker.security.authorizer import Operation, PatternType, Permission, ResourceType
+from streamhouse.metadata.base import AclBinding
+from streamhouse.metadata.sqlite import SqliteMetadataStore
 from tests.brokerproc import BrokerProcess
 
 pytestmark = pytest.mark.e2e
@@ -136,7 +136,7 @@ def test_kafka_python_admin_client_creates_describes_and_deletes_acls(admin_brok
 
 def streamhouse(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "broker.cli", "acls", *args],
+        [sys.executable, "-m", "streamhouse.broker.cli", "acls", *args],
         capture_output=True,
         text=True,
         timeout=TIMEOUT,

@@ -6,13 +6,13 @@ import struct
 
 import pytest
 
-from protocol import wire
-from protocol.apis.api_versions import API_VERSIONS
-from protocol.apis.fetch import FETCH
-from protocol.apis.metadata import METADATA
-from protocol.apis.produce import PRODUCE
-from protocol.errors import ErrorCode
-from protocol.records import Record, build_batch
+from streamhouse.protocol import wire
+from streamhouse.protocol.apis.api_versions import API_VERSIONS
+from streamhouse.protocol.apis.fetch import FETCH
+from streamhouse.protocol.apis.metadata import METADATA
+from streamhouse.protocol.apis.produce import PRODUCE
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.records import Record, build_batch
 from tests.brokerproc import BrokerProcess
 from tests.wireclient import WireClient, produce_body
 

@@ -15,14 +15,14 @@ import crc32c
 import pytest
 import zstandard
 
-from broker.client import high_watermarks
-from protocol import wire
-from protocol.apis.api_versions import API_VERSIONS
-from protocol.apis.create_topics import CREATE_TOPICS
-from protocol.apis.produce import PRODUCE
-from protocol.errors import ErrorCode
-from protocol.primitives import write_varint
-from protocol.records import BATCH_HEADER, MIN_BATCH_LENGTH, Compression, Record, build_batch
+from streamhouse.broker.client import high_watermarks
+from streamhouse.protocol import wire
+from streamhouse.protocol.apis.api_versions import API_VERSIONS
+from streamhouse.protocol.apis.create_topics import CREATE_TOPICS
+from streamhouse.protocol.apis.produce import PRODUCE
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.primitives import write_varint
+from streamhouse.protocol.records import BATCH_HEADER, MIN_BATCH_LENGTH, Compression, Record, build_batch
 from tests.brokerproc import BrokerProcess
 from tests.wireclient import WireClient, produce_body
 

@@ -15,7 +15,7 @@ import pytest
 
 from benchmarks.connection_memory import all_topics_metadata_frame, create_topics
 from benchmarks.servers import rss_mib
-from protocol.apis.api_versions import API_VERSIONS
+from streamhouse.protocol.apis.api_versions import API_VERSIONS
 from tests.brokerproc import BrokerProcess
 from tests.wireclient import WireClient
 

@@ -5,13 +5,13 @@ Each pair of requests leaves in one send, before either is answered: the second 
 
 from __future__ import annotations
 
-from protocol import wire
-from protocol.apis.create_topics import CREATE_TOPICS
-from protocol.apis.delete_records import DELETE_RECORDS
-from protocol.apis.list_offsets import LIST_OFFSETS
-from protocol.apis.metadata import METADATA
-from protocol.apis.produce import PRODUCE as PRODUCE_API
-from protocol.records import Record, build_batch
+from streamhouse.protocol import wire
+from streamhouse.protocol.apis.create_topics import CREATE_TOPICS
+from streamhouse.protocol.apis.delete_records import DELETE_RECORDS
+from streamhouse.protocol.apis.list_offsets import LIST_OFFSETS
+from streamhouse.protocol.apis.metadata import METADATA
+from streamhouse.protocol.apis.produce import PRODUCE as PRODUCE_API
+from streamhouse.protocol.records import Record, build_batch
 from tests.brokerproc import BrokerProcess
 from tests.wireclient import WireClient, produce_body
 

@@ -29,7 +29,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from broker.console.sessions import COOKIE
+from streamhouse.broker.console.sessions import COOKIE
 from tests.brokerproc import BrokerProcess
 from tests.securebroker import add_user
 
@@ -253,7 +253,7 @@ def test_the_record_browser_shows_key_value_and_headers_in_each_format(
 def describe_lags(broker: BrokerProcess, group: str) -> dict[tuple[str, int], str]:
     """LAG per (topic, partition) from `streamhouse groups describe`."""
     done = subprocess.run(
-        [sys.executable, "-m", "broker.cli", "groups", "describe", group, "--bootstrap", broker.bootstrap],
+        [sys.executable, "-m", "streamhouse.broker.cli", "groups", "describe", group, "--bootstrap", broker.bootstrap],
         cwd=REPOSITORY, capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
     lines = done.stdout.splitlines()
@@ -462,7 +462,7 @@ def test_a_form_body_over_the_limit_gets_413(broker: BrokerProcess) -> None:
 
 def acls(broker: BrokerProcess, *args: str) -> None:
     subprocess.run(
-        [sys.executable, "-m", "broker.cli", "acls", "add", "--bootstrap-server", broker.bootstrap, *args],
+        [sys.executable, "-m", "streamhouse.broker.cli", "acls", "add", "--bootstrap-server", broker.bootstrap, *args],
         cwd=REPOSITORY, capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
 

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from broker.client import describe_group
-from metadata.base import CommittedOffset
+from streamhouse.broker.client import describe_group
+from streamhouse.metadata.base import CommittedOffset
 from tests.brokerproc import BrokerProcess
 from tests.e2e.conftest import BACKENDS, DEFAULT, backend_args
 from tests.e2e.groups import (
@@ -228,7 +228,7 @@ def test_admin_clients_list_describe_alter_and_delete_groups(broker: BrokerProce
 
 def streamhouse(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "broker.cli", *args], capture_output=True, text=True, timeout=60, cwd=REPO
+        [sys.executable, "-m", "streamhouse.broker.cli", *args], capture_output=True, text=True, timeout=60, cwd=REPO
     )
 
 

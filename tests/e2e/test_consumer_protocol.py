@@ -17,8 +17,8 @@ import pytest
 from confluent_kafka import ConsumerGroupState, ConsumerGroupType
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from broker.client import describe_group
-from protocol.apis.consumer_group_describe import CONSUMER_GROUP_DESCRIBE
+from streamhouse.broker.client import describe_group
+from streamhouse.protocol.apis.consumer_group_describe import CONSUMER_GROUP_DESCRIBE
 from tests.brokerproc import BrokerProcess
 from tests.e2e.conftest import backend_args
 from tests.e2e.groups import Member, consumed_values, produce, wait_consumed, wait_for

@@ -11,10 +11,10 @@ import random
 import signal
 from pathlib import Path
 
-from protocol.apis.metadata import METADATA
-from protocol.apis.produce import PRODUCE
-from protocol.primitives import SPLICE_MIN_BYTES
-from protocol.records import Record, build_batch
+from streamhouse.protocol.apis.metadata import METADATA
+from streamhouse.protocol.apis.produce import PRODUCE
+from streamhouse.protocol.primitives import SPLICE_MIN_BYTES
+from streamhouse.protocol.records import Record, build_batch
 from tests.brokerproc import BrokerProcess
 from tests.e2e.clients import CONSUMERS
 from tests.e2e.dataset import PARTITIONS, Sent

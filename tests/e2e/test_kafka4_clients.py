@@ -178,12 +178,12 @@ def test_older_clients_negotiate_down(broker: BrokerProcess) -> None:
 def test_transactions_v2_over_raw_frames(broker: BrokerProcess) -> None:
     """What a transactions-v2 client (the Java client 4.x) sends, frame by frame over a socket:
     InitProducerId v5, Produce v12 without AddPartitionsToTxn, EndTxn v5, then Fetch v17 by topic id."""
-    from protocol.apis.end_txn import END_TXN
-    from protocol.apis.fetch import FETCH
-    from protocol.apis.init_producer_id import INIT_PRODUCER_ID
-    from protocol.apis.metadata import METADATA
-    from protocol.apis.produce import PRODUCE
-    from protocol.records import Record, build_batch, iter_batches, iter_records
+    from streamhouse.protocol.apis.end_txn import END_TXN
+    from streamhouse.protocol.apis.fetch import FETCH
+    from streamhouse.protocol.apis.init_producer_id import INIT_PRODUCER_ID
+    from streamhouse.protocol.apis.metadata import METADATA
+    from streamhouse.protocol.apis.produce import PRODUCE
+    from streamhouse.protocol.records import Record, build_batch, iter_batches, iter_records
     from tests.wireclient import WireClient, produce_body
 
     with WireClient(broker.bootstrap) as client:

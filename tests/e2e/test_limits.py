@@ -14,23 +14,23 @@ from typing import Any
 
 import pytest
 
-from broker.groups.table import MAX_GROUP_ID_LENGTH
-from broker.metrics import UNKNOWN_LABEL
-from protocol.apis.add_offsets_to_txn import ADD_OFFSETS_TO_TXN
-from protocol.apis.create_topics import CREATE_TOPICS
-from protocol.apis.delete_groups import DELETE_GROUPS
-from protocol.apis.delete_topics import DELETE_TOPICS
-from protocol.apis.fetch import FETCH
-from protocol.apis.init_producer_id import INIT_PRODUCER_ID
-from protocol.apis.list_groups import LIST_GROUPS
-from protocol.apis.list_offsets import LIST_OFFSETS
-from protocol.apis.metadata import METADATA
-from protocol.apis.offset_commit import OFFSET_COMMIT
-from protocol.apis.offset_fetch import OFFSET_FETCH
-from protocol.apis.produce import PRODUCE
-from protocol.apis.txn_offset_commit import TXN_OFFSET_COMMIT
-from protocol.errors import ErrorCode
-from protocol.records import Record, build_batch
+from streamhouse.broker.groups.table import MAX_GROUP_ID_LENGTH
+from streamhouse.broker.metrics import UNKNOWN_LABEL
+from streamhouse.protocol.apis.add_offsets_to_txn import ADD_OFFSETS_TO_TXN
+from streamhouse.protocol.apis.create_topics import CREATE_TOPICS
+from streamhouse.protocol.apis.delete_groups import DELETE_GROUPS
+from streamhouse.protocol.apis.delete_topics import DELETE_TOPICS
+from streamhouse.protocol.apis.fetch import FETCH
+from streamhouse.protocol.apis.init_producer_id import INIT_PRODUCER_ID
+from streamhouse.protocol.apis.list_groups import LIST_GROUPS
+from streamhouse.protocol.apis.list_offsets import LIST_OFFSETS
+from streamhouse.protocol.apis.metadata import METADATA
+from streamhouse.protocol.apis.offset_commit import OFFSET_COMMIT
+from streamhouse.protocol.apis.offset_fetch import OFFSET_FETCH
+from streamhouse.protocol.apis.produce import PRODUCE
+from streamhouse.protocol.apis.txn_offset_commit import TXN_OFFSET_COMMIT
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.records import Record, build_batch
 from tests.brokerproc import BrokerProcess
 from tests.wireclient import WireClient, produce_body
 

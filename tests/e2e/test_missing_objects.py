@@ -13,14 +13,14 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from protocol.apis.api_versions import API_VERSIONS
-from protocol.apis.create_topics import CREATE_TOPICS
-from protocol.apis.fetch import FETCH
-from protocol.apis.produce import PRODUCE
-from protocol.errors import ErrorCode
-from protocol.records import Record, StoredRecord, build_batch, iter_batches, iter_records
-from storage.objects import FilesystemObjectStore, FsyncPolicy
-from storage.objects.base import ObjectStore
+from streamhouse.protocol.apis.api_versions import API_VERSIONS
+from streamhouse.protocol.apis.create_topics import CREATE_TOPICS
+from streamhouse.protocol.apis.fetch import FETCH
+from streamhouse.protocol.apis.produce import PRODUCE
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.records import Record, StoredRecord, build_batch, iter_batches, iter_records
+from streamhouse.storage.objects import FilesystemObjectStore, FsyncPolicy
+from streamhouse.storage.objects.base import ObjectStore
 from tests.brokerproc import BrokerProcess
 from tests.e2e.test_features import http_get
 from tests.s3server import S3Server

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from protocol import wire
-from protocol.apis.metadata import METADATA
-from protocol.apis.offset_commit import OFFSET_COMMIT
-from protocol.apis.offset_fetch import OFFSET_FETCH
-from protocol.apis.produce import PRODUCE
-from protocol.records import Record, build_batch
+from streamhouse.protocol import wire
+from streamhouse.protocol.apis.metadata import METADATA
+from streamhouse.protocol.apis.offset_commit import OFFSET_COMMIT
+from streamhouse.protocol.apis.offset_fetch import OFFSET_FETCH
+from streamhouse.protocol.apis.produce import PRODUCE
+from streamhouse.protocol.records import Record, build_batch
 from tests.brokerproc import BrokerProcess
 from tests.wireclient import WireClient, produce_body
 

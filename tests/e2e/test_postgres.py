@@ -16,15 +16,15 @@ from typing import Any
 
 import pytest
 
-from protocol.apis.api_versions import API_VERSIONS
-from protocol.apis.create_topics import CREATE_TOPICS
-from protocol.apis.delete_topics import DELETE_TOPICS
-from protocol.apis.describe_configs import DESCRIBE_CONFIGS
-from protocol.apis.fetch import FETCH
-from protocol.apis.offset_commit import OFFSET_COMMIT
-from protocol.apis.produce import PRODUCE
-from protocol.errors import ErrorCode
-from protocol.records import Record, build_batch, iter_batches, iter_records
+from streamhouse.protocol.apis.api_versions import API_VERSIONS
+from streamhouse.protocol.apis.create_topics import CREATE_TOPICS
+from streamhouse.protocol.apis.delete_topics import DELETE_TOPICS
+from streamhouse.protocol.apis.describe_configs import DESCRIBE_CONFIGS
+from streamhouse.protocol.apis.fetch import FETCH
+from streamhouse.protocol.apis.offset_commit import OFFSET_COMMIT
+from streamhouse.protocol.apis.produce import PRODUCE
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.records import Record, build_batch, iter_batches, iter_records
 from tests.brokerproc import BrokerProcess
 from tests.e2e.test_features import http_get
 from tests.pgserver import PgServer

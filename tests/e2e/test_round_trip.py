@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from protocol.records import iter_batches
+from streamhouse.protocol.records import iter_batches
 from tests.brokerproc import BrokerProcess
 from tests.e2e.clients import CONSUMERS, PRODUCERS, Received, confluent_consume, confluent_produce
 from tests.e2e.conftest import BACKENDS, DEFAULT

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from protocol.apis.api_versions import API_VERSIONS
-from protocol.errors import ErrorCode
+from streamhouse.protocol.apis.api_versions import API_VERSIONS
+from streamhouse.protocol.errors import ErrorCode
 from tests.brokerproc import BrokerProcess
 from tests.e2e.test_postgres import fetch, produce, records_of
 from tests.faultproxy import FaultProxy

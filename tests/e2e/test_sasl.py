@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from protocol.apis.api_versions import API_VERSIONS
-from protocol.apis.metadata import METADATA
-from protocol.errors import ErrorCode
+from streamhouse.protocol.apis.api_versions import API_VERSIONS
+from streamhouse.protocol.apis.metadata import METADATA
+from streamhouse.protocol.errors import ErrorCode
 from tests.brokerproc import BrokerProcess
 from tests.e2e.conftest import backend_args
 from tests.saslwire import ScramClient, authenticate, handshake, plain_token, scram_login
@@ -37,7 +37,11 @@ ROOT = Path(__file__).parents[2]
 
 def users_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "broker.cli", "users", *args], capture_output=True, text=True, cwd=ROOT, timeout=60
+        [sys.executable, "-m", "streamhouse.broker.cli", "users", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
     )
 
 
@@ -488,7 +492,7 @@ def test_an_expired_unsecured_token_is_refused(reauth_broker: BrokerProcess) -> 
 def test_a_user_added_through_one_broker_authenticates_at_another_within_a_second(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    from protocol.apis.alter_user_scram_credentials import ALTER_USER_SCRAM_CREDENTIALS as ALTER
+    from streamhouse.protocol.apis.alter_user_scram_credentials import ALTER_USER_SCRAM_CREDENTIALS as ALTER
 
     shared = backend_args("postgresql", request)
     added = users_cli("add", USER, "--password", PASSWORD, *shared)  # offline, straight into PostgreSQL

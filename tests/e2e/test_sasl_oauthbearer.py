@@ -15,8 +15,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from protocol.apis.metadata import METADATA
-from protocol.errors import ErrorCode
+from streamhouse.protocol.apis.metadata import METADATA
+from streamhouse.protocol.errors import ErrorCode
 from tests.brokerproc import BrokerProcess
 from tests.saslwire import authenticate, handshake
 from tests.wireclient import WireClient

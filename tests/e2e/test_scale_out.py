@@ -20,14 +20,14 @@ from typing import Any
 
 import pytest
 
-from broker.client import find_coordinator
-from broker.cluster import HEARTBEATS_TO_EXPIRY, group_key, partition_key, rendezvous
-from metadata.base import MetadataStore
-from protocol.apis.describe_groups import DESCRIBE_GROUPS
-from protocol.apis.metadata import METADATA
-from protocol.apis.produce import PRODUCE
-from protocol.errors import ErrorCode
-from protocol.records import Record, build_batch
+from streamhouse.broker.client import find_coordinator
+from streamhouse.broker.cluster import HEARTBEATS_TO_EXPIRY, group_key, partition_key, rendezvous
+from streamhouse.metadata.base import MetadataStore
+from streamhouse.protocol.apis.describe_groups import DESCRIBE_GROUPS
+from streamhouse.protocol.apis.metadata import METADATA
+from streamhouse.protocol.apis.produce import PRODUCE
+from streamhouse.protocol.errors import ErrorCode
+from streamhouse.protocol.records import Record, build_batch
 from tests.brokerproc import BrokerProcess
 from tests.e2e.clients import CONSUMERS, PRODUCERS, confluent_consume
 from tests.e2e.conftest import backend_args

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from protocol import wire
-from protocol.apis.api_versions import API_VERSIONS
+from streamhouse.protocol import wire
+from streamhouse.protocol.apis.api_versions import API_VERSIONS
 from tests.brokerproc import BrokerProcess
 from tests.e2e.security import (
     ADMIN,

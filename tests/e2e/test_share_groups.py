@@ -23,7 +23,7 @@ import pytest
 from confluent_kafka import AcknowledgeType, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from protocol.apis.api_versions import API_VERSIONS
+from streamhouse.protocol.apis.api_versions import API_VERSIONS
 from tests.brokerproc import BrokerProcess
 from tests.e2e.conftest import backend_args
 from tests.e2e.share_consumers import ShareMember, set_group_config, wait_until

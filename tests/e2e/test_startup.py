@@ -16,7 +16,7 @@ ROOT = Path(__file__).parents[2]
 def serve_fails(tmp_path: Path, *flags: str) -> str:
     """Run `streamhouse serve` on free ports with these flags; assert it exits 1 without a traceback."""
     ports = {"--port": "0", "--metrics-port": "0"}
-    args = [sys.executable, "-m", "broker.cli", "serve", "--data-dir", str(tmp_path / "data")]
+    args = [sys.executable, "-m", "streamhouse.broker.cli", "serve", "--data-dir", str(tmp_path / "data")]
     overridden = [item for pair in ports.items() if pair[0] not in flags for item in pair]
     done = subprocess.run([*args, *overridden, *flags], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1, done.stderr[-2000:]

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from protocol.apis.api_versions import API_VERSIONS
-from protocol.apis.describe_cluster import DESCRIBE_CLUSTER
-from protocol.apis.find_coordinator import FIND_COORDINATOR
-from protocol.apis.metadata import METADATA
-from protocol.wire import encode_request
+from streamhouse.protocol.apis.api_versions import API_VERSIONS
+from streamhouse.protocol.apis.describe_cluster import DESCRIBE_CLUSTER
+from streamhouse.protocol.apis.find_coordinator import FIND_COORDINATOR
+from streamhouse.protocol.apis.metadata import METADATA
+from streamhouse.protocol.wire import encode_request
 from tests.brokerproc import BrokerProcess
 from tests.tlscerts import Issued, TestCA
 from tests.wireclient import WireClient

@@ -24,8 +24,8 @@ from typing import Any
 
 import pytest
 
-from broker.cluster import partition_key, rendezvous, transaction_key
-from protocol.apis.list_offsets import LIST_OFFSETS
+from streamhouse.broker.cluster import partition_key, rendezvous, transaction_key
+from streamhouse.protocol.apis.list_offsets import LIST_OFFSETS
 from tests.brokerproc import BrokerProcess
 from tests.e2e.groups import wait_for
 from tests.e2e.test_scale_out import BROKER_IDS, start_cluster

@@ -28,11 +28,12 @@ import atheris
 import crc32c
 
 with atheris.instrument_imports():
-    import protocol.records
-    from protocol import wire
-    from protocol._recordscan import scan
-    from protocol.errors import ProtocolError
-    from protocol.records import (
+    import streamhouse.protocol.records  # noqa: F401  (loads the submodule the code reaches through the package)
+    from streamhouse import protocol
+    from streamhouse.protocol import wire
+    from streamhouse.protocol._recordscan import scan
+    from streamhouse.protocol.errors import ProtocolError
+    from streamhouse.protocol.records import (
         HEADER_SIZE,
         LOG_OVERHEAD,
         Compression,
@@ -40,8 +41,8 @@ with atheris.instrument_imports():
         build_batch,
         iter_batches,
     )
-    from protocol.registry import APIS
-    from protocol.validation import (
+    from streamhouse.protocol.registry import APIS
+    from streamhouse.protocol.validation import (
         needs_record_errors,
         record_errors,
         scan_records_py,

@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from broker.server import unsupported_api_versions_response
-from protocol import wire
-from protocol.registry import APIS
+from streamhouse.broker.server import unsupported_api_versions_response
+from streamhouse.protocol import wire
+from streamhouse.protocol.registry import APIS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOPIC = "golden"

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from protocol import wire
-from protocol.records import iter_batches, iter_records
+from streamhouse.protocol import wire
+from streamhouse.protocol.records import iter_batches, iter_records
 from tests.golden.capture import CLIENTS, FIXTURES, PRODUCED, TOPIC, capture
 
 KAFKA_PYTHON_KEYS = [(b"key-1", b"value-1"), (None, b"value-2"), (b"key-3", None)]

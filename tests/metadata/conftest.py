@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from metadata.base import MetadataStore
-from metadata.postgres import PostgresMetadataStore
-from metadata.sqlite import SqliteMetadataStore
+from streamhouse.metadata.base import MetadataStore
+from streamhouse.metadata.postgres import PostgresMetadataStore
+from streamhouse.metadata.sqlite import SqliteMetadataStore
 from tests.pgserver import shared_server as shared_pg_server
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from metadata.base import (
+from streamhouse.metadata.base import (
     Change,
     ChunkAppend,
     IndexEntry,

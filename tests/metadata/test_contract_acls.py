@@ -4,7 +4,7 @@ Run on every backend of conftest.BACKENDS (see tests/metadata/contract.py)."""
 
 from __future__ import annotations
 
-from metadata.base import AclBinding, MetadataStore
+from streamhouse.metadata.base import AclBinding, MetadataStore
 from tests.metadata.conftest import Backend, OpenStore
 
 TOPIC, GROUP, LITERAL, PREFIXED, READ, WRITE, DENY, ALLOW = 2, 3, 3, 4, 3, 4, 2, 3

@@ -4,7 +4,7 @@ Run on every backend of conftest.BACKENDS (see tests/metadata/contract.py)."""
 
 from __future__ import annotations
 
-from metadata.base import CleanerCheckpoint, MetadataStore
+from streamhouse.metadata.base import CleanerCheckpoint, MetadataStore
 from tests.metadata.conftest import Backend, OpenStore
 
 NOW = 1_700_000_000_000

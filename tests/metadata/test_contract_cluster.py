@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from metadata.base import (
+from streamhouse.metadata.base import (
     BrokerInfo,
     Change,
     ListenerAddress,

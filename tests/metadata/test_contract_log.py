@@ -11,7 +11,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from metadata.base import (
+from streamhouse.metadata.base import (
     AppendError,
     AppendResult,
     FlushCommit,

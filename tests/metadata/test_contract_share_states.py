@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from metadata.base import MetadataStore, SharePartitionDocument
+from streamhouse.metadata.base import MetadataStore, SharePartitionDocument
 from tests.metadata.conftest import Backend, OpenStore
 
 ORDERS = UUID("00000000-0000-0000-0000-000000000001")

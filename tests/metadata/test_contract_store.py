@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from metadata.base import (
+from streamhouse.metadata.base import (
     AppendResult,
     BrokerInfo,
     MetadataStore,

@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from metadata.base import (
+from streamhouse.metadata.base import (
     AppendError,
     AppendResult,
     InvalidPartitionsError,

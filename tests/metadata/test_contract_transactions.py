@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from metadata.base import (
+from streamhouse.metadata.base import (
     MARKER_ABORT,
     MARKER_COMMIT,
     AbortedTransaction,

@@ -10,13 +10,20 @@ from collections.abc import AsyncIterator, Callable
 import asyncpg
 import pytest
 
-from broker.app import Broker
-from broker.cli import build_parser
-from broker.config import config_from
-from metadata import open_metadata_store
-from metadata.base import BrokerInfo, Change, ChangesMissed, MetadataUnavailableError, PartitionChange, TopicChange
-from metadata.migrations import backend_migrations
-from metadata.postgres import LISTEN_APPLICATION_NAME, PostgresMetadataStore
+from streamhouse.broker.app import Broker
+from streamhouse.broker.cli import build_parser
+from streamhouse.broker.config import config_from
+from streamhouse.metadata import open_metadata_store
+from streamhouse.metadata.base import (
+    BrokerInfo,
+    Change,
+    ChangesMissed,
+    MetadataUnavailableError,
+    PartitionChange,
+    TopicChange,
+)
+from streamhouse.metadata.migrations import backend_migrations
+from streamhouse.metadata.postgres import LISTEN_APPLICATION_NAME, PostgresMetadataStore
 from tests.metadata.contract import chunk
 from tests.sessionserver import free_port
 

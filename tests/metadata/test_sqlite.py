@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from metadata.base import (
+from streamhouse.metadata.base import (
     ChunkAppend,
     CommittedOffset,
     FlushCommit,
@@ -17,9 +17,9 @@ from metadata.base import (
     MetadataUnavailableError,
     PartitionState,
 )
-from metadata.migrations import backend_migrations, migrations_in
-from metadata.sqlite import SqliteMetadataStore
-from storage.objects.base import ObjectStoreUnavailableError
+from streamhouse.metadata.migrations import backend_migrations, migrations_in
+from streamhouse.metadata.sqlite import SqliteMetadataStore
+from streamhouse.storage.objects.base import ObjectStoreUnavailableError
 from tests.metadata.contract import chunk
 
 

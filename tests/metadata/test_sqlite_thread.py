@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from metadata.sqlite.thread import SqliteThread
+from streamhouse.metadata.sqlite.thread import SqliteThread
 
 
 async def test_calls_run_on_one_other_thread_in_the_order_made() -> None:

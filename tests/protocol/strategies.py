@@ -6,8 +6,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from protocol.codec import MessageCodec, nested_classes
-from protocol.schema import Field, VersionRange
+from streamhouse.protocol.codec import MessageCodec, nested_classes
+from streamhouse.protocol.schema import Field, VersionRange
 
 _TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
 _SCALARS: dict[str, st.SearchStrategy[Any]] = {

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol import primitives, wire
-from protocol.errors import ProtocolError
-from protocol.registry import APIS
+from streamhouse.protocol import primitives, wire
+from streamhouse.protocol.errors import ProtocolError
+from streamhouse.protocol.registry import APIS
 
 
 def _api_versions_v3_frame() -> bytes:

@@ -9,9 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocol.codec import MessageCodec
-from protocol.consumer_protocol import ASSIGNMENT, MAX_VERSION, SUBSCRIPTION, Assignment, Subscription, decode, encode
-from protocol.errors import ProtocolError
+from streamhouse.protocol.codec import MessageCodec
+from streamhouse.protocol.consumer_protocol import (
+    ASSIGNMENT,
+    MAX_VERSION,
+    SUBSCRIPTION,
+    Assignment,
+    Subscription,
+    decode,
+    encode,
+)
+from streamhouse.protocol.errors import ProtocolError
 from tests.protocol.strategies import message_value
 
 CODECS = [pytest.param(SUBSCRIPTION, id="subscription"), pytest.param(ASSIGNMENT, id="assignment")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from protocol.errors import ErrorCode
+from streamhouse.protocol.errors import ErrorCode
 
 # (name, code, retriable) as in Kafka's Errors.java and the protocol guide's error table.
 KNOWN = [

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-import protocol.apis  # noqa: F401  (registers every API)
-from protocol.registry import APIS
-from protocol.schema import Api, Field, VersionRange
+import streamhouse.protocol.apis  # noqa: F401  (registers every API)
+from streamhouse.protocol.registry import APIS
+from streamhouse.protocol.schema import Api, Field, VersionRange
 
 MESSAGES = Path(__file__).parent / "kafka_messages"
 

@@ -6,9 +6,9 @@ import io
 
 import pytest
 
-from protocol import wire
-from protocol.apis.describe_topic_partitions import DESCRIBE_TOPIC_PARTITIONS
-from protocol.errors import ProtocolError
+from streamhouse.protocol import wire
+from streamhouse.protocol.apis.describe_topic_partitions import DESCRIBE_TOPIC_PARTITIONS
+from streamhouse.protocol.errors import ProtocolError
 
 Request = DESCRIBE_TOPIC_PARTITIONS.Request
 # topics: compact array of one ("t", no tags); response_partition_limit 2000

@@ -13,8 +13,8 @@ import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from protocol.errors import EncodeError, ProtocolError
-from protocol.records import (
+from streamhouse.protocol.errors import EncodeError, ProtocolError
+from streamhouse.protocol.records import (
     BATCH_HEADER,
     HEADER_SIZE,
     BatchHeader,

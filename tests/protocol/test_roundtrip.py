@@ -8,12 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from protocol import wire
-from protocol.apis.fetch import FETCH
-from protocol.codec import ApiCodec
-from protocol.errors import EncodeError
-from protocol.primitives import SPLICE_MIN_BYTES, SplicingWriter
-from protocol.registry import APIS
+from streamhouse.protocol import wire
+from streamhouse.protocol.apis.fetch import FETCH
+from streamhouse.protocol.codec import ApiCodec
+from streamhouse.protocol.errors import EncodeError
+from streamhouse.protocol.primitives import SPLICE_MIN_BYTES, SplicingWriter
+from streamhouse.protocol.registry import APIS
 from tests.protocol.strategies import message_value
 
 CASES = [

@@ -11,11 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import protocol.records
-from protocol import validation
-from protocol._recordscan import scan as compiled_scan  # built by `pip install .`
-from protocol.errors import ProtocolError
-from protocol.records import (
+import streamhouse.protocol.records  # noqa: F401  (loads the submodule the code reaches through the package)
+from streamhouse import protocol
+from streamhouse.protocol import validation
+from streamhouse.protocol._recordscan import scan as compiled_scan  # built by `pip install .`
+from streamhouse.protocol.errors import ProtocolError
+from streamhouse.protocol.records import (
     BATCH_HEADER,
     HEADER_SIZE,
     MIN_BATCH_LENGTH,
@@ -26,7 +27,7 @@ from protocol.records import (
     build_batch,
     iter_batches,
 )
-from protocol.validation import (
+from streamhouse.protocol.validation import (
     SCAN_CORRUPT,
     SCAN_DONE,
     SCAN_INVALID,

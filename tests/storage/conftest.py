@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.objects import FilesystemObjectStore, FsyncPolicy, MemoryObjectStore, ObjectStore
+from streamhouse.storage.objects import FilesystemObjectStore, FsyncPolicy, MemoryObjectStore, ObjectStore
 from tests.s3server import shared_server
 
 # A new backend joins the contract suite with one entry here.

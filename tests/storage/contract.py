@@ -12,8 +12,8 @@ import random
 
 import pytest
 
-from storage.objects import ObjectNotFoundError, ObjectStore
-from storage.objects.base import Buffer
+from streamhouse.storage.objects import ObjectNotFoundError, ObjectStore
+from streamhouse.storage.objects.base import Buffer
 
 INVALID_KEYS = [
     "",

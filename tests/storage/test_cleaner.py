@@ -9,11 +9,18 @@ from uuid import UUID
 
 import pytest
 
-from metadata.base import IndexEntry
-from metadata.commit import check_replacement
-from metadata.sqlite import SqliteMetadataStore
-from protocol.records import Compression, Record, build_batch, build_marker_batch, iter_batches, iter_records
-from storage.cleaner import (
+from streamhouse.metadata.base import IndexEntry
+from streamhouse.metadata.commit import check_replacement
+from streamhouse.metadata.sqlite import SqliteMetadataStore
+from streamhouse.protocol.records import (
+    Compression,
+    Record,
+    build_batch,
+    build_marker_batch,
+    iter_batches,
+    iter_records,
+)
+from streamhouse.storage.cleaner import (
     CleanerSettings,
     IoThrottle,
     LogCleaner,
@@ -23,11 +30,11 @@ from storage.cleaner import (
     head_segment_start,
     pruned_clean_times,
 )
-from storage.log import PartitionLog
-from storage.maintenance import Maintenance, now_ms
-from storage.objects import MemoryObjectStore
-from storage.reader import patch_offsets
-from storage.transactions import TransactionStates
+from streamhouse.storage.log import PartitionLog
+from streamhouse.storage.maintenance import Maintenance, now_ms
+from streamhouse.storage.objects import MemoryObjectStore
+from streamhouse.storage.reader import patch_offsets
+from streamhouse.storage.transactions import TransactionStates
 from tests.storage.test_log import make_log
 
 NOW = 1_700_000_000_000

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from metadata.base import AppendResult, FlushCommit
-from storage.commit import (
+from streamhouse.metadata.base import AppendResult, FlushCommit
+from streamhouse.storage.commit import (
     ON_METADATA_THREAD,
     PUT_THEN_COMMIT,
     PutOnCommitThread,
@@ -19,8 +19,8 @@ from storage.commit import (
     commit_strategy_for,
     open_commit_strategy,
 )
-from storage.objects.base import Buffer, ObjectData
-from storage.objects.memory import MemoryObjectStore
+from streamhouse.storage.objects.base import Buffer, ObjectData
+from streamhouse.storage.objects.memory import MemoryObjectStore
 
 
 @dataclass

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from storage.objects import FilesystemObjectStore, FsyncPolicy, ObjectStoreUnavailableError
-from storage.objects.filesystem import STALE_TEMP_SECONDS
-from storage.objects.volumes import CACHED_VOLUMES
+from streamhouse.storage.objects import FilesystemObjectStore, FsyncPolicy, ObjectStoreUnavailableError
+from streamhouse.storage.objects.filesystem import STALE_TEMP_SECONDS
+from streamhouse.storage.objects.volumes import CACHED_VOLUMES
 from tests.storage.oscalls import spy_os
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from metadata.base import IndexEntry
-from storage.caches import IndexCache
+from streamhouse.metadata.base import IndexEntry
+from streamhouse.storage.caches import IndexCache
 
 KEY = (uuid4(), 0)
 

@@ -13,17 +13,17 @@ from uuid import UUID
 
 import pytest
 
-from metadata.base import AppendResult, FlushCommit, MetadataStore
-from metadata.sqlite import SqliteMetadataStore
-from metadata.sqlite import log as sqlite_log
-from metadata.sqlite.log import SqliteLog
-from protocol.records import BatchHeader, Record, build_batch, iter_batches, iter_records
-from storage.commit import PUT_WITH_COMMIT_MAX_BYTES, PutOnCommitThread
-from storage.log import PartitionLog, StorageError
-from storage.maintenance import FLUSH_PREFIX
-from storage.objects import FilesystemObjectStore, FsyncPolicy
-from storage.objects.base import ObjectData, ObjectStore, ObjectStoreUnavailableError
-from storage.objects.memory import MemoryObjectStore
+from streamhouse.metadata.base import AppendResult, FlushCommit, MetadataStore
+from streamhouse.metadata.sqlite import SqliteMetadataStore
+from streamhouse.metadata.sqlite import log as sqlite_log
+from streamhouse.metadata.sqlite.log import SqliteLog
+from streamhouse.protocol.records import BatchHeader, Record, build_batch, iter_batches, iter_records
+from streamhouse.storage.commit import PUT_WITH_COMMIT_MAX_BYTES, PutOnCommitThread
+from streamhouse.storage.log import PartitionLog, StorageError
+from streamhouse.storage.maintenance import FLUSH_PREFIX
+from streamhouse.storage.objects import FilesystemObjectStore, FsyncPolicy
+from streamhouse.storage.objects.base import ObjectData, ObjectStore, ObjectStoreUnavailableError
+from streamhouse.storage.objects.memory import MemoryObjectStore
 
 
 class FailingObjects(MemoryObjectStore):

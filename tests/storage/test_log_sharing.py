@@ -13,11 +13,11 @@ from uuid import UUID
 
 import pytest
 
-from metadata.base import PartitionState
-from metadata.postgres import PostgresMetadataStore
-from protocol.records import Record, build_batch, iter_batches, iter_records
-from storage.log import PartitionLog, StorageError
-from storage.objects.memory import MemoryObjectStore
+from streamhouse.metadata.base import PartitionState
+from streamhouse.metadata.postgres import PostgresMetadataStore
+from streamhouse.protocol.records import Record, build_batch, iter_batches, iter_records
+from streamhouse.storage.log import PartitionLog, StorageError
+from streamhouse.storage.objects.memory import MemoryObjectStore
 from tests.pgserver import PgServer
 
 

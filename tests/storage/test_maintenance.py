@@ -8,8 +8,8 @@ from uuid import UUID
 
 import pytest
 
-from storage.log import StorageError
-from storage.maintenance import Maintenance, now_ms
+from streamhouse.storage.log import StorageError
+from streamhouse.storage.maintenance import Maintenance, now_ms
 from tests.storage.test_log import CountingMetadata, FailingObjects, batch, make_log, topic
 
 MINUTE_MS = 60_000

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from storage.objects import FilesystemObjectStore, FsyncPolicy, MemoryObjectStore, open_object_store
-from storage.objects.s3 import S3ObjectStore
+from streamhouse.storage.objects import FilesystemObjectStore, FsyncPolicy, MemoryObjectStore, open_object_store
+from streamhouse.storage.objects.s3 import S3ObjectStore
 
 
 def test_memory() -> None:

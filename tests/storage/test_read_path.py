@@ -13,11 +13,11 @@ from uuid import UUID
 
 import pytest
 
-from metadata.sqlite import SqliteMetadataStore
-from protocol.records import iter_batches, iter_records
-from storage.diskcache import DiskRangeCache
-from storage.log import PartitionLog
-from storage.objects.memory import MemoryObjectStore
+from streamhouse.metadata.sqlite import SqliteMetadataStore
+from streamhouse.protocol.records import iter_batches, iter_records
+from streamhouse.storage.diskcache import DiskRangeCache
+from streamhouse.storage.log import PartitionLog
+from streamhouse.storage.objects.memory import MemoryObjectStore
 from tests.storage.test_log import batch
 
 BATCHES = 10

@@ -8,12 +8,12 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from metadata.base import IndexEntry, PartitionState
-from storage.caches import PartitionKey
-from storage.objects.base import ObjectNotFoundError
-from storage.objects.memory import MemoryObjectStore
-from storage.reader import LogReader, patch_offsets
-from storage.stats import LogStats
+from streamhouse.metadata.base import IndexEntry, PartitionState
+from streamhouse.storage.caches import PartitionKey
+from streamhouse.storage.objects.base import ObjectNotFoundError
+from streamhouse.storage.objects.memory import MemoryObjectStore
+from streamhouse.storage.reader import LogReader, patch_offsets
+from streamhouse.storage.stats import LogStats
 from tests.storage.test_log import batch, offsets_of
 
 TOPIC = uuid4()

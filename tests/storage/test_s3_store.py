@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from storage.objects import ObjectNotFoundError, ObjectStoreUnavailableError
-from storage.objects.s3 import S3ObjectStore
+from streamhouse.storage.objects import ObjectNotFoundError, ObjectStoreUnavailableError
+from streamhouse.storage.objects.s3 import S3ObjectStore
 from tests.s3server import S3Server
 
 MiB = 1024 * 1024

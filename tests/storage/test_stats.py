@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from storage.stats import Histogram
+from streamhouse.storage.stats import Histogram
 
 
 def test_observations_count_cumulatively_with_an_inf_count_and_a_sum() -> None:

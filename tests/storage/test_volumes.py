@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from storage.objects import FilesystemObjectStore, FsyncPolicy, ObjectNotFoundError
-from storage.objects import volumes as volumes_module
-from storage.objects.volumes import (
+from streamhouse.storage.objects import FilesystemObjectStore, FsyncPolicy, ObjectNotFoundError
+from streamhouse.storage.objects import volumes as volumes_module
+from streamhouse.storage.objects.volumes import (
     IOV_MAX,
     SPARE_SUFFIX,
     VOLUME_DIRECTORY,
@@ -160,7 +160,7 @@ async def test_a_garbage_header_ends_the_scan_of_its_volume(open_store: Opener, 
 
 
 async def test_a_missing_root_makes_a_packed_put_unavailable(open_store: Opener, tmp_path: Path) -> None:
-    from storage.objects import ObjectStoreUnavailableError
+    from streamhouse.storage.objects import ObjectStoreUnavailableError
 
     store = open_store()
     (tmp_path / "objects").rmdir()
@@ -172,7 +172,7 @@ async def test_a_missing_root_makes_a_packed_put_unavailable(open_store: Opener,
 async def test_a_failed_fdatasync_fails_the_put_and_keeps_the_previous_object(
     open_store: Opener, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from storage.objects import ObjectStoreUnavailableError
+    from streamhouse.storage.objects import ObjectStoreUnavailableError
 
     store = open_store()
     await store.put("p/a", b"kept")

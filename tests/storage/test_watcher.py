@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Callable
 from uuid import UUID, uuid4
 
-from metadata.base import ChangeListener, ChangesMissed, PartitionChange, PartitionState, TopicChange
-from storage.caches import PartitionKey
-from storage.watcher import PartitionWatcher
+from streamhouse.metadata.base import ChangeListener, ChangesMissed, PartitionChange, PartitionState, TopicChange
+from streamhouse.storage.caches import PartitionKey
+from streamhouse.storage.watcher import PartitionWatcher
 
 TOPIC = uuid4()
 KEY = (TOPIC, 0)

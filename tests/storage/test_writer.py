@@ -8,14 +8,14 @@ from uuid import UUID, uuid4
 
 import pytest
 
-import tracing
-from metadata.base import AppendResult
-from protocol.records import BatchHeader
-from storage.commit import Committed, FlushObject
-from storage.stats import LogStats
-from storage.writer import LogWriter, StorageError
+from streamhouse import tracing
+from streamhouse.metadata.base import AppendResult
+from streamhouse.protocol.records import BatchHeader
+from streamhouse.storage.commit import Committed, FlushObject
+from streamhouse.storage.stats import LogStats
+from streamhouse.storage.writer import LogWriter, StorageError
+from streamhouse.tracing import Point
 from tests.storage.test_log import batch
-from tracing import Point
 
 TOPIC = uuid4()
 
