@@ -34,6 +34,18 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def serve_arguments(advertised_host: str, host_port: int) -> list[str]:
+    """What follows the image's `streamhouse serve --host 0.0.0.0 --data-dir ...` entry point."""
+    return [
+        "--listeners",
+        f"PLAINTEXT://0.0.0.0:{KAFKA_PORT}",
+        "--advertised-listeners",
+        f"PLAINTEXT://{advertised_host}:{host_port}",
+        "--group-initial-rebalance-delay-ms",
+        "0",
+    ]
+
+
 class StreamHouseContainer(DockerContainer):
     """The StreamHouse image, advertising the host's address and the published port to clients."""
 
@@ -44,19 +56,8 @@ class StreamHouseContainer(DockerContainer):
         self.with_bind_ports(KAFKA_PORT, self.host_port)
         self.waiting_for(LogMessageWaitStrategy(READY_LINE))
 
-    def serve_arguments(self, advertised_host: str) -> list[str]:
-        """What follows the image's `streamhouse serve --host 0.0.0.0 --data-dir ...` entry point."""
-        return [
-            "--listeners",
-            f"PLAINTEXT://0.0.0.0:{KAFKA_PORT}",
-            "--advertised-listeners",
-            f"PLAINTEXT://{advertised_host}:{self.host_port}",
-            "--group-initial-rebalance-delay-ms",
-            "0",
-        ]
-
     def _configure(self) -> None:
-        self.with_command(self.serve_arguments(self.get_docker_client().host()))
+        self.with_command(serve_arguments(self.get_docker_client().host(), self.host_port))
 
     def get_bootstrap_server(self) -> str:
         return f"{self.get_container_host_ip()}:{self.host_port}"
