@@ -214,7 +214,7 @@ class Connection(asyncio.BufferedProtocol):
             principal = certificate_principal(transport.get_extra_info("peercert"))
             if principal is not None:
                 self.principal = principal
-                log.debug("connection from %s authenticated by its certificate as %s", self.peer, principal)
+                log.info("connection from %s authenticated by its certificate as %s", self.peer, principal)
 
     def authenticated(self) -> None:
         """SASL authenticated this connection: requests may be as large as any client's."""
