@@ -9,31 +9,20 @@ import socket
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
 from streamhouse import EmbeddedBroker
 from streamhouse.broker.client import BrokerConnection
 from streamhouse.broker.topics_command import TopicsError
 from streamhouse.protocol.apis.metadata import METADATA
+from tests.devex.clients import produce, read_values
 
 pytestmark = pytest.mark.e2e
 
 
 def produce_and_read(bootstrap: str, topic: str, value: bytes) -> list[bytes]:
-    producer = Producer({"bootstrap.servers": bootstrap})
-    producer.produce(topic, value=value)
-    assert producer.flush(10) == 0
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": topic, "auto.offset.reset": "earliest"})
-    consumer.subscribe([topic])
-    values: list[bytes] = []
-    for _ in range(20):
-        message = consumer.poll(1.0)
-        if message is not None and message.error() is None:
-            values.append(message.value())
-            break
-    consumer.close()
-    return values
+    produce(bootstrap, topic, value)
+    return read_values(bootstrap, topic, 1, group=topic)
 
 
 def test_in_memory_broker_on_a_free_port_with_topics() -> None:
@@ -55,16 +44,7 @@ def test_a_data_dir_keeps_records_across_a_restart(tmp_path: Path) -> None:
         assert produce_and_read(broker.bootstrap_servers, "kept", b"before") == [b"before"]
     assert (tmp_path / "data" / "metadata.db").is_file()
     with EmbeddedBroker(data_dir=tmp_path / "data") as broker:
-        consumer = Consumer({"bootstrap.servers": broker.bootstrap_servers, "group.id": "after-restart",
-                             "auto.offset.reset": "earliest"})  # fmt: skip
-        consumer.subscribe(["kept"])
-        message = None
-        for _ in range(20):
-            message = consumer.poll(1.0)
-            if message is not None and message.error() is None:
-                break
-        consumer.close()
-        assert message is not None and message.value() == b"before"
+        assert read_values(broker.bootstrap_servers, "kept", 1, group="after-restart") == [b"before"]
 
 
 def test_a_start_that_fails_raises_in_the_caller() -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.devex.clients import produce, read_values
+
 testing = pytest.importorskip("streamhouse.testing", reason="testcontainers is not installed")
 
 
@@ -31,20 +33,9 @@ def test_a_container_serves_confluent_kafka() -> None:
     problem = docker_engine_problem()
     if problem:
         pytest.skip(problem)
-    from confluent_kafka import Consumer, Producer
 
     with testing.StreamHouseContainer() as broker:
         assert broker.ports == {9092: broker.host_port}
         bootstrap = broker.get_bootstrap_server()
-        producer = Producer({"bootstrap.servers": bootstrap})
-        producer.produce("in-docker", value=b"hello")
-        assert producer.flush(30) == 0
-        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "g", "auto.offset.reset": "earliest"})
-        consumer.subscribe(["in-docker"])
-        message = None
-        for _ in range(30):
-            message = consumer.poll(1.0)
-            if message is not None and message.error() is None:
-                break
-        consumer.close()
-        assert message is not None and message.value() == b"hello"
+        produce(bootstrap, "in-docker", b"hello")
+        assert read_values(bootstrap, "in-docker", 1, group="g") == [b"hello"]
