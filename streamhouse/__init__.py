@@ -7,24 +7,28 @@ pytest plugin (streamhouse.pytest_plugin) gives tests one. The broker's parts: `
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from streamhouse.embedded import EmbeddedBroker
 
-try:
-    __version__ = version("streamhouse-broker")
-except PackageNotFoundError:  # imported from a checkout that was never installed
-    __version__ = "0+unknown"
+    __version__: str
 
 __all__ = ["EmbeddedBroker", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    # Imported on first use: `import streamhouse.broker.cli` or the pytest plugin's loading stays light.
+    # Both on first use: importing any part of the package (the CLI, the pytest plugin's loading)
+    # stays light; importlib.metadata alone costs tens of milliseconds.
     if name == "EmbeddedBroker":
         from streamhouse.embedded import EmbeddedBroker
 
         return EmbeddedBroker
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("streamhouse-broker")
+        except PackageNotFoundError:  # imported from a checkout that was never installed
+            return "0+unknown"
     raise AttributeError(f"module 'streamhouse' has no attribute {name!r}")
