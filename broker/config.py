@@ -280,7 +280,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for spec in dataclasses.fields(BrokerConfig):
         env = ENV_PREFIX + spec.name.upper()
         # One default per flag: a help text that explains its default keeps it, the others show the value.
-        stated = "default" in spec.metadata["help"]
+        stated = "default:" in spec.metadata["help"]
         help_text = f"{spec.metadata['help']} (env {env}{'' if stated else f'; default {_shown(spec.default)}'})"
         if spec.type == "bool":
             parser.add_argument(_flag(spec.name), type=_parse_bool, metavar="BOOL", help=help_text)
