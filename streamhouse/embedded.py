@@ -6,8 +6,11 @@ broker's imports), nothing outlives the test process, and a failure to start rai
 the broker's own exception. What it shares with its host is the GIL: producers and consumers in the
 same process take turns with it, which is fine for tests, not for benchmarks.
 
-By default it keeps everything in memory (SQLite in memory, memory:// objects); `data_dir=` keeps the
-objects and metadata in a folder instead, which survives a restart of the broker on the same folder.
+By default it keeps everything in memory (SQLite in memory, memory:// objects). `data_dir=` keeps the
+objects and metadata in a folder instead (the shape `streamhouse serve` runs by default, without its
+fsync), which
+survives a restart of the broker on the same folder; `data_dir="temporary"` makes a folder of its own,
+removed when the broker stops.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import shutil
+import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from streamhouse.broker.app import Broker
 
+TEMPORARY = "temporary"  # data_dir=TEMPORARY: a folder of the broker's own, removed at stop
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 30.0
 
@@ -54,9 +60,13 @@ class EmbeddedBroker:
         from streamhouse.broker.config import BrokerConfig
 
         settings = {**EMBEDDED_DEFAULTS, **options}
+        self._temporary_dir: str | None = None
         if data_dir is None:
             settings.setdefault("metadata", "sqlite://:memory:")
             settings.setdefault("storage", "memory://")
+        elif data_dir == TEMPORARY:
+            self._temporary_dir = tempfile.mkdtemp(prefix="streamhouse-embedded-")
+            settings["data_dir"] = self._temporary_dir
         else:
             settings["data_dir"] = str(data_dir)
         known = {spec.name for spec in dataclasses.fields(BrokerConfig)}
@@ -77,6 +87,11 @@ class EmbeddedBroker:
         return f"{self.config.host}:{self._broker.port}"
 
     @property
+    def data_dir(self) -> Path | None:
+        """The folder holding the objects and metadata; None in memory."""
+        return None if self.config.metadata and self.config.storage else Path(self.config.data_dir)
+
+    @property
     def port(self) -> int:
         return int(self.bootstrap_servers.rpartition(":")[2])
 
@@ -92,6 +107,8 @@ class EmbeddedBroker:
         except BaseException:
             self._thread.join(STOP_TIMEOUT_S)
             self._thread = None
+            if self._temporary_dir is not None:
+                shutil.rmtree(self._temporary_dir, ignore_errors=True)
             raise
         return self
 
@@ -104,6 +121,8 @@ class EmbeddedBroker:
         self._thread.join(STOP_TIMEOUT_S)
         self._thread = None
         self._broker = None
+        if self._temporary_dir is not None:
+            shutil.rmtree(self._temporary_dir, ignore_errors=True)
 
     def __enter__(self) -> EmbeddedBroker:
         return self.start()

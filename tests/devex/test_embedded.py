@@ -47,6 +47,16 @@ def test_a_data_dir_keeps_records_across_a_restart(tmp_path: Path) -> None:
         assert read_values(broker.bootstrap_servers, "kept", 1, group="after-restart") == [b"before"]
 
 
+def test_a_temporary_folder_is_the_serve_default_shape_and_goes_at_stop() -> None:
+    with EmbeddedBroker(data_dir="temporary") as broker:
+        folder = broker.data_dir
+        assert folder is not None and (folder / "metadata.db").is_file()
+        assert broker.config.commit_strategy_in_use == "metadata-thread"  # as `streamhouse serve` by default
+        assert produce_and_read(broker.bootstrap_servers, "on-disk", b"kept") == [b"kept"]
+    assert not folder.exists()
+    assert EmbeddedBroker().data_dir is None
+
+
 def test_a_start_that_fails_raises_in_the_caller() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
