@@ -8,9 +8,8 @@ same process take turns with it, which is fine for tests, not for benchmarks.
 
 By default it keeps everything in memory (SQLite in memory, memory:// objects). `data_dir=` keeps the
 objects and metadata in a folder instead (the shape `streamhouse serve` runs by default, without its
-fsync), which
-survives a restart of the broker on the same folder; `data_dir="temporary"` makes a folder of its own,
-removed when the broker stops.
+fsync), which survives a restart of the broker on the same folder; `data_dir="temporary"` makes a
+folder of its own, removed when the broker stops.
 """
 
 from __future__ import annotations
