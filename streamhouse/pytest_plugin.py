@@ -3,7 +3,9 @@
     def test_round_trip(streamhouse_broker, streamhouse_topic):
         producer = Producer({"bootstrap.servers": streamhouse_broker.bootstrap_servers})
 
-`streamhouse_broker` (session scope) is an EmbeddedBroker in memory, started on first use.
+`streamhouse_broker` (session scope) is an EmbeddedBroker in memory, started on first use; a project
+that wants other settings overrides the session fixture `streamhouse_broker_options` (a dict of
+EmbeddedBroker keywords, `{"auto_create_topics": False}` for instance) in its conftest.py.
 `streamhouse_topic` is the name of a new topic for each test: one partition and no configs unless the
 test says otherwise, with a marker, `@pytest.mark.streamhouse_topic(partitions=3, configs={...})`, or
 by indirect parametrization, `@pytest.mark.parametrize("streamhouse_topic", [{"partitions": 3}], indirect=True)`.
@@ -32,11 +34,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def streamhouse_broker() -> Iterator[EmbeddedBroker]:
+def streamhouse_broker_options() -> dict[str, Any]:
+    """EmbeddedBroker keywords for the session's broker: none (in memory, the defaults)."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def streamhouse_broker(streamhouse_broker_options: dict[str, Any]) -> Iterator[EmbeddedBroker]:
     """A StreamHouse broker in this process, in memory, for the whole session (.bootstrap_servers)."""
     from streamhouse.embedded import EmbeddedBroker
 
-    with EmbeddedBroker() as broker:
+    with EmbeddedBroker(**streamhouse_broker_options) as broker:
         yield broker
 
 

@@ -72,3 +72,44 @@ def test_an_outside_project_gets_a_broker_and_topics_from_plain_pytest(tmp_path:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "2 passed" in result.stdout
+
+
+OPTIONS_CONFTEST = """
+import pytest
+
+
+@pytest.fixture(scope="session")
+def streamhouse_broker_options():
+    return {"auto_create_topics": False, "num_partitions": 2}
+"""
+
+OPTIONS_TEST = """
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+
+def test_the_broker_takes_the_projects_options(streamhouse_broker):
+    admin = AdminClient({"bootstrap.servers": streamhouse_broker.bootstrap_servers})
+    admin.create_topics([NewTopic("defaulted", num_partitions=-1)])["defaulted"].result(timeout=10)
+    assert len(admin.list_topics("defaulted", timeout=10).topics["defaulted"].partitions) == 2
+    producer = Producer({"bootstrap.servers": streamhouse_broker.bootstrap_servers, "message.timeout.ms": 2000})
+    errors = []
+    producer.produce("never-created", b"x", on_delivery=lambda error, message: errors.append(error))
+    producer.flush(10)
+    assert errors and errors[0].name() in ("UNKNOWN_TOPIC_OR_PART", "_MSG_TIMED_OUT")
+    assert "never-created" not in admin.list_topics(timeout=10).topics
+"""
+
+
+def test_a_project_sets_the_brokers_options_in_its_conftest(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "conftest.py").write_text(OPTIONS_CONFTEST)
+    (project / "test_options.py").write_text(OPTIONS_TEST)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHONPATH", "PYTEST_"))}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "pytest"), "-q"], cwd=project, env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
