@@ -1,14 +1,17 @@
 """`streamhouse topics`: create, list, describe, delete topics and alter their configs over the Kafka
 protocol (CreateTopics, Metadata, DescribeConfigs, DeleteTopics, IncrementalAlterConfigs), as any admin
-client does, so it works against any Kafka-compatible broker."""
+client does, so it works against any Kafka-compatible broker; over TLS and with SASL as
+`--command-config` (a client properties file, as `streamhouse acls` takes) says."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from streamhouse.broker.client import BrokerConnection, ClientError
+from streamhouse.broker.security.client_config import connect, read_client_config
 from streamhouse.protocol.apis.create_topics import CREATE_TOPICS
 from streamhouse.protocol.apis.delete_topics import DELETE_TOPICS
 from streamhouse.protocol.apis.describe_configs import DESCRIBE_CONFIGS
@@ -72,13 +75,16 @@ def add_topics_parser(commands: argparse._SubParsersAction[argparse.ArgumentPars
     alter.add_argument("--delete", action="append", default=[], metavar="NAME", help="back to the default")
     for action in (create, listing, describe, delete, alter):
         action.add_argument("--bootstrap", default=bootstrap, help=f"a broker's host:port (default {bootstrap})")
+        action.add_argument(
+            "--command-config", type=Path, help="client properties for TLS and SASL, as `streamhouse acls` takes"
+        )
 
 
 def topics_command(args: argparse.Namespace) -> int:
     try:
-        with BrokerConnection(args.bootstrap) as connection:
+        with connect(args.bootstrap, read_client_config(args.command_config)) as connection:
             print(run_action(connection, args))
-    except (ClientError, ProtocolError, TopicsError) as exc:
+    except (ClientError, ProtocolError, TopicsError, OSError) as exc:
         print(f"streamhouse topics {args.action}: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from streamhouse import EmbeddedBroker
+from tests.securebroker import add_user
 
 pytestmark = pytest.mark.e2e
 
@@ -74,3 +76,24 @@ def test_an_unreachable_broker_is_one_line() -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("streamhouse topics list: cannot connect to 127.0.0.1:1")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_topics_over_sasl_with_a_command_config(tmp_path: Path) -> None:
+    broker = EmbeddedBroker(
+        data_dir="temporary", listeners="SASL_PLAINTEXT://127.0.0.1:0", sasl_mechanisms="SCRAM-SHA-256"
+    )
+    assert broker.data_dir is not None
+    add_user(broker.data_dir, "alice", "alice-secret", "SCRAM-SHA-256")
+    config = tmp_path / "client.properties"
+    config.write_text(
+        "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-256\n"
+        "sasl.username=alice\nsasl.password=alice-secret\n"
+    )
+    with broker:
+        created = topics(broker, "create", "over-sasl", "--command-config", str(config))
+        assert created.returncode == 0, created.stderr
+        assert "over-sasl" in topics(broker, "list", "--command-config", str(config)).stdout.split()
+        unauthenticated = topics(broker, "list")
+        assert unauthenticated.returncode == 1
+        assert len(unauthenticated.stderr.strip().splitlines()) == 1, unauthenticated.stderr
+        assert "Traceback" not in unauthenticated.stderr
