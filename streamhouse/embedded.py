@@ -57,7 +57,12 @@ class EmbeddedBroker:
 
     def __init__(self, data_dir: str | Path | None = None, **options: Any) -> None:
         from streamhouse.broker.config import BrokerConfig
+        from streamhouse.broker.config_checks import config_problem
 
+        known = {spec.name for spec in dataclasses.fields(BrokerConfig)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise TypeError(f"EmbeddedBroker: unknown options {', '.join(unknown)}")
         settings = {**EMBEDDED_DEFAULTS, **options}
         self._temporary_dir: str | None = None
         if data_dir is None:
@@ -68,11 +73,11 @@ class EmbeddedBroker:
             settings["data_dir"] = self._temporary_dir
         else:
             settings["data_dir"] = str(data_dir)
-        known = {spec.name for spec in dataclasses.fields(BrokerConfig)}
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise TypeError(f"EmbeddedBroker: unknown options {', '.join(unknown)}")
         self.config = BrokerConfig(**settings)
+        problem = config_problem(self.config)  # what `streamhouse serve` refuses, named the same way
+        if problem:
+            self._remove_temporary_dir()
+            raise ValueError(f"EmbeddedBroker: {problem}")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._broker: Broker | None = None
@@ -106,8 +111,7 @@ class EmbeddedBroker:
         except BaseException:
             self._thread.join(STOP_TIMEOUT_S)
             self._thread = None
-            if self._temporary_dir is not None:
-                shutil.rmtree(self._temporary_dir, ignore_errors=True)
+            self._remove_temporary_dir()
             raise
         return self
 
@@ -120,8 +124,7 @@ class EmbeddedBroker:
         self._thread.join(STOP_TIMEOUT_S)
         self._thread = None
         self._broker = None
-        if self._temporary_dir is not None:
-            shutil.rmtree(self._temporary_dir, ignore_errors=True)
+        self._remove_temporary_dir()
 
     def __enter__(self) -> EmbeddedBroker:
         return self.start()
@@ -138,6 +141,10 @@ class EmbeddedBroker:
 
         with BrokerConnection(self.bootstrap_servers, client_id="streamhouse-embedded") as connection:
             create_topic(connection, name, partitions, dict(configs or {}))
+
+    def _remove_temporary_dir(self) -> None:
+        if self._temporary_dir is not None:
+            shutil.rmtree(self._temporary_dir, ignore_errors=True)
 
     def _run(self, started: concurrent.futures.Future[None]) -> None:
         loop = asyncio.new_event_loop()

@@ -66,6 +66,10 @@ def test_a_start_that_fails_raises_in_the_caller() -> None:
             broker.start()
     with pytest.raises(TypeError, match="unknown options no_such_option"):
         EmbeddedBroker(no_such_option=1)
+    with pytest.raises(ValueError, match="port 99999: not a port"):
+        EmbeddedBroker(port=99999)
+    with pytest.raises(ValueError, match="--storage ftp://x/y: unsupported URL scheme"):
+        EmbeddedBroker(data_dir="temporary", storage="ftp://x/y")
 
 
 def test_connection_open_and_close_are_logged_at_debug(caplog: pytest.LogCaptureFixture) -> None:
