@@ -1,5 +1,6 @@
 """The `streamhouse` command: `serve` runs a broker, `migrate` updates a metadata store's schema,
-`groups` shows consumer groups, `users` manages SCRAM users, `acls` manages ACLs, `bench` benchmarks."""
+`groups` shows consumer groups, `topics` manages topics, `users` manages SCRAM users, `acls` manages ACLs,
+`bench` benchmarks."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from streamhouse.broker.allocator import keep_freed_memory
 from streamhouse.broker.app import Broker, BrokerIdInUseError
 from streamhouse.broker.client import ClientError, GroupView, describe_group, list_groups
 from streamhouse.broker.config import BrokerConfig, add_arguments, config_from
+from streamhouse.broker.config_checks import config_problem
 from streamhouse.broker.security.acl_command import acls_command, add_acls_parser
 from streamhouse.broker.security.scram import (
     DEFAULT_ITERATIONS,
@@ -28,6 +30,7 @@ from streamhouse.broker.security.scram import (
 )
 from streamhouse.broker.security.users import add_user, users_of
 from streamhouse.broker.share.client import describe_share_group, share_describe_text
+from streamhouse.broker.topics_command import add_topics_parser, topics_command
 from streamhouse.metadata import open_metadata_store
 from streamhouse.metadata.base import MetadataError
 from streamhouse.protocol.errors import ProtocolError
@@ -35,10 +38,19 @@ from streamhouse.protocol.errors import ProtocolError
 log = logging.getLogger("streamhouse")
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+DEAD = "Dead"  # DescribeGroups' state of a group the coordinator does not know
+
+
+def version() -> str:
+    """The installed distribution's version."""
+    from streamhouse import __version__
+
+    return __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamhouse", description="A Kafka-wire-compatible broker.")
+    parser.add_argument("--version", action="version", version=f"streamhouse {version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
         "serve",
@@ -71,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         action.add_argument(
             "--bootstrap", default=DEFAULT_BOOTSTRAP, help=f"a broker's host:port ({DEFAULT_BOOTSTRAP})"
         )
+    add_topics_parser(commands, DEFAULT_BOOTSTRAP)
     add_users_parser(commands)
     add_acls_parser(commands)
     commands.add_parser(
@@ -190,7 +203,11 @@ def groups_command(args: argparse.Namespace) -> int:
         elif (shared := describe_share_group(args.bootstrap, args.group)) is not None:
             print(share_describe_text(shared, table))
         else:
-            print(describe_text(describe_group(args.bootstrap, args.group)))
+            view = describe_group(args.bootstrap, args.group)
+            if view.state == DEAD and not view.members and not view.partitions:
+                print(f"streamhouse groups: group {args.group} does not exist", file=sys.stderr)
+                return 1
+            print(describe_text(view))
     except (ClientError, ProtocolError) as exc:
         print(f"streamhouse groups: {exc}", file=sys.stderr)
         return 1
@@ -290,7 +307,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(users_command(args))
     if args.command == "acls":
         sys.exit(acls_command(args))
+    if args.command == "topics":
+        sys.exit(topics_command(args))
     config = config_from(args)
+    problem = config_problem(config)
+    if problem:
+        print(f"streamhouse serve: {problem}", file=sys.stderr)
+        sys.exit(2)
     logging.basicConfig(
         level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )

@@ -329,11 +329,17 @@ def _parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"not a boolean: {text!r}")
 
 
+def _shown(default: Any) -> str:
+    return "none" if default is None else str(default).lower() if isinstance(default, bool) else str(default)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """One flag per BrokerConfig field, with its help, default and environment variable."""
     for spec in dataclasses.fields(BrokerConfig):
         env = ENV_PREFIX + spec.name.upper()
-        help_text = f"{spec.metadata['help']} (env {env}; default {spec.default})"
+        # One default per flag: a help text that explains its default keeps it, the others show the value.
+        stated = "default:" in spec.metadata["help"]
+        help_text = f"{spec.metadata['help']} (env {env}{'' if stated else f'; default {_shown(spec.default)}'})"
         if spec.type == "bool":
             parser.add_argument(_flag(spec.name), type=_parse_bool, metavar="BOOL", help=help_text)
         else:

@@ -209,7 +209,7 @@ class Connection(asyncio.BufferedProtocol):
         self.broker.connections.add(self)
         if self.sasl.required:
             self.decoder.max_frame_size = min(self.decoder.max_frame_size, SASL_MAX_RECEIVE_BYTES)
-        log.info("connection from %s", self.peer)
+        log.debug("connection from %s", self.peer)
         if self.listener.tls:  # connection_made comes after the handshake: the client's certificate is known
             principal = certificate_principal(transport.get_extra_info("peercert"))
             if principal is not None:
@@ -237,7 +237,7 @@ class Connection(asyncio.BufferedProtocol):
             future.cancel()  # their done callbacks give their places in the limits back
         self.backlog.clear()
         self.backlog_bytes = 0
-        log.info("connection from %s closed%s", self.peer, f": {exc}" if exc else "")
+        log.debug("connection from %s closed%s", self.peer, f": {exc}" if exc else "")
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self.decoder.buffer()
