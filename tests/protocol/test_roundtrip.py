@@ -120,6 +120,7 @@ def test_every_api_the_issue_names_is_registered_with_its_versions() -> None:
         29: (1, 3), 30: (1, 3), 31: (1, 3),  # ACLs
         71: (0, 0), 72: (0, 0),  # client telemetry
         68: (0, 1), 69: (0, 1),  # KIP-848 consumer groups
+        76: (1, 1), 77: (1, 1), 78: (1, 1), 79: (1, 1), 90: (0, 1), 91: (0, 0), 92: (0, 0),  # share groups
     }  # fmt: skip
     assert {key: (api.min_version, api.max_version) for key, api in APIS.items()} == expected
 
