@@ -62,19 +62,27 @@ if TYPE_CHECKING:
     from streamhouse.protocol.wire import Request
 
 
+def heartbeat_denial(
+    broker: Broker, connection: Connection, group_id: str, topic_names: list[str] | None
+) -> tuple[ErrorCode, str | None] | None:
+    """Kafka's checks of a group heartbeat (consumer or share): READ on the group, then DESCRIBE on
+    every subscribed topic; the refusal's error code and message, or None."""
+    if denied := broker.authorizer.group_error(connection, Operation.READ, group_id):
+        return denied, None
+    for name in topic_names or ():
+        if denied := broker.authorizer.topic_error(connection, Operation.DESCRIBE, name):
+            return denied, "The client is not authorized to describe every subscribed topic."
+    return None
+
+
 async def handle_consumer_group_heartbeat(
     broker: Broker, request: Request[ConsumerGroupHeartbeatRequest], connection: Connection
 ) -> ConsumerGroupHeartbeatResponse:
     body = request.body
-    if denied := broker.authorizer.group_error(connection, Operation.READ, body.group_id):
-        return ConsumerGroupHeartbeatResponse(error_code=denied, member_epoch=body.member_epoch)
-    for name in body.subscribed_topic_names or ():
-        if denied := broker.authorizer.topic_error(connection, Operation.DESCRIBE, name):
-            return ConsumerGroupHeartbeatResponse(
-                error_code=denied,
-                error_message="The client is not authorized to describe every subscribed topic.",
-                member_epoch=body.member_epoch,
-            )
+    if denial := heartbeat_denial(broker, connection, body.group_id, body.subscribed_topic_names):
+        return ConsumerGroupHeartbeatResponse(
+            error_code=denial[0], error_message=denial[1], member_epoch=body.member_epoch
+        )
     owned = (
         None if body.topic_partitions is None else {t.topic_id: frozenset(t.partitions) for t in body.topic_partitions}
     )

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from streamhouse.broker.handlers.consumer_groups import heartbeat_denial
 from streamhouse.broker.handlers.groups import client_host
 from streamhouse.broker.security.authorizer import Operation, ResourceType
 from streamhouse.broker.share.groups import ASSIGNOR_NAME, ShareHeartbeatCall
@@ -55,15 +56,10 @@ async def handle_share_group_heartbeat(
     broker: Broker, request: Request[ShareGroupHeartbeatRequest], connection: Connection
 ) -> ShareGroupHeartbeatResponse:
     body = request.body
-    if denied := broker.authorizer.group_error(connection, Operation.READ, body.group_id):
-        return ShareGroupHeartbeatResponse(error_code=denied, member_epoch=body.member_epoch)
-    for name in body.subscribed_topic_names or ():
-        if denied := broker.authorizer.topic_error(connection, Operation.DESCRIBE, name):
-            return ShareGroupHeartbeatResponse(
-                error_code=denied,
-                error_message="The client is not authorized to describe every subscribed topic.",
-                member_epoch=body.member_epoch,
-            )
+    if denial := heartbeat_denial(broker, connection, body.group_id, body.subscribed_topic_names):
+        return ShareGroupHeartbeatResponse(
+            error_code=denial[0], error_message=denial[1], member_epoch=body.member_epoch
+        )
     answer = await broker.share_groups.heartbeat(
         ShareHeartbeatCall(
             group_id=body.group_id,
