@@ -64,7 +64,8 @@ def message_class(name: str, fields: tuple[Field, ...]) -> type:
         else:
             members.append((field.name, Any, dataclasses.field(default_factory=factory)))
     members.append(("unknown_tags", Any, dataclasses.field(default=None, repr=False)))
-    cls = dataclasses.make_dataclass(name, members, slots=True)
+    # A docstring given spares dataclasses building one from the signature, a cost at every import.
+    cls = dataclasses.make_dataclass(name, members, slots=True, namespace={"__doc__": f"Kafka's {name}."})
     cls.__module__ = "streamhouse.protocol.messages"
     for type_name, sub in nested.items():
         setattr(cls, type_name, sub)
