@@ -107,7 +107,7 @@ def front(
 def _group_row(row: GroupRow) -> tuple[str, ...]:
     group = row.group
     link_to = link(path_of("group", group.group_id), group.group_id)
-    return (link_to, esc(group.protocol_type), esc(group.state), _num(row.members), _num(row.lag))
+    return (link_to, esc(group.group_type), esc(group.state), _num(row.members), _num(row.lag))
 
 
 def _shown(escaped: str | None) -> str:

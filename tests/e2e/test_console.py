@@ -294,7 +294,7 @@ def test_a_groups_lag_equals_groups_describe_and_an_empty_group_resets_to_earlie
     assert titles and all(title.startswith("lag over the last") for title in titles)
     clean_browser.get(url(broker))
     [group_row] = [row for row in cells(clean_browser, "groups") if row[0] == "lag-group"]
-    assert group_row[2:] == ["Empty", "0", str(sum(int(lag) for lag in expected.values() if lag != "-"))]
+    assert group_row[1:] == ["classic", "Empty", "0", str(sum(int(lag) for lag in expected.values() if lag != "-"))]
     clean_browser.get(url(broker, "/console/group/lag-group"))
     Select(clean_browser.find_element(By.NAME, "to")).select_by_value("earliest")
     clean_browser.find_element(By.CSS_SELECTOR, "form[action$='/reset'] button").click()
